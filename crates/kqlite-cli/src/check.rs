@@ -1,0 +1,141 @@
+//! `kqlite check`: report syntax errors in KQL queries.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use kqlite_syntax::{parse, LineIndex};
+use serde::Serialize;
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Check KQL queries for errors without running them.
+///
+/// Prints each error with its line and column, the source line and a caret
+/// under the problem. Exits 0 when the query is valid, 1 when it has errors.
+///
+/// Examples:
+///   kqlite check 'SecurityEvent | where EventID == 4624 | count'
+///   kqlite check -f detection.kql
+///   cat detection.kql | kqlite check -
+///   kqlite check --jsonl queries.jsonl > results.jsonl
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+pub struct CheckArgs {
+    /// The query text, or `-` to read it from standard input.
+    #[arg(conflicts_with_all = ["file", "jsonl"])]
+    query: Option<String>,
+
+    /// Read the query from a file.
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "jsonl")]
+    file: Option<PathBuf>,
+
+    /// Check many queries: FILE holds one JSON object per line with a
+    /// "query" field; writes one JSON result line per input line, in order:
+    /// {"ok": bool, "stage": "parse", "errors": [{"line", "col", "message"}]}.
+    #[arg(long, value_name = "FILE")]
+    jsonl: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct JsonError {
+    line: usize,
+    col: usize,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct JsonResult {
+    ok: bool,
+    stage: &'static str,
+    errors: Vec<JsonError>,
+}
+
+pub fn run(args: CheckArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.jsonl {
+        return check_jsonl(path);
+    }
+    let (text, name) = match (&args.query, &args.file) {
+        (_, Some(path)) => (
+            std::fs::read_to_string(path).with_context(|| format!("cannot read query file {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        (Some(q), None) if q == "-" => (read_stdin()?, "<stdin>".to_string()),
+        (Some(q), None) => (q.clone(), "<query>".to_string()),
+        (None, None) => {
+            if std::io::stdin().is_terminal() {
+                bail!("no query given: pass the query text, -f FILE, - for standard input, or --jsonl FILE (see kqlite check --help)");
+            }
+            (read_stdin()?, "<stdin>".to_string())
+        }
+    };
+    let parsed = parse(&text);
+    let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
+    let stderr = std::io::stderr();
+    let mut out = stderr.lock();
+    for diagnostic in &parsed.diagnostics {
+        write!(out, "{}", diagnostic.render(&text, &name))?;
+    }
+    if errors.is_empty() {
+        writeln!(std::io::stdout(), "ok: the query is valid KQL")?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        writeln!(out, "{} error{} found", errors.len(), if errors.len() == 1 { "" } else { "s" })?;
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn read_stdin() -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("cannot read the query from standard input")?;
+    Ok(text)
+}
+
+/// One result line per input line, always, so outputs can be joined with
+/// their inputs by line number.
+fn check_jsonl(path: &PathBuf) -> Result<ExitCode> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = std::io::BufReader::new(file);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut any_error = false;
+    for (number, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("{}:{}: cannot read line", path.display(), number + 1))?;
+        let result = match query_field(&line) {
+            Ok(query) => check_one(&query),
+            Err(message) => JsonResult {
+                ok: false,
+                stage: "input",
+                errors: vec![JsonError { line: number + 1, col: 1, message }],
+            },
+        };
+        any_error |= !result.ok;
+        serde_json::to_writer(&mut out, &result)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if any_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn query_field(line: &str) -> std::result::Result<String, String> {
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("input line is not JSON: {e}"))?;
+    match value.get("query") {
+        Some(serde_json::Value::String(q)) => Ok(q.clone()),
+        Some(_) => Err("the \"query\" field is not a string".to_string()),
+        None => Err("the input object has no \"query\" field".to_string()),
+    }
+}
+
+fn check_one(query: &str) -> JsonResult {
+    let parsed = parse(query);
+    let index = LineIndex::new(query);
+    let errors: Vec<JsonError> = parsed
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let (line, col) = index.line_col(d.span.start as usize);
+            JsonError { line, col, message: d.message.clone() }
+        })
+        .collect();
+    JsonResult { ok: errors.is_empty(), stage: "parse", errors }
+}

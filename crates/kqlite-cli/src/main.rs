@@ -1,0 +1,40 @@
+//! `kqlite`: run Microsoft Sentinel KQL on your own logs. This binary is a
+//! thin layer over the library crates; each subcommand lives in its module.
+
+mod check;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kqlite",
+    version,
+    about = "An embedded KQL (Kusto Query Language) engine for Microsoft Sentinel detections",
+    long_about = "kqlite reads KQL exactly as Microsoft Sentinel does.\n\n\
+                  Today it checks queries: `kqlite check` parses KQL and reports every syntax\n\
+                  error with its line, column and what was expected."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("kqlite: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
