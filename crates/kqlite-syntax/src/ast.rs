@@ -377,8 +377,9 @@ pub enum OperatorKind {
     /// Column names or wildcard patterns (`Name*`), as expressions.
     ProjectAway { columns: Vec<Expr> },
     ProjectKeep { columns: Vec<Expr> },
-    /// `project-rename New = Old, …`
-    ProjectRename { renames: Vec<(Ident, Ident)> },
+    /// `project-rename New = Old, …`. Kusto's grammar takes any expression
+    /// on the right; the binder requires a column name.
+    ProjectRename { renames: Vec<(Ident, Expr)> },
     ProjectReorder { columns: Vec<SortKey> },
     Summarize { params: Vec<OperatorParam>, aggregates: Vec<NamedExpr>, by: Vec<NamedExpr> },
     /// `join [params] right on keys`. Keys are names or `$left.a == $right.b`.

@@ -95,37 +95,6 @@ impl Display for InTables<'_> {
     }
 }
 
-/// `[a, b]`. The lexer reads `["x"]` (a lone string in brackets) as the
-/// bracketed name `['x']`, so that case is printed `[ "x" ]`.
-struct Bracketed<'a, T>(&'a [T]);
-
-impl<T: Display + LoneString> Display for Bracketed<'_, T> {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            [one] if one.is_plain_string() => write!(f, "[ {one} ]"),
-            items => write!(f, "[{}]", comma(items)),
-        }
-    }
-}
-
-/// Values printed as a `"…"` string (which the lexer could take for a
-/// bracketed name when alone between `[` and `]`).
-trait LoneString {
-    fn is_plain_string(&self) -> bool;
-}
-
-impl LoneString for Expr {
-    fn is_plain_string(&self) -> bool {
-        matches!(self.kind, ExprKind::Literal(Literal::String { obfuscated: false, .. }))
-    }
-}
-
-impl LoneString for DynamicValue {
-    fn is_plain_string(&self) -> bool {
-        matches!(self, DynamicValue::String(_))
-    }
-}
-
 /// The text of a string with `quote`, backslashes and control characters escaped.
 struct Escaped<'a>(&'a str, char);
 
@@ -155,17 +124,20 @@ impl Display for Quoted<'_> {
     }
 }
 
-/// Words that are bracketed when used as names: expression operators,
-/// literal words, clause words and operator parameter names, statement
-/// keywords and the operators that can start a query. Compared ignoring case.
+/// Words that are bracketed when used as names: the parser's reserved words
+/// (expression operators, type and literal words, clause words, operator
+/// names), plus operator parameter names and statement keywords, which are
+/// bracketed to be safe. Compared ignoring case.
+#[rustfmt::skip]
 const KEYWORDS: &[&str] = &[
-    "and", "or", "not", "in", "between", "matches", "has", "has_cs", "hasprefix", "hasprefix_cs",
-    "hassuffix", "hassuffix_cs", "contains", "contains_cs", "startswith", "startswith_cs", "endswith",
-    "endswith_cs", "has_any", "has_all", "has_any_cs", "has_all_cs", "true", "false", "null", "typeof",
-    "dynamic", "datetime", "date", "timespan", "time", "guid", "by", "on", "with", "asc", "desc", "nulls", "of",
-    "to", "step", "from", "limit", "as", "default", "others", "kind", "withsource", "isfuzzy", "bagexpansion",
-    "with_itemindex", "hint", "flags", "let", "set", "declare", "alias", "view", "datatable", "print", "range",
-    "union", "search", "find", "evaluate", "externaldata", "external_data", "where", "extend", "project",
+    "and", "or", "not", "in", "between", "matches", "has", "has_cs", "hasprefix", "hasprefix_cs", "hassuffix",
+    "hassuffix_cs", "contains", "contains_cs", "notcontains", "notcontainscs", "startswith", "startswith_cs",
+    "endswith", "endswith_cs", "has_any", "has_all", "has_any_cs", "has_all_cs", "true", "false", "null", "typeof",
+    "dynamic", "datetime", "date", "timespan", "time", "guid", "int", "long", "real", "string", "decimal", "double",
+    "by", "on", "with", "asc", "desc", "nulls", "first", "last", "of", "to", "step", "from", "limit", "as",
+    "default", "others", "title", "kind", "withsource", "isfuzzy", "bagexpansion", "with_itemindex", "hint", "flags",
+    "let", "set", "declare", "alias", "view", "materialize", "toscalar", "datatable", "print", "range", "union",
+    "search", "find", "evaluate", "externaldata", "external_data", "sample", "invoke", "where", "extend", "project",
     "summarize",
 ];
 
@@ -188,11 +160,11 @@ fn write_bracketed_name(f: &mut Formatter<'_>, name: &str) -> fmt::Result {
     write!(f, "['{}']", Escaped(name, '\''))
 }
 
-/// A name where a keyword is not ambiguous (function names, member names,
-/// chart kinds): bare whenever it is a plain word, except the raw literal words.
-struct Word<'a>(&'a Ident);
+/// A function name: bare whenever it is a plain word (`word(` always reads
+/// as a call), except the words that the lexer joins with `(` into a literal.
+struct FuncName<'a>(&'a Ident);
 
-impl Display for Word<'_> {
+impl Display for FuncName<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let name = &self.0.name;
         if is_plain(name) && !is_one_of(name, RAW_LITERAL_WORDS) {
@@ -257,7 +229,13 @@ impl Display for FunctionBody {
 
 impl Display for Param {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}{}", self.name, self.ty, Opt(" = ", self.default.as_ref()))
+        write!(
+            f,
+            "{}: {}{}",
+            self.name,
+            self.ty,
+            Opt(" = ", self.default.as_ref())
+        )
     }
 }
 
@@ -337,37 +315,32 @@ impl Display for ExprKind {
             ExprKind::Name(name) => name.fmt(f),
             ExprKind::Star => f.write_str("*"),
             ExprKind::NamePattern(pattern) => f.write_str(pattern),
-            // `x.['a b']` for names that are not plain words.
-            ExprKind::Member { target, name } => write!(f, "{target}.{}", Word(name)),
-            ExprKind::Index { target, index } => {
-                // After a literal, `["x"]` would lex as a bracketed name.
-                let after_name = matches!(
-                    target.kind,
-                    ExprKind::Name(_)
-                        | ExprKind::Member { .. }
-                        | ExprKind::Call { .. }
-                        | ExprKind::MethodCall { .. }
-                        | ExprKind::Index { .. }
-                        | ExprKind::Paren(_)
-                );
-                if index.is_plain_string() && !after_name {
-                    write!(f, "{target}[ {index} ]")
-                } else {
-                    write!(f, "{target}[{index}]")
-                }
-            }
-            ExprKind::Call { func, args } => write!(f, "{}({})", Word(func), comma(args)),
-            ExprKind::MethodCall { receiver, func, args } => write!(f, "{receiver}.{}({})", Word(func), comma(args)),
+            // `x.['a b']` for names that are not plain words or are keywords.
+            ExprKind::Member { target, name } => write!(f, "{target}.{name}"),
+            ExprKind::Index { target, index } => write!(f, "{target}[{index}]"),
+            ExprKind::Call { func, args } => write!(f, "{}({})", FuncName(func), comma(args)),
+            ExprKind::MethodCall {
+                receiver,
+                func,
+                args,
+            } => write!(f, "{receiver}.{func}({})", comma(args)),
             ExprKind::Unary { op, operand } => write!(f, "{op}{operand}"),
             ExprKind::Binary { op, left, right } => write!(f, "{left} {op} {right}"),
             ExprKind::InList { op, target, items } => write!(f, "{target} {op} ({})", comma(items)),
-            ExprKind::Between { negated, target, low, high } => {
+            ExprKind::Between {
+                negated,
+                target,
+                low,
+                high,
+            } => {
                 let bang = if *negated { "!" } else { "" };
                 write!(f, "{target} {bang}between ({low} .. {high})")
             }
             ExprKind::Paren(inner) => write!(f, "({inner})"),
             ExprKind::Pipe { input, operator } => match &input.kind {
-                ExprKind::Source(source) if matches!(source.kind, OperatorKind::Input) => operator.fmt(f),
+                ExprKind::Source(source) if matches!(source.kind, OperatorKind::Input) => {
+                    operator.fmt(f)
+                }
                 _ => write!(f, "{input}\n| {operator}"),
             },
             ExprKind::Source(operator) => operator.fmt(f),
@@ -401,7 +374,9 @@ impl Display for Literal {
         match self {
             Literal::Null => f.write_str("null"),
             Literal::Bool(b) => b.fmt(f),
-            Literal::Long(text) | Literal::Real(text) | Literal::Timespan(text) => f.write_str(text),
+            Literal::Long(text) | Literal::Real(text) | Literal::Timespan(text) => {
+                f.write_str(text)
+            }
             Literal::String { value, obfuscated } => {
                 if *obfuscated {
                     f.write_char('h')?;
@@ -424,7 +399,7 @@ impl Display for DynamicValue {
             DynamicValue::Bool(b) => b.fmt(f),
             DynamicValue::Number(text) => f.write_str(text),
             DynamicValue::String(s) => Quoted(s).fmt(f),
-            DynamicValue::Array(items) => Bracketed(items).fmt(f),
+            DynamicValue::Array(items) => write!(f, "[{}]", comma(items)),
             DynamicValue::Object(entries) => {
                 f.write_char('{')?;
                 for (i, (key, value)) in entries.iter().enumerate() {
@@ -474,7 +449,11 @@ impl Display for BinaryOp {
 impl Display for StringOp {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let bang = if self.negated { "!" } else { "" };
-        let cs = if self.case_sensitive && self.kind != StringOpKind::MatchesRegex { "_cs" } else { "" };
+        let cs = if self.case_sensitive && self.kind != StringOpKind::MatchesRegex {
+            "_cs"
+        } else {
+            ""
+        };
         write!(f, "{bang}{}{cs}", self.kind.keyword())
     }
 }
@@ -521,7 +500,13 @@ impl Display for NullsOrder {
 
 impl Display for SortKey {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}{}", self.expr, Opt(" ", self.order.as_ref()), Opt(" ", self.nulls.as_ref()))
+        write!(
+            f,
+            "{}{}{}",
+            self.expr,
+            Opt(" ", self.order.as_ref()),
+            Opt(" ", self.nulls.as_ref())
+        )
     }
 }
 
@@ -552,42 +537,116 @@ impl Display for OperatorKind {
                 Ok(())
             }
             K::ProjectReorder { columns } => write!(f, "project-reorder {}", comma(columns)),
-            K::Summarize { params, aggregates, by } => {
-                write!(f, "summarize{}{}{}", Params(params), List(" ", aggregates), List(" by ", by))
+            K::Summarize {
+                params,
+                aggregates,
+                by,
+            } => {
+                write!(
+                    f,
+                    "summarize{}{}{}",
+                    Params(params),
+                    List(" ", aggregates),
+                    List(" by ", by)
+                )
             }
-            K::Join { params, right, on } => write!(f, "join{} {right}{}", Params(params), List(" on ", on)),
-            K::Lookup { params, right, on } => write!(f, "lookup{} {right}{}", Params(params), List(" on ", on)),
-            K::Union { params, tables } => write!(f, "union{}{}", Params(params), List(" ", tables)),
-            K::MvExpand { params, items, limit, legacy_name } => {
-                let keyword = if *legacy_name { "mvexpand" } else { "mv-expand" };
-                write!(f, "{keyword}{} {}{}", Params(params), comma(items), Opt(" limit ", limit.as_ref()))
+            K::Join { params, right, on } => {
+                write!(f, "join{} {right}{}", Params(params), List(" on ", on))
             }
-            K::MvApply { params, items, limit, on } => {
-                write!(f, "mv-apply{} {}{} on {on}", Params(params), comma(items), Opt(" limit ", limit.as_ref()))
+            K::Lookup { params, right, on } => {
+                write!(f, "lookup{} {right}{}", Params(params), List(" on ", on))
             }
-            K::Parse { is_where, params, source, pattern } => {
+            K::Union { params, tables } => {
+                write!(f, "union{}{}", Params(params), List(" ", tables))
+            }
+            K::MvExpand {
+                params,
+                items,
+                limit,
+                legacy_name,
+            } => {
+                let keyword = if *legacy_name {
+                    "mvexpand"
+                } else {
+                    "mv-expand"
+                };
+                write!(
+                    f,
+                    "{keyword}{} {}{}",
+                    Params(params),
+                    comma(items),
+                    Opt(" limit ", limit.as_ref())
+                )
+            }
+            K::MvApply {
+                params,
+                items,
+                limit,
+                on,
+            } => {
+                write!(
+                    f,
+                    "mv-apply{} {}{} on {on}",
+                    Params(params),
+                    comma(items),
+                    Opt(" limit ", limit.as_ref())
+                )
+            }
+            K::Parse {
+                is_where,
+                params,
+                source,
+                pattern,
+            } => {
                 let keyword = if *is_where { "parse-where" } else { "parse" };
-                write!(f, "{keyword}{} {source} with {}", Params(params), Sep(pattern, " "))
+                write!(
+                    f,
+                    "{keyword}{} {source} with {}",
+                    Params(params),
+                    Sep(pattern, " ")
+                )
             }
-            K::ParseKv { source, columns, options } => {
-                write!(f, "parse-kv {source} as ({}){}", comma(columns), With(options))
+            K::ParseKv {
+                source,
+                columns,
+                options,
+            } => {
+                write!(
+                    f,
+                    "parse-kv {source} as ({}){}",
+                    comma(columns),
+                    With(options)
+                )
             }
             K::Evaluate { params, call } => write!(f, "evaluate{} {call}", Params(params)),
             K::MakeSeries(series) => series.fmt(f),
             K::Top { count, by } => write!(f, "top {count} by {by}"),
             K::TopNested { clauses } => comma(clauses).fmt(f),
-            K::TopHitters { count, of, by } => write!(f, "top-hitters {count} of {of}{}", Opt(" by ", by.as_ref())),
+            K::TopHitters { count, of, by } => {
+                write!(f, "top-hitters {count} of {of}{}", Opt(" by ", by.as_ref()))
+            }
             K::Take { keyword, count } => write!(f, "{keyword} {count}"),
-            K::Sort { keyword, params, keys } => write!(f, "{keyword}{} by {}", Params(params), comma(keys)),
-            K::Distinct { params, columns } => write!(f, "distinct{} {}", Params(params), comma(columns)),
+            K::Sort {
+                keyword,
+                params,
+                keys,
+            } => write!(f, "{keyword}{} by {}", Params(params), comma(keys)),
+            K::Distinct { params, columns } => {
+                write!(f, "distinct{} {}", Params(params), comma(columns))
+            }
             K::Count => f.write_str("count"),
             K::As { params, name } => write!(f, "as{} {name}", Params(params)),
             K::Serialize { columns } => write!(f, "serialize{}", List(" ", columns)),
-            K::Render { chart, properties } => write!(f, "render {}{}", Word(chart), With(properties)),
+            K::Render { chart, properties } => write!(f, "render {chart}{}", With(properties)),
             K::Sample { count } => write!(f, "sample {count}"),
             K::SampleDistinct { count, of } => write!(f, "sample-distinct {count} of {of}"),
             K::GetSchema => f.write_str("getschema"),
-            K::Partition { params, by, body, braces } => {
+            K::Partition {
+                params,
+                by,
+                body,
+                braces,
+            } => {
                 write!(f, "partition{} by {by} ", Params(params))?;
                 if *braces {
                     write!(f, "{{ {body} }}")
@@ -595,27 +654,65 @@ impl Display for OperatorKind {
                     body.fmt(f)
                 }
             }
-            K::Facet { by, with } => write!(f, "facet by {}{}", comma(by), Opt(" with ", with.as_deref())),
+            K::Facet { by, with } => write!(
+                f,
+                "facet by {}{}",
+                comma(by),
+                Opt(" with ", with.as_deref())
+            ),
             K::Invoke { call } => write!(f, "invoke {call}"),
             K::Fork { branches } => write!(f, "fork {}", Sep(branches, " ")),
-            K::Reduce { params, by, with } => write!(f, "reduce{} by {by}{}", Params(params), List(" with ", with)),
+            K::Reduce { params, by, with } => write!(
+                f,
+                "reduce{} by {by}{}",
+                Params(params),
+                List(" with ", with)
+            ),
             K::Consume { params } => write!(f, "consume{}", Params(params)),
             K::ProjectSmart => f.write_str("project-smart"),
             K::Print { columns } => write!(f, "print{}", List(" ", columns)),
-            K::Range { column, from, to, step } => write!(f, "range {column} from {from} to {to} step {step}"),
-            K::Datatable { schema, values } => write!(f, "datatable({schema}) {}", Bracketed(values)),
-            K::ExternalData { schema, uris, options } => {
-                write!(f, "externaldata({schema}) {}{}", Bracketed(uris), With(options))
+            K::Range {
+                column,
+                from,
+                to,
+                step,
+            } => write!(f, "range {column} from {from} to {to} step {step}"),
+            K::Datatable { schema, values } => write!(f, "datatable({schema}) [{}]", comma(values)),
+            K::ExternalData {
+                schema,
+                uris,
+                options,
+            } => {
+                write!(
+                    f,
+                    "externaldata({schema}) [{}]{}",
+                    comma(uris),
+                    With(options)
+                )
             }
-            K::Find { params, tables, predicate, project } => write!(
+            K::Find {
+                params,
+                tables,
+                predicate,
+                project,
+            } => write!(
                 f,
                 "find{}{} where {predicate}{}",
                 Params(params),
                 InTables(tables.as_ref()),
                 Opt(" ", project.as_ref())
             ),
-            K::Search { params, tables, predicate } => {
-                write!(f, "search{}{} {predicate}", Params(params), InTables(tables.as_ref()))
+            K::Search {
+                params,
+                tables,
+                predicate,
+            } => {
+                write!(
+                    f,
+                    "search{}{} {predicate}",
+                    Params(params),
+                    InTables(tables.as_ref())
+                )
             }
             K::Input => Ok(()),
         }
@@ -694,7 +791,12 @@ impl Display for MakeSeries {
 
 impl Display for MakeSeriesAggregate {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.column, Opt(" default = ", self.default.as_ref()))
+        write!(
+            f,
+            "{}{}",
+            self.column,
+            Opt(" default = ", self.default.as_ref())
+        )
     }
 }
 
@@ -710,7 +812,9 @@ impl Display for MakeSeriesRange {
                 }
                 write!(f, "step {step}")
             }
-            MakeSeriesRange::InRange { start, stop, step } => write!(f, "in range({start}, {stop}, {step})"),
+            MakeSeriesRange::InRange { start, stop, step } => {
+                write!(f, "in range({start}, {stop}, {step})")
+            }
         }
     }
 }
@@ -748,7 +852,10 @@ mod tests {
     }
 
     fn string(s: &str) -> Expr {
-        e(ExprKind::Literal(Literal::String { value: s.into(), obfuscated: false }))
+        e(ExprKind::Literal(Literal::String {
+            value: s.into(),
+            obfuscated: false,
+        }))
     }
 
     fn long(n: &str) -> Expr {
@@ -756,31 +863,73 @@ mod tests {
     }
 
     fn pipe(input: Expr, kind: OperatorKind) -> Expr {
-        e(ExprKind::Pipe { input: Box::new(input), operator: Box::new(Operator { kind, span: Span::default() }) })
+        e(ExprKind::Pipe {
+            input: Box::new(input),
+            operator: Box::new(Operator {
+                kind,
+                span: Span::default(),
+            }),
+        })
     }
 
     fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
-        e(ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) })
+        e(ExprKind::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        })
     }
 
     fn column(n: &str) -> NamedExpr {
-        NamedExpr { names: vec![], tuple: false, expr: name(n), span: Span::default() }
+        NamedExpr {
+            names: vec![],
+            tuple: false,
+            expr: name(n),
+            span: Span::default(),
+        }
     }
 
     #[test]
     fn pipeline_with_string_operator() {
-        let has_cs = BinaryOp::Str(StringOp { kind: StringOpKind::Has, negated: true, case_sensitive: true });
-        let predicate = binary(BinaryOp::And, binary(has_cs, name("Msg"), string("x")), binary(BinaryOp::Gt, name("n"), long("1")));
-        let q = pipe(pipe(name("T"), OperatorKind::Where { predicate }), OperatorKind::Count);
-        assert_eq!(q.to_string(), "T\n| where Msg !has_cs \"x\" and n > 1\n| count");
-        let regex = BinaryOp::Str(StringOp { kind: StringOpKind::MatchesRegex, negated: false, case_sensitive: true });
-        assert_eq!(binary(regex, name("a"), string("b+")).to_string(), "a matches regex \"b+\"");
+        let has_cs = BinaryOp::Str(StringOp {
+            kind: StringOpKind::Has,
+            negated: true,
+            case_sensitive: true,
+        });
+        let predicate = binary(
+            BinaryOp::And,
+            binary(has_cs, name("Msg"), string("x")),
+            binary(BinaryOp::Gt, name("n"), long("1")),
+        );
+        let q = pipe(
+            pipe(name("T"), OperatorKind::Where { predicate }),
+            OperatorKind::Count,
+        );
+        assert_eq!(
+            q.to_string(),
+            "T\n| where Msg !has_cs \"x\" and n > 1\n| count"
+        );
+        let regex = BinaryOp::Str(StringOp {
+            kind: StringOpKind::MatchesRegex,
+            negated: false,
+            case_sensitive: true,
+        });
+        assert_eq!(
+            binary(regex, name("a"), string("b+")).to_string(),
+            "a matches regex \"b+\""
+        );
     }
 
     #[test]
     fn strings_are_escaped() {
-        assert_eq!(string("say \"hi\"\\ \n\t\u{1}'").to_string(), r#""say \"hi\"\\ \n\t\u0001'""#);
-        let secret = e(ExprKind::Literal(Literal::String { value: "pw".into(), obfuscated: true }));
+        assert_eq!(
+            string("say \"hi\"\\ \n\t\u{1}'").to_string(),
+            r#""say \"hi\"\\ \n\t\u0001'""#
+        );
+        let secret = e(ExprKind::Literal(Literal::String {
+            value: "pw".into(),
+            obfuscated: true,
+        }));
         assert_eq!(secret.to_string(), "h\"pw\"");
     }
 
@@ -794,32 +943,76 @@ mod tests {
         assert_eq!(show("in"), "['in']");
         assert_eq!(show("a-b"), "['a-b']");
         assert_eq!(show("1st"), "['1st']");
-        let member = e(ExprKind::Member { target: Box::new(name("d")), name: Ident::new("a b", Span::default()) });
+        let member = e(ExprKind::Member {
+            target: Box::new(name("d")),
+            name: Ident::new("a b", Span::default()),
+        });
         assert_eq!(member.to_string(), "d.['a b']");
     }
 
     #[test]
     fn dynamic_literals() {
         let value = DynamicValue::Object(vec![
-            ("a".into(), DynamicValue::Array(vec![DynamicValue::Number("-1".into()), DynamicValue::String("x".into())])),
+            (
+                "a".into(),
+                DynamicValue::Array(vec![
+                    DynamicValue::Number("-1".into()),
+                    DynamicValue::String("x".into()),
+                ]),
+            ),
             ("b".into(), DynamicValue::Null),
-            ("c".into(), DynamicValue::Array(vec![DynamicValue::String("lone".into())])),
-            ("d".into(), DynamicValue::Literal(Box::new(Literal::Timespan("1d".into())))),
+            (
+                "c".into(),
+                DynamicValue::Array(vec![DynamicValue::String("lone".into())]),
+            ),
+            (
+                "d".into(),
+                DynamicValue::Literal(Box::new(Literal::Timespan("1d".into()))),
+            ),
         ]);
         let lit = e(ExprKind::Literal(Literal::Dynamic(value)));
-        assert_eq!(lit.to_string(), r#"dynamic({"a": [-1, "x"], "b": null, "c": [ "lone" ], "d": 1d})"#);
+        assert_eq!(
+            lit.to_string(),
+            r#"dynamic({"a": [-1, "x"], "b": null, "c": ["lone"], "d": 1d})"#
+        );
     }
 
     #[test]
     fn statements_and_sub_pipelines() {
-        let input = e(ExprKind::Source(Box::new(Operator { kind: OperatorKind::Input, span: Span::default() })));
+        let input = e(ExprKind::Source(Box::new(Operator {
+            kind: OperatorKind::Input,
+            span: Span::default(),
+        })));
         let sub = pipe(
-            pipe(input, OperatorKind::Where { predicate: name("x") }),
-            OperatorKind::Take { keyword: TakeKeyword::Take, count: long("1") },
+            pipe(
+                input,
+                OperatorKind::Where {
+                    predicate: name("x"),
+                },
+            ),
+            OperatorKind::Take {
+                keyword: TakeKeyword::Take,
+                count: long("1"),
+            },
         );
-        let item = MvExpandItem { column: column("xs"), to_type: Some(TypeName { name: "long".into(), span: Span::default() }) };
-        let apply = OperatorKind::MvApply { params: vec![], items: vec![item], limit: None, on: Box::new(e(ExprKind::Paren(Box::new(sub)))) };
-        let summarize = OperatorKind::Summarize { params: vec![], aggregates: vec![], by: vec![column("k")] };
+        let item = MvExpandItem {
+            column: column("xs"),
+            to_type: Some(TypeName {
+                name: "long".into(),
+                span: Span::default(),
+            }),
+        };
+        let apply = OperatorKind::MvApply {
+            params: vec![],
+            items: vec![item],
+            limit: None,
+            on: Box::new(e(ExprKind::Paren(Box::new(sub)))),
+        };
+        let summarize = OperatorKind::Summarize {
+            params: vec![],
+            aggregates: vec![],
+            by: vec![column("k")],
+        };
         let query = Query {
             statements: vec![
                 Statement::Let(LetStatement {
@@ -831,6 +1024,9 @@ mod tests {
             ],
             span: Span::default(),
         };
-        assert_eq!(query.to_string(), "let n = 5;\nT\n| mv-apply xs to typeof(long) on (where x\n| take 1)\n| summarize by k");
+        assert_eq!(
+            query.to_string(),
+            "let n = 5;\nT\n| mv-apply xs to typeof(long) on (where x\n| take 1)\n| summarize by k"
+        );
     }
 }

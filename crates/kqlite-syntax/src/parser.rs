@@ -27,7 +27,7 @@ impl Parsed {
 /// Parses a KQL query: statements separated by `;`.
 pub fn parse(source: &str) -> Parsed {
     let lexed = lex(source);
-    let mut parser = Parser { src: source, tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics, depth: 0 };
+    let mut parser = Parser { src: source, tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics, depth: 0, tree_depth: 0 };
     let query = parser.query();
     let mut diagnostics = parser.diagnostics;
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
@@ -38,7 +38,7 @@ pub fn parse(source: &str) -> Parsed {
 /// Parses a single expression (scalar or tabular), for tools and tests.
 pub fn parse_expr(source: &str) -> (Expr, Vec<Diagnostic>) {
     let lexed = lex(source);
-    let mut parser = Parser { src: source, tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics, depth: 0 };
+    let mut parser = Parser { src: source, tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics, depth: 0, tree_depth: 0 };
     let expr = parser.pipe_expr().unwrap_or_else(|_| Expr::new(ExprKind::Error, Span::default()));
     if parser.kind() != TokenKind::Eof {
         let _ = parser.fail::<()>("end of expression");
@@ -54,7 +54,11 @@ type PResult<T> = Result<T, Fail>;
 
 /// Deepest nesting of expressions and sub-queries accepted. Real queries stay
 /// far below; the bound keeps adversarial input from exhausting the stack.
-const MAX_DEPTH: u32 = 96;
+const MAX_DEPTH: u32 = 64;
+
+/// Deepest tree accepted, counting chained operators (`a + b + …`, pipes):
+/// trees are dropped, compared and printed recursively.
+const MAX_TREE_DEPTH: u32 = 4000;
 
 const SCALAR_TYPES: &[&str] = &[
     "bool", "boolean", "int", "int32", "long", "int64", "real", "double", "decimal", "string", "datetime", "date",
@@ -91,7 +95,10 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     diagnostics: Vec<Diagnostic>,
+    /// Current recursion depth, bounded by [`MAX_DEPTH`].
     depth: u32,
+    /// Depth of the tree being built, bounded by [`MAX_TREE_DEPTH`].
+    tree_depth: u32,
 }
 
 impl<'a> Parser<'a> {
@@ -227,18 +234,32 @@ impl<'a> Parser<'a> {
         Err(Fail)
     }
 
+    /// Enters one level of recursive parsing (a parenthesis, call, index,
+    /// sub-query or dynamic value).
     fn enter(&mut self) -> PResult<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth >= MAX_DEPTH {
             let span = self.span();
-            self.depth -= 1;
             return self.error_at(span, format!("query nested too deeply (more than {MAX_DEPTH} levels)"));
         }
+        self.grow()?;
+        self.depth += 1;
         Ok(())
     }
 
     fn leave(&mut self) {
         self.depth -= 1;
+        self.tree_depth -= 1;
+    }
+
+    /// One more level of tree depth: nesting plus operator chains. Trees are
+    /// dropped, compared and printed recursively, so their depth is bounded.
+    fn grow(&mut self) -> PResult<()> {
+        if self.tree_depth >= MAX_TREE_DEPTH {
+            let span = self.span();
+            return self.error_at(span, format!("expression too long: more than {MAX_TREE_DEPTH} chained operators"));
+        }
+        self.tree_depth += 1;
+        Ok(())
     }
 
     /// Skips to the next token of one of `stops` at the current nesting
@@ -257,14 +278,32 @@ impl<'a> Parser<'a> {
                 TokenKind::LParen | TokenKind::LBracket | TokenKind::LBrace => nesting += 1,
                 TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace => {
                     if nesting == 0 {
-                        return;
+                        if self.inside_brackets() {
+                            // The enclosing construct closes here.
+                            return;
+                        }
+                        // A stray closer: already reported, skip it.
+                    } else {
+                        nesting -= 1;
                     }
-                    nesting -= 1;
                 }
                 _ => {}
             }
             self.bump();
         }
+    }
+
+    /// Whether an opening bracket before the current token is still open.
+    fn inside_brackets(&self) -> bool {
+        let mut open = 0i64;
+        for t in &self.tokens[..self.pos.min(self.tokens.len())] {
+            match t.kind {
+                TokenKind::LParen | TokenKind::LBracket | TokenKind::LBrace => open += 1,
+                TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace => open = (open - 1).max(0),
+                _ => {}
+            }
+        }
+        open > 0
     }
 
     /// Position of the token that closes the bracket at `self.pos`, if any.
@@ -351,7 +390,9 @@ impl<'a> Parser<'a> {
             self.bump();
             let name = self.dotted_name()?;
             let value = if self.eat(TokenKind::Assign) { Some(self.or_expr()?) } else { None };
-            return Ok(Statement::Set(SetStatement { name, value, span: self.span_from(start) }));
+            let span = self.span_from(start);
+            self.diagnostics.push(Diagnostic::warning(span, format!("'set {name}' is a request option; kqlite parses and ignores it")));
+            return Ok(Statement::Set(SetStatement { name, value, span }));
         }
         if self.at_word("alias") && self.at_word_at(1, "database") {
             self.bump();
@@ -517,13 +558,20 @@ impl<'a> Parser<'a> {
 
     fn pipe_expr_inner(&mut self) -> PResult<Expr> {
         let start = self.span();
-        let mut expr = self.pipe_head()?;
-        while self.at(TokenKind::Pipe) {
-            self.bump();
-            let operator = self.operator_recovering();
-            expr = Expr::new(ExprKind::Pipe { input: Box::new(expr), operator: Box::new(operator) }, self.span_from(start));
-        }
-        Ok(expr)
+        let mut links = 0;
+        let result = (|| {
+            let mut expr = self.pipe_head()?;
+            while self.at(TokenKind::Pipe) {
+                self.grow()?;
+                links += 1;
+                self.bump();
+                let operator = self.operator_recovering();
+                expr = Expr::new(ExprKind::Pipe { input: Box::new(expr), operator: Box::new(operator) }, self.span_from(start));
+            }
+            Ok(expr)
+        })();
+        self.tree_depth -= links;
+        result
     }
 
     /// Parses an operator; on failure reports, skips to the next `|` and
@@ -568,15 +616,12 @@ impl<'a> Parser<'a> {
         if self.kind() == TokenKind::Ident {
             let word = self.text();
             let next = self.kind_at(1);
+            // These words are reserved, so they always start a source;
+            // `range` and `evaluate` may also be names.
             let is_source = match word {
-                "print" => !matches!(next, TokenKind::Dot | TokenKind::LBracket),
+                "print" | "union" | "search" | "find" | "datatable" | "externaldata" | "external_data" => true,
                 "range" => self.name_len(1) > 0,
-                "datatable" | "externaldata" | "external_data" => {
-                    next == TokenKind::LParen || (next == TokenKind::Ident && self.text_of(self.tok_at(1)).starts_with("hint"))
-                }
-                "union" | "search" | "find" | "evaluate" => {
-                    !matches!(next, TokenKind::Dot | TokenKind::LBracket | TokenKind::Assign | TokenKind::Comma | TokenKind::RParen | TokenKind::Eof | TokenKind::Semicolon | TokenKind::Pipe)
-                }
+                "evaluate" => next == TokenKind::Ident,
                 _ => false,
             };
             if is_source {
@@ -654,7 +699,7 @@ impl<'a> Parser<'a> {
                 loop {
                     let new = self.ident()?;
                     self.expect(TokenKind::Assign)?;
-                    let old = self.ident()?;
+                    let old = self.or_expr()?;
                     renames.push((new, old));
                     if !self.eat(TokenKind::Comma) {
                         break;
@@ -1334,26 +1379,33 @@ impl<'a> Parser<'a> {
     }
 
     fn or_expr(&mut self) -> PResult<Expr> {
-        self.enter()?;
-        let result = (|| {
-            let mut left = self.and_expr()?;
-            while self.eat_word("or") {
-                let right = self.and_expr()?;
-                left = self.binary(BinaryOp::Or, left, right);
-            }
-            Ok(left)
-        })();
-        self.leave();
-        result
+        self.left_chain(|p| p.eat_word("or").then_some(BinaryOp::Or), Self::and_expr)
     }
 
     fn and_expr(&mut self) -> PResult<Expr> {
-        let mut left = self.comparison()?;
-        while self.eat_word("and") {
-            let right = self.comparison()?;
-            left = self.binary(BinaryOp::And, left, right);
-        }
-        Ok(left)
+        self.left_chain(|p| p.eat_word("and").then_some(BinaryOp::And), Self::comparison)
+    }
+
+    /// `operand (op operand)*`, left-associative. Each link deepens the tree,
+    /// so links count against [`MAX_TREE_DEPTH`].
+    fn left_chain(
+        &mut self,
+        mut eat_op: impl FnMut(&mut Self) -> Option<BinaryOp>,
+        operand: fn(&mut Self) -> PResult<Expr>,
+    ) -> PResult<Expr> {
+        let mut links = 0;
+        let result = (|| {
+            let mut left = operand(self)?;
+            while let Some(op) = eat_op(self) {
+                self.grow()?;
+                links += 1;
+                let right = operand(self)?;
+                left = self.binary(op, left, right);
+            }
+            Ok(left)
+        })();
+        self.tree_depth -= links;
+        result
     }
 
     fn comparison(&mut self) -> PResult<Expr> {
@@ -1468,34 +1520,34 @@ impl<'a> Parser<'a> {
     }
 
     fn additive(&mut self) -> PResult<Expr> {
-        let mut left = self.multiplicative()?;
-        loop {
-            let op = match self.kind() {
-                TokenKind::Plus => BinaryOp::Add,
-                TokenKind::Minus => BinaryOp::Sub,
-                _ => break,
-            };
-            self.bump();
-            let right = self.multiplicative()?;
-            left = self.binary(op, left, right);
-        }
-        Ok(left)
+        self.left_chain(
+            |p| {
+                let op = match p.kind() {
+                    TokenKind::Plus => BinaryOp::Add,
+                    TokenKind::Minus => BinaryOp::Sub,
+                    _ => return None,
+                };
+                p.bump();
+                Some(op)
+            },
+            Self::multiplicative,
+        )
     }
 
     fn multiplicative(&mut self) -> PResult<Expr> {
-        let mut left = self.unary()?;
-        loop {
-            let op = match self.kind() {
-                TokenKind::Star => BinaryOp::Mul,
-                TokenKind::Slash => BinaryOp::Div,
-                TokenKind::Percent => BinaryOp::Mod,
-                _ => break,
-            };
-            self.bump();
-            let right = self.unary()?;
-            left = self.binary(op, left, right);
-        }
-        Ok(left)
+        self.left_chain(
+            |p| {
+                let op = match p.kind() {
+                    TokenKind::Star => BinaryOp::Mul,
+                    TokenKind::Slash => BinaryOp::Div,
+                    TokenKind::Percent => BinaryOp::Mod,
+                    _ => return None,
+                };
+                p.bump();
+                Some(op)
+            },
+            Self::unary,
+        )
     }
 
     /// `-x`, `+x`: a sign applies to one operand; `- - 1` is an error in Kusto.

@@ -1,0 +1,292 @@
+//! One test per language construct: each query parses without diagnostics
+//! and survives print → parse unchanged (see `common::parse_ok`).
+
+mod common;
+
+use common::parse_ok;
+use kqlite_syntax::ast::*;
+
+/// The single expression statement of a query.
+fn only_expr(query: &Query) -> &Expr {
+    match query.statements.as_slice() {
+        [Statement::Expr(e)] => e,
+        other => panic!("expected one expression statement, got {other:?}"),
+    }
+}
+
+/// The operators of a pipeline, source first.
+fn operators(expr: &Expr) -> Vec<&OperatorKind> {
+    match &expr.kind {
+        ExprKind::Pipe { input, operator } => {
+            let mut ops = operators(input);
+            ops.push(&operator.kind);
+            ops
+        }
+        ExprKind::Source(op) => vec![&op.kind],
+        _ => Vec::new(),
+    }
+}
+
+fn last_operator(source: &str) -> OperatorKind {
+    let query = parse_ok(source);
+    operators(only_expr(&query)).last().cloned().cloned().expect("an operator")
+}
+
+#[test]
+fn statements() {
+    let q = parse_ok("let a = 1; let T = SecurityEvent | where EventID == a; T | count");
+    assert_eq!(q.statements.len(), 3);
+    parse_ok("let f = (x: long, y: string = \"d\") { x + 1 }; print f(1)");
+    parse_ok("let g = (T: (*), n: long) { T | take n }; g(SecurityEvent, 5)");
+    parse_ok("let h = (T: (EventID: int, Computer: string)) { T | project Computer }; h(SecurityEvent)");
+    parse_ok("let v = view () { SecurityEvent | take 1 }; v");
+    parse_ok("let f = () { let x = 1; print x }; f()");
+    parse_ok("declare query_parameters(start: datetime, n: long = 10); T | take n");
+    parse_ok("set notruncation; T | take 1");
+    parse_ok("set query_now = datetime(2024-01-01); T");
+    parse_ok("let m = materialize(T | summarize count() by x); m | join (m) on x");
+    parse_ok("let total = toscalar(T | count); print total");
+    parse_ok("T | take 1;");
+    parse_ok("alias database db = cluster('c').database('d'); db.T");
+}
+
+#[test]
+fn where_extend_project_family() {
+    assert!(matches!(last_operator("T | where a > 1"), OperatorKind::Where { .. }));
+    assert!(matches!(last_operator("T | filter a > 1"), OperatorKind::Where { .. }));
+    match last_operator("T | extend a = 1, b, (c, d) = f(x)") {
+        OperatorKind::Extend { columns } => {
+            assert_eq!(columns.len(), 3);
+            assert!(columns[2].tuple);
+            assert_eq!(columns[2].names.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok("T | project a, b = c + 1, ['my col'] = d");
+    parse_ok("T | project-away a, b*, *c");
+    parse_ok("T | project-keep a, Prefix*");
+    parse_ok("T | project-rename New = Old, ['x y'] = z");
+    parse_ok("T | project-reorder b asc, a*, c desc");
+}
+
+#[test]
+fn summarize_forms() {
+    match last_operator("T | summarize hint.strategy=shuffle c = count(), dcount(x) by bin(TimeGenerated, 1h), k") {
+        OperatorKind::Summarize { params, aggregates, by } => {
+            assert_eq!(params[0].name, "hint.strategy");
+            assert_eq!(aggregates.len(), 2);
+            assert_eq!(by.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok("T | summarize by x");
+    parse_ok("T | summarize arg_max(TimeGenerated, *) by Computer");
+    parse_ok("T | summarize (t, c) = arg_max(TimeGenerated, Computer) by k");
+    parse_ok("T | summarize count()");
+}
+
+#[test]
+fn joins_and_lookups() {
+    match last_operator("T | join kind=leftouter hint.strategy=broadcast (U | where x) on $left.a == $right.b, c") {
+        OperatorKind::Join { params, on, .. } => {
+            assert_eq!(params.len(), 2);
+            assert_eq!(on.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok("T | join U on a");
+    for kind in ["inner", "innerunique", "leftouter", "rightouter", "fullouter", "leftanti", "rightanti", "leftsemi", "rightsemi", "leftantisemi"] {
+        parse_ok(&format!("T | join kind={kind} (U) on a"));
+    }
+    parse_ok("T | lookup kind=leftouter (U) on a");
+    parse_ok("T | lookup U on $left.a == $right.b");
+}
+
+#[test]
+fn union_forms() {
+    parse_ok("union T, U");
+    parse_ok("union kind=outer withsource=SourceTable isfuzzy=true T, (U | where x), Sec*");
+    parse_ok("T | union U, V");
+    parse_ok("union *");
+    parse_ok("union workspace('w').T, database('d').U");
+}
+
+#[test]
+fn mv_expand_and_mv_apply() {
+    parse_ok("T | mv-expand x");
+    parse_ok("T | mvexpand x");
+    parse_ok("T | mv-expand bagexpansion=array with_itemindex=i a = b to typeof(long), c limit 100");
+    parse_ok("T | mv-apply x to typeof(long) on (where x > 1 | top 1 by x)");
+    parse_ok("T | mv-apply with_itemindex=i e = arr on (summarize s = sum(toint(e)))");
+}
+
+#[test]
+fn parse_operators() {
+    match last_operator(r#"T | parse Msg with * "user=" User:string " port " Port:long *"#) {
+        OperatorKind::Parse { pattern, is_where, .. } => {
+            assert!(!is_where);
+            assert_eq!(pattern.len(), 6);
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok(r#"T | parse kind=regex flags=Ui Msg with "a(.*)b" x"#);
+    parse_ok(r#"T | parse kind=relaxed Msg with "a" x:long "b""#);
+    parse_ok(r#"T | parse-where Msg with "from " Ip " port " Port:int"#);
+    parse_ok(r#"T | parse-kv Msg as (a: string, b: long) with (pair_delimiter=",", kv_delimiter="=")"#);
+    parse_ok(r#"T | parse-kv Msg as (a: string) with (quote="'", greedy=true)"#);
+}
+
+#[test]
+fn evaluate_make_series_top() {
+    parse_ok("T | evaluate bag_unpack(d)");
+    parse_ok("T | evaluate hint.distribution=per_node autocluster()");
+    parse_ok("evaluate python(typeof(*, x: long), 'code')");
+    parse_ok("T | make-series n = count() default = 0 on TimeGenerated from ago(1d) to now() step 1h by Computer");
+    parse_ok("T | make-series kind=nonempty avg(x) on t in range(ago(7d), now(), 1d)");
+    parse_ok("T | make-series count() on t step 1h");
+    parse_ok("T | top 10 by x desc nulls last");
+    parse_ok("T | top-nested 3 of a by c = count(), top-nested 2 of b with others = 'rest' by sum(x) asc");
+    parse_ok("T | top-nested of a by max(x)");
+    parse_ok("T | top-hitters 5 of x by y");
+}
+
+#[test]
+fn row_operators() {
+    parse_ok("T | take 10");
+    parse_ok("T | limit 10");
+    parse_ok("T | sort by a, b asc nulls first, c desc");
+    parse_ok("T | order by a asc");
+    parse_ok("T | distinct a, b");
+    parse_ok("T | distinct *");
+    parse_ok("T | count");
+    parse_ok("T | as X | as hint.materialized=true Y");
+    parse_ok("T | serialize");
+    parse_ok("T | serialize rn = row_number()");
+    parse_ok("T | render timechart");
+    parse_ok("T | render timechart with (title='x', ysplit=axes, ymin=0)");
+    parse_ok("T | sample 10");
+    parse_ok("T | sample-distinct 5 of Computer");
+    parse_ok("T | getschema");
+    parse_ok("T | partition hint.strategy=native by Computer (top 1 by t)");
+    parse_ok("T | partition by Computer { top 1 by t }");
+    parse_ok("T | facet by a, b with (take 2)");
+    parse_ok("T | facet by a");
+    parse_ok("T | invoke f(1)");
+    parse_ok("T | fork (where x) (top 1 by y)");
+    parse_ok("T | fork a = (count) b = (take 1)");
+    parse_ok("T | reduce by Message with threshold=0.5");
+    parse_ok("T | consume decodeblocks=true");
+    parse_ok("T | project-smart");
+}
+
+#[test]
+fn source_operators() {
+    parse_ok("print 1");
+    parse_ok("print a = 1, b = 'x', now()");
+    parse_ok("range x from 1 to 10 step 1");
+    parse_ok("datatable (a: long, b: string) [1, 'x', 2, 'y']");
+    parse_ok("datatable (a: long) []");
+    parse_ok("externaldata (a: string, b: long) [@'https://example.com/x.csv'] with (format='csv', ignoreFirstRecord=true)");
+    parse_ok("find in (T, U*) where x == 1 project a, b");
+    parse_ok("find withsource=Src where x has 'a' project-smart");
+    parse_ok("find where x == 1");
+    parse_ok("search 'evil'");
+    parse_ok("search kind=case_sensitive in (T, U) Computer: 'dc01' and 'x'");
+    parse_ok("T | search * has 'x'");
+}
+
+#[test]
+fn string_literals() {
+    for s in [r#""a\"b""#, r"'it\'s'", r"@'C:\Windows'", r#"@"say ""hi""""#, "h'secret'", "H@\"v\"", "```multi\nline```", "'a' \"b\""] {
+        parse_ok(&format!("print x = {s}"));
+    }
+}
+
+#[test]
+fn numeric_and_time_literals() {
+    for lit in ["1", "0x1F", "1.5", "1e10", "1.5e-3", "1d", "1.5h", "100ms", "10microsecond", "1tick", "2min", "30s", "timespan(1.02:03:04)", "time(1d)", "datetime(2017-01-01)", "datetime(2017-01-01 10:00:00.5)", "datetime(null)", "date(2017-01-01)", "guid(74be27de-1e4e-49d9-b579-fe0b331d3642)", "int(null)", "long(-5)", "real(nan)", "real(+inf)", "decimal(1.5)", "bool(true)", "true", "false", "null"] {
+        parse_ok(&format!("print x = {lit}"));
+    }
+}
+
+#[test]
+fn dynamic_literals() {
+    let q = parse_ok(r#"print d = dynamic({"a": [1, -2.5, "x", null, true, {"b": datetime(2020-01-01)}], "c": {}})"#);
+    let printed = q.to_string();
+    assert!(printed.contains("dynamic("), "{printed}");
+    parse_ok("print dynamic([])");
+    parse_ok("print dynamic(null)");
+    parse_ok("print dynamic(['a', 'b'])");
+    parse_ok("print dynamic([1d, guid(74be27de-1e4e-49d9-b579-fe0b331d3642)])");
+}
+
+#[test]
+fn comparison_and_string_operators() {
+    for op in ["==", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"] {
+        parse_ok(&format!("T | where a {op} b"));
+    }
+    for base in ["has", "hasprefix", "hassuffix", "contains", "startswith", "endswith"] {
+        for form in [base.to_string(), format!("!{base}"), format!("{base}_cs"), format!("!{base}_cs")] {
+            match last_operator(&format!("T | where a {form} 'x'")) {
+                OperatorKind::Where { predicate } => match predicate.kind {
+                    ExprKind::Binary { op: BinaryOp::Str(op), .. } => {
+                        assert_eq!(op.negated, form.starts_with('!'), "{form}");
+                        assert_eq!(op.case_sensitive, form.ends_with("_cs"), "{form}");
+                    }
+                    other => panic!("{form}: {other:?}"),
+                },
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    parse_ok("T | where a matches regex '^x+$'");
+    parse_ok("T | where a in ('x', 'y') and b !in (1, 2) and c in~ ('A') and d !in~ ('b')");
+    parse_ok("T | where a in (U | project a)");
+    parse_ok("let L = dynamic(['a']); T | where a in (L) and b has_any (L) and c has_all ('x', 'y')");
+    parse_ok("T | where a between (1 .. 10) and b !between (datetime(2020-01-01) .. now())");
+    // Kusto accepts `=` for equality inside a predicate.
+    parse_ok("T | where a = 'x'");
+}
+
+#[test]
+fn precedence() {
+    let q = parse_ok("print a or b and c == 1 + 2 * 3");
+    let printed = q.to_string();
+    assert!(printed.contains("a or b and c == 1 + 2 * 3"), "{printed}");
+    let OperatorKind::Print { columns } = &operators(only_expr(&q))[0] else { panic!() };
+    let ExprKind::Binary { op: BinaryOp::Or, right, .. } = &columns[0].expr.kind else { panic!("or at the top") };
+    let ExprKind::Binary { op: BinaryOp::And, right, .. } = &right.kind else { panic!("and under or") };
+    let ExprKind::Binary { op: BinaryOp::Eq, right, .. } = &right.kind else { panic!("== under and") };
+    let ExprKind::Binary { op: BinaryOp::Add, right, .. } = &right.kind else { panic!("+ under ==") };
+    assert!(matches!(right.kind, ExprKind::Binary { op: BinaryOp::Mul, .. }));
+    parse_ok("print -x, +1, -(a + b)");
+    parse_ok("print (a or b) and c");
+}
+
+#[test]
+fn names_and_access() {
+    parse_ok("T | project ['col with space'], [\"quoted\"], ['where']");
+    parse_ok("T | extend a = d.b['c'][0].e, f = d['x'].y, g = arr.[0]");
+    parse_ok("T | join U on $left.A == $right.B");
+    parse_ok("T | summarize arg_max(t, *)");
+    parse_ok("T | extend x = f(a = 1, b = 'y')");
+    parse_ok("cluster('c').database('d').T | take 1");
+    parse_ok("print typeof(long), typeof(string)");
+}
+
+#[test]
+fn comments_and_whitespace() {
+    parse_ok("// leading comment\nT // trailing\n| where x == 1 // why\n// between\n| count");
+}
+
+#[test]
+fn spans_cover_their_source() {
+    let src = "T | where EventID == 4624";
+    let q = parse_ok(src);
+    let e = only_expr(&q);
+    assert_eq!(&src[e.span.range()], src);
+    let ExprKind::Pipe { operator, .. } = &e.kind else { panic!() };
+    assert_eq!(&src[operator.span.range()], "where EventID == 4624");
+    let OperatorKind::Where { predicate } = &operator.kind else { panic!() };
+    assert_eq!(&src[predicate.span.range()], "EventID == 4624");
+}
