@@ -102,11 +102,9 @@ fn check_jsonl(path: &PathBuf) -> Result<ExitCode> {
         let line = line.with_context(|| format!("{}:{}: cannot read line", path.display(), number + 1))?;
         let result = match query_field(&line) {
             Ok(query) => check_one(&query),
-            Err(message) => JsonResult {
-                ok: false,
-                stage: "input",
-                errors: vec![JsonError { line: number + 1, col: 1, message }],
-            },
+            Err(message) => {
+                JsonResult { ok: false, stage: "input", errors: vec![JsonError { line: number + 1, col: 1, message }] }
+            }
         };
         any_error |= !result.ok;
         serde_json::to_writer(&mut out, &result)?;

@@ -149,23 +149,55 @@ pub enum ExprKind {
     /// A table name pattern with wildcards, as in `union Security*`.
     NamePattern(String),
     /// `expr.name`
-    Member { target: Box<Expr>, name: Ident },
+    Member {
+        target: Box<Expr>,
+        name: Ident,
+    },
     /// `expr[index]`
-    Index { target: Box<Expr>, index: Box<Expr> },
+    Index {
+        target: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `f(args)`; `database("x")`, `materialize(T)`, `toscalar(T)` too.
-    Call { func: Ident, args: Vec<Arg> },
+    Call {
+        func: Ident,
+        args: Vec<Arg>,
+    },
     /// `receiver.f(args)`, as in `cluster("c").database("d")`.
-    MethodCall { receiver: Box<Expr>, func: Ident, args: Vec<Arg> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    MethodCall {
+        receiver: Box<Expr>,
+        func: Ident,
+        args: Vec<Arg>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
     /// `x in (a, b)`, `x !in~ (T | project y)`, `x has_any (list)`.
-    InList { op: ListOp, target: Box<Expr>, items: Vec<Expr> },
+    InList {
+        op: ListOp,
+        target: Box<Expr>,
+        items: Vec<Expr>,
+    },
     /// `x between (a .. b)`, `x !between (a .. b)`.
-    Between { negated: bool, target: Box<Expr>, low: Box<Expr>, high: Box<Expr> },
+    Between {
+        negated: bool,
+        target: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+    },
     /// `(expr)`, kept so printing reproduces the grouping.
     Paren(Box<Expr>),
     /// `input | operator`
-    Pipe { input: Box<Expr>, operator: Box<Operator> },
+    Pipe {
+        input: Box<Expr>,
+        operator: Box<Operator>,
+    },
     /// A tabular operator that starts a pipeline: `print`, `range`,
     /// `datatable`, `union`, `find`, `search`, `externaldata`, `evaluate`.
     Source(Box<Operator>),
@@ -199,7 +231,10 @@ pub enum Literal {
     /// Real literal text (`1.5`, `1e-3`).
     Real(String),
     /// A string value (decoded); `obfuscated` for `h'…'`.
-    String { value: String, obfuscated: bool },
+    String {
+        value: String,
+        obfuscated: bool,
+    },
     /// `1d`, `1.5h`, `100ms`: the text as written.
     Timespan(String),
     /// `datetime(…)`/`date(…)`: the raw text between the parentheses.
@@ -212,7 +247,10 @@ pub enum Literal {
     Dynamic(DynamicValue),
     /// `int(null)`, `long(12)`, `real(nan)`, `bool(true)`, `decimal(1.5)`:
     /// type name plus the raw value text (`null`, `12`, `+inf`).
-    Typed { ty: String, value: String },
+    Typed {
+        ty: String,
+        value: String,
+    },
 }
 
 /// The contents of a `dynamic(…)` literal.
@@ -371,63 +409,164 @@ pub struct Operator {
 #[derive(Clone, Debug, PartialEq)]
 pub enum OperatorKind {
     /// `where` (or `filter`) predicate.
-    Where { predicate: Expr },
-    Extend { columns: Vec<NamedExpr> },
-    Project { columns: Vec<NamedExpr> },
+    Where {
+        predicate: Expr,
+    },
+    Extend {
+        columns: Vec<NamedExpr>,
+    },
+    Project {
+        columns: Vec<NamedExpr>,
+    },
     /// Column names or wildcard patterns (`Name*`), as expressions.
-    ProjectAway { columns: Vec<Expr> },
-    ProjectKeep { columns: Vec<Expr> },
+    ProjectAway {
+        columns: Vec<Expr>,
+    },
+    ProjectKeep {
+        columns: Vec<Expr>,
+    },
     /// `project-rename New = Old, …`. Kusto's grammar takes any expression
     /// on the right; the binder requires a column name.
-    ProjectRename { renames: Vec<(Ident, Expr)> },
-    ProjectReorder { columns: Vec<SortKey> },
-    Summarize { params: Vec<OperatorParam>, aggregates: Vec<NamedExpr>, by: Vec<NamedExpr> },
+    ProjectRename {
+        renames: Vec<(Ident, Expr)>,
+    },
+    ProjectReorder {
+        columns: Vec<SortKey>,
+    },
+    Summarize {
+        params: Vec<OperatorParam>,
+        aggregates: Vec<NamedExpr>,
+        by: Vec<NamedExpr>,
+    },
     /// `join [params] right on keys`. Keys are names or `$left.a == $right.b`.
-    Join { params: Vec<OperatorParam>, right: Expr, on: Vec<Expr> },
-    Lookup { params: Vec<OperatorParam>, right: Expr, on: Vec<Expr> },
-    Union { params: Vec<OperatorParam>, tables: Vec<Expr> },
+    Join {
+        params: Vec<OperatorParam>,
+        right: Expr,
+        on: Vec<Expr>,
+    },
+    Lookup {
+        params: Vec<OperatorParam>,
+        right: Expr,
+        on: Vec<Expr>,
+    },
+    Union {
+        params: Vec<OperatorParam>,
+        tables: Vec<Expr>,
+    },
     /// `mv-expand` (`mvexpand` when `legacy_name`).
-    MvExpand { params: Vec<OperatorParam>, items: Vec<MvExpandItem>, limit: Option<Expr>, legacy_name: bool },
-    MvApply { params: Vec<OperatorParam>, items: Vec<MvExpandItem>, limit: Option<Expr>, on: Box<Expr> },
+    MvExpand {
+        params: Vec<OperatorParam>,
+        items: Vec<MvExpandItem>,
+        limit: Option<Expr>,
+        legacy_name: bool,
+    },
+    MvApply {
+        params: Vec<OperatorParam>,
+        items: Vec<MvExpandItem>,
+        limit: Option<Expr>,
+        on: Box<Expr>,
+    },
     /// `parse` / `parse-where`.
-    Parse { is_where: bool, params: Vec<OperatorParam>, source: Expr, pattern: Vec<ParsePart> },
+    Parse {
+        is_where: bool,
+        params: Vec<OperatorParam>,
+        source: Expr,
+        pattern: Vec<ParsePart>,
+    },
     /// `parse-kv source as (cols) with (options)`.
-    ParseKv { source: Expr, columns: Vec<ColumnDecl>, options: Vec<OperatorParam> },
+    ParseKv {
+        source: Expr,
+        columns: Vec<ColumnDecl>,
+        options: Vec<OperatorParam>,
+    },
     /// `evaluate [params] plugin(args)`.
-    Evaluate { params: Vec<OperatorParam>, call: Expr },
+    Evaluate {
+        params: Vec<OperatorParam>,
+        call: Expr,
+    },
     MakeSeries(MakeSeries),
     /// `top N by expr [asc|desc] [nulls …]`
-    Top { count: Expr, by: SortKey },
-    TopNested { clauses: Vec<TopNestedClause> },
+    Top {
+        count: Expr,
+        by: SortKey,
+    },
+    TopNested {
+        clauses: Vec<TopNestedClause>,
+    },
     /// `top-hitters N of expr [by expr]`
-    TopHitters { count: Expr, of: Expr, by: Option<Expr> },
+    TopHitters {
+        count: Expr,
+        of: Expr,
+        by: Option<Expr>,
+    },
     /// `take N` or `limit N` (`keyword` keeps which).
-    Take { keyword: TakeKeyword, count: Expr },
+    Take {
+        keyword: TakeKeyword,
+        count: Expr,
+    },
     /// `sort by` / `order by`.
-    Sort { keyword: SortKeyword, params: Vec<OperatorParam>, keys: Vec<SortKey> },
+    Sort {
+        keyword: SortKeyword,
+        params: Vec<OperatorParam>,
+        keys: Vec<SortKey>,
+    },
     /// `distinct *` or `distinct a, b`.
-    Distinct { params: Vec<OperatorParam>, columns: Vec<NamedExpr> },
+    Distinct {
+        params: Vec<OperatorParam>,
+        columns: Vec<NamedExpr>,
+    },
     Count,
     /// `as [params] Name`
-    As { params: Vec<OperatorParam>, name: Ident },
-    Serialize { columns: Vec<NamedExpr> },
+    As {
+        params: Vec<OperatorParam>,
+        name: Ident,
+    },
+    Serialize {
+        columns: Vec<NamedExpr>,
+    },
     /// `render chart [with (name = value, …)]`
-    Render { chart: Ident, properties: Vec<OperatorParam> },
-    Sample { count: Expr },
-    SampleDistinct { count: Expr, of: Expr },
+    Render {
+        chart: Ident,
+        properties: Vec<OperatorParam>,
+    },
+    Sample {
+        count: Expr,
+    },
+    SampleDistinct {
+        count: Expr,
+        of: Expr,
+    },
     GetSchema,
     /// `partition [params] by Col (subquery)` or `{ subquery }`.
-    Partition { params: Vec<OperatorParam>, by: Ident, body: Box<Expr>, braces: bool },
+    Partition {
+        params: Vec<OperatorParam>,
+        by: Ident,
+        body: Box<Expr>,
+        braces: bool,
+    },
     /// `facet by a, b [with (subpipeline)]`
-    Facet { by: Vec<Ident>, with: Option<Box<Expr>> },
+    Facet {
+        by: Vec<Ident>,
+        with: Option<Box<Expr>>,
+    },
     /// `invoke f(args)`
-    Invoke { call: Expr },
+    Invoke {
+        call: Expr,
+    },
     /// `fork (subpipeline) …`, each optionally named.
-    Fork { branches: Vec<ForkBranch> },
+    Fork {
+        branches: Vec<ForkBranch>,
+    },
     /// `reduce [kind=…] by expr [with threshold=…]`
-    Reduce { params: Vec<OperatorParam>, by: Expr, with: Vec<OperatorParam> },
+    Reduce {
+        params: Vec<OperatorParam>,
+        by: Expr,
+        with: Vec<OperatorParam>,
+    },
     /// `consume [params]`
-    Consume { params: Vec<OperatorParam> },
+    Consume {
+        params: Vec<OperatorParam>,
+    },
     /// `project-smart` (legacy, no arguments).
     ProjectSmart,
     /// `lookup`-style `execute-and-cache`, `assert-schema` and other rarely
@@ -435,17 +574,40 @@ pub enum OperatorKind {
     ///
     /// Source operators:
     /// `print [Name =] expr, …`
-    Print { columns: Vec<NamedExpr> },
+    Print {
+        columns: Vec<NamedExpr>,
+    },
     /// `range Col from a to b step c`
-    Range { column: Ident, from: Expr, to: Expr, step: Expr },
+    Range {
+        column: Ident,
+        from: Expr,
+        to: Expr,
+        step: Expr,
+    },
     /// `datatable (cols) [values]`
-    Datatable { schema: TabularSchema, values: Vec<Expr> },
+    Datatable {
+        schema: TabularSchema,
+        values: Vec<Expr>,
+    },
     /// `externaldata (cols) [uris] [with (options)]`
-    ExternalData { schema: TabularSchema, uris: Vec<Expr>, options: Vec<OperatorParam> },
+    ExternalData {
+        schema: TabularSchema,
+        uris: Vec<Expr>,
+        options: Vec<OperatorParam>,
+    },
     /// `find [params] [in (tables)] where predicate [project cols | project-smart]`
-    Find { params: Vec<OperatorParam>, tables: Option<Vec<Expr>>, predicate: Expr, project: Option<FindProject> },
+    Find {
+        params: Vec<OperatorParam>,
+        tables: Option<Vec<Expr>>,
+        predicate: Expr,
+        project: Option<FindProject>,
+    },
     /// `search [params] [in (tables)] predicate`
-    Search { params: Vec<OperatorParam>, tables: Option<Vec<Expr>>, predicate: Expr },
+    Search {
+        params: Vec<OperatorParam>,
+        tables: Option<Vec<Expr>>,
+        predicate: Expr,
+    },
     /// A placeholder for the input of a sub-pipeline (`mv-apply … on (…)`,
     /// `partition`, `facet`, `fork`): prints as nothing.
     Input,

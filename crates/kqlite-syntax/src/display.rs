@@ -229,13 +229,7 @@ impl Display for FunctionBody {
 
 impl Display for Param {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}{}",
-            self.name,
-            self.ty,
-            Opt(" = ", self.default.as_ref())
-        )
+        write!(f, "{}: {}{}", self.name, self.ty, Opt(" = ", self.default.as_ref()))
     }
 }
 
@@ -319,28 +313,17 @@ impl Display for ExprKind {
             ExprKind::Member { target, name } => write!(f, "{target}.{name}"),
             ExprKind::Index { target, index } => write!(f, "{target}[{index}]"),
             ExprKind::Call { func, args } => write!(f, "{}({})", FuncName(func), comma(args)),
-            ExprKind::MethodCall {
-                receiver,
-                func,
-                args,
-            } => write!(f, "{receiver}.{func}({})", comma(args)),
+            ExprKind::MethodCall { receiver, func, args } => write!(f, "{receiver}.{func}({})", comma(args)),
             ExprKind::Unary { op, operand } => write!(f, "{op}{operand}"),
             ExprKind::Binary { op, left, right } => write!(f, "{left} {op} {right}"),
             ExprKind::InList { op, target, items } => write!(f, "{target} {op} ({})", comma(items)),
-            ExprKind::Between {
-                negated,
-                target,
-                low,
-                high,
-            } => {
+            ExprKind::Between { negated, target, low, high } => {
                 let bang = if *negated { "!" } else { "" };
                 write!(f, "{target} {bang}between ({low} .. {high})")
             }
             ExprKind::Paren(inner) => write!(f, "({inner})"),
             ExprKind::Pipe { input, operator } => match &input.kind {
-                ExprKind::Source(source) if matches!(source.kind, OperatorKind::Input) => {
-                    operator.fmt(f)
-                }
+                ExprKind::Source(source) if matches!(source.kind, OperatorKind::Input) => operator.fmt(f),
                 _ => write!(f, "{input}\n| {operator}"),
             },
             ExprKind::Source(operator) => operator.fmt(f),
@@ -374,9 +357,7 @@ impl Display for Literal {
         match self {
             Literal::Null => f.write_str("null"),
             Literal::Bool(b) => b.fmt(f),
-            Literal::Long(text) | Literal::Real(text) | Literal::Timespan(text) => {
-                f.write_str(text)
-            }
+            Literal::Long(text) | Literal::Real(text) | Literal::Timespan(text) => f.write_str(text),
             Literal::String { value, obfuscated } => {
                 if *obfuscated {
                     f.write_char('h')?;
@@ -449,11 +430,7 @@ impl Display for BinaryOp {
 impl Display for StringOp {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let bang = if self.negated { "!" } else { "" };
-        let cs = if self.case_sensitive && self.kind != StringOpKind::MatchesRegex {
-            "_cs"
-        } else {
-            ""
-        };
+        let cs = if self.case_sensitive && self.kind != StringOpKind::MatchesRegex { "_cs" } else { "" };
         write!(f, "{bang}{}{cs}", self.kind.keyword())
     }
 }
@@ -500,13 +477,7 @@ impl Display for NullsOrder {
 
 impl Display for SortKey {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}{}{}",
-            self.expr,
-            Opt(" ", self.order.as_ref()),
-            Opt(" ", self.nulls.as_ref())
-        )
+        write!(f, "{}{}{}", self.expr, Opt(" ", self.order.as_ref()), Opt(" ", self.nulls.as_ref()))
     }
 }
 
@@ -537,18 +508,8 @@ impl Display for OperatorKind {
                 Ok(())
             }
             K::ProjectReorder { columns } => write!(f, "project-reorder {}", comma(columns)),
-            K::Summarize {
-                params,
-                aggregates,
-                by,
-            } => {
-                write!(
-                    f,
-                    "summarize{}{}{}",
-                    Params(params),
-                    List(" ", aggregates),
-                    List(" by ", by)
-                )
+            K::Summarize { params, aggregates, by } => {
+                write!(f, "summarize{}{}{}", Params(params), List(" ", aggregates), List(" by ", by))
             }
             K::Join { params, right, on } => {
                 write!(f, "join{} {right}{}", Params(params), List(" on ", on))
@@ -559,64 +520,19 @@ impl Display for OperatorKind {
             K::Union { params, tables } => {
                 write!(f, "union{}{}", Params(params), List(" ", tables))
             }
-            K::MvExpand {
-                params,
-                items,
-                limit,
-                legacy_name,
-            } => {
-                let keyword = if *legacy_name {
-                    "mvexpand"
-                } else {
-                    "mv-expand"
-                };
-                write!(
-                    f,
-                    "{keyword}{} {}{}",
-                    Params(params),
-                    comma(items),
-                    Opt(" limit ", limit.as_ref())
-                )
+            K::MvExpand { params, items, limit, legacy_name } => {
+                let keyword = if *legacy_name { "mvexpand" } else { "mv-expand" };
+                write!(f, "{keyword}{} {}{}", Params(params), comma(items), Opt(" limit ", limit.as_ref()))
             }
-            K::MvApply {
-                params,
-                items,
-                limit,
-                on,
-            } => {
-                write!(
-                    f,
-                    "mv-apply{} {}{} on {on}",
-                    Params(params),
-                    comma(items),
-                    Opt(" limit ", limit.as_ref())
-                )
+            K::MvApply { params, items, limit, on } => {
+                write!(f, "mv-apply{} {}{} on {on}", Params(params), comma(items), Opt(" limit ", limit.as_ref()))
             }
-            K::Parse {
-                is_where,
-                params,
-                source,
-                pattern,
-            } => {
+            K::Parse { is_where, params, source, pattern } => {
                 let keyword = if *is_where { "parse-where" } else { "parse" };
-                write!(
-                    f,
-                    "{keyword}{} {source} with {}",
-                    Params(params),
-                    Sep(pattern, " ")
-                )
+                write!(f, "{keyword}{} {source} with {}", Params(params), Sep(pattern, " "))
             }
-            K::ParseKv {
-                source,
-                columns,
-                options,
-            } => {
-                write!(
-                    f,
-                    "parse-kv {source} as ({}){}",
-                    comma(columns),
-                    With(options)
-                )
+            K::ParseKv { source, columns, options } => {
+                write!(f, "parse-kv {source} as ({}){}", comma(columns), With(options))
             }
             K::Evaluate { params, call } => write!(f, "evaluate{} {call}", Params(params)),
             K::MakeSeries(series) => series.fmt(f),
@@ -626,11 +542,7 @@ impl Display for OperatorKind {
                 write!(f, "top-hitters {count} of {of}{}", Opt(" by ", by.as_ref()))
             }
             K::Take { keyword, count } => write!(f, "{keyword} {count}"),
-            K::Sort {
-                keyword,
-                params,
-                keys,
-            } => write!(f, "{keyword}{} by {}", Params(params), comma(keys)),
+            K::Sort { keyword, params, keys } => write!(f, "{keyword}{} by {}", Params(params), comma(keys)),
             K::Distinct { params, columns } => {
                 write!(f, "distinct{} {}", Params(params), comma(columns))
             }
@@ -641,12 +553,7 @@ impl Display for OperatorKind {
             K::Sample { count } => write!(f, "sample {count}"),
             K::SampleDistinct { count, of } => write!(f, "sample-distinct {count} of {of}"),
             K::GetSchema => f.write_str("getschema"),
-            K::Partition {
-                params,
-                by,
-                body,
-                braces,
-            } => {
+            K::Partition { params, by, body, braces } => {
                 write!(f, "partition{} by {by} ", Params(params))?;
                 if *braces {
                     write!(f, "{{ {body} }}")
@@ -654,65 +561,27 @@ impl Display for OperatorKind {
                     body.fmt(f)
                 }
             }
-            K::Facet { by, with } => write!(
-                f,
-                "facet by {}{}",
-                comma(by),
-                Opt(" with ", with.as_deref())
-            ),
+            K::Facet { by, with } => write!(f, "facet by {}{}", comma(by), Opt(" with ", with.as_deref())),
             K::Invoke { call } => write!(f, "invoke {call}"),
             K::Fork { branches } => write!(f, "fork {}", Sep(branches, " ")),
-            K::Reduce { params, by, with } => write!(
-                f,
-                "reduce{} by {by}{}",
-                Params(params),
-                List(" with ", with)
-            ),
+            K::Reduce { params, by, with } => write!(f, "reduce{} by {by}{}", Params(params), List(" with ", with)),
             K::Consume { params } => write!(f, "consume{}", Params(params)),
             K::ProjectSmart => f.write_str("project-smart"),
             K::Print { columns } => write!(f, "print{}", List(" ", columns)),
-            K::Range {
-                column,
-                from,
-                to,
-                step,
-            } => write!(f, "range {column} from {from} to {to} step {step}"),
+            K::Range { column, from, to, step } => write!(f, "range {column} from {from} to {to} step {step}"),
             K::Datatable { schema, values } => write!(f, "datatable({schema}) [{}]", comma(values)),
-            K::ExternalData {
-                schema,
-                uris,
-                options,
-            } => {
-                write!(
-                    f,
-                    "externaldata({schema}) [{}]{}",
-                    comma(uris),
-                    With(options)
-                )
+            K::ExternalData { schema, uris, options } => {
+                write!(f, "externaldata({schema}) [{}]{}", comma(uris), With(options))
             }
-            K::Find {
-                params,
-                tables,
-                predicate,
-                project,
-            } => write!(
+            K::Find { params, tables, predicate, project } => write!(
                 f,
                 "find{}{} where {predicate}{}",
                 Params(params),
                 InTables(tables.as_ref()),
                 Opt(" ", project.as_ref())
             ),
-            K::Search {
-                params,
-                tables,
-                predicate,
-            } => {
-                write!(
-                    f,
-                    "search{}{} {predicate}",
-                    Params(params),
-                    InTables(tables.as_ref())
-                )
+            K::Search { params, tables, predicate } => {
+                write!(f, "search{}{} {predicate}", Params(params), InTables(tables.as_ref()))
             }
             K::Input => Ok(()),
         }
@@ -791,12 +660,7 @@ impl Display for MakeSeries {
 
 impl Display for MakeSeriesAggregate {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}{}",
-            self.column,
-            Opt(" default = ", self.default.as_ref())
-        )
+        write!(f, "{}{}", self.column, Opt(" default = ", self.default.as_ref()))
     }
 }
 
@@ -852,10 +716,7 @@ mod tests {
     }
 
     fn string(s: &str) -> Expr {
-        e(ExprKind::Literal(Literal::String {
-            value: s.into(),
-            obfuscated: false,
-        }))
+        e(ExprKind::Literal(Literal::String { value: s.into(), obfuscated: false }))
     }
 
     fn long(n: &str) -> Expr {
@@ -863,73 +724,32 @@ mod tests {
     }
 
     fn pipe(input: Expr, kind: OperatorKind) -> Expr {
-        e(ExprKind::Pipe {
-            input: Box::new(input),
-            operator: Box::new(Operator {
-                kind,
-                span: Span::default(),
-            }),
-        })
+        e(ExprKind::Pipe { input: Box::new(input), operator: Box::new(Operator { kind, span: Span::default() }) })
     }
 
     fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
-        e(ExprKind::Binary {
-            op,
-            left: Box::new(left),
-            right: Box::new(right),
-        })
+        e(ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) })
     }
 
     fn column(n: &str) -> NamedExpr {
-        NamedExpr {
-            names: vec![],
-            tuple: false,
-            expr: name(n),
-            span: Span::default(),
-        }
+        NamedExpr { names: vec![], tuple: false, expr: name(n), span: Span::default() }
     }
 
     #[test]
     fn pipeline_with_string_operator() {
-        let has_cs = BinaryOp::Str(StringOp {
-            kind: StringOpKind::Has,
-            negated: true,
-            case_sensitive: true,
-        });
-        let predicate = binary(
-            BinaryOp::And,
-            binary(has_cs, name("Msg"), string("x")),
-            binary(BinaryOp::Gt, name("n"), long("1")),
-        );
-        let q = pipe(
-            pipe(name("T"), OperatorKind::Where { predicate }),
-            OperatorKind::Count,
-        );
-        assert_eq!(
-            q.to_string(),
-            "T\n| where Msg !has_cs \"x\" and n > 1\n| count"
-        );
-        let regex = BinaryOp::Str(StringOp {
-            kind: StringOpKind::MatchesRegex,
-            negated: false,
-            case_sensitive: true,
-        });
-        assert_eq!(
-            binary(regex, name("a"), string("b+")).to_string(),
-            "a matches regex \"b+\""
-        );
+        let has_cs = BinaryOp::Str(StringOp { kind: StringOpKind::Has, negated: true, case_sensitive: true });
+        let predicate =
+            binary(BinaryOp::And, binary(has_cs, name("Msg"), string("x")), binary(BinaryOp::Gt, name("n"), long("1")));
+        let q = pipe(pipe(name("T"), OperatorKind::Where { predicate }), OperatorKind::Count);
+        assert_eq!(q.to_string(), "T\n| where Msg !has_cs \"x\" and n > 1\n| count");
+        let regex = BinaryOp::Str(StringOp { kind: StringOpKind::MatchesRegex, negated: false, case_sensitive: true });
+        assert_eq!(binary(regex, name("a"), string("b+")).to_string(), "a matches regex \"b+\"");
     }
 
     #[test]
     fn strings_are_escaped() {
-        assert_eq!(
-            string("say \"hi\"\\ \n\t\u{1}'").to_string(),
-            r#""say \"hi\"\\ \n\t\u0001'""#
-        );
-        let secret = e(ExprKind::Literal(Literal::String {
-            value: "pw".into(),
-            obfuscated: true,
-        }));
+        assert_eq!(string("say \"hi\"\\ \n\t\u{1}'").to_string(), r#""say \"hi\"\\ \n\t\u0001'""#);
+        let secret = e(ExprKind::Literal(Literal::String { value: "pw".into(), obfuscated: true }));
         assert_eq!(secret.to_string(), "h\"pw\"");
     }
 
@@ -943,10 +763,7 @@ mod tests {
         assert_eq!(show("in"), "['in']");
         assert_eq!(show("a-b"), "['a-b']");
         assert_eq!(show("1st"), "['1st']");
-        let member = e(ExprKind::Member {
-            target: Box::new(name("d")),
-            name: Ident::new("a b", Span::default()),
-        });
+        let member = e(ExprKind::Member { target: Box::new(name("d")), name: Ident::new("a b", Span::default()) });
         assert_eq!(member.to_string(), "d.['a b']");
     }
 
@@ -955,52 +772,26 @@ mod tests {
         let value = DynamicValue::Object(vec![
             (
                 "a".into(),
-                DynamicValue::Array(vec![
-                    DynamicValue::Number("-1".into()),
-                    DynamicValue::String("x".into()),
-                ]),
+                DynamicValue::Array(vec![DynamicValue::Number("-1".into()), DynamicValue::String("x".into())]),
             ),
             ("b".into(), DynamicValue::Null),
-            (
-                "c".into(),
-                DynamicValue::Array(vec![DynamicValue::String("lone".into())]),
-            ),
-            (
-                "d".into(),
-                DynamicValue::Literal(Box::new(Literal::Timespan("1d".into()))),
-            ),
+            ("c".into(), DynamicValue::Array(vec![DynamicValue::String("lone".into())])),
+            ("d".into(), DynamicValue::Literal(Box::new(Literal::Timespan("1d".into())))),
         ]);
         let lit = e(ExprKind::Literal(Literal::Dynamic(value)));
-        assert_eq!(
-            lit.to_string(),
-            r#"dynamic({"a": [-1, "x"], "b": null, "c": ["lone"], "d": 1d})"#
-        );
+        assert_eq!(lit.to_string(), r#"dynamic({"a": [-1, "x"], "b": null, "c": ["lone"], "d": 1d})"#);
     }
 
     #[test]
     fn statements_and_sub_pipelines() {
-        let input = e(ExprKind::Source(Box::new(Operator {
-            kind: OperatorKind::Input,
-            span: Span::default(),
-        })));
+        let input = e(ExprKind::Source(Box::new(Operator { kind: OperatorKind::Input, span: Span::default() })));
         let sub = pipe(
-            pipe(
-                input,
-                OperatorKind::Where {
-                    predicate: name("x"),
-                },
-            ),
-            OperatorKind::Take {
-                keyword: TakeKeyword::Take,
-                count: long("1"),
-            },
+            pipe(input, OperatorKind::Where { predicate: name("x") }),
+            OperatorKind::Take { keyword: TakeKeyword::Take, count: long("1") },
         );
         let item = MvExpandItem {
             column: column("xs"),
-            to_type: Some(TypeName {
-                name: "long".into(),
-                span: Span::default(),
-            }),
+            to_type: Some(TypeName { name: "long".into(), span: Span::default() }),
         };
         let apply = OperatorKind::MvApply {
             params: vec![],
@@ -1008,11 +799,7 @@ mod tests {
             limit: None,
             on: Box::new(e(ExprKind::Paren(Box::new(sub)))),
         };
-        let summarize = OperatorKind::Summarize {
-            params: vec![],
-            aggregates: vec![],
-            by: vec![column("k")],
-        };
+        let summarize = OperatorKind::Summarize { params: vec![], aggregates: vec![], by: vec![column("k")] };
         let query = Query {
             statements: vec![
                 Statement::Let(LetStatement {

@@ -194,7 +194,8 @@ pub struct Lexed {
 /// Splits `source` into tokens. Always ends with an [`TokenKind::Eof`] token;
 /// problems become diagnostics and lexing goes on.
 pub fn lex(source: &str) -> Lexed {
-    let mut lexer = Lexer { src: source, bytes: source.as_bytes(), pos: 0, tokens: Vec::new(), diagnostics: Vec::new() };
+    let mut lexer =
+        Lexer { src: source, bytes: source.as_bytes(), pos: 0, tokens: Vec::new(), diagnostics: Vec::new() };
     lexer.run();
     Lexed { tokens: lexer.tokens, diagnostics: lexer.diagnostics }
 }
@@ -361,7 +362,11 @@ impl<'a> Lexer<'a> {
         loop {
             match self.peek(0) {
                 0 if self.pos >= self.bytes.len() => {
-                    self.error(open, open + 1, format!("unterminated string literal: expected closing {}", quote as char));
+                    self.error(
+                        open,
+                        open + 1,
+                        format!("unterminated string literal: expected closing {}", quote as char),
+                    );
                     return;
                 }
                 b'\n' | b'\r' => {
@@ -443,7 +448,11 @@ impl<'a> Lexer<'a> {
             self.error(
                 start,
                 self.pos,
-                format!("invalid number '{}': '{}' is not a time unit (expected d, h, m, s, ms, microsecond or tick)", &self.src[start..self.pos], suffix),
+                format!(
+                    "invalid number '{}': '{}' is not a time unit (expected d, h, m, s, ms, microsecond or tick)",
+                    &self.src[start..self.pos],
+                    suffix
+                ),
             );
             kind
         }
@@ -459,7 +468,12 @@ impl<'a> Lexer<'a> {
         if self.peek(0) == b'-' && self.peek(1).is_ascii_alphabetic() {
             let word_end = self.pos;
             let mut end = self.pos + 1;
-            while end < self.bytes.len() && (is_ident_continue(self.bytes[end]) || (self.bytes[end] == b'-' && end + 1 < self.bytes.len() && self.bytes[end + 1].is_ascii_alphabetic())) {
+            while end < self.bytes.len()
+                && (is_ident_continue(self.bytes[end])
+                    || (self.bytes[end] == b'-'
+                        && end + 1 < self.bytes.len()
+                        && self.bytes[end + 1].is_ascii_alphabetic()))
+            {
                 end += 1;
             }
             let candidate = &self.src[start..end];
@@ -563,8 +577,13 @@ mod tests {
     #[test]
     fn strings_of_every_form() {
         use TokenKind::*;
-        assert_eq!(kinds(r#"'a' "b\"c" @'c:\x' h'secret' H@"v" ```multi
-line```"#), vec![String, String, String, String, String, String, Eof]);
+        assert_eq!(
+            kinds(
+                r#"'a' "b\"c" @'c:\x' h'secret' H@"v" ```multi
+line```"#
+            ),
+            vec![String, String, String, String, String, String, Eof]
+        );
         assert_eq!(decode_string(r#""b\"c\n""#), "b\"c\n");
         assert_eq!(decode_string(r"@'c:\x'"), r"c:\x");
         assert_eq!(decode_string(r#"@"say ""hi""""#), r#"say "hi""#);
@@ -575,7 +594,10 @@ line```"#), vec![String, String, String, String, String, String, Eof]);
     #[test]
     fn numbers_and_timespans() {
         use TokenKind::*;
-        assert_eq!(kinds("1 2.5 1e3 0x1F 1d 1.5h 100ms 10microsecond 1tick 5min"), vec![Long, Real, Real, Long, Timespan, Timespan, Timespan, Timespan, Timespan, Timespan, Eof]);
+        assert_eq!(
+            kinds("1 2.5 1e3 0x1F 1d 1.5h 100ms 10microsecond 1tick 5min"),
+            vec![Long, Real, Real, Long, Timespan, Timespan, Timespan, Timespan, Timespan, Timespan, Eof]
+        );
         assert!(!lex("12abc").diagnostics.is_empty());
     }
 
@@ -585,8 +607,28 @@ line```"#), vec![String, String, String, String, String, String, Eof]);
         let src = "T | project-away a | mv-expand x | where d > datetime(2017-01-01 10:00) and g == guid(74be27de-1e4e-49d9-b579-fe0b331d3642)";
         let lexed = lex(src);
         assert!(lexed.diagnostics.is_empty());
-        let words: Vec<&str> = lexed.tokens.iter().filter(|t| matches!(t.kind, Ident | TypedLiteral)).map(|t| &src[t.span.range()]).collect();
-        assert_eq!(words, ["T", "project-away", "a", "mv-expand", "x", "where", "d", "datetime(2017-01-01 10:00)", "and", "g", "guid(74be27de-1e4e-49d9-b579-fe0b331d3642)"]);
+        let words: Vec<&str> = lexed
+            .tokens
+            .iter()
+            .filter(|t| matches!(t.kind, Ident | TypedLiteral))
+            .map(|t| &src[t.span.range()])
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "T",
+                "project-away",
+                "a",
+                "mv-expand",
+                "x",
+                "where",
+                "d",
+                "datetime(2017-01-01 10:00)",
+                "and",
+                "g",
+                "guid(74be27de-1e4e-49d9-b579-fe0b331d3642)"
+            ]
+        );
         // Arithmetic stays arithmetic.
         assert_eq!(kinds("a-b"), vec![Ident, Minus, Ident, Eof]);
     }
@@ -601,7 +643,10 @@ line```"#), vec![String, String, String, String, String, String, Eof]);
     #[test]
     fn operators_and_comments() {
         use TokenKind::*;
-        assert_eq!(kinds("a =~ b // note\n!~ != == <> => !has"), vec![Ident, EqTilde, Ident, BangTilde, NotEq, EqEq, LtGt, FatArrow, Bang, Ident, Eof]);
+        assert_eq!(
+            kinds("a =~ b // note\n!~ != == <> => !has"),
+            vec![Ident, EqTilde, Ident, BangTilde, NotEq, EqEq, LtGt, FatArrow, Bang, Ident, Eof]
+        );
         let lexed = lex("a !has b");
         assert!(!lexed.tokens[2].space_before);
     }

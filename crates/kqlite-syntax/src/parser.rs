@@ -27,7 +27,8 @@ impl Parsed {
 /// Parses a KQL query: statements separated by `;`.
 pub fn parse(source: &str) -> Parsed {
     let lexed = lex(source);
-    let mut parser = Parser { src: source, tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics, depth: 0, tree_depth: 0 };
+    let mut parser =
+        Parser { src: source, tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics, depth: 0, tree_depth: 0 };
     let query = parser.query();
     let mut diagnostics = parser.diagnostics;
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
@@ -38,7 +39,8 @@ pub fn parse(source: &str) -> Parsed {
 /// Parses a single expression (scalar or tabular), for tools and tests.
 pub fn parse_expr(source: &str) -> (Expr, Vec<Diagnostic>) {
     let lexed = lex(source);
-    let mut parser = Parser { src: source, tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics, depth: 0, tree_depth: 0 };
+    let mut parser =
+        Parser { src: source, tokens: lexed.tokens, pos: 0, diagnostics: lexed.diagnostics, depth: 0, tree_depth: 0 };
     let expr = parser.pipe_expr().unwrap_or_else(|_| Expr::new(ExprKind::Error, Span::default()));
     if parser.kind() != TokenKind::Eof {
         let _ = parser.fail::<()>("end of expression");
@@ -70,24 +72,125 @@ const TYPED_LITERAL_TYPES: &[&str] = &["bool", "boolean", "int", "int32", "long"
 
 /// Words that start a tabular operator after `|`.
 const OPERATOR_WORDS: &[&str] = &[
-    "where", "filter", "extend", "project", "project-away", "project-keep", "project-rename", "project-reorder",
-    "project-smart", "summarize", "join", "lookup", "union", "mv-expand", "mvexpand", "mv-apply", "parse",
-    "parse-where", "parse-kv", "evaluate", "make-series", "top", "top-nested", "top-hitters", "take", "limit", "sort",
-    "order", "distinct", "count", "as", "serialize", "render", "sample", "sample-distinct", "getschema", "partition",
-    "facet", "invoke", "fork", "reduce", "consume", "search", "extend", "scan",
+    "where",
+    "filter",
+    "extend",
+    "project",
+    "project-away",
+    "project-keep",
+    "project-rename",
+    "project-reorder",
+    "project-smart",
+    "summarize",
+    "join",
+    "lookup",
+    "union",
+    "mv-expand",
+    "mvexpand",
+    "mv-apply",
+    "parse",
+    "parse-where",
+    "parse-kv",
+    "evaluate",
+    "make-series",
+    "top",
+    "top-nested",
+    "top-hitters",
+    "take",
+    "limit",
+    "sort",
+    "order",
+    "distinct",
+    "count",
+    "as",
+    "serialize",
+    "render",
+    "sample",
+    "sample-distinct",
+    "getschema",
+    "partition",
+    "facet",
+    "invoke",
+    "fork",
+    "reduce",
+    "consume",
+    "search",
+    "extend",
+    "scan",
 ];
 
 /// Keywords that cannot name a column or table unless bracketed
 /// (`['title']`); checked against Microsoft's parser.
 const RESERVED: &[&str] = &[
-    "and", "or", "by", "in", "has", "contains", "between", "asc", "desc", "of", "to", "where", "project", "title",
-    "print", "union", "datatable", "dynamic", "as", "sample", "invoke", "find", "search", "externaldata", "mv-expand",
-    "mv-apply", "make-series", "top-nested", "top-hitters", "sample-distinct", "project-away", "project-rename",
-    "project-keep", "project-reorder", "project-smart", "parse-where", "parse-kv", "first", "last", "startswith",
-    "endswith", "hasprefix", "hassuffix", "has_any", "has_all", "contains_cs", "has_cs", "startswith_cs",
-    "endswith_cs", "hasprefix_cs", "hassuffix_cs", "notcontains", "notcontainscs", "set", "datetime", "timespan",
-    "int", "long", "real", "string", "decimal", "double", "time", "date", "others", "materialize", "toscalar",
-    "graph-match", "make-graph",
+    "and",
+    "or",
+    "by",
+    "in",
+    "has",
+    "contains",
+    "between",
+    "asc",
+    "desc",
+    "of",
+    "to",
+    "where",
+    "project",
+    "title",
+    "print",
+    "union",
+    "datatable",
+    "dynamic",
+    "as",
+    "sample",
+    "invoke",
+    "find",
+    "search",
+    "externaldata",
+    "mv-expand",
+    "mv-apply",
+    "make-series",
+    "top-nested",
+    "top-hitters",
+    "sample-distinct",
+    "project-away",
+    "project-rename",
+    "project-keep",
+    "project-reorder",
+    "project-smart",
+    "parse-where",
+    "parse-kv",
+    "first",
+    "last",
+    "startswith",
+    "endswith",
+    "hasprefix",
+    "hassuffix",
+    "has_any",
+    "has_all",
+    "contains_cs",
+    "has_cs",
+    "startswith_cs",
+    "endswith_cs",
+    "hasprefix_cs",
+    "hassuffix_cs",
+    "notcontains",
+    "notcontainscs",
+    "set",
+    "datetime",
+    "timespan",
+    "int",
+    "long",
+    "real",
+    "string",
+    "decimal",
+    "double",
+    "time",
+    "date",
+    "others",
+    "materialize",
+    "toscalar",
+    "graph-match",
+    "make-graph",
 ];
 
 struct Parser<'a> {
@@ -346,20 +449,20 @@ impl<'a> Parser<'a> {
                 Ok(s) => {
                     statements.push(s);
                     if !self.at(TokenKind::Semicolon) && !self.at(end) && !self.at(TokenKind::Eof) {
-                        let expected = if end == TokenKind::Eof { "'|', ';' or end of query" } else { "'|', ';' or '}'" };
+                        let expected =
+                            if end == TokenKind::Eof { "'|', ';' or end of query" } else { "'|', ';' or '}'" };
                         let _ = self.fail::<()>(expected);
                         self.recover_to(&[TokenKind::Semicolon, end]);
                     }
                 }
                 Err(Fail) => {
                     self.recover_to(&[TokenKind::Semicolon, end]);
-                    if self.at(TokenKind::RParen) || self.at(TokenKind::RBracket) || self.at(TokenKind::RBrace) {
-                        if !self.at(end) {
-                            let span = self.span();
-                            let message = format!("unmatched {}", self.found());
-                            self.diagnostics.push(Diagnostic::error(span, message));
-                            self.bump();
-                        }
+                    let at_closer = matches!(self.kind(), TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace);
+                    if at_closer && !self.at(end) {
+                        let span = self.span();
+                        let message = format!("unmatched {}", self.found());
+                        self.diagnostics.push(Diagnostic::error(span, message));
+                        self.bump();
                     }
                 }
             }
@@ -391,7 +494,10 @@ impl<'a> Parser<'a> {
             let name = self.dotted_name()?;
             let value = if self.eat(TokenKind::Assign) { Some(self.or_expr()?) } else { None };
             let span = self.span_from(start);
-            self.diagnostics.push(Diagnostic::warning(span, format!("'set {name}' is a request option; kqlite parses and ignores it")));
+            self.diagnostics.push(Diagnostic::warning(
+                span,
+                format!("'set {name}' is a request option; kqlite parses and ignores it"),
+            ));
             return Ok(Statement::Set(SetStatement { name, value, span }));
         }
         if self.at_word("alias") && self.at_word_at(1, "database") {
@@ -410,7 +516,9 @@ impl<'a> Parser<'a> {
         let is_view = self.at_word("view") && self.kind_at(1) == TokenKind::LParen;
         let paren = if is_view { self.pos + 1 } else { self.pos };
         let is_function = self.tokens.get(paren).is_some_and(|t| t.kind == TokenKind::LParen)
-            && self.matching_close(paren).is_some_and(|close| self.tokens.get(close + 1).is_some_and(|t| t.kind == TokenKind::LBrace));
+            && self
+                .matching_close(paren)
+                .is_some_and(|close| self.tokens.get(close + 1).is_some_and(|t| t.kind == TokenKind::LBrace));
         if !is_function {
             return Ok(LetValue::Expr(self.pipe_expr()?));
         }
@@ -566,7 +674,10 @@ impl<'a> Parser<'a> {
                 links += 1;
                 self.bump();
                 let operator = self.operator_recovering();
-                expr = Expr::new(ExprKind::Pipe { input: Box::new(expr), operator: Box::new(operator) }, self.span_from(start));
+                expr = Expr::new(
+                    ExprKind::Pipe { input: Box::new(expr), operator: Box::new(operator) },
+                    self.span_from(start),
+                );
             }
             Ok(expr)
         })();
@@ -641,12 +752,17 @@ impl<'a> Parser<'a> {
             if !(self.kind() == TokenKind::Ident && OPERATOR_WORDS.contains(&self.text())) {
                 return self.pipe_expr();
             }
-            let input = Expr::new(ExprKind::Source(Box::new(Operator { kind: OperatorKind::Input, span: start })), Span::new(start.start as usize, start.start as usize));
+            let input = Expr::new(
+                ExprKind::Source(Box::new(Operator { kind: OperatorKind::Input, span: start })),
+                Span::new(start.start as usize, start.start as usize),
+            );
             let first = self.operator()?;
-            let mut expr = Expr::new(ExprKind::Pipe { input: Box::new(input), operator: Box::new(first) }, self.span_from(start));
+            let mut expr =
+                Expr::new(ExprKind::Pipe { input: Box::new(input), operator: Box::new(first) }, self.span_from(start));
             while self.eat(TokenKind::Pipe) {
                 let op = self.operator()?;
-                expr = Expr::new(ExprKind::Pipe { input: Box::new(expr), operator: Box::new(op) }, self.span_from(start));
+                expr =
+                    Expr::new(ExprKind::Pipe { input: Box::new(expr), operator: Box::new(op) }, self.span_from(start));
             }
             Ok(expr)
         })();
@@ -728,7 +844,8 @@ impl<'a> Parser<'a> {
             "summarize" => {
                 self.bump();
                 let params = self.params(&[])?;
-                let aggregates = if self.at_word("by") || self.at_pipe_end() { Vec::new() } else { self.named_exprs()? };
+                let aggregates =
+                    if self.at_word("by") || self.at_pipe_end() { Vec::new() } else { self.named_exprs()? };
                 let by = if self.eat_word("by") { self.named_exprs()? } else { Vec::new() };
                 OperatorKind::Summarize { params, aggregates, by }
             }
@@ -802,7 +919,8 @@ impl<'a> Parser<'a> {
                 let params = self.params(&[])?;
                 let call = self.postfix()?;
                 if !matches!(call.kind, ExprKind::Call { .. }) {
-                    return self.error_at(call.span, "expected a plugin call after 'evaluate', such as bag_unpack(Column)");
+                    return self
+                        .error_at(call.span, "expected a plugin call after 'evaluate', such as bag_unpack(Column)");
                 }
                 OperatorKind::Evaluate { params, call }
             }
@@ -876,7 +994,24 @@ impl<'a> Parser<'a> {
             "render" => {
                 self.bump();
                 let chart = self.ident()?;
-                let mut properties = self.params(&["kind", "title", "xcolumn", "ycolumns", "series", "xtitle", "ytitle", "legend", "ysplit", "accumulate", "xaxis", "yaxis", "ymin", "ymax", "xmin", "xmax"])?;
+                let mut properties = self.params(&[
+                    "kind",
+                    "title",
+                    "xcolumn",
+                    "ycolumns",
+                    "series",
+                    "xtitle",
+                    "ytitle",
+                    "legend",
+                    "ysplit",
+                    "accumulate",
+                    "xaxis",
+                    "yaxis",
+                    "ymin",
+                    "ymax",
+                    "xmin",
+                    "xmax",
+                ])?;
                 if self.eat_word("with") {
                     properties.extend(self.paren_params()?);
                 }
@@ -1026,7 +1161,9 @@ impl<'a> Parser<'a> {
             _ => {
                 let message = match suggest(word, OPERATOR_WORDS) {
                     Some(s) => format!("unknown tabular operator '{word}'; did you mean '{s}'?"),
-                    None => format!("expected a tabular operator (where, extend, project, summarize, join, …), found '{word}'"),
+                    None => format!(
+                        "expected a tabular operator (where, extend, project, summarize, join, …), found '{word}'"
+                    ),
                 };
                 let span = self.span();
                 return self.error_at(span, message);
@@ -1077,7 +1214,10 @@ impl<'a> Parser<'a> {
             self.expect(TokenKind::Assign)?;
             let value = self.or_expr()?;
             params.push(OperatorParam { name, value, span: self.span_from(start) });
-            if !(self.at(TokenKind::Comma) && self.kind_at(1) == TokenKind::Ident && self.kind_at(2) == TokenKind::Assign) {
+            if !(self.at(TokenKind::Comma)
+                && self.kind_at(1) == TokenKind::Ident
+                && self.kind_at(2) == TokenKind::Assign)
+            {
                 break;
             }
             self.bump();
@@ -1101,7 +1241,9 @@ impl<'a> Parser<'a> {
                 let span = id.span;
                 Ok(Expr::new(ExprKind::Name(id), span))
             }
-            TokenKind::String | TokenKind::Long | TokenKind::Real | TokenKind::Timespan | TokenKind::TypedLiteral => self.primary(),
+            TokenKind::String | TokenKind::Long | TokenKind::Real | TokenKind::Timespan | TokenKind::TypedLiteral => {
+                self.primary()
+            }
             TokenKind::Minus => self.unary(),
             _ => self.fail("a parameter value"),
         }
@@ -1224,7 +1366,10 @@ impl<'a> Parser<'a> {
                 TokenKind::String => {
                     let t = self.bump();
                     let raw = self.text_of(t);
-                    parts.push(ParsePart::Text(Literal::String { value: decode_string(raw), obfuscated: is_obfuscated_string(raw) }));
+                    parts.push(ParsePart::Text(Literal::String {
+                        value: decode_string(raw),
+                        obfuscated: is_obfuscated_string(raw),
+                    }));
                 }
                 TokenKind::Star => {
                     self.bump();
@@ -1354,7 +1499,9 @@ impl<'a> Parser<'a> {
             return Ok(NamedExpr { names: vec![name], tuple: false, expr, span: self.span_from(start) });
         }
         if self.at(TokenKind::LParen) {
-            let is_tuple = self.matching_close(self.pos).is_some_and(|close| self.tokens.get(close + 1).is_some_and(|t| t.kind == TokenKind::Assign));
+            let is_tuple = self
+                .matching_close(self.pos)
+                .is_some_and(|close| self.tokens.get(close + 1).is_some_and(|t| t.kind == TokenKind::Assign));
             if is_tuple {
                 self.bump();
                 let mut names = vec![self.ident()?];
@@ -1452,7 +1599,10 @@ impl<'a> Parser<'a> {
                     let high = self.additive()?;
                     self.expect(TokenKind::RParen)?;
                     let span = left.span.to(Span { start: left.span.start, end: self.prev_end() });
-                    Expr::new(ExprKind::Between { negated, target: Box::new(left), low: Box::new(low), high: Box::new(high) }, span)
+                    Expr::new(
+                        ExprKind::Between { negated, target: Box::new(left), low: Box::new(low), high: Box::new(high) },
+                        span,
+                    )
                 }
             };
             Ok(expr)
@@ -1583,13 +1733,17 @@ impl<'a> Parser<'a> {
                     self.leave();
                     let index = index?;
                     self.expect(TokenKind::RBracket)?;
-                    expr = Expr::new(ExprKind::Index { target: Box::new(expr), index: Box::new(index) }, self.span_from(start));
+                    expr = Expr::new(
+                        ExprKind::Index { target: Box::new(expr), index: Box::new(index) },
+                        self.span_from(start),
+                    );
                 }
                 TokenKind::LParen if matches!(expr.kind, ExprKind::Member { .. }) => {
                     // `cluster('x').database('y')`: a call on a receiver.
                     let ExprKind::Member { target, name } = expr.kind else { unreachable!() };
                     let args = self.call_args()?;
-                    expr = Expr::new(ExprKind::MethodCall { receiver: target, func: name, args }, self.span_from(start));
+                    expr =
+                        Expr::new(ExprKind::MethodCall { receiver: target, func: name, args }, self.span_from(start));
                 }
                 _ => break,
             }

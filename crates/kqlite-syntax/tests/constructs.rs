@@ -95,7 +95,18 @@ fn joins_and_lookups() {
         other => panic!("{other:?}"),
     }
     parse_ok("T | join U on a");
-    for kind in ["inner", "innerunique", "leftouter", "rightouter", "fullouter", "leftanti", "rightanti", "leftsemi", "rightsemi", "leftantisemi"] {
+    for kind in [
+        "inner",
+        "innerunique",
+        "leftouter",
+        "rightouter",
+        "fullouter",
+        "leftanti",
+        "rightanti",
+        "leftsemi",
+        "rightsemi",
+        "leftantisemi",
+    ] {
         parse_ok(&format!("T | join kind={kind} (U) on a"));
     }
     parse_ok("T | lookup kind=leftouter (U) on a");
@@ -186,7 +197,9 @@ fn source_operators() {
     parse_ok("range x from 1 to 10 step 1");
     parse_ok("datatable (a: long, b: string) [1, 'x', 2, 'y']");
     parse_ok("datatable (a: long) []");
-    parse_ok("externaldata (a: string, b: long) [@'https://example.com/x.csv'] with (format='csv', ignoreFirstRecord=true)");
+    parse_ok(
+        "externaldata (a: string, b: long) [@'https://example.com/x.csv'] with (format='csv', ignoreFirstRecord=true)",
+    );
     parse_ok("find in (T, U*) where x == 1 project a, b");
     parse_ok("find withsource=Src where x has 'a' project-smart");
     parse_ok("find where x == 1");
@@ -197,14 +210,52 @@ fn source_operators() {
 
 #[test]
 fn string_literals() {
-    for s in [r#""a\"b""#, r"'it\'s'", r"@'C:\Windows'", r#"@"say ""hi""""#, "h'secret'", "H@\"v\"", "```multi\nline```", "'a' \"b\""] {
+    for s in [
+        r#""a\"b""#,
+        r"'it\'s'",
+        r"@'C:\Windows'",
+        r#"@"say ""hi""""#,
+        "h'secret'",
+        "H@\"v\"",
+        "```multi\nline```",
+        "'a' \"b\"",
+    ] {
         parse_ok(&format!("print x = {s}"));
     }
 }
 
 #[test]
 fn numeric_and_time_literals() {
-    for lit in ["1", "0x1F", "1.5", "1e10", "1.5e-3", "1d", "1.5h", "100ms", "10microsecond", "1tick", "2min", "30s", "timespan(1.02:03:04)", "time(1d)", "datetime(2017-01-01)", "datetime(2017-01-01 10:00:00.5)", "datetime(null)", "date(2017-01-01)", "guid(74be27de-1e4e-49d9-b579-fe0b331d3642)", "int(null)", "long(-5)", "real(nan)", "real(+inf)", "decimal(1.5)", "bool(true)", "true", "false", "null"] {
+    for lit in [
+        "1",
+        "0x1F",
+        "1.5",
+        "1e10",
+        "1.5e-3",
+        "1d",
+        "1.5h",
+        "100ms",
+        "10microsecond",
+        "1tick",
+        "2min",
+        "30s",
+        "timespan(1.02:03:04)",
+        "time(1d)",
+        "datetime(2017-01-01)",
+        "datetime(2017-01-01 10:00:00.5)",
+        "datetime(null)",
+        "date(2017-01-01)",
+        "guid(74be27de-1e4e-49d9-b579-fe0b331d3642)",
+        "int(null)",
+        "long(-5)",
+        "real(nan)",
+        "real(+inf)",
+        "decimal(1.5)",
+        "bool(true)",
+        "true",
+        "false",
+        "null",
+    ] {
         parse_ok(&format!("print x = {lit}"));
     }
 }

@@ -58,7 +58,14 @@ fn comparisons_do_not_chain() {
 
 #[test]
 fn unterminated_constructs() {
-    for src in ["T | where x == 'abc", "print (1 + 2", "T | join (U on x", "print dynamic([1, 2)", "let f = (x: long) { x", "T | where x in ('a', 'b'"] {
+    for src in [
+        "T | where x == 'abc",
+        "print (1 + 2",
+        "T | join (U on x",
+        "print dynamic([1, 2)",
+        "let f = (x: long) { x",
+        "T | where x in ('a', 'b'",
+    ] {
         assert!(!parse_errors(src).is_empty(), "{src}");
     }
 }
@@ -75,10 +82,68 @@ fn deep_nesting_is_an_error_not_a_crash() {
 }
 
 const FRAGMENTS: &[&str] = &[
-    "T", "|", "where", "extend", "project", "summarize", "by", "join", "on", "(", ")", "[", "]", "{", "}", ",", ";", "=",
-    "==", "!", "has", "in", "~", "'x'", "\"y", "1", "1d", "datetime(", "dynamic(", "let", "x", ":", "*", "-", ".", "..",
-    "$left", "kind=", "mv-expand", "parse", "with", "between", "@'", "```", "//", "\n", " ", "make-series", "top-nested",
-    "of", "datatable", "print", "range", "from", "to", "step", "typeof(", "h'", "0x", "1e", "é", "\u{a0}",
+    "T",
+    "|",
+    "where",
+    "extend",
+    "project",
+    "summarize",
+    "by",
+    "join",
+    "on",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ";",
+    "=",
+    "==",
+    "!",
+    "has",
+    "in",
+    "~",
+    "'x'",
+    "\"y",
+    "1",
+    "1d",
+    "datetime(",
+    "dynamic(",
+    "let",
+    "x",
+    ":",
+    "*",
+    "-",
+    ".",
+    "..",
+    "$left",
+    "kind=",
+    "mv-expand",
+    "parse",
+    "with",
+    "between",
+    "@'",
+    "```",
+    "//",
+    "\n",
+    " ",
+    "make-series",
+    "top-nested",
+    "of",
+    "datatable",
+    "print",
+    "range",
+    "from",
+    "to",
+    "step",
+    "typeof(",
+    "h'",
+    "0x",
+    "1e",
+    "é",
+    "\u{a0}",
 ];
 
 proptest! {
