@@ -440,15 +440,23 @@ impl<'a> Parser<'a> {
     fn statements(&mut self, end: TokenKind) -> Vec<Statement> {
         let mut statements = Vec::new();
         loop {
-            while self.eat(TokenKind::Semicolon) {}
             if self.at(end) || self.at(TokenKind::Eof) {
                 break;
+            }
+            if self.at(TokenKind::Semicolon) {
+                // Kusto allows one `;` after a statement, not empty statements.
+                let _ = self.fail::<()>("a statement");
+                self.bump();
+                continue;
             }
             let start = self.pos;
             match self.statement() {
                 Ok(s) => {
                     statements.push(s);
-                    if !self.at(TokenKind::Semicolon) && !self.at(end) && !self.at(TokenKind::Eof) {
+                    if self.eat(TokenKind::Semicolon) {
+                        continue;
+                    }
+                    if !self.at(end) && !self.at(TokenKind::Eof) {
                         let expected =
                             if end == TokenKind::Eof { "'|', ';' or end of query" } else { "'|', ';' or '}'" };
                         let _ = self.fail::<()>(expected);
@@ -457,6 +465,9 @@ impl<'a> Parser<'a> {
                 }
                 Err(Fail) => {
                     self.recover_to(&[TokenKind::Semicolon, end]);
+                    if self.eat(TokenKind::Semicolon) {
+                        continue;
+                    }
                     let at_closer = matches!(self.kind(), TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace);
                     if at_closer && !self.at(end) {
                         let span = self.span();
@@ -476,7 +487,7 @@ impl<'a> Parser<'a> {
 
     fn statement(&mut self) -> PResult<Statement> {
         let start = self.span();
-        if self.at_word("let") && self.name_len(1) > 0 {
+        if self.at_word("let") {
             self.bump();
             let name = self.ident()?;
             self.expect(TokenKind::Assign)?;
@@ -520,6 +531,13 @@ impl<'a> Parser<'a> {
                 .matching_close(paren)
                 .is_some_and(|close| self.tokens.get(close + 1).is_some_and(|t| t.kind == TokenKind::LBrace));
         if !is_function {
+            if self.at_word("materialize") && self.kind_at(1) == TokenKind::LParen {
+                // Kusto allows materialize() only as the whole value of a `let`.
+                let t = self.bump();
+                let args = self.call_args_with(|p| p.pipe_expr())?;
+                let call = ExprKind::Call { func: Ident::new("materialize", t.span), args };
+                return Ok(LetValue::Expr(Expr::new(call, self.span_from(start))));
+            }
             return Ok(LetValue::Expr(self.pipe_expr()?));
         }
         if is_view {
@@ -666,9 +684,14 @@ impl<'a> Parser<'a> {
 
     fn pipe_expr_inner(&mut self) -> PResult<Expr> {
         let start = self.span();
+        let head = self.pipe_head()?;
+        self.pipe_tail(head, start)
+    }
+
+    /// `| operator` after `expr`, repeatedly.
+    fn pipe_tail(&mut self, mut expr: Expr, start: Span) -> PResult<Expr> {
         let mut links = 0;
         let result = (|| {
-            let mut expr = self.pipe_head()?;
             while self.at(TokenKind::Pipe) {
                 self.grow()?;
                 links += 1;
@@ -683,6 +706,16 @@ impl<'a> Parser<'a> {
         })();
         self.tree_depth -= links;
         result
+    }
+
+    /// A pipeline whose first operator reads an implicit input.
+    fn implicit_input_pipe(&mut self) -> PResult<Expr> {
+        let start = self.span();
+        let input = Operator { kind: OperatorKind::Input, span: input_span(start) };
+        let input = Expr::new(ExprKind::Source(Box::new(input)), input_span(start));
+        let op = self.operator()?;
+        let head = Expr::new(ExprKind::Pipe { input: Box::new(input), operator: Box::new(op) }, self.span_from(start));
+        self.pipe_tail(head, start)
     }
 
     /// Parses an operator; on failure reports, skips to the next `|` and
@@ -739,6 +772,11 @@ impl<'a> Parser<'a> {
                 let op = self.operator()?;
                 return Ok(Expr::new(ExprKind::Source(Box::new(op)), self.span_from(start)));
             }
+            if RESERVED.contains(&word) && OPERATOR_WORDS.contains(&word) {
+                // A reserved operator word starts a pipeline with an implicit
+                // input, as in `(where x > 1 | top 1 by x)`.
+                return self.implicit_input_pipe();
+            }
         }
         self.or_expr()
     }
@@ -746,26 +784,12 @@ impl<'a> Parser<'a> {
     /// `( operator | operator … )` with no source: the body of `mv-apply`,
     /// `facet`, `fork` and `partition`.
     fn sub_pipeline(&mut self, close: TokenKind) -> PResult<Expr> {
-        let start = self.span();
         self.enter()?;
-        let result = (|| {
-            if !(self.kind() == TokenKind::Ident && OPERATOR_WORDS.contains(&self.text())) {
-                return self.pipe_expr();
-            }
-            let input = Expr::new(
-                ExprKind::Source(Box::new(Operator { kind: OperatorKind::Input, span: start })),
-                Span::new(start.start as usize, start.start as usize),
-            );
-            let first = self.operator()?;
-            let mut expr =
-                Expr::new(ExprKind::Pipe { input: Box::new(input), operator: Box::new(first) }, self.span_from(start));
-            while self.eat(TokenKind::Pipe) {
-                let op = self.operator()?;
-                expr =
-                    Expr::new(ExprKind::Pipe { input: Box::new(expr), operator: Box::new(op) }, self.span_from(start));
-            }
-            Ok(expr)
-        })();
+        let result = if self.kind() == TokenKind::Ident && OPERATOR_WORDS.contains(&self.text()) {
+            self.implicit_input_pipe()
+        } else {
+            self.pipe_expr()
+        };
         self.leave();
         let expr = result?;
         if !self.at(close) {
@@ -791,7 +815,21 @@ impl<'a> Parser<'a> {
         let kind = match word {
             "where" | "filter" => {
                 self.bump();
-                OperatorKind::Where { predicate: self.or_expr()? }
+                let predicate_start = self.span();
+                let n = self.name_len(0);
+                let predicate = if n > 0 && self.kind_at(n) == TokenKind::Assign {
+                    // Kusto's grammar takes `where Name = value`; it means equality.
+                    let name = self.ident()?;
+                    let name_span = name.span;
+                    self.bump();
+                    let value = self.or_expr()?;
+                    let left = Expr::new(ExprKind::Name(name), name_span);
+                    let span = self.span_from(predicate_start);
+                    Expr::new(ExprKind::Binary { op: BinaryOp::Eq, left: Box::new(left), right: Box::new(value) }, span)
+                } else {
+                    self.or_expr()?
+                };
+                OperatorKind::Where { predicate }
             }
             "extend" => {
                 self.bump();
@@ -1233,6 +1271,9 @@ impl<'a> Parser<'a> {
                 if matches!(word, "true" | "false" | "True" | "False" | "TRUE" | "FALSE") {
                     return self.primary();
                 }
+                if RESERVED.contains(&word) {
+                    return self.fail("a parameter value");
+                }
                 let t = self.bump();
                 Ok(Expr::new(ExprKind::Name(Ident::new(self.text_of(t), t.span)), t.span))
             }
@@ -1305,6 +1346,9 @@ impl<'a> Parser<'a> {
     }
 
     fn column_patterns(&mut self) -> PResult<Vec<Expr>> {
+        if self.at_pipe_end() {
+            return Ok(Vec::new());
+        }
         let mut columns = vec![self.column_pattern()?];
         while self.eat(TokenKind::Comma) {
             columns.push(self.column_pattern()?);
@@ -1375,7 +1419,13 @@ impl<'a> Parser<'a> {
                     self.bump();
                     parts.push(ParsePart::Star);
                 }
-                TokenKind::Ident | TokenKind::LBracket if self.name_len(0) > 0 => {
+                TokenKind::Ident => {
+                    let t = self.bump();
+                    let name = Ident::new(self.text_of(t), t.span);
+                    let ty = if self.eat(TokenKind::Colon) { Some(self.type_name()?) } else { None };
+                    parts.push(ParsePart::Column { name, ty });
+                }
+                TokenKind::LBracket if self.name_len(0) > 0 => {
                     let name = self.ident()?;
                     let ty = if self.eat(TokenKind::Colon) { Some(self.type_name()?) } else { None };
                     parts.push(ParsePart::Column { name, ty });
@@ -1555,58 +1605,83 @@ impl<'a> Parser<'a> {
         result
     }
 
+    /// Equality level, loosest of the comparisons: `==`, `!=`, `in`,
+    /// `has_any`, `between`. Comparisons do not chain at one level
+    /// (`a == b == c` is an error in Kusto) but nest across levels
+    /// (`a < b == true`), as Microsoft's parser reads them.
     fn comparison(&mut self) -> PResult<Expr> {
-        // Comparisons do not chain: `a == b == c` is an error in Kusto.
-        let left = self.additive()?;
-        {
-            let simple = match self.kind() {
-                TokenKind::EqEq => Some(BinaryOp::Eq),
-                // Kusto accepts `=` for equality in predicates.
-                TokenKind::Assign => Some(BinaryOp::Eq),
-                TokenKind::NotEq | TokenKind::LtGt => Some(BinaryOp::NotEq),
-                TokenKind::Lt => Some(BinaryOp::Lt),
-                TokenKind::Le => Some(BinaryOp::Le),
-                TokenKind::Gt => Some(BinaryOp::Gt),
-                TokenKind::Ge => Some(BinaryOp::Ge),
-                TokenKind::EqTilde => Some(BinaryOp::EqCi),
-                TokenKind::BangTilde => Some(BinaryOp::NotEqCi),
-                TokenKind::Colon => Some(BinaryOp::SearchColon),
-                _ => None,
-            };
-            if let Some(op) = simple {
-                self.bump();
-                let right = self.additive()?;
-                return Ok(self.binary(op, left, right));
+        let left = self.relational()?;
+        let op = match self.kind() {
+            TokenKind::EqEq => BinaryOp::Eq,
+            TokenKind::NotEq | TokenKind::LtGt => BinaryOp::NotEq,
+            _ => {
+                return match self.word_operator() {
+                    Some(WordOp::List(op, tokens)) => {
+                        self.pos += tokens;
+                        let items = self.list_operand(op)?;
+                        let span = Span { start: left.span.start, end: self.prev_end() };
+                        Ok(Expr::new(ExprKind::InList { op, target: Box::new(left), items }, span))
+                    }
+                    Some(WordOp::Between(negated, tokens)) => {
+                        self.pos += tokens;
+                        self.expect(TokenKind::LParen)?;
+                        let low = self.relational()?;
+                        self.expect(TokenKind::DotDot)?;
+                        let high = self.relational()?;
+                        self.expect(TokenKind::RParen)?;
+                        let span = Span { start: left.span.start, end: self.prev_end() };
+                        let kind = ExprKind::Between {
+                            negated,
+                            target: Box::new(left),
+                            low: Box::new(low),
+                            high: Box::new(high),
+                        };
+                        Ok(Expr::new(kind, span))
+                    }
+                    _ => Ok(left),
+                };
             }
-            let Some(word_op) = self.word_operator() else { return Ok(left) };
-            let expr = match word_op {
-                WordOp::Str(op, tokens) => {
+        };
+        self.bump();
+        let right = self.relational()?;
+        Ok(self.binary(op, left, right))
+    }
+
+    /// `<`, `<=`, `>`, `>=`.
+    fn relational(&mut self) -> PResult<Expr> {
+        let left = self.string_comparison()?;
+        let op = match self.kind() {
+            TokenKind::Lt => BinaryOp::Lt,
+            TokenKind::Le => BinaryOp::Le,
+            TokenKind::Gt => BinaryOp::Gt,
+            TokenKind::Ge => BinaryOp::Ge,
+            _ => return Ok(left),
+        };
+        self.bump();
+        let right = self.string_comparison()?;
+        Ok(self.binary(op, left, right))
+    }
+
+    /// `=~`, `!~`, `has`, `contains`, `startswith`, `matches regex`, … and
+    /// `search`'s `Column: "term"`.
+    fn string_comparison(&mut self) -> PResult<Expr> {
+        let left = self.additive()?;
+        let op = match self.kind() {
+            TokenKind::EqTilde => BinaryOp::EqCi,
+            TokenKind::BangTilde => BinaryOp::NotEqCi,
+            TokenKind::Colon => BinaryOp::SearchColon,
+            _ => match self.word_operator() {
+                Some(WordOp::Str(op, tokens)) => {
                     self.pos += tokens;
                     let right = self.additive()?;
-                    self.binary(BinaryOp::Str(op), left, right)
+                    return Ok(self.binary(BinaryOp::Str(op), left, right));
                 }
-                WordOp::List(op, tokens) => {
-                    self.pos += tokens;
-                    let items = self.list_operand(op)?;
-                    let span = left.span.to(Span { start: left.span.start, end: self.prev_end() });
-                    Expr::new(ExprKind::InList { op, target: Box::new(left), items }, span)
-                }
-                WordOp::Between(negated, tokens) => {
-                    self.pos += tokens;
-                    self.expect(TokenKind::LParen)?;
-                    let low = self.additive()?;
-                    self.expect(TokenKind::DotDot)?;
-                    let high = self.additive()?;
-                    self.expect(TokenKind::RParen)?;
-                    let span = left.span.to(Span { start: left.span.start, end: self.prev_end() });
-                    Expr::new(
-                        ExprKind::Between { negated, target: Box::new(left), low: Box::new(low), high: Box::new(high) },
-                        span,
-                    )
-                }
-            };
-            Ok(expr)
-        }
+                _ => return Ok(left),
+            },
+        };
+        self.bump();
+        let right = self.additive()?;
+        Ok(self.binary(op, left, right))
     }
 
     /// Recognises a word operator at the current position (`has`, `!in~`,
@@ -1657,12 +1732,10 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let mut items = Vec::new();
-        if !self.at(TokenKind::RParen) {
-            loop {
-                items.push(self.pipe_expr()?);
-                if !self.eat(TokenKind::Comma) {
-                    break;
-                }
+        loop {
+            items.push(self.pipe_expr()?);
+            if !self.eat(TokenKind::Comma) {
+                break;
             }
         }
         self.expect(TokenKind::RParen)?;
@@ -1752,6 +1825,10 @@ impl<'a> Parser<'a> {
     }
 
     fn call_args(&mut self) -> PResult<Vec<Arg>> {
+        self.call_args_with(|p| p.or_expr())
+    }
+
+    fn call_args_with(&mut self, mut value: impl FnMut(&mut Self) -> PResult<Expr>) -> PResult<Vec<Arg>> {
         self.expect(TokenKind::LParen)?;
         let mut args = Vec::new();
         if !self.at(TokenKind::RParen) {
@@ -1763,8 +1840,10 @@ impl<'a> Parser<'a> {
                 } else {
                     None
                 };
-                let value = self.pipe_expr()?;
-                args.push(Arg { name, value });
+                self.enter()?;
+                let arg = value(self);
+                self.leave();
+                args.push(Arg { name, value: arg? });
                 if !self.eat(TokenKind::Comma) {
                     break;
                 }
@@ -1821,6 +1900,10 @@ impl<'a> Parser<'a> {
             }
             TokenKind::LBracket if self.name_len(0) == 3 => {
                 let id = self.ident()?;
+                if self.at(TokenKind::LParen) {
+                    let args = self.call_args()?;
+                    return Ok(Expr::new(ExprKind::Call { func: id, args }, self.span_from(start)));
+                }
                 let span = id.span;
                 Ok(Expr::new(ExprKind::Name(id), span))
             }
@@ -1876,7 +1959,15 @@ impl<'a> Parser<'a> {
             }
             _ => {}
         }
-        if next == TokenKind::LParen {
+        if word == "toscalar" && next == TokenKind::LParen {
+            self.bump();
+            let args = self.call_args_with(|p| p.pipe_expr())?;
+            return Ok(Expr::new(ExprKind::Call { func: Ident::new(word, t.span), args }, self.span_from(t.span)));
+        }
+        if word == "materialize" && next == TokenKind::LParen {
+            return self.error_at(t.span, "materialize() is only allowed as the whole value of a let statement");
+        }
+        if next == TokenKind::LParen && !RESERVED.contains(&word) {
             self.bump();
             let func = Ident::new(word, t.span);
             let args = self.call_args()?;
@@ -1963,8 +2054,12 @@ impl<'a> Parser<'a> {
                 Ok(DynamicValue::Object(members))
             }
             TokenKind::String => {
-                let t = self.bump();
-                Ok(DynamicValue::String(decode_string(self.text_of(t))))
+                let mut value = String::new();
+                while self.at(TokenKind::String) {
+                    let t = self.bump();
+                    value.push_str(&decode_string(self.text_of(t)));
+                }
+                Ok(DynamicValue::String(value))
             }
             TokenKind::Long | TokenKind::Real => {
                 let t = self.bump();
@@ -2015,6 +2110,10 @@ enum WordOp {
     Str(StringOp, usize),
     List(ListOp, usize),
     Between(bool, usize),
+}
+
+fn input_span(start: Span) -> Span {
+    Span { start: start.start, end: start.start }
 }
 
 /// `datetime(…)`, `date(…)`, `timespan(…)`, `time(…)`, `guid(…)`.
