@@ -341,3 +341,65 @@ fn spans_cover_their_source() {
     let OperatorKind::Where { predicate } = &operator.kind else { panic!() };
     assert_eq!(&src[predicate.span.range()], "EventID == 4624");
 }
+
+#[test]
+fn comparison_levels_follow_microsoft() {
+    // Levels nest (`<` inside `==`, `has` inside `<`) but do not chain.
+    for src in ["print 1 < 2 == true", "print a has 'x' == true", "print a < b has 'x'", "print a =~ b == c"] {
+        parse_ok(src);
+    }
+    for src in [
+        "print 1 == 2 == 3",
+        "print 1 < 2 < 3",
+        "print a has 'x' has 'y'",
+        "print a =~ b has 'c'",
+        "print a in (1) == true",
+    ] {
+        assert!(!common::parse_errors(src).is_empty(), "{src} should be rejected");
+    }
+}
+
+#[test]
+fn where_name_equals_value_reads_as_equality() {
+    match last_operator("T | where a = 'x'") {
+        OperatorKind::Where { predicate } => {
+            assert!(matches!(predicate.kind, ExprKind::Binary { op: BinaryOp::Eq, .. }))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!common::parse_errors("print x = 1 = 2").is_empty());
+}
+
+#[test]
+fn implicit_input_pipelines() {
+    parse_ok("print x = toscalar(where a | count)");
+    parse_ok("T | mv-apply x on (where x > 1 | summarize count())");
+}
+
+#[test]
+fn unicode_and_bracketed_function_names() {
+    // Found by the fuzzer: a name that needs brackets, called as a function.
+    parse_ok("T | where TimeGenerated > ['\u{61e}go'](24h)");
+    parse_ok("print ['my f'](1)");
+    parse_ok("print Größe = 1");
+}
+
+#[test]
+fn reserved_words_and_statement_rules() {
+    for src in [
+        "print and(1)",
+        "print materialize(T)",
+        "T | union materialize(T)",
+        "; T",
+        "let a = 1;; a",
+        "let = 5; T",
+        "T | where x in ()",
+        "T | join kind=by (U) on a",
+        "print f(T | where a)",
+    ] {
+        assert!(!common::parse_errors(src).is_empty(), "{src} should be rejected");
+    }
+    parse_ok("let m = materialize(T | where a); m");
+    parse_ok("T | project-away");
+    parse_ok("T | parse x with a where \"<\" b");
+}
