@@ -823,6 +823,9 @@ impl<'a> Parser<'a> {
                     let name_span = name.span;
                     self.bump();
                     let value = self.or_expr()?;
+                    // Kept in parentheses so printing `Name == (value)` reads back the same.
+                    let value_span = value.span;
+                    let value = Expr::new(ExprKind::Paren(Box::new(value)), value_span);
                     let left = Expr::new(ExprKind::Name(name), name_span);
                     let span = self.span_from(predicate_start);
                     Expr::new(ExprKind::Binary { op: BinaryOp::Eq, left: Box::new(left), right: Box::new(value) }, span)

@@ -403,3 +403,9 @@ fn reserved_words_and_statement_rules() {
     parse_ok("T | project-away");
     parse_ok("T | parse x with a where \"<\" b");
 }
+
+#[test]
+fn where_equals_round_trips_with_any_value() {
+    // Found by the fuzzer: `where A = B in~ (…)` printed as `A == B in~ (…)`.
+    parse_ok("T | where Eve = ntCategoryType in~ (\"exchange\", \"gmail\")");
+}
