@@ -1,0 +1,75 @@
+//! `mv-expand`: one output row per element of a dynamic array (or per
+//! property of a bag).
+
+use super::scalar::RowScope;
+use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
+use crate::convert::{implicit, to_dynamic, Bound};
+use crate::functions;
+use crate::types::{ColumnDef, KqlType};
+use datafusion::common::UnnestOptions;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+use kqlite_syntax::ast;
+use kqlite_syntax::Span;
+
+impl<'r> Binder<'r> {
+    pub(super) fn mv_expand(
+        &mut self,
+        input: Relation,
+        items: &[ast::MvExpandItem],
+        limit: Option<&ast::Expr>,
+        span: Span,
+    ) -> BindResult<Relation> {
+        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
+        let limit = match limit {
+            Some(l) => Some(self.constant(l)?),
+            None => None,
+        };
+        // Project the arrays to expand as lists next to the input columns.
+        let mut exprs: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
+        let mut expanded: Vec<(String, String, Option<KqlType>)> = Vec::new();
+        for item in items {
+            let name = match item.column.names.as_slice() {
+                [one] => one.name.clone(),
+                [] => naming::expression_name(&item.column.expr).ok_or_else(|| {
+                    BindError::new(item.column.span, "name the expanded expression: mv-expand Name = expression")
+                })?,
+                _ => return Err(BindError::new(item.column.span, "mv-expand takes one name per expression")),
+            };
+            let value = self.scalar(&item.column.expr, &mut RowScope::new(&input.columns))?;
+            let value = to_dynamic(value);
+            let list_name = self.fresh("mv");
+            exprs.push(functions::dynamic::to_list(value, limit.clone()).alias(&list_name));
+            let to_type = match &item.to_type {
+                Some(t) => Some(self.type_name(t)?),
+                None => None,
+            };
+            expanded.push((name, list_name, to_type));
+        }
+        let lists: Vec<datafusion::common::Column> =
+            expanded.iter().map(|(_, l, _)| datafusion::common::Column::from_name(l)).collect();
+        let plan = LogicalPlanBuilder::from(input.plan.clone())
+            .project(exprs)
+            .and_then(|b| b.unnest_columns_with_options(lists, UnnestOptions::new().with_preserve_nulls(false)))
+            .and_then(|b| b.build())
+            .map_err(plan_err)?;
+        // Put each element where its column was (or at the end), typed.
+        let mut outputs: Vec<(String, Bound)> =
+            input.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
+        for (name, list_name, to_type) in expanded {
+            let element = Bound::new(col_ref(&list_name), KqlType::Dynamic);
+            let element = match to_type {
+                Some(ty) => implicit(element, ty).unwrap_or_else(|| {
+                    functions::conversion::from_dynamic(Bound::new(col_ref(&list_name), KqlType::Dynamic), ty)
+                }),
+                None => element,
+            };
+            match outputs.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = element,
+                None => outputs.push((name, element)),
+            }
+        }
+        let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
+        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+    }
+}

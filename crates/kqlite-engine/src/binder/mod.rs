@@ -1,0 +1,215 @@
+//! The binder: resolves names and types in a parsed query and lowers it to a
+//! DataFusion logical plan.
+//!
+//! Every tabular value is a [`Relation`]: a logical plan plus the KQL types
+//! of its columns (Arrow types alone cannot tell a `datetime` from a `long`).
+//! Scalars bind to [`Bound`] expressions. Errors carry the span of the
+//! offending syntax and, where it helps, a did-you-mean suggestion.
+
+mod expand;
+mod join;
+mod naming;
+mod parse;
+mod scalar;
+mod tabular;
+
+use crate::convert::Bound;
+use crate::functions::CallContext;
+use crate::types::{ColumnDef, KqlType};
+use datafusion::common::Column;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use kqlite_syntax::ast::{self, FunctionDef, Query, Statement};
+use kqlite_syntax::Span;
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+pub use naming::suggest;
+pub use scalar::evaluate_constant;
+
+/// Brings values to one type (for `coalesce` and friends).
+pub fn unify_values(values: Vec<Bound>) -> Option<(Vec<Expr>, KqlType)> {
+    let ty = values.iter().skip(1).try_fold(values.first()?.ty, |t, v| {
+        if t == v.ty {
+            Some(t)
+        } else {
+            KqlType::numeric_join(t, v.ty)
+        }
+    })?;
+    let exprs =
+        values.into_iter().map(|v| crate::convert::implicit(v, ty).map(|b| b.expr)).collect::<Option<Vec<_>>>()?;
+    Some((exprs, ty))
+}
+
+/// A tabular value: a plan and the KQL type of each of its columns, in order.
+#[derive(Clone, Debug)]
+pub struct Relation {
+    pub plan: LogicalPlan,
+    pub columns: Vec<ColumnDef>,
+}
+
+impl Relation {
+    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// A binding or type error at a place in the query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BindError {
+    pub message: String,
+    pub span: Span,
+}
+
+impl BindError {
+    pub fn new(span: Span, message: impl Into<String>) -> BindError {
+        BindError { message: message.into(), span }
+    }
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BindError {}
+
+pub type BindResult<T> = Result<T, BindError>;
+
+/// Where the binder finds tables.
+pub trait TableResolver {
+    /// A scan of the table, producing the engine's Arrow types, and its KQL schema.
+    fn table(&self, name: &str) -> Option<(LogicalPlan, Vec<ColumnDef>)>;
+    /// Every table name, for suggestions.
+    fn table_names(&self) -> Vec<String>;
+    /// Registers an in-memory table built during binding (datatable, range)
+    /// and returns a scan of it.
+    fn temporary(
+        &self,
+        batch: datafusion::arrow::record_batch::RecordBatch,
+    ) -> datafusion::common::Result<(LogicalPlan, String)>;
+}
+
+/// What a `let` name stands for.
+#[derive(Clone)]
+enum Binding {
+    Scalar(Bound),
+    Tabular(Relation),
+    Function(Rc<FunctionDef>),
+}
+
+pub struct Binder<'r> {
+    resolver: &'r dyn TableResolver,
+    call: CallContext,
+    /// Values of `declare query_parameters`, by name.
+    parameters: HashMap<String, Bound>,
+    scopes: Vec<HashMap<String, Binding>>,
+    /// Unique names for temporary tables and hidden columns.
+    counter: usize,
+}
+
+impl<'r> Binder<'r> {
+    pub fn new(resolver: &'r dyn TableResolver, now: i64) -> Binder<'r> {
+        Binder {
+            resolver,
+            call: CallContext { now },
+            parameters: HashMap::new(),
+            scopes: vec![HashMap::new()],
+            counter: 0,
+        }
+    }
+
+    /// Supplies a value for a declared query parameter.
+    pub fn set_parameter(&mut self, name: &str, value: Bound) {
+        self.parameters.insert(name.to_string(), value);
+    }
+
+    /// Binds a whole query; the result is its last tabular statement.
+    pub fn bind_query(&mut self, query: &Query) -> BindResult<Relation> {
+        let mut result = None;
+        for statement in &query.statements {
+            if let Some(relation) = self.statement(statement)? {
+                result = Some(relation);
+            }
+        }
+        result.ok_or_else(|| BindError::new(query.span, "the query has no tabular expression to return"))
+    }
+
+    /// Binds one statement; expression statements produce a relation.
+    fn statement(&mut self, statement: &Statement) -> BindResult<Option<Relation>> {
+        match statement {
+            Statement::Let(l) => {
+                let binding = match &l.value {
+                    ast::LetValue::Function(def) => Binding::Function(Rc::new(def.clone())),
+                    ast::LetValue::Expr(e) => match self.tabular_or_scalar(e)? {
+                        Either::Tabular(r) => Binding::Tabular(r),
+                        Either::Scalar(b) => Binding::Scalar(b),
+                    },
+                };
+                self.scopes.last_mut().expect("a scope").insert(l.name.name.clone(), binding);
+                Ok(None)
+            }
+            Statement::DeclareQueryParameters(d) => {
+                for p in &d.params {
+                    let ast::ParamType::Scalar(ty) = &p.ty else {
+                        return Err(BindError::new(p.span, "tabular query parameters are not supported"));
+                    };
+                    let ty = self.type_name(ty)?;
+                    let value = match (self.parameters.get(&p.name.name).cloned(), &p.default) {
+                        (Some(v), _) => crate::convert::implicit(v, ty).ok_or_else(|| {
+                            BindError::new(p.span, format!("query parameter '{}' must be {ty}", p.name.name))
+                        })?,
+                        (None, Some(default)) => self.constant(default)?,
+                        (None, None) => {
+                            return Err(BindError::new(
+                                p.span,
+                                format!("query parameter '{}' has no value and no default", p.name.name),
+                            ))
+                        }
+                    };
+                    self.scopes.last_mut().expect("a scope").insert(p.name.name.clone(), Binding::Scalar(value));
+                }
+                Ok(None)
+            }
+            Statement::Set(_) | Statement::Alias(_) => Ok(None),
+            Statement::Expr(e) => match self.tabular_or_scalar(e)? {
+                Either::Tabular(r) => Ok(Some(r)),
+                Either::Scalar(b) => Ok(Some(self.print_relation(vec![("print_0".to_string(), b)])?)),
+            },
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Binding> {
+        self.scopes.iter().rev().find_map(|s| s.get(name))
+    }
+
+    fn type_name(&self, ty: &ast::TypeName) -> BindResult<KqlType> {
+        KqlType::from_name(&ty.name).ok_or_else(|| BindError::new(ty.span, format!("unknown type '{}'", ty.name)))
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("__{prefix}{}", self.counter)
+    }
+
+    /// Every name visible for suggestions: columns, lets and tables.
+    fn visible_names(&self, columns: &[ColumnDef]) -> Vec<String> {
+        let mut names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        for scope in &self.scopes {
+            names.extend(scope.keys().cloned());
+        }
+        names.extend(self.resolver.table_names());
+        names
+    }
+}
+
+enum Either {
+    Tabular(Relation),
+    Scalar(Bound),
+}
+
+/// A reference to a column by its exact (case-sensitive) name.
+pub fn col_ref(name: &str) -> Expr {
+    Expr::Column(Column::from_name(name))
+}

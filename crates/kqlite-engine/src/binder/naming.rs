@@ -1,0 +1,79 @@
+//! Names Kusto gives to output columns, and did-you-mean suggestions.
+
+use kqlite_syntax::ast::{self, ExprKind};
+
+/// The name of an unnamed output column when Kusto derives one from the
+/// expression: a column keeps its name, `d.a.b` becomes `d_a_b`, `bin(x, …)`
+/// and similar rounding calls keep `x`. `None` means the caller numbers it
+/// (`Column1`, `print_0`, …).
+pub fn expression_name(expr: &ast::Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Name(id) => Some(id.name.clone()),
+        ExprKind::Paren(inner) => expression_name(inner),
+        ExprKind::Member { target, name } => {
+            let base = expression_name(target)?;
+            Some(format!("{base}_{}", name.name))
+        }
+        ExprKind::Index { target, index } => {
+            let base = expression_name(target)?;
+            match &index.kind {
+                ExprKind::Literal(ast::Literal::String { value, .. }) => Some(format!("{base}_{value}")),
+                ExprKind::Literal(ast::Literal::Long(n)) => Some(format!("{base}_{n}")),
+                _ => None,
+            }
+        }
+        ExprKind::Call { func, args } if matches!(func.name.as_str(), "bin" | "floor" | "bin_at" | "bin_auto") => {
+            args.first().and_then(|a| expression_name(&a.value))
+        }
+        _ => None,
+    }
+}
+
+/// The name of an unnamed aggregate: `count()` → `count_`,
+/// `dcount(Computer)` → `dcount_Computer`, `make_set(x)` → `set_x`.
+pub fn aggregate_name(prefix: &str, expr: &ast::Expr) -> String {
+    let ExprKind::Call { args, .. } = &expr.kind else { return format!("{prefix}_") };
+    match args.first().and_then(|a| expression_name(&a.value)) {
+        Some(arg) => format!("{prefix}_{arg}"),
+        None => format!("{prefix}_"),
+    }
+}
+
+/// The closest name within a small edit distance, for "did you mean".
+pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    let mut best: Option<(usize, &'a str)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        let d = if c.to_lowercase() == lower { 0 } else { edit_distance(&lower, &c.to_lowercase()) };
+        let limit = (name.chars().count() / 3).clamp(1, 3);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Makes `name` unique among `taken` the way Kusto does for joins: `Name1`,
+/// `Name2`, …
+pub fn unique_name(name: &str, taken: &[String]) -> String {
+    if !taken.iter().any(|t| t == name) {
+        return name.to_string();
+    }
+    (1..).map(|i| format!("{name}{i}")).find(|candidate| !taken.iter().any(|t| t == candidate)).expect("unbounded")
+}

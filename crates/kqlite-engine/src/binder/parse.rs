@@ -1,0 +1,99 @@
+//! `parse` and `parse-where`: extract columns from text with a pattern.
+//!
+//! The pattern compiles to one regular expression, evaluated once per row
+//! for all output columns.
+
+use super::scalar::RowScope;
+use super::tabular::param_name;
+use super::{col_ref, BindError, BindResult, Binder, Relation};
+use crate::convert::{to_string, Bound};
+use crate::functions;
+use crate::types::{ColumnDef, KqlType};
+use datafusion::logical_expr::{lit, Expr, LogicalPlanBuilder};
+use kqlite_syntax::ast::{self, Literal, ParsePart};
+use kqlite_syntax::Span;
+
+impl<'r> Binder<'r> {
+    pub(super) fn parse_operator(
+        &mut self,
+        input: Relation,
+        params: &[ast::OperatorParam],
+        source: &ast::Expr,
+        pattern: &[ParsePart],
+        is_where: bool,
+        span: Span,
+    ) -> BindResult<Relation> {
+        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
+        let kind = param_name(params, "kind").unwrap_or_else(|| "simple".to_string());
+        let flags = param_name(params, "flags").unwrap_or_default();
+        let text = to_string(self.scalar(source, &mut RowScope::new(&input.columns))?);
+        let mut regex = String::new();
+        if kind == "regex" && !flags.is_empty() {
+            let f: String = flags.chars().filter(|c| matches!(c, 'i' | 'm' | 's' | 'U' | 'x')).collect();
+            regex.push_str(&format!("(?{f})"));
+        }
+        let mut columns: Vec<(String, KqlType)> = Vec::new();
+        if !matches!(pattern.first(), Some(ParsePart::Star)) {
+            regex.push('^');
+        }
+        for (i, part) in pattern.iter().enumerate() {
+            let last = i + 1 == pattern.len();
+            match part {
+                ParsePart::Star => regex.push_str(if last { ".*" } else { ".*?" }),
+                ParsePart::Text(Literal::String { value, .. }) => {
+                    if kind == "regex" {
+                        regex.push_str(value)
+                    } else {
+                        regex.push_str(&regex::escape(value))
+                    }
+                }
+                ParsePart::Text(_) => {
+                    return Err(BindError::new(span, "parse patterns contain strings, '*' and columns"))
+                }
+                ParsePart::Column { name, ty } => {
+                    let ty = match ty {
+                        Some(t) => self.type_name(t)?,
+                        None => KqlType::String,
+                    };
+                    let group = match (ty, last) {
+                        (KqlType::Int | KqlType::Long, _) => r"(-?\d+)",
+                        (KqlType::Real | KqlType::Decimal, _) => r"(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)",
+                        (_, true) => "(.*)",
+                        (_, false) if kind == "relaxed" || kind == "simple" => "(.*?)",
+                        _ => "(.*?)",
+                    };
+                    regex.push_str(group);
+                    columns.push((name.name.clone(), ty));
+                }
+            }
+        }
+        if let Err(e) = regex::Regex::new(&regex) {
+            return Err(BindError::new(span, format!("invalid parse pattern: {e}")));
+        }
+        let matched_name = self.fresh("parse");
+        let extract = functions::string::regex_groups(text, &regex, columns.len());
+        let mut exprs: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
+        exprs.push(extract.alias(&matched_name));
+        let plan =
+            LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
+        let mut plan = plan;
+        if is_where {
+            let matched = datafusion::functions::core::expr_fn::get_field(col_ref(&matched_name), "matched");
+            plan = LogicalPlanBuilder::from(plan).filter(matched).and_then(|b| b.build()).map_err(plan_err)?;
+        }
+        let mut outputs: Vec<(String, Bound)> =
+            input.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
+        for (i, (name, ty)) in columns.into_iter().enumerate() {
+            let group = datafusion::functions::core::expr_fn::get_field(col_ref(&matched_name), format!("g{}", i + 1));
+            let value = Bound::new(datafusion::functions::expr_fn::coalesce(vec![group, lit("")]), KqlType::String);
+            let value = functions::conversion::from_string(value, ty);
+            match outputs.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = value,
+                None => outputs.push((name, value)),
+            }
+        }
+        let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
+        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+    }
+}

@@ -1,0 +1,725 @@
+//! Binding tabular expressions: table references, pipelines and operators.
+
+use super::scalar::{evaluate_constant, literal, RowScope};
+use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
+use crate::convert::{implicit, Bound};
+use crate::functions;
+use crate::types::{ColumnDef, KqlType};
+use datafusion::arrow::array::{ArrayRef, Int64Array};
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{JoinType, ScalarValue};
+use datafusion::logical_expr::{lit, Expr, LogicalPlan, LogicalPlanBuilder, SortExpr};
+use kqlite_syntax::ast::{self, ExprKind, NamedExpr, OperatorKind};
+use kqlite_syntax::Span;
+use std::sync::Arc;
+
+fn err<T>(span: Span, message: impl Into<String>) -> BindResult<T> {
+    Err(BindError::new(span, message))
+}
+
+/// Turns DataFusion planning errors into located bind errors.
+trait AtSpan<T> {
+    fn at(self, span: Span) -> BindResult<T>;
+}
+
+impl<T> AtSpan<T> for datafusion::common::Result<T> {
+    fn at(self, span: Span) -> BindResult<T> {
+        self.map_err(|e| BindError::new(span, format!("cannot plan this: {e}")))
+    }
+}
+
+impl<'r> Binder<'r> {
+    pub(super) fn tabular(&mut self, expr: &ast::Expr) -> BindResult<Relation> {
+        match &expr.kind {
+            ExprKind::Name(id) => self.table_name(&id.name, id.span),
+            ExprKind::Paren(inner) => self.tabular(inner),
+            ExprKind::Pipe { input, operator } => {
+                let input = self.tabular(input)?;
+                self.operator(input, operator)
+            }
+            ExprKind::Source(op) => self.source(op),
+            ExprKind::Call { func, args } => self.tabular_call(func, args, expr.span),
+            _ => err(expr.span, "expected a table here"),
+        }
+    }
+
+    fn table_name(&mut self, name: &str, span: Span) -> BindResult<Relation> {
+        match self.lookup(name) {
+            Some(Binding::Tabular(r)) => return Ok(r.clone()),
+            Some(Binding::Function(f)) if f.params.is_empty() => {
+                let f = f.clone();
+                return self.tabular_function_body(&f, Vec::new(), span);
+            }
+            Some(Binding::Scalar(_)) => return err(span, format!("'{name}' is a scalar value, not a table")),
+            _ => {}
+        }
+        let Some((plan, columns)) = self.resolver.table(name) else {
+            let tables = self.resolver.table_names();
+            let mut candidates: Vec<String> = tables;
+            for scope in &self.scopes {
+                candidates.extend(scope.keys().cloned());
+            }
+            let hint = naming::suggest(name, candidates.iter().map(String::as_str))
+                .map(|s| format!("; did you mean '{s}'?"))
+                .unwrap_or_default();
+            return err(span, format!("unknown table '{name}'{hint}"));
+        };
+        Ok(Relation { plan, columns })
+    }
+
+    fn tabular_call(&mut self, func: &ast::Ident, args: &[ast::Arg], span: Span) -> BindResult<Relation> {
+        if let Some(Binding::Function(def)) = self.lookup(&func.name) {
+            let def = def.clone();
+            let values = self.bind_arguments(&def, args, span, &mut RowScope::empty())?;
+            return self.tabular_function_body(&def, values, span);
+        }
+        match (func.name.as_str(), args) {
+            ("materialize", [arg]) => self.tabular(&arg.value),
+            ("table", [arg]) => match &arg.value.kind {
+                ExprKind::Literal(ast::Literal::String { value, .. }) => self.table_name(value, arg.value.span),
+                _ => err(arg.value.span, "table() needs the table name as a string literal"),
+            },
+            _ => err(func.span, format!("unknown tabular function '{}'", func.name)),
+        }
+    }
+
+    fn tabular_function_body(
+        &mut self,
+        def: &ast::FunctionDef,
+        params: Vec<(String, Binding)>,
+        span: Span,
+    ) -> BindResult<Relation> {
+        self.scopes.push(params.into_iter().collect());
+        let result = (|| {
+            let (last, lets) =
+                def.body.statements.split_last().ok_or_else(|| BindError::new(span, "empty function body"))?;
+            for s in lets {
+                self.statement(s)?;
+            }
+            match last {
+                ast::Statement::Expr(e) => self.tabular(e),
+                _ => err(span, "a function body must end with an expression"),
+            }
+        })();
+        self.scopes.pop();
+        result
+    }
+
+    /// Binds named output expressions against `columns`.
+    fn named_exprs(
+        &mut self,
+        items: &[NamedExpr],
+        columns: &[ColumnDef],
+        default_prefix: &str,
+    ) -> BindResult<Vec<(String, Bound)>> {
+        let mut out: Vec<(String, Bound)> = Vec::new();
+        let mut counter = 0;
+        for item in items {
+            let mut scope = RowScope::new(columns);
+            let bound = self.scalar(&item.expr, &mut scope)?;
+            let name = match item.names.as_slice() {
+                [] => match naming::expression_name(&item.expr) {
+                    Some(n) => n,
+                    None => loop {
+                        let candidate = if default_prefix == "print_" {
+                            format!("print_{counter}")
+                        } else {
+                            format!("{default_prefix}{}", counter + 1)
+                        };
+                        counter += 1;
+                        if !columns.iter().any(|c| c.name == candidate) && !out.iter().any(|(n, _)| *n == candidate) {
+                            break candidate;
+                        }
+                    },
+                },
+                [one] => one.name.clone(),
+                _ => return err(item.span, "a tuple of names needs a function that returns several columns"),
+            };
+            out.push((name, bound));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn print_relation(&mut self, columns: Vec<(String, Bound)>) -> BindResult<Relation> {
+        let exprs: Vec<Expr> = columns.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
+        let plan = LogicalPlanBuilder::empty(true).project(exprs).and_then(|b| b.build()).at(Span::default())?;
+        Ok(Relation { plan, columns: columns.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+    }
+
+    /// Projects `relation` to `outputs` (name, expression) in order.
+    fn project(&self, relation: Relation, outputs: Vec<(String, Bound)>, span: Span) -> BindResult<Relation> {
+        let exprs: Vec<Expr> = outputs
+            .iter()
+            .map(|(name, b)| match &b.expr {
+                Expr::Column(c) if c.name == *name => b.expr.clone(),
+                e => e.clone().alias(name),
+            })
+            .collect();
+        let plan = LogicalPlanBuilder::from(relation.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+    }
+
+    fn keep_all(relation: &Relation) -> Vec<(String, Bound)> {
+        relation.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect()
+    }
+
+    fn operator(&mut self, input: Relation, op: &ast::Operator) -> BindResult<Relation> {
+        let span = op.span;
+        match &op.kind {
+            OperatorKind::Where { predicate } => {
+                let mut scope = RowScope::new(&input.columns);
+                let p = self.scalar(predicate, &mut scope)?;
+                let p = match p.ty {
+                    KqlType::Bool => p.expr,
+                    KqlType::Dynamic => implicit(p, KqlType::Bool).expect("dynamic to bool").expr,
+                    t => return err(predicate.span, format!("where needs a bool predicate, but this is {t}")),
+                };
+                let plan = LogicalPlanBuilder::from(input.plan).filter(p).and_then(|b| b.build()).at(span)?;
+                Ok(Relation { plan, columns: input.columns })
+            }
+            OperatorKind::Extend { columns } => {
+                let new = self.named_exprs(columns, &input.columns, "Column")?;
+                let mut outputs = Self::keep_all(&input);
+                for (name, bound) in new {
+                    match outputs.iter_mut().find(|(n, _)| *n == name) {
+                        Some(slot) => slot.1 = bound,
+                        None => outputs.push((name, bound)),
+                    }
+                }
+                self.project(input, outputs, span)
+            }
+            OperatorKind::Project { columns } => {
+                let outputs = self.named_exprs(columns, &input.columns, "Column")?;
+                check_unique(&outputs, span)?;
+                self.project(input, outputs, span)
+            }
+            OperatorKind::ProjectAway { columns } => {
+                let drop = self.match_patterns(columns, &input.columns)?;
+                let outputs = Self::keep_all(&input).into_iter().filter(|(n, _)| !drop.contains(n)).collect();
+                self.project(input, outputs, span)
+            }
+            OperatorKind::ProjectKeep { columns } => {
+                let keep = self.match_patterns(columns, &input.columns)?;
+                let outputs = Self::keep_all(&input).into_iter().filter(|(n, _)| keep.contains(n)).collect();
+                self.project(input, outputs, span)
+            }
+            OperatorKind::ProjectRename { renames } => {
+                let mut outputs = Self::keep_all(&input);
+                for (new, old) in renames {
+                    let ExprKind::Name(old) = &old.kind else {
+                        return err(old.span, "project-rename needs an existing column name on the right of '='");
+                    };
+                    let Some(slot) = outputs.iter_mut().find(|(n, _)| *n == old.name) else {
+                        return self.unknown_column(&old.name, old.span, &input.columns);
+                    };
+                    slot.0 = new.name.clone();
+                }
+                check_unique(&outputs, span)?;
+                self.project(input, outputs, span)
+            }
+            OperatorKind::ProjectReorder { columns } => {
+                let patterns: Vec<ast::Expr> = columns.iter().map(|k| k.expr.clone()).collect();
+                let mut first: Vec<String> = Vec::new();
+                for p in &patterns {
+                    for name in self.match_patterns(std::slice::from_ref(p), &input.columns)? {
+                        if !first.contains(&name) {
+                            first.push(name);
+                        }
+                    }
+                }
+                let all = Self::keep_all(&input);
+                let mut outputs: Vec<(String, Bound)> =
+                    first.iter().filter_map(|n| all.iter().find(|(m, _)| m == n).cloned()).collect();
+                outputs.extend(all.into_iter().filter(|(n, _)| !first.contains(n)));
+                self.project(input, outputs, span)
+            }
+            OperatorKind::Summarize { aggregates, by, .. } => self.summarize(input, aggregates, by, span),
+            OperatorKind::Sort { keys, .. } => {
+                let sort = self.sort_keys(keys, &input.columns)?;
+                let plan = LogicalPlanBuilder::from(input.plan).sort(sort).and_then(|b| b.build()).at(span)?;
+                Ok(Relation { plan, columns: input.columns })
+            }
+            OperatorKind::Top { count, by } => {
+                let n = self.count_value(count)?;
+                let sort = self.sort_keys(std::slice::from_ref(by), &input.columns)?;
+                let plan = LogicalPlanBuilder::from(input.plan)
+                    .sort_with_limit(sort, Some(n))
+                    .and_then(|b| b.build())
+                    .at(span)?;
+                Ok(Relation { plan, columns: input.columns })
+            }
+            OperatorKind::Take { count, .. } | OperatorKind::Sample { count } => {
+                let n = self.count_value(count)?;
+                let plan = LogicalPlanBuilder::from(input.plan).limit(0, Some(n)).and_then(|b| b.build()).at(span)?;
+                Ok(Relation { plan, columns: input.columns })
+            }
+            OperatorKind::Count => {
+                let count = datafusion::functions_aggregate::expr_fn::count(lit(1i64)).alias("Count");
+                let plan = LogicalPlanBuilder::from(input.plan)
+                    .aggregate(Vec::<Expr>::new(), vec![count])
+                    .and_then(|b| b.build())
+                    .at(span)?;
+                Ok(Relation { plan, columns: vec![ColumnDef::new("Count", KqlType::Long)] })
+            }
+            OperatorKind::Distinct { columns, .. } => {
+                let projected = if matches!(columns.as_slice(), [c] if matches!(c.expr.kind, ExprKind::Star)) {
+                    input
+                } else {
+                    let outputs = self.named_exprs(columns, &input.columns, "Column")?;
+                    self.project(input, outputs, span)?
+                };
+                let plan = LogicalPlanBuilder::from(projected.plan).distinct().and_then(|b| b.build()).at(span)?;
+                Ok(Relation { plan, columns: projected.columns })
+            }
+            OperatorKind::Serialize { columns } => {
+                if columns.is_empty() {
+                    return Ok(input);
+                }
+                let ext = ast::Operator { kind: OperatorKind::Extend { columns: columns.clone() }, span };
+                self.operator(input, &ext)
+            }
+            OperatorKind::As { name, .. } => {
+                self.scopes.last_mut().expect("scope").insert(name.name.clone(), Binding::Tabular(input.clone()));
+                Ok(input)
+            }
+            OperatorKind::Render { .. } => Ok(input),
+            OperatorKind::GetSchema => self.getschema(&input),
+            OperatorKind::Join { params, right, on } => {
+                let kind = param_name(params, "kind").unwrap_or_else(|| "innerunique".to_string());
+                let right = self.tabular(right)?;
+                self.join(input, right, &kind, on, span, false)
+            }
+            OperatorKind::Lookup { params, right, on } => {
+                let kind = param_name(params, "kind").unwrap_or_else(|| "leftouter".to_string());
+                let right = self.tabular(right)?;
+                self.join(input, right, &kind, on, span, true)
+            }
+            OperatorKind::Union { params, tables } => {
+                let mut inputs = vec![(None, input)];
+                for t in tables {
+                    inputs.push((table_label(t), self.tabular(t)?));
+                }
+                self.union(inputs, params, span)
+            }
+            OperatorKind::MvExpand { items, limit, .. } => self.mv_expand(input, items, limit.as_ref(), span),
+            OperatorKind::Parse { params, source, pattern, is_where } => {
+                self.parse_operator(input, params, source, pattern, *is_where, span)
+            }
+            OperatorKind::Invoke { call } => match &call.kind {
+                ExprKind::Call { func, args } => {
+                    let Some(Binding::Function(def)) = self.lookup(&func.name) else {
+                        return err(func.span, format!("unknown function '{}'", func.name));
+                    };
+                    let def = def.clone();
+                    let Some(first) = def.params.first() else {
+                        return err(span, "invoke needs a function whose first parameter is a table");
+                    };
+                    let mut values = vec![(first.name.name.clone(), Binding::Tabular(input))];
+                    let rest = ast::FunctionDef { params: def.params[1..].to_vec(), ..(*def).clone() };
+                    values.extend(self.bind_arguments(&rest, args, span, &mut RowScope::empty())?);
+                    self.tabular_function_body(&def, values, span)
+                }
+                _ => err(span, "invoke needs a function call"),
+            },
+            OperatorKind::Input => Ok(input),
+            other => err(span, format!("the {} operator is not supported yet", operator_name(other))),
+        }
+    }
+
+    fn unknown_column<T>(&self, name: &str, span: Span, columns: &[ColumnDef]) -> BindResult<T> {
+        let hint = naming::suggest(name, columns.iter().map(|c| c.name.as_str()))
+            .map(|s| format!("; did you mean '{s}'?"))
+            .unwrap_or_default();
+        err(span, format!("unknown column '{name}'{hint}"))
+    }
+
+    /// Column names matched by names or wildcard patterns (`Prefix*`).
+    fn match_patterns(&self, patterns: &[ast::Expr], columns: &[ColumnDef]) -> BindResult<Vec<String>> {
+        let mut out = Vec::new();
+        for p in patterns {
+            match &p.kind {
+                ExprKind::Name(id) => {
+                    if !columns.iter().any(|c| c.name == id.name) {
+                        return self.unknown_column(&id.name, id.span, columns);
+                    }
+                    out.push(id.name.clone());
+                }
+                ExprKind::NamePattern(pattern) => {
+                    out.extend(columns.iter().filter(|c| wildcard_match(pattern, &c.name)).map(|c| c.name.clone()))
+                }
+                _ => return err(p.span, "expected a column name or a wildcard pattern"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn count_value(&mut self, count: &ast::Expr) -> BindResult<usize> {
+        let b = self.constant(count)?;
+        match evaluate_constant(&b.expr) {
+            Some(ScalarValue::Int64(Some(n))) if n >= 0 => Ok(n as usize),
+            Some(ScalarValue::Int32(Some(n))) if n >= 0 => Ok(n as usize),
+            _ => err(count.span, "expected a non-negative constant row count"),
+        }
+    }
+
+    /// Sort keys; Kusto sorts descending by default, nulls last when
+    /// descending and first when ascending.
+    fn sort_keys(&mut self, keys: &[ast::SortKey], columns: &[ColumnDef]) -> BindResult<Vec<SortExpr>> {
+        keys.iter()
+            .map(|k| {
+                let b = self.scalar(&k.expr, &mut RowScope::new(columns))?;
+                if b.ty == KqlType::Dynamic {
+                    return err(k.expr.span, "cannot sort by a dynamic value; convert it with tostring(), tolong(), …");
+                }
+                let asc = k.order == Some(ast::SortOrder::Asc);
+                let nulls_first = match k.nulls {
+                    Some(ast::NullsOrder::First) => true,
+                    Some(ast::NullsOrder::Last) => false,
+                    None => asc,
+                };
+                Ok(SortExpr::new(b.expr, asc, nulls_first))
+            })
+            .collect()
+    }
+
+    fn summarize(
+        &mut self,
+        input: Relation,
+        aggregates: &[NamedExpr],
+        by: &[NamedExpr],
+        span: Span,
+    ) -> BindResult<Relation> {
+        // Group keys.
+        let keys = self.named_exprs(by, &input.columns, "Column")?;
+        let mut group_exprs = Vec::new();
+        for (name, b) in &keys {
+            if b.ty == KqlType::Dynamic {
+                // Grouping by dynamic works on the encoding, which is deterministic.
+            }
+            group_exprs.push(b.expr.clone().alias(name));
+        }
+        // Aggregates, possibly inside scalar expressions: collect the calls,
+        // aggregate, then compute the expressions over the results.
+        let mut scope = RowScope { columns: &input.columns, join: None, aggregates: Some(Vec::new()) };
+        let mut outputs: Vec<(String, Bound)> =
+            keys.iter().map(|(n, b)| (n.clone(), Bound::new(col_ref(n), b.ty))).collect();
+        let mut counter = 0;
+        for item in aggregates {
+            if let ExprKind::Call { func, args } = &item.expr.kind {
+                if matches!(func.name.as_str(), "arg_max" | "arg_min") {
+                    let expanded =
+                        self.arg_extreme(func.name == "arg_max", args, item, &input, &keys, &mut scope, item.span)?;
+                    outputs.extend(expanded);
+                    continue;
+                }
+            }
+            let bound = self.scalar(&item.expr, &mut scope)?;
+            let name = match item.names.as_slice() {
+                [one] => one.name.clone(),
+                [] => match &item.expr.kind {
+                    ExprKind::Call { func, .. } => match functions::registry().lookup_aggregate(&func.name) {
+                        Some(spec) => naming::aggregate_name(spec.name_prefix, &item.expr),
+                        None => {
+                            counter += 1;
+                            format!("Column{counter}")
+                        }
+                    },
+                    _ => {
+                        counter += 1;
+                        format!("Column{counter}")
+                    }
+                },
+                _ => return err(item.span, "a tuple of names needs arg_max() or arg_min()"),
+            };
+            outputs.push((name, bound));
+        }
+        let collected = scope.aggregates.take().unwrap_or_default();
+        if collected.is_empty() && group_exprs.is_empty() {
+            return err(span, "summarize needs at least one aggregation or a 'by' clause");
+        }
+        let aggr_exprs: Vec<Expr> = collected.into_iter().map(|(alias, e)| e.alias(alias)).collect();
+        let plan =
+            LogicalPlanBuilder::from(input.plan).aggregate(group_exprs, aggr_exprs).and_then(|b| b.build()).at(span)?;
+        let aggregated = Relation { plan, columns: Vec::new() };
+        check_unique(&outputs, span)?;
+        self.project(aggregated, outputs, span)
+    }
+
+    /// `arg_max(x, *)`, `arg_max(x, a, b)`: the row with the largest `x`.
+    #[allow(clippy::too_many_arguments)]
+    fn arg_extreme(
+        &mut self,
+        is_max: bool,
+        args: &[ast::Arg],
+        item: &NamedExpr,
+        input: &Relation,
+        keys: &[(String, Bound)],
+        scope: &mut RowScope<'_>,
+        span: Span,
+    ) -> BindResult<Vec<(String, Bound)>> {
+        let Some((by_arg, rest)) = args.split_first() else {
+            return err(span, "arg_max()/arg_min() need the expression to maximise and the columns to return");
+        };
+        let by = self.scalar(&by_arg.value, &mut RowScope::new(&input.columns))?;
+        let order = vec![SortExpr::new(by.expr.clone(), !is_max, false)];
+        let by_name = naming::expression_name(&by_arg.value)
+            .unwrap_or_else(|| format!("{}_", if is_max { "max" } else { "min" }));
+        let mut wanted: Vec<(String, Bound)> = vec![(by_name, by.clone())];
+        for a in rest {
+            if matches!(a.value.kind, ExprKind::Star) {
+                for c in &input.columns {
+                    if !wanted.iter().any(|(n, _)| *n == c.name) && !keys.iter().any(|(n, _)| *n == c.name) {
+                        wanted.push((c.name.clone(), Bound::new(col_ref(&c.name), c.ty)));
+                    }
+                }
+            } else {
+                let b = self.scalar(&a.value, &mut RowScope::new(&input.columns))?;
+                let name = naming::expression_name(&a.value).unwrap_or_else(|| format!("Column{}", wanted.len()));
+                wanted.push((name, b));
+            }
+        }
+        if !item.names.is_empty() {
+            for (slot, name) in wanted.iter_mut().zip(&item.names) {
+                slot.0 = name.name.clone();
+            }
+        }
+        let collector = scope.aggregates.as_mut().expect("summarize scope");
+        let mut out = Vec::new();
+        for (name, b) in wanted {
+            let alias = format!("__agg{}", collector.len());
+            let agg = datafusion::functions_aggregate::expr_fn::first_value(b.expr, order.clone());
+            collector.push((alias.clone(), agg));
+            out.push((name, Bound::new(col_ref(&alias), b.ty)));
+        }
+        Ok(out)
+    }
+
+    fn getschema(&mut self, input: &Relation) -> BindResult<Relation> {
+        let rows: Vec<Vec<Expr>> = input
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                vec![
+                    lit(c.name.clone()),
+                    lit(i as i32),
+                    lit(format!("System.{}", dotnet_type(c.ty))),
+                    lit(c.ty.name().to_string()),
+                ]
+            })
+            .collect();
+        let columns = vec![
+            ColumnDef::new("ColumnName", KqlType::String),
+            ColumnDef::new("ColumnOrdinal", KqlType::Int),
+            ColumnDef::new("DataType", KqlType::String),
+            ColumnDef::new("ColumnType", KqlType::String),
+        ];
+        self.values_relation(rows, columns, Span::default())
+    }
+
+    fn values_relation(&mut self, rows: Vec<Vec<Expr>>, columns: Vec<ColumnDef>, span: Span) -> BindResult<Relation> {
+        if rows.is_empty() {
+            let fields: Vec<Field> = columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect();
+            let schema = Arc::new(Schema::new(fields));
+            let batch = RecordBatch::new_empty(schema);
+            let (plan, _) = self.resolver.temporary(batch).at(span)?;
+            return Ok(Relation { plan, columns });
+        }
+        let plan = LogicalPlanBuilder::values(rows).and_then(|b| b.build()).at(span)?;
+        // VALUES names its columns column1, column2…: rename to ours.
+        let exprs: Vec<Expr> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .zip(&columns)
+            .map(|(c, def)| Expr::Column(c).alias(&def.name))
+            .collect();
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        Ok(Relation { plan, columns })
+    }
+
+    fn source(&mut self, op: &ast::Operator) -> BindResult<Relation> {
+        let span = op.span;
+        match &op.kind {
+            OperatorKind::Print { columns } => {
+                let outputs = self.named_exprs(columns, &[], "print_")?;
+                self.print_relation(outputs)
+            }
+            OperatorKind::Range { column, from, to, step } => {
+                let from_b = self.constant(from)?;
+                let to_b = self.constant(to)?;
+                let step_b = self.constant(step)?;
+                let ty = from_b.ty;
+                let as_i64 = |b: &Bound| match evaluate_constant(&b.expr) {
+                    Some(ScalarValue::Int64(Some(v))) => Some(v),
+                    Some(ScalarValue::Int32(Some(v))) => Some(v as i64),
+                    _ => None,
+                };
+                let (Some(a), Some(b), Some(s)) = (as_i64(&from_b), as_i64(&to_b), as_i64(&step_b)) else {
+                    return err(span, "range needs constant integer, datetime or timespan bounds and step");
+                };
+                if s == 0 || (b - a).signum() * s.signum() < 0 && a != b {
+                    return err(step.span, "range step must be non-zero and go from the start toward the end");
+                }
+                let count = ((b - a) / s + 1).max(0) as usize;
+                if count > 100_000_000 {
+                    return err(span, format!("range would produce {count} rows"));
+                }
+                let values: Int64Array = (0..count as i64).map(|i| Some(a + i * s)).collect();
+                let ty = if ty == KqlType::Int { KqlType::Long } else { ty };
+                let schema = Arc::new(Schema::new(vec![Field::new(&column.name, ty.arrow(), true)]));
+                let batch = RecordBatch::try_new(schema, vec![Arc::new(values) as ArrayRef])
+                    .map_err(|e| BindError::new(span, e.to_string()))?;
+                let (plan, _) = self.resolver.temporary(batch).at(span)?;
+                Ok(Relation { plan, columns: vec![ColumnDef::new(column.name.clone(), ty)] })
+            }
+            OperatorKind::Datatable { schema, values } => {
+                let mut columns = Vec::new();
+                for c in &schema.columns {
+                    columns.push(ColumnDef::new(c.name.name.clone(), self.type_name(&c.ty)?));
+                }
+                if columns.is_empty() {
+                    return err(span, "datatable needs at least one column");
+                }
+                if values.len() % columns.len() != 0 {
+                    return err(
+                        span,
+                        format!(
+                            "datatable has {} columns but {} values, not a whole number of rows",
+                            columns.len(),
+                            values.len()
+                        ),
+                    );
+                }
+                let mut rows = Vec::new();
+                for chunk in values.chunks(columns.len()) {
+                    let mut row = Vec::new();
+                    for (value, column) in chunk.iter().zip(&columns) {
+                        let b = match &value.kind {
+                            ExprKind::Literal(l) => literal(l, value.span)?,
+                            _ => self.constant(value)?,
+                        };
+                        let actual = b.ty;
+                        // Literals narrow to the declared column type (`int` from `10`).
+                        let converted = if actual.is_numeric() && column.ty.is_numeric() {
+                            Some(Bound::new(datafusion::logical_expr::cast(b.expr, column.ty.arrow()), column.ty))
+                        } else {
+                            implicit(b, column.ty)
+                        };
+                        let Some(converted) = converted else {
+                            return err(
+                                value.span,
+                                format!("column '{}' is {}, this value is {actual}", column.name, column.ty),
+                            );
+                        };
+                        row.push(converted.expr);
+                    }
+                    rows.push(row);
+                }
+                self.values_relation(rows, columns, span)
+            }
+            OperatorKind::Union { params, tables } => {
+                let mut inputs = Vec::new();
+                for t in tables {
+                    inputs.push((table_label(t), self.tabular(t)?));
+                }
+                self.union(inputs, params, span)
+            }
+            other => err(span, format!("the {} operator is not supported yet", operator_name(other))),
+        }
+    }
+}
+
+fn check_unique(outputs: &[(String, Bound)], span: Span) -> BindResult<()> {
+    for (i, (name, _)) in outputs.iter().enumerate() {
+        if outputs[..i].iter().any(|(n, _)| n == name) {
+            return err(span, format!("column '{name}' is produced twice"));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn param_name(params: &[ast::OperatorParam], name: &str) -> Option<String> {
+    params.iter().find(|p| p.name == name).and_then(|p| match &p.value.kind {
+        ExprKind::Name(id) => Some(id.name.clone()),
+        ExprKind::Literal(ast::Literal::String { value, .. }) => Some(value.clone()),
+        ExprKind::Literal(ast::Literal::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    })
+}
+
+fn table_label(expr: &ast::Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Name(id) => Some(id.name.clone()),
+        _ => None,
+    }
+}
+
+/// `*` matches any run of characters.
+pub(super) fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let mut rest = name;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(pos) => rest = &rest[pos + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+fn dotnet_type(ty: KqlType) -> &'static str {
+    match ty {
+        KqlType::Bool => "Boolean",
+        KqlType::Int => "Int32",
+        KqlType::Long => "Int64",
+        KqlType::Real => "Double",
+        KqlType::Decimal => "Data.SqlTypes.SqlDecimal",
+        KqlType::String => "String",
+        KqlType::Datetime => "DateTime",
+        KqlType::Timespan => "TimeSpan",
+        KqlType::Guid => "Guid",
+        KqlType::Dynamic => "Object",
+    }
+}
+
+pub(super) fn operator_name(kind: &OperatorKind) -> &'static str {
+    match kind {
+        OperatorKind::MakeSeries(_) => "make-series",
+        OperatorKind::TopNested { .. } => "top-nested",
+        OperatorKind::TopHitters { .. } => "top-hitters",
+        OperatorKind::Evaluate { .. } => "evaluate",
+        OperatorKind::MvApply { .. } => "mv-apply",
+        OperatorKind::ParseKv { .. } => "parse-kv",
+        OperatorKind::Partition { .. } => "partition",
+        OperatorKind::Facet { .. } => "facet",
+        OperatorKind::Fork { .. } => "fork",
+        OperatorKind::Reduce { .. } => "reduce",
+        OperatorKind::Consume { .. } => "consume",
+        OperatorKind::SampleDistinct { .. } => "sample-distinct",
+        OperatorKind::Find { .. } => "find",
+        OperatorKind::Search { .. } => "search",
+        OperatorKind::ExternalData { .. } => "externaldata",
+        OperatorKind::ProjectSmart => "project-smart",
+        OperatorKind::Print { .. } => "print",
+        OperatorKind::Range { .. } => "range",
+        OperatorKind::Datatable { .. } => "datatable",
+        _ => "this",
+    }
+}
+
+#[allow(dead_code)]
+fn unused(_: LogicalPlan, _: JoinType) {}

@@ -1,0 +1,28 @@
+//! `kqlite-engine`: KQL on Apache DataFusion.
+//!
+//! A parsed query ([`kqlite_syntax`]) is bound — names resolved, KQL types
+//! checked, Kusto's semantics applied — and lowered to a DataFusion logical
+//! plan ([`binder`]), then executed by a [`Session`]. KQL functions are
+//! DataFusion UDFs and UDAFs ([`functions`]); `dynamic` values use a compact
+//! binary encoding ([`dynamic`]).
+//!
+//! ```
+//! # tokio_test::block_on(async {
+//! let session = kqlite_engine::Session::new();
+//! let result = session.query("print x = 1 + 1").await.unwrap();
+//! assert_eq!(result.row_count(), 1);
+//! # });
+//! ```
+
+pub mod binder;
+pub mod convert;
+pub mod dynamic;
+pub mod functions;
+pub mod output;
+pub mod session;
+pub mod time;
+pub mod types;
+pub mod udf;
+
+pub use session::{Clock, QueryError, QueryResult, Session};
+pub use types::{ColumnDef, KqlType};

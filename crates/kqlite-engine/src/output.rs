@@ -1,0 +1,177 @@
+//! Rendering results by KQL type: aligned tables, CSV, JSON and JSON lines.
+//!
+//! Datetimes print as ISO 8601 UTC (`2017-01-01T00:00:00Z`, a fraction only
+//! when non-zero), timespans in Kusto's text form (`1.02:03:04.5000000`),
+//! dynamic values as JSON.
+
+use crate::convert::format_real;
+use crate::dynamic::{write_json_string, DynRef};
+use crate::session::QueryResult;
+use crate::time::{format_datetime, format_timespan};
+use crate::types::{ColumnDef, KqlType};
+use datafusion::arrow::array::*;
+use datafusion::arrow::record_batch::RecordBatch;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Jsonl,
+}
+
+/// One cell as display text (table and CSV): null is empty.
+pub fn cell_text(array: &dyn Array, row: usize, ty: KqlType) -> String {
+    if array.is_null(row) {
+        return String::new();
+    }
+    match ty {
+        KqlType::Bool => array.as_any().downcast_ref::<BooleanArray>().map(|a| a.value(row).to_string()),
+        KqlType::Int => array.as_any().downcast_ref::<Int32Array>().map(|a| a.value(row).to_string()),
+        KqlType::Long => array.as_any().downcast_ref::<Int64Array>().map(|a| a.value(row).to_string()),
+        KqlType::Real | KqlType::Decimal => {
+            array.as_any().downcast_ref::<Float64Array>().map(|a| format_real(a.value(row)))
+        }
+        KqlType::String | KqlType::Guid => {
+            array.as_any().downcast_ref::<StringArray>().map(|a| a.value(row).to_string())
+        }
+        KqlType::Datetime => array.as_any().downcast_ref::<Int64Array>().map(|a| format_datetime(a.value(row))),
+        KqlType::Timespan => array.as_any().downcast_ref::<Int64Array>().map(|a| format_timespan(a.value(row))),
+        KqlType::Dynamic => array.as_any().downcast_ref::<BinaryArray>().map(|a| {
+            let d = DynRef::new(a.value(row));
+            if d.is_null() {
+                String::new()
+            } else {
+                d.to_json()
+            }
+        }),
+    }
+    .unwrap_or_default()
+}
+
+/// One cell as a JSON value.
+pub fn write_cell_json(out: &mut String, array: &dyn Array, row: usize, ty: KqlType) {
+    if array.is_null(row) {
+        out.push_str("null");
+        return;
+    }
+    match ty {
+        KqlType::Bool | KqlType::Int | KqlType::Long => out.push_str(&cell_text(array, row, ty)),
+        KqlType::Real | KqlType::Decimal => {
+            let v = array.as_any().downcast_ref::<Float64Array>().map(|a| a.value(row)).unwrap_or(f64::NAN);
+            if v.is_finite() {
+                let _ = write!(out, "{}", format_real(v));
+            } else {
+                write_json_string(out, &format_real(v));
+            }
+        }
+        KqlType::Dynamic => match array.as_any().downcast_ref::<BinaryArray>() {
+            Some(a) => DynRef::new(a.value(row)).write_json(out),
+            None => out.push_str("null"),
+        },
+        _ => write_json_string(out, &cell_text(array, row, ty)),
+    }
+}
+
+fn rows(batches: &[RecordBatch]) -> impl Iterator<Item = (&RecordBatch, usize)> {
+    batches.iter().flat_map(|b| (0..b.num_rows()).map(move |r| (b, r)))
+}
+
+pub fn write(result: &QueryResult, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Table => write_table(&result.columns, &result.batches, out),
+        Format::Csv => write_csv(&result.columns, &result.batches, out),
+        Format::Json => write_json(&result.columns, &result.batches, out),
+        Format::Jsonl => write_jsonl(&result.columns, &result.batches, out),
+    }
+}
+
+fn write_table(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
+    let mut cells: Vec<Vec<String>> = vec![columns.iter().map(|c| c.name.clone()).collect()];
+    for (batch, r) in rows(batches) {
+        cells.push(columns.iter().enumerate().map(|(i, c)| cell_text(batch.column(i).as_ref(), r, c.ty)).collect());
+    }
+    let widths: Vec<usize> =
+        (0..columns.len()).map(|i| cells.iter().map(|row| row[i].chars().count()).max().unwrap_or(0)).collect();
+    for (n, row) in cells.iter().enumerate() {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+        if n == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            writeln!(out, "{}", rule.join("  "))?;
+        }
+    }
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn write_csv(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
+    let header: Vec<String> = columns.iter().map(|c| csv_field(&c.name)).collect();
+    writeln!(out, "{}", header.join(","))?;
+    for (batch, r) in rows(batches) {
+        let line: Vec<String> =
+            columns.iter().enumerate().map(|(i, c)| csv_field(&cell_text(batch.column(i).as_ref(), r, c.ty))).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}
+
+fn write_json(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
+    let mut s = String::from("{\"columns\":[");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str("{\"name\":");
+        write_json_string(&mut s, &c.name);
+        let _ = write!(s, ",\"type\":\"{}\"}}", c.ty.name());
+    }
+    s.push_str("],\"rows\":[");
+    for (n, (batch, r)) in rows(batches).enumerate() {
+        if n > 0 {
+            s.push(',');
+        }
+        s.push('[');
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            write_cell_json(&mut s, batch.column(i).as_ref(), r, c.ty);
+        }
+        s.push(']');
+        if s.len() > 1 << 20 {
+            out.write_all(s.as_bytes())?;
+            s.clear();
+        }
+    }
+    s.push_str("]}\n");
+    out.write_all(s.as_bytes())
+}
+
+fn write_jsonl(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
+    let mut s = String::new();
+    for (batch, r) in rows(batches) {
+        s.clear();
+        s.push('{');
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            write_json_string(&mut s, &c.name);
+            s.push(':');
+            write_cell_json(&mut s, batch.column(i).as_ref(), r, c.ty);
+        }
+        s.push_str("}\n");
+        out.write_all(s.as_bytes())?;
+    }
+    Ok(())
+}

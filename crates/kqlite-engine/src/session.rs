@@ -1,0 +1,292 @@
+//! A query session: the tables, the clock and DataFusion's context.
+
+use crate::binder::{BindError, Binder, Relation, TableResolver};
+use crate::types::{ColumnDef, KqlType};
+use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemTable;
+use datafusion::common::TableReference;
+use datafusion::datasource::provider_as_source;
+use datafusion::datasource::TableProvider;
+use datafusion::logical_expr::{cast, col, Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+use kqlite_syntax::{Diagnostic, LineIndex};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// How `now()` is chosen for a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock when the query starts.
+    System,
+    /// A fixed instant (nanoseconds since the epoch): `--now 2024-01-01T00:00:00Z`.
+    Fixed(i64),
+    /// The latest event time in the loaded tables, so `ago()` works on old logs.
+    LatestEvent,
+}
+
+/// A table registered in the session.
+#[derive(Clone)]
+struct TableEntry {
+    provider: Arc<dyn TableProvider>,
+    columns: Vec<ColumnDef>,
+}
+
+/// Why a query did not run.
+#[derive(Debug)]
+pub enum QueryError {
+    /// Syntax errors, with their spans.
+    Parse(Vec<Diagnostic>),
+    /// A name, type or arity problem found before running.
+    Bind(BindError),
+    /// A failure while running.
+    Execution(String),
+}
+
+impl QueryError {
+    /// The first error's message and 1-based line and column, if located.
+    pub fn located(&self, source: &str) -> (String, Option<(usize, usize)>) {
+        let index = LineIndex::new(source);
+        match self {
+            QueryError::Parse(d) => {
+                let first = d.iter().find(|d| d.is_error()).or(d.first());
+                match first {
+                    Some(d) => (d.message.clone(), Some(index.line_col(d.span.start as usize))),
+                    None => ("syntax error".to_string(), None),
+                }
+            }
+            QueryError::Bind(e) => (e.message.clone(), Some(index.line_col(e.span.start as usize))),
+            QueryError::Execution(m) => (m.clone(), None),
+        }
+    }
+
+    /// Renders like a compiler: location, source line and caret.
+    pub fn render(&self, source: &str, name: &str) -> String {
+        match self {
+            QueryError::Parse(d) => d.iter().map(|d| d.render(source, name)).collect(),
+            QueryError::Bind(e) => Diagnostic::error(e.span, e.message.clone()).render(source, name),
+            QueryError::Execution(m) => format!("{name}: error while running the query: {m}\n"),
+        }
+    }
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryError::Parse(d) => write!(f, "{}", d.first().map(|d| d.message.as_str()).unwrap_or("syntax error")),
+            QueryError::Bind(e) => write!(f, "{}", e.message),
+            QueryError::Execution(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+/// A query's result: KQL-typed columns and Arrow batches.
+pub struct QueryResult {
+    pub columns: Vec<ColumnDef>,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    pub fn row_count(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+pub struct Session {
+    ctx: SessionContext,
+    tables: BTreeMap<String, TableEntry>,
+    clock: Clock,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session::with_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// `partitions` = 1 gives fully deterministic first-seen order for
+    /// `make_set`/`make_list` at the cost of parallelism.
+    pub fn with_partitions(partitions: usize) -> Session {
+        let config = SessionConfig::new().with_target_partitions(partitions.max(1)).with_information_schema(false);
+        Session { ctx: SessionContext::new_with_config(config), tables: BTreeMap::new(), clock: Clock::System }
+    }
+
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// Registers in-memory data under `name` with KQL `columns` (the batches'
+    /// Arrow types must be the engine's, see [`KqlType::arrow`]).
+    pub fn register_batches(
+        &mut self,
+        name: &str,
+        columns: Vec<ColumnDef>,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), String> {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| datafusion::arrow::datatypes::Field::new(&c.name, c.ty.arrow(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batches = batches
+            .into_iter()
+            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let table = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
+        self.tables.insert(name.to_string(), TableEntry { provider: Arc::new(table), columns });
+        Ok(())
+    }
+
+    /// Registers any DataFusion table (Parquet files, …) whose Arrow types
+    /// map to `columns`; datetime columns stored as timestamps are converted.
+    pub fn register_provider(&mut self, name: &str, provider: Arc<dyn TableProvider>, columns: Vec<ColumnDef>) {
+        self.tables.insert(name.to_string(), TableEntry { provider, columns });
+    }
+
+    pub fn table_names(&self) -> Vec<String> {
+        self.tables.keys().cloned().collect()
+    }
+
+    pub fn table_columns(&self, name: &str) -> Option<&[ColumnDef]> {
+        self.tables.get(name).map(|t| t.columns.as_slice())
+    }
+
+    /// Parses and binds without running: the result schema, or the error.
+    pub fn check(&self, text: &str) -> Result<Vec<ColumnDef>, QueryError> {
+        let relation = self.bind(text, 0)?;
+        Ok(relation.columns)
+    }
+
+    fn bind(&self, text: &str, now: i64) -> Result<Relation, QueryError> {
+        let parsed = kqlite_syntax::parse(text);
+        if parsed.has_errors() {
+            return Err(QueryError::Parse(parsed.diagnostics));
+        }
+        let resolver = Resolver { session: self, temporaries: RefCell::new(0) };
+        let mut binder = Binder::new(&resolver, now);
+        binder.bind_query(&parsed.query).map_err(QueryError::Bind)
+    }
+
+    /// The instant `now()` stands for in the next query.
+    pub async fn now(&self) -> Result<i64, QueryError> {
+        match self.clock {
+            Clock::System => Ok(crate::time::now_nanos()),
+            Clock::Fixed(t) => Ok(t),
+            Clock::LatestEvent => Ok(self.latest_event_time().await?.unwrap_or_else(crate::time::now_nanos)),
+        }
+    }
+
+    /// The largest TimeGenerated/Timestamp across tables.
+    pub async fn latest_event_time(&self) -> Result<Option<i64>, QueryError> {
+        let mut latest: Option<i64> = None;
+        for (name, entry) in &self.tables {
+            for column in ["TimeGenerated", "Timestamp"] {
+                if !entry.columns.iter().any(|c| c.name == column && c.ty == KqlType::Datetime) {
+                    continue;
+                }
+                let query = format!("['{}'] | summarize m = max(['{column}'])", name.replace('\'', "\\'"));
+                let result = self.run_bound(self.bind(&query, 0)?).await?;
+                for batch in &result.batches {
+                    let values = batch.column(0);
+                    if let Some(v) = values.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>() {
+                        for t in v.iter().flatten() {
+                            latest = Some(latest.map_or(t, |l: i64| l.max(t)));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(latest)
+    }
+
+    /// Runs a query to completion.
+    pub async fn query(&self, text: &str) -> Result<QueryResult, QueryError> {
+        let now = self.now().await?;
+        let relation = self.bind(text, now)?;
+        self.run_bound(relation).await
+    }
+
+    /// The DataFusion logical plan of a query, for `--explain`.
+    pub async fn plan(&self, text: &str) -> Result<LogicalPlan, QueryError> {
+        let now = self.now().await?;
+        Ok(self.bind(text, now)?.plan)
+    }
+
+    async fn run_bound(&self, relation: Relation) -> Result<QueryResult, QueryError> {
+        let frame =
+            self.ctx.execute_logical_plan(relation.plan).await.map_err(|e| QueryError::Execution(e.to_string()))?;
+        let mut stream = frame.execute_stream().await.map_err(|e| QueryError::Execution(e.to_string()))?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            batches.push(batch.map_err(|e| QueryError::Execution(e.to_string()))?);
+        }
+        Ok(QueryResult { columns: relation.columns, batches })
+    }
+}
+
+struct Resolver<'s> {
+    session: &'s Session,
+    temporaries: RefCell<usize>,
+}
+
+impl TableResolver for Resolver<'_> {
+    fn table(&self, name: &str) -> Option<(LogicalPlan, Vec<ColumnDef>)> {
+        let entry = self.session.tables.get(name)?;
+        let source = provider_as_source(entry.provider.clone());
+        let plan = LogicalPlanBuilder::scan(TableReference::bare(name), source, None).ok()?.build().ok()?;
+        // Bring stored Arrow types to the engine's (timestamps → i64 ns, …).
+        let schema = plan.schema().clone();
+        let mut needs_cast = false;
+        let mut exprs = Vec::new();
+        for (column, (_, field)) in entry.columns.iter().zip(schema.iter()) {
+            let reference =
+                Expr::Column(datafusion::common::Column::new(Some(TableReference::bare(name)), field.name()));
+            let expected = column.ty.arrow();
+            let expr = if field.data_type() == &expected {
+                reference
+            } else {
+                needs_cast = true;
+                match field.data_type() {
+                    DataType::Timestamp(unit, _) if *unit != TimeUnit::Nanosecond => {
+                        cast(cast(reference, DataType::Timestamp(TimeUnit::Nanosecond, None)), DataType::Int64)
+                    }
+                    DataType::Duration(unit) if *unit != TimeUnit::Nanosecond => {
+                        cast(cast(reference, DataType::Duration(TimeUnit::Nanosecond)), DataType::Int64)
+                    }
+                    _ => cast(reference, expected),
+                }
+            };
+            exprs.push(expr.alias(&column.name));
+        }
+        let _ = col("unused");
+        let plan = if needs_cast { LogicalPlanBuilder::from(plan).project(exprs).ok()?.build().ok()? } else { plan };
+        Some((plan, entry.columns.clone()))
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        self.session.table_names()
+    }
+
+    fn temporary(&self, batch: RecordBatch) -> datafusion::common::Result<(LogicalPlan, String)> {
+        let schema = batch.schema();
+        let table = MemTable::try_new(schema, vec![vec![batch]])?;
+        let mut n = self.temporaries.borrow_mut();
+        *n += 1;
+        let name = format!("__temp{}", *n);
+        let plan =
+            LogicalPlanBuilder::scan(TableReference::bare(name.clone()), provider_as_source(Arc::new(table)), None)?
+                .build()?;
+        Ok((plan, name))
+    }
+}

@@ -1,0 +1,33 @@
+use kqlite_engine::Session;
+
+async fn run(q: &str) -> String {
+    let s = Session::with_partitions(1);
+    match s.query(q).await {
+        Ok(r) => {
+            let mut out = Vec::new();
+            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        }
+        Err(e) => format!("ERROR: {}", e.render(q, "q")),
+    }
+}
+
+#[tokio::test]
+async fn smoke() {
+    for q in [
+        "print x = 1 + 1, y = 'a', z = now() > ago(1d)",
+        "range x from 1 to 5 step 2 | extend y = x * 2 | where y > 2",
+        "datatable(a:long, b:string)[1, 'x', 2, 'y', 3, 'x'] | summarize c = count(), s = make_set(a) by b | sort by b asc",
+        "print r = range(0, 5), h = hourofday(datetime(2020-01-01 13:00))",
+        "print 'svc-sql' has 'svc-', 'Backup_Operator' has 'backup', 'adminuser' has 'admin'",
+        "let L = dynamic(['a', 'b']); datatable(s:string)['a', 'c', 'B'] | where s in (L) or s has_any (L)",
+        "datatable(a:long)[1,2,3] | summarize count(), dcount(a), max(a), make_list(a)",
+        "datatable(d:dynamic)[dynamic({'x':[1,2]})] | mv-expand v = d.x | extend t = tolong(v) * 10",
+        "union (datatable(LogonType:int)[10]), (datatable(LogonType:string)['Network'])",
+        "datatable(a:long, b:long)[1, 10, 2, 20] | join (datatable(a:long, c:string)[1, 'one']) on a",
+        "print case(true, 1, 2)",
+        "print case(true, 1, true, 2)",
+    ] {
+        println!("== {q}\n{}", run(q).await);
+    }
+}
