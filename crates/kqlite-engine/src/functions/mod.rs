@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
+pub mod ip;
 pub mod math;
 pub mod string;
 pub mod string_ops;
@@ -58,6 +59,7 @@ impl Registry {
         conversion::register(&mut r);
         datetime::register(&mut r);
         dynamic::register(&mut r);
+        ip::register(&mut r);
         math::register(&mut r);
         aggregate::register(&mut r);
         r
