@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     n = len(mutants)
     oracle_res = run_jsonl("oracle", [str(args.oracle), "--jsonl", str(mutants_path)], (0,), n,
                            out / "oracle_results.jsonl")
-    kq_res = run_jsonl("kqlite", [str(kqlite), "check", "--jsonl", str(mutants_path)], (0, 1), n,
+    kq_res = run_jsonl("kqlite", [str(kqlite), "check", "--syntax-only", "--jsonl", str(mutants_path)], (0, 1), n,
                        out / "kqlite_results.jsonl")
     for i, r in enumerate(kq_res, 1):
         if r.get("stage") == "input":

@@ -1,7 +1,9 @@
 //! `kqlite check`: report syntax errors in KQL queries.
 
+use crate::tables::catalog_session;
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use kqlite_engine::Session;
 use kqlite_syntax::{parse, LineIndex};
 use serde::Serialize;
 use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
@@ -10,8 +12,10 @@ use std::process::ExitCode;
 
 /// Check KQL queries for errors without running them.
 ///
-/// Prints each error with its line and column, the source line and a caret
-/// under the problem. Exits 0 when the query is valid, 1 when it has errors.
+/// Parses, then binds against the built-in Sentinel table schemas: unknown
+/// tables, columns and functions, type errors and wrong argument counts are
+/// reported before anything runs. Prints each error with its line and column,
+/// the source line and a caret. Exits 0 when the query is valid, 1 when not.
 ///
 /// Examples:
 ///   kqlite check 'SecurityEvent | where EventID == 4624 | count'
@@ -31,9 +35,15 @@ pub struct CheckArgs {
 
     /// Check many queries: FILE holds one JSON object per line with a
     /// "query" field; writes one JSON result line per input line, in order:
-    /// {"ok": bool, "stage": "parse", "errors": [{"line", "col", "message"}]}.
+    /// {"ok": bool, "stage": "parse"|"bind", "errors": [{"line", "col", "message"}]},
+    /// plus "columns": {name: type} for valid queries.
     #[arg(long, value_name = "FILE")]
     jsonl: Option<PathBuf>,
+
+    /// Check syntax only, without binding names and types against the
+    /// Sentinel schemas (for queries over tables kqlite does not know).
+    #[arg(long)]
+    syntax_only: bool,
 }
 
 #[derive(Serialize)]
@@ -48,11 +58,13 @@ struct JsonResult {
     ok: bool,
     stage: &'static str,
     errors: Vec<JsonError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    columns: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if let Some(path) = &args.jsonl {
-        return check_jsonl(path);
+        return check_jsonl(path, args.syntax_only);
     }
     let (text, name) = match (&args.query, &args.file) {
         (_, Some(path)) => (
@@ -75,12 +87,25 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     for diagnostic in &parsed.diagnostics {
         write!(out, "{}", diagnostic.render(&text, &name))?;
     }
-    if errors.is_empty() {
-        writeln!(std::io::stdout(), "ok: the query is valid KQL")?;
-        Ok(ExitCode::SUCCESS)
-    } else {
+    if !errors.is_empty() {
         writeln!(out, "{} error{} found", errors.len(), if errors.len() == 1 { "" } else { "s" })?;
-        Ok(ExitCode::from(1))
+        return Ok(ExitCode::from(1));
+    }
+    if args.syntax_only {
+        writeln!(std::io::stdout(), "ok: the query is valid KQL syntax")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match catalog_session().check(&text) {
+        Ok(columns) => {
+            let schema: Vec<String> = columns.iter().map(|c| format!("{}: {}", c.name, c.ty)).collect();
+            writeln!(std::io::stdout(), "ok: the query is valid KQL; result columns: ({})", schema.join(", "))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            write!(out, "{}", e.render(&text, &name))?;
+            writeln!(out, "1 error found")?;
+            Ok(ExitCode::from(1))
+        }
     }
 }
 
@@ -92,19 +117,23 @@ fn read_stdin() -> Result<String> {
 
 /// One result line per input line, always, so outputs can be joined with
 /// their inputs by line number.
-fn check_jsonl(path: &PathBuf) -> Result<ExitCode> {
+fn check_jsonl(path: &PathBuf, syntax_only: bool) -> Result<ExitCode> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = std::io::BufReader::new(file);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut any_error = false;
+    let session = catalog_session();
     for (number, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("{}:{}: cannot read line", path.display(), number + 1))?;
         let result = match query_field(&line) {
-            Ok(query) => check_one(&query),
-            Err(message) => {
-                JsonResult { ok: false, stage: "input", errors: vec![JsonError { line: number + 1, col: 1, message }] }
-            }
+            Ok(query) => check_one(&query, (!syntax_only).then_some(&session)),
+            Err(message) => JsonResult {
+                ok: false,
+                stage: "input",
+                errors: vec![JsonError { line: number + 1, col: 1, message }],
+                columns: None,
+            },
         };
         any_error |= !result.ok;
         serde_json::to_writer(&mut out, &result)?;
@@ -123,7 +152,7 @@ fn query_field(line: &str) -> std::result::Result<String, String> {
     }
 }
 
-fn check_one(query: &str) -> JsonResult {
+fn check_one(query: &str, session: Option<&Session>) -> JsonResult {
     let parsed = parse(query);
     let index = LineIndex::new(query);
     let errors: Vec<JsonError> = parsed
@@ -135,5 +164,18 @@ fn check_one(query: &str) -> JsonResult {
             JsonError { line, col, message: d.message.clone() }
         })
         .collect();
-    JsonResult { ok: errors.is_empty(), stage: "parse", errors }
+    let Some(session) = session.filter(|_| errors.is_empty()) else {
+        return JsonResult { ok: errors.is_empty(), stage: "parse", errors, columns: None };
+    };
+    match session.check(query) {
+        Ok(columns) => {
+            let columns = columns.into_iter().map(|c| (c.name, serde_json::Value::from(c.ty.name()))).collect();
+            JsonResult { ok: true, stage: "bind", errors: Vec::new(), columns: Some(columns) }
+        }
+        Err(e) => {
+            let (message, position) = e.located(query);
+            let (line, col) = position.unwrap_or((1, 1));
+            JsonResult { ok: false, stage: "bind", errors: vec![JsonError { line, col, message }], columns: None }
+        }
+    }
 }

@@ -2,6 +2,8 @@
 //! thin layer over the library crates; each subcommand lives in its module.
 
 mod check;
+mod query;
+mod tables;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -12,8 +14,8 @@ use std::process::ExitCode;
     version,
     about = "An embedded KQL (Kusto Query Language) engine for Microsoft Sentinel detections",
     long_about = "kqlite reads KQL exactly as Microsoft Sentinel does.\n\n\
-                  Today it checks queries: `kqlite check` parses KQL and reports every syntax\n\
-                  error with its line, column and what was expected."
+                  `kqlite query` runs a query over CSV, JSON and Parquet files with Kusto's\n\
+                  semantics; `kqlite check` reports syntax, name and type errors without running."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,12 +25,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(check::CheckArgs),
+    Query(query::QueryArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Query(args) => query::run(args),
     };
     match result {
         Ok(code) => code,

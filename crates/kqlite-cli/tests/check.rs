@@ -11,6 +11,7 @@ fn kqlite() -> Command {
 #[test]
 fn valid_query_exits_zero() {
     let out = kqlite().args(["check", "SecurityEvent | where EventID == 4624 | count"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Count: long"));
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
 }
@@ -30,7 +31,7 @@ fn reads_files_and_stdin() {
     let dir = std::env::temp_dir().join(format!("kqlite-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("q.kql");
-    std::fs::write(&file, "T | where a has 'x'").unwrap();
+    std::fs::write(&file, "Syslog | where SyslogMessage has 'sshd'").unwrap();
     let out = kqlite().arg("check").arg("-f").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
 
@@ -57,11 +58,12 @@ fn jsonl_writes_one_line_per_input_line_in_order() {
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("in.jsonl");
     let lines = [
-        r#"{"query": "T | take 1"}"#,
+        r#"{"query": "SecurityEvent | project EventID, Computer | take 1"}"#,
         r#"{"query": "T |\n where"}"#,
         r#"not json"#,
         r#"{"id": 1}"#,
-        r#"{"query": "set notruncation; T"}"#,
+        r#"{"query": "set notruncation; Syslog | take 1"}"#,
+        r#"{"query": "SecurityEvent | where EventIDD == 4624"}"#,
     ];
     std::fs::write(&input, lines.join("\n")).unwrap();
     let out = kqlite().arg("check").arg("--jsonl").arg(&input).output().unwrap();
@@ -69,7 +71,10 @@ fn jsonl_writes_one_line_per_input_line_in_order() {
     let results: Vec<serde_json::Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(results.len(), lines.len());
-    assert_eq!(results[0], serde_json::json!({"ok": true, "stage": "parse", "errors": []}));
+    assert_eq!(
+        results[0],
+        serde_json::json!({"ok": true, "stage": "bind", "errors": [], "columns": {"EventID": "int", "Computer": "string"}})
+    );
     assert_eq!(results[1]["ok"], false);
     assert_eq!(results[1]["errors"][0]["line"], 2);
     assert_eq!(results[1]["errors"][0]["col"], 7);
@@ -79,6 +84,8 @@ fn jsonl_writes_one_line_per_input_line_in_order() {
     assert!(results[3]["errors"][0]["message"].as_str().unwrap().contains("no \"query\" field"));
     // `set` is reported as ignored, not as an error.
     assert_eq!(results[4]["ok"], true);
+    assert_eq!(results[5]["stage"], "bind");
+    assert!(results[5]["errors"][0]["message"].as_str().unwrap().contains("did you mean 'EventID'"));
 }
 
 /// Accept/reject agreement with Microsoft's parser on 500 seeded mutants of

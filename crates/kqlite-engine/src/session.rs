@@ -8,7 +8,7 @@ use datafusion::catalog::MemTable;
 use datafusion::common::TableReference;
 use datafusion::datasource::provider_as_source;
 use datafusion::datasource::TableProvider;
-use datafusion::logical_expr::{cast, col, Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{cast, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use kqlite_syntax::{Diagnostic, LineIndex};
@@ -33,6 +33,8 @@ pub enum Clock {
 struct TableEntry {
     provider: Arc<dyn TableProvider>,
     columns: Vec<ColumnDef>,
+    /// External data may hold null strings; Kusto's strings are never null.
+    may_have_null_strings: bool,
 }
 
 /// Why a query did not run.
@@ -143,15 +145,60 @@ impl Session {
             .into_iter()
             .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
+        let batches_for_check = batches.clone();
         let table = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
-        self.tables.insert(name.to_string(), TableEntry { provider: Arc::new(table), columns });
+        let may_have_null_strings = batches_have_null_strings(&columns, &batches_for_check);
+        self.tables.insert(name.to_string(), TableEntry { provider: Arc::new(table), columns, may_have_null_strings });
         Ok(())
     }
 
     /// Registers any DataFusion table (Parquet files, …) whose Arrow types
     /// map to `columns`; datetime columns stored as timestamps are converted.
     pub fn register_provider(&mut self, name: &str, provider: Arc<dyn TableProvider>, columns: Vec<ColumnDef>) {
-        self.tables.insert(name.to_string(), TableEntry { provider, columns });
+        self.tables.insert(name.to_string(), TableEntry { provider, columns, may_have_null_strings: true });
+    }
+
+    /// Registers Parquet files (a file or a directory of `.parquet` files),
+    /// read lazily with column pruning. Arrow types map to KQL types:
+    /// strings, integers, floats, booleans, timestamps (datetime) and
+    /// durations (timespan); `known` fixes the KQL type of named columns
+    /// (for example `dynamic` stored as JSON text).
+    pub async fn register_parquet(
+        &mut self,
+        name: &str,
+        path: &str,
+        known: Option<&[ColumnDef]>,
+    ) -> Result<(), String> {
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+        let absolute = std::fs::canonicalize(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+        let url = ListingTableUrl::parse(absolute.to_string_lossy()).map_err(|e| e.to_string())?;
+        let extension = if absolute.is_dir() { ".parquet" } else { "" };
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(extension);
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .infer_schema(&self.ctx.state())
+            .await
+            .map_err(|e| format!("cannot read the Parquet schema of {path}: {e}"))?;
+        let table = ListingTable::try_new(config).map_err(|e| e.to_string())?;
+        let mut columns = Vec::new();
+        for field in table.schema().fields() {
+            let declared = known.and_then(|k| k.iter().find(|c| c.name == *field.name())).map(|c| c.ty);
+            let ty = match declared {
+                Some(t) => t,
+                None => kql_type_of(field.data_type()).ok_or_else(|| {
+                    format!(
+                        "{path}: column '{}' has Arrow type {}, which kqlite cannot map to a KQL type",
+                        field.name(),
+                        field.data_type()
+                    )
+                })?,
+            };
+            columns.push(ColumnDef::new(field.name().clone(), ty));
+        }
+        self.tables
+            .insert(name.to_string(), TableEntry { provider: Arc::new(table), columns, may_have_null_strings: true });
+        Ok(())
     }
 
     pub fn table_names(&self) -> Vec<String> {
@@ -235,6 +282,28 @@ impl Session {
     }
 }
 
+fn batches_have_null_strings(columns: &[ColumnDef], batches: &[RecordBatch]) -> bool {
+    batches
+        .iter()
+        .any(|b| columns.iter().enumerate().any(|(i, c)| c.ty == KqlType::String && b.column(i).null_count() > 0))
+}
+
+/// The KQL type for a stored Arrow type.
+pub fn kql_type_of(data_type: &DataType) -> Option<KqlType> {
+    Some(match data_type {
+        DataType::Boolean => KqlType::Bool,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => KqlType::Int,
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => KqlType::Long,
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => KqlType::Real,
+        DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => KqlType::Decimal,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => KqlType::String,
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => KqlType::Datetime,
+        DataType::Duration(_) => KqlType::Timespan,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => KqlType::Dynamic,
+        _ => return None,
+    })
+}
+
 struct Resolver<'s> {
     session: &'s Session,
     temporaries: RefCell<usize>,
@@ -264,12 +333,26 @@ impl TableResolver for Resolver<'_> {
                     DataType::Duration(unit) if *unit != TimeUnit::Nanosecond => {
                         cast(cast(reference, DataType::Duration(TimeUnit::Nanosecond)), DataType::Int64)
                     }
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if column.ty == KqlType::Dynamic => {
+                        // JSON text declared dynamic.
+                        crate::functions::dynamic::parse_json(crate::convert::Bound::new(
+                            cast(reference, DataType::Utf8),
+                            KqlType::String,
+                        ))
+                        .expr
+                    }
                     _ => cast(reference, expected),
                 }
             };
+            // Kusto strings are never null.
+            let expr = if column.ty == KqlType::String && entry.may_have_null_strings {
+                needs_cast = true;
+                datafusion::functions::expr_fn::coalesce(vec![expr, datafusion::logical_expr::lit("")])
+            } else {
+                expr
+            };
             exprs.push(expr.alias(&column.name));
         }
-        let _ = col("unused");
         let plan = if needs_cast { LogicalPlanBuilder::from(plan).project(exprs).ok()?.build().ok()? } else { plan };
         Some((plan, entry.columns.clone()))
     }
