@@ -2,10 +2,22 @@
 
 use kqlite_syntax::ast::{self, ExprKind};
 
+/// Functions whose result keeps the name of their first argument
+/// (`tostring(Account)` is named `Account`), as Microsoft's binder names them.
+const KEEPS_ARGUMENT_NAME: &[&str] = &[
+    "tostring", "toint", "tolong", "todouble", "toreal", "todatetime", "totimespan", "tobool", "toboolean",
+    "todecimal", "toguid", "todynamic", "toobject", "parse_json", "parsejson", "startofday", "startofweek",
+    "startofmonth", "startofyear", "abs", "round", "sqrt", "log", "log2", "log10", "exp", "exp2", "exp10",
+    "ceiling", "tohex", "bin", "floor", "bin_at", "bin_auto", "take_any", "any",
+];
+
+/// Functions named `<prefix>_<argument>` (`strlen(a)` is `strlen_a`).
+const PREFIXES_ARGUMENT_NAME: &[(&str, &str)] = &[("strlen", "strlen"), ("string_size", "string_size"), ("gettype", "type")];
+
 /// The name of an unnamed output column when Kusto derives one from the
-/// expression: a column keeps its name, `d.a.b` becomes `d_a_b`, `bin(x, …)`
-/// and similar rounding calls keep `x`. `None` means the caller numbers it
-/// (`Column1`, `print_0`, …).
+/// expression: a column keeps its name, `d.a.b` becomes `d_a_b`,
+/// conversions and rounding keep their argument's name. `None` means the
+/// caller numbers it (`Column1`, `print_0`, …).
 pub fn expression_name(expr: &ast::Expr) -> Option<String> {
     match &expr.kind {
         ExprKind::Name(id) => Some(id.name.clone()),
@@ -22,8 +34,13 @@ pub fn expression_name(expr: &ast::Expr) -> Option<String> {
                 _ => None,
             }
         }
-        ExprKind::Call { func, args } if matches!(func.name.as_str(), "bin" | "floor" | "bin_at" | "bin_auto") => {
+        ExprKind::Call { func, args } if KEEPS_ARGUMENT_NAME.contains(&func.name.as_str()) => {
             args.first().and_then(|a| expression_name(&a.value))
+        }
+        ExprKind::Call { func, args } => {
+            let (_, prefix) = PREFIXES_ARGUMENT_NAME.iter().find(|(f, _)| *f == func.name)?;
+            let arg = args.first().and_then(|a| expression_name(&a.value))?;
+            Some(format!("{prefix}_{arg}"))
         }
         _ => None,
     }
@@ -32,10 +49,20 @@ pub fn expression_name(expr: &ast::Expr) -> Option<String> {
 /// The name of an unnamed aggregate: `count()` → `count_`,
 /// `dcount(Computer)` → `dcount_Computer`, `make_set(x)` → `set_x`.
 pub fn aggregate_name(prefix: &str, expr: &ast::Expr) -> String {
-    let ExprKind::Call { args, .. } = &expr.kind else { return format!("{prefix}_") };
-    match args.first().and_then(|a| expression_name(&a.value)) {
-        Some(arg) => format!("{prefix}_{arg}"),
-        None => format!("{prefix}_"),
+    let ExprKind::Call { func, args } = &expr.kind else { return format!("{prefix}_") };
+    let arg = args.first().and_then(|a| expression_name(&a.value));
+    match (func.name.as_str(), arg) {
+        // `take_any(a)` keeps the column's name.
+        ("take_any" | "any", Some(arg)) => arg,
+        // `percentile(x, 95)` is `percentile_x_95`.
+        ("percentile", Some(arg)) => match args.get(1).map(|a| &a.value.kind) {
+            Some(ExprKind::Literal(ast::Literal::Long(p) | ast::Literal::Real(p))) => {
+                format!("{prefix}_{arg}_{}", p.replace('.', "_"))
+            }
+            _ => format!("{prefix}_{arg}"),
+        },
+        (_, Some(arg)) => format!("{prefix}_{arg}"),
+        (_, None) => format!("{prefix}_"),
     }
 }
 

@@ -316,6 +316,12 @@ impl<'r> Binder<'r> {
                 .ok_or_else(|| BindError::new(span, format!("'in' cannot compare {} values", value.ty)))?;
             for c in constants {
                 let ty = c.ty;
+                // Kusto's `in` compares mixed text and numbers too.
+                let c = match (ty, target_ty) {
+                    (KqlType::String, t) if t.is_numeric() => functions::conversion::from_string(c, t),
+                    (t, KqlType::String) if t.is_numeric() => crate::convert::to_string(c),
+                    _ => c,
+                };
                 let c = coerce_pair(c, target_ty)
                     .ok_or_else(|| BindError::new(span, format!("'in' list mixes {ty} with {target_ty} values")))?;
                 list.push(if case_insensitive { lower(c.expr) } else { c.expr });
@@ -633,7 +639,9 @@ pub(super) fn literal(l: &Literal, span: Span) -> BindResult<Bound> {
             Bound::new(lit(ScalarValue::Int64(nanos)), KqlType::Timespan)
         }
         Literal::Datetime(text) => {
-            let nanos = if text.trim() == "null" {
+            // `datetime('2019-01-20T10:02:51')` is accepted with quotes too.
+            let text = text.trim().trim_matches(|c| c == '\'' || c == '"');
+            let nanos = if text == "null" {
                 None
             } else {
                 Some(
@@ -658,9 +666,10 @@ pub(super) fn literal(l: &Literal, span: Span) -> BindResult<Bound> {
                     ScalarValue::try_from(&kql.arrow()).map_err(|e| BindError::new(span, e.to_string()))?
                 }
                 KqlType::Bool => ScalarValue::Boolean(Some(v.eq_ignore_ascii_case("true"))),
-                KqlType::Int => {
-                    ScalarValue::Int32(Some(v.parse().map_err(|_| BindError::new(span, format!("invalid int '{v}'")))?))
-                }
+                // Hex literals wrap to 32 bits: int(0xf090013d) is negative.
+                KqlType::Int => ScalarValue::Int32(Some(
+                    parse_long(v).map(|x| x as i32).ok_or_else(|| BindError::new(span, format!("invalid int '{v}'")))?,
+                )),
                 KqlType::Long => ScalarValue::Int64(Some(
                     parse_long(v).ok_or_else(|| BindError::new(span, format!("invalid long '{v}'")))?,
                 )),
@@ -913,6 +922,19 @@ pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
         _ => Operator::GtEq,
     };
     let (lt, rt) = (l.ty, r.ty);
+    // Kusto's == and != also compare text with numbers (`EventID == "4624"`)
+    // and booleans with numbers (`IsLocalAdmin == 0`).
+    let (l, r) = match (op, lt, rt) {
+        (BinaryOp::Eq | BinaryOp::NotEq, KqlType::String, t) if t.is_numeric() => {
+            (functions::conversion::from_string(l, t), r)
+        }
+        (BinaryOp::Eq | BinaryOp::NotEq, t, KqlType::String) if t.is_numeric() => {
+            (l, functions::conversion::from_string(r, t))
+        }
+        (_, KqlType::Bool, t) if t.is_numeric() => (functions::conversion::convert(l, KqlType::Long), r),
+        (_, t, KqlType::Bool) if t.is_numeric() => (l, functions::conversion::convert(r, KqlType::Long)),
+        _ => (l, r),
+    };
     let Some((le, re, _)) = unify(l, r) else {
         return err(span, format!("cannot compare {lt} with {rt}"));
     };

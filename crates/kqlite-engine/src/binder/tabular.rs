@@ -115,18 +115,17 @@ impl<'r> Binder<'r> {
     ) -> BindResult<Vec<(String, Bound)>> {
         let mut out: Vec<(String, Bound)> = Vec::new();
         let mut counter = 0;
-        for item in items {
+        for (position, item) in items.iter().enumerate() {
             let mut scope = RowScope::new(columns);
             let bound = self.scalar(&item.expr, &mut scope)?;
+            let derived = if default_prefix == "print_" { None } else { naming::expression_name(&item.expr) };
             let name = match item.names.as_slice() {
-                [] => match naming::expression_name(&item.expr) {
+                // `print` numbers unnamed columns by position: print_0, print_2.
+                [] if default_prefix == "print_" => format!("print_{position}"),
+                [] => match derived {
                     Some(n) => n,
                     None => loop {
-                        let candidate = if default_prefix == "print_" {
-                            format!("print_{counter}")
-                        } else {
-                            format!("{default_prefix}{}", counter + 1)
-                        };
+                        let candidate = format!("{default_prefix}{}", counter + 1);
                         counter += 1;
                         if !columns.iter().any(|c| c.name == candidate) && !out.iter().any(|(n, _)| *n == candidate) {
                             break candidate;
@@ -180,6 +179,7 @@ impl<'r> Binder<'r> {
             }
             OperatorKind::Extend { columns } => {
                 let new = self.named_exprs(columns, &input.columns, "Column")?;
+                check_unique(&new, span)?;
                 let mut outputs = Self::keep_all(&input);
                 for (name, bound) in new {
                     match outputs.iter_mut().find(|(n, _)| *n == name) {
@@ -297,9 +297,7 @@ impl<'r> Binder<'r> {
             }
             OperatorKind::Union { params, tables } => {
                 let mut inputs = vec![(None, input)];
-                for t in tables {
-                    inputs.push((table_label(t), self.tabular(t)?));
-                }
+                inputs.extend(self.union_inputs(tables)?);
                 self.union(inputs, params, span)
             }
             OperatorKind::MvExpand { items, limit, .. } => self.mv_expand(input, items, limit.as_ref(), span),
@@ -325,6 +323,27 @@ impl<'r> Binder<'r> {
             OperatorKind::Input => Ok(input),
             other => err(span, format!("the {} operator is not supported yet", operator_name(other))),
         }
+    }
+
+    /// Union legs, with wildcard patterns (`Device*`) expanded to the
+    /// matching tables.
+    fn union_inputs(&mut self, tables: &[ast::Expr]) -> BindResult<Vec<(Option<String>, Relation)>> {
+        let mut inputs = Vec::new();
+        for t in tables {
+            if let ExprKind::NamePattern(pattern) = &t.kind {
+                let names: Vec<String> =
+                    self.resolver.table_names().into_iter().filter(|n| wildcard_match(pattern, n)).collect();
+                for name in names {
+                    inputs.push((Some(name.clone()), self.table_name(&name, t.span)?));
+                }
+                continue;
+            }
+            inputs.push((table_label(t), self.tabular(t)?));
+        }
+        if inputs.is_empty() {
+            return err(tables.first().map_or(Span::default(), |t| t.span), "no table matches the union's patterns");
+        }
+        Ok(inputs)
     }
 
     fn unknown_column<T>(&self, name: &str, span: Span, columns: &[ColumnDef]) -> BindResult<T> {
@@ -410,7 +429,10 @@ impl<'r> Binder<'r> {
                 if matches!(func.name.as_str(), "arg_max" | "arg_min") {
                     let expanded =
                         self.arg_extreme(func.name == "arg_max", args, item, &input, &keys, &mut scope, item.span)?;
-                    outputs.extend(expanded);
+                    for (name, bound) in expanded {
+                        let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
+                        outputs.push((naming::unique_name(&name, &taken), bound));
+                    }
                     continue;
                 }
             }
@@ -431,6 +453,12 @@ impl<'r> Binder<'r> {
                     }
                 },
                 _ => return err(item.span, "a tuple of names needs arg_max() or arg_min()"),
+            };
+            let name = if item.names.is_empty() {
+                let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
+                naming::unique_name(&name, &taken)
+            } else {
+                name
             };
             outputs.push((name, bound));
         }
@@ -469,7 +497,8 @@ impl<'r> Binder<'r> {
         for a in rest {
             if matches!(a.value.kind, ExprKind::Star) {
                 for c in &input.columns {
-                    if !wanted.iter().any(|(n, _)| *n == c.name) && !keys.iter().any(|(n, _)| *n == c.name) {
+                    let is_key = keys.iter().any(|(n, b)| *n == c.name && matches!(&b.expr, Expr::Column(col) if col.name == c.name));
+                    if !wanted.iter().any(|(n, _)| *n == c.name) && !is_key {
                         wanted.push((c.name.clone(), Bound::new(col_ref(&c.name), c.ty)));
                     }
                 }
@@ -620,10 +649,7 @@ impl<'r> Binder<'r> {
                 self.values_relation(rows, columns, span)
             }
             OperatorKind::Union { params, tables } => {
-                let mut inputs = Vec::new();
-                for t in tables {
-                    inputs.push((table_label(t), self.tabular(t)?));
-                }
+                let inputs = self.union_inputs(tables)?;
                 self.union(inputs, params, span)
             }
             other => err(span, format!("the {} operator is not supported yet", operator_name(other))),

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Binding rate of kqlite on the real Sentinel corpus, and agreement of result
+column types with Microsoft's binder.
+
+Takes the corpus queries whose tables are all built into kqlite (and that call
+no workspace functions such as _Im_Dns), binds them with
+`kqlite check --jsonl` and with `oracle --la-schemas`, and prints:
+  - the share kqlite binds without error (issue #3 target: >= 90%),
+  - among queries both bind, the share whose result columns (name -> type)
+    are identical (target: >= 95%),
+  - the most common bind errors and type differences, to work through.
+
+Usage: python3 scripts/corpus_bind.py [--kqlite PATH] [--out DIR]
+Skips, saying why, when ../shared is absent.
+"""
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("KQLITE_SHARED", ROOT.parent / "shared"))
+
+
+def catalog_tables(kqlite_root: Path):
+    tsv = kqlite_root / "crates/kqlite-ingest/schemas/sentinel.tsv"
+    return {line.split("\t")[0] for line in tsv.read_text().splitlines() if line and not line.startswith("#")}
+
+
+def run_jsonl(command, path):
+    out = subprocess.run(command + [str(path)], capture_output=True, text=True)
+    if out.returncode not in (0, 1):
+        sys.exit(f"{command[0]} failed: {out.stderr}")
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    parser.add_argument("--kqlite", default=str(target / "debug/kqlite"))
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--show", type=int, default=15, help="how many error groups to print")
+    args = parser.parse_args()
+    corpus = SHARED / "corpus/sentinel-queries.jsonl"
+    oracle = SHARED / "tools/kusto-oracle/oracle"
+    if not corpus.exists() or not oracle.exists():
+        print("SKIP corpus binding: ../shared not found (it holds the corpus and Microsoft's binder)")
+        return 0
+    tables = catalog_tables(ROOT)
+    selected = []
+    for line in corpus.read_text().splitlines():
+        q = json.loads(line)
+        used = set(q.get("referenced_tables") or []) | set(q.get("required_tables") or [])
+        if used and used <= tables and not q.get("other_sources"):
+            selected.append(q)
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="kqlite-bind-"))
+    out.mkdir(parents=True, exist_ok=True)
+    queries = out / "queries.jsonl"
+    with open(queries, "w") as f:
+        for q in selected:
+            f.write(json.dumps({"query": q["query"]}) + "\n")
+    ours = run_jsonl([args.kqlite, "check", "--jsonl"], queries)
+    # Microsoft's binder gets exactly kqlite's built-in schemas, so the
+    # comparison is of binders, not of schema sources.
+    schema = collections.defaultdict(dict)
+    for line in (ROOT / "crates/kqlite-ingest/schemas/sentinel.tsv").read_text().splitlines():
+        if line and not line.startswith("#"):
+            table, column, ty = line.split("\t")
+            schema[table][column] = ty
+    schema_path = out / "schemas.json"
+    schema_path.write_text(json.dumps(schema))
+    theirs = run_jsonl([str(oracle), "--schema", str(schema_path), "--jsonl"], queries)
+    assert len(ours) == len(theirs) == len(selected)
+
+    bound = [o["ok"] for o in ours]
+    errors = collections.Counter()
+    both = agree = 0
+    differences = collections.Counter()
+    report = []
+    for q, o, t in zip(selected, ours, theirs):
+        if not o["ok"]:
+            message = o["errors"][0]["message"]
+            key = message.split("'")[0] + ("'" + message.split("'")[1] + "'" if "unknown" in message and "'" in message else "")
+            errors[key[:90]] += 1
+            report.append({"id": q.get("id"), "kqlite": o, "oracle_ok": t["ok"]})
+        if o["ok"] and t["ok"]:
+            both += 1
+            ours_cols, their_cols = o.get("columns") or {}, t.get("columns") or {}
+            if ours_cols == their_cols:
+                agree += 1
+            else:
+                diff = sorted(set(ours_cols.items()) ^ set(their_cols.items()))
+                differences[str(diff[:2])[:110]] += 1
+                report.append({"id": q.get("id"), "kqlite_columns": ours_cols, "oracle_columns": their_cols})
+    (out / "report.jsonl").write_text("".join(json.dumps(r) + "\n" for r in report))
+    n = len(selected)
+    print(f"corpus queries over built-in tables: {n} (of {sum(1 for _ in corpus.open())})")
+    print(f"kqlite binds {sum(bound)}/{n} = {100 * sum(bound) / n:.1f}% (target >= 90%); "
+          f"Microsoft's binder binds {sum(t['ok'] for t in theirs)}/{n}")
+    if both:
+        print(f"result column types agree on {agree}/{both} = {100 * agree / both:.1f}% of queries both bind (target >= 95%)")
+    print(f"\nmost common kqlite bind errors:")
+    for message, count in errors.most_common(args.show):
+        print(f"  {count:4d}  {message}")
+    print(f"\nmost common column differences (kqlite vs Microsoft, symmetric difference):")
+    for message, count in differences.most_common(args.show):
+        print(f"  {count:4d}  {message}")
+    print(f"\ndetails: {out / 'report.jsonl'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
