@@ -99,6 +99,9 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
         }
         match session.query(&text).await {
             Ok(result) => {
+                for notice in &result.notices {
+                    eprintln!("kqlite: note: {notice}");
+                }
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());
                 output::write(&result, format, &mut out)?;

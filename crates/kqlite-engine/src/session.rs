@@ -91,6 +91,8 @@ impl std::error::Error for QueryError {}
 pub struct QueryResult {
     pub columns: Vec<ColumnDef>,
     pub batches: Vec<RecordBatch>,
+    /// Things the user should know about this result.
+    pub notices: Vec<String>,
 }
 
 impl QueryResult {
@@ -211,18 +213,19 @@ impl Session {
 
     /// Parses and binds without running: the result schema, or the error.
     pub fn check(&self, text: &str) -> Result<Vec<ColumnDef>, QueryError> {
-        let relation = self.bind(text, 0)?;
+        let (relation, _) = self.bind(text, 0)?;
         Ok(relation.columns)
     }
 
-    fn bind(&self, text: &str, now: i64) -> Result<Relation, QueryError> {
+    fn bind(&self, text: &str, now: i64) -> Result<(Relation, Vec<String>), QueryError> {
         let parsed = kqlite_syntax::parse(text);
         if parsed.has_errors() {
             return Err(QueryError::Parse(parsed.diagnostics));
         }
         let resolver = Resolver { session: self, temporaries: RefCell::new(0) };
         let mut binder = Binder::new(&resolver, now);
-        binder.bind_query(&parsed.query).map_err(QueryError::Bind)
+        let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
+        Ok((relation, binder.notices))
     }
 
     /// The instant `now()` stands for in the next query.
@@ -267,10 +270,10 @@ impl Session {
     /// The DataFusion logical plan of a query, for `--explain`.
     pub async fn plan(&self, text: &str) -> Result<LogicalPlan, QueryError> {
         let now = self.now().await?;
-        Ok(self.bind(text, now)?.plan)
+        Ok(self.bind(text, now)?.0.plan)
     }
 
-    async fn run_bound(&self, relation: Relation) -> Result<QueryResult, QueryError> {
+    async fn run_bound(&self, (relation, notices): (Relation, Vec<String>)) -> Result<QueryResult, QueryError> {
         let frame =
             self.ctx.execute_logical_plan(relation.plan).await.map_err(|e| QueryError::Execution(e.to_string()))?;
         let mut stream = frame.execute_stream().await.map_err(|e| QueryError::Execution(e.to_string()))?;
@@ -278,7 +281,7 @@ impl Session {
         while let Some(batch) = stream.next().await {
             batches.push(batch.map_err(|e| QueryError::Execution(e.to_string()))?);
         }
-        Ok(QueryResult { columns: relation.columns, batches })
+        Ok(QueryResult { columns: relation.columns, batches, notices })
     }
 }
 

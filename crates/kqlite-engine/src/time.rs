@@ -2,7 +2,7 @@
 //! Kusto's text forms. Both are nanoseconds in an `i64` (see [`crate::types`]).
 
 use crate::types::*;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 
 /// Parses the text of a timespan literal: `1d`, `1.5h`, `100ms`,
 /// `10microsecond`, `1tick`, or the `[-][d.]hh:mm[:ss[.fffffff]]` form used
@@ -159,6 +159,128 @@ pub fn format_timespan(nanos: i64) -> String {
         out.push_str(&format!(".{fraction:07}"));
     }
     out
+}
+
+/// Formats a datetime with a .NET-style custom format, as Kusto's
+/// `format_datetime` does: `yyyy`/`yy`/`y`, `MM`/`M` (`MMM`, `MMMM` names),
+/// `dd`/`d` (`ddd`, `dddd` day names), `HH`/`H`, `hh`/`h`, `mm`/`m`,
+/// `ss`/`s`, `f…` (fixed digits), `F…` (trailing zeros dropped, and a `.`
+/// before an empty `F` field too), `tt`/`t`. Anything else is copied.
+pub fn format_datetime_custom(nanos: i64, format: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    let frac = nanos.rem_euclid(NANOS_PER_SECOND);
+    let Some(dt) = DateTime::from_timestamp(nanos.div_euclid(NANOS_PER_SECOND), 0) else { return String::new() };
+    let hour = dt.hour() as i64;
+    format_custom(format, |c, run, out| {
+        let number = |out: &mut String, v: i64| out.push_str(&format!("{v:0width$}", width = run.min(2)));
+        match c {
+            'y' if run <= 2 => number(out, i64::from(dt.year()).rem_euclid(100)),
+            'y' => out.push_str(&format!("{:0run$}", dt.year())),
+            'M' if run >= 4 => out.push_str(MONTHS[dt.month0() as usize]),
+            'M' if run == 3 => out.push_str(&MONTHS[dt.month0() as usize][..3]),
+            'M' => number(out, dt.month() as i64),
+            'd' if run >= 4 => out.push_str(DAYS[dt.weekday().num_days_from_sunday() as usize]),
+            'd' if run == 3 => out.push_str(&DAYS[dt.weekday().num_days_from_sunday() as usize][..3]),
+            'd' => number(out, dt.day() as i64),
+            'H' => number(out, hour),
+            'h' => number(out, if hour % 12 == 0 { 12 } else { hour % 12 }),
+            'm' => number(out, dt.minute() as i64),
+            's' => number(out, dt.second() as i64),
+            'f' | 'F' => push_fraction(out, frac, run, c == 'F', true),
+            't' => out.push_str(&(if hour < 12 { "AM" } else { "PM" })[..run.min(2)]),
+            'z' => out.push_str(["+0", "+00", "+00:00"][run.min(3) - 1]),
+            'K' => out.push('Z'),
+            _ => return false,
+        }
+        true
+    })
+}
+
+/// Formats a timespan with a .NET-style custom format, as Kusto's
+/// `format_timespan` does: `d…` (days, zero-padded to the run length),
+/// `hh`/`h` (also `HH`/`H`), `mm`/`m`, `ss`/`s`, `f…`, `F…`. Components
+/// are those of the absolute value, as in .NET.
+pub fn format_timespan_custom(nanos: i64, format: &str) -> String {
+    let total = nanos.unsigned_abs();
+    let (day, frac) = (NANOS_PER_DAY as u64, (total % NANOS_PER_SECOND as u64) as i64);
+    let days = total / day;
+    let time = total % day;
+    let hours = time / NANOS_PER_HOUR as u64;
+    let minutes = time / NANOS_PER_MINUTE as u64 % 60;
+    let seconds = time / NANOS_PER_SECOND as u64 % 60;
+    format_custom(format, |c, run, out| {
+        let width = run.min(2);
+        match c {
+            'd' => out.push_str(&format!("{days:0run$}")),
+            'h' | 'H' => out.push_str(&format!("{hours:0width$}")),
+            'm' => out.push_str(&format!("{minutes:0width$}")),
+            's' => out.push_str(&format!("{seconds:0width$}")),
+            'f' | 'F' => push_fraction(out, frac, run, c == 'F', false),
+            _ => return false,
+        }
+        true
+    })
+}
+
+/// Walks a custom format: quoted text (`'…'`, `"…"`) and `\x` are
+/// literal, `%` is dropped, and each run of one character goes to `field`,
+/// which returns false for characters that are not specifiers (copied).
+fn format_custom(format: &str, mut field: impl FnMut(char, usize, &mut String) -> bool) -> String {
+    let chars: Vec<char> = format.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\'' | '"' => {
+                let end = chars[i + 1..].iter().position(|&q| q == c).map_or(chars.len(), |p| i + 1 + p);
+                out.extend(&chars[i + 1..end]);
+                i = end + 1;
+            }
+            '\\' => {
+                out.extend(chars.get(i + 1));
+                i += 2;
+            }
+            '%' => i += 1,
+            _ => {
+                let run = chars[i..].iter().take_while(|&&x| x == c).count();
+                if !field(c, run, &mut out) {
+                    out.extend(&chars[i..i + run]);
+                }
+                i += run;
+            }
+        }
+    }
+    out
+}
+
+/// The first `digits` digits of a second's fraction. `trim` (the `F`
+/// specifiers) drops trailing zeros; for datetimes an empty `F` field also
+/// drops the `.` before it, as .NET does.
+fn push_fraction(out: &mut String, frac_nanos: i64, digits: usize, trim: bool, drop_dot: bool) {
+    let all = format!("{frac_nanos:09}");
+    let mut text = &all[..digits.min(9)];
+    if trim {
+        text = text.trim_end_matches('0');
+        if text.is_empty() && drop_dot && out.ends_with('.') {
+            out.pop();
+        }
+    }
+    out.push_str(text);
 }
 
 /// Current time in nanoseconds since the epoch.

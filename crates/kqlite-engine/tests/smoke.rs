@@ -31,3 +31,13 @@ async fn smoke() {
         println!("== {q}\n{}", run(q).await);
     }
 }
+
+#[tokio::test]
+async fn windows_and_notices() {
+    for q in [
+        "range x from 1 to 5 step 1 | sort by x asc | extend p = prev(x), n = next(x, 1, -1), r = row_number(), c = row_cumsum(x)",
+        "externaldata(a:string)[@'https://example.com/x.csv'] | count",
+    ] {
+        println!("== {q}\n{}", run(q).await);
+    }
+}

@@ -85,10 +85,10 @@ impl<'r> Binder<'r> {
                 }
                 ExprKind::Binary { op: BinaryOp::Eq, left: a, right: b } => {
                     let sides = JoinSides { left: &left.columns, right: &right.columns, right_name: &right_name };
-                    let mut scope = RowScope { columns: &[], join: Some(sides), aggregates: None };
+                    let mut scope = RowScope { columns: &[], join: Some(sides), aggregates: None, windows: None };
                     let a = self.scalar(a, &mut scope)?;
                     let sides = JoinSides { left: &left.columns, right: &right.columns, right_name: &right_name };
-                    let mut scope = RowScope { columns: &[], join: Some(sides), aggregates: None };
+                    let mut scope = RowScope { columns: &[], join: Some(sides), aggregates: None, windows: None };
                     let b = self.scalar(b, &mut scope)?;
                     (a, b)
                 }

@@ -107,6 +107,9 @@ pub struct Binder<'r> {
     scopes: Vec<HashMap<String, Binding>>,
     /// Unique names for temporary tables and hidden columns.
     counter: usize,
+    /// Things the user should know about the result (e.g. data kqlite
+    /// cannot fetch offline).
+    pub notices: Vec<String>,
 }
 
 impl<'r> Binder<'r> {
@@ -117,6 +120,7 @@ impl<'r> Binder<'r> {
             parameters: HashMap::new(),
             scopes: vec![HashMap::new()],
             counter: 0,
+            notices: Vec::new(),
         }
     }
 

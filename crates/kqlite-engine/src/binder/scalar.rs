@@ -21,6 +21,9 @@ pub(super) struct RowScope<'a> {
     pub join: Option<JoinSides<'a>>,
     /// In `summarize`: aggregate calls found so far, as (alias, aggregate).
     pub aggregates: Option<Vec<(String, Expr)>>,
+    /// In `extend`/`project`: window calls (`prev`, `next`, `row_number`)
+    /// found so far, as (alias, window expression).
+    pub windows: Option<Vec<(String, Expr)>>,
 }
 
 pub(super) struct JoinSides<'a> {
@@ -32,11 +35,11 @@ pub(super) struct JoinSides<'a> {
 
 impl<'a> RowScope<'a> {
     pub fn new(columns: &'a [ColumnDef]) -> RowScope<'a> {
-        RowScope { columns, join: None, aggregates: None }
+        RowScope { columns, join: None, aggregates: None, windows: None }
     }
 
     pub fn empty() -> RowScope<'static> {
-        RowScope { columns: &[], join: None, aggregates: None }
+        RowScope { columns: &[], join: None, aggregates: None, windows: None }
     }
 }
 
@@ -175,7 +178,7 @@ impl<'r> Binder<'r> {
                     &f,
                     Vec::new(),
                     span,
-                    &mut RowScope { columns: scope.columns, join: None, aggregates: None },
+                    &mut RowScope { columns: scope.columns, join: None, aggregates: None, windows: None },
                 );
             }
             _ => {}
@@ -384,7 +387,7 @@ impl<'r> Binder<'r> {
                 let expr = when(c, t).otherwise(e).map_err(|e| BindError::new(span, e.to_string()))?;
                 return Ok(Bound::new(expr, ty));
             }
-            "column_ifexists" => {
+            "column_ifexists" | "columnifexists" => {
                 let [column, default] = args else {
                     return err(span, "column_ifexists() takes 2 arguments (name, default)");
                 };
@@ -398,6 +401,9 @@ impl<'r> Binder<'r> {
             }
             _ => {}
         }
+        if matches!(name, "prev" | "next" | "row_number" | "row_cumsum") {
+            return self.window_call(name, args, span, scope);
+        }
         if let Some(spec) = functions::registry().lookup_aggregate(name).copied() {
             let Some(collected) = scope.aggregates.as_mut().map(|v| v.len()) else {
                 return err(
@@ -406,7 +412,7 @@ impl<'r> Binder<'r> {
                 );
             };
             check_arity(name, args.len(), spec.min_args, spec.max_args, span)?;
-            let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None };
+            let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None, windows: None };
             let bound = args
                 .iter()
                 .map(|a| match a.value.kind {
@@ -429,6 +435,90 @@ impl<'r> Binder<'r> {
         check_arity(name, args.len(), spec.min_args, spec.max_args, span)?;
         let bound = args.iter().map(|a| self.scalar(&a.value, scope)).collect::<BindResult<Vec<_>>>()?;
         (spec.bind)(&self.call, bound).map_err(|m| BindError::new(span, m))
+    }
+
+    /// `prev(x[, offset[, default]])`, `next(…)`, `row_number([start])`,
+    /// `row_cumsum(x)` over the serialized input, in its order.
+    fn window_call(&mut self, name: &str, args: &[ast::Arg], span: Span, scope: &mut RowScope<'_>) -> BindResult<Bound> {
+        use datafusion::functions_window::expr_fn as window;
+        if scope.windows.is_none() {
+            return err(span, format!("{name}() needs a serialized row order; use it in extend or project after sort or serialize"));
+        }
+        let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None, windows: None };
+        let bound = args.iter().map(|a| self.scalar(&a.value, &mut inner)).collect::<BindResult<Vec<_>>>()?;
+        let constant_i64 = |b: &Bound| match evaluate_constant(&b.expr) {
+            Some(ScalarValue::Int64(Some(v))) => Some(v),
+            Some(ScalarValue::Int32(Some(v))) => Some(v as i64),
+            _ => None,
+        };
+        let (expr, ty) = match name {
+            "prev" | "next" => {
+                let Some(value) = bound.first() else { return err(span, format!("{name}() needs the column to read")) };
+                if bound.len() > 3 {
+                    return err(span, format!("the function call has an incorrect number of arguments: {name}() takes 1 to 3"));
+                }
+                let offset = match bound.get(1) {
+                    Some(b) => Some(constant_i64(b).ok_or_else(|| BindError::new(span, format!("{name}(): the offset must be a constant integer")))?),
+                    // DataFusion reads a missing offset as 0; Kusto's default is 1.
+                    None => Some(1),
+                };
+                let default = match bound.get(2) {
+                    Some(b) => Some(
+                        evaluate_constant(&implicit(b.clone(), value.ty).map(|b| b.expr).unwrap_or_else(|| b.expr.clone()))
+                            .ok_or_else(|| BindError::new(span, format!("{name}(): the default must be a constant")))?,
+                    ),
+                    None => None,
+                };
+                let e = if name == "prev" {
+                    window::lag(value.expr.clone(), offset, default)
+                } else {
+                    window::lead(value.expr.clone(), offset, default)
+                };
+                (e, value.ty)
+            }
+            "row_number" => {
+                let start = match bound.first() {
+                    Some(b) => constant_i64(b).ok_or_else(|| BindError::new(span, "row_number(): the start must be a constant integer"))?,
+                    None => 1,
+                };
+                // The window step computes the raw row number; the offset is
+                // applied in the projection (window steps take only window calls).
+                let windows = scope.windows.as_mut().expect("checked above");
+                let alias = format!("__win{}", windows.len());
+                windows.push((alias.clone(), window::row_number()));
+                let expr = datafusion::logical_expr::cast(col_ref(&alias), DataType::Int64) + lit(start - 1);
+                return Ok(Bound::new(expr, KqlType::Long));
+            }
+            _ => {
+                let Some(value) = bound.first() else { return err(span, "row_cumsum() needs the value to sum") };
+                if !value.ty.is_numeric() {
+                    return err(span, format!("row_cumsum() sums numbers, not {}", value.ty));
+                }
+                use datafusion::logical_expr::{ExprFunctionExt, WindowFrame, WindowFrameBound, WindowFrameUnits};
+                // Rows from the first up to the current one, in input order.
+                let frame = WindowFrame::new_bounds(
+                    WindowFrameUnits::Rows,
+                    WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
+                    WindowFrameBound::CurrentRow,
+                );
+                let sum = datafusion::functions_aggregate::expr_fn::sum(value.expr.clone());
+                let e = match sum {
+                    Expr::AggregateFunction(a) => Expr::from(datafusion::logical_expr::expr::WindowFunction::new(
+                        datafusion::logical_expr::expr::WindowFunctionDefinition::AggregateUDF(a.func),
+                        a.params.args,
+                    ))
+                    .window_frame(frame)
+                    .build()
+                    .map_err(|e| BindError::new(span, e.to_string()))?,
+                    other => other,
+                };
+                (e, if value.ty == KqlType::Int { KqlType::Long } else { value.ty })
+            }
+        };
+        let windows = scope.windows.as_mut().expect("checked above");
+        let alias = format!("__win{}", windows.len());
+        windows.push((alias.clone(), expr));
+        Ok(Bound::new(col_ref(&alias), ty))
     }
 
     /// `case(p1, v1, p2, v2, …, else)`: pairs plus a final else, so an odd

@@ -113,11 +113,34 @@ impl<'r> Binder<'r> {
         columns: &[ColumnDef],
         default_prefix: &str,
     ) -> BindResult<Vec<(String, Bound)>> {
+        let (out, windows) = self.named_exprs_with_windows(items, columns, default_prefix)?;
+        if let Some((_, first)) = windows.first() {
+            return err(items[0].span, format!("window functions such as {first} are only allowed in extend and project"));
+        }
+        Ok(out)
+    }
+
+    /// Binds named expressions that may call window functions (`prev`,
+    /// `next`, `row_number`); those are returned separately, to be computed
+    /// by a window step before the projection.
+    fn named_exprs_with_windows(
+        &mut self,
+        items: &[NamedExpr],
+        columns: &[ColumnDef],
+        default_prefix: &str,
+    ) -> BindResult<(Vec<(String, Bound)>, Vec<(String, Expr)>)> {
         let mut out: Vec<(String, Bound)> = Vec::new();
+        let mut windows: Vec<(String, Expr)> = Vec::new();
         let mut counter = 0;
         for (position, item) in items.iter().enumerate() {
-            let mut scope = RowScope::new(columns);
+            let mut scope = RowScope { columns, join: None, aggregates: None, windows: Some(Vec::new()) };
             let bound = self.scalar(&item.expr, &mut scope)?;
+            for (alias, window) in scope.windows.take().unwrap_or_default() {
+                // Aliases restart per item; make them unique across items.
+                let unique = format!("{alias}_{position}");
+                windows.push((unique, window));
+            }
+            let bound = rename_window_refs(bound, position);
             let derived = if default_prefix == "print_" { None } else { naming::expression_name(&item.expr) };
             let name = match item.names.as_slice() {
                 // `print` numbers unnamed columns by position: print_0, print_2.
@@ -137,7 +160,17 @@ impl<'r> Binder<'r> {
             };
             out.push((name, bound));
         }
-        Ok(out)
+        Ok((out, windows))
+    }
+
+    /// Adds window columns to `input` before a projection that reads them.
+    fn with_windows(&self, input: Relation, windows: Vec<(String, Expr)>, span: Span) -> BindResult<Relation> {
+        if windows.is_empty() {
+            return Ok(input);
+        }
+        let exprs: Vec<Expr> = windows.into_iter().map(|(alias, w)| w.alias(alias)).collect();
+        let plan = LogicalPlanBuilder::from(input.plan).window(exprs).and_then(|b| b.build()).at(span)?;
+        Ok(Relation { plan, columns: input.columns })
     }
 
     pub(super) fn print_relation(&mut self, columns: Vec<(String, Bound)>) -> BindResult<Relation> {
@@ -178,8 +211,9 @@ impl<'r> Binder<'r> {
                 Ok(Relation { plan, columns: input.columns })
             }
             OperatorKind::Extend { columns } => {
-                let new = self.named_exprs(columns, &input.columns, "Column")?;
+                let (new, windows) = self.named_exprs_with_windows(columns, &input.columns, "Column")?;
                 check_unique(&new, span)?;
+                let input = self.with_windows(input, windows, span)?;
                 let mut outputs = Self::keep_all(&input);
                 for (name, bound) in new {
                     match outputs.iter_mut().find(|(n, _)| *n == name) {
@@ -190,7 +224,8 @@ impl<'r> Binder<'r> {
                 self.project(input, outputs, span)
             }
             OperatorKind::Project { columns } => {
-                let outputs = self.named_exprs(columns, &input.columns, "Column")?;
+                let (outputs, windows) = self.named_exprs_with_windows(columns, &input.columns, "Column")?;
+                let input = self.with_windows(input, windows, span)?;
                 check_unique(&outputs, span)?;
                 self.project(input, outputs, span)
             }
@@ -420,7 +455,7 @@ impl<'r> Binder<'r> {
         }
         // Aggregates, possibly inside scalar expressions: collect the calls,
         // aggregate, then compute the expressions over the results.
-        let mut scope = RowScope { columns: &input.columns, join: None, aggregates: Some(Vec::new()) };
+        let mut scope = RowScope { columns: &input.columns, join: None, aggregates: Some(Vec::new()), windows: None };
         let mut outputs: Vec<(String, Bound)> =
             keys.iter().map(|(n, b)| (n.clone(), Bound::new(col_ref(n), b.ty))).collect();
         let mut counter = 0;
@@ -652,6 +687,25 @@ impl<'r> Binder<'r> {
                 let inputs = self.union_inputs(tables)?;
                 self.union(inputs, params, span)
             }
+            OperatorKind::ExternalData { schema, uris, .. } => {
+                let mut columns = Vec::new();
+                for c in &schema.columns {
+                    columns.push(ColumnDef::new(c.name.name.clone(), self.type_name(&c.ty)?));
+                }
+                let sources: Vec<String> = uris
+                    .iter()
+                    .map(|u| match &u.kind {
+                        ExprKind::Literal(ast::Literal::String { value, .. }) => value.clone(),
+                        _ => "(an expression)".to_string(),
+                    })
+                    .collect();
+                // kqlite runs offline: the table has its declared schema and no rows.
+                self.notices.push(format!(
+                    "externaldata is empty: kqlite runs offline and does not fetch {}; load the data with --table instead",
+                    sources.join(", ")
+                ));
+                self.values_relation(Vec::new(), columns, span)
+            }
             other => err(span, format!("the {} operator is not supported yet", operator_name(other))),
         }
     }
@@ -749,3 +803,22 @@ pub(super) fn operator_name(kind: &OperatorKind) -> &'static str {
 
 #[allow(dead_code)]
 fn unused(_: LogicalPlan, _: JoinType) {}
+
+/// Window aliases are numbered per expression; suffix them with the item's
+/// position so several items can use windows.
+fn rename_window_refs(bound: Bound, position: usize) -> Bound {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    let expr = bound
+        .expr
+        .transform(|e| {
+            Ok(match &e {
+                Expr::Column(c) if c.name.starts_with("__win") => {
+                    Transformed::yes(col_ref(&format!("{}_{position}", c.name)))
+                }
+                _ => Transformed::no(e),
+            })
+        })
+        .map(|t| t.data)
+        .expect("renaming columns cannot fail");
+    Bound::new(expr, bound.ty)
+}

@@ -10,6 +10,7 @@ use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::cast::{as_binary_array, as_float64_array, as_int64_array, as_string_array};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{lit, ColumnarValue, Expr};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub fn register(r: &mut Registry) {
@@ -21,7 +22,7 @@ pub fn register(r: &mut Registry) {
     r.scalar("bag_pack", 0, usize::MAX, |_, a| bag_pack(a));
     r.scalar("array_length", 1, 1, |_, a| {
         let d = coerce("array_length", 0, first(a), KqlType::Dynamic)?;
-        Ok(Bound::new(udf::call("kql_array_length", DataType::Int64, array_length, vec![d.expr]), KqlType::Long))
+        Ok(Bound::new(udf::call("kql_array_length", DataType::Int64, array_length_kernel, vec![d.expr]), KqlType::Long))
     });
     r.scalar("bag_keys", 1, 1, |_, a| {
         let d = coerce("bag_keys", 0, first(a), KqlType::Dynamic)?;
@@ -47,6 +48,62 @@ pub fn register(r: &mut Registry) {
             udf::call("kql_array_index_of", DataType::Int64, array_index_of, vec![set.expr, value.expr]),
             KqlType::Long,
         ))
+    });
+    r.scalar("parsejson", 1, 1, |_, a| Ok(parse_json(first(a))));
+    r.scalar("arraylength", 1, 1, |_, a| {
+        let d = coerce("arraylength", 0, first(a), KqlType::Dynamic)?;
+        Ok(Bound::new(udf::call("kql_array_length", DataType::Int64, array_length_kernel, vec![d.expr]), KqlType::Long))
+    });
+    r.scalar("set_union", 2, 64, |_, a| arrays_call("set_union", "kql_set_union", set_union_kernel, a));
+    r.scalar("set_intersect", 2, 64, |_, a| arrays_call("set_intersect", "kql_set_intersect", set_intersect, a));
+    r.scalar("set_difference", 2, 64, |_, a| arrays_call("set_difference", "kql_set_difference", set_difference, a));
+    r.scalar("zip", 2, 64, |_, a| arrays_call("zip", "kql_zip", zip, a));
+    r.scalar("jaccard_index", 2, 2, |_, a| arrays_call("jaccard_index", "kql_jaccard_index", jaccard_index, a));
+    r.scalar("array_reverse", 1, 1, |_, a| arrays_call("array_reverse", "kql_array_reverse", array_reverse, a));
+    r.scalar("treepath", 1, 1, |_, a| arrays_call("treepath", "kql_treepath", treepath, a));
+    r.scalar("bag_merge", 2, 64, |_, a| arrays_call("bag_merge", "kql_bag_merge", bag_merge, a));
+    r.scalar("bag_zip", 2, 2, |_, a| arrays_call("bag_zip", "kql_bag_zip", bag_zip, a));
+    r.scalar("array_sum", 1, 1, |_, a| {
+        let args = dynamic_args("array_sum", a, &[Arg::Dynamic])?;
+        Ok(Bound::new(udf::call("kql_array_sum", DataType::Float64, array_sum, args), KqlType::Real))
+    });
+    r.scalar("array_slice", 3, 3, |_, a| {
+        let args = dynamic_args("array_slice", a, &[Arg::Dynamic, Arg::Long, Arg::Long])?;
+        Ok(Bound::new(udf::call("kql_array_slice", DataType::Binary, array_slice, args), KqlType::Dynamic))
+    });
+    r.scalar("array_split", 2, 2, |_, a| {
+        if !matches!(a[1].ty, KqlType::Int | KqlType::Long | KqlType::Dynamic) {
+            return Err(format!(
+                "argument 2 of array_split() must be an integer or a dynamic array, but it is {}",
+                a[1].ty
+            ));
+        }
+        let args = dynamic_args("array_split", a, &[Arg::Dynamic, Arg::Any])?;
+        Ok(Bound::new(udf::call("kql_array_split", DataType::Binary, array_split, args), KqlType::Dynamic))
+    });
+    r.scalar("array_sort_asc", 1, 64, |_, a| array_sort("array_sort_asc", a, false));
+    r.scalar("array_sort_desc", 1, 64, |_, a| array_sort("array_sort_desc", a, true));
+    r.scalar("array_iff", 3, 3, |_, a| array_iff(a));
+    r.scalar("array_iif", 3, 3, |_, a| array_iff(a));
+    r.scalar("array_rotate_left", 2, 2, |_, a| shift("array_rotate_left", a, false, true));
+    r.scalar("array_rotate_right", 2, 2, |_, a| shift("array_rotate_right", a, true, true));
+    r.scalar("array_shift_left", 2, 3, |_, a| shift("array_shift_left", a, false, false));
+    r.scalar("array_shift_right", 2, 3, |_, a| shift("array_shift_right", a, true, false));
+    r.scalar("bag_has_key", 2, 2, |_, a| {
+        let args = dynamic_args("bag_has_key", a, &[Arg::Dynamic, Arg::String])?;
+        Ok(Bound::new(udf::call("kql_bag_has_key", DataType::Boolean, bag_has_key, args), KqlType::Bool))
+    });
+    r.scalar("bag_remove_keys", 2, 2, |_, a| {
+        let args = dynamic_args("bag_remove_keys", a, &[Arg::Dynamic, Arg::Dynamic])?;
+        Ok(Bound::new(udf::call("kql_bag_remove_keys", DataType::Binary, bag_remove_keys, args), KqlType::Dynamic))
+    });
+    r.scalar("bag_set_key", 3, 3, |_, a| {
+        let args = dynamic_args("bag_set_key", a, &[Arg::Dynamic, Arg::String, Arg::Any])?;
+        Ok(Bound::new(udf::call("kql_bag_set_key", DataType::Binary, bag_set_key, args), KqlType::Dynamic))
+    });
+    r.scalar("dynamic_to_json", 1, 1, |_, a| {
+        let d = to_dynamic(first(a));
+        Ok(Bound::new(udf::call("kql_dynamic_to_json", DataType::Utf8, dynamic_to_json, vec![d.expr]), KqlType::String))
     });
     r.scalar("gettype", 1, 1, |_, a| {
         let d = to_dynamic(first(a));
@@ -205,7 +262,8 @@ fn bag_pack_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>
     maybe_scalar(args, Arc::new(out.finish()))
 }
 
-fn array_length(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+/// The length of an array; null for anything else.
+pub(crate) fn array_length_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
     let array = args[0].to_array(n)?;
     let input = as_binary_array(&array)?;
@@ -506,4 +564,602 @@ fn is_null_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> 
 #[allow(dead_code)]
 pub(crate) fn dynamic_text(value: Bound) -> Bound {
     to_string(value)
+}
+
+/// How an argument of an array or bag function is checked before it is
+/// passed to the kernel as a dynamic value.
+#[derive(Clone, Copy)]
+enum Arg {
+    /// Must already be dynamic (Kusto rejects scalars where arrays go).
+    Dynamic,
+    /// An integer (int or long).
+    Long,
+    String,
+    Any,
+}
+
+/// Checks the arguments and converts each to dynamic, so kernels read every
+/// argument the same way.
+fn dynamic_args(name: &str, args: Vec<Bound>, kinds: &[Arg]) -> Result<Vec<Expr>, String> {
+    args.into_iter()
+        .zip(kinds.iter().chain(std::iter::repeat(&Arg::Dynamic)))
+        .enumerate()
+        .map(|(i, (b, kind))| {
+            let b = match kind {
+                Arg::Dynamic if b.ty != KqlType::Dynamic => {
+                    return Err(format!("argument {} of {name}() must be dynamic, but it is {}", i + 1, b.ty))
+                }
+                Arg::Long => coerce(name, i, b, KqlType::Long)?,
+                Arg::String => coerce(name, i, b, KqlType::String)?,
+                _ => b,
+            };
+            Ok(to_dynamic(b).expr)
+        })
+        .collect()
+}
+
+/// A function of dynamic arguments only, returning dynamic.
+fn arrays_call(name: &str, kernel_name: &str, kernel: udf::Kernel, args: Vec<Bound>) -> Result<Bound, String> {
+    let args = dynamic_args(name, args, &[])?;
+    Ok(Bound::new(udf::call(kernel_name, DataType::Binary, kernel, args), KqlType::Dynamic))
+}
+
+/// Runs `f` on each row's arguments (all dynamic); `f` writes the encoded result.
+fn dyn_rows(args: &[ColumnarValue], rows: usize, f: impl Fn(&[DynRef<'_>], &mut Vec<u8>)) -> Result<ColumnarValue> {
+    let n = rows_to_compute(args, rows);
+    let arrays = args.iter().map(|a| a.to_array(n)).collect::<Result<Vec<_>>>()?;
+    let arrays = arrays.iter().map(|a| as_binary_array(a)).collect::<Result<Vec<_>>>()?;
+    let mut out = BinaryBuilder::with_capacity(n, n * 16);
+    let mut buf = Vec::new();
+    let mut refs = Vec::with_capacity(arrays.len());
+    for i in 0..n {
+        refs.clear();
+        refs.extend(arrays.iter().map(|a| DynRef::new(if a.is_null(i) { ENCODED_NULL } else { a.value(i) })));
+        buf.clear();
+        f(&refs, &mut buf);
+        out.append_value(&buf);
+    }
+    maybe_scalar(args, Arc::new(out.finish()))
+}
+
+/// Like [`dyn_rows`] for functions with a non-dynamic result.
+fn dyn_map<T, A>(args: &[ColumnarValue], rows: usize, f: impl Fn(&[DynRef<'_>]) -> Option<T>) -> Result<ColumnarValue>
+where
+    A: Array + FromIterator<Option<T>> + 'static,
+{
+    let n = rows_to_compute(args, rows);
+    let arrays = args.iter().map(|a| a.to_array(n)).collect::<Result<Vec<_>>>()?;
+    let arrays = arrays.iter().map(|a| as_binary_array(a)).collect::<Result<Vec<_>>>()?;
+    let out: A = (0..n)
+        .map(|i| {
+            let refs: Vec<DynRef<'_>> =
+                arrays.iter().map(|a| DynRef::new(if a.is_null(i) { ENCODED_NULL } else { a.value(i) })).collect();
+            f(&refs)
+        })
+        .collect();
+    maybe_scalar(args, Arc::new(out))
+}
+
+fn write_array<'a>(out: &mut Vec<u8>, items: impl IntoIterator<Item = DynRef<'a>>) {
+    let mut enc = ArrayEncoder::new(out);
+    for item in items {
+        enc.push_encoded(item.bytes());
+    }
+    enc.finish();
+}
+
+fn is_array(d: &DynRef<'_>) -> bool {
+    d.kind() == DynKind::Array
+}
+
+/// The distinct elements of an array, in first-seen order. Sets compare
+/// values by their encoding, as `make_set` does.
+fn distinct<'a>(d: DynRef<'a>) -> Vec<DynRef<'a>> {
+    let mut seen = HashSet::new();
+    d.array_items().filter(|i| seen.insert(i.bytes())).collect()
+}
+
+/// `set_union(a1, a2, …)`: distinct elements of all arrays; non-arrays
+/// count as empty.
+pub(crate) fn set_union_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        let mut seen = HashSet::new();
+        write_array(out, a.iter().flat_map(|d| d.array_items()).filter(|i| seen.insert(i.bytes())))
+    })
+}
+
+fn set_intersect(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        let others: Vec<HashSet<&[u8]>> = a[1..].iter().map(|d| d.array_items().map(|i| i.bytes()).collect()).collect();
+        write_array(out, distinct(a[0]).into_iter().filter(|i| others.iter().all(|o| o.contains(i.bytes()))))
+    })
+}
+
+fn set_difference(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        let others: HashSet<&[u8]> = a[1..].iter().flat_map(|d| d.array_items()).map(|i| i.bytes()).collect();
+        write_array(out, distinct(a[0]).into_iter().filter(|i| !others.contains(i.bytes())))
+    })
+}
+
+/// `jaccard_index(s1, s2)`: |s1 ∩ s2| / |s1 ∪ s2| over distinct elements.
+fn jaccard_index(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        if !is_array(&a[0]) || !is_array(&a[1]) {
+            return out.extend_from_slice(ENCODED_NULL);
+        }
+        let s1: HashSet<&[u8]> = a[0].array_items().map(|i| i.bytes()).collect();
+        let s2: HashSet<&[u8]> = a[1].array_items().map(|i| i.bytes()).collect();
+        let both = s1.intersection(&s2).count();
+        let either = s1.len() + s2.len() - both;
+        DynValue::Real(both as f64 / either as f64).encode_into(out)
+    })
+}
+
+/// `zip(a1, a2, …)`: arrays of the elements at each index, as long as the
+/// longest input; missing elements are null.
+fn zip(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        if !a.iter().all(is_array) {
+            return out.extend_from_slice(ENCODED_NULL);
+        }
+        let len = a.iter().map(|d| d.len().unwrap_or(0)).max().unwrap_or(0);
+        let mut enc = ArrayEncoder::new(out);
+        for i in 0..len {
+            let row = enc.begin_item();
+            let mut inner = ArrayEncoder::new(row);
+            for d in a {
+                inner.push_encoded(d.index(i as i64).map_or(ENCODED_NULL, |v| v.bytes()));
+            }
+            inner.finish();
+            enc.end_item();
+        }
+        enc.finish();
+    })
+}
+
+fn array_reverse(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| match is_array(&a[0]) {
+        true => write_array(out, a[0].array_items().collect::<Vec<_>>().into_iter().rev()),
+        false => out.extend_from_slice(ENCODED_NULL),
+    })
+}
+
+/// `array_sum(a)`: a real; null when an element is not a number.
+fn array_sum(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_map::<f64, Float64Array>(args, rows, |a| {
+        if !is_array(&a[0]) {
+            return None;
+        }
+        a[0].array_items().try_fold(0.0, |sum, item| match item.kind() {
+            DynKind::Long | DynKind::Real => item.as_real().map(|v| sum + v),
+            _ => None,
+        })
+    })
+}
+
+/// Converts a possibly negative index to one from the start.
+fn from_start(i: i64, len: i64) -> i64 {
+    if i < 0 {
+        len + i
+    } else {
+        i
+    }
+}
+
+/// `array_slice(a, start, end)`: inclusive bounds, negative from the end,
+/// out-of-range parts ignored.
+fn array_slice(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        let (Some(len), Some(start), Some(end)) = (a[0].len(), a[1].as_long(), a[2].as_long()) else {
+            return out.extend_from_slice(ENCODED_NULL);
+        };
+        if !is_array(&a[0]) {
+            return out.extend_from_slice(ENCODED_NULL);
+        }
+        let len = len as i64;
+        let start = from_start(start, len).max(0);
+        let end = from_start(end, len).min(len - 1);
+        let take = if end >= start { (end - start + 1) as usize } else { 0 };
+        write_array(out, a[0].array_items().skip(start as usize).take(take))
+    })
+}
+
+/// `array_split(a, i)` / `array_split(a, [i1, i2, …])`: the pieces
+/// [0, i1), [i1, i2), …, [iN, len).
+fn array_split(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        let Some(len) = a[0].len().filter(|_| is_array(&a[0])) else {
+            return out.extend_from_slice(ENCODED_NULL);
+        };
+        let len = len as i64;
+        let cuts: Vec<i64> = match a[1].kind() {
+            DynKind::Array => a[1].array_items().filter_map(|i| i.as_long()).collect(),
+            _ => a[1].as_long().into_iter().collect(),
+        };
+        let items: Vec<DynRef<'_>> = a[0].array_items().collect();
+        let mut enc = ArrayEncoder::new(out);
+        let mut start = 0i64;
+        for cut in cuts.into_iter().map(|c| from_start(c, len).clamp(0, len)).chain([len]) {
+            let end = cut.max(start);
+            write_array(enc.begin_item(), items[start as usize..end as usize].iter().copied());
+            enc.end_item();
+            start = end;
+        }
+        enc.finish();
+    })
+}
+
+/// `array_sort_asc(a1, …, aN[, nulls_last])` and `array_sort_desc`: one
+/// array gives the sorted array; several give an array of arrays, the
+/// others reordered like the first (null where their length differs).
+fn array_sort(name: &str, mut a: Vec<Bound>, descending: bool) -> Result<Bound, String> {
+    let nulls_last = match a.last() {
+        Some(b) if b.ty == KqlType::Bool && a.len() > 1 => a.pop().expect("last").expr,
+        _ => lit(true),
+    };
+    let mut args = dynamic_args(name, a, &[])?;
+    args.push(to_dynamic(Bound::new(nulls_last, KqlType::Bool)).expr);
+    args.push(to_dynamic(Bound::new(lit(descending), KqlType::Bool)).expr);
+    Ok(Bound::new(udf::call("kql_array_sort", DataType::Binary, array_sort_kernel, args), KqlType::Dynamic))
+}
+
+/// Kusto's order for mixed arrays: numbers, datetimes and timespans, then
+/// strings, then guids, then everything else (kept in place).
+fn sort_rank(d: &DynRef<'_>) -> u8 {
+    match d.kind() {
+        DynKind::Long | DynKind::Real | DynKind::Datetime | DynKind::Timespan => 0,
+        DynKind::String => 1,
+        DynKind::Guid => 2,
+        _ => 3,
+    }
+}
+
+fn compare_dyn(a: &DynRef<'_>, b: &DynRef<'_>) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let rank = sort_rank(a);
+    if rank != sort_rank(b) {
+        return rank.cmp(&sort_rank(b));
+    }
+    match rank {
+        0 => match (a.kind(), b.kind()) {
+            (DynKind::Real, _) | (_, DynKind::Real) => {
+                let real = |d: &DynRef<'_>| d.as_real().or_else(|| d.as_long().map(|v| v as f64)).unwrap_or(0.0);
+                real(a).partial_cmp(&real(b)).unwrap_or(Ordering::Equal)
+            }
+            _ => a.as_long().cmp(&b.as_long()),
+        },
+        1 | 2 => a.as_str().cmp(&b.as_str()),
+        _ => Ordering::Equal,
+    }
+}
+
+/// Arguments: the arrays, then `nulls_last` and `descending` flags.
+fn array_sort_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    use std::cmp::Ordering;
+    dyn_rows(args, rows, |a, out| {
+        let (arrays, flags) = a.split_at(a.len() - 2);
+        let first = arrays[0];
+        if !is_array(&first) {
+            return out.extend_from_slice(ENCODED_NULL);
+        }
+        let (last, descending) = (flags[0].as_bool() != Some(false), flags[1].as_bool() == Some(true));
+        let items: Vec<DynRef<'_>> = first.array_items().collect();
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&x, &y| {
+            let (a, b) = (&items[x], &items[y]);
+            match (a.is_null(), b.is_null()) {
+                (true, true) => Ordering::Equal,
+                (true, false) if last => Ordering::Greater,
+                (true, false) => Ordering::Less,
+                (false, true) if last => Ordering::Less,
+                (false, true) => Ordering::Greater,
+                _ if descending => compare_dyn(b, a),
+                _ => compare_dyn(a, b),
+            }
+        });
+        let reorder = |d: &DynRef<'_>, out: &mut Vec<u8>| {
+            let items: Vec<DynRef<'_>> = d.array_items().collect();
+            match is_array(d) && items.len() == order.len() {
+                true => write_array(out, order.iter().map(|&k| items[k])),
+                false => out.extend_from_slice(ENCODED_NULL),
+            }
+        };
+        if arrays.len() == 1 {
+            return reorder(&first, out);
+        }
+        let mut enc = ArrayEncoder::new(out);
+        for d in arrays {
+            reorder(d, enc.begin_item());
+            enc.end_item();
+        }
+        enc.finish();
+    })
+}
+
+/// `array_iff(conditions, when_true, when_false)`: element-wise `iff`;
+/// the branches are arrays (indexed, null past their end) or scalars.
+fn array_iff(a: Vec<Bound>) -> Result<Bound, String> {
+    let args = dynamic_args("array_iff", a, &[Arg::Dynamic, Arg::Any, Arg::Any])?;
+    Ok(Bound::new(udf::call("kql_array_iff", DataType::Binary, array_iff_kernel, args), KqlType::Dynamic))
+}
+
+fn array_iff_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        if !is_array(&a[0]) {
+            return out.extend_from_slice(ENCODED_NULL);
+        }
+        fn pick<'a>(branch: DynRef<'a>, i: usize) -> &'a [u8] {
+            match is_array(&branch) {
+                true => branch.index(i as i64).map_or(ENCODED_NULL, |v| v.bytes()),
+                false => branch.bytes(),
+            }
+        }
+        let mut enc = ArrayEncoder::new(out);
+        for (i, c) in a[0].array_items().enumerate() {
+            let truth = match c.kind() {
+                DynKind::Bool => c.as_bool(),
+                DynKind::Long | DynKind::Real => c.as_real().map(|v| v != 0.0),
+                _ => None,
+            };
+            enc.push_encoded(match truth {
+                Some(true) => pick(a[1], i),
+                Some(false) => pick(a[2], i),
+                None => ENCODED_NULL,
+            });
+        }
+        enc.finish();
+    })
+}
+
+/// `array_rotate_left/right(a, n)` and `array_shift_left/right(a, n[, fill])`.
+fn shift(name: &str, mut a: Vec<Bound>, right: bool, rotate: bool) -> Result<Bound, String> {
+    if a.len() == 2 {
+        a.push(Bound::new(lit(ScalarValue::Binary(Some(ENCODED_NULL.to_vec()))), KqlType::Dynamic));
+    }
+    a.push(Bound::new(lit(right), KqlType::Bool));
+    a.push(Bound::new(lit(rotate), KqlType::Bool));
+    let args = dynamic_args(name, a, &[Arg::Dynamic, Arg::Long, Arg::Any, Arg::Any, Arg::Any])?;
+    Ok(Bound::new(udf::call("kql_array_shift", DataType::Binary, shift_kernel, args), KqlType::Dynamic))
+}
+
+/// Arguments: array, count, fill value, shift right, rotate.
+fn shift_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        let (Some(count), true) = (a[1].as_long(), is_array(&a[0])) else {
+            return out.extend_from_slice(ENCODED_NULL);
+        };
+        let items: Vec<DynRef<'_>> = a[0].array_items().collect();
+        let len = items.len() as i64;
+        let count = if a[3].as_bool() == Some(true) { count.saturating_neg() } else { count };
+        let mut enc = ArrayEncoder::new(out);
+        for i in 0..len {
+            let from = i.saturating_add(count);
+            let item = match a[4].as_bool() == Some(true) {
+                true => Some(items[from.rem_euclid(len) as usize]),
+                false => (0..len).contains(&from).then(|| items[from as usize]),
+            };
+            enc.push_encoded(item.map_or(a[2].bytes(), |d| d.bytes()));
+        }
+        enc.finish();
+    })
+}
+
+/// The keys of a key argument: a top-level key, or a JSONPath such as
+/// `$.a.b` or `$['a']['b']` for nested keys. `None` for a path Kusto does not
+/// support here (array indexes, the root alone).
+fn key_path(key: &str) -> Option<Vec<String>> {
+    let Some(mut rest) = key.strip_prefix('$') else { return Some(vec![key.to_string()]) };
+    let mut keys = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            keys.push(r[..end].to_string());
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix("['").or_else(|| rest.strip_prefix("[\"")) {
+            let quote = if rest.as_bytes()[1] == b'\'' { "']" } else { "\"]" };
+            let end = r.find(quote)?;
+            keys.push(r[..end].to_string());
+            rest = &r[end + 2..];
+        } else {
+            return None;
+        }
+    }
+    (!keys.is_empty()).then_some(keys)
+}
+
+fn bag_has_key(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_map::<bool, BooleanArray>(args, rows, |a| {
+        let path = key_path(a[1].as_str()?);
+        let mut d = a[0];
+        for key in path.iter().flatten() {
+            d = d.get(key).filter(|_| d.kind() == DynKind::Object)?;
+        }
+        Some(path.is_some())
+    })
+    .map(|v| match v {
+        // A missing key reads as false, not null.
+        ColumnarValue::Array(arr) => ColumnarValue::Array(Arc::new(
+            as_boolean(&arr).iter().map(|b| Some(b.unwrap_or(false))).collect::<BooleanArray>(),
+        )),
+        ColumnarValue::Scalar(ScalarValue::Boolean(None)) => ColumnarValue::Scalar(ScalarValue::Boolean(Some(false))),
+        other => other,
+    })
+}
+
+fn as_boolean(a: &ArrayRef) -> &BooleanArray {
+    a.as_any().downcast_ref::<BooleanArray>().expect("boolean")
+}
+
+/// `bag_remove_keys(bag, keys)`; keys may be JSONPaths to nested keys.
+fn bag_remove_keys(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        if a[0].kind() != DynKind::Object {
+            return out.extend_from_slice(ENCODED_NULL);
+        }
+        let paths: Vec<Vec<String>> = a[1].array_items().filter_map(|k| k.as_str().and_then(key_path)).collect();
+        let paths: Vec<&[String]> = paths.iter().map(Vec::as_slice).collect();
+        remove_paths(a[0], &paths, out)
+    })
+}
+
+fn remove_paths(bag: DynRef<'_>, paths: &[&[String]], out: &mut Vec<u8>) {
+    let mut enc = ObjectEncoder::new(out);
+    for (key, value) in bag.entries() {
+        if paths.iter().any(|p| p.len() == 1 && p[0] == key) {
+            continue;
+        }
+        let nested: Vec<&[String]> = paths.iter().filter(|p| p.len() > 1 && p[0] == key).map(|p| &p[1..]).collect();
+        if nested.is_empty() || value.kind() != DynKind::Object {
+            enc.push_encoded(key, value.bytes());
+        } else {
+            remove_paths(value, &nested, enc.begin_entry(key));
+            enc.end_entry();
+        }
+    }
+    enc.finish();
+}
+
+/// `bag_set_key(bag, key, value)`: sets (or replaces) a key, creating the
+/// bags on a JSONPath as needed; null when the input is not a bag.
+fn bag_set_key(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| match (a[0].kind(), a[1].as_str().and_then(key_path)) {
+        (DynKind::Object, Some(path)) => set_path(Some(a[0]), &path, a[2].bytes(), out),
+        _ => out.extend_from_slice(ENCODED_NULL),
+    })
+}
+
+fn set_path(bag: Option<DynRef<'_>>, path: &[String], value: &[u8], out: &mut Vec<u8>) {
+    let mut enc = ObjectEncoder::new(out);
+    let mut found = false;
+    let put = |enc: &mut ObjectEncoder<'_>, existing: Option<DynRef<'_>>| {
+        if path.len() == 1 {
+            enc.push_encoded(&path[0], value);
+        } else {
+            set_path(existing.filter(|d| d.kind() == DynKind::Object), &path[1..], value, enc.begin_entry(&path[0]));
+            enc.end_entry();
+        }
+    };
+    for (key, existing) in bag.iter().flat_map(|b| b.entries()) {
+        if key == path[0] {
+            found = true;
+            put(&mut enc, Some(existing));
+        } else {
+            enc.push_encoded(key, existing.bytes());
+        }
+    }
+    if !found {
+        put(&mut enc, None);
+    }
+    enc.finish();
+}
+
+/// `bag_merge(b1, b2, …)`: the leftmost bag wins a key; non-bags count as
+/// empty.
+fn bag_merge(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        let mut seen = HashSet::new();
+        let mut enc = ObjectEncoder::new(out);
+        for (key, value) in a.iter().flat_map(|b| b.entries()) {
+            if seen.insert(key) {
+                enc.push_encoded(key, value.bytes());
+            }
+        }
+        enc.finish();
+    })
+}
+
+/// `bag_zip(keys, values)`: keys that are not strings are skipped; missing
+/// values are null.
+fn bag_zip(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    dyn_rows(args, rows, |a, out| {
+        if !is_array(&a[0]) || !is_array(&a[1]) {
+            return out.extend_from_slice(ENCODED_NULL);
+        }
+        let mut enc = ObjectEncoder::new(out);
+        for (i, key) in a[0].array_items().enumerate() {
+            if let (DynKind::String, Some(k)) = (key.kind(), key.as_str()) {
+                enc.push_encoded(k, a[1].index(i as i64).map_or(ENCODED_NULL, |v| v.bytes()));
+            }
+        }
+        enc.finish();
+    })
+}
+
+/// `treepath(d)`: the paths of every key, arrays seen through their first
+/// index (`['a'][0]['b']`), in first-seen order.
+fn treepath(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    fn walk(d: DynRef<'_>, prefix: &str, paths: &mut Vec<String>, seen: &mut HashSet<String>) {
+        let mut visit = |path: String, value: DynRef<'_>, paths: &mut Vec<String>| {
+            if seen.insert(path.clone()) {
+                paths.push(path.clone());
+            }
+            walk(value, &path, paths, seen);
+        };
+        match d.kind() {
+            DynKind::Object => {
+                for (key, value) in d.entries() {
+                    visit(format!("{prefix}['{}']", key.replace('\'', "\\'")), value, paths);
+                }
+            }
+            DynKind::Array => {
+                for item in d.array_items() {
+                    visit(format!("{prefix}[0]"), item, paths);
+                }
+            }
+            _ => {}
+        }
+    }
+    dyn_rows(args, rows, |a, out| {
+        if !matches!(a[0].kind(), DynKind::Object | DynKind::Array) {
+            return out.extend_from_slice(ENCODED_NULL);
+        }
+        let mut paths = Vec::new();
+        walk(a[0], "", &mut paths, &mut HashSet::new());
+        DynValue::Array(paths.into_iter().map(DynValue::String).collect()).encode_into(out)
+    })
+}
+
+/// `dynamic_to_json(d)`: JSON with every bag's keys sorted, so equal values
+/// give equal text; a scalar gives its `tostring()`.
+fn dynamic_to_json(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    fn canonical(d: DynRef<'_>, out: &mut String) {
+        match d.kind() {
+            DynKind::Object => {
+                let mut entries: Vec<(&str, DynRef<'_>)> = d.entries().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    dynamic::write_json_string(out, key);
+                    out.push(':');
+                    canonical(value, out);
+                }
+                out.push('}');
+            }
+            DynKind::Array => {
+                out.push('[');
+                for (i, item) in d.array_items().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            _ => d.write_json(out),
+        }
+    }
+    dyn_map::<String, StringArray>(args, rows, |a| {
+        Some(match a[0].kind() {
+            DynKind::Object | DynKind::Array => {
+                let mut out = String::new();
+                canonical(a[0], &mut out);
+                out
+            }
+            _ => a[0].to_kql_string(),
+        })
+    })
 }
