@@ -8,10 +8,14 @@
 
 mod expand;
 mod join;
+mod make_series;
+mod mv_apply;
 mod naming;
 mod parse;
+mod parse_kv;
 mod scalar;
 mod tabular;
+mod top_nested;
 
 use crate::convert::Bound;
 use crate::functions::CallContext;

@@ -98,7 +98,8 @@ pub fn register(r: &mut Registry) {
     r.aggregate("percentilesw", 3, usize::MAX, "percentile", |_, a| {
         percentiles("percentilesw", a, true, Shape::Single)
     });
-    r.aggregate("percentilesw_array", 3, usize::MAX, "percentiles", |_, a| {
+    // The docs' example names it `percentile_x` (Kusto.Language says `percentiles_x`).
+    r.aggregate("percentilesw_array", 3, usize::MAX, "percentile", |_, a| {
         percentiles("percentilesw_array", a, true, Shape::Array)
     });
     r.aggregate("make_set", 1, 2, "set", |_, a| collect(a, Collect::Set, None));

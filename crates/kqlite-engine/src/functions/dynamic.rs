@@ -970,25 +970,12 @@ fn key_path(key: &str) -> Option<Vec<String>> {
 
 fn bag_has_key(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     dyn_map::<bool, BooleanArray>(args, rows, |a| {
-        let path = key_path(a[1].as_str()?);
-        let mut d = a[0];
-        for key in path.iter().flatten() {
-            d = d.get(key).filter(|_| d.kind() == DynKind::Object)?;
-        }
-        Some(path.is_some())
+        let path = a[1].as_str().and_then(key_path);
+        let found = path.is_some_and(|path| {
+            path.iter().try_fold(a[0], |d, key| d.get(key).filter(|_| d.kind() == DynKind::Object)).is_some()
+        });
+        Some(found)
     })
-    .map(|v| match v {
-        // A missing key reads as false, not null.
-        ColumnarValue::Array(arr) => ColumnarValue::Array(Arc::new(
-            as_boolean(&arr).iter().map(|b| Some(b.unwrap_or(false))).collect::<BooleanArray>(),
-        )),
-        ColumnarValue::Scalar(ScalarValue::Boolean(None)) => ColumnarValue::Scalar(ScalarValue::Boolean(Some(false))),
-        other => other,
-    })
-}
-
-fn as_boolean(a: &ArrayRef) -> &BooleanArray {
-    a.as_any().downcast_ref::<BooleanArray>().expect("boolean")
 }
 
 /// `bag_remove_keys(bag, keys)`; keys may be JSONPaths to nested keys.
