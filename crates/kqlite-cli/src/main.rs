@@ -26,6 +26,12 @@ struct Cli {
 enum Command {
     Check(check::CheckArgs),
     Query(query::QueryArgs),
+    /// List the KQL functions and tabular operators kqlite implements.
+    Functions {
+        /// List tabular operators instead of functions.
+        #[arg(long)]
+        operators: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -33,6 +39,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Query(args) => query::run(args),
+        Command::Functions { operators } => {
+            let names: Vec<&str> = if operators {
+                kqlite_engine::binder::SUPPORTED_OPERATORS.to_vec()
+            } else {
+                kqlite_engine::functions::all_function_names()
+            };
+            for name in names {
+                println!("{name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -103,7 +103,7 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
             return Utc.from_utc_datetime(&naive).timestamp_nanos_opt();
         }
     }
-    for format in ["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y"] {
+    for format in ["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%m-%d-%Y", "%Y%m%d"] {
         if let Ok(date) = NaiveDate::parse_from_str(trimmed, format) {
             return Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)).timestamp_nanos_opt();
         }

@@ -157,6 +157,30 @@ async fn replace() {
     ])
     .await;
     check("T | project replace_string(s, ',', ';')", json!([["a;b"], [""], [""]])).await;
+    let message = "'This is an example of using replace_strings()'";
+    check_print(&[
+        (
+            r#"replace_strings("A magic trick can turn a cat into a dog", dynamic(['cat', 'dog']), dynamic(['dog', 'pigeon']))"#,
+            json!("A magic trick can turn a dog into a pigeon"),
+        ),
+        (
+            r#"replace_strings("A magic trick can turn a cat into a dog", dynamic(['turn', ' into a dog']), dynamic(['disappear', '']))"#,
+            json!("A magic trick can disappear a cat"),
+        ),
+        (
+            &format!("replace_strings({message}, dynamic(['This', 'is']), dynamic(['This', 'was']))"),
+            json!("This was an example of using replace_strings()"),
+        ),
+        (
+            &format!("replace_strings({message}, dynamic(['is', 'This']), dynamic(['was', 'This']))"),
+            json!("Thwas was an example of using replace_strings()"),
+        ),
+        (
+            &format!("replace_strings({message}, dynamic(['This', 'is']), dynamic([12345, 'was']))"),
+            json!("This was an example of using replace_strings()"),
+        ),
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -409,6 +433,9 @@ async fn base64() {
         (r#"base64_decode_toarray("S3VzdG8")"#, Value::Null),
         (r#"base64_encode_fromarray(base64_decode_toarray("S3VzdG8="))"#, json!("S3VzdG8=")),
         (r#"base64_encode_fromarray(dynamic([256]))"#, json!("")),
+        (r#"base64_decode_toguid("JpbpECu8dUy7Pv5gbeJXAA==")"#, json!("10e99626-bc2b-754c-bb3e-fe606de25700")),
+        (r#"isnull(base64_decode_toguid("S3VzdG8="))"#, json!(true)),
+        (r#"base64_encode_fromguid(guid(10e99626-bc2b-754c-bb3e-fe606de25700))"#, json!("JpbpECu8dUy7Pv5gbeJXAA==")),
     ])
     .await;
 }

@@ -2095,6 +2095,14 @@ impl<'a> Parser<'a> {
                     self.bump();
                     Ok(DynamicValue::Bool(false))
                 }
+                // A nested `dynamic(…)` stands for its contents.
+                "dynamic" if self.kind_at(1) == TokenKind::LParen => {
+                    self.bump();
+                    self.bump();
+                    let inner = self.dynamic_value()?;
+                    self.expect(TokenKind::RParen)?;
+                    Ok(inner)
+                }
                 w if TYPED_LITERAL_TYPES.contains(&w) && self.kind_at(1) == TokenKind::LParen => {
                     let e = self.typed_literal()?;
                     match e.kind {

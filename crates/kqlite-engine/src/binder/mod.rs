@@ -45,6 +45,14 @@ pub fn unify_values(values: Vec<Bound>) -> Option<(Vec<Expr>, KqlType)> {
     Some((exprs, ty))
 }
 
+/// Tabular operators the binder lowers (others are reported as unsupported).
+pub const SUPPORTED_OPERATORS: &[&str] = &[
+    "where", "filter", "extend", "project", "project-away", "project-keep", "project-rename", "project-reorder",
+    "summarize", "sort", "order", "top", "take", "limit", "sample", "count", "distinct", "serialize", "as",
+    "render", "getschema", "join", "lookup", "union", "mv-expand", "mvexpand", "parse", "parse-where", "invoke",
+    "print", "range", "datatable", "externaldata", "parse-kv", "mv-apply", "top-nested", "make-series",
+];
+
 /// A tabular value: a plan and the KQL type of each of its columns, in order.
 #[derive(Clone, Debug)]
 pub struct Relation {

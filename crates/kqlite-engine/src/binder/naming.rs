@@ -8,7 +8,7 @@ const KEEPS_ARGUMENT_NAME: &[&str] = &[
     "tostring", "toint", "tolong", "todouble", "toreal", "todatetime", "totimespan", "tobool", "toboolean",
     "todecimal", "toguid", "todynamic", "toobject", "parse_json", "parsejson", "startofday", "startofweek",
     "startofmonth", "startofyear", "abs", "round", "sqrt", "log", "log2", "log10", "exp", "exp2", "exp10",
-    "ceiling", "tohex", "bin", "floor", "bin_at", "bin_auto", "take_any", "any",
+    "ceiling", "tohex", "bin", "floor", "bin_at", "bin_auto",
 ];
 
 /// Functions named `<prefix>_<argument>` (`strlen(a)` is `strlen_a`).
@@ -53,7 +53,7 @@ pub fn aggregate_name(prefix: &str, expr: &ast::Expr) -> String {
     let arg = args.first().and_then(|a| expression_name(&a.value));
     match (func.name.as_str(), arg) {
         // `take_any(a)` keeps the column's name.
-        ("take_any" | "any", Some(arg)) => arg,
+        ("take_any" | "take_anyif", Some(arg)) => arg,
         // `percentile(x, 95)` is `percentile_x_95`.
         ("percentile", Some(arg)) => match args.get(1).map(|a| &a.value.kind) {
             Some(ExprKind::Literal(ast::Literal::Long(p) | ast::Literal::Real(p))) => {

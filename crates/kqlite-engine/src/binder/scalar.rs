@@ -404,7 +404,15 @@ impl<'r> Binder<'r> {
         if matches!(name, "prev" | "next" | "row_number" | "row_cumsum") {
             return self.window_call(name, args, span, scope);
         }
-        if let Some(spec) = functions::registry().lookup_aggregate(name).copied() {
+        if name == "ingestion_time" && args.is_empty() {
+            // Records loaded by kqlite have no ingestion-time policy; Kusto
+            // returns null for such tables.
+            return Ok(Bound::new(lit(ScalarValue::Int64(None)), KqlType::Datetime));
+        }
+        let aggregate = functions::registry().lookup_aggregate(name).copied();
+        // `hll_merge(a, b)` is also a scalar function outside summarize.
+        let aggregate = aggregate.filter(|_| scope.aggregates.is_some() || functions::registry().lookup_scalar(name).is_none());
+        if let Some(spec) = aggregate {
             let Some(collected) = scope.aggregates.as_mut().map(|v| v.len()) else {
                 return err(
                     span,

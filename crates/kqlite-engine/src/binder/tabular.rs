@@ -465,15 +465,28 @@ impl<'r> Binder<'r> {
         let mut counter = 0;
         for item in aggregates {
             if let ExprKind::Call { func, args } = &item.expr.kind {
-                if matches!(func.name.as_str(), "arg_max" | "arg_min") {
-                    let expanded =
-                        self.arg_extreme(func.name == "arg_max", args, item, &input, &keys, &mut scope, item.span)?;
+                if matches!(func.name.as_str(), "arg_max" | "arg_min" | "argmax" | "argmin") {
+                    let is_max = func.name.ends_with("max");
+                    let expanded = self.arg_extreme(is_max, args, item, &input, &keys, &mut scope, item.span)?;
                     for (name, bound) in expanded {
                         let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
                         outputs.push((naming::unique_name(&name, &taken), bound));
                     }
                     continue;
                 }
+            }
+            if let Some(expanded) = expand_percentiles(item) {
+                // `percentiles(x, 50, 95)`: one `percentile_x_<p>` column each.
+                for (i, single) in expanded.into_iter().enumerate() {
+                    let bound = self.scalar(&single, &mut scope)?;
+                    let name = match item.names.get(i) {
+                        Some(n) => n.name.clone(),
+                        None => naming::aggregate_name("percentile", &single),
+                    };
+                    let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
+                    outputs.push((naming::unique_name(&name, &taken), bound));
+                }
+                continue;
             }
             let bound = self.scalar(&item.expr, &mut scope)?;
             let name = match item.names.as_slice() {
@@ -825,4 +838,29 @@ fn rename_window_refs(bound: Bound, position: usize) -> Bound {
         .map(|t| t.data)
         .expect("renaming columns cannot fail");
     Bound::new(expr, bound.ty)
+}
+
+/// `percentiles(x, p1, p2, …)` → `percentile(x, p1)`, `percentile(x, p2)`, …;
+/// `percentilesw(x, w, p…)` likewise with `percentilew`.
+fn expand_percentiles(item: &NamedExpr) -> Option<Vec<ast::Expr>> {
+    let ExprKind::Call { func, args } = &item.expr.kind else { return None };
+    let (single, fixed) = match func.name.as_str() {
+        "percentiles" => ("percentile", 1),
+        "percentilesw" => ("percentilew", 2),
+        _ => return None,
+    };
+    if args.len() <= fixed + 1 {
+        return None;
+    }
+    Some(
+        args[fixed..]
+            .iter()
+            .map(|p| {
+                let mut call_args = args[..fixed].to_vec();
+                call_args.push(p.clone());
+                let func = ast::Ident::new(single, func.span);
+                ast::Expr::new(ExprKind::Call { func, args: call_args }, item.expr.span)
+            })
+            .collect(),
+    )
 }

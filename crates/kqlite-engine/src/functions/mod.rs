@@ -94,6 +94,21 @@ impl Registry {
     }
 }
 
+/// Functions the binder implements itself (they need the row context,
+/// windows or subqueries), beyond the registry.
+pub const BINDER_FUNCTIONS: &[&str] = &[
+    "toscalar", "case", "iff", "iif", "column_ifexists", "columnifexists", "prev", "next", "row_number",
+    "row_cumsum", "arg_max", "arg_min", "argmax", "argmin", "materialize", "table", "ingestion_time",
+];
+
+/// Every function name kqlite knows, sorted.
+pub fn all_function_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = registry().names().chain(BINDER_FUNCTIONS.iter().copied()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(Registry::new)

@@ -186,6 +186,21 @@ pub fn register(r: &mut Registry) {
         let mut a = Args::new("base64_encode_fromarray", a);
         Ok(call("kql_base64_encode_fromarray", KqlType::String, base64_encode_fromarray, vec![a.dynamic_only(0)?]))
     });
+    r.scalar("base64_decode_toguid", 1, 1, |_, a| {
+        let arg = Args::new("base64_decode_toguid", a).string(0)?;
+        Ok(call("kql_base64_decode_toguid", KqlType::Guid, base64_decode_toguid, vec![arg]))
+    });
+    r.scalar("base64_encode_fromguid", 1, 1, |_, a| {
+        let mut a = Args::new("base64_encode_fromguid", a);
+        let guid = a.bound(0);
+        expect_one_of("base64_encode_fromguid", 0, &guid, &[KqlType::Guid])?;
+        Ok(call("kql_base64_encode_fromguid", KqlType::String, base64_encode_fromguid, vec![guid.expr]))
+    });
+    r.scalar("replace_strings", 3, 3, |_, a| {
+        let mut a = Args::new("replace_strings", a);
+        let args = vec![a.string(0)?, a.dynamic_only(1)?, a.dynamic_only(2)?];
+        Ok(call("kql_replace_strings", KqlType::String, replace_strings_kernel, args))
+    });
     r.scalar("parse_url", 1, 1, |_, a| {
         unary_string(a, "parse_url", KqlType::Dynamic, |a, n| map_dynamic(a, n, |s| Some(parse_url(s))))
     });
@@ -1104,6 +1119,89 @@ fn base64_encode_fromarray(args: &[ColumnarValue], rows: usize) -> Result<Column
             .then(|| d.array_items().map(|b| b.as_long().and_then(|v| u8::try_from(v).ok())).collect())
             .flatten();
         out.append_value(bytes.map(|b| base64_encode(&b)).unwrap_or_default());
+    }
+    maybe_scalar(args, Arc::new(out.finish()))
+}
+
+/// Where each byte of a GUID's text comes from in its binary form: the
+/// first two fields are little-endian; the third is not, unlike .NET's
+/// `Guid(byte[])`, matching Kusto's documented example.
+const GUID_BYTE_ORDER: [usize; 16] = [3, 2, 1, 0, 5, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+/// `base64_decode_toguid(text)`: null unless the text decodes to 16 bytes.
+fn base64_decode_toguid(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let n = rows_to_compute(args, rows);
+    let texts = Strs::new(&args[0])?;
+    let mut out = StringBuilder::with_capacity(n, n * 36);
+    for i in 0..n {
+        match texts.get(i).and_then(base64_decode).filter(|b| b.len() == 16) {
+            Some(bytes) => {
+                let mut guid = String::with_capacity(36);
+                for (k, &at) in GUID_BYTE_ORDER.iter().enumerate() {
+                    if matches!(k, 4 | 6 | 8 | 10) {
+                        guid.push('-');
+                    }
+                    guid.push_str(&format!("{:02x}", bytes[at]));
+                }
+                out.append_value(guid);
+            }
+            None => out.append_null(),
+        }
+    }
+    maybe_scalar(args, Arc::new(out.finish()))
+}
+
+/// `base64_encode_fromguid(guid)`: the base64 of the GUID's .NET bytes.
+fn base64_encode_fromguid(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let n = rows_to_compute(args, rows);
+    let guids = Strs::new(&args[0])?;
+    let mut out = StringBuilder::with_capacity(n, n * 24);
+    for i in 0..n {
+        let hex: String = guids.get(i).unwrap_or("").chars().filter(|c| *c != '-').collect();
+        let digits = (hex.len() == 32)
+            .then(|| (0..16).map(|k| u8::from_str_radix(hex.get(2 * k..2 * k + 2)?, 16).ok()).collect())
+            .flatten();
+        out.append_value(digits.map_or(String::new(), |digits: Vec<u8>| {
+            let mut bytes = [0u8; 16];
+            for (k, &at) in GUID_BYTE_ORDER.iter().enumerate() {
+                bytes[at] = digits[k];
+            }
+            base64_encode(&bytes)
+        }));
+    }
+    maybe_scalar(args, Arc::new(out.finish()))
+}
+
+/// `replace_strings(text, lookups, rewrites)`: one pass, replacing the
+/// match that ends first, the earlier lookup on a tie. A non-string rewrite
+/// keeps the matched text; a non-string lookup is ignored.
+fn replace_strings_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let n = rows_to_compute(args, rows);
+    let (texts, lookups, rewrites) = (Strs::new(&args[0])?, Bins::new(&args[1])?, Bins::new(&args[2])?);
+    let mut out = StringBuilder::with_capacity(n, n * 16);
+    let mut s = String::new();
+    for i in 0..n {
+        let text = texts.get(i).unwrap_or("");
+        let lookups: Vec<Option<&str>> =
+            DynRef::new(lookups.get(i).unwrap_or(ENCODED_NULL)).array_items().map(|d| d.as_str()).collect();
+        let rewrites = DynRef::new(rewrites.get(i).unwrap_or(ENCODED_NULL));
+        let bytes = text.as_bytes();
+        s.clear();
+        let mut cursor = 0;
+        for end in 1..=bytes.len() {
+            let hit = lookups.iter().enumerate().find_map(|(k, l)| {
+                l.filter(|l| !l.is_empty() && end >= cursor + l.len() && bytes[..end].ends_with(l.as_bytes()))
+                    .map(|l| (k, l))
+            });
+            if let Some((k, lookup)) = hit {
+                let start = end - lookup.len();
+                s.push_str(&text[cursor..start]);
+                s.push_str(rewrites.index(k as i64).and_then(|r| r.as_str()).unwrap_or(lookup));
+                cursor = end;
+            }
+        }
+        s.push_str(&text[cursor..]);
+        out.append_value(&s);
     }
     maybe_scalar(args, Arc::new(out.finish()))
 }
