@@ -364,6 +364,44 @@ impl TableResolver for Resolver<'_> {
         self.session.table_names()
     }
 
+    fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, String> {
+        let plan = LogicalPlanBuilder::from(plan)
+            .project(vec![crate::binder::col_ref(column)])
+            .and_then(|b| b.build())
+            .map_err(|e| e.to_string())?;
+        let ctx = self.session.ctx.clone();
+        // Binding is synchronous and may run inside an async runtime: read
+        // the data on a thread of its own.
+        let batches = std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
+                    runtime.block_on(async {
+                        let frame = ctx.execute_logical_plan(plan).await.map_err(|e| e.to_string())?;
+                        frame.collect().await.map_err(|e| e.to_string())
+                    })
+                })
+                .join()
+                .map_err(|_| "the key scan panicked".to_string())?
+        })?;
+        let mut keys = std::collections::BTreeSet::new();
+        for batch in &batches {
+            let values = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::BinaryArray>()
+                .ok_or("the column is not dynamic")?;
+            for value in values.iter().flatten() {
+                for (key, _) in crate::dynamic::DynRef::new(value).entries() {
+                    if !keys.contains(key) {
+                        keys.insert(key.to_string());
+                    }
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+
     fn temporary(&self, batch: RecordBatch) -> datafusion::common::Result<(LogicalPlan, String)> {
         let schema = batch.schema();
         let table = MemTable::try_new(schema, vec![vec![batch]])?;

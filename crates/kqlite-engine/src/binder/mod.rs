@@ -6,6 +6,7 @@
 //! Scalars bind to [`Bound`] expressions. Errors carry the span of the
 //! offending syntax and, where it helps, a did-you-mean suggestion.
 
+mod evaluate;
 mod expand;
 mod join;
 mod make_series;
@@ -51,6 +52,7 @@ pub const SUPPORTED_OPERATORS: &[&str] = &[
     "summarize", "sort", "order", "top", "take", "limit", "sample", "count", "distinct", "serialize", "as",
     "render", "getschema", "join", "lookup", "union", "mv-expand", "mvexpand", "parse", "parse-where", "invoke",
     "print", "range", "datatable", "externaldata", "parse-kv", "mv-apply", "top-nested", "make-series",
+    "evaluate",
 ];
 
 /// A tabular value: a plan and the KQL type of each of its columns, in order.
@@ -101,6 +103,9 @@ pub trait TableResolver {
         &self,
         batch: datafusion::arrow::record_batch::RecordBatch,
     ) -> datafusion::common::Result<(LogicalPlan, String)>;
+    /// The distinct keys of the property bags in `column` of `plan`, sorted
+    /// (for `bag_unpack`, whose output columns depend on the data).
+    fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, String>;
 }
 
 /// What a `let` name stands for.

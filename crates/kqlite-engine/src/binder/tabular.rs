@@ -356,6 +356,7 @@ impl<'r> Binder<'r> {
                 _ => err(span, "invoke needs a function call"),
             },
             OperatorKind::Input => Ok(input),
+            OperatorKind::Evaluate { call, .. } => self.evaluate(input, call, span),
             OperatorKind::ParseKv { source, columns, options } => self.parse_kv(input, source, columns, options, span),
             OperatorKind::MvApply { params, items, limit, on } => self.mv_apply(input, params, items, limit.as_ref(), on, span),
             OperatorKind::TopNested { clauses } => self.top_nested(input, clauses, span),
