@@ -121,7 +121,10 @@ impl Session {
     /// `partitions` = 1 gives fully deterministic first-seen order for
     /// `make_set`/`make_list` at the cost of parallelism.
     pub fn with_partitions(partitions: usize) -> Session {
-        let config = SessionConfig::new().with_target_partitions(partitions.max(1)).with_information_schema(false);
+        let mut config = SessionConfig::new().with_target_partitions(partitions.max(1)).with_information_schema(false);
+        // Read Parquet strings as Utf8, the engine's string type, instead of
+        // views that would be copied by a cast on every scan.
+        config.options_mut().execution.parquet.schema_force_view_types = false;
         Session { ctx: SessionContext::new_with_config(config), tables: BTreeMap::new(), clock: Clock::System }
     }
 

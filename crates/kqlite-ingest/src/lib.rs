@@ -7,6 +7,8 @@
 
 pub mod catalog;
 pub mod columns;
+pub mod evtx;
+pub mod syslog;
 pub mod tabular;
 
 pub use tabular::{load_file, LoadReport, LoadedTable};

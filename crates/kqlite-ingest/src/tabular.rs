@@ -191,7 +191,7 @@ fn build_table(table: &str, records: Records, location: &str) -> (LoadedTable, L
     let mut builders: Vec<ColumnBuilder> = columns.iter().map(|c| ColumnBuilder::new(c.ty)).collect();
     let mut batches = Vec::new();
     let mut pending = 0usize;
-    let mut flush = |builders: &mut Vec<ColumnBuilder>, pending: &mut usize, batches: &mut Vec<RecordBatch>| {
+    let flush = |builders: &mut Vec<ColumnBuilder>, pending: &mut usize, batches: &mut Vec<RecordBatch>| {
         if *pending == 0 {
             return;
         }

@@ -11,7 +11,7 @@ use crate::convert::{to_dynamic, Bound};
 use crate::dynamic::{ArrayEncoder, DynKind, DynRef, DynValue, ObjectEncoder, ENCODED_NULL};
 use crate::types::{KqlType, NANOS_PER_TICK};
 use crate::udf;
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder, BooleanArray, Int64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_binary_array, as_float64_array, as_int64_array, as_string_array};
 use datafusion::common::{Result, ScalarValue};
@@ -21,7 +21,8 @@ use datafusion::functions_aggregate::first_last::first_value_udaf;
 use datafusion::logical_expr::expr::NullTreatment;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    cast, lit, when, Accumulator, AggregateUDF, AggregateUDFImpl, Expr, ExprFunctionExt, Signature, Volatility,
+    cast, lit, when, Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, Expr, ExprFunctionExt, GroupsAccumulator,
+    Signature, Volatility,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -60,11 +61,11 @@ pub fn register(r: &mut Registry) {
         extreme(a, true, Some(p))
     });
     r.aggregate("dcount", 1, 2, "dcount", |_, a| {
-        Ok(Bound::new(agg::count_distinct(distinct_key(&a[0])), KqlType::Long))
+        Ok(Bound::new(distinct_count(&a[0], None), KqlType::Long))
     });
     r.aggregate("dcountif", 2, 3, "dcountif", |_, a| {
         let p = coerce("dcountif", 1, a[1].clone(), KqlType::Bool)?;
-        Ok(Bound::new(agg::count_distinct(only_if(distinct_key(&a[0]), p)), KqlType::Long))
+        Ok(Bound::new(distinct_count(&a[0], Some(p)), KqlType::Long))
     });
     r.aggregate("count_distinct", 1, 1, "count_distinct", |_, a| count_distinct("count_distinct", &a[0], None));
     r.aggregate("count_distinctif", 2, 2, "count_distinctif", |_, a| {
@@ -204,10 +205,13 @@ fn count_distinct(name: &str, value: &Bound, predicate: Option<Bound>) -> Result
     if value.ty == KqlType::Dynamic {
         return Err(format!("argument 1 of {name}() cannot be dynamic; convert it first"));
     }
-    Ok(Bound::new(
-        coalesce(vec![agg::count_distinct(filtered(value.expr.clone(), predicate)), lit(0i64)]),
-        KqlType::Long,
-    ))
+    Ok(Bound::new(distinct_count(value, predicate), KqlType::Long))
+}
+
+/// The exact number of distinct non-null values (0 for none).
+fn distinct_count(value: &Bound, predicate: Option<Bound>) -> Expr {
+    let key = filtered(to_dynamic(value.clone()).expr, predicate);
+    coalesce(vec![collect_udaf(Collect::Distinct, key, lit(i64::MAX)), lit(0i64)])
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -294,9 +298,6 @@ fn extreme(a: Vec<Bound>, is_max: bool, predicate: Option<Bound>) -> Result<Boun
 
 /// The value `dcount` compares: strings and numbers as they are, dynamic by
 /// its deterministic encoding.
-fn distinct_key(value: &Bound) -> Expr {
-    value.expr.clone()
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Collect {
@@ -306,6 +307,10 @@ enum Collect {
     Bag,
     /// `hll`: a set whose values are kept whole (arrays are not unioned).
     Hll,
+    /// `dcount`: the size of such a set. Exact, and with a groups
+    /// accumulator: DataFusion's own distinct count falls back to a slow
+    /// per-group path when other aggregates sit beside it.
+    Distinct,
 }
 
 /// Kusto's default cap on `make_set`/`make_list` sizes.
@@ -345,6 +350,7 @@ impl AggregateUDFImpl for CollectUdaf {
             Collect::ListWithNulls => "kql_make_list_with_nulls",
             Collect::Bag => "kql_make_bag",
             Collect::Hll => "kql_hll",
+            Collect::Distinct => "kql_dcount",
         }
     }
 
@@ -357,11 +363,19 @@ impl AggregateUDFImpl for CollectUdaf {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
+        Ok(if self.kind == Collect::Distinct { DataType::Int64 } else { DataType::Binary })
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(CollectAccumulator { kind: self.kind, items: Vec::new(), seen: HashSet::new(), limit: None }))
+        Ok(Box::new(CollectAccumulator::new(self.kind)))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(CollectGroups { kind: self.kind, groups: Vec::new() }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -393,7 +407,7 @@ impl CollectAccumulator {
                     self.items.push((None, value.bytes().to_vec()));
                 }
             }
-            Collect::Hll => self.add_set_item(value),
+            Collect::Hll | Collect::Distinct => self.add_set_item(value),
             Collect::Set => {
                 // make_set of an array unions its elements.
                 if value.kind() == DynKind::Array {
@@ -470,6 +484,9 @@ impl Accumulator for CollectAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.kind == Collect::Distinct {
+            return Ok(ScalarValue::Int64(Some(self.items.len() as i64)));
+        }
         if self.kind == Collect::Hll && self.items.is_empty() {
             // Kusto's hll() of no values is null.
             return Ok(ScalarValue::Binary(None));
@@ -491,30 +508,145 @@ impl Accumulator for CollectAccumulator {
         let input = as_binary_array(&states[0])?;
         let limits = as_int64_array(&states[1])?;
         for i in 0..input.len() {
-            if self.limit.is_none() && !limits.is_null(i) {
-                self.limit = Some(limits.value(i).max(0) as usize);
-            }
-            if input.is_null(i) {
-                continue;
-            }
-            let partial = DynRef::new(input.value(i));
-            match self.kind {
-                Collect::Bag => self.add(partial),
-                Collect::Set | Collect::Hll => {
-                    for item in partial.array_items() {
-                        self.add_set_item(item);
-                    }
+            let limit = (!limits.is_null(i)).then(|| limits.value(i));
+            self.merge_state((!input.is_null(i)).then(|| input.value(i)), limit);
+        }
+        Ok(())
+    }
+}
+
+impl CollectAccumulator {
+    fn new(kind: Collect) -> Self {
+        CollectAccumulator { kind, items: Vec::new(), seen: HashSet::new(), limit: None }
+    }
+
+    /// Folds in one partial state (an encoded array or bag and its limit).
+    fn merge_state(&mut self, partial: Option<&[u8]>, limit: Option<i64>) {
+        if self.limit.is_none() {
+            self.limit = limit.map(|l| l.max(0) as usize);
+        }
+        let Some(partial) = partial else { return };
+        let partial = DynRef::new(partial);
+        match self.kind {
+            Collect::Bag => self.add(partial),
+            Collect::Set | Collect::Hll | Collect::Distinct => {
+                for item in partial.array_items() {
+                    self.add_set_item(item);
                 }
-                Collect::List | Collect::ListWithNulls => {
-                    for item in partial.array_items() {
-                        if !self.full() {
-                            self.items.push((None, item.bytes().to_vec()));
-                        }
+            }
+            Collect::List | Collect::ListWithNulls => {
+                for item in partial.array_items() {
+                    if !self.full() {
+                        self.items.push((None, item.bytes().to_vec()));
                     }
                 }
             }
         }
+    }
+}
+
+/// The same collection for every group at once: DataFusion's per-group
+/// `Accumulator` path slices the input for each group of each batch, which
+/// is slow and memory-hungry with many groups.
+struct CollectGroups {
+    kind: Collect,
+    groups: Vec<CollectAccumulator>,
+}
+
+impl CollectGroups {
+    fn grow(&mut self, total_num_groups: usize) {
+        if self.groups.len() < total_num_groups {
+            let kind = self.kind;
+            self.groups.resize_with(total_num_groups, || CollectAccumulator::new(kind));
+        }
+    }
+}
+
+impl GroupsAccumulator for CollectGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.grow(total_num_groups);
+        let input = as_binary_array(&values[0])?;
+        let limit = match values.get(1) {
+            Some(limits) => {
+                let limits = as_int64_array(limits)?;
+                (!limits.is_empty() && !limits.is_null(0)).then(|| limits.value(0).max(0) as usize)
+            }
+            None => None,
+        };
+        for (row, &group) in group_indices.iter().enumerate() {
+            if opt_filter.is_some_and(|f| !f.value(row) || f.is_null(row)) {
+                continue;
+            }
+            let state = &mut self.groups[group];
+            if state.limit.is_none() {
+                state.limit = limit;
+            }
+            if !input.is_null(row) {
+                state.add(DynRef::new(input.value(row)));
+            } else if self.kind == Collect::ListWithNulls {
+                state.add(DynRef::new(ENCODED_NULL));
+            }
+        }
         Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        if self.kind == Collect::Distinct {
+            let counts: datafusion::arrow::array::Int64Array = groups.iter().map(|g| Some(g.items.len() as i64)).collect();
+            return Ok(Arc::new(counts));
+        }
+        let mut out = BinaryBuilder::with_capacity(groups.len(), groups.len() * 16);
+        for mut g in groups {
+            match g.evaluate()? {
+                ScalarValue::Binary(Some(bytes)) => out.append_value(bytes),
+                _ => out.append_null(),
+            }
+        }
+        Ok(Arc::new(out.finish()))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        let mut items = BinaryBuilder::with_capacity(groups.len(), groups.len() * 16);
+        let mut limits = Int64Builder::with_capacity(groups.len());
+        for g in groups {
+            items.append_value(g.encode());
+            limits.append_option(g.limit.map(|l| l.min(i64::MAX as usize) as i64));
+        }
+        Ok(vec![Arc::new(items.finish()), Arc::new(limits.finish())])
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.grow(total_num_groups);
+        let input = as_binary_array(&values[0])?;
+        let limits = as_int64_array(&values[1])?;
+        for (row, &group) in group_indices.iter().enumerate() {
+            let limit = (!limits.is_null(row)).then(|| limits.value(row));
+            self.groups[group].merge_state((!input.is_null(row)).then(|| input.value(row)), limit);
+        }
+        Ok(())
+    }
+
+    /// Each input row as its own partial state (used when DataFusion skips
+    /// partial aggregation for high-cardinality groups).
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        let mut scratch = CollectGroups { kind: self.kind, groups: Vec::new() };
+        let rows: Vec<usize> = (0..values[0].len()).collect();
+        scratch.update_batch(values, &rows, opt_filter, rows.len())?;
+        scratch.state(EmitTo::All)
+    }
+
+    fn size(&self) -> usize {
+        // An estimate: DataFusion asks often, so no walk over every item.
+        self.groups.capacity() * std::mem::size_of::<CollectAccumulator>()
+            + self.groups.iter().map(|g| g.items.len() * 64).sum::<usize>()
     }
 }
 

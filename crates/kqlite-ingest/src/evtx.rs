@@ -1,0 +1,997 @@
+//! Windows EVTX files into Sentinel's `SecurityEvent` and `WindowsEvent` tables.
+//!
+//! Every record becomes a `WindowsEvent` row (its `EventData` a property bag,
+//! `RawEventData` the record's XML); records of the Security channel also
+//! become `SecurityEvent` rows, with each `<Data Name="X">` value copied
+//! verbatim into column `X` and the columns Sentinel computes (`Activity`,
+//! `Account`, `LogonTypeName`, …) filled in.
+//!
+//! Records are parsed by the `evtx` crate on rayon threads, chunk by chunk;
+//! each record is rendered as XML (the text Windows itself renders) and read
+//! into its fields on the same worker thread. A record or chunk that cannot
+//! be read is counted as rejected with its location and reason, and reading
+//! goes on; a file that is not EVTX at all is reported and skipped. Rows are
+//! handed out in batches of [`EvtxOptions::batch_rows`], so memory is bounded
+//! per batch when the caller streams them with [`read_evtx`].
+
+mod security;
+mod xml;
+
+use crate::catalog;
+use crate::columns::ColumnBuilder;
+use crate::tabular::{LoadReport, LoadedTable};
+use ::evtx::err::EvtxError;
+use ::evtx::{EvtxParser, EvtxRecord, ParserSettings};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use kqlite_engine::dynamic::DynValue;
+use kqlite_engine::time::parse_datetime;
+use kqlite_engine::ColumnDef;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use security::{activity, description, logon_type_name};
+
+const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+
+/// The tables EVTX records are loaded into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EvtxTable {
+    SecurityEvent,
+    WindowsEvent,
+}
+
+impl EvtxTable {
+    pub const ALL: [EvtxTable; 2] = [EvtxTable::SecurityEvent, EvtxTable::WindowsEvent];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EvtxTable::SecurityEvent => "SecurityEvent",
+            EvtxTable::WindowsEvent => "WindowsEvent",
+        }
+    }
+
+    /// The Sentinel schema of the table (the batches have exactly these columns).
+    pub fn columns(self) -> &'static [ColumnDef] {
+        self.layout().columns
+    }
+
+    /// The Arrow schema of the batches.
+    pub fn schema(self) -> SchemaRef {
+        self.layout().schema.clone()
+    }
+
+    fn layout(self) -> &'static Layout {
+        static LAYOUTS: OnceLock<[Layout; 2]> = OnceLock::new();
+        &LAYOUTS.get_or_init(|| EvtxTable::ALL.map(Layout::new))[self as usize]
+    }
+}
+
+struct Layout {
+    columns: &'static [ColumnDef],
+    schema: SchemaRef,
+    index: HashMap<&'static str, usize>,
+}
+
+impl Layout {
+    fn new(table: EvtxTable) -> Layout {
+        let columns = catalog::table_schema(table.name()).expect("the catalog has the Windows event tables");
+        let schema =
+            Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>()));
+        let index = columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+        Layout { columns, schema, index }
+    }
+}
+
+/// How EVTX files are read.
+#[derive(Clone, Debug)]
+pub struct EvtxOptions {
+    /// Threads that parse one file's chunks; 0 uses rayon's pool size.
+    pub parse_threads: usize,
+    /// Files [`load_evtx_files`] reads at the same time; 0 uses the number of CPUs.
+    pub file_threads: usize,
+    /// Rows per record batch.
+    pub batch_rows: usize,
+    /// Also carve deleted records from unallocated chunk space.
+    pub recover_records: bool,
+    /// Keep each record's XML in `WindowsEvent.RawEventData`.
+    pub raw_event_data: bool,
+}
+
+impl Default for EvtxOptions {
+    fn default() -> Self {
+        EvtxOptions {
+            parse_threads: 0,
+            file_threads: 0,
+            batch_rows: 8192,
+            recover_records: false,
+            raw_event_data: true,
+        }
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Default)]
+pub struct EvtxReport {
+    pub path: PathBuf,
+    /// Set when the file could not be read as EVTX at all (or reading it
+    /// stopped early); the counts cover what was read before.
+    pub error: Option<String>,
+    /// `records_read` counts every item the parser produced: a record, or a
+    /// record or chunk it could not read. `records_read == loaded + rejected.len()`.
+    /// `loaded` counts records (each is one `WindowsEvent` row).
+    pub load: LoadReport,
+    /// Rows added to `SecurityEvent` (records of the Security channel).
+    pub security_events: usize,
+    /// Rows added to `WindowsEvent` (every loaded record).
+    pub windows_events: usize,
+    /// Security `EventData` names without a `SecurityEvent` column of their
+    /// own, and how often each was seen; their values stay in `EventData`.
+    pub unmapped_fields: BTreeMap<String, usize>,
+}
+
+/// Everything loaded from several files.
+pub struct EvtxLoad {
+    /// `SecurityEvent` then `WindowsEvent` (present even when empty).
+    pub tables: Vec<LoadedTable>,
+    /// All files together; unreadable files are listed in `notices`.
+    pub report: LoadReport,
+    /// One per input path, in input order.
+    pub files: Vec<EvtxReport>,
+}
+
+/// Reads one EVTX file, handing each full batch to `sink`.
+pub fn read_evtx(path: &Path, options: &EvtxOptions, sink: &mut impl FnMut(EvtxTable, RecordBatch)) -> EvtxReport {
+    let location = path.display().to_string();
+    match std::fs::File::open(path) {
+        Ok(file) => {
+            // Unbuffered: the parser reads whole 64 KiB chunks after seeking.
+            let mut report = read_evtx_from(file, &location, options, sink);
+            report.path = path.to_path_buf();
+            report
+        }
+        Err(e) => EvtxReport {
+            path: path.to_path_buf(),
+            error: Some(format!("{location}: cannot open: {e}")),
+            ..EvtxReport::default()
+        },
+    }
+}
+
+/// Reads EVTX data from any seekable reader; `location` names it in the report.
+pub fn read_evtx_from<R: Read + Seek>(
+    mut reader: R,
+    location: &str,
+    options: &EvtxOptions,
+    sink: &mut impl FnMut(EvtxTable, RecordBatch),
+) -> EvtxReport {
+    let mut report = EvtxReport { path: PathBuf::from(location), ..EvtxReport::default() };
+    let chunks = scan_chunks(&mut reader).unwrap_or_default();
+    let parser = match EvtxParser::from_read_seek(reader) {
+        Ok(parser) => parser,
+        Err(e) => {
+            report.error = Some(format!("{location}: not a readable EVTX file: {}", error_chain(&e)));
+            return report;
+        }
+    };
+    let settings =
+        ParserSettings::new().num_threads(options.parse_threads).indent(false).recover_records(options.recover_records);
+    let mut parser = parser.with_configuration(settings);
+    let mut tables = Tables::new(options.batch_rows.max(1));
+    let raw = options.raw_event_data;
+    // A panic inside the parser (propagated from its worker threads) ends
+    // this file, not the caller: what was read so far is kept.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let records = parser.serialized_records(move |record| record.map(|r| parse_record(r, raw)));
+        for item in records {
+            report.load.records_read += 1;
+            match item {
+                Ok(Ok(event)) => tables.push(&event, &mut report, sink),
+                Ok(Err((record_id, reason))) => {
+                    report.load.rejected.push((format!("{location}: record {record_id}"), reason))
+                }
+                Err(e) => report.load.rejected.push((error_location(location, &e), error_chain(&e))),
+            }
+        }
+    }));
+    if let Err(panic) = outcome {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        report.error = Some(format!("{location}: the EVTX parser stopped: {message}"));
+    }
+    tables.flush_all(sink);
+    chunks.annotate(location, &mut report);
+    if !report.unmapped_fields.is_empty() {
+        let list: Vec<String> = report.unmapped_fields.iter().map(|(name, n)| format!("{name} ({n})")).collect();
+        report.load.notices.push(format!(
+            "{location}: {} Security EventData field(s) have no SecurityEvent column of their own and are kept in \
+             EventData: {}",
+            list.len(),
+            list.join(", ")
+        ));
+    }
+    report
+}
+
+/// Reads several files, `options.file_threads` at a time, into one
+/// `SecurityEvent` and one `WindowsEvent` table (rows in input file order).
+pub fn load_evtx_files(paths: &[PathBuf], options: &EvtxOptions) -> EvtxLoad {
+    let threads = match options.file_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .clamp(1, paths.len().max(1));
+    type FileResult = (EvtxReport, Vec<(EvtxTable, RecordBatch)>);
+    let results: Mutex<Vec<Option<FileResult>>> = Mutex::new((0..paths.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = paths.get(i) else { break };
+                let mut batches = Vec::new();
+                let report = read_evtx(path, options, &mut |table, batch| batches.push((table, batch)));
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some((report, batches));
+            });
+        }
+    });
+    let mut tables: Vec<LoadedTable> = EvtxTable::ALL
+        .iter()
+        .map(|t| LoadedTable { name: t.name().to_string(), columns: t.columns().to_vec(), batches: Vec::new() })
+        .collect();
+    let mut report = LoadReport::default();
+    let mut files = Vec::with_capacity(paths.len());
+    for (i, result) in results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().enumerate() {
+        let (file, batches) = result.unwrap_or_else(|| {
+            let error = Some(format!("{}: was not read", paths[i].display()));
+            (EvtxReport { path: paths[i].clone(), error, ..EvtxReport::default() }, Vec::new())
+        });
+        for (table, batch) in batches {
+            tables[table as usize].batches.push(batch);
+        }
+        report.records_read += file.load.records_read;
+        report.loaded += file.load.loaded;
+        report.conversion_failures += file.load.conversion_failures;
+        report.rejected.extend(file.load.rejected.iter().cloned());
+        if let Some(error) = &file.error {
+            report.notices.push(error.clone());
+        }
+        report.notices.extend(file.load.notices.iter().cloned());
+        files.push(file);
+    }
+    EvtxLoad { tables, report, files }
+}
+
+/// The `.evtx` files under `dir`, recursively, sorted by path.
+pub fn find_evtx_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("evtx")) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+const FILE_HEADER_SIZE: u64 = 4096;
+const CHUNK_SIZE: u64 = 65536;
+const CHUNK_HEADER_PREFIX: usize = 40;
+
+/// What the chunk headers say, read before parsing, to describe chunks the
+/// parser cannot read and the partial chunk it does not read at all.
+#[derive(Default)]
+struct ChunkMap {
+    /// The record-ID range each chunk's header names, by chunk number.
+    ids: Vec<Option<(u64, u64)>>,
+    /// A chunk cut short by the end of the file: its number, the bytes present
+    /// and whether they start with a chunk header.
+    partial: Option<(u64, u64, Option<(u64, u64)>)>,
+}
+
+fn scan_chunks<R: Read + Seek>(reader: &mut R) -> std::io::Result<ChunkMap> {
+    use std::io::SeekFrom;
+    let len = reader.seek(SeekFrom::End(0))?;
+    let mut map = ChunkMap::default();
+    let body = len.saturating_sub(FILE_HEADER_SIZE);
+    let whole = body / CHUNK_SIZE;
+    let read_ids = |reader: &mut R, chunk: u64| -> std::io::Result<Option<(u64, u64)>> {
+        let mut header = [0u8; CHUNK_HEADER_PREFIX];
+        reader.seek(SeekFrom::Start(FILE_HEADER_SIZE + chunk * CHUNK_SIZE))?;
+        reader.read_exact(&mut header)?;
+        let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+        Ok((&header[..8] == b"ElfChnk\0").then(|| (word(24), word(32))))
+    };
+    if len > FILE_HEADER_SIZE {
+        for chunk in 0..whole {
+            map.ids.push(read_ids(reader, chunk).unwrap_or(None));
+        }
+        let rest = body % CHUNK_SIZE;
+        if rest > 0 {
+            let mut tail = Vec::with_capacity(rest as usize);
+            reader.seek(SeekFrom::Start(FILE_HEADER_SIZE + whole * CHUNK_SIZE))?;
+            reader.by_ref().take(rest).read_to_end(&mut tail)?;
+            if tail.iter().any(|&b| b != 0) {
+                let ids = (tail.len() >= CHUNK_HEADER_PREFIX && &tail[..8] == b"ElfChnk\0").then(|| {
+                    let word = |at: usize| u64::from_le_bytes(tail[at..at + 8].try_into().expect("8 bytes"));
+                    (word(24), word(32))
+                });
+                map.partial = Some((whole, rest, ids));
+            }
+        }
+    }
+    reader.seek(SeekFrom::Start(0))?;
+    Ok(map)
+}
+
+impl ChunkMap {
+    /// Adds the record IDs a rejected chunk held to its reason, and counts a
+    /// partial chunk at the end of the file as rejected.
+    fn annotate(&self, location: &str, report: &mut EvtxReport) {
+        let names = |ids: Option<(u64, u64)>| match ids {
+            Some((first, last)) if first <= last => format!("; its header names record IDs {first} to {last}"),
+            _ => String::new(),
+        };
+        for (at, reason) in &mut report.load.rejected {
+            let chunk = at.rsplit_once(": chunk ").and_then(|(_, n)| n.parse::<usize>().ok());
+            if let Some(ids) = chunk.and_then(|n| self.ids.get(n)) {
+                reason.push_str(&names(*ids));
+            }
+        }
+        if let Some((chunk, bytes, ids)) = self.partial {
+            let text = format!(
+                "the file ends {bytes} bytes into this chunk (chunks are {CHUNK_SIZE} bytes), so its records were not \
+                 read{}",
+                names(ids)
+            );
+            if ids.is_some() {
+                report.load.records_read += 1;
+                report.load.rejected.push((format!("{location}: chunk {chunk}"), text));
+            } else {
+                report.load.notices.push(format!("{location}: chunk {chunk}: {text}"));
+            }
+        }
+    }
+}
+
+/// Where an error happened: `file: chunk N` or `file: record N`.
+fn error_location(location: &str, e: &EvtxError) -> String {
+    match e {
+        EvtxError::FailedToParseChunk { chunk_id, .. } => format!("{location}: chunk {chunk_id}"),
+        EvtxError::FailedToParseRecord { record_id, .. } => format!("{location}: record {record_id}"),
+        EvtxError::FailedToReadRecordAt { chunk: Some(chunk), offset, .. } => {
+            format!("{location}: chunk {chunk} offset {offset:#x}")
+        }
+        _ => format!("{location}: unknown record"),
+    }
+}
+
+/// An error and its causes, `outer: inner: …`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------
+// One record, read on a parser worker thread.
+
+/// The fields of one record that the tables need, owned so that it can
+/// cross from the parser's worker threads.
+#[derive(Debug, Default)]
+struct Event {
+    /// `TimeCreated/@SystemTime`, else the record header's time (ns).
+    time: Option<i64>,
+    provider: String,
+    event_id: String,
+    version: String,
+    level: String,
+    task: String,
+    opcode: String,
+    keywords: String,
+    event_record_id: String,
+    activity_id: String,
+    process_id: String,
+    thread_id: String,
+    channel: String,
+    computer: String,
+    user_id: String,
+    /// `EventData/Data[@Name]` values, or the leaf children of `UserData`'s element.
+    fields: Vec<(String, String)>,
+    /// `EventData` (or `UserData`) as XML, the way `SecurityEvent.EventData`
+    /// holds it; only for Security records.
+    event_data_xml: String,
+    /// `WindowsEvent.EventData`, encoded.
+    bag: Vec<u8>,
+    /// The record's XML.
+    xml: String,
+}
+
+impl Event {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn is_security(&self) -> bool {
+        self.channel.eq_ignore_ascii_case("Security")
+    }
+}
+
+fn parse_record(record: EvtxRecord<'_>, keep_xml: bool) -> Result<Event, (u64, String)> {
+    let record_id = record.event_record_id;
+    let header_time = i64::try_from(record.timestamp.as_nanosecond()).ok();
+    let xml = record.into_xml().map_err(|e| (record_id, error_chain(&e)))?.data;
+    event_from_xml(header_time, xml, keep_xml).map_err(|reason| (record_id, reason))
+}
+
+fn event_from_xml(header_time: Option<i64>, xml: String, keep_xml: bool) -> Result<Event, String> {
+    let mut event = Event::default();
+    {
+        let root = xml::parse(&xml)?;
+        if root.local_name() != "Event" {
+            return Err(format!("the record's root element is <{}>, not <Event>", root.name));
+        }
+        let text = |parent: Option<&xml::Element<'_>>, name: &str| -> String {
+            parent.and_then(|p| p.child(name)).map(|e| e.text().into_owned()).unwrap_or_default()
+        };
+        let attr = |parent: Option<&xml::Element<'_>>, name: &str, attr: &str| -> String {
+            parent.and_then(|p| p.child(name)).and_then(|e| e.attribute(attr)).unwrap_or_default().to_string()
+        };
+        let system = root.child("System");
+        event.provider = attr(system, "Provider", "Name");
+        event.event_id = text(system, "EventID");
+        event.version = text(system, "Version");
+        event.level = text(system, "Level");
+        event.task = text(system, "Task");
+        event.opcode = text(system, "Opcode");
+        event.keywords = text(system, "Keywords");
+        event.event_record_id = text(system, "EventRecordID");
+        event.activity_id = attr(system, "Correlation", "ActivityID");
+        event.process_id = attr(system, "Execution", "ProcessID");
+        event.thread_id = attr(system, "Execution", "ThreadID");
+        event.channel = text(system, "Channel");
+        event.computer = text(system, "Computer");
+        event.user_id = attr(system, "Security", "UserID");
+        let system_time = attr(system, "TimeCreated", "SystemTime");
+        event.time = parse_datetime(&system_time).or(header_time);
+
+        let payload = root.child("EventData").or_else(|| root.child("UserData"));
+        let mut bag = Bag::default();
+        if let Some(payload) = payload {
+            if payload.local_name() == "EventData" {
+                let mut unnamed = Vec::new();
+                for item in payload.elements() {
+                    match (item.local_name(), item.attribute("Name")) {
+                        ("Data", Some(name)) => {
+                            let value = item.text().into_owned();
+                            bag.insert(name.to_string(), DynValue::String(value.clone()));
+                            event.fields.push((name.to_string(), value));
+                        }
+                        ("Data", None) => unnamed.push(DynValue::String(item.text().into_owned())),
+                        (other, _) => bag.insert(other.to_string(), element_value(item)),
+                    }
+                }
+                match unnamed.len() {
+                    0 => {}
+                    1 => bag.insert("Data".to_string(), unnamed.pop().expect("one value")),
+                    _ => bag.insert("Data".to_string(), DynValue::Array(unnamed)),
+                }
+            } else if let Some(inner) = payload.elements().next() {
+                // UserData: the bag of its one child element.
+                if let DynValue::Object(entries) = element_object(inner) {
+                    bag.entries = entries;
+                }
+                for leaf in inner.elements().filter(|e| !e.has_elements()) {
+                    event.fields.push((leaf.local_name().to_string(), leaf.text().into_owned()));
+                }
+            }
+            if event.is_security() {
+                event.event_data_xml = with_namespace(&xml[payload.outer.clone()], payload.name);
+            }
+        }
+        event.bag = DynValue::Object(bag.entries).encode();
+    }
+    if keep_xml {
+        event.xml = xml;
+    }
+    Ok(event)
+}
+
+/// `<EventData …>` with Sentinel's `xmlns` added when the element has none.
+fn with_namespace(element: &str, name: &str) -> String {
+    let head_end = element.find(['>', '/']).unwrap_or(element.len());
+    if element[..head_end].contains("xmlns") {
+        return element.to_string();
+    }
+    let at = 1 + name.len();
+    let mut out = String::with_capacity(element.len() + EVENT_NS.len() + 9);
+    out.push_str(&element[..at]);
+    out.push_str(" xmlns=\"");
+    out.push_str(EVENT_NS);
+    out.push('"');
+    out.push_str(&element[at..]);
+    out
+}
+
+/// A property bag that turns repeated keys into arrays.
+#[derive(Default)]
+struct Bag {
+    entries: Vec<(String, DynValue)>,
+}
+
+impl Bag {
+    fn insert(&mut self, key: String, value: DynValue) {
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, DynValue::Array(items))) => items.push(value),
+            Some((_, existing)) => {
+                let first = std::mem::replace(existing, DynValue::Null);
+                *existing = DynValue::Array(vec![first, value]);
+            }
+            None => self.entries.push((key, value)),
+        }
+    }
+}
+
+/// A leaf element is its text; others are bags (see [`element_object`]).
+fn element_value(e: &xml::Element<'_>) -> DynValue {
+    if !e.has_elements() && e.attributes.iter().all(|(n, _)| is_namespace(n)) {
+        DynValue::String(e.text().into_owned())
+    } else {
+        element_object(e)
+    }
+}
+
+/// Attributes (but namespaces) and child elements as a bag; own text, if
+/// any besides whitespace, under `#text`.
+fn element_object(e: &xml::Element<'_>) -> DynValue {
+    let mut bag = Bag::default();
+    for (name, value) in e.attributes.iter().filter(|(n, _)| !is_namespace(n)) {
+        bag.insert(name.to_string(), DynValue::String(value.to_string()));
+    }
+    for child in e.elements() {
+        bag.insert(child.local_name().to_string(), element_value(child));
+    }
+    let text = e.text();
+    if !text.trim().is_empty() {
+        bag.insert("#text".to_string(), DynValue::String(text.into_owned()));
+    }
+    DynValue::Object(bag.entries)
+}
+
+fn is_namespace(attribute: &str) -> bool {
+    attribute == "xmlns" || attribute.starts_with("xmlns:")
+}
+
+// ---------------------------------------------------------------------------
+// Rows, built on the thread that reads the file.
+
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Missing,
+    Text(&'a str),
+    Time(Option<i64>),
+    Dynamic(&'a [u8]),
+}
+
+struct TableBuilder {
+    table: EvtxTable,
+    builders: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+impl TableBuilder {
+    fn new(table: EvtxTable) -> TableBuilder {
+        TableBuilder { table, builders: table.columns().iter().map(|c| ColumnBuilder::new(c.ty)).collect(), rows: 0 }
+    }
+
+    /// Appends a row; returns how many cells did not convert to their type.
+    fn push(&mut self, cells: &[Cell<'_>]) -> usize {
+        let mut failures = 0;
+        for (builder, cell) in self.builders.iter_mut().zip(cells) {
+            let ok = match (builder, *cell) {
+                (b, Cell::Missing) => {
+                    b.push_missing();
+                    true
+                }
+                (ColumnBuilder::Nanos(b, _), Cell::Time(t)) => {
+                    b.append_option(t);
+                    t.is_some()
+                }
+                (b, Cell::Time(t)) => {
+                    b.push_missing();
+                    t.is_none()
+                }
+                (ColumnBuilder::Dynamic(b), Cell::Dynamic(bytes)) => {
+                    b.append_value(bytes);
+                    true
+                }
+                (ColumnBuilder::Int(b), Cell::Text(text)) if hex_u32(text).is_some() => {
+                    // Windows writes status codes as hex; 0xC000006D is a
+                    // negative 32-bit int, as Kusto stores it.
+                    b.append_value(hex_u32(text).unwrap_or_default() as i32);
+                    true
+                }
+                (b, Cell::Text(text)) => b.push_text(text),
+                (b, Cell::Dynamic(_)) => {
+                    b.push_missing();
+                    false
+                }
+            };
+            failures += usize::from(!ok);
+        }
+        self.rows += 1;
+        failures
+    }
+
+    fn flush(&mut self, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {
+        if self.rows == 0 {
+            return;
+        }
+        let arrays = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let batch = RecordBatch::try_new(self.table.schema(), arrays).expect("builders match the schema");
+        self.rows = 0;
+        sink(self.table, batch);
+    }
+}
+
+fn hex_u32(text: &str) -> Option<u32> {
+    let t = text.trim();
+    let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// Columns filled from `System` or computed; an `EventData` field with one of
+/// these names stays in `EventData` only.
+const SECURITY_RESERVED: &[&str] = &[
+    "TimeGenerated",
+    "Computer",
+    "Channel",
+    "EventSourceName",
+    "EventID",
+    "Level",
+    "EventLevelName",
+    "Task",
+    "Opcode",
+    "Keywords",
+    "Version",
+    "EventRecordId",
+    "SystemProcessId",
+    "SystemThreadId",
+    "SystemUserId",
+    "Correlation",
+    "EventData",
+    "Type",
+    "Activity",
+    "Account",
+    "AccountType",
+    "TargetAccount",
+    "SubjectAccount",
+    "LogonTypeName",
+    "Process",
+];
+
+struct Tables {
+    security: TableBuilder,
+    windows: TableBuilder,
+    batch_rows: usize,
+}
+
+impl Tables {
+    fn new(batch_rows: usize) -> Tables {
+        Tables {
+            security: TableBuilder::new(EvtxTable::SecurityEvent),
+            windows: TableBuilder::new(EvtxTable::WindowsEvent),
+            batch_rows,
+        }
+    }
+
+    fn push(&mut self, event: &Event, report: &mut EvtxReport, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {
+        let level_name = level_name(&event.level);
+        if event.is_security() {
+            self.push_security(event, &level_name, report);
+            if self.security.rows >= self.batch_rows {
+                self.security.flush(sink);
+            }
+        }
+        self.push_windows(event, &level_name, report);
+        if self.windows.rows >= self.batch_rows {
+            self.windows.flush(sink);
+        }
+        report.load.loaded += 1;
+    }
+
+    fn push_security(&mut self, event: &Event, level_name: &str, report: &mut EvtxReport) {
+        let event_id = event.event_id.trim().parse::<i32>().ok();
+        let activity = event_id.map(security::activity).unwrap_or_default();
+        let logon_type_name = event
+            .field("LogonType")
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .map(security::logon_type_name)
+            .unwrap_or_default();
+        let target = security::qualified_account(event.field("TargetDomainName"), event.field("TargetUserName"));
+        let subject = security::qualified_account(event.field("SubjectDomainName"), event.field("SubjectUserName"));
+        // `Account` is the target account when the event names one, else the subject.
+        let target_user = event.field("TargetUserName").filter(|u| !u.is_empty() && *u != "-");
+        let (account, account_type) = if let Some(user) = target_user {
+            let sid = event.field("TargetUserSid").or_else(|| event.field("TargetSid"));
+            (target.as_str(), security::account_type(user, sid))
+        } else if !subject.is_empty() {
+            let user = event.field("SubjectUserName").unwrap_or("");
+            (subject.as_str(), security::account_type(user, event.field("SubjectUserSid")))
+        } else {
+            ("", "")
+        };
+        let process = event
+            .field("NewProcessName")
+            .filter(|p| !p.is_empty())
+            .or_else(|| event.field("ProcessName"))
+            .map(security::file_name)
+            .unwrap_or("");
+
+        let layout = EvtxTable::SecurityEvent.layout();
+        let mut cells = vec![Cell::Missing; layout.columns.len()];
+        let mut set = |name: &str, cell| match layout.index.get(name) {
+            Some(&i) if matches!(cells[i], Cell::Missing) => {
+                cells[i] = cell;
+                true
+            }
+            _ => false,
+        };
+        for (name, value) in &event.fields {
+            if SECURITY_RESERVED.contains(&name.as_str()) || !set(name, Cell::Text(value)) {
+                *report.unmapped_fields.entry(name.clone()).or_default() += 1;
+            }
+        }
+        set("TimeGenerated", Cell::Time(event.time));
+        set("Computer", Cell::Text(&event.computer));
+        set("Channel", Cell::Text(&event.channel));
+        set("EventSourceName", Cell::Text(&event.provider));
+        set("EventID", Cell::Text(&event.event_id));
+        set("Level", Cell::Text(&event.level));
+        set("EventLevelName", Cell::Text(level_name));
+        set("Task", Cell::Text(&event.task));
+        set("Opcode", Cell::Text(&event.opcode));
+        set("Keywords", Cell::Text(&event.keywords));
+        set("Version", Cell::Text(&event.version));
+        set("EventRecordId", Cell::Text(&event.event_record_id));
+        set("SystemProcessId", Cell::Text(&event.process_id));
+        set("SystemThreadId", Cell::Text(&event.thread_id));
+        set("SystemUserId", Cell::Text(&event.user_id));
+        set("Correlation", Cell::Text(&event.activity_id));
+        set("EventData", Cell::Text(&event.event_data_xml));
+        set("Type", Cell::Text("SecurityEvent"));
+        set("Activity", Cell::Text(&activity));
+        set("Account", Cell::Text(account));
+        set("AccountType", Cell::Text(account_type));
+        set("TargetAccount", Cell::Text(&target));
+        set("SubjectAccount", Cell::Text(&subject));
+        set("LogonTypeName", Cell::Text(&logon_type_name));
+        set("Process", Cell::Text(process));
+        report.load.conversion_failures += self.security.push(&cells);
+        report.security_events += 1;
+    }
+
+    fn push_windows(&mut self, event: &Event, level_name: &str, report: &mut EvtxReport) {
+        let layout = EvtxTable::WindowsEvent.layout();
+        let mut cells = vec![Cell::Missing; layout.columns.len()];
+        let mut set = |name: &str, cell| {
+            if let Some(&i) = layout.index.get(name) {
+                cells[i] = cell;
+            }
+        };
+        set("TimeGenerated", Cell::Time(event.time));
+        set("Channel", Cell::Text(&event.channel));
+        set("Computer", Cell::Text(&event.computer));
+        set("EventID", Cell::Text(&event.event_id));
+        set("EventLevel", Cell::Text(&event.level));
+        set("EventLevelName", Cell::Text(level_name));
+        set("Provider", Cell::Text(&event.provider));
+        set("Task", Cell::Text(&event.task));
+        set("Opcode", Cell::Text(&event.opcode));
+        set("Keywords", Cell::Text(&event.keywords));
+        set("Version", Cell::Text(&event.version));
+        set("EventRecordId", Cell::Text(&event.event_record_id));
+        set("SystemProcessId", Cell::Text(&event.process_id));
+        set("SystemThreadId", Cell::Text(&event.thread_id));
+        set("SystemUserId", Cell::Text(&event.user_id));
+        set("Correlation", Cell::Text(&event.activity_id));
+        set("EventData", Cell::Dynamic(&event.bag));
+        set("RawEventData", Cell::Text(&event.xml));
+        set("Type", Cell::Text("WindowsEvent"));
+        report.load.conversion_failures += self.windows.push(&cells);
+        report.windows_events += 1;
+    }
+
+    fn flush_all(&mut self, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {
+        self.security.flush(sink);
+        self.windows.flush(sink);
+    }
+}
+
+/// `EventLevelName` from the `Level` number, as Event Viewer names levels
+/// (0, "LogAlways", shows as Information).
+fn level_name(level: &str) -> Cow<'static, str> {
+    Cow::Borrowed(match level.trim() {
+        "" => "",
+        "0" | "4" => "Information",
+        "1" => "Critical",
+        "2" => "Error",
+        "3" => "Warning",
+        "5" => "Verbose",
+        other => return Cow::Owned(other.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Array, BinaryArray, Int32Array, Int64Array, StringArray};
+    use kqlite_engine::dynamic::DynRef;
+
+    const LOGON: &str = concat!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n",
+        "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System>",
+        "<Provider Name=\"Microsoft-Windows-Security-Auditing\" Guid=\"{54849625-5478-4994-a5ba-3e3b0328c30d}\"/>",
+        "<EventID>4624</EventID><Version>2</Version><Level>0</Level><Task>12544</Task><Opcode>0</Opcode>",
+        "<Keywords>0x8020000000000000</Keywords><TimeCreated SystemTime=\"2019-03-19T23:34:25.1234567Z\"/>",
+        "<EventRecordID>1234</EventRecordID><Correlation ActivityID=\"{a}\"/>",
+        "<Execution ProcessID=\"636\" ThreadID=\"4472\"/><Channel>Security</Channel>",
+        "<Computer>dc1.corp.local</Computer><Security/></System><EventData>",
+        "<Data Name=\"SubjectUserSid\">S-1-5-18</Data><Data Name=\"SubjectUserName\">DC1$</Data>",
+        "<Data Name=\"SubjectDomainName\">CORP</Data><Data Name=\"TargetUserSid\">S-1-5-21-1-2-3-500</Data>",
+        "<Data Name=\"TargetUserName\">admin</Data><Data Name=\"TargetDomainName\">CORP</Data>",
+        "<Data Name=\"LogonType\">10</Data><Data Name=\"LogonProcessName\">User32 </Data>",
+        "<Data Name=\"ElevatedToken\">%%1842</Data><Data Name=\"IpAddress\">-</Data>",
+        "<Data Name=\"ProcessName\">C:\\Windows\\System32\\svchost.exe</Data>",
+        "<Data Name=\"NotAColumn\">a &amp; b</Data></EventData></Event>"
+    );
+
+    fn load(xmls: &[&str]) -> (Vec<(EvtxTable, RecordBatch)>, EvtxReport) {
+        let mut tables = Tables::new(8192);
+        let mut report = EvtxReport::default();
+        let mut batches = Vec::new();
+        let mut sink = |t, b| batches.push((t, b));
+        for xml in xmls {
+            let event = event_from_xml(None, xml.to_string(), true).unwrap();
+            tables.push(&event, &mut report, &mut sink);
+        }
+        tables.flush_all(&mut sink);
+        (batches, report)
+    }
+
+    fn text<'a>(batch: &'a RecordBatch, column: &str) -> &'a str {
+        batch.column_by_name(column).unwrap().as_any().downcast_ref::<StringArray>().unwrap().value(0)
+    }
+
+    #[test]
+    fn security_record_keeps_values_verbatim_and_computes_columns() {
+        let (batches, report) = load(&[LOGON]);
+        assert_eq!(batches.len(), 2);
+        let (table, security) = &batches[0];
+        assert_eq!(*table, EvtxTable::SecurityEvent);
+        assert_eq!(security.num_columns(), 228);
+        assert_eq!(text(security, "ElevatedToken"), "%%1842");
+        assert_eq!(text(security, "LogonProcessName"), "User32 ");
+        assert_eq!(text(security, "IpAddress"), "-");
+        assert_eq!(text(security, "Activity"), "4624 - An account was successfully logged on.");
+        assert_eq!(text(security, "LogonTypeName"), "10 - RemoteInteractive");
+        assert_eq!(text(security, "Account"), "CORP\\admin");
+        assert_eq!(text(security, "TargetAccount"), "CORP\\admin");
+        assert_eq!(text(security, "SubjectAccount"), "CORP\\DC1$");
+        assert_eq!(text(security, "AccountType"), "User");
+        assert_eq!(text(security, "Process"), "svchost.exe");
+        assert_eq!(text(security, "EventSourceName"), "Microsoft-Windows-Security-Auditing");
+        assert_eq!(text(security, "Keywords"), "0x8020000000000000");
+        assert_eq!(text(security, "Type"), "SecurityEvent");
+        let event_data = text(security, "EventData");
+        assert!(event_data.starts_with(
+            "<EventData xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><Data Name=\"SubjectUserSid\">"
+        ));
+        assert!(event_data.ends_with("<Data Name=\"NotAColumn\">a &amp; b</Data></EventData>"));
+        let int = |c: &str| security.column_by_name(c).unwrap().as_any().downcast_ref::<Int32Array>().unwrap().value(0);
+        assert_eq!((int("EventID"), int("LogonType"), int("Task"), int("Version")), (4624, 10, 12544, 2));
+        let time = security.column_by_name("TimeGenerated").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(time.value(0), 1_553_038_465_123_456_700);
+        assert_eq!(report.unmapped_fields.get("NotAColumn"), Some(&1));
+        assert_eq!((report.load.loaded, report.security_events, report.windows_events), (1, 1, 1));
+        assert_eq!(report.load.conversion_failures, 0);
+
+        let (table, windows) = &batches[1];
+        assert_eq!(*table, EvtxTable::WindowsEvent);
+        assert_eq!(text(windows, "Provider"), "Microsoft-Windows-Security-Auditing");
+        assert_eq!(text(windows, "EventLevelName"), "Information");
+        assert!(text(windows, "RawEventData").starts_with("<?xml"));
+        let bag = windows.column_by_name("EventData").unwrap().as_any().downcast_ref::<BinaryArray>().unwrap();
+        let bag = DynRef::new(bag.value(0));
+        assert_eq!(bag.get("LogonProcessName").and_then(|v| v.as_str()), Some("User32 "));
+        assert_eq!(bag.get("NotAColumn").and_then(|v| v.as_str()), Some("a & b"));
+    }
+
+    #[test]
+    fn user_data_becomes_the_bag_and_fills_security_columns() {
+        let xml = concat!(
+            "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System>",
+            "<Provider Name=\"Microsoft-Windows-Eventlog\"/><EventID>1102</EventID><Level>4</Level>",
+            "<TimeCreated SystemTime=\"2019-03-19T23:34:25Z\"/><Channel>Security</Channel><Computer>pc</Computer>",
+            "</System><UserData><LogFileCleared xmlns=\"http://manifests.microsoft.com/win/2004/08/windows/eventlog\">",
+            "<SubjectUserSid>S-1-5-21-1</SubjectUserSid><SubjectUserName>bob</SubjectUserName>",
+            "<SubjectDomainName>CORP</SubjectDomainName></LogFileCleared></UserData></Event>"
+        );
+        let (batches, _) = load(&[xml]);
+        let security = &batches[0].1;
+        assert_eq!(text(security, "SubjectUserName"), "bob");
+        assert_eq!(text(security, "Account"), "CORP\\bob");
+        assert_eq!(text(security, "Activity"), "1102 - The audit log was cleared.");
+        assert!(text(security, "EventData").starts_with("<UserData xmlns=\"http://schemas.microsoft.com/"));
+        let windows = &batches[1].1;
+        let bag = windows.column_by_name("EventData").unwrap().as_any().downcast_ref::<BinaryArray>().unwrap();
+        assert_eq!(
+            DynRef::new(bag.value(0)).to_json(),
+            r#"{"SubjectUserSid":"S-1-5-21-1","SubjectUserName":"bob","SubjectDomainName":"CORP"}"#
+        );
+    }
+
+    #[test]
+    fn other_channels_go_to_windows_event_only() {
+        let xml = concat!(
+            "<Event><System><Provider Name=\"Service Control Manager\" EventSourceName=\"Service Control Manager\"/>",
+            "<EventID Qualifiers=\"16384\">7045</EventID><Level>4</Level><Channel>System</Channel></System>",
+            "<EventData><Data Name=\"ServiceName\">x</Data><Data>u1</Data><Data>u2</Data><Binary>00FF</Binary>",
+            "</EventData></Event>"
+        );
+        let (batches, report) = load(&[xml]);
+        assert_eq!(batches.len(), 1);
+        let windows = &batches[0].1;
+        assert_eq!(
+            windows.column_by_name("EventID").unwrap().as_any().downcast_ref::<Int32Array>().unwrap().value(0),
+            7045
+        );
+        let bag = windows.column_by_name("EventData").unwrap().as_any().downcast_ref::<BinaryArray>().unwrap();
+        assert_eq!(DynRef::new(bag.value(0)).to_json(), r#"{"ServiceName":"x","Binary":"00FF","Data":["u1","u2"]}"#);
+        let time = windows.column_by_name("TimeGenerated").unwrap();
+        assert!(time.is_null(0));
+        assert_eq!(report.security_events, 0);
+    }
+
+    #[test]
+    fn hex_status_codes_fit_int_columns() {
+        let mut b = TableBuilder::new(EvtxTable::SecurityEvent);
+        let mut cells = vec![Cell::Missing; 228];
+        let i = EvtxTable::SecurityEvent.layout().index["ErrorCode"];
+        cells[i] = Cell::Text("0xC000006D");
+        assert_eq!(b.push(&cells), 0);
+        let array = b.builders[i].finish();
+        assert_eq!(array.as_any().downcast_ref::<Int32Array>().unwrap().value(0), 0xC000006Du32 as i32);
+    }
+
+    #[test]
+    fn garbage_is_reported_not_a_panic() {
+        let mut batches = 0;
+        let report = read_evtx_from(
+            std::io::Cursor::new(b"not an evtx file at all".to_vec()),
+            "garbage",
+            &EvtxOptions::default(),
+            &mut |_, _| batches += 1,
+        );
+        assert!(report.error.as_deref().unwrap().starts_with("garbage: not a readable EVTX file"), "{report:?}");
+        assert_eq!((report.load.records_read, batches), (0, 0));
+    }
+}

@@ -1,0 +1,646 @@
+//! Linux syslog files into Sentinel's `Syslog` table.
+//!
+//! The format is chosen per line, by content:
+//!
+//! - RFC 3164 / BSD: `Mar  3 10:15:01 host sshd[1234]: message`, optionally
+//!   with a `<PRI>` in front. The line carries no year: the last such line
+//!   gets the year of the file's time (the modification time, or the time in
+//!   the gzip header), one less when that would put it more than a day after
+//!   the file time; walking back, a line that would be more than a day after
+//!   the line below it is in the year before (December → January).
+//!   These timestamps carry no zone and are read as UTC.
+//! - RFC 5424: `<34>1 2023-10-11T22:14:15.003Z host app 1234 ID47 - message`.
+//! - ISO-timestamp syslog, as modern rsyslog writes it
+//!   (`RSYSLOG_FileFormat`): `2024-03-03T10:15:01.123456+00:00 host sshd[1234]: …`,
+//!   optionally with a `<PRI>`.
+//! - `journalctl -o json` lines (`__REALTIME_TIMESTAMP` in µs, `_HOSTNAME`,
+//!   `SYSLOG_IDENTIFIER` or `_COMM`, `_PID`, `MESSAGE`, `PRIORITY`,
+//!   `SYSLOG_FACILITY`).
+//!
+//! Columns: `Computer` = `HostName` = the host field (`HostIP` too when the
+//! host field is an IP address); `ProcessName` is the tag without `[pid]`
+//! (`sshd`, `sshd-session`, `sshd(pam_unix)`); `ProcessID` is the pid;
+//! `SyslogMessage` is the text after `tag[pid]: `; `EventTime` =
+//! `TimeGenerated` = the line's time (there is no ingestion time offline);
+//! `SourceSystem` = `Linux`, `Type` = `Syslog`.
+//!
+//! `Facility` and `SeverityLevel` use the names Sentinel writes (`auth`,
+//! `authpriv`, `daemon`, …; `emerg`, `alert`, `crit`, `err`, `warning`,
+//! `notice`, `info`, `debug`). A line without a priority (plain RFC 3164 files
+//! such as `/var/log/auth.log`) has none to read, so both are inferred:
+//! `Facility` is `auth` for the authentication programs `sshd`,
+//! `sshd-session`, `sudo`, `su`, `login` and `systemd-logind` (by the tag's
+//! name before any `(…)`, so `sshd(pam_unix)` counts), `kern` for `kernel`
+//! (the kernel always logs as kern) and `user` otherwise; `SeverityLevel` is
+//! `notice`, the user.notice default RFC 3164 §4.3.3 gives a message without
+//! priority. A journal record without `SYSLOG_FACILITY` gets the same
+//! facility rule; without `PRIORITY`, `info` (journald's default).
+//!
+//! Every line is loaded or rejected with its line number and reason; blank
+//! lines and lines that match no format are rejected. Gzip files (by their
+//! magic bytes) are decompressed transparently.
+
+use crate::catalog;
+use crate::columns::ColumnBuilder;
+use crate::tabular::{LoadReport, LoadedTable};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use kqlite_engine::time::parse_datetime;
+use kqlite_engine::types::{NANOS_PER_DAY, NANOS_PER_MICRO, NANOS_PER_SECOND};
+use kqlite_engine::{ColumnDef, KqlType};
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+const BATCH_ROWS: usize = 8192;
+const TABLE: &str = "Syslog";
+
+/// Facility names by number, as rsyslog and Sentinel's Syslog table write them.
+const FACILITIES: [&str; 24] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "ntp",
+    "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
+/// Severity names by number.
+const SEVERITIES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// Programs whose RFC 3164 lines without priority are given facility `auth`.
+const AUTH_PROGRAMS: [&str; 6] = ["sshd", "sshd-session", "sudo", "su", "login", "systemd-logind"];
+
+/// Whether the start of a file is syslog in one of the formats this module
+/// reads (gzip-compressed or not): its first non-blank line must parse.
+pub fn looks_like_syslog(first_bytes: &[u8]) -> bool {
+    let decompressed;
+    let bytes = if first_bytes.starts_with(&[0x1f, 0x8b]) {
+        // Decompress what the prefix holds; a truncated stream is expected.
+        let mut out = Vec::new();
+        let mut decoder = flate2::read::GzDecoder::new(first_bytes);
+        let mut chunk = [0u8; 4096];
+        loop {
+            match decoder.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+            }
+            if out.len() >= 64 * 1024 {
+                break;
+            }
+        }
+        decompressed = out;
+        &decompressed[..]
+    } else {
+        first_bytes
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_start_matches('\u{feff}');
+    let Some(line) = text.lines().map(|l| l.trim_end_matches('\r')).find(|l| !l.trim().is_empty()) else {
+        return false;
+    };
+    if line.starts_with('{') {
+        // A journal record, possibly cut off by the prefix.
+        return line.contains("\"__REALTIME_TIMESTAMP\"") || line.contains("\"__CURSOR\"");
+    }
+    parse_line(line).is_ok()
+}
+
+/// Loads a syslog file (plain or gzip) as the `Syslog` table.
+pub fn load_syslog(path: &Path) -> Result<(LoadedTable, LoadReport), String> {
+    let location = path.display().to_string();
+    let raw = std::fs::read(path).map_err(|e| format!("cannot read {location}: {e}"))?;
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64);
+    let mut notices = Vec::new();
+    let (bytes, reference) = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]);
+        let mut out = Vec::new();
+        if let Err(e) = decoder.read_to_end(&mut out) {
+            if out.is_empty() {
+                return Err(format!("{location}: cannot decompress: {e}"));
+            }
+            notices.push(format!(
+                "{location}: the gzip stream ends early ({e}); the {} bytes before it were read",
+                out.len()
+            ));
+        }
+        // The gzip header keeps the original file's modification time.
+        let header_time = decoder.header().map(|h| h.mtime()).filter(|t| *t != 0).map(|t| t as i64 * NANOS_PER_SECOND);
+        (out, header_time.or(modified))
+    } else {
+        (raw, modified)
+    };
+    let reference = reference.unwrap_or_else(kqlite_engine::time::now_nanos);
+    let (table, mut report) = load_bytes(&bytes, &location, reference);
+    notices.append(&mut report.notices);
+    report.notices = notices;
+    Ok((table, report))
+}
+
+/// Parses syslog bytes; `reference` (ns since the epoch) is the file time
+/// RFC 3164 years are inferred from.
+pub fn load_bytes(bytes: &[u8], location: &str, reference: i64) -> (LoadedTable, LoadReport) {
+    let mut report = LoadReport::default();
+    let mut records: Vec<Record> = Vec::new();
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let mut invalid_utf8 = 0usize;
+    let mut counts = [0usize; 4];
+    let mut lines = bytes.split(|b| *b == b'\n').peekable();
+    let mut number = 0usize;
+    while let Some(raw) = lines.next() {
+        if raw.is_empty() && lines.peek().is_none() {
+            break; // the newline that ends the last line
+        }
+        number += 1;
+        report.records_read += 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line = match std::str::from_utf8(raw) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => {
+                invalid_utf8 += 1;
+                String::from_utf8_lossy(raw)
+            }
+        };
+        if line.trim().is_empty() {
+            report.rejected.push((format!("{location}:{number}"), "blank line".to_string()));
+            continue;
+        }
+        match parse_line(&line) {
+            Ok(mut record) => {
+                record.line = number;
+                counts[record.format as usize] += 1;
+                records.push(record);
+            }
+            Err(reason) => report.rejected.push((format!("{location}:{number}"), reason)),
+        }
+    }
+    if invalid_utf8 > 0 {
+        report.notices.push(format!(
+            "{location}: {invalid_utf8} line(s) are not valid UTF-8; invalid bytes were replaced with U+FFFD"
+        ));
+    }
+    let inferred = infer_years(&mut records, reference);
+    if inferred > 0 {
+        report.notices.push(format!(
+            "{location}: {inferred} RFC 3164 line(s) carry no year: inferred from the file time {} \
+             (rolling back at each new year), and read as UTC",
+            kqlite_engine::time::format_datetime(reference)
+        ));
+    }
+    let without_priority = records.iter().filter(|r| r.facility_inferred).count();
+    if without_priority > 0 {
+        report.notices.push(format!(
+            "{location}: {without_priority} line(s) have no priority: Facility inferred from the program \
+             (auth for sshd, sshd-session, sudo, su, login, systemd-logind; kern for kernel; else user), \
+             SeverityLevel notice (journal records: info)"
+        ));
+    }
+    let dropped_sd = records.iter().filter(|r| r.had_structured_data).count();
+    if dropped_sd > 0 {
+        report.notices.push(format!(
+            "{location}: {dropped_sd} RFC 5424 record(s) carry structured data, which the Syslog table has no column for"
+        ));
+    }
+    let names = ["RFC 3164", "RFC 5424", "ISO-timestamp syslog", "journal JSON"];
+    let summary: Vec<String> =
+        counts.iter().zip(names).filter(|(n, _)| **n > 0).map(|(n, name)| format!("{n} {name}")).collect();
+    if !summary.is_empty() {
+        report.notices.push(format!("{location}: lines by format: {}", summary.join(", ")));
+    }
+    let table = build_table(&records, &mut report);
+    (table, report)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Bsd = 0,
+    Rfc5424 = 1,
+    Iso = 2,
+    Journal = 3,
+}
+
+#[derive(Debug)]
+enum Time {
+    /// Nanoseconds since the epoch (None: the record has no usable time).
+    Known(Option<i64>),
+    /// An RFC 3164 timestamp, waiting for its year.
+    Bsd { year: Option<i32>, month: u32, day: u32, seconds: u32, nanos: u32 },
+}
+
+#[derive(Debug)]
+struct Record {
+    line: usize,
+    format: Format,
+    time: Time,
+    host: String,
+    facility: String,
+    facility_inferred: bool,
+    severity: String,
+    process: String,
+    /// The pid text (empty when absent).
+    pid: String,
+    message: String,
+    had_structured_data: bool,
+}
+
+const NO_FORMAT: &str = "matches no syslog format (RFC 3164, RFC 5424, ISO-timestamp syslog or journalctl JSON)";
+
+fn parse_line(line: &str) -> Result<Record, String> {
+    if line.starts_with('{') {
+        return parse_journal(line);
+    }
+    let (priority, rest) = match line.strip_prefix('<') {
+        Some(after) => {
+            let end = after.find('>').filter(|e| (1..=3).contains(e)).ok_or("malformed <priority>")?;
+            let value: u32 = after[..end]
+                .parse()
+                .ok()
+                .filter(|v| *v < 192)
+                .ok_or_else(|| format!("bad priority <{}>", &after[..end]))?;
+            (Some(value), &after[end + 1..])
+        }
+        None => (None, line),
+    };
+    let bytes = rest.as_bytes();
+    if priority.is_some() && bytes.first().is_some_and(u8::is_ascii_digit) {
+        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits <= 2 && bytes.get(digits) == Some(&b' ') {
+            return parse_5424(priority.expect("checked"), &rest[digits + 1..]);
+        }
+    }
+    let (format, time, after_time) = if is_iso_start(bytes) {
+        let end = rest.find(' ').ok_or("nothing after the timestamp")?;
+        let nanos = parse_datetime(&rest[..end]).ok_or_else(|| format!("bad timestamp '{}'", &rest[..end]))?;
+        (Format::Iso, Time::Known(Some(nanos)), &rest[end..])
+    } else if let Some((time, after)) = parse_bsd_time(rest)? {
+        (Format::Bsd, time, after)
+    } else {
+        return Err(NO_FORMAT.to_string());
+    };
+    let after_time = after_time.strip_prefix(' ').ok_or("no space after the timestamp")?.trim_start_matches(' ');
+    // The host field; a first token that is already a tag (`sshd[1]:`,
+    // `kernel:`) means the line has no host name.
+    let token_end = after_time.find(' ').unwrap_or(after_time.len());
+    let token = &after_time[..token_end];
+    if token.is_empty() {
+        return Err("no host name after the timestamp".to_string());
+    }
+    let (host, body) =
+        if token.ends_with(':') { ("", after_time) } else { (token, after_time[token_end..].trim_start_matches(' ')) };
+    if body.is_empty() {
+        return Err("no program or message after the host name".to_string());
+    }
+    let (process, pid, message) = split_tag(body);
+    let (facility, severity, inferred) = match priority {
+        Some(p) => (FACILITIES[(p / 8) as usize].to_string(), SEVERITIES[(p % 8) as usize].to_string(), false),
+        None => (inferred_facility(&process).to_string(), "notice".to_string(), true),
+    };
+    Ok(Record {
+        line: 0,
+        format,
+        time,
+        host: host.to_string(),
+        facility,
+        facility_inferred: inferred,
+        severity,
+        process,
+        pid,
+        message,
+        had_structured_data: false,
+    })
+}
+
+/// `YYYY-MM-DDT`.
+fn is_iso_start(b: &[u8]) -> bool {
+    b.len() > 11
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+        && b[10] == b'T'
+}
+
+/// `Mmm dd hh:mm:ss[.frac]` or `Mmm dd yyyy hh:mm:ss[.frac]`; Ok(None) when
+/// the text does not start with a month name.
+fn parse_bsd_time(text: &str) -> Result<Option<(Time, &str)>, String> {
+    let Some(month) = MONTHS.iter().position(|m| text.starts_with(m)) else { return Ok(None) };
+    if text.as_bytes().get(3) != Some(&b' ') {
+        return Ok(None);
+    }
+    let bad = || format!("bad RFC 3164 timestamp '{}'", text.chars().take(20).collect::<String>());
+    let rest = text[3..].trim_start_matches(' ');
+    let day_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=2).contains(&day_len) {
+        return Err(bad());
+    }
+    let day: u32 = rest[..day_len].parse().map_err(|_| bad())?;
+    let mut rest = rest[day_len..].strip_prefix(' ').ok_or_else(bad)?;
+    let mut year = None;
+    if rest.len() > 5 && rest.as_bytes()[..4].iter().all(u8::is_ascii_digit) && rest.as_bytes()[4] == b' ' {
+        year = Some(rest[..4].parse().map_err(|_| bad())?);
+        rest = &rest[5..];
+    }
+    let b = rest.as_bytes();
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+        return Err(bad());
+    }
+    let num = |s: &str| s.parse::<u32>().ok().filter(|_| s.bytes().all(|c| c.is_ascii_digit()));
+    let (h, m, s) = (num(&rest[..2]), num(&rest[3..5]), num(&rest[6..8]));
+    let (Some(h), Some(m), Some(s)) = (h, m, s) else { return Err(bad()) };
+    if h > 23 || m > 59 || s > 60 || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    let mut rest = &rest[8..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let len = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if len == 0 {
+            return Err(bad());
+        }
+        let digits: String = frac[..len].chars().chain(std::iter::repeat('0')).take(9).collect();
+        nanos = digits.parse().map_err(|_| bad())?;
+        rest = &frac[len..];
+    }
+    let seconds = h * 3600 + m * 60 + s.min(59);
+    Ok(Some((Time::Bsd { year, month: month as u32 + 1, day, seconds, nanos }, rest)))
+}
+
+/// `tag[pid]: message`, `tag: message`, `tag message`.
+fn split_tag(body: &str) -> (String, String, String) {
+    let end = body.find(|c: char| c == ':' || c == '[' || c.is_whitespace()).unwrap_or(body.len());
+    let process = body[..end].to_string();
+    let mut rest = &body[end..];
+    let mut pid = String::new();
+    if let Some(after) = rest.strip_prefix('[') {
+        if let Some(close) = after.find(']') {
+            pid = after[..close].to_string();
+            rest = &after[close + 1..];
+        }
+    }
+    let rest = rest.strip_prefix(':').unwrap_or(rest);
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    (process, pid, rest.to_string())
+}
+
+fn inferred_facility(process: &str) -> &'static str {
+    let base = process.split('(').next().unwrap_or(process);
+    if AUTH_PROGRAMS.contains(&base) {
+        "auth"
+    } else if base == "kernel" {
+        "kern"
+    } else {
+        "user"
+    }
+}
+
+/// `VERSION` already read: `TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`.
+fn parse_5424(priority: u32, text: &str) -> Result<Record, String> {
+    let mut rest = text;
+    let mut fields = Vec::with_capacity(5);
+    for name in ["timestamp", "host name", "app name", "process id", "message id"] {
+        let end = rest.find(' ').ok_or_else(|| format!("RFC 5424 record ends before its {name}"))?;
+        fields.push(&rest[..end]);
+        rest = &rest[end + 1..];
+    }
+    let (sd_len, had_sd) = structured_data_len(rest)?;
+    let message = rest[sd_len..].strip_prefix(' ').unwrap_or(&rest[sd_len..]);
+    let message = message.strip_prefix('\u{feff}').unwrap_or(message);
+    let nil = |s: &str| if s == "-" { String::new() } else { s.to_string() };
+    let time = if fields[0] == "-" {
+        None
+    } else {
+        Some(parse_datetime(fields[0]).ok_or_else(|| format!("bad RFC 5424 timestamp '{}'", fields[0]))?)
+    };
+    Ok(Record {
+        line: 0,
+        format: Format::Rfc5424,
+        time: Time::Known(time),
+        host: nil(fields[1]),
+        facility: FACILITIES[(priority / 8) as usize].to_string(),
+        facility_inferred: false,
+        severity: SEVERITIES[(priority % 8) as usize].to_string(),
+        process: nil(fields[2]),
+        pid: nil(fields[3]),
+        message: message.to_string(),
+        had_structured_data: had_sd,
+    })
+}
+
+/// The byte length of RFC 5424 STRUCTURED-DATA at the start of `text`, and
+/// whether it holds any (`-` is none).
+fn structured_data_len(text: &str) -> Result<(usize, bool), String> {
+    if text.starts_with('-') {
+        return Ok((1, false));
+    }
+    let b = text.as_bytes();
+    let mut i = 0;
+    while b.get(i) == Some(&b'[') {
+        let mut quoted = false;
+        i += 1;
+        loop {
+            match b.get(i) {
+                None => return Err("unterminated RFC 5424 structured data".to_string()),
+                Some(b'\\') if quoted => i += 2,
+                Some(b'"') => {
+                    quoted = !quoted;
+                    i += 1
+                }
+                Some(b']') if !quoted => {
+                    i += 1;
+                    break;
+                }
+                Some(_) => i += 1,
+            }
+        }
+    }
+    if i == 0 {
+        return Err("RFC 5424 record has no structured data field ('-' or '[…]')".to_string());
+    }
+    Ok((i, true))
+}
+
+fn parse_journal(line: &str) -> Result<Record, String> {
+    use serde_json::Value;
+    let map = match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err("JSON line is not an object".to_string()),
+        Err(e) => return Err(format!("not JSON: {e}")),
+    };
+    let field = |name: &str| -> Option<String> {
+        match map.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            // Binary fields are arrays of byte values.
+            Value::Array(items) if items.iter().all(Value::is_u64) => {
+                let bytes: Vec<u8> = items.iter().filter_map(Value::as_u64).map(|b| b as u8).collect();
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            // A field given several times: the first value.
+            Value::Array(items) => items.first().and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        }
+    };
+    let micros = field("__REALTIME_TIMESTAMP")
+        .ok_or("JSON line is not a journalctl -o json record (no __REALTIME_TIMESTAMP)")?;
+    let micros: i64 = micros.parse().map_err(|_| format!("bad __REALTIME_TIMESTAMP '{micros}'"))?;
+    let process = field("SYSLOG_IDENTIFIER").or_else(|| field("_COMM")).unwrap_or_default();
+    let number = |name: &str, max: u32| field(name).and_then(|v| v.trim().parse::<u32>().ok()).filter(|v| *v < max);
+    let (facility, inferred) = match number("SYSLOG_FACILITY", 24) {
+        Some(f) => (FACILITIES[f as usize].to_string(), false),
+        None => (inferred_facility(&process).to_string(), true),
+    };
+    let severity = SEVERITIES[number("PRIORITY", 8).unwrap_or(6) as usize].to_string();
+    Ok(Record {
+        line: 0,
+        format: Format::Journal,
+        time: Time::Known(micros.checked_mul(NANOS_PER_MICRO)),
+        host: field("_HOSTNAME").unwrap_or_default(),
+        facility,
+        facility_inferred: inferred,
+        severity,
+        process,
+        pid: field("_PID").or_else(|| field("SYSLOG_PID")).unwrap_or_default(),
+        message: field("MESSAGE").unwrap_or_default(),
+        had_structured_data: false,
+    })
+}
+
+/// Gives RFC 3164 timestamps their year; returns how many were inferred.
+fn infer_years(records: &mut [Record], reference: i64) -> usize {
+    // Position within a year, comparable across lines (31-day months).
+    let ordinal = |month: u32, day: u32, seconds: u32| -> i64 {
+        ((month as i64 - 1) * 31 + day as i64 - 1) * 86_400 + seconds as i64
+    };
+    let reference_year = Utc.timestamp_nanos(reference).year();
+    let mut year: Option<i32> = None;
+    let mut next: Option<i64> = None;
+    let mut inferred = 0;
+    for record in records.iter_mut().rev() {
+        let Time::Bsd { year: written, month, day, seconds, nanos } = record.time else { continue };
+        let here = ordinal(month, day, seconds);
+        let y = match written {
+            Some(y) => y,
+            None => {
+                inferred += 1;
+                match (year, next) {
+                    // More than a day after the line below: the year before.
+                    (Some(y), Some(n)) if here > n + 86_400 => y - 1,
+                    (Some(y), _) => y,
+                    (None, _) => {
+                        let candidate = bsd_nanos(reference_year, month, day, seconds, nanos);
+                        if candidate.is_some_and(|t| t > reference + NANOS_PER_DAY) {
+                            reference_year - 1
+                        } else {
+                            reference_year
+                        }
+                    }
+                }
+            }
+        };
+        year = Some(y);
+        next = Some(here);
+        record.time = Time::Known(bsd_nanos(y, month, day, seconds, nanos));
+    }
+    inferred
+}
+
+fn bsd_nanos(year: i32, month: u32, day: u32, seconds: u32, nanos: u32) -> Option<i64> {
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    let time = date.and_hms_nano_opt(seconds / 3600, seconds / 60 % 60, seconds % 60, nanos)?;
+    time.and_utc().timestamp_nanos_opt()
+}
+
+fn build_table(records: &[Record], report: &mut LoadReport) -> LoadedTable {
+    let columns: Vec<ColumnDef> = catalog::table_schema(TABLE).expect("Syslog is a built-in table").to_vec();
+    let schema =
+        Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>()));
+    let mut builders: Vec<ColumnBuilder> = columns.iter().map(|c| ColumnBuilder::new(c.ty)).collect();
+    let mut batches = Vec::new();
+    let mut pending = 0;
+    for record in records {
+        let time = match record.time {
+            Time::Known(t) => t,
+            Time::Bsd { .. } => None,
+        };
+        if time.is_none() {
+            report.conversion_failures += 1;
+        }
+        for (builder, column) in builders.iter_mut().zip(&columns) {
+            let text = match column.name.as_str() {
+                "TimeGenerated" | "EventTime" => {
+                    if let ColumnBuilder::Nanos(b, _) = builder {
+                        b.append_option(time);
+                    }
+                    continue;
+                }
+                "Computer" | "HostName" => record.host.as_str(),
+                "HostIP" => {
+                    if record.host.parse::<std::net::IpAddr>().is_ok() {
+                        record.host.as_str()
+                    } else {
+                        ""
+                    }
+                }
+                "Facility" => &record.facility,
+                "SeverityLevel" => &record.severity,
+                "ProcessName" => &record.process,
+                "ProcessID" => &record.pid,
+                "SyslogMessage" => &record.message,
+                "SourceSystem" => "Linux",
+                "Type" => TABLE,
+                _ => "",
+            };
+            if !builder.push_text(text) {
+                report.conversion_failures += 1;
+            }
+        }
+        report.loaded += 1;
+        pending += 1;
+        if pending == BATCH_ROWS {
+            batches.push(finish(&schema, &mut builders));
+            pending = 0;
+        }
+    }
+    if pending > 0 {
+        batches.push(finish(&schema, &mut builders));
+    }
+    debug_assert!(columns.iter().any(|c| c.name == "ProcessID" && c.ty == KqlType::Int));
+    LoadedTable { name: TABLE.to_string(), columns, batches }
+}
+
+fn finish(schema: &Arc<Schema>, builders: &mut [ColumnBuilder]) -> RecordBatch {
+    let arrays = builders.iter_mut().map(ColumnBuilder::finish).collect();
+    RecordBatch::try_new(schema.clone(), arrays).expect("builders match the schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        assert_eq!(split_tag("sshd[12]: hi: there"), ("sshd".into(), "12".into(), "hi: there".into()));
+        assert_eq!(split_tag("kernel: x"), ("kernel".into(), "".into(), "x".into()));
+        assert_eq!(split_tag("syslogd 1.4.1: restart."), ("syslogd".into(), "".into(), "1.4.1: restart.".into()));
+        assert_eq!(
+            split_tag("sshd(pam_unix)[19939]: check pass"),
+            ("sshd(pam_unix)".into(), "19939".into(), "check pass".into())
+        );
+    }
+
+    #[test]
+    fn detection() {
+        assert!(looks_like_syslog(b"Mar  3 10:15:01 host sshd[1234]: Accepted"));
+        assert!(looks_like_syslog(b"<34>1 2023-10-11T22:14:15.003Z host app 1234 ID47 - message\n"));
+        assert!(looks_like_syslog(b"2024-03-03T10:15:01.123456+00:00 host sshd[1234]: x\n"));
+        assert!(looks_like_syslog(b"{\"__CURSOR\":\"s=abc\",\"__REALTIME_TIMESTAMP\":\"17"));
+        assert!(!looks_like_syslog(b"TimeGenerated,Computer\n2024-01-01T00:00:00Z,dc1\n"));
+        assert!(!looks_like_syslog(b"{\"EventID\": 4624}\n"));
+        assert!(!looks_like_syslog(b"March is a month\n"));
+        assert!(!looks_like_syslog(b""));
+    }
+}
