@@ -40,7 +40,10 @@ async fn check_sorted(q: &str, expected: &str) {
 
 async fn check_error(q: &str, fragment: &str) {
     let out = run(q).await;
-    assert!(out.starts_with("ERROR") && out.contains(fragment), "query: {q}\nexpected an error with {fragment:?}, got: {out}");
+    assert!(
+        out.starts_with("ERROR") && out.contains(fragment),
+        "query: {q}\nexpected an error with {fragment:?}, got: {out}"
+    );
 }
 
 // ---------------------------------------------------------------------------

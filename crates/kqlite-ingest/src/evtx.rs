@@ -121,9 +121,11 @@ pub struct EvtxReport {
     /// Set when the file could not be read as EVTX at all (or reading it
     /// stopped early); the counts cover what was read before.
     pub error: Option<String>,
-    /// `records_read` counts every item the parser produced: a record, or a
-    /// record or chunk it could not read. `records_read == loaded + rejected.len()`.
-    /// `loaded` counts records (each is one `WindowsEvent` row).
+    /// `records_read` counts every item read: a record, a record or chunk the
+    /// parser could not read, or a chunk cut short by the end of the file
+    /// (the rejected chunk's reason names the record IDs its header lists).
+    /// `records_read == loaded + rejected.len()`; `loaded` counts records
+    /// (each is one `WindowsEvent` row).
     pub load: LoadReport,
     /// Rows added to `SecurityEvent` (records of the Security channel).
     pub security_events: usize,

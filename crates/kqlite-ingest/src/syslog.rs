@@ -265,10 +265,10 @@ fn parse_line(line: &str) -> Result<Record, String> {
         None => (None, line),
     };
     let bytes = rest.as_bytes();
-    if priority.is_some() && bytes.first().is_some_and(u8::is_ascii_digit) {
+    if let Some(priority) = priority {
         let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits <= 2 && bytes.get(digits) == Some(&b' ') {
-            return parse_5424(priority.expect("checked"), &rest[digits + 1..]);
+        if (1..=2).contains(&digits) && bytes.get(digits) == Some(&b' ') {
+            return parse_5424(priority, &rest[digits + 1..]);
         }
     }
     let (format, time, after_time) = if is_iso_start(bytes) {
@@ -578,13 +578,7 @@ fn build_table(records: &[Record], report: &mut LoadReport) -> LoadedTable {
                     continue;
                 }
                 "Computer" | "HostName" => record.host.as_str(),
-                "HostIP" => {
-                    if record.host.parse::<std::net::IpAddr>().is_ok() {
-                        record.host.as_str()
-                    } else {
-                        ""
-                    }
-                }
+                "HostIP" if record.host.parse::<std::net::IpAddr>().is_ok() => record.host.as_str(),
                 "Facility" => &record.facility,
                 "SeverityLevel" => &record.severity,
                 "ProcessName" => &record.process,

@@ -165,14 +165,27 @@ impl<'r> Binder<'r> {
                 }
             }
         }
-        let mut columns: Vec<ColumnDef> = Vec::new();
+        // Output name per (input name, type); a split name that is already
+        // taken (`x_long` next to a split `x`) gets a number: `x_long1`.
+        let mut out_names: Vec<Vec<String>> = Vec::new();
+        let mut taken: Vec<String> = names.iter().zip(&types).filter(|(_, t)| t.len() == 1).map(|(n, _)| n.clone()).collect();
         for (name, tys) in names.iter().zip(&types) {
             if tys.len() == 1 {
-                columns.push(ColumnDef::new(name.clone(), tys[0]));
-            } else {
-                for ty in tys {
-                    columns.push(ColumnDef::new(format!("{name}_{}", ty.name()), *ty));
-                }
+                out_names.push(vec![name.clone()]);
+                continue;
+            }
+            let mut split = Vec::new();
+            for ty in tys {
+                let unique = naming::unique_name(&format!("{name}_{}", ty.name()), &taken);
+                taken.push(unique.clone());
+                split.push(unique);
+            }
+            out_names.push(split);
+        }
+        let mut columns: Vec<ColumnDef> = Vec::new();
+        for (tys, outs) in types.iter().zip(&out_names) {
+            for (ty, out) in tys.iter().zip(outs) {
+                columns.push(ColumnDef::new(out.clone(), *ty));
             }
         }
         let source_column = param_name(params, "withsource");
@@ -182,10 +195,10 @@ impl<'r> Binder<'r> {
             if let Some(source) = &source_column {
                 exprs.push(lit(label.clone().unwrap_or_default()).alias(source));
             }
-            for (name, tys) in names.iter().zip(&types) {
+            for ((name, tys), outs) in names.iter().zip(&types).zip(&out_names) {
                 let present = r.column(name);
-                for ty in tys {
-                    let out_name = if tys.len() == 1 { name.clone() } else { format!("{name}_{}", ty.name()) };
+                for (ty, out_name) in tys.iter().zip(outs) {
+                    let out_name = out_name.clone();
                     let expr = match present {
                         Some(c) if c.ty == *ty => col_ref(name),
                         _ => missing_value(*ty),

@@ -94,22 +94,16 @@ impl<'r> Binder<'r> {
             };
             lists.push((name, list, to_type));
         }
-        let index_param = param_name(params, "with_itemindex");
-        let hidden_index = index_param.is_none();
-        let hidden = Hidden {
-            row: self.fresh("mvrow"),
-            index: index_param.unwrap_or_else(|| self.fresh("mvidx")),
-            index_is_hidden: hidden_index,
-            copies: Vec::new(),
-        };
         // Expanded items replace input columns of the same name.
         let outer: Vec<ColumnDef> =
             input.columns.iter().filter(|c| !lists.iter().any(|(n, _, _)| *n == c.name)).cloned().collect();
-        let mut hidden = hidden;
-        for c in &outer {
-            let copy = self.fresh("mvcol");
-            hidden.copies.push((c.name.clone(), copy));
-        }
+        let index_param = param_name(params, "with_itemindex");
+        let hidden = Hidden {
+            row: self.fresh("mvrow"),
+            index_is_hidden: index_param.is_none(),
+            index: index_param.unwrap_or_else(|| self.fresh("mvidx")),
+            copies: outer.iter().map(|c| (c.name.clone(), self.fresh("mvcol"))).collect(),
+        };
 
         // Number the input rows, then expand.
         let numbered = LogicalPlanBuilder::from(input.plan.clone())
@@ -141,8 +135,9 @@ impl<'r> Binder<'r> {
         for (name, list, to_type) in &lists {
             let element = Bound::new(col_ref(list), KqlType::Dynamic);
             let element = match to_type {
-                Some(ty) => implicit(element.clone(), *ty)
-                    .unwrap_or_else(|| functions::conversion::from_dynamic(element, *ty)),
+                Some(ty) => {
+                    implicit(element.clone(), *ty).unwrap_or_else(|| functions::conversion::from_dynamic(element, *ty))
+                }
                 None => element,
             };
             outputs.push((name.clone(), element));
@@ -163,11 +158,27 @@ impl<'r> Binder<'r> {
         let mut relation =
             Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() };
 
+        // Grouping loses the input's row order; sorting and top restore it.
+        let mut unordered = false;
         for op in operators {
             relation = self.apply_per_row(relation, op, &hidden)?;
             if relation.column(&hidden.row).is_none() {
                 return Err(BindError::new(op.span, "mv-apply cannot follow rows through this operator"));
             }
+            match op.kind {
+                OperatorKind::Summarize { .. } | OperatorKind::Count | OperatorKind::Distinct { .. } => {
+                    unordered = true
+                }
+                OperatorKind::Sort { .. } | OperatorKind::Top { .. } => unordered = false,
+                _ => {}
+            }
+        }
+        if unordered {
+            let plan = LogicalPlanBuilder::from(relation.plan)
+                .sort(vec![SortExpr::new(col_ref(&hidden.row), true, false)])
+                .and_then(|b| b.build())
+                .map_err(plan_err)?;
+            relation = Relation { plan, columns: relation.columns };
         }
 
         // The input's columns in place (the subquery's value wins), then the subquery's own.
@@ -220,7 +231,8 @@ impl<'r> Binder<'r> {
         let present = |rel: &Relation, name: &str| rel.column(name).is_some();
         let row = || name_expr(&hidden.row, span);
         // Hidden columns a projection must keep.
-        let keep: Vec<String> = rel.columns.iter().filter(|c| hidden.is_hidden(&c.name)).map(|c| c.name.clone()).collect();
+        let keep: Vec<String> =
+            rel.columns.iter().filter(|c| hidden.is_hidden(&c.name)).map(|c| c.name.clone()).collect();
         let copies: Vec<String> =
             hidden.copies.iter().filter(|(_, c)| present(&rel, c)).map(|(_, c)| c.clone()).collect();
         // `summarize` carries the input's columns through as take_any() of their copies.
@@ -355,7 +367,10 @@ impl<'r> Binder<'r> {
     fn per_row_sort_key(&mut self, key: &ast::SortKey, columns: &[ColumnDef]) -> BindResult<SortExpr> {
         let b = self.scalar(&key.expr, &mut RowScope::new(columns))?;
         if b.ty == KqlType::Dynamic {
-            return Err(BindError::new(key.expr.span, "cannot sort by a dynamic value; convert it with tolong(), tostring(), …"));
+            return Err(BindError::new(
+                key.expr.span,
+                "cannot sort by a dynamic value; convert it with tolong(), tostring(), …",
+            ));
         }
         let asc = key.order == Some(ast::SortOrder::Asc);
         let nulls_first = match key.nulls {

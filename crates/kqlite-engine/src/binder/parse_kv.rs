@@ -42,7 +42,8 @@ impl<'r> Binder<'r> {
         let text = to_string(self.scalar(source, &mut RowScope::new(&input.columns))?);
         let fields: Fields = (0..keys.len()).map(|i| Field::new(format!("k{i}"), DataType::Utf8, true)).collect();
         let spec_json = serde_json::to_string(&spec.to_json()).expect("a JSON value serializes");
-        let extract = udf::call("kql_parse_kv", DataType::Struct(fields), parse_kv_kernel, vec![text.expr, lit(spec_json)]);
+        let extract =
+            udf::call("kql_parse_kv", DataType::Struct(fields), parse_kv_kernel, vec![text.expr, lit(spec_json)]);
         let struct_name = self.fresh("kv");
         let mut exprs: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
         exprs.push(extract.alias(&struct_name));
@@ -126,9 +127,7 @@ impl Spec {
                     Ok(_) => return bad("needs exactly two capturing groups: the key and the value"),
                     Err(e) => return bad(&format!("is not a valid regular expression: {e}")),
                 },
-                _ => {
-                    return bad("is unknown; expected pair_delimiter, kv_delimiter, quote, escape, greedy or regex")
-                }
+                _ => return bad("is unknown; expected pair_delimiter, kv_delimiter, quote, escape, greedy or regex"),
             }
         }
         if spec.regex.is_some() && (spec.pair.is_some() || spec.kv.is_some() || !spec.quotes.is_empty()) {
@@ -184,7 +183,9 @@ fn parse_kv_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>
     };
     let Some(spec) = Spec::from_json(spec) else { return exec_err!("kql_parse_kv: malformed options") };
     let regex = match &spec.regex {
-        Some(r) => Some(regex::Regex::new(r).map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?),
+        Some(r) => {
+            Some(regex::Regex::new(r).map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?)
+        }
         None => None,
     };
     let n = rows_to_compute(&args[..1], rows);

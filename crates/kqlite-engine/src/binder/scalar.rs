@@ -565,13 +565,7 @@ impl<'r> Binder<'r> {
             values.push(v);
         }
         values.push(self.scalar(&args[args.len() - 1].value, scope)?);
-        let ty = values.iter().skip(1).try_fold(values[0].ty, |t, v| {
-            if t == v.ty {
-                Some(t)
-            } else {
-                KqlType::numeric_join(t, v.ty)
-            }
-        });
+        let ty = values.iter().skip(1).try_fold(values[0].ty, |t, v| join_types(t, v.ty));
         let Some(ty) = ty else {
             return err(span, "case(): all values must have the same type");
         };
@@ -905,6 +899,17 @@ fn coerce_pair(value: Bound, target: KqlType) -> Option<Bound> {
     implicit(value, target)
 }
 
+/// The type two branches share: numbers widen, a dynamic takes the other
+/// side's type, guid and string meet at string.
+fn join_types(a: KqlType, b: KqlType) -> Option<KqlType> {
+    match (a, b) {
+        _ if a == b => Some(a),
+        (KqlType::Dynamic, t) | (t, KqlType::Dynamic) => Some(t),
+        (KqlType::String, KqlType::Guid) | (KqlType::Guid, KqlType::String) => Some(KqlType::String),
+        _ => KqlType::numeric_join(a, b),
+    }
+}
+
 /// Two values brought to one type (for `iff`, `coalesce`, comparisons).
 pub(crate) fn unify(a: Bound, b: Bound) -> Option<(Expr, Expr, KqlType)> {
     if a.ty == b.ty {
@@ -964,8 +969,19 @@ pub(super) fn arithmetic(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
             if matches!(op, BinaryOp::Div | BinaryOp::Mod) && matches!(ty, Int | Long) {
                 // Integer division by zero is null in Kusto, an error in DataFusion.
                 let zero = if ty == Int { lit(0i32) } else { lit(0i64) };
-                let expr = when(re.clone().eq(zero), lit(ScalarValue::try_from(&ty.arrow()).expect("null")))
-                    .otherwise(binary_expr(le, df_op, re))
+                let value = if op == BinaryOp::Mod {
+                    // Kusto's modulo is Euclidean: -14 % 12 == 10, 14 % -12 == 2.
+                    let divisor = datafusion::functions::expr_fn::abs(re.clone());
+                    binary_expr(
+                        binary_expr(binary_expr(le, Operator::Modulo, re.clone()), Operator::Plus, divisor.clone()),
+                        Operator::Modulo,
+                        divisor,
+                    )
+                } else {
+                    binary_expr(le, df_op, re.clone())
+                };
+                let expr = when(re.eq(zero), lit(ScalarValue::try_from(&ty.arrow()).expect("null")))
+                    .otherwise(value)
                     .map_err(|e| BindError::new(span, e.to_string()))?;
                 return Ok(Bound::new(expr, ty));
             }
@@ -1039,5 +1055,16 @@ pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
     if lt == KqlType::Dynamic && rt == KqlType::Dynamic && !matches!(op, BinaryOp::Eq | BinaryOp::NotEq) {
         return err(span, "cannot order dynamic values; convert them with tolong(), tostring(), …");
     }
-    Ok(Bound::new(binary_expr(le, df_op, re), KqlType::Bool))
+    let compared = binary_expr(le.clone(), df_op, re.clone());
+    // Kusto: a null compared with a value is unequal (`null != 5` is true,
+    // `5 == int(null)` false); two nulls compare as null. Strings are never
+    // null, so they need no guard.
+    if matches!(op, BinaryOp::Eq | BinaryOp::NotEq) && lt != KqlType::String && rt != KqlType::String {
+        let one_side_null = le.clone().is_null().and(re.clone().is_not_null()).or(le.is_not_null().and(re.is_null()));
+        let expr = when(one_side_null, lit(op == BinaryOp::NotEq))
+            .otherwise(compared)
+            .map_err(|e| BindError::new(span, e.to_string()))?;
+        return Ok(Bound::new(expr, KqlType::Bool));
+    }
+    Ok(Bound::new(compared, KqlType::Bool))
 }

@@ -747,9 +747,16 @@ pub(super) fn param_name(params: &[ast::OperatorParam], name: &str) -> Option<St
     })
 }
 
+/// The name `withsource=` reports for a union leg: a table's name, or the
+/// name given by a trailing `as`.
 fn table_label(expr: &ast::Expr) -> Option<String> {
     match &expr.kind {
         ExprKind::Name(id) => Some(id.name.clone()),
+        ExprKind::Paren(inner) => table_label(inner),
+        ExprKind::Pipe { operator, .. } => match &operator.kind {
+            OperatorKind::As { name, .. } => Some(name.name.clone()),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -72,7 +72,8 @@ impl<'r> Binder<'r> {
             let agg_name = naming::unique_name(&agg_name, &taken);
             taken.push(agg_name.clone());
             // Bind the aggregation once here for its type and to check it.
-            let mut scope = RowScope { columns: &input.columns, join: None, aggregates: Some(Vec::new()), windows: None };
+            let mut scope =
+                RowScope { columns: &input.columns, join: None, aggregates: Some(Vec::new()), windows: None };
             let agg = self.scalar(&by.column.expr, &mut scope)?;
             if scope.aggregates.as_ref().is_none_or(|a| a.is_empty()) {
                 return Err(BindError::new(
@@ -121,14 +122,18 @@ impl<'r> Binder<'r> {
         if levels.is_empty() {
             return Err(BindError::new(span, "top-nested needs at least one clause"));
         }
-        let mut rows = LogicalPlanBuilder::from(input.plan.clone()).project(key_exprs).and_then(|b| b.build()).map_err(plan_err)?;
+        let mut rows = LogicalPlanBuilder::from(input.plan.clone())
+            .project(key_exprs)
+            .and_then(|b| b.build())
+            .map_err(plan_err)?;
         let mut selected: Option<LogicalPlan> = None;
         let mut others_plans: Vec<LogicalPlan> = Vec::new();
         for k in 0..levels.len() {
             let keys: Vec<Expr> = levels[..=k].iter().map(|l| col_ref(&l.key_col)).collect();
             let parent_aggs: Vec<Expr> = levels[..k].iter().map(|l| col_ref(&l.agg_col)).collect();
             // Aggregate the rows in play by the keys so far.
-            let mut scope = RowScope { columns: &input.columns, join: None, aggregates: Some(Vec::new()), windows: None };
+            let mut scope =
+                RowScope { columns: &input.columns, join: None, aggregates: Some(Vec::new()), windows: None };
             let agg = self.scalar(&levels[k].aggregation, &mut scope)?;
             let collected: Vec<Expr> =
                 scope.aggregates.take().unwrap_or_default().into_iter().map(|(a, e)| e.alias(a)).collect();
@@ -170,8 +175,10 @@ impl<'r> Binder<'r> {
                     .map(|l| col_ref(&l.key_col).alias(format!("{tag}{}", l.key_col)))
                     .chain(std::iter::once(col_ref(&levels[k].agg_col).alias(format!("{tag}{}", levels[k].agg_col))))
                     .collect();
-                let survivors =
-                    LogicalPlanBuilder::from(groups.clone()).project(renamed).and_then(|b| b.build()).map_err(plan_err)?;
+                let survivors = LogicalPlanBuilder::from(groups.clone())
+                    .project(renamed)
+                    .and_then(|b| b.build())
+                    .map_err(plan_err)?;
                 let left_keys: Vec<Column> = levels[..=k].iter().map(|l| Column::from_name(&l.key_col)).collect();
                 let right_keys: Vec<Column> =
                     levels[..=k].iter().map(|l| Column::from_name(format!("{tag}{}", l.key_col))).collect();
@@ -219,10 +226,8 @@ impl<'r> Binder<'r> {
             .iter()
             .flat_map(|l| [col_ref(&l.key_col).alias(&l.key_name), col_ref(&l.agg_col).alias(&l.agg_name)])
             .collect();
-        let mut builder = LogicalPlanBuilder::from(selected)
-            .sort(sort)
-            .and_then(|b| b.project(outputs))
-            .map_err(plan_err)?;
+        let mut builder =
+            LogicalPlanBuilder::from(selected).sort(sort).and_then(|b| b.project(outputs)).map_err(plan_err)?;
         for p in others_plans {
             builder = builder.union(p).map_err(plan_err)?;
         }
@@ -247,8 +252,7 @@ impl<'r> Binder<'r> {
         span: Span,
     ) -> BindResult<LogicalPlan> {
         let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
-        let group: Vec<Expr> =
-            levels[..k].iter().flat_map(|l| [col_ref(&l.key_col), col_ref(&l.agg_col)]).collect();
+        let group: Vec<Expr> = levels[..k].iter().flat_map(|l| [col_ref(&l.key_col), col_ref(&l.agg_col)]).collect();
         let mut scope = RowScope { columns, join: None, aggregates: Some(Vec::new()), windows: None };
         let mut deeper: Vec<Option<Bound>> = Vec::new();
         for l in &levels[k..] {

@@ -11,8 +11,10 @@ pub mod datetime;
 pub mod dynamic;
 pub mod ip;
 pub mod math;
+pub mod misc;
 pub mod string;
 pub mod string_ops;
+pub mod xml;
 
 use crate::convert::{implicit, Bound};
 use crate::types::KqlType;
@@ -62,6 +64,8 @@ impl Registry {
         ip::register(&mut r);
         math::register(&mut r);
         aggregate::register(&mut r);
+        xml::register(&mut r);
+        misc::register(&mut r);
         r
     }
 
