@@ -44,6 +44,13 @@ fn is_parquet(path: &std::path::Path) -> bool {
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PAR1"
 }
 
+fn starts_like_syslog(path: &std::path::Path) -> bool {
+    let mut head = vec![0u8; 4096];
+    let Ok(mut file) = std::fs::File::open(path) else { return false };
+    let n = file.read(&mut head).unwrap_or(0);
+    kqlite_ingest::syslog::looks_like_syslog(&head[..n])
+}
+
 /// Loads every table, printing what was rejected to stderr.
 pub async fn load_tables(session: &mut Session, tables: &[TableArg]) -> Result<()> {
     for table in tables {
@@ -58,8 +65,15 @@ pub async fn load_tables(session: &mut Session, tables: &[TableArg]) -> Result<(
                 .map_err(|e| anyhow!("--table {}: {e}", table.name))?;
             continue;
         }
-        let (loaded, report) =
-            kqlite_ingest::load_file(&table.path, &table.name).map_err(|e| anyhow!("--table {}: {e}", table.name))?;
+        let (loaded, report) = if starts_like_syslog(&table.path) {
+            // auth.log, secure, RFC 5424 or journalctl JSON: the Syslog table.
+            let (mut loaded, report) = kqlite_ingest::syslog::load_syslog(&table.path)
+                .map_err(|e| anyhow!("--table {}: {e}", table.name))?;
+            loaded.name = table.name.clone();
+            (loaded, report)
+        } else {
+            kqlite_ingest::load_file(&table.path, &table.name).map_err(|e| anyhow!("--table {}: {e}", table.name))?
+        };
         for notice in &report.notices {
             eprintln!("kqlite: note: {notice}");
         }
