@@ -24,11 +24,12 @@ use ::evtx::err::EvtxError;
 use ::evtx::{EvtxParser, EvtxRecord, ParserSettings};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use kqlite_engine::dynamic::DynValue;
+use kqlite_engine::dynamic::{DynValue, ObjectEncoder};
 use kqlite_engine::time::parse_datetime;
-use kqlite_engine::ColumnDef;
+use kqlite_engine::{ColumnDef, KqlType};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -74,7 +75,7 @@ impl EvtxTable {
 struct Layout {
     columns: &'static [ColumnDef],
     schema: SchemaRef,
-    index: HashMap<&'static str, usize>,
+    index: HashMap<&'static str, usize, BuildHasherDefault<Fnv>>,
 }
 
 impl Layout {
@@ -82,8 +83,28 @@ impl Layout {
         let columns = catalog::table_schema(table.name()).expect("the catalog has the Windows event tables");
         let schema =
             Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>()));
+        assert!(columns.len() <= 512, "a Row tracks at most 512 columns");
         let index = columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
         Layout { columns, schema, index }
+    }
+}
+
+/// FNV-1a, for the small fixed maps from column names to indexes (looked up
+/// for every cell; SipHash costs more than the rest of setting a cell).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 
@@ -183,12 +204,11 @@ pub fn read_evtx_from<R: Read + Seek>(
     let settings =
         ParserSettings::new().num_threads(options.parse_threads).indent(false).recover_records(options.recover_records);
     let mut parser = parser.with_configuration(settings);
-    let mut tables = Tables::new(options.batch_rows.max(1));
-    let raw = options.raw_event_data;
+    let mut tables = Tables::new(options.batch_rows.max(1), options.raw_event_data);
     // A panic inside the parser (propagated from its worker threads) ends
     // this file, not the caller: what was read so far is kept.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let records = parser.serialized_records(move |record| record.map(|r| parse_record(r, raw)));
+        let records = parser.serialized_records(|record| record.map(parse_record));
         for item in records {
             report.load.records_read += 1;
             match item {
@@ -248,6 +268,9 @@ pub fn load_evtx_files(paths: &[PathBuf], options: &EvtxOptions) -> EvtxLoad {
         .iter()
         .map(|t| LoadedTable { name: t.name().to_string(), columns: t.columns().to_vec(), batches: Vec::new() })
         .collect();
+    // Small files make small batches: merge neighbours up to `batch_rows`.
+    let mut coalescer =
+        EvtxTable::ALL.map(|t| Coalescer { table: t, limit: options.batch_rows.max(1), pending: Vec::new() });
     let mut report = LoadReport::default();
     let mut files = Vec::with_capacity(paths.len());
     for (i, result) in results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().enumerate() {
@@ -256,7 +279,7 @@ pub fn load_evtx_files(paths: &[PathBuf], options: &EvtxOptions) -> EvtxLoad {
             (EvtxReport { path: paths[i].clone(), error, ..EvtxReport::default() }, Vec::new())
         });
         for (table, batch) in batches {
-            tables[table as usize].batches.push(batch);
+            coalescer[table as usize].push(batch, &mut tables[table as usize].batches);
         }
         report.records_read += file.load.records_read;
         report.loaded += file.load.loaded;
@@ -268,7 +291,40 @@ pub fn load_evtx_files(paths: &[PathBuf], options: &EvtxOptions) -> EvtxLoad {
         report.notices.extend(file.load.notices.iter().cloned());
         files.push(file);
     }
+    for c in &mut coalescer {
+        c.flush(&mut tables[c.table as usize].batches);
+    }
     EvtxLoad { tables, report, files }
+}
+
+/// Merges consecutive batches into batches of up to `limit` rows.
+struct Coalescer {
+    table: EvtxTable,
+    limit: usize,
+    pending: Vec<RecordBatch>,
+}
+
+impl Coalescer {
+    fn push(&mut self, batch: RecordBatch, out: &mut Vec<RecordBatch>) {
+        let pending: usize = self.pending.iter().map(RecordBatch::num_rows).sum();
+        if pending + batch.num_rows() > self.limit {
+            self.flush(out);
+        }
+        self.pending.push(batch);
+    }
+
+    fn flush(&mut self, out: &mut Vec<RecordBatch>) {
+        match self.pending.len() {
+            0 => {}
+            1 => out.extend(self.pending.pop()),
+            _ => {
+                let merged = datafusion::arrow::compute::concat_batches(&self.table.schema(), &self.pending)
+                    .expect("batches of one table share its schema");
+                self.pending.clear();
+                out.push(merged);
+            }
+        }
+    }
 }
 
 /// The `.evtx` files under `dir`, recursively, sorted by path.
@@ -396,125 +452,221 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 // ---------------------------------------------------------------------------
 // One record, read on a parser worker thread.
 
+/// A value of an [`Event`]: most are spans of its XML (no entity to decode).
+#[derive(Debug, Default)]
+enum Text {
+    #[default]
+    Empty,
+    Span(u32, u32),
+    Owned(String),
+}
+
+impl Text {
+    /// `value`, read from `xml`, as a span of it when it is one.
+    fn of(xml: &str, value: Cow<'_, str>) -> Text {
+        match value {
+            Cow::Borrowed("") => Text::Empty,
+            Cow::Borrowed(s) => {
+                let start = (s.as_ptr() as usize).wrapping_sub(xml.as_ptr() as usize);
+                let end = start.wrapping_add(s.len());
+                if start < end && end <= xml.len() && end <= u32::MAX as usize {
+                    Text::Span(start as u32, end as u32)
+                } else {
+                    Text::Owned(s.to_string())
+                }
+            }
+            Cow::Owned(s) => Text::Owned(s),
+        }
+    }
+}
+
 /// The fields of one record that the tables need, owned so that it can
 /// cross from the parser's worker threads.
 #[derive(Debug, Default)]
 struct Event {
+    /// The record's XML; most [`Text`]s are spans of it.
+    xml: String,
     /// `TimeCreated/@SystemTime`, else the record header's time (ns).
     time: Option<i64>,
-    provider: String,
-    event_id: String,
-    version: String,
-    level: String,
-    task: String,
-    opcode: String,
-    keywords: String,
-    event_record_id: String,
-    activity_id: String,
-    process_id: String,
-    thread_id: String,
-    channel: String,
-    computer: String,
-    user_id: String,
+    provider: Text,
+    event_id: Text,
+    version: Text,
+    level: Text,
+    task: Text,
+    opcode: Text,
+    keywords: Text,
+    event_record_id: Text,
+    activity_id: Text,
+    process_id: Text,
+    thread_id: Text,
+    channel: Text,
+    computer: Text,
+    user_id: Text,
     /// `EventData/Data[@Name]` values, or the leaf children of `UserData`'s element.
-    fields: Vec<(String, String)>,
+    fields: Vec<(Text, Text)>,
     /// `EventData` (or `UserData`) as XML, the way `SecurityEvent.EventData`
     /// holds it; only for Security records.
     event_data_xml: String,
     /// `WindowsEvent.EventData`, encoded.
     bag: Vec<u8>,
-    /// The record's XML.
-    xml: String,
 }
 
 impl Event {
+    fn get<'a>(&'a self, text: &'a Text) -> &'a str {
+        match text {
+            Text::Empty => "",
+            Text::Span(start, end) => self.xml.get(*start as usize..*end as usize).unwrap_or(""),
+            Text::Owned(s) => s,
+        }
+    }
+
     fn field(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(n, _)| self.get(n) == name).map(|(_, v)| self.get(v))
+    }
+
+    fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(n, v)| (self.get(n), self.get(v)))
     }
 
     fn is_security(&self) -> bool {
-        self.channel.eq_ignore_ascii_case("Security")
+        self.get(&self.channel).eq_ignore_ascii_case("Security")
     }
 }
 
-fn parse_record(record: EvtxRecord<'_>, keep_xml: bool) -> Result<Event, (u64, String)> {
+fn parse_record(record: EvtxRecord<'_>) -> Result<Event, (u64, String)> {
     let record_id = record.event_record_id;
     let header_time = i64::try_from(record.timestamp.as_nanosecond()).ok();
     let xml = record.into_xml().map_err(|e| (record_id, error_chain(&e)))?.data;
-    event_from_xml(header_time, xml, keep_xml).map_err(|reason| (record_id, reason))
+    event_from_xml(header_time, xml).map_err(|reason| (record_id, reason))
 }
 
-fn event_from_xml(header_time: Option<i64>, xml: String, keep_xml: bool) -> Result<Event, String> {
+fn event_from_xml(header_time: Option<i64>, xml: String) -> Result<Event, String> {
     let mut event = Event::default();
     {
-        let root = xml::parse(&xml)?;
+        let doc = xml::parse(&xml)?;
+        let root = doc.root();
         if root.local_name() != "Event" {
-            return Err(format!("the record's root element is <{}>, not <Event>", root.name));
+            return Err(format!("the record's root element is <{}>, not <Event>", root.name()));
         }
-        let text = |parent: Option<&xml::Element<'_>>, name: &str| -> String {
-            parent.and_then(|p| p.child(name)).map(|e| e.text().into_owned()).unwrap_or_default()
-        };
-        let attr = |parent: Option<&xml::Element<'_>>, name: &str, attr: &str| -> String {
-            parent.and_then(|p| p.child(name)).and_then(|e| e.attribute(attr)).unwrap_or_default().to_string()
-        };
-        let system = root.child("System");
-        event.provider = attr(system, "Provider", "Name");
-        event.event_id = text(system, "EventID");
-        event.version = text(system, "Version");
-        event.level = text(system, "Level");
-        event.task = text(system, "Task");
-        event.opcode = text(system, "Opcode");
-        event.keywords = text(system, "Keywords");
-        event.event_record_id = text(system, "EventRecordID");
-        event.activity_id = attr(system, "Correlation", "ActivityID");
-        event.process_id = attr(system, "Execution", "ProcessID");
-        event.thread_id = attr(system, "Execution", "ThreadID");
-        event.channel = text(system, "Channel");
-        event.computer = text(system, "Computer");
-        event.user_id = attr(system, "Security", "UserID");
-        let system_time = attr(system, "TimeCreated", "SystemTime");
-        event.time = parse_datetime(&system_time).or(header_time);
+        let of = |value: Cow<'_, str>| Text::of(&xml, value);
+        let attr = |e: xml::Element<'_, '_>, name: &str| e.attribute_cow(name).cloned().map_or(Text::Empty, of);
+        let mut system_time = None;
+        for e in root.child("System").iter().flat_map(|s| s.elements()) {
+            match e.local_name() {
+                "Provider" => event.provider = attr(e, "Name"),
+                "EventID" => event.event_id = of(e.text()),
+                "Version" => event.version = of(e.text()),
+                "Level" => event.level = of(e.text()),
+                "Task" => event.task = of(e.text()),
+                "Opcode" => event.opcode = of(e.text()),
+                "Keywords" => event.keywords = of(e.text()),
+                "TimeCreated" => system_time = e.attribute("SystemTime"),
+                "EventRecordID" => event.event_record_id = of(e.text()),
+                "Correlation" => event.activity_id = attr(e, "ActivityID"),
+                "Execution" => {
+                    event.process_id = attr(e, "ProcessID");
+                    event.thread_id = attr(e, "ThreadID");
+                }
+                "Channel" => event.channel = of(e.text()),
+                "Computer" => event.computer = of(e.text()),
+                "Security" => event.user_id = attr(e, "UserID"),
+                _ => {}
+            }
+        }
+        event.time = system_time.and_then(parse_datetime).or(header_time);
 
         let payload = root.child("EventData").or_else(|| root.child("UserData"));
-        let mut bag = Bag::default();
+        let mut bag = None;
         if let Some(payload) = payload {
             if payload.local_name() == "EventData" {
-                let mut unnamed = Vec::new();
+                let mut plain = true;
                 for item in payload.elements() {
-                    match (item.local_name(), item.attribute("Name")) {
+                    match (item.local_name(), item.attribute_cow("Name")) {
                         ("Data", Some(name)) => {
-                            let value = item.text().into_owned();
-                            bag.insert(name.to_string(), DynValue::String(value.clone()));
-                            event.fields.push((name.to_string(), value));
+                            let name = Text::of(&xml, name.clone());
+                            event.fields.push((name, Text::of(&xml, item.text())));
                         }
-                        ("Data", None) => unnamed.push(DynValue::String(item.text().into_owned())),
-                        (other, _) => bag.insert(other.to_string(), element_value(item)),
+                        _ => plain = false,
                     }
                 }
-                match unnamed.len() {
-                    0 => {}
-                    1 => bag.insert("Data".to_string(), unnamed.pop().expect("one value")),
-                    _ => bag.insert("Data".to_string(), DynValue::Array(unnamed)),
+                if plain {
+                    bag = encode_plain_bag(&event, &xml);
+                }
+                if bag.is_none() {
+                    bag = Some(event_data_bag(payload));
                 }
             } else if let Some(inner) = payload.elements().next() {
                 // UserData: the bag of its one child element.
-                if let DynValue::Object(entries) = element_object(inner) {
-                    bag.entries = entries;
-                }
+                bag = Some(element_object(inner).encode());
                 for leaf in inner.elements().filter(|e| !e.has_elements()) {
-                    event.fields.push((leaf.local_name().to_string(), leaf.text().into_owned()));
+                    event.fields.push((Text::Owned(leaf.local_name().to_string()), Text::of(&xml, leaf.text())));
                 }
             }
-            if event.is_security() {
-                event.event_data_xml = with_namespace(&xml[payload.outer.clone()], payload.name);
+            if event.get_in(&xml, &event.channel).eq_ignore_ascii_case("Security") {
+                event.event_data_xml = with_namespace(&xml[payload.outer()], payload.name());
             }
         }
-        event.bag = DynValue::Object(bag.entries).encode();
+        event.bag = bag.unwrap_or_else(|| DynValue::Object(Vec::new()).encode());
     }
-    if keep_xml {
-        event.xml = xml;
-    }
+    event.xml = xml;
     Ok(event)
+}
+
+impl Event {
+    /// [`Event::get`] before `xml` has moved into the event.
+    fn get_in<'a>(&'a self, xml: &'a str, text: &'a Text) -> &'a str {
+        match text {
+            Text::Empty => "",
+            Text::Span(start, end) => xml.get(*start as usize..*end as usize).unwrap_or(""),
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+/// The bag of an `EventData` made only of named `Data` with distinct names
+/// (nearly all of them), encoded straight from the fields.
+fn encode_plain_bag(event: &Event, xml: &str) -> Option<Vec<u8>> {
+    let names: Vec<&str> = event.fields.iter().map(|(n, _)| event.get_in(xml, n)).collect();
+    if names.iter().enumerate().any(|(i, n)| names[..i].contains(n)) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(xml.len() / 2);
+    let mut encoder = ObjectEncoder::new(&mut out);
+    for (name, (_, value)) in names.iter().zip(&event.fields) {
+        encode_string(encoder.begin_entry(name), event.get_in(xml, value));
+        encoder.end_entry();
+    }
+    encoder.finish();
+    Some(out)
+}
+
+/// A dynamic string, as `DynValue::String(s).encode()` writes it (see
+/// `kqlite_engine::dynamic`: tag 5, length, UTF-8), without the copy.
+fn encode_string(out: &mut Vec<u8>, s: &str) {
+    out.push(5);
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// The bag of any `EventData`: named `Data` by name, unnamed `Data` under
+/// `Data` (an array when several), other elements (`Binary`) by their name;
+/// repeated names become arrays.
+fn event_data_bag(payload: xml::Element<'_, '_>) -> Vec<u8> {
+    let mut bag = Bag::default();
+    let mut unnamed = Vec::new();
+    for item in payload.elements() {
+        match (item.local_name(), item.attribute("Name")) {
+            ("Data", Some(name)) => bag.insert(name.to_string(), DynValue::String(item.text().into_owned())),
+            ("Data", None) => unnamed.push(DynValue::String(item.text().into_owned())),
+            (other, _) => bag.insert(other.to_string(), element_value(item)),
+        }
+    }
+    match unnamed.len() {
+        0 => {}
+        1 => bag.insert("Data".to_string(), unnamed.pop().expect("one value")),
+        _ => bag.insert("Data".to_string(), DynValue::Array(unnamed)),
+    }
+    DynValue::Object(bag.entries).encode()
 }
 
 /// `<EventData …>` with Sentinel's `xmlns` added when the element has none.
@@ -553,8 +705,8 @@ impl Bag {
 }
 
 /// A leaf element is its text; others are bags (see [`element_object`]).
-fn element_value(e: &xml::Element<'_>) -> DynValue {
-    if !e.has_elements() && e.attributes.iter().all(|(n, _)| is_namespace(n)) {
+fn element_value(e: xml::Element<'_, '_>) -> DynValue {
+    if !e.has_elements() && e.attributes().all(|(n, _)| is_namespace(n)) {
         DynValue::String(e.text().into_owned())
     } else {
         element_object(e)
@@ -563,9 +715,9 @@ fn element_value(e: &xml::Element<'_>) -> DynValue {
 
 /// Attributes (but namespaces) and child elements as a bag; own text, if
 /// any besides whitespace, under `#text`.
-fn element_object(e: &xml::Element<'_>) -> DynValue {
+fn element_object(e: xml::Element<'_, '_>) -> DynValue {
     let mut bag = Bag::default();
-    for (name, value) in e.attributes.iter().filter(|(n, _)| !is_namespace(n)) {
+    for (name, value) in e.attributes().filter(|(n, _)| !is_namespace(n)) {
         bag.insert(name.to_string(), DynValue::String(value.to_string()));
     }
     for child in e.elements() {
@@ -601,14 +753,20 @@ struct TableBuilder {
 
 impl TableBuilder {
     fn new(table: EvtxTable) -> TableBuilder {
-        TableBuilder { table, builders: table.columns().iter().map(|c| ColumnBuilder::new(c.ty)).collect(), rows: 0 }
+        TableBuilder { table, builders: table.columns().iter().map(|c| small_builder(c.ty)).collect(), rows: 0 }
     }
 
     /// Appends a row; returns how many cells did not convert to their type.
-    fn push(&mut self, cells: &[Cell<'_>]) -> usize {
+    fn push(&mut self, row: &mut Row<'_>) -> usize {
+        row.cells.sort_unstable_by_key(|(i, _)| *i);
+        let mut cells = row.cells.iter().peekable();
         let mut failures = 0;
-        for (builder, cell) in self.builders.iter_mut().zip(cells) {
-            let ok = match (builder, *cell) {
+        for (i, builder) in self.builders.iter_mut().enumerate() {
+            let cell = match cells.next_if(|(at, _)| *at == i) {
+                Some((_, cell)) => *cell,
+                None => Cell::Missing,
+            };
+            let ok = match (builder, cell) {
                 (b, Cell::Missing) => {
                     b.push_missing();
                     true
@@ -654,6 +812,49 @@ impl TableBuilder {
     }
 }
 
+/// [`ColumnBuilder::new`]'s builder, but empty: arrow's builders start with
+/// room for 1024 values, which a batch keeps, so every small file's
+/// 228-column `SecurityEvent` batch would hold over a megabyte. Buffers grow
+/// by doubling instead.
+fn small_builder(ty: KqlType) -> ColumnBuilder {
+    use datafusion::arrow::array::{
+        BinaryBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    };
+    match ColumnBuilder::new(ty) {
+        ColumnBuilder::Bool(_) => ColumnBuilder::Bool(BooleanBuilder::with_capacity(0)),
+        ColumnBuilder::Int(_) => ColumnBuilder::Int(Int32Builder::with_capacity(0)),
+        ColumnBuilder::Long(_) => ColumnBuilder::Long(Int64Builder::with_capacity(0)),
+        ColumnBuilder::Real(_) => ColumnBuilder::Real(Float64Builder::with_capacity(0)),
+        ColumnBuilder::Text(_) => ColumnBuilder::Text(StringBuilder::with_capacity(0, 0)),
+        ColumnBuilder::Nanos(_, ty) => ColumnBuilder::Nanos(Int64Builder::with_capacity(0), ty),
+        ColumnBuilder::Dynamic(_) => ColumnBuilder::Dynamic(BinaryBuilder::with_capacity(0, 0)),
+    }
+}
+
+/// The cells of one row that have a value, by column index; the others are
+/// missing. The first value set for a column wins.
+struct Row<'a> {
+    cells: Vec<(usize, Cell<'a>)>,
+    taken: [u64; 8],
+}
+
+impl<'a> Row<'a> {
+    fn with_capacity(n: usize) -> Row<'a> {
+        Row { cells: Vec::with_capacity(n), taken: [0; 8] }
+    }
+
+    /// Sets column `i` unless it has a value already; returns whether it did.
+    fn set(&mut self, i: usize, cell: Cell<'a>) -> bool {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if self.taken[word] & bit != 0 {
+            return false;
+        }
+        self.taken[word] |= bit;
+        self.cells.push((i, cell));
+        true
+    }
+}
+
 fn hex_u32(text: &str) -> Option<u32> {
     let t = text.trim();
     let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
@@ -694,19 +895,21 @@ struct Tables {
     security: TableBuilder,
     windows: TableBuilder,
     batch_rows: usize,
+    raw_event_data: bool,
 }
 
 impl Tables {
-    fn new(batch_rows: usize) -> Tables {
+    fn new(batch_rows: usize, raw_event_data: bool) -> Tables {
         Tables {
             security: TableBuilder::new(EvtxTable::SecurityEvent),
             windows: TableBuilder::new(EvtxTable::WindowsEvent),
             batch_rows,
+            raw_event_data,
         }
     }
 
     fn push(&mut self, event: &Event, report: &mut EvtxReport, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {
-        let level_name = level_name(&event.level);
+        let level_name = level_name(event.get(&event.level));
         if event.is_security() {
             self.push_security(event, &level_name, report);
             if self.security.rows >= self.batch_rows {
@@ -721,7 +924,7 @@ impl Tables {
     }
 
     fn push_security(&mut self, event: &Event, level_name: &str, report: &mut EvtxReport) {
-        let event_id = event.event_id.trim().parse::<i32>().ok();
+        let event_id = event.get(&event.event_id).trim().parse::<i32>().ok();
         let activity = event_id.map(security::activity).unwrap_or_default();
         let logon_type_name = event
             .field("LogonType")
@@ -749,35 +952,34 @@ impl Tables {
             .unwrap_or("");
 
         let layout = EvtxTable::SecurityEvent.layout();
-        let mut cells = vec![Cell::Missing; layout.columns.len()];
-        let mut set = |name: &str, cell| match layout.index.get(name) {
-            Some(&i) if matches!(cells[i], Cell::Missing) => {
-                cells[i] = cell;
-                true
-            }
-            _ => false,
-        };
-        for (name, value) in &event.fields {
-            if SECURITY_RESERVED.contains(&name.as_str()) || !set(name, Cell::Text(value)) {
-                *report.unmapped_fields.entry(name.clone()).or_default() += 1;
+        let mut row = Row::with_capacity(event.fields.len() + 25);
+        let mut set = |name: &str, cell| layout.index.get(name).is_some_and(|&i| row.set(i, cell));
+        for (name, value) in event.fields() {
+            if SECURITY_RESERVED.contains(&name) || !set(name, Cell::Text(value)) {
+                match report.unmapped_fields.get_mut(name) {
+                    Some(n) => *n += 1,
+                    None => {
+                        report.unmapped_fields.insert(name.to_string(), 1);
+                    }
+                }
             }
         }
         set("TimeGenerated", Cell::Time(event.time));
-        set("Computer", Cell::Text(&event.computer));
-        set("Channel", Cell::Text(&event.channel));
-        set("EventSourceName", Cell::Text(&event.provider));
-        set("EventID", Cell::Text(&event.event_id));
-        set("Level", Cell::Text(&event.level));
+        set("Computer", Cell::Text(event.get(&event.computer)));
+        set("Channel", Cell::Text(event.get(&event.channel)));
+        set("EventSourceName", Cell::Text(event.get(&event.provider)));
+        set("EventID", Cell::Text(event.get(&event.event_id)));
+        set("Level", Cell::Text(event.get(&event.level)));
         set("EventLevelName", Cell::Text(level_name));
-        set("Task", Cell::Text(&event.task));
-        set("Opcode", Cell::Text(&event.opcode));
-        set("Keywords", Cell::Text(&event.keywords));
-        set("Version", Cell::Text(&event.version));
-        set("EventRecordId", Cell::Text(&event.event_record_id));
-        set("SystemProcessId", Cell::Text(&event.process_id));
-        set("SystemThreadId", Cell::Text(&event.thread_id));
-        set("SystemUserId", Cell::Text(&event.user_id));
-        set("Correlation", Cell::Text(&event.activity_id));
+        set("Task", Cell::Text(event.get(&event.task)));
+        set("Opcode", Cell::Text(event.get(&event.opcode)));
+        set("Keywords", Cell::Text(event.get(&event.keywords)));
+        set("Version", Cell::Text(event.get(&event.version)));
+        set("EventRecordId", Cell::Text(event.get(&event.event_record_id)));
+        set("SystemProcessId", Cell::Text(event.get(&event.process_id)));
+        set("SystemThreadId", Cell::Text(event.get(&event.thread_id)));
+        set("SystemUserId", Cell::Text(event.get(&event.user_id)));
+        set("Correlation", Cell::Text(event.get(&event.activity_id)));
         set("EventData", Cell::Text(&event.event_data_xml));
         set("Type", Cell::Text("SecurityEvent"));
         set("Activity", Cell::Text(&activity));
@@ -787,38 +989,40 @@ impl Tables {
         set("SubjectAccount", Cell::Text(&subject));
         set("LogonTypeName", Cell::Text(&logon_type_name));
         set("Process", Cell::Text(process));
-        report.load.conversion_failures += self.security.push(&cells);
+        report.load.conversion_failures += self.security.push(&mut row);
         report.security_events += 1;
     }
 
     fn push_windows(&mut self, event: &Event, level_name: &str, report: &mut EvtxReport) {
         let layout = EvtxTable::WindowsEvent.layout();
-        let mut cells = vec![Cell::Missing; layout.columns.len()];
+        let mut row = Row::with_capacity(20);
         let mut set = |name: &str, cell| {
             if let Some(&i) = layout.index.get(name) {
-                cells[i] = cell;
+                row.set(i, cell);
             }
         };
         set("TimeGenerated", Cell::Time(event.time));
-        set("Channel", Cell::Text(&event.channel));
-        set("Computer", Cell::Text(&event.computer));
-        set("EventID", Cell::Text(&event.event_id));
-        set("EventLevel", Cell::Text(&event.level));
+        set("Channel", Cell::Text(event.get(&event.channel)));
+        set("Computer", Cell::Text(event.get(&event.computer)));
+        set("EventID", Cell::Text(event.get(&event.event_id)));
+        set("EventLevel", Cell::Text(event.get(&event.level)));
         set("EventLevelName", Cell::Text(level_name));
-        set("Provider", Cell::Text(&event.provider));
-        set("Task", Cell::Text(&event.task));
-        set("Opcode", Cell::Text(&event.opcode));
-        set("Keywords", Cell::Text(&event.keywords));
-        set("Version", Cell::Text(&event.version));
-        set("EventRecordId", Cell::Text(&event.event_record_id));
-        set("SystemProcessId", Cell::Text(&event.process_id));
-        set("SystemThreadId", Cell::Text(&event.thread_id));
-        set("SystemUserId", Cell::Text(&event.user_id));
-        set("Correlation", Cell::Text(&event.activity_id));
+        set("Provider", Cell::Text(event.get(&event.provider)));
+        set("Task", Cell::Text(event.get(&event.task)));
+        set("Opcode", Cell::Text(event.get(&event.opcode)));
+        set("Keywords", Cell::Text(event.get(&event.keywords)));
+        set("Version", Cell::Text(event.get(&event.version)));
+        set("EventRecordId", Cell::Text(event.get(&event.event_record_id)));
+        set("SystemProcessId", Cell::Text(event.get(&event.process_id)));
+        set("SystemThreadId", Cell::Text(event.get(&event.thread_id)));
+        set("SystemUserId", Cell::Text(event.get(&event.user_id)));
+        set("Correlation", Cell::Text(event.get(&event.activity_id)));
         set("EventData", Cell::Dynamic(&event.bag));
-        set("RawEventData", Cell::Text(&event.xml));
+        if self.raw_event_data {
+            set("RawEventData", Cell::Text(&event.xml));
+        }
         set("Type", Cell::Text("WindowsEvent"));
-        report.load.conversion_failures += self.windows.push(&cells);
+        report.load.conversion_failures += self.windows.push(&mut row);
         report.windows_events += 1;
     }
 
@@ -867,12 +1071,12 @@ mod tests {
     );
 
     fn load(xmls: &[&str]) -> (Vec<(EvtxTable, RecordBatch)>, EvtxReport) {
-        let mut tables = Tables::new(8192);
+        let mut tables = Tables::new(8192, true);
         let mut report = EvtxReport::default();
         let mut batches = Vec::new();
         let mut sink = |t, b| batches.push((t, b));
         for xml in xmls {
-            let event = event_from_xml(None, xml.to_string(), true).unwrap();
+            let event = event_from_xml(None, xml.to_string()).unwrap();
             tables.push(&event, &mut report, &mut sink);
         }
         tables.flush_all(&mut sink);
@@ -976,10 +1180,11 @@ mod tests {
     #[test]
     fn hex_status_codes_fit_int_columns() {
         let mut b = TableBuilder::new(EvtxTable::SecurityEvent);
-        let mut cells = vec![Cell::Missing; 228];
+        let mut row = Row::with_capacity(1);
         let i = EvtxTable::SecurityEvent.layout().index["ErrorCode"];
-        cells[i] = Cell::Text("0xC000006D");
-        assert_eq!(b.push(&cells), 0);
+        assert!(row.set(i, Cell::Text("0xC000006D")));
+        assert!(!row.set(i, Cell::Text("1")));
+        assert_eq!(b.push(&mut row), 0);
         let array = b.builders[i].finish();
         assert_eq!(array.as_any().downcast_ref::<Int32Array>().unwrap().value(0), 0xC000006Du32 as i32);
     }

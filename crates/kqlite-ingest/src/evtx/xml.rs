@@ -1,83 +1,144 @@
 //! A small, tolerant XML reader for the event XML the `evtx` crate renders.
 //!
 //! The renderer writes well-formed XML (escaped text, double-quoted
-//! attributes, no DTD), so a full XML library is not needed; this one builds
-//! a tree that borrows from the text, decodes the five predefined entities
-//! and character references, keeps CDATA text, skips comments and processing
-//! instructions, and returns an error (never panics) on anything else
-//! malformed.
+//! attributes, no DTD), so a full XML library is not needed. This one reads a
+//! document into one flat arena (a few allocations per document, not per
+//! element) whose strings borrow from the text; it decodes the five
+//! predefined entities and character references, keeps CDATA text, skips
+//! comments and processing instructions, and returns an error (never panics)
+//! on anything else malformed.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
 /// Deeper nesting than this is reported as an error instead of recursing.
 const MAX_DEPTH: usize = 128;
+const NONE: u32 = u32::MAX;
 
-#[derive(Debug)]
-pub struct Element<'a> {
-    pub name: &'a str,
-    pub attributes: Vec<(&'a str, Cow<'a, str>)>,
-    pub children: Vec<Node<'a>>,
-    /// The whole element in the source, `<name …>…</name>` or `<name …/>`.
-    pub outer: Range<usize>,
+/// A parsed document; [`Document::root`] is its element.
+pub struct Document<'a> {
+    elements: Vec<Node<'a>>,
+    attributes: Vec<(&'a str, Cow<'a, str>)>,
+    texts: Vec<TextRun<'a>>,
 }
 
-#[derive(Debug)]
-pub enum Node<'a> {
-    Element(Element<'a>),
-    Text(Cow<'a, str>),
+struct Node<'a> {
+    name: &'a str,
+    local: &'a str,
+    attributes: Range<u32>,
+    first_child: u32,
+    last_child: u32,
+    next_sibling: u32,
+    first_text: u32,
+    last_text: u32,
+    outer: Range<usize>,
 }
 
-impl<'a> Element<'a> {
+struct TextRun<'a> {
+    text: Cow<'a, str>,
+    next: u32,
+}
+
+/// An element of a [`Document`].
+#[derive(Clone, Copy)]
+pub struct Element<'d, 'a> {
+    doc: &'d Document<'a>,
+    index: u32,
+}
+
+impl<'a> Document<'a> {
+    pub fn root<'d>(&'d self) -> Element<'d, 'a> {
+        Element { doc: self, index: 0 }
+    }
+}
+
+impl<'d, 'a> Element<'d, 'a> {
+    fn node(&self) -> &'d Node<'a> {
+        &self.doc.elements[self.index as usize]
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.node().name
+    }
+
     /// The name without its namespace prefix.
     pub fn local_name(&self) -> &'a str {
-        self.name.rsplit_once(':').map_or(self.name, |(_, n)| n)
+        self.node().local
     }
 
-    pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_ref())
+    /// The whole element in the source, `<name …>…</name>` or `<name …/>`.
+    pub fn outer(&self) -> Range<usize> {
+        self.node().outer.clone()
     }
 
-    pub fn elements(&self) -> impl Iterator<Item = &Element<'a>> {
-        self.children.iter().filter_map(|c| match c {
-            Node::Element(e) => Some(e),
-            Node::Text(_) => None,
+    pub fn attributes(&self) -> impl Iterator<Item = (&'a str, &'d str)> + 'd {
+        let Range { start, end } = self.node().attributes.clone();
+        self.doc.attributes[start as usize..end as usize].iter().map(|(n, v)| (*n, v.as_ref()))
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&'d str> {
+        self.attributes().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// An attribute's value as read (borrowed from the source when it had no entities).
+    pub fn attribute_cow(&self, name: &str) -> Option<&'d Cow<'a, str>> {
+        let Range { start, end } = self.node().attributes.clone();
+        self.doc.attributes[start as usize..end as usize].iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    pub fn elements(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
+        let doc = self.doc;
+        let mut next = self.node().first_child;
+        std::iter::from_fn(move || {
+            if next == NONE {
+                return None;
+            }
+            let element = Element { doc, index: next };
+            next = doc.elements[next as usize].next_sibling;
+            Some(element)
         })
     }
 
-    pub fn child(&self, local_name: &str) -> Option<&Element<'a>> {
+    pub fn child(&self, local_name: &str) -> Option<Element<'d, 'a>> {
         self.elements().find(|e| e.local_name() == local_name)
     }
 
     pub fn has_elements(&self) -> bool {
-        self.children.iter().any(|c| matches!(c, Node::Element(_)))
+        self.node().first_child != NONE
     }
 
     /// The element's own text (its text children joined; child elements skipped).
     pub fn text(&self) -> Cow<'a, str> {
-        let mut texts = self.children.iter().filter_map(|c| match c {
-            Node::Text(t) => Some(t),
-            Node::Element(_) => None,
-        });
-        match (texts.next(), texts.next()) {
-            (None, _) => Cow::Borrowed(""),
-            (Some(t), None) => t.clone(),
-            (Some(first), Some(second)) => {
-                let mut s = String::with_capacity(first.len() + second.len());
-                s.push_str(first);
-                s.push_str(second);
-                for t in texts {
-                    s.push_str(t);
-                }
-                Cow::Owned(s)
-            }
+        let node = self.node();
+        if node.first_text == NONE {
+            return Cow::Borrowed("");
         }
+        let first = &self.doc.texts[node.first_text as usize];
+        if first.next == NONE {
+            return first.text.clone();
+        }
+        let mut s = String::new();
+        let mut at = node.first_text;
+        while at != NONE {
+            let run = &self.doc.texts[at as usize];
+            s.push_str(&run.text);
+            at = run.next;
+        }
+        Cow::Owned(s)
     }
 }
 
 /// Parses a document: an optional prolog, then one root element.
-pub fn parse(text: &str) -> Result<Element<'_>, String> {
-    let mut p = Parser { s: text, pos: 0 };
+pub fn parse(text: &str) -> Result<Document<'_>, String> {
+    let mut p = Parser {
+        s: text,
+        pos: 0,
+        doc: Document {
+            elements: Vec::with_capacity(32),
+            attributes: Vec::with_capacity(32),
+            texts: Vec::with_capacity(32),
+        },
+    };
     loop {
         p.skip_whitespace();
         if p.rest().starts_with("<?") {
@@ -93,12 +154,14 @@ pub fn parse(text: &str) -> Result<Element<'_>, String> {
     if !p.rest().starts_with('<') {
         return Err(p.error("expected the root element"));
     }
-    p.element(0)
+    p.element(0)?;
+    Ok(p.doc)
 }
 
 struct Parser<'a> {
     s: &'a str,
     pos: usize,
+    doc: Document<'a>,
 }
 
 impl<'a> Parser<'a> {
@@ -111,8 +174,10 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_whitespace(&mut self) {
-        let rest = self.rest();
-        self.pos += rest.len() - rest.trim_start().len();
+        let bytes = self.s.as_bytes();
+        while self.pos < bytes.len() && matches!(bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+            self.pos += 1;
+        }
     }
 
     fn skip_past(&mut self, end: &str) -> Result<(), String> {
@@ -127,7 +192,10 @@ impl<'a> Parser<'a> {
 
     fn name(&mut self) -> Result<&'a str, String> {
         let rest = self.rest();
-        let len = rest.find(|c: char| c.is_whitespace() || matches!(c, '/' | '>' | '=' | '<')).unwrap_or(rest.len());
+        let len = rest
+            .bytes()
+            .position(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>' | b'=' | b'<'))
+            .unwrap_or(rest.len());
         if len == 0 {
             return Err(self.error("expected a name"));
         }
@@ -135,44 +203,73 @@ impl<'a> Parser<'a> {
         Ok(&rest[..len])
     }
 
-    /// At `<`: parses one element and everything inside it.
-    fn element(&mut self, depth: usize) -> Result<Element<'a>, String> {
+    fn push_text(&mut self, element: u32, text: Cow<'a, str>) {
+        let index = self.doc.texts.len() as u32;
+        self.doc.texts.push(TextRun { text, next: NONE });
+        let node = &mut self.doc.elements[element as usize];
+        if node.last_text == NONE {
+            node.first_text = index;
+        } else {
+            self.doc.texts[node.last_text as usize].next = index;
+        }
+        node.last_text = index;
+    }
+
+    /// At `<`: parses one element and everything inside it; returns its index.
+    fn element(&mut self, depth: usize) -> Result<u32, String> {
         if depth > MAX_DEPTH {
             return Err(self.error("elements nested too deeply"));
+        }
+        if self.doc.elements.len() >= NONE as usize - 1 {
+            return Err(self.error("too many elements"));
         }
         let start = self.pos;
         self.pos += 1;
         let name = self.name()?;
-        let mut attributes = Vec::new();
+        let local = name.rsplit_once(':').map_or(name, |(_, n)| n);
+        let index = self.doc.elements.len() as u32;
+        let first_attribute = self.doc.attributes.len() as u32;
+        self.doc.elements.push(Node {
+            name,
+            local,
+            attributes: first_attribute..first_attribute,
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            first_text: NONE,
+            last_text: NONE,
+            outer: start..start,
+        });
         loop {
             self.skip_whitespace();
             let rest = self.rest();
             if rest.starts_with("/>") {
                 self.pos += 2;
-                return Ok(Element { name, attributes, children: Vec::new(), outer: start..self.pos });
+                self.close(index, first_attribute, start);
+                return Ok(index);
             }
             if rest.starts_with('>') {
                 self.pos += 1;
                 break;
             }
-            let attr = self.name()?;
+            let attribute = self.name()?;
             self.skip_whitespace();
             if !self.rest().starts_with('=') {
                 return Err(self.error("expected `=` after an attribute name"));
             }
             self.pos += 1;
             self.skip_whitespace();
-            let quote = match self.rest().chars().next() {
-                Some(q @ ('"' | '\'')) => q,
+            let quote = match self.rest().as_bytes().first() {
+                Some(&q @ (b'"' | b'\'')) => q as char,
                 _ => return Err(self.error("expected a quoted attribute value")),
             };
             self.pos += 1;
             let Some(len) = self.rest().find(quote) else { return Err(self.error("unterminated attribute value")) };
             let raw = &self.rest()[..len];
             self.pos += len + 1;
-            attributes.push((attr, unescape(raw)));
+            self.doc.attributes.push((attribute, unescape(raw)));
         }
-        let mut children = Vec::new();
+        self.doc.elements[index as usize].attributes = first_attribute..self.doc.attributes.len() as u32;
         loop {
             let rest = self.rest();
             if rest.is_empty() {
@@ -189,24 +286,39 @@ impl<'a> Parser<'a> {
                     return Err(self.error("expected `>`"));
                 }
                 self.pos += 1;
-                return Ok(Element { name, attributes, children, outer: start..self.pos });
+                self.doc.elements[index as usize].outer = start..self.pos;
+                return Ok(index);
             }
             if let Some(body) = rest.strip_prefix("<![CDATA[") {
                 let Some(len) = body.find("]]>") else { return Err(self.error("unterminated CDATA")) };
-                children.push(Node::Text(Cow::Borrowed(&body[..len])));
+                self.push_text(index, Cow::Borrowed(&body[..len]));
                 self.pos += "<![CDATA[".len() + len + 3;
             } else if rest.starts_with("<!--") {
                 self.skip_past("-->")?;
             } else if rest.starts_with("<?") {
                 self.skip_past("?>")?;
             } else if rest.starts_with('<') {
-                children.push(Node::Element(self.element(depth + 1)?));
+                let child = self.element(depth + 1)?;
+                let node = &mut self.doc.elements[index as usize];
+                if node.last_child == NONE {
+                    node.first_child = child;
+                } else {
+                    let last = node.last_child as usize;
+                    self.doc.elements[last].next_sibling = child;
+                }
+                self.doc.elements[index as usize].last_child = child;
             } else {
                 let len = rest.find('<').unwrap_or(rest.len());
-                children.push(Node::Text(unescape(&rest[..len])));
+                self.push_text(index, unescape(&rest[..len]));
                 self.pos += len;
             }
         }
+    }
+
+    fn close(&mut self, index: u32, first_attribute: u32, start: usize) {
+        let node = &mut self.doc.elements[index as usize];
+        node.attributes = first_attribute..self.doc.attributes.len() as u32;
+        node.outer = start..self.pos;
     }
 }
 
@@ -264,17 +376,22 @@ mod tests {
         let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Event xmlns=\"ns\"><System><EventID Qualifiers=\"\">4624</EventID>\
                    <TimeCreated SystemTime=\"2019-01-01T00:00:00.1234567Z\"/></System>\
                    <EventData><Data Name=\"A\">x &amp; &lt;y&gt; &#65;&#x42; &bogus;</Data><Data Name=\"B\"></Data>\
-                   <Data Name=\"C\"><![CDATA[<raw>]]></Data></EventData></Event>";
-        let root = parse(xml).unwrap();
-        assert_eq!(root.name, "Event");
+                   <Data Name=\"C\"><![CDATA[<raw>]]></Data><Data>a<!-- c -->b<x/>c</Data></EventData></Event>";
+        let doc = parse(xml).unwrap();
+        let root = doc.root();
+        assert_eq!(root.name(), "Event");
+        assert_eq!(root.attribute("xmlns"), Some("ns"));
         let system = root.child("System").unwrap();
         assert_eq!(system.child("EventID").unwrap().text(), "4624");
         assert_eq!(system.child("TimeCreated").unwrap().attribute("SystemTime"), Some("2019-01-01T00:00:00.1234567Z"));
         let data: Vec<_> = root.child("EventData").unwrap().elements().map(|d| d.text().into_owned()).collect();
-        assert_eq!(data, vec!["x & <y> AB &bogus;", "", "<raw>"]);
+        assert_eq!(data, vec!["x & <y> AB &bogus;", "", "<raw>", "abc"]);
         let ed = root.child("EventData").unwrap();
-        assert!(xml[ed.outer.clone()].starts_with("<EventData><Data Name=\"A\">"));
-        assert!(xml[ed.outer.clone()].ends_with("</EventData>"));
+        assert!(xml[ed.outer()].starts_with("<EventData><Data Name=\"A\">"));
+        assert!(xml[ed.outer()].ends_with("</EventData>"));
+        let time = system.child("TimeCreated").unwrap();
+        assert_eq!(&xml[time.outer()], "<TimeCreated SystemTime=\"2019-01-01T00:00:00.1234567Z\"/>");
+        assert!(!time.has_elements() && system.has_elements());
     }
 
     #[test]
