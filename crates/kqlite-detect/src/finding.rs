@@ -1,0 +1,71 @@
+//! A finding: one alert-worthy result of a rule, in the terms an analyst
+//! acts on (who, from where, to which hosts, when, how risky and why).
+
+use serde::{Deserialize, Serialize};
+
+/// Severity as in Sentinel analytic rules, ordered from least to most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "Informational",
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "informational" | "info" => Ok(Severity::Informational),
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            _ => Err(format!("unknown severity '{s}' (expected informational, low, medium or high)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding. Times are nanoseconds since the Unix epoch (UTC), like
+/// kqlite's `datetime` columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The rule's id (a GUID in Sentinel rule files).
+    pub rule_id: String,
+    pub rule_name: String,
+    pub severity: Severity,
+    /// MITRE ATT&CK technique ids, e.g. `T1021.001`.
+    pub techniques: Vec<String>,
+    /// The account that moved (e.g. `CONTOSO\alice`, or a bare user name).
+    pub account: String,
+    /// Where the logons came from (IP address or host name).
+    pub source: String,
+    /// The hosts logged on to, sorted.
+    pub targets: Vec<String>,
+    /// How many events the finding summarizes.
+    pub count: u64,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub risk_score: i64,
+    /// Why this is worth a look: "after hours", "privileged account", "multi-host spread (4 hosts)", …
+    pub reasons: Vec<String>,
+    /// The rule's remaining result columns (customDetails), as JSON.
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
