@@ -1,17 +1,35 @@
-//! CSV and JSON readers into a table schema.
+//! CSV and JSON readers into Sentinel table schemas.
 //!
 //! The format is chosen by content, not extension: JSON starts with `{` or
-//! `[` (an array of records, one record per line, or the Log Analytics API
-//! shape `{"tables":[{"columns","rows"}]}`), anything else is CSV. Column
-//! names from portal exports (`TimeGenerated [UTC]`) are normalised.
-//! A known Sentinel table gets its schema; other tables get one inferred
-//! from the data. Columns outside a known schema are kept, with a notice.
+//! `[`, anything else is CSV. JSON may be an array of records, one record per
+//! line, the Log Analytics API shape `{"tables":[{"columns","rows"}]}`,
+//! Defender's API `{"Schema","Results"}` or Graph `{"schema","results"}`, or
+//! Defender's streaming export `{"records":[{"category","properties"}]}`.
+//! Column names from portal exports (`TimeGenerated [UTC]`) are normalised.
+//!
+//! Which table a record goes to, when the caller does not say:
+//! 1. Defender streaming records: the table their `category` names
+//!    (`AdvancedHunting-DeviceLogonEvents` → `DeviceLogonEvents`);
+//! 2. a `Type` value that names a catalog table or a custom `_CL` table
+//!    (Log Analytics exports carry `Type`, and a union may mix tables);
+//! 3. otherwise the catalog table whose schema matches the file's columns
+//!    best: most columns in common, at least two of them specific to the
+//!    table (not `TimeGenerated`, `Computer`, `TenantId`, …) and at least
+//!    two thirds of the file's columns; ties go to the smaller schema;
+//! 4. otherwise a custom table named after the file (`my-log.csv` → `my_log`).
+//!
+//! A known table gets its catalog schema; other tables get one inferred from
+//! the data. Columns outside a known schema are kept, with a notice. When a
+//! known table has both `TimeGenerated` and `Timestamp` (Defender tables) and
+//! the data only has `Timestamp`, `TimeGenerated` is filled from it, as
+//! Sentinel does for Defender data.
 
 use crate::catalog;
 use crate::columns::{infer_json_type, infer_text_type, widen, ColumnBuilder};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::{ColumnDef, KqlType};
+use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -36,18 +54,67 @@ pub struct LoadReport {
     pub notices: Vec<String>,
 }
 
+impl LoadReport {
+    /// Adds another report's counts, rejections and notices to this one.
+    pub fn absorb(&mut self, other: LoadReport) {
+        self.records_read += other.records_read;
+        self.loaded += other.loaded;
+        self.rejected.extend(other.rejected);
+        self.conversion_failures += other.conversion_failures;
+        self.notices.extend(other.notices);
+    }
+}
+
 /// Loads a CSV or JSON file as table `table`.
 pub fn load_file(path: &Path, table: &str) -> Result<(LoadedTable, LoadReport), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let location = path.display().to_string();
     let records = parse_records(&text, &location)?;
-    Ok(build_table(table, records, &location))
+    let mut report = LoadReport::default();
+    let table = build_table(table, records, &location, &mut report);
+    Ok((table, report))
 }
+
+/// Loads CSV or JSON text (any of the shapes in the module documentation)
+/// into one table per target table; `table` forces the table, otherwise it
+/// is chosen by the rules above. `location` names the input in reports.
+pub fn load_text(text: &str, location: &str, table: Option<&str>) -> Result<(Vec<LoadedTable>, LoadReport), String> {
+    let records = parse_records(text, location)?;
+    let mut report = LoadReport::default();
+    let mut tables = Vec::new();
+    for (name, group) in split_by_table(records, table, location, &mut report) {
+        tables.push(build_table(&name, group, location, &mut report));
+    }
+    Ok((tables, report))
+}
+
+/// One record: its number (line for line-based input, position otherwise)
+/// and its values, or why it could not be read.
+type Numbered<T> = (usize, Result<T, String>);
 
 /// Records as (column name, value) pairs, in file order.
 enum Records {
-    Text { header: Vec<String>, rows: Vec<Result<Vec<String>, String>> },
-    Json(Vec<Result<serde_json::Map<String, serde_json::Value>, String>>),
+    /// CSV: numbers are the line a record starts on.
+    Text { header: Vec<String>, rows: Vec<Numbered<Vec<String>>> },
+    /// JSON: numbers are lines when `lines`, record positions otherwise; a
+    /// record may carry the table its source named (Defender categories).
+    Json { rows: Vec<Numbered<(Option<String>, Map<String, Value>)>>, lines: bool },
+}
+
+impl Records {
+    fn describe(&self, location: &str, number: usize) -> String {
+        match self {
+            Records::Text { .. } | Records::Json { lines: true, .. } => format!("{location}:{number}"),
+            Records::Json { lines: false, .. } => format!("{location}: record {number}"),
+        }
+    }
+
+    fn empty_like(&self) -> Records {
+        match self {
+            Records::Text { header, .. } => Records::Text { header: header.clone(), rows: Vec::new() },
+            Records::Json { lines, .. } => Records::Json { rows: Vec::new(), lines: *lines },
+        }
+    }
 }
 
 fn parse_records(text: &str, location: &str) -> Result<Records, String> {
@@ -62,59 +129,108 @@ fn parse_records(text: &str, location: &str) -> Result<Records, String> {
         .iter()
         .map(normalise_column_name)
         .collect();
-    let rows = reader
-        .records()
-        .map(|r| match r {
-            Ok(record) if record.len() == header.len() => Ok(record.iter().map(str::to_string).collect()),
-            Ok(record) => Err(format!("has {} fields, the header has {}", record.len(), header.len())),
-            Err(e) => Err(e.to_string()),
-        })
-        .collect();
+    // Lines are counted in the original text (leading blank lines included).
+    let skipped_lines = text[..text.len() - trimmed.len()].matches('\n').count();
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line() as usize + skipped_lines;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) if record.len() == header.len() => {
+                rows.push((line, Ok(record.iter().map(str::to_string).collect())))
+            }
+            Ok(true) => rows.push((line, Err(format!("has {} fields, the header has {}", record.len(), header.len())))),
+            Err(e) => {
+                rows.push((line, Err(e.to_string())));
+                // An error that does not advance the reader would repeat forever.
+                if reader.position().line() as usize + skipped_lines == line {
+                    break;
+                }
+            }
+        }
+    }
     Ok(Records::Text { header, rows })
 }
 
 fn parse_json_records(text: &str, location: &str) -> Result<Records, String> {
-    use serde_json::Value;
-    // A whole-document shape first: array, API result, or one object.
+    // A whole-document shape first: array, API result, export, or one object.
     if let Ok(doc) = serde_json::from_str::<Value>(text) {
-        match doc {
-            Value::Array(items) => {
-                return Ok(Records::Json(
-                    items
-                        .into_iter()
-                        .map(|v| match v {
-                            Value::Object(m) => Ok(m),
-                            other => Err(format!("array element is not an object: {}", short(&other.to_string()))),
-                        })
-                        .collect(),
-                ))
-            }
-            Value::Object(map) => {
-                if let Some(records) = api_tables(&map) {
-                    return Ok(Records::Json(records));
-                }
-                return Ok(Records::Json(vec![Ok(map)]));
-            }
-            _ => return Err(format!("{location}: JSON document is neither an object nor an array")),
-        }
+        return match doc {
+            Value::Array(items) => Ok(Records::Json { rows: numbered_objects(items, "array element"), lines: false }),
+            Value::Object(map) => Ok(document_records(map, location)?),
+            _ => Err(format!("{location}: JSON document is neither an object nor an array")),
+        };
     }
     // JSON lines.
-    let records = text
+    let rows = text
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err("line is JSON but not an object".to_string()),
-            Err(e) => Err(format!("not JSON: {e}")),
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let value = match serde_json::from_str::<Value>(line) {
+                Ok(Value::Object(m)) => Ok((None, m)),
+                Ok(_) => Err("line is JSON but not an object".to_string()),
+                Err(e) => Err(format!("not JSON: {e}")),
+            };
+            (i + 1, value)
         })
         .collect();
-    Ok(Records::Json(records))
+    Ok(Records::Json { rows, lines: true })
+}
+
+fn numbered_objects(items: Vec<Value>, what: &str) -> Vec<Numbered<(Option<String>, Map<String, Value>)>> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(m) => (i + 1, Ok((None, m))),
+            other => (i + 1, Err(format!("{what} is not an object: {}", short(&other.to_string())))),
+        })
+        .collect()
+}
+
+/// The records of a whole JSON object document.
+fn document_records(mut map: Map<String, Value>, location: &str) -> Result<Records, String> {
+    if let Some(records) = api_tables(&map) {
+        return Ok(Records::Json { rows: records, lines: false });
+    }
+    // Defender API {"Schema","Results"} and Graph {"schema","results"}.
+    for (schema, results) in [("Schema", "Results"), ("schema", "results")] {
+        if map.contains_key(schema) {
+            if let Some(Value::Array(items)) = map.remove(results) {
+                return Ok(Records::Json { rows: numbered_objects(items, "result"), lines: false });
+            }
+        }
+    }
+    // Defender streaming export (Event Hubs / storage): category names the table.
+    if let Some(Value::Array(items)) = map.get("records") {
+        if items.iter().any(|r| r.get("properties").is_some()) {
+            let Some(Value::Array(items)) = map.remove("records") else { unreachable!() };
+            let rows = items.into_iter().enumerate().map(|(i, r)| (i + 1, streaming_record(r))).collect();
+            return Ok(Records::Json { rows, lines: false });
+        }
+    }
+    let _ = location;
+    Ok(Records::Json { rows: vec![(1, Ok((None, map)))], lines: false })
+}
+
+/// `{"category":"AdvancedHunting-DeviceLogonEvents","properties":{…}}`.
+fn streaming_record(record: Value) -> Result<(Option<String>, Map<String, Value>), String> {
+    let Value::Object(mut record) = record else {
+        return Err(format!("record is not an object: {}", short(&record.to_string())));
+    };
+    let category = record.get("category").and_then(Value::as_str).map(str::to_string);
+    let table = category.as_deref().map(|c| c.strip_prefix("AdvancedHunting-").unwrap_or(c).to_string());
+    match record.remove("properties") {
+        Some(Value::Object(properties)) => Ok((table, properties)),
+        Some(other) => Err(format!("'properties' is not an object: {}", short(&other.to_string()))),
+        None => Err("record has no 'properties'".to_string()),
+    }
 }
 
 /// Log Analytics query API: `{"tables":[{"columns":[{"name","type"}],"rows":[[…]]}]}`.
-fn api_tables(
-    map: &serde_json::Map<String, serde_json::Value>,
-) -> Option<Vec<Result<serde_json::Map<String, serde_json::Value>, String>>> {
+fn api_tables(map: &Map<String, Value>) -> Option<Vec<Numbered<(Option<String>, Map<String, Value>)>>> {
     let tables = map.get("tables")?.as_array()?;
     let mut out = Vec::new();
     for table in tables {
@@ -125,11 +241,12 @@ fn api_tables(
             .filter_map(|c| c.get("name").and_then(|n| n.as_str()).map(str::to_string))
             .collect();
         for row in table.get("rows")?.as_array()? {
+            let number = out.len() + 1;
             match row.as_array() {
                 Some(values) if values.len() == columns.len() => {
-                    out.push(Ok(columns.iter().cloned().zip(values.iter().cloned()).collect()))
+                    out.push((number, Ok((None, columns.iter().cloned().zip(values.iter().cloned()).collect()))))
                 }
-                _ => out.push(Err(format!("row does not have {} values", columns.len()))),
+                _ => out.push((number, Err(format!("row does not have {} values", columns.len())))),
             }
         }
     }
@@ -149,23 +266,190 @@ fn short(s: &str) -> String {
     s.chars().take(60).collect()
 }
 
-fn build_table(table: &str, records: Records, location: &str) -> (LoadedTable, LoadReport) {
-    let mut report = LoadReport::default();
-    // Column names in first-seen order.
-    let input_names: Vec<String> = match &records {
+/// Columns most tables have: they say nothing about which table a file is.
+const COMMON_COLUMNS: [&str; 14] = [
+    "TimeGenerated",
+    "Timestamp",
+    "TenantId",
+    "Type",
+    "SourceSystem",
+    "Computer",
+    "MG",
+    "ManagementGroupName",
+    "_ResourceId",
+    "_SubscriptionId",
+    "_BilledSize",
+    "_IsBillable",
+    "_ItemId",
+    "_Internal_WorkspaceResourceId",
+];
+
+/// The catalog table whose schema fits `columns` best (rule 3 above), with
+/// the number of columns in common.
+pub fn table_for_columns<'a>(columns: impl IntoIterator<Item = &'a str>) -> Option<(&'static str, usize)> {
+    let columns: Vec<&str> = columns.into_iter().collect();
+    let mut best: Option<(&'static str, usize, usize)> = None;
+    for name in catalog::table_names() {
+        let schema = catalog::table_schema(name).expect("listed");
+        let has = |c: &str| schema.iter().any(|d| d.name == c);
+        let matched = columns.iter().filter(|c| has(c)).count();
+        let specific = columns.iter().filter(|c| has(c) && !COMMON_COLUMNS.contains(c)).count();
+        if specific < 2 || matched * 3 < columns.len() * 2 {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((_, m, size)) => matched > m || (matched == m && schema.len() < size),
+        };
+        if better {
+            best = Some((name, matched, schema.len()));
+        }
+    }
+    best.map(|(name, matched, _)| (name, matched))
+}
+
+/// A table name from a location: the file name without extensions, with
+/// characters outside `[A-Za-z0-9_]` replaced (`logs/my-app.csv.gz` → `my_app`).
+pub fn table_name_from_location(location: &str) -> String {
+    let file = location.rsplit(['/', '\\', '!']).next().unwrap_or(location);
+    let stem = file.split('.').next().unwrap_or(file);
+    let mut name: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, 'T');
+    }
+    name
+}
+
+/// A `Type` value that names a table: a catalog table or a custom `_CL` one.
+fn table_from_type(value: &str) -> Option<String> {
+    let value = value.trim();
+    let custom = value.ends_with("_CL") && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (catalog::table_schema(value).is_some() || custom).then(|| value.to_string())
+}
+
+/// Splits records into one group per target table (rules in the module
+/// documentation); records that could not be read are counted as rejected.
+fn split_by_table(
+    records: Records,
+    given: Option<&str>,
+    location: &str,
+    report: &mut LoadReport,
+) -> Vec<(String, Records)> {
+    let mut groups: Vec<(String, Records)> = Vec::new();
+    let mut undecided = records.empty_like();
+    fn group<'g>(groups: &'g mut Vec<(String, Records)>, name: &str, like: &Records) -> &'g mut Records {
+        let i = match groups.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                groups.push((name.to_string(), like.empty_like()));
+                groups.len() - 1
+            }
+        };
+        &mut groups[i].1
+    }
+    let template = records.empty_like();
+    match records {
+        Records::Text { header, rows } => {
+            let type_index = header.iter().position(|h| h == "Type");
+            for (number, row) in rows {
+                let values = match row {
+                    Ok(values) => values,
+                    Err(reason) => {
+                        report.records_read += 1;
+                        report.rejected.push((template.describe(location, number), reason));
+                        continue;
+                    }
+                };
+                let target = given.map(str::to_string).or_else(|| type_index.and_then(|i| table_from_type(&values[i])));
+                let into = match target {
+                    Some(name) => group(&mut groups, &name, &template),
+                    None => &mut undecided,
+                };
+                if let Records::Text { rows, .. } = into {
+                    rows.push((number, Ok(values)));
+                }
+            }
+        }
+        Records::Json { rows, .. } => {
+            for (number, row) in rows {
+                let (hint, map) = match row {
+                    Ok(record) => record,
+                    Err(reason) => {
+                        report.records_read += 1;
+                        report.rejected.push((template.describe(location, number), reason));
+                        continue;
+                    }
+                };
+                let target = given
+                    .map(str::to_string)
+                    .or(hint)
+                    .or_else(|| map.get("Type").and_then(Value::as_str).and_then(table_from_type));
+                let into = match target {
+                    Some(name) => group(&mut groups, &name, &template),
+                    None => &mut undecided,
+                };
+                if let Records::Json { rows, .. } = into {
+                    rows.push((number, Ok((None, map))));
+                }
+            }
+        }
+    }
+    let has_undecided = match &undecided {
+        Records::Text { rows, .. } => !rows.is_empty(),
+        Records::Json { rows, .. } => !rows.is_empty(),
+    };
+    if has_undecided || groups.is_empty() {
+        let names = input_names(&undecided);
+        let name = match table_for_columns(names.iter().map(String::as_str)) {
+            Some((table, matched)) => {
+                report.notices.push(format!(
+                    "{location}: loaded as {table}: {matched} of its {} columns are in that table's schema (use \
+                     --table {table}=PATH to choose another table)",
+                    names.len()
+                ));
+                table.to_string()
+            }
+            None => {
+                let name = table_name_from_location(location);
+                if !names.is_empty() {
+                    report.notices.push(format!(
+                        "{location}: its columns match no Sentinel table; loaded as custom table {name}"
+                    ));
+                }
+                name
+            }
+        };
+        let into = group(&mut groups, &name, &template);
+        match (into, undecided) {
+            (Records::Text { rows, .. }, Records::Text { rows: more, .. }) => rows.extend(more),
+            (Records::Json { rows, .. }, Records::Json { rows: more, .. }) => rows.extend(more),
+            _ => unreachable!("groups share the input's kind"),
+        }
+    }
+    groups
+}
+
+/// Column names in first-seen order.
+fn input_names(records: &Records) -> Vec<String> {
+    match records {
         Records::Text { header, .. } => header.clone(),
-        Records::Json(rows) => {
+        Records::Json { rows, .. } => {
             let mut names: Vec<String> = Vec::new();
-            for m in rows.iter().flatten() {
+            let mut seen = std::collections::HashSet::new();
+            for (_, m) in rows.iter().flat_map(|(_, r)| r.as_ref().ok()) {
                 for k in m.keys() {
-                    if !names.contains(k) {
+                    if seen.insert(k.as_str()) {
                         names.push(k.clone());
                     }
                 }
             }
             names
         }
-    };
+    }
+}
+
+fn build_table(table: &str, records: Records, location: &str, report: &mut LoadReport) -> LoadedTable {
+    let input_names = input_names(&records);
     let known = catalog::table_schema(table);
     let mut columns: Vec<ColumnDef> = known.map(<[ColumnDef]>::to_vec).unwrap_or_default();
     let mut extra = Vec::new();
@@ -186,6 +470,18 @@ fn build_table(table: &str, records: Records, location: &str) -> (LoadedTable, L
             extra.join(", ")
         ));
     }
+    // Where each column's value comes from: its own name, or for a missing
+    // TimeGenerated of a Defender table, Timestamp.
+    let mut sources: Vec<Option<String>> =
+        columns.iter().map(|c| input_names.contains(&c.name).then(|| c.name.clone())).collect();
+    if known.is_some() && input_names.iter().any(|n| n == "Timestamp") {
+        if let Some(i) = columns.iter().position(|c| c.name == "TimeGenerated") {
+            if sources[i].is_none() {
+                sources[i] = Some("Timestamp".to_string());
+                report.notices.push(format!("{location}: TimeGenerated is not in the data; filled from Timestamp"));
+            }
+        }
+    }
     let schema =
         Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>()));
     let mut builders: Vec<ColumnBuilder> = columns.iter().map(|c| ColumnBuilder::new(c.ty)).collect();
@@ -199,10 +495,13 @@ fn build_table(table: &str, records: Records, location: &str) -> (LoadedTable, L
         batches.push(RecordBatch::try_new(schema.clone(), arrays).expect("builders match the schema"));
         *pending = 0;
     };
-    let positions: Vec<Option<usize>> = columns.iter().map(|c| input_names.iter().position(|n| *n == c.name)).collect();
-    match records {
+    let describe = |number| records.describe(location, number);
+    let mut rejected = Vec::new();
+    match &records {
         Records::Text { rows, .. } => {
-            for (i, row) in rows.into_iter().enumerate() {
+            let positions: Vec<Option<usize>> =
+                sources.iter().map(|s| s.as_ref().and_then(|s| input_names.iter().position(|n| n == s))).collect();
+            for (number, row) in rows {
                 report.records_read += 1;
                 match row {
                     Ok(values) => {
@@ -219,20 +518,20 @@ fn build_table(table: &str, records: Records, location: &str) -> (LoadedTable, L
                         report.loaded += 1;
                         pending += 1;
                     }
-                    Err(reason) => report.rejected.push((format!("{location}:{}", i + 2), reason)),
+                    Err(reason) => rejected.push((describe(*number), reason.clone())),
                 }
                 if pending == BATCH_ROWS {
                     flush(&mut builders, &mut pending, &mut batches);
                 }
             }
         }
-        Records::Json(rows) => {
-            for (i, row) in rows.into_iter().enumerate() {
+        Records::Json { rows, .. } => {
+            for (number, row) in rows {
                 report.records_read += 1;
                 match row {
-                    Ok(map) => {
-                        for (builder, column) in builders.iter_mut().zip(&columns) {
-                            match map.get(&column.name) {
+                    Ok((_, map)) => {
+                        for (builder, source) in builders.iter_mut().zip(&sources) {
+                            match source.as_ref().and_then(|s| map.get(s)) {
                                 Some(v) => {
                                     if !builder.push_json(v) {
                                         report.conversion_failures += 1;
@@ -244,7 +543,7 @@ fn build_table(table: &str, records: Records, location: &str) -> (LoadedTable, L
                         report.loaded += 1;
                         pending += 1;
                     }
-                    Err(reason) => report.rejected.push((format!("{location}: record {}", i + 1), reason)),
+                    Err(reason) => rejected.push((describe(*number), reason.clone())),
                 }
                 if pending == BATCH_ROWS {
                     flush(&mut builders, &mut pending, &mut batches);
@@ -253,7 +552,8 @@ fn build_table(table: &str, records: Records, location: &str) -> (LoadedTable, L
         }
     }
     flush(&mut builders, &mut pending, &mut batches);
-    (LoadedTable { name: table.to_string(), columns, batches }, report)
+    report.rejected.extend(rejected);
+    LoadedTable { name: table.to_string(), columns, batches }
 }
 
 /// Infers a column's type from all of its values.
@@ -261,9 +561,14 @@ fn infer_column(records: &Records, name: &str) -> Option<KqlType> {
     match records {
         Records::Text { header, rows } => {
             let p = header.iter().position(|h| h == name)?;
-            rows.iter().flatten().fold(None, |t, r| widen(t, r.get(p).and_then(|v| infer_text_type(v))))
+            rows.iter()
+                .flat_map(|(_, r)| r.as_ref().ok())
+                .fold(None, |t, r| widen(t, r.get(p).and_then(|v| infer_text_type(v))))
         }
-        Records::Json(rows) => rows.iter().flatten().fold(None, |t, m| widen(t, m.get(name).and_then(infer_json_type))),
+        Records::Json { rows, .. } => rows
+            .iter()
+            .flat_map(|(_, r)| r.as_ref().ok())
+            .fold(None, |t, (_, m)| widen(t, m.get(name).and_then(infer_json_type))),
     }
 }
 
@@ -272,8 +577,17 @@ mod tests {
     use super::*;
 
     fn load(text: &str, table: &str) -> (LoadedTable, LoadReport) {
-        let location = "test";
-        build_table(table, parse_records(text, location).unwrap(), location)
+        let (mut tables, report) = load_text(text, "test", Some(table)).unwrap();
+        assert_eq!(tables.len(), 1);
+        (tables.remove(0), report)
+    }
+
+    fn load_inferred(text: &str, location: &str) -> (Vec<LoadedTable>, LoadReport) {
+        load_text(text, location, None).unwrap()
+    }
+
+    fn rows(t: &LoadedTable) -> usize {
+        t.batches.iter().map(RecordBatch::num_rows).sum()
     }
 
     #[test]
@@ -285,6 +599,13 @@ mod tests {
         );
         assert_eq!((r.records_read, r.loaded, r.rejected.len()), (3, 2, 1));
         assert_eq!(r.rejected[0].0, "test:3");
+    }
+
+    #[test]
+    fn csv_line_numbers_follow_quoted_newlines() {
+        let (_, r) = load("a,b\n\"multi\nline\",1\nshort\n", "Custom");
+        assert_eq!(r.rejected.len(), 1);
+        assert_eq!(r.rejected[0].0, "test:4");
     }
 
     #[test]
@@ -306,8 +627,75 @@ mod tests {
 
     #[test]
     fn log_analytics_api_shape() {
-        let doc = r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"a","type":"long"}],"rows":[[1],[2]]}]}"#;
+        let doc =
+            r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"a","type":"long"}],"rows":[[1],[2],[3,4]]}]}"#;
         let (_, r) = load(doc, "X");
         assert_eq!(r.loaded, 2);
+        assert_eq!(r.rejected, vec![("test: record 3".to_string(), "row does not have 1 values".to_string())]);
+    }
+
+    #[test]
+    fn type_column_splits_a_union_export() {
+        let text = "TimeGenerated [UTC],Type,Computer,EventID,SyslogMessage\n\
+                    \"7/28/2023, 8:07:14.552 PM\",SecurityEvent,dc1,4624,\n\
+                    \"7/28/2023, 8:07:15.000 PM\",Syslog,web1,,hello\n\
+                    \"7/28/2023, 8:07:16.000 PM\",SecurityEvent,dc1,4625,\n";
+        let (tables, r) = load_inferred(text, "export.csv");
+        let names: Vec<(&str, usize)> = tables.iter().map(|t| (t.name.as_str(), rows(t))).collect();
+        assert_eq!(names, vec![("SecurityEvent", 2), ("Syslog", 1)]);
+        assert_eq!((r.records_read, r.loaded), (3, 3));
+    }
+
+    #[test]
+    fn columns_choose_the_catalog_table() {
+        let text = "Timestamp,DeviceName,ActionType,LogonType,AccountName,RemoteIP\n\
+                    2024-05-01T10:00:00Z,ws1,LogonFailed,Network,bob,10.0.0.9\n";
+        let (tables, r) = load_inferred(text, "logons.csv");
+        assert_eq!(tables.len(), 1);
+        assert_eq!(tables[0].name, "DeviceLogonEvents");
+        assert!(r.notices.iter().any(|n| n.contains("loaded as DeviceLogonEvents")), "{:?}", r.notices);
+        assert!(r.notices.iter().any(|n| n.contains("filled from Timestamp")), "{:?}", r.notices);
+        let i = tables[0].columns.iter().position(|c| c.name == "TimeGenerated").unwrap();
+        assert_eq!(tables[0].batches[0].column(i).null_count(), 0);
+    }
+
+    #[test]
+    fn unknown_columns_make_a_custom_table_named_after_the_file() {
+        let (tables, _) = load_inferred("{\"a\":1}\n{\"a\":2}\n", "dir/my-app.log.jsonl");
+        assert_eq!(tables[0].name, "my_app");
+        assert_eq!(rows(&tables[0]), 2);
+    }
+
+    #[test]
+    fn defender_api_and_graph_shapes() {
+        let api = r#"{"Schema":[{"Name":"Timestamp","Type":"DateTime"},{"Name":"DeviceName","Type":"String"}],
+            "Results":[{"Timestamp":"2024-05-01T10:00:00Z","DeviceName":"ws1","ActionType":"LogonSuccess","RemoteIP":"10.0.0.1","LogonType":"Network"}]}"#;
+        let (tables, r) = load_inferred(api, "api.json");
+        assert_eq!((tables[0].name.as_str(), r.loaded), ("DeviceLogonEvents", 1));
+        let graph = r#"{"schema":[{"name":"DeviceName","type":"String"}],"results":[{"DeviceName":"ws1"},{"DeviceName":"ws2"}]}"#;
+        let (tables, r) = load_text(graph, "graph.json", Some("DeviceInfo")).unwrap();
+        assert_eq!((tables[0].name.as_str(), r.loaded), ("DeviceInfo", 2));
+    }
+
+    #[test]
+    fn defender_streaming_records_take_their_category() {
+        let doc = r#"{"records":[
+            {"time":"2024-05-01T10:00:00Z","category":"AdvancedHunting-DeviceLogonEvents","properties":{"Timestamp":"2024-05-01T10:00:00Z","DeviceName":"ws1","ActionType":"LogonFailed"}},
+            {"time":"2024-05-01T10:00:01Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"Timestamp":"2024-05-01T10:00:01Z","DeviceName":"ws1","FileName":"cmd.exe"}},
+            {"time":"2024-05-01T10:00:02Z","category":"AdvancedHunting-DeviceLogonEvents"}
+        ]}"#;
+        let (tables, r) = load_inferred(doc, "stream.json");
+        let names: Vec<(&str, usize)> = tables.iter().map(|t| (t.name.as_str(), rows(t))).collect();
+        assert_eq!(names, vec![("DeviceLogonEvents", 1), ("DeviceProcessEvents", 1)]);
+        assert_eq!(r.records_read, 3);
+        assert_eq!(r.rejected, vec![("stream.json: record 3".to_string(), "record has no 'properties'".to_string())]);
+    }
+
+    #[test]
+    fn json_lines_reject_with_line_numbers() {
+        let (_, r) = load("{\"a\":1}\n\nnot json\n[1]\n", "X");
+        assert_eq!((r.records_read, r.loaded), (3, 1));
+        assert_eq!(r.rejected[0].0, "test:3");
+        assert_eq!(r.rejected[1], ("test:4".to_string(), "line is JSON but not an object".to_string()));
     }
 }
