@@ -1,6 +1,21 @@
 //! `kqlite-detect`: detections over kqlite tables.
 //!
-//! [`finding`] is what a detection reports to an analyst.
+//! [`finding`] is what a detection reports to an analyst. [`rule`] reads
+//! Sentinel analytic rules, [`pack`] holds the built-in ones, [`tuning`] and
+//! [`watchlist`] adapt them to an organisation, [`hunt`] runs them over the
+//! [`evidence`], [`detection_test`] checks them against known cases and
+//! [`pivot`] prepares their follow-up queries.
 
+pub mod demo;
+pub mod detection_test;
+pub mod evidence;
 pub mod finding;
 pub mod graph;
+pub mod hunt;
+pub mod pack;
+pub mod pivot;
+pub mod query_edit;
+pub mod report;
+pub mod rule;
+pub mod tuning;
+pub mod watchlist;

@@ -105,6 +105,9 @@ pub struct Session {
     ctx: SessionContext,
     tables: BTreeMap<String, TableEntry>,
     clock: Clock,
+    /// Session-level `let` definitions (stored functions such as
+    /// `_GetWatchlist`), in scope for every query, in definition order.
+    definitions: Vec<kqlite_syntax::ast::Query>,
 }
 
 impl Default for Session {
@@ -125,7 +128,12 @@ impl Session {
         // Read Parquet strings as Utf8, the engine's string type, instead of
         // views that would be copied by a cast on every scan.
         config.options_mut().execution.parquet.schema_force_view_types = false;
-        Session { ctx: SessionContext::new_with_config(config), tables: BTreeMap::new(), clock: Clock::System }
+        Session {
+            ctx: SessionContext::new_with_config(config),
+            tables: BTreeMap::new(),
+            clock: Clock::System,
+            definitions: Vec::new(),
+        }
     }
 
     pub fn set_clock(&mut self, clock: Clock) {
@@ -206,6 +214,28 @@ impl Session {
         Ok(())
     }
 
+    /// Adds session-level definitions: `let` statements (functions, views,
+    /// scalars) parsed once and in scope for every later query, like
+    /// Log Analytics stored functions. Errors are located in `text`.
+    /// Function bodies are bound when called, so they may use tables
+    /// registered later.
+    pub fn define_functions(&mut self, text: &str) -> Result<(), QueryError> {
+        let parsed = kqlite_syntax::parse(text);
+        if parsed.has_errors() {
+            return Err(QueryError::Parse(parsed.diagnostics));
+        }
+        let resolver = Resolver { session: self, temporaries: RefCell::new(0) };
+        let mut binder = Binder::new(&resolver, 0);
+        for earlier in &self.definitions {
+            // Already checked when they were added; a failure here would be
+            // located in another text, so it is not reported against `text`.
+            let _ = binder.bind_definitions(earlier);
+        }
+        binder.bind_definitions(&parsed.query).map_err(QueryError::Bind)?;
+        self.definitions.push(parsed.query);
+        Ok(())
+    }
+
     pub fn table_names(&self) -> Vec<String> {
         self.tables.keys().cloned().collect()
     }
@@ -227,6 +257,9 @@ impl Session {
         }
         let resolver = Resolver { session: self, temporaries: RefCell::new(0) };
         let mut binder = Binder::new(&resolver, now);
+        for definitions in &self.definitions {
+            binder.bind_definitions(definitions).map_err(QueryError::Bind)?;
+        }
         let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
         Ok((relation, binder.notices))
     }
@@ -415,5 +448,36 @@ impl TableResolver for Resolver<'_> {
             LogicalPlanBuilder::scan(TableReference::bare(name.clone()), provider_as_source(Arc::new(table)), None)?
                 .build()?;
         Ok((plan, name))
+    }
+}
+
+#[cfg(test)]
+mod definition_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn definitions_are_in_scope_for_later_queries() {
+        let mut session = Session::with_partitions(1);
+        session.define_functions("let Double = (x: long) { x * 2 };\nlet Base = 20;").unwrap();
+        session.define_functions("let Answer = () { Double(Base) + 2 };").unwrap();
+        let result = session.query("print a = Answer()").await.unwrap();
+        let column = result.batches[0].column(0);
+        let values = column.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap();
+        assert_eq!(values.value(0), 42);
+        // A query's own let shadows a definition.
+        let result = session.query("let Base = 1; print a = Double(Base)").await.unwrap();
+        let column = result.batches[0].column(0);
+        assert_eq!(column.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap().value(0), 2);
+    }
+
+    #[test]
+    fn definition_errors_are_located_in_the_definitions() {
+        let mut session = Session::with_partitions(1);
+        let text = "let A = 1;\nlet B = NoSuchName + 1;";
+        let error = session.define_functions(text).unwrap_err();
+        assert_eq!(error.located(text).1, Some((2, 9)), "{error}");
+        let error = session.define_functions("let A = 1;\nprint A").unwrap_err();
+        assert!(error.to_string().contains("only let statements"), "{error}");
+        assert!(matches!(session.define_functions("let A = (;"), Err(QueryError::Parse(_))));
     }
 }

@@ -10,6 +10,7 @@ mod evaluate;
 mod expand;
 mod join;
 mod make_series;
+mod multi_output;
 mod mv_apply;
 mod naming;
 mod parse;
@@ -155,6 +156,25 @@ impl<'r> Binder<'r> {
             }
         }
         result.ok_or_else(|| BindError::new(query.span, "the query has no tabular expression to return"))
+    }
+
+    /// Binds session-level definitions (only `let` statements) into the
+    /// outermost scope, so the query bound next can use them.
+    pub fn bind_definitions(&mut self, definitions: &Query) -> BindResult<()> {
+        for statement in &definitions.statements {
+            let span = match statement {
+                Statement::Let(_) => {
+                    self.statement(statement)?;
+                    continue;
+                }
+                Statement::Expr(e) => e.span,
+                Statement::Set(s) => s.span,
+                Statement::Alias(a) => a.span,
+                Statement::DeclareQueryParameters(d) => d.span,
+            };
+            return Err(BindError::new(span, "definitions may contain only let statements"));
+        }
+        Ok(())
     }
 
     /// Binds one statement; expression statements produce a relation.

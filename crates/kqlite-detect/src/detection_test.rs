@@ -1,0 +1,270 @@
+//! Detection tests: per-rule cases of input events and expected findings
+//! (format in `rules/README.md`, "Detection tests").
+
+use crate::evidence;
+use crate::finding::{Finding, Severity};
+use crate::hunt::{self, RuleStatus};
+use crate::rule::RuleSet;
+use crate::tuning::Tuning;
+use kqlite_engine::{Clock, Session};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    #[serde(default)]
+    rule: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    now: Option<String>,
+    #[serde(default)]
+    tuning: Option<PathBuf>,
+    findings: Vec<ExpectedFinding>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ExpectedFinding {
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default)]
+    risk: Option<i64>,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    reasons: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaseResult {
+    Passed,
+    /// What differed, one line each.
+    Failed(Vec<String>),
+    /// The case could not run (bad expected.yaml, unreadable input, rule error).
+    Error(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct CaseReport {
+    /// The case directory, relative to the tests root.
+    pub name: String,
+    pub rule: String,
+    pub description: String,
+    pub result: CaseResult,
+}
+
+/// The case directories under `root` (those holding `expected.yaml`), sorted.
+pub fn find_cases(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join("expected.yaml").is_file() {
+            out.push(dir.clone());
+        }
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        for entry in entries.filter_map(Result::ok) {
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn expected_account_matches(expected: &str, actual: &str) -> bool {
+    let bare = actual.rsplit('\\').next().unwrap_or(actual);
+    expected.eq_ignore_ascii_case(actual) || expected.eq_ignore_ascii_case(bare)
+}
+
+fn describe(f: &Finding) -> String {
+    format!(
+        "account={} source={} targets=[{}] count={} risk={} severity={} reasons=[{}]",
+        f.account,
+        f.source,
+        f.targets.join(", "),
+        f.count,
+        f.risk_score,
+        f.severity,
+        f.reasons.join("; ")
+    )
+}
+
+/// Differences between one expectation and one finding (empty: it matches).
+fn differences(e: &ExpectedFinding, f: &Finding) -> Vec<String> {
+    let mut d = Vec::new();
+    if let Some(a) = &e.account {
+        if !expected_account_matches(a, &f.account) {
+            d.push(format!("account {} != {a}", f.account));
+        }
+    }
+    if let Some(s) = &e.source {
+        if !s.eq_ignore_ascii_case(&f.source) {
+            d.push(format!("source {} != {s}", f.source));
+        }
+    }
+    if let Some(t) = &e.targets {
+        let mut want: Vec<String> = t.iter().map(|x| x.to_ascii_lowercase()).collect();
+        want.sort();
+        let mut got: Vec<String> = f.targets.iter().map(|x| x.to_ascii_lowercase()).collect();
+        got.sort();
+        if want != got {
+            d.push(format!("targets [{}] != [{}]", f.targets.join(", "), t.join(", ")));
+        }
+    }
+    if let Some(c) = e.count {
+        if c != f.count {
+            d.push(format!("count {} != {c}", f.count));
+        }
+    }
+    if let Some(r) = e.risk {
+        if r != f.risk_score {
+            d.push(format!("risk {} != {r}", f.risk_score));
+        }
+    }
+    if let Some(s) = &e.severity {
+        if s.parse::<Severity>().ok() != Some(f.severity) {
+            d.push(format!("severity {} != {s}", f.severity));
+        }
+    }
+    for reason in e.reasons.iter().flatten() {
+        if !f.reasons.iter().any(|r| r.eq_ignore_ascii_case(reason)) {
+            d.push(format!("reason '{reason}' missing (reasons: {})", f.reasons.join("; ")));
+        }
+    }
+    d
+}
+
+/// Compares expected and actual findings: each expectation must match a
+/// distinct finding, and no finding may be left unmatched.
+fn compare(expected: &[ExpectedFinding], actual: &[Finding]) -> Vec<String> {
+    let mut used = vec![false; actual.len()];
+    let mut problems = Vec::new();
+    for (n, e) in expected.iter().enumerate() {
+        match actual.iter().enumerate().position(|(i, f)| !used[i] && differences(e, f).is_empty()) {
+            Some(i) => used[i] = true,
+            None => {
+                // The closest candidate: fewest differences.
+                let closest = actual
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !used[*i])
+                    .map(|(_, f)| differences(e, f))
+                    .min_by_key(Vec::len);
+                match closest {
+                    Some(diff) => {
+                        problems.push(format!("expected finding {} not found; closest: {}", n + 1, diff.join(", ")))
+                    }
+                    None => problems.push(format!("expected finding {} not found: no findings left ({e:?})", n + 1)),
+                }
+            }
+        }
+    }
+    for (i, f) in actual.iter().enumerate() {
+        if !used[i] {
+            problems.push(format!("unexpected finding: {}", describe(f)));
+        }
+    }
+    problems
+}
+
+/// Runs one case directory against `rules`.
+pub async fn run_case(dir: &Path, root: &Path, rules: &RuleSet, functions: &[(String, String)]) -> CaseReport {
+    let name = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
+    let name = if name.is_empty() { dir.display().to_string() } else { name };
+    let mut report = CaseReport { name, rule: String::new(), description: String::new(), result: CaseResult::Passed };
+    let expected_path = dir.join("expected.yaml");
+    let expected: Expected = match std::fs::read_to_string(&expected_path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_yaml::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(e) => e,
+        Err(e) => {
+            report.result = CaseResult::Error(format!("{}: {e}", expected_path.display()));
+            return report;
+        }
+    };
+    report.description = expected.description.clone().unwrap_or_default();
+    let rule_key = expected.rule.clone().unwrap_or_else(|| {
+        dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    });
+    report.rule = rule_key.clone();
+    match run_case_inner(dir, &expected, &rule_key, rules, functions).await {
+        Ok(problems) if problems.is_empty() => {}
+        Ok(problems) => report.result = CaseResult::Failed(problems),
+        Err(e) => report.result = CaseResult::Error(e),
+    }
+    report
+}
+
+async fn run_case_inner(
+    dir: &Path,
+    expected: &Expected,
+    rule_key: &str,
+    rules: &RuleSet,
+    functions: &[(String, String)],
+) -> Result<Vec<String>, String> {
+    let rule = rules.find(rule_key)?;
+    let tuning = match &expected.tuning {
+        Some(p) => Tuning::load(&dir.join(p), rules)?,
+        None => Tuning::default(),
+    };
+    // Input files are the case directory's own files; subdirectories hold
+    // what the tuning file needs (watchlists).
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| !p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "md"))
+        .collect();
+    inputs.sort();
+    if inputs.is_empty() {
+        return Err("the case has no input files".to_string());
+    }
+    let mut session = Session::with_partitions(1);
+    let loaded = evidence::load_evidence(&mut session, &inputs).await?;
+    if let Some((path, why)) = loaded.skipped.first() {
+        return Err(format!("input {} was not read: {why}", path.display()));
+    }
+    if let Some((location, why)) = loaded.rejected.first() {
+        return Err(format!("input record rejected at {location}: {why}"));
+    }
+    let clock = match expected.now.as_deref() {
+        None | Some("latest") => Clock::LatestEvent,
+        Some(text) => Clock::Fixed(
+            kqlite_engine::time::parse_datetime(text)
+                .ok_or_else(|| format!("now: '{text}' is not a datetime (expected e.g. 2024-05-02T12:00:00Z)"))?,
+        ),
+    };
+    session.set_clock(clock);
+    // Fix the clock once: `latest` would otherwise rescan every table per query.
+    let now = session.now().await.map_err(|e| e.to_string())?;
+    session.set_clock(Clock::Fixed(now));
+    hunt::prepare_session(&mut session, &tuning, functions)?;
+    let outcome = hunt::run_rule(&session, rule, &tuning, &hunt::tables_with_data(&loaded)).await;
+    if let RuleStatus::Failed(e) = &outcome.status {
+        return Err(format!("rule {}: {e}", rule.stem));
+    }
+    Ok(compare(&expected.findings, &outcome.findings))
+}
+
+/// Runs every case under `root`.
+pub async fn run_all(root: &Path, rules: &RuleSet, functions: &[(String, String)]) -> Result<Vec<CaseReport>, String> {
+    let cases = find_cases(root)?;
+    if cases.is_empty() {
+        return Err(format!("no test cases under {} (a case is a directory with expected.yaml)", root.display()));
+    }
+    let mut reports = Vec::new();
+    for case in cases {
+        reports.push(run_case(&case, root, rules, functions).await);
+    }
+    Ok(reports)
+}

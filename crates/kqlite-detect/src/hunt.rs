@@ -1,0 +1,322 @@
+//! Running rules over a session and turning result rows into findings.
+
+use crate::finding::{Finding, Severity};
+use crate::query_edit;
+use crate::rule::{self, Rule, RuleSet};
+use crate::tuning::Tuning;
+use crate::watchlist;
+use datafusion::arrow::array::{Array, Int64Array};
+use kqlite_engine::{KqlType, QueryResult, Session};
+use serde_json::Value;
+
+/// What happened to one rule.
+#[derive(Clone, Debug)]
+pub enum RuleStatus {
+    /// Ran: result rows, and whether the trigger fired.
+    Ran {
+        rows: u64,
+        fired: bool,
+    },
+    /// Not run: none of its required tables has data.
+    NoData(Vec<String>),
+    Disabled,
+    Failed(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleOutcome {
+    pub rule_id: String,
+    pub stem: String,
+    pub status: RuleStatus,
+    pub findings: Vec<Finding>,
+}
+
+/// Prepares a session for rules: watchlists (the `Watchlist` table and
+/// `_GetWatchlist`) and the pack's shared functions. `functions` are
+/// (name, KQL text) pairs.
+pub fn prepare_session(session: &mut Session, tuning: &Tuning, functions: &[(String, String)]) -> Result<(), String> {
+    watchlist::register(session, &tuning.watchlists)?;
+    for (name, text) in functions {
+        session.define_functions(text).map_err(|e| e.render(text, name))?;
+    }
+    Ok(())
+}
+
+/// Evaluates a KQL value that should be a list of hours of the day.
+async fn hours_value(session: &Session, name: &str, kql: &str) -> Result<Vec<i64>, String> {
+    let result =
+        session.query(&format!("print Hours = {kql}")).await.map_err(|e| format!("parameter '{name}' = {kql}: {e}"))?;
+    let rows = result_rows(&result);
+    let value = rows.first().and_then(|r| r.first()).cloned().unwrap_or(Value::Null);
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Number(n) => vec![Value::Number(n)],
+        other => return Err(format!("parameter '{name}' = {kql}: expected a list of hours 0..23, got {other}")),
+    };
+    items
+        .iter()
+        .map(|v| match v.as_i64() {
+            Some(h @ 0..=23) => Ok(h),
+            _ => Err(format!("parameter '{name}' = {kql}: {v} is not an hour of the day (0..23)")),
+        })
+        .collect()
+}
+
+/// The query a rule runs under `tuning`, with local after-hours windows
+/// converted to UTC.
+pub async fn tuned_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<String, String> {
+    let mut hours = Vec::new();
+    for (name, kql) in tuning.hours_parameters(rule)? {
+        hours.push((name.clone(), hours_value(session, &name, &kql).await?));
+    }
+    tuning.rule_query(rule, &hours)
+}
+
+/// Every row of a result as JSON values (datetimes as ISO text).
+pub fn result_rows(result: &QueryResult) -> Vec<Vec<Value>> {
+    let mut rows = Vec::new();
+    for batch in &result.batches {
+        for row in 0..batch.num_rows() {
+            let mut values = Vec::with_capacity(result.columns.len());
+            for (i, column) in result.columns.iter().enumerate() {
+                let mut text = String::new();
+                kqlite_engine::output::write_cell_json(&mut text, batch.column(i).as_ref(), row, column.ty);
+                values.push(serde_json::from_str(&text).unwrap_or(Value::String(text)));
+            }
+            rows.push(values);
+        }
+    }
+    rows
+}
+
+/// Datetime cells as nanoseconds, by row.
+fn datetime_column(result: &QueryResult, index: usize) -> Vec<Option<i64>> {
+    let mut out = Vec::new();
+    for batch in &result.batches {
+        let column = batch.column(index);
+        match column.as_any().downcast_ref::<Int64Array>() {
+            Some(a) => out.extend((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i)))),
+            None => out.extend((0..column.len()).map(|_| None)),
+        }
+    }
+    out
+}
+
+const REASON_PREFIX: &str = "__kqlite_reason_";
+
+/// Runs one rule. Errors are reported in the outcome, not returned, so
+/// one bad rule does not stop a hunt.
+pub async fn run_rule(session: &Session, rule: &Rule, tuning: &Tuning, tables_with_data: &[String]) -> RuleOutcome {
+    let outcome =
+        |status, findings| RuleOutcome { rule_id: rule.id.clone(), stem: rule.stem.clone(), status, findings };
+    if tuning.is_disabled(rule) {
+        return outcome(RuleStatus::Disabled, Vec::new());
+    }
+    if !rule.required_tables.is_empty() && !rule.required_tables.iter().any(|t| tables_with_data.contains(t)) {
+        return outcome(RuleStatus::NoData(rule.required_tables.clone()), Vec::new());
+    }
+    match run_rule_query(session, rule, tuning).await {
+        Ok((rows, findings)) => {
+            let fired = rule.trigger.fires(rows);
+            outcome(RuleStatus::Ran { rows, fired }, if fired { findings } else { Vec::new() })
+        }
+        Err(e) => outcome(RuleStatus::Failed(e), Vec::new()),
+    }
+}
+
+async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(u64, Vec<Finding>), String> {
+    let query = tuned_query(session, rule, tuning).await?;
+    let reasons = reason_predicates(rule);
+    let with_reasons = if reasons.is_empty() {
+        query.clone()
+    } else {
+        let extend: Vec<String> =
+            reasons.iter().enumerate().map(|(i, when)| format!("{REASON_PREFIX}{i} = tobool({when})")).collect();
+        query_edit::append_operators(&query, &format!("| extend {}", extend.join(", ")))?
+    };
+    let result = match session.query(&with_reasons).await {
+        Ok(r) => r,
+        // Report the rule's own error, not one inside text kqlite added.
+        Err(_) if with_reasons != query => match session.query(&query).await {
+            Ok(_) => {
+                return Err(format!(
+                    "its findingReasons do not bind against the result: {}",
+                    session.query(&with_reasons).await.err().map(|e| e.to_string()).unwrap_or_default()
+                ))
+            }
+            Err(e) => return Err(locate(&e, &query)),
+        },
+        Err(e) => return Err(locate(&e, &query)),
+    };
+    let findings = findings_from(rule, tuning.severity(rule), &result);
+    Ok((result.row_count() as u64, findings))
+}
+
+fn locate(error: &kqlite_engine::QueryError, query: &str) -> String {
+    match error.located(query) {
+        (message, Some((line, col))) => format!("query line {line}, column {col}: {message}"),
+        (message, None) => message,
+    }
+}
+
+/// The `when` predicates, from the rule or the conventional columns.
+fn reason_predicates(rule: &Rule) -> Vec<String> {
+    rule.finding_reasons.iter().map(|r| format!("({})", r.when)).collect()
+}
+
+fn column_index(result: &QueryResult, names: &[&str]) -> Option<usize> {
+    names.iter().find_map(|n| result.columns.iter().position(|c| c.name == *n))
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Replaces `{Column}` (and Sentinel's `{{Column}}`) with the row's values.
+fn fill_template(template: &str, result: &QueryResult, row: &[Value]) -> String {
+    let mut out = template.replace("{{", "{").replace("}}", "}");
+    for (i, column) in result.columns.iter().enumerate() {
+        let placeholder = format!("{{{}}}", column.name);
+        if out.contains(&placeholder) {
+            out = out.replace(&placeholder, &text_of(&row[i]));
+        }
+    }
+    out
+}
+
+/// Maps result rows to findings through entity mappings, then
+/// conventional column names.
+pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> Vec<Finding> {
+    let rows = result_rows(result);
+    let find = |mapped: Option<&str>, conventional: &[&str]| {
+        mapped.and_then(|m| column_index(result, &[m])).or_else(|| column_index(result, conventional))
+    };
+    let account =
+        find(rule.mapped_column("Account", &["Name", "FullName", "Sid", "AadUserId"]), rule::CONVENTIONAL_ACCOUNT);
+    let domain = find(rule.mapped_column("Account", &["NTDomain", "UPNSuffix"]), rule::CONVENTIONAL_DOMAIN);
+    let source = find(rule.mapped_column("IP", &["Address"]), rule::CONVENTIONAL_SOURCE);
+    let targets = find(rule.mapped_column("Host", &["HostName", "FullName", "DnsDomain"]), rule::CONVENTIONAL_TARGETS);
+    let count = column_index(result, rule::CONVENTIONAL_COUNT);
+    let risk = column_index(result, rule::CONVENTIONAL_RISK);
+    let datetime = |names: &[&str]| {
+        names.iter().find_map(|n| result.columns.iter().position(|c| c.name == *n && c.ty == KqlType::Datetime))
+    };
+    let first = datetime(rule::CONVENTIONAL_FIRST).map(|i| datetime_column(result, i));
+    let last = datetime(rule::CONVENTIONAL_LAST).map(|i| datetime_column(result, i));
+    let reason_columns: Vec<usize> = (0..rule.finding_reasons.len())
+        .filter_map(|i| column_index(result, &[&format!("{REASON_PREFIX}{i}")]))
+        .collect();
+    let mut findings = Vec::new();
+    for (r, row) in rows.iter().enumerate() {
+        let account = match (account.map(|i| text_of(&row[i])), domain.map(|i| text_of(&row[i]))) {
+            (Some(name), Some(domain)) if !domain.is_empty() && !name.contains('\\') && !name.contains('@') => {
+                format!("{domain}\\{name}")
+            }
+            (Some(name), _) => name,
+            (None, _) => String::new(),
+        };
+        let mut target_list: Vec<String> = match targets.map(|i| &row[i]) {
+            Some(Value::Array(items)) => items.iter().map(text_of).filter(|s| !s.is_empty()).collect(),
+            Some(v) if !text_of(v).is_empty() => vec![text_of(v)],
+            _ => Vec::new(),
+        };
+        target_list.sort();
+        target_list.dedup();
+        let reasons = if rule.finding_reasons.is_empty() {
+            conventional_reasons(result, row)
+        } else {
+            rule.finding_reasons
+                .iter()
+                .zip(&reason_columns)
+                .filter(|(_, &i)| row[i] == Value::Bool(true))
+                .map(|(reason, _)| fill_template(&reason.reason, result, row))
+                .collect()
+        };
+        let mut details = serde_json::Map::new();
+        if let Some(format) = &rule.alert_display_name_format {
+            details.insert("AlertDisplayName".into(), Value::String(fill_template(format, result, row)));
+        }
+        if let Some(format) = &rule.alert_description_format {
+            details.insert("AlertDescription".into(), Value::String(fill_template(format, result, row)));
+        }
+        for (key, column) in &rule.custom_details {
+            if let Some(i) = column_index(result, &[column]) {
+                details.insert(key.clone(), row[i].clone());
+            }
+        }
+        findings.push(Finding {
+            rule_id: rule.id.clone(),
+            rule_name: rule.name.clone(),
+            severity,
+            techniques: rule.techniques.clone(),
+            account,
+            source: source.map(|i| text_of(&row[i])).unwrap_or_default(),
+            targets: target_list,
+            count: count.and_then(|i| row[i].as_u64()).unwrap_or(1),
+            first_seen: first.as_ref().and_then(|c| c[r]),
+            last_seen: last.as_ref().and_then(|c| c[r]),
+            risk_score: risk.and_then(|i| row[i].as_i64()).unwrap_or(severity as i64),
+            reasons,
+            details,
+        });
+    }
+    findings
+}
+
+/// Reasons from conventional columns, for rules without `findingReasons`.
+fn conventional_reasons(result: &QueryResult, row: &[Value]) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let flag = |name: &str| column_index(result, &[name]).is_some_and(|i| row[i] == Value::Bool(true));
+    if flag("IsAfterHours") {
+        reasons.push("after hours".to_string());
+    }
+    if flag("IsPrivilegedAccount") {
+        reasons.push("privileged account".to_string());
+    }
+    if let Some(n) = column_index(result, &["TargetHostCount"]).and_then(|i| row[i].as_i64()) {
+        if n > 1 {
+            reasons.push(format!("multi-host spread ({n} hosts)"));
+        }
+    }
+    reasons
+}
+
+/// The tables with rows (or lazily read Parquet) after loading evidence.
+pub fn tables_with_data(report: &crate::evidence::EvidenceReport) -> Vec<String> {
+    report.rows.iter().filter(|(t, &n)| n > 0 || report.lazy_tables.contains(*t)).map(|(t, _)| t.clone()).collect()
+}
+
+/// Runs every rule of `rules`, most severe findings first.
+pub async fn hunt(
+    session: &Session,
+    rules: &RuleSet,
+    tuning: &Tuning,
+    tables_with_data: &[String],
+    min_severity: Severity,
+) -> Vec<RuleOutcome> {
+    let mut outcomes = Vec::new();
+    for rule in &rules.rules {
+        let mut outcome = run_rule(session, rule, tuning, tables_with_data).await;
+        outcome.findings.retain(|f| f.severity >= min_severity);
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+/// All findings of a hunt, most severe and riskiest first.
+pub fn sorted_findings(outcomes: &[RuleOutcome]) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = outcomes.iter().flat_map(|o| o.findings.iter().cloned()).collect();
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.risk_score.cmp(&a.risk_score))
+            .then(b.targets.len().cmp(&a.targets.len()))
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.account.cmp(&b.account))
+    });
+    findings
+}

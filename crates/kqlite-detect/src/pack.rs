@@ -1,0 +1,54 @@
+//! The built-in rule pack: the `rules/` directory's YAML rules and shared
+//! functions, embedded in the binary so a hunt needs no files beside it.
+
+use crate::rule::{Rule, RuleSet};
+use std::path::Path;
+
+/// (file name, text) of each embedded rule.
+const RULES: &[(&str, &str)] =
+    &[("T1021-remote-services.yaml", include_str!("../../../rules/T1021-remote-services.yaml"))];
+
+/// (file name, text) of each embedded function file.
+const FUNCTIONS: &[(&str, &str)] = &[("sshd_auth.kql", include_str!("../../../rules/functions/sshd_auth.kql"))];
+
+/// The embedded rules. They are checked by the crate's tests, so a failure
+/// here is a build defect, reported rather than panicking.
+pub fn builtin_rules() -> Result<RuleSet, String> {
+    let mut set = RuleSet::default();
+    for (file, text) in RULES {
+        let stem = file.trim_end_matches(".yaml");
+        set.add(Rule::parse(text, &format!("builtin:{file}"), stem)?)?;
+    }
+    Ok(set)
+}
+
+/// The embedded shared functions as (name, KQL text).
+pub fn builtin_functions() -> Vec<(String, String)> {
+    FUNCTIONS.iter().map(|(f, t)| (format!("builtin:functions/{f}"), t.to_string())).collect()
+}
+
+/// Rules from `dir` (its `*.yaml` files) or the built-in pack, and the
+/// functions from `dir/functions/*.kql` (or the built-in ones when `dir`
+/// has no `functions` directory).
+pub fn load(dir: Option<&Path>) -> Result<(RuleSet, Vec<(String, String)>), String> {
+    let Some(dir) = dir else {
+        return Ok((builtin_rules()?, builtin_functions()));
+    };
+    let rules = RuleSet::load_dir(dir)?;
+    let functions_dir = dir.join("functions");
+    if !functions_dir.is_dir() {
+        return Ok((rules, builtin_functions()));
+    }
+    let mut paths: Vec<_> = std::fs::read_dir(&functions_dir)
+        .map_err(|e| format!("cannot read {}: {e}", functions_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "kql"))
+        .collect();
+    paths.sort();
+    let mut functions = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        functions.push((path.display().to_string(), text));
+    }
+    Ok((rules, functions))
+}

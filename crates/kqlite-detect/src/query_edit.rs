@@ -1,0 +1,176 @@
+//! Edits of a rule's KQL through the parser's spans: replacing the value of
+//! a top-level `let` (tuning parameters), appending operators to the
+//! query's result expression (exclusions, finding reasons) and prepending
+//! `let`s (pivot inputs). Every edit is re-parsed before it is used.
+
+use kqlite_syntax::ast::{LetValue, Statement};
+use kqlite_syntax::LineIndex;
+
+/// A top-level `let` and where its value is in the text.
+#[derive(Clone, Debug)]
+pub struct TopLevelLet {
+    pub name: String,
+    /// Byte range of the value (the expression after `=`).
+    pub value: std::ops::Range<usize>,
+}
+
+fn parse_errors(text: &str) -> Option<String> {
+    let parsed = kqlite_syntax::parse(text);
+    if !parsed.has_errors() {
+        return None;
+    }
+    let index = LineIndex::new(text);
+    let d = parsed.diagnostics.iter().find(|d| d.is_error()).or(parsed.diagnostics.first())?;
+    let (line, col) = index.line_col(d.span.start as usize);
+    Some(format!("line {line}, column {col}: {}", d.message))
+}
+
+/// The query's top-level `let` statements, in order.
+pub fn top_level_lets(query: &str) -> Result<Vec<TopLevelLet>, String> {
+    if let Some(e) = parse_errors(query) {
+        return Err(format!("syntax error at {e}"));
+    }
+    let parsed = kqlite_syntax::parse(query);
+    Ok(parsed
+        .query
+        .statements
+        .iter()
+        .filter_map(|s| match s {
+            Statement::Let(l) => {
+                let span = match &l.value {
+                    LetValue::Expr(e) => e.span,
+                    LetValue::Function(f) => f.span,
+                };
+                Some(TopLevelLet { name: l.name.name.clone(), value: span.range() })
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// Replaces the values of top-level lets: `overrides` are (name, KQL text).
+/// An unknown name is an error listing the query's lets; a value that does
+/// not parse is an error naming the parameter.
+pub fn override_lets(query: &str, overrides: &[(String, String)]) -> Result<String, String> {
+    let lets = top_level_lets(query)?;
+    let mut edits: Vec<(std::ops::Range<usize>, &str, &str)> = Vec::new();
+    for (name, value) in overrides {
+        let Some(found) = lets.iter().find(|l| &l.name == name) else {
+            return Err(format!(
+                "unknown parameter '{name}': the query's top-level lets are {}",
+                lets.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        };
+        if let Some(e) = parse_errors(&format!("print ({value})")) {
+            return Err(format!("parameter '{name}': '{value}' is not a KQL expression ({e})"));
+        }
+        edits.push((found.value.clone(), value.as_str(), name.as_str()));
+    }
+    // Right to left, so earlier ranges stay valid.
+    edits.sort_by_key(|(range, _, _)| std::cmp::Reverse(range.start));
+    let mut text = query.to_string();
+    for (range, value, _) in &edits {
+        text.replace_range(range.clone(), &format!("({value})"));
+    }
+    if let Some(e) = parse_errors(&text) {
+        let names: Vec<&str> = edits.iter().map(|(_, _, n)| *n).collect();
+        return Err(format!("overriding {} made the query invalid: {e}", names.join(", ")));
+    }
+    Ok(text)
+}
+
+/// Appends `operators` (text starting with `|`) to the query's last
+/// tabular expression, so the query's lets stay in scope.
+pub fn append_operators(query: &str, operators: &str) -> Result<String, String> {
+    let parsed = kqlite_syntax::parse(query);
+    if parsed.has_errors() {
+        return Err(format!("syntax error at {}", parse_errors(query).unwrap_or_default()));
+    }
+    let last = parsed
+        .query
+        .statements
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Statement::Expr(e) => Some(e.span),
+            _ => None,
+        })
+        .ok_or("the query has no result expression to append to")?;
+    let end = last.range().end;
+    let text = format!("{}\n{operators}\n{}", &query[..end], &query[end..]);
+    if let Some(e) = parse_errors(&text) {
+        return Err(format!("appending '{operators}' made the query invalid: {e}"));
+    }
+    Ok(text)
+}
+
+/// A KQL string literal for `value`.
+pub fn string_literal(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A bracketed KQL name (`['Column name']`) that is safe for any column.
+pub fn quoted_name(name: &str) -> String {
+    format!("['{}']", name.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUERY: &str = "let Lookback = 24h; // window\nlet Names = dynamic([\"a\", \"b\"]);\nT | where x > ago(Lookback) | where y has_any (Names)";
+
+    #[test]
+    fn lists_top_level_lets_with_value_ranges() {
+        let lets = top_level_lets(QUERY).unwrap();
+        assert_eq!(lets.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["Lookback", "Names"]);
+        assert_eq!(&QUERY[lets[0].value.clone()], "24h");
+        assert_eq!(&QUERY[lets[1].value.clone()], "dynamic([\"a\", \"b\"])");
+    }
+
+    #[test]
+    fn overrides_values_by_span_not_by_text() {
+        // "24h" also appears nowhere else, but "Names" does: only the let's value changes.
+        let out =
+            override_lets(QUERY, &[("Names".into(), "dynamic([\"c\"])".into()), ("Lookback".into(), "7d".into())])
+                .unwrap();
+        assert!(out.starts_with("let Lookback = (7d); // window\nlet Names = (dynamic([\"c\"]));"), "{out}");
+        assert!(out.ends_with("where y has_any (Names)"));
+    }
+
+    #[test]
+    fn unknown_parameter_lists_the_lets() {
+        let err = override_lets(QUERY, &[("Lookbak".into(), "1d".into())]).unwrap_err();
+        assert!(err.contains("unknown parameter 'Lookbak'") && err.contains("Lookback, Names"), "{err}");
+    }
+
+    #[test]
+    fn invalid_value_is_rejected_with_the_parameter() {
+        let err = override_lets(QUERY, &[("Lookback".into(), "1d; T | take 1".into())]).unwrap_err();
+        assert!(err.contains("parameter 'Lookback'"), "{err}");
+    }
+
+    #[test]
+    fn appends_after_the_result_expression() {
+        let out = append_operators("let a = 1;\nT | sort by x // last\n", "| where y").unwrap();
+        assert_eq!(out, "let a = 1;\nT | sort by x\n| where y\n // last\n");
+    }
+
+    #[test]
+    fn literals_escape() {
+        assert_eq!(string_literal("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(quoted_name("it's"), "['it\\'s']");
+    }
+}
