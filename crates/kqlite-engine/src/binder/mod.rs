@@ -10,7 +10,6 @@ mod evaluate;
 mod expand;
 mod join;
 mod make_series;
-mod multi_output;
 mod mv_apply;
 mod naming;
 mod parse;
