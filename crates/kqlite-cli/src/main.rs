@@ -2,7 +2,11 @@
 //! thin layer over the library crates; each subcommand lives in its module.
 
 mod check;
+mod detection_test;
+mod hunt;
+mod pivot;
 mod query;
+mod rules;
 mod tables;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +30,10 @@ struct Cli {
 enum Command {
     Check(check::CheckArgs),
     Query(query::QueryArgs),
+    Hunt(hunt::HuntArgs),
+    Rules(rules::RulesArgs),
+    Pivot(pivot::PivotArgs),
+    Test(detection_test::TestArgs),
     /// List the KQL functions and tabular operators kqlite implements.
     Functions {
         /// List tabular operators instead of functions.
@@ -39,6 +47,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Query(args) => query::run(args),
+        Command::Hunt(args) => hunt::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Pivot(args) => pivot::run(args),
+        Command::Test(args) => detection_test::run(args),
         Command::Functions { operators } => {
             let names: Vec<&str> = if operators {
                 kqlite_engine::binder::SUPPORTED_OPERATORS.to_vec()

@@ -1,0 +1,185 @@
+//! `kqlite hunt`: run the detection pack over evidence and print findings.
+
+use crate::tables::parse_now;
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, ValueEnum};
+use kqlite_detect::evidence::{load_evidence, EvidenceReport};
+use kqlite_detect::finding::Severity;
+use kqlite_detect::hunt::{self, RuleStatus};
+use kqlite_detect::report::{write_findings, FindingFormat};
+use kqlite_detect::rule::RuleSet;
+use kqlite_detect::tuning::Tuning;
+use kqlite_engine::{Clock, Session};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Run the detection rules over logs and print what they find.
+///
+/// PATHS are files or directories (searched recursively): EVTX files,
+/// syslog text (auth.log, secure, journald JSON), and CSV/JSON/Parquet
+/// files named after their Sentinel table (SecurityEvent.csv, …).
+///
+/// Examples:
+///   kqlite hunt ./evidence
+///   kqlite hunt Security.evtx auth.log --tuning tuning.yaml --format json
+///   kqlite hunt ./evidence --rules ./my-rules --min-severity high
+///
+/// Exit status: 0 when no rule found anything, 1 when findings were
+/// reported, 2 on bad usage, unreadable input or a rule that failed to
+/// load or run (its error is printed; findings of other rules still are).
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+pub struct HuntArgs {
+    /// Evidence files or directories.
+    #[arg(required = true, value_name = "PATHS")]
+    paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    setup: HuntSetup,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+
+    /// Report only findings at least this severe: informational, low, medium, high.
+    #[arg(long, value_name = "SEVERITY", default_value = "informational")]
+    min_severity: Severity,
+}
+
+/// What hunt and pivot share: rules, tuning and the clock.
+#[derive(Args)]
+pub struct HuntSetup {
+    /// Rules directory (*.yaml Sentinel analytic rules, functions/*.kql);
+    /// default: the built-in pack.
+    #[arg(long = "rules", value_name = "DIR")]
+    rules_dir: Option<PathBuf>,
+
+    /// Tuning file: watchlists, time zone, parameter overrides, exclusions (see rules/README.md).
+    #[arg(long, value_name = "FILE")]
+    tuning: Option<PathBuf>,
+
+    /// The instant now() and ago() use: `latest` (default: the newest event
+    /// time in the evidence, so rules' lookbacks cover old logs), `system`
+    /// (Sentinel's now()), or an ISO 8601 datetime.
+    #[arg(long, value_name = "DATETIME|latest|system", default_value = "latest")]
+    now: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+/// A session with the evidence loaded and the rules ready to run.
+pub struct Prepared {
+    pub session: Session,
+    pub rules: RuleSet,
+    pub tuning: Tuning,
+    pub evidence: EvidenceReport,
+}
+
+/// Loads rules, tuning and evidence; prints the loading report to stderr.
+pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup) -> Result<Prepared> {
+    let (rules, functions) = kqlite_detect::pack::load(setup.rules_dir.as_deref()).map_err(|e| anyhow!(e))?;
+    let tuning = match &setup.tuning {
+        Some(path) => Tuning::load(path, &rules).map_err(|e| anyhow!(e))?,
+        None => Tuning::default(),
+    };
+    let mut session = Session::new();
+    let evidence = load_evidence(&mut session, paths).await.map_err(|e| anyhow!(e))?;
+    print_evidence_report(&evidence);
+    let clock = parse_now(&setup.now)?;
+    session.set_clock(clock);
+    if clock == Clock::LatestEvent {
+        // Once, rather than a scan of every table per rule.
+        let now = session.now().await.map_err(|e| anyhow!("{e}"))?;
+        session.set_clock(Clock::Fixed(now));
+        eprintln!(
+            "kqlite: now() is {} (the latest event; --now system for the clock)",
+            kqlite_engine::time::format_datetime(now)
+        );
+    }
+    hunt::prepare_session(&mut session, &tuning, &functions).map_err(|e| anyhow!(e))?;
+    Ok(Prepared { session, rules, tuning, evidence })
+}
+
+fn print_evidence_report(report: &EvidenceReport) {
+    let tables: Vec<String> = report.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    eprintln!(
+        "kqlite: read {} files: {}",
+        report.files_read,
+        if tables.is_empty() { "no rows".to_string() } else { tables.join(", ") }
+    );
+    for (path, why) in report.skipped.iter().take(10) {
+        eprintln!("kqlite: skipped {}: {why}", path.display());
+    }
+    if report.skipped.len() > 10 {
+        eprintln!("kqlite: … and {} more files skipped", report.skipped.len() - 10);
+    }
+    for (location, why) in report.rejected.iter().take(10) {
+        eprintln!("kqlite: rejected {location}: {why}");
+    }
+    if report.rejected.len() > 10 {
+        eprintln!("kqlite: … and {} more records rejected", report.rejected.len() - 10);
+    }
+    for notice in report.notices.iter().take(10) {
+        eprintln!("kqlite: note: {notice}");
+    }
+}
+
+pub fn run(args: HuntArgs) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
+    runtime.block_on(async {
+        let prepared = prepare(&args.paths, &args.setup).await?;
+        let with_data = hunt::tables_with_data(&prepared.evidence);
+        let outcomes =
+            hunt::hunt(&prepared.session, &prepared.rules, &prepared.tuning, &with_data, args.min_severity).await;
+        let mut failed = false;
+        for outcome in &outcomes {
+            match &outcome.status {
+                RuleStatus::Failed(e) => {
+                    failed = true;
+                    eprintln!("kqlite: rule {}: error: {e}", outcome.stem);
+                }
+                RuleStatus::NoData(tables) => {
+                    eprintln!("kqlite: rule {}: skipped, no data for {}", outcome.stem, tables.join(", "))
+                }
+                RuleStatus::Disabled => eprintln!("kqlite: rule {}: disabled by the tuning file", outcome.stem),
+                RuleStatus::Ran { rows, fired } => eprintln!(
+                    "kqlite: rule {}: {rows} result rows{}",
+                    outcome.stem,
+                    if *fired || *rows == 0 { String::new() } else { " (below its trigger threshold)".to_string() }
+                ),
+            }
+        }
+        let findings = hunt::sorted_findings(&outcomes);
+        let format = match args.format {
+            OutputFormat::Table => FindingFormat::Table,
+            OutputFormat::Json => FindingFormat::Json,
+            OutputFormat::Jsonl => FindingFormat::Jsonl,
+            OutputFormat::Csv => FindingFormat::Csv,
+        };
+        let rules = &prepared.rules;
+        let label = |f: &kqlite_detect::finding::Finding| {
+            rules.rules.iter().find(|r| r.id == f.rule_id).map(|r| r.stem.clone()).unwrap_or_else(|| f.rule_id.clone())
+        };
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        if !(findings.is_empty() && format == FindingFormat::Table) {
+            write_findings(&findings, format, &label, &mut out)?;
+        }
+        out.flush()?;
+        eprintln!("kqlite: {} findings", findings.len());
+        Ok(if !findings.is_empty() {
+            ExitCode::from(1)
+        } else if failed {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
