@@ -1,0 +1,344 @@
+//! Ingesting any mix of files and directories, in parallel across files:
+//! into memory ([`ingest_paths`], for querying on the fly) or into a Parquet
+//! store ([`crate::store::ingest_to_store`]). Every record read is loaded or
+//! counted as rejected with its location and reason; an unreadable file is
+//! reported and the run goes on.
+
+use crate::conform::{coalesce, conform, schema_of, unite};
+use crate::dispatch::{read_source, Sink};
+use crate::evtx::EvtxOptions;
+use crate::progress::{Counters, Progress};
+use crate::source::{self, sniff};
+use crate::tabular::LoadedTable;
+use datafusion::arrow::record_batch::RecordBatch;
+use kqlite_engine::{ColumnDef, Session};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Rows per batch of merged in-memory tables.
+const BATCH_ROWS: usize = 8192;
+
+/// How a run reads its inputs.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    /// Fail (after reading everything) when any record was rejected or any
+    /// file could not be read.
+    pub strict: bool,
+    /// Draw a progress line on stderr (the caller decides: stderr is a terminal).
+    pub progress: bool,
+    /// Files read at the same time; 0 uses the number of CPUs.
+    pub threads: usize,
+}
+
+/// What happened to one input (a file, or a member of a container).
+#[derive(Clone, Debug)]
+pub struct FileSummary {
+    /// The file, or `archive.zip!member` for a container member.
+    pub path: PathBuf,
+    /// `evtx`, `parquet`, `syslog`, `windows-json`, `json`, `csv`; `unknown`
+    /// for content no reader takes; `container` for an unreadable gzip/zip.
+    pub format: &'static str,
+    pub records: usize,
+    pub loaded: usize,
+    pub rejected: usize,
+    /// Why the input could not be read (or stopped early).
+    pub error: Option<String>,
+}
+
+/// Everything an in-memory run read.
+pub struct Ingested {
+    /// One table per name, batches in input order.
+    pub tables: Vec<LoadedTable>,
+    pub files: Vec<FileSummary>,
+    /// (location, reason) of every rejected record.
+    pub rejected: Vec<(String, String)>,
+    pub notices: Vec<String>,
+}
+
+impl Ingested {
+    pub fn has_failures(&self) -> bool {
+        !self.rejected.is_empty() || self.files.iter().any(|f| f.error.is_some())
+    }
+}
+
+/// Reads `paths` (files or directories, any mix of formats) into memory.
+/// Fails when a path does not exist, or with `strict` when anything was
+/// rejected (the message lists the first rejections).
+pub fn ingest_paths(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingested, String> {
+    let (inputs, _) = gather(paths, options.threads)?;
+    let threads = thread_count(options.threads, inputs.files.len());
+    let evtx = evtx_options(threads, inputs.files.len());
+    let progress = Progress::start(inputs.files.len(), options.progress);
+    let results = run_parallel(inputs.files.len(), threads, |i| {
+        let (path, explicit) = &inputs.files[i];
+        let mut batches: Vec<(String, Vec<ColumnDef>, RecordBatch)> = Vec::new();
+        let read = read_file(path, *explicit, &evtx, &progress.counters, &mut |table, columns, batch| {
+            batches.push((table.to_string(), columns.to_vec(), batch))
+        });
+        progress.counters.files_done.fetch_add(1, Ordering::Relaxed);
+        (read, batches)
+    });
+    progress.finish();
+    let mut ingested =
+        Ingested { tables: Vec::new(), files: Vec::new(), rejected: Vec::new(), notices: inputs.notices };
+    let mut pieces = Vec::new();
+    let mut unrecognized = Vec::new();
+    for (read, batches) in results {
+        ingested.files.extend(read.summaries);
+        ingested.rejected.extend(read.rejected);
+        ingested.notices.extend(read.notices);
+        unrecognized.extend(read.unrecognized);
+        pieces.extend(batches);
+    }
+    ingested.notices.extend(unrecognized_notice(&unrecognized));
+    let (tables, failures) = merge(pieces);
+    if failures > 0 {
+        ingested.notices.push(format!(
+            "{failures} value(s) did not convert when tables of the same name from different files were merged \
+             (stored as null)"
+        ));
+    }
+    ingested.tables = tables;
+    if options.strict && ingested.has_failures() {
+        return Err(strict_failure(&ingested.files, &ingested.rejected));
+    }
+    Ok(ingested)
+}
+
+/// Registers tables with the session; tables of the same name are merged
+/// (columns united, conflicting types widened).
+pub fn register_tables(session: &mut Session, tables: Vec<LoadedTable>) -> Result<(), String> {
+    let pieces = tables
+        .into_iter()
+        .flat_map(|t| {
+            let LoadedTable { name, columns, batches } = t;
+            batches.into_iter().map(move |b| (name.clone(), columns.clone(), b)).collect::<Vec<_>>()
+        })
+        .collect();
+    // Tables without batches still register (a query of an empty table is not an error).
+    let (merged, _) = merge(pieces);
+    for table in merged {
+        session
+            .register_batches(&table.name, table.columns, table.batches)
+            .map_err(|e| format!("{}: {e}", table.name))?;
+    }
+    Ok(())
+}
+
+/// Registers every table of a store made by `kqlite ingest --store`.
+pub async fn register_store(session: &mut Session, dir: &Path) -> Result<(), String> {
+    crate::store::register_store(session, dir).await
+}
+
+/// The message of a strict run that saw rejections or unreadable files.
+pub fn strict_failure(files: &[FileSummary], rejected: &[(String, String)]) -> String {
+    let unreadable: Vec<&String> = files.iter().filter_map(|f| f.error.as_ref()).collect();
+    let mut message =
+        format!("strict: {} record(s) rejected and {} input(s) unreadable", rejected.len(), unreadable.len());
+    for (location, reason) in rejected.iter().take(5) {
+        message.push_str(&format!("\n  rejected {location}: {reason}"));
+    }
+    for error in unreadable.iter().take(5) {
+        message.push_str(&format!("\n  unreadable: {error}"));
+    }
+    message
+}
+
+/// The files to read, each with whether it was named (not found by walking).
+pub(crate) struct Inputs {
+    pub files: Vec<(PathBuf, bool)>,
+    pub notices: Vec<String>,
+}
+
+/// The files under `paths`, each read once: a file with the same content
+/// as one before it (in path order) is left out with a notice. Returns the
+/// files with their content hashes (None when unreadable: reading reports it).
+pub(crate) fn gather(paths: &[PathBuf], threads: usize) -> Result<(Inputs, Vec<Option<String>>), String> {
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        return Err(format!("{} does not exist", missing.display()));
+    }
+    let (files, errors) = source::walk(paths);
+    let mut notices: Vec<String> = errors.into_iter().map(|(_, e)| e).collect();
+    let hashes =
+        run_parallel(files.len(), thread_count(threads, files.len()), |i| source::content_hash(&files[i]).ok());
+    let mut seen: std::collections::HashMap<&str, &PathBuf> = std::collections::HashMap::new();
+    let mut kept = Vec::new();
+    let mut kept_hashes = Vec::new();
+    for (file, hash) in files.iter().zip(&hashes) {
+        if let Some(hash) = hash {
+            if let Some(first) = seen.get(hash.as_str()) {
+                notices.push(format!("{}: same content as {}; read once", file.display(), first.display()));
+                continue;
+            }
+            seen.insert(hash, file);
+        }
+        kept.push((file.clone(), paths.contains(file)));
+        kept_hashes.push(hash.clone());
+    }
+    Ok((Inputs { files: kept, notices }, kept_hashes))
+}
+
+pub(crate) fn thread_count(requested: usize, files: usize) -> usize {
+    let threads = match requested {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    threads.clamp(1, files.max(1))
+}
+
+/// With several files in flight each EVTX file is parsed on one thread;
+/// a lone file gets the parser's own chunk parallelism.
+pub(crate) fn evtx_options(threads: usize, files: usize) -> EvtxOptions {
+    EvtxOptions { parse_threads: if threads > 1 && files > 1 { 1 } else { 0 }, ..EvtxOptions::default() }
+}
+
+/// Runs `work(0..count)` on `threads` threads; results in index order.
+pub(crate) fn run_parallel<T: Send>(count: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let slots: Mutex<Vec<Option<T>>> = Mutex::new((0..count).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let result = work(i);
+                slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+            });
+        }
+    });
+    slots.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().map(|r| r.expect("every index ran")).collect()
+}
+
+/// What reading one file (and the members of a container) did.
+#[derive(Default)]
+pub(crate) struct FileRead {
+    pub summaries: Vec<FileSummary>,
+    pub rejected: Vec<(String, String)>,
+    pub notices: Vec<String>,
+    /// Found by walking (or in a container) and no reader takes them.
+    pub unrecognized: Vec<String>,
+}
+
+/// Reads every input in `path` into `sink`. A file that was named and that
+/// no reader takes is an error; one found by walking is skipped.
+pub(crate) fn read_file(
+    path: &Path,
+    explicit: bool,
+    evtx: &EvtxOptions,
+    counters: &Counters,
+    sink: &mut Sink,
+) -> FileRead {
+    let mut read = FileRead::default();
+    let opened = source::open(path, &mut |input| {
+        let format = match input.head() {
+            Ok(head) => sniff(&head),
+            Err(e) => {
+                read.summaries.push(summary(
+                    &input.location,
+                    "unknown",
+                    Some(format!("{}: cannot read: {e}", input.location)),
+                ));
+                return;
+            }
+        };
+        let Some(format) = format else {
+            let named = explicit && matches!(input.content, source::Content::File);
+            if named {
+                let error = format!(
+                    "{}: not a format kqlite reads (EVTX, Parquet, syslog, JSON, CSV; plain, .gz or .zip)",
+                    input.location
+                );
+                read.summaries.push(summary(&input.location, "unknown", Some(error)));
+            } else {
+                read.unrecognized.push(input.location.clone());
+            }
+            return;
+        };
+        let mut counting = |table: &str, columns: &[ColumnDef], batch: RecordBatch| {
+            counters.records.fetch_add(batch.num_rows(), Ordering::Relaxed);
+            sink(table, columns, batch)
+        };
+        let outcome = read_source(&input, format, evtx, &mut counting);
+        let report = outcome.report;
+        counters.rejected.fetch_add(report.rejected.len(), Ordering::Relaxed);
+        read.summaries.push(FileSummary {
+            path: PathBuf::from(&input.location),
+            format: format.name(),
+            records: report.records_read,
+            loaded: report.loaded,
+            rejected: report.rejected.len(),
+            error: outcome.error,
+        });
+        if report.conversion_failures > 0 {
+            read.notices.push(format!(
+                "{}: {} value(s) did not convert to their column's type (stored as null)",
+                input.location, report.conversion_failures
+            ));
+        }
+        read.rejected.extend(report.rejected);
+        read.notices.extend(report.notices);
+    });
+    if let Err(error) = opened {
+        read.summaries.push(summary(&path.display().to_string(), "container", Some(error)));
+    }
+    read
+}
+
+fn summary(location: &str, format: &'static str, error: Option<String>) -> FileSummary {
+    FileSummary { path: PathBuf::from(location), format, records: 0, loaded: 0, rejected: 0, error }
+}
+
+pub(crate) fn unrecognized_notice(locations: &[String]) -> Option<String> {
+    if locations.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = locations.iter().take(10).map(String::as_str).collect();
+    let more = if locations.len() > 10 { format!(" and {} more", locations.len() - 10) } else { String::new() };
+    Some(format!(
+        "skipped {} file(s) whose content is not a format kqlite reads: {}{more}",
+        locations.len(),
+        shown.join(", ")
+    ))
+}
+
+/// Batches of possibly differing columns merged into one table per name
+/// (first-seen order); returns the tables and the values that did not
+/// convert to a widened type.
+fn merge(pieces: Vec<(String, Vec<ColumnDef>, RecordBatch)>) -> (Vec<LoadedTable>, usize) {
+    let mut tables: Vec<(String, Vec<ColumnDef>, Vec<(Vec<ColumnDef>, RecordBatch)>)> = Vec::new();
+    for (name, columns, batch) in pieces {
+        let i = match tables.iter().position(|t| t.0 == name) {
+            Some(i) => i,
+            None => {
+                tables.push((name, columns.clone(), Vec::new()));
+                tables.len() - 1
+            }
+        };
+        unite(&mut tables[i].1, &columns);
+        tables[i].2.push((columns, batch));
+    }
+    let mut failures = 0;
+    let merged = tables
+        .into_iter()
+        .map(|(name, columns, batches)| {
+            let schema = schema_of(&columns);
+            let conformed: Vec<RecordBatch> = batches
+                .into_iter()
+                .map(|(from, batch)| {
+                    if from == columns {
+                        RecordBatch::try_new(schema.clone(), batch.columns().to_vec()).expect("same columns")
+                    } else {
+                        let (batch, failed) = conform(&batch, &from, &columns);
+                        failures += failed;
+                        batch
+                    }
+                })
+                .collect();
+            LoadedTable { name, batches: coalesce(&schema, conformed, BATCH_ROWS), columns }
+        })
+        .collect();
+    (merged, failures)
+}

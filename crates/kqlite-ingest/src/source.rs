@@ -1,0 +1,296 @@
+//! Finding inputs: directories walked, containers opened, formats sniffed.
+//!
+//! The format of an input is read from its content, never from its name:
+//! magic bytes (`ElfFile` for EVTX, `PAR1` for Parquet, gzip, zip), then the
+//! structure of its first lines (syslog, JSON, CSV). A `.gz` is read through
+//! and a `.zip` member by member, each member being an input of its own
+//! (`logs.zip!dc1/Security.evtx`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The SHA-256 of a file's content, in hex.
+pub fn content_hash(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buffer)? {
+            0 => break,
+            n => hasher.update(&buffer[..n]),
+        }
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// How much of an input is looked at to decide its format.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The formats kqlite reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Evtx,
+    Parquet,
+    Syslog,
+    /// Windows events as JSON lines (NXLog, Winlogbeat).
+    WindowsJson,
+    /// JSON records: arrays, lines, Log Analytics and Defender exports.
+    Json,
+    Csv,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Evtx => "evtx",
+            Format::Parquet => "parquet",
+            Format::Syslog => "syslog",
+            Format::WindowsJson => "windows-json",
+            Format::Json => "json",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// One input: a file on disk or a member of a container, already read.
+pub struct Source {
+    /// The file on disk this input is (or is inside).
+    pub path: PathBuf,
+    /// How reports name it: the path, with `!member` for container members.
+    pub location: String,
+    pub content: Content,
+}
+
+pub enum Content {
+    /// Read straight from `path` (large EVTX and Parquet files stream).
+    File,
+    /// Decompressed or extracted bytes.
+    Bytes(Vec<u8>),
+}
+
+impl Source {
+    /// The first bytes of the input.
+    pub fn head(&self) -> std::io::Result<Vec<u8>> {
+        match &self.content {
+            Content::Bytes(bytes) => Ok(bytes[..bytes.len().min(SNIFF_BYTES)].to_vec()),
+            Content::File => {
+                let mut head = Vec::with_capacity(SNIFF_BYTES);
+                std::fs::File::open(&self.path)?.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+                Ok(head)
+            }
+        }
+    }
+
+    /// The whole input.
+    pub fn bytes(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        match &self.content {
+            Content::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+            Content::File => std::fs::read(&self.path).map(std::borrow::Cow::Owned),
+        }
+    }
+}
+
+/// The files under `paths` (directories recursively, in path order), and
+/// the paths that could not be listed with why.
+pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => walk_dir(path, &mut files, &mut errors),
+            Ok(_) => files.push(path.clone()),
+            Err(e) => errors.push((path.clone(), format!("{}: {e}", path.display()))),
+        }
+    }
+    (files, errors)
+}
+
+fn walk_dir(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return errors.push((dir.to_path_buf(), format!("{}: cannot list: {e}", dir.display()))),
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        // Hidden files and directories (.git, .DS_Store) are not telemetry.
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk_dir(&path, files, errors),
+            Ok(_) => files.push(path),
+            Err(e) => errors.push((path.clone(), format!("{}: {e}", path.display()))),
+        }
+    }
+}
+
+/// Opens `path` and hands each input in it to `each`: the file itself, the
+/// decompressed content of a gzip file, or every member of a zip archive
+/// (members that are gzip or zip are opened in turn). Members are read one
+/// at a time. Errors name the file or member.
+pub fn open(path: &Path, each: &mut dyn FnMut(Source)) -> Result<(), String> {
+    let location = path.display().to_string();
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| read_up_to(&mut f, &mut magic))
+        .map_err(|e| format!("{location}: cannot read: {e}"))?;
+    if is_gzip(&magic[..n]) || is_zip(&magic[..n]) {
+        let bytes = std::fs::read(path).map_err(|e| format!("{location}: cannot read: {e}"))?;
+        return open_bytes(path, location, bytes, each, 0);
+    }
+    each(Source { path: path.to_path_buf(), location, content: Content::File });
+    Ok(())
+}
+
+/// Containers inside containers, at most this deep.
+const MAX_NESTING: usize = 4;
+
+fn open_bytes(
+    path: &Path,
+    location: String,
+    bytes: Vec<u8>,
+    each: &mut dyn FnMut(Source),
+    depth: usize,
+) -> Result<(), String> {
+    if depth > MAX_NESTING {
+        return Err(format!("{location}: containers nested more than {MAX_NESTING} deep"));
+    }
+    if is_gzip(&bytes) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| format!("{location}: cannot decompress gzip: {e}"))?;
+        return open_bytes(path, location, out, each, depth + 1);
+    }
+    if is_zip(&bytes) {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..]))
+            .map_err(|e| format!("{location}: not a readable zip archive: {e}"))?;
+        let mut errors = Vec::new();
+        for i in 0..archive.len() {
+            let (name, member) = match archive.by_index(i) {
+                Ok(mut entry) if entry.is_file() => {
+                    let name = entry.name().to_string();
+                    let mut out = Vec::with_capacity(entry.size().min(1 << 30) as usize);
+                    let read = entry.read_to_end(&mut out).map(|_| out);
+                    (name, read)
+                }
+                Ok(_) => continue,
+                Err(e) => {
+                    errors.push(format!("{location}: member {i}: {e}"));
+                    continue;
+                }
+            };
+            let member_location = format!("{location}!{name}");
+            match member {
+                Ok(out) => {
+                    if let Err(e) = open_bytes(path, member_location, out, each, depth + 1) {
+                        errors.push(e);
+                    }
+                }
+                Err(e) => errors.push(format!("{member_location}: cannot extract: {e}")),
+            }
+        }
+        return if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) };
+    }
+    each(Source { path: path.to_path_buf(), location, content: Content::Bytes(bytes) });
+    Ok(())
+}
+
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+}
+
+/// The format of an input from its first bytes, or None when it is none
+/// that kqlite reads.
+pub fn sniff(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"ElfFile\0") {
+        return Some(Format::Evtx);
+    }
+    if head.starts_with(b"PAR1") {
+        return Some(Format::Parquet);
+    }
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    if text.starts_with('{') || text.starts_with('[') {
+        if crate::syslog::looks_like_syslog(head) {
+            return Some(Format::Syslog); // journalctl -o json
+        }
+        if first_line_is_windows_json(text) {
+            return Some(Format::WindowsJson);
+        }
+        return Some(Format::Json);
+    }
+    if crate::syslog::looks_like_syslog(head) {
+        return Some(Format::Syslog);
+    }
+    if looks_like_csv(text, head.len() == SNIFF_BYTES) {
+        return Some(Format::Csv);
+    }
+    None
+}
+
+/// Whether the first record (of JSON lines or an array) is a Windows event
+/// from NXLog or Winlogbeat.
+fn first_line_is_windows_json(text: &str) -> bool {
+    let Some(start) = text.find('{') else { return false };
+    let mut records = serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
+    match records.next() {
+        Some(Ok(serde_json::Value::Object(map))) => crate::dispatch::is_windows_json(&map),
+        _ => false,
+    }
+}
+
+/// A header of at least two fields and records with the same number of
+/// fields (the last line may be cut off by the sniffing window).
+fn looks_like_csv(text: &str, truncated: bool) -> bool {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let Some(Ok(header)) = records.next() else { return false };
+    if header.len() < 2 || header.iter().any(|h| h.trim().is_empty()) {
+        return false;
+    }
+    let rest: Vec<_> = records.take(50).collect();
+    let checked = if truncated && rest.len() > 1 { &rest[..rest.len() - 1] } else { &rest[..] };
+    // Most records have the header's width (a few bad rows are rejected later).
+    let fitting = checked.iter().filter(|r| r.as_ref().is_ok_and(|r| r.len() == header.len())).count();
+    checked.is_empty() || fitting * 2 >= checked.len() && checked[0].as_ref().is_ok_and(|r| r.len() == header.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_content() {
+        assert_eq!(sniff(b"ElfFile\0rest"), Some(Format::Evtx));
+        assert_eq!(sniff(b"PAR1...."), Some(Format::Parquet));
+        assert_eq!(sniff(b"\xef\xbb\xbf[{\"a\":1}]"), Some(Format::Json));
+        assert_eq!(sniff(b"{\"a\":1}\n{\"a\":2}\n"), Some(Format::Json));
+        assert_eq!(sniff(b"a,b\n1,2\n"), Some(Format::Csv));
+        assert_eq!(sniff(b"a,b,c\n1,2,3\nbad,row\n"), Some(Format::Csv));
+        assert_eq!(
+            sniff(b"Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186\n"),
+            Some(Format::Syslog)
+        );
+        assert_eq!(sniff(b"# Title\n\nSome prose, with a comma.\nAnd more\n"), None);
+        assert_eq!(sniff(b"GNU GENERAL PUBLIC LICENSE\n"), None);
+        assert_eq!(sniff(b""), None);
+    }
+}

@@ -1,0 +1,455 @@
+//! The Parquet store: `DIR/<Table>/day=YYYY-MM-DD/part-<hash>-<n>.parquet`
+//! plus a manifest, `DIR/kqlite-store.json`, of the tables' KQL columns and
+//! of the files ingested (by SHA-256 of their content).
+//!
+//! Ingesting is incremental: a file whose content is already in the
+//! manifest is skipped. Each file's parts are written under hidden temporary
+//! names and renamed, then the file is added to the manifest, so an
+//! interrupted run leaves no half file behind and re-reads it next time.
+//! Batches stream from the readers to the Parquet writers; memory holds at
+//! most a row group per open (table, day) per file being read.
+//! Rows are partitioned by the day of `TimeGenerated` (else `Timestamp`,
+//! else the first datetime column); rows without one go to `day=unknown`.
+//! A table's column types are fixed when it is first written; later data is
+//! converted to them and new columns are appended. One writer at a time.
+
+use crate::conform::{conform, schema_of};
+use crate::dispatch::Sink;
+use crate::pipeline::{
+    evtx_options, gather, read_file, run_parallel, strict_failure, thread_count, unrecognized_notice, FileSummary,
+    IngestOptions,
+};
+use crate::progress::Progress;
+use datafusion::arrow::array::{Array, Int64Array, UInt32Array};
+use datafusion::arrow::compute::take_record_batch;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+use kqlite_engine::{ColumnDef, KqlType, Session};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+pub const MANIFEST: &str = "kqlite-store.json";
+const ROW_GROUP_ROWS: usize = 65_536;
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// What a store run did.
+pub struct StoreRun {
+    /// Inputs read in this run.
+    pub files: Vec<FileSummary>,
+    /// Files skipped because their content is already in the store.
+    pub already_stored: Vec<PathBuf>,
+    /// Files read but not added to the store: `--strict` and something in
+    /// them was rejected, or their parts could not be written.
+    pub not_stored: Vec<PathBuf>,
+    pub rejected: Vec<(String, String)>,
+    pub notices: Vec<String>,
+    /// Rows written in this run, per table.
+    pub rows_written: BTreeMap<String, usize>,
+}
+
+impl StoreRun {
+    pub fn has_failures(&self) -> bool {
+        !self.rejected.is_empty() || !self.not_stored.is_empty() || self.files.iter().any(|f| f.error.is_some())
+    }
+
+    /// The strict-mode failure message, when there is one.
+    pub fn strict_failure(&self) -> Option<String> {
+        self.has_failures().then(|| strict_failure(&self.files, &self.rejected))
+    }
+}
+
+/// The manifest's content.
+#[derive(Default)]
+struct Manifest {
+    tables: BTreeMap<String, Vec<ColumnDef>>,
+    /// One JSON object per file ingested.
+    files: Vec<Value>,
+    hashes: HashSet<String>,
+}
+
+impl Manifest {
+    fn load(dir: &Path) -> Result<Manifest, String> {
+        let path = dir.join(MANIFEST);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+        };
+        let bad = |what: &str| format!("{}: not a kqlite store manifest ({what})", path.display());
+        let doc: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        let mut manifest = Manifest::default();
+        for (name, columns) in doc.get("tables").and_then(Value::as_object).ok_or_else(|| bad("no tables"))? {
+            let mut defs = Vec::new();
+            for column in columns.as_array().ok_or_else(|| bad("table columns are not a list"))? {
+                let (Some(column), Some(ty)) =
+                    (column.get(0).and_then(Value::as_str), column.get(1).and_then(Value::as_str))
+                else {
+                    return Err(bad("a column is not [name, type]"));
+                };
+                let ty = KqlType::from_name(ty).ok_or_else(|| bad(&format!("unknown type {ty}")))?;
+                defs.push(ColumnDef::new(column, ty));
+            }
+            manifest.tables.insert(name.clone(), defs);
+        }
+        for file in doc.get("files").and_then(Value::as_array).ok_or_else(|| bad("no files"))? {
+            let hash = file.get("sha256").and_then(Value::as_str).ok_or_else(|| bad("a file without sha256"))?;
+            manifest.hashes.insert(hash.to_string());
+            manifest.files.push(file.clone());
+        }
+        Ok(manifest)
+    }
+
+    /// Writes the manifest (to a temporary file, then renamed over).
+    fn save(&self, dir: &Path) -> Result<(), String> {
+        let tables: serde_json::Map<String, Value> = self
+            .tables
+            .iter()
+            .map(|(name, columns)| {
+                (name.clone(), Value::Array(columns.iter().map(|c| json!([c.name, c.ty.name()])).collect()))
+            })
+            .collect();
+        let doc = json!({ "version": 1, "tables": tables, "files": self.files });
+        let text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
+        let temporary = dir.join(format!(".{MANIFEST}.tmp"));
+        std::fs::write(&temporary, text)
+            .and_then(|_| std::fs::rename(&temporary, dir.join(MANIFEST)))
+            .map_err(|e| format!("{}: cannot write the manifest: {e}", dir.display()))
+    }
+}
+
+/// Reads `paths` into the store in `dir` (created if needed), skipping files
+/// already there. Fails only when a path does not exist or the store cannot
+/// be opened; everything else is in the returned run.
+pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -> Result<StoreRun, String> {
+    let (inputs, hashes) = gather(paths, options.threads)?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the store: {e}", dir.display()))?;
+    remove_stale_temporaries(dir);
+    let state = Mutex::new(Manifest::load(dir)?);
+    let threads = thread_count(options.threads, inputs.files.len());
+    let evtx = evtx_options(threads, inputs.files.len());
+    let progress = Progress::start(inputs.files.len(), options.progress);
+    let results = run_parallel(inputs.files.len(), threads, |i| {
+        let (path, explicit) = &inputs.files[i];
+        let hash = hashes[i].as_deref();
+        let outcome = store_file(dir, path, hash, *explicit, options.strict, &state, &evtx, &progress);
+        progress.counters.files_done.fetch_add(1, Ordering::Relaxed);
+        outcome
+    });
+    progress.finish();
+    let mut run = StoreRun {
+        files: Vec::new(),
+        already_stored: Vec::new(),
+        not_stored: Vec::new(),
+        rejected: Vec::new(),
+        notices: inputs.notices,
+        rows_written: BTreeMap::new(),
+    };
+    let mut unrecognized = Vec::new();
+    for (path, outcome) in inputs.files.iter().map(|f| &f.0).zip(results) {
+        match outcome {
+            FileOutcome::AlreadyStored => run.already_stored.push(path.clone()),
+            FileOutcome::Read { read, stored, rows, error } => {
+                run.files.extend(read.summaries);
+                run.rejected.extend(read.rejected);
+                run.notices.extend(read.notices);
+                unrecognized.extend(read.unrecognized);
+                if let Some(error) = error {
+                    run.notices.push(error);
+                }
+                if !stored {
+                    run.not_stored.push(path.clone());
+                }
+                for (table, n) in rows {
+                    *run.rows_written.entry(table).or_default() += n;
+                }
+            }
+        }
+    }
+    run.notices.extend(unrecognized_notice(&unrecognized));
+    Ok(run)
+}
+
+enum FileOutcome {
+    AlreadyStored,
+    Read { read: crate::pipeline::FileRead, stored: bool, rows: BTreeMap<String, usize>, error: Option<String> },
+}
+
+#[allow(clippy::too_many_arguments)]
+fn store_file(
+    dir: &Path,
+    path: &Path,
+    hash: Option<&str>,
+    explicit: bool,
+    strict: bool,
+    state: &Mutex<Manifest>,
+    evtx: &crate::evtx::EvtxOptions,
+    progress: &Progress,
+) -> FileOutcome {
+    let Some(hash) = hash else {
+        let mut read = crate::pipeline::FileRead::default();
+        read.summaries.push(FileSummary {
+            path: path.to_path_buf(),
+            format: "unknown",
+            records: 0,
+            loaded: 0,
+            rejected: 0,
+            error: Some(format!("{}: cannot read", path.display())),
+        });
+        return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: None };
+    };
+    if state.lock().unwrap_or_else(|e| e.into_inner()).hashes.contains(hash) {
+        return FileOutcome::AlreadyStored;
+    }
+    let mut parts = Parts::new(dir, &hash[..16]);
+    let read = {
+        let mut sink =
+            |table: &str, columns: &[ColumnDef], batch: RecordBatch| parts.write(table, columns, batch, state);
+        let sink: &mut Sink = &mut sink;
+        read_file(path, explicit, evtx, &progress.counters, sink)
+    };
+    let failed = read.summaries.iter().any(|s| s.error.is_some()) || !read.rejected.is_empty();
+    let loaded: usize = read.summaries.iter().map(|s| s.loaded).sum();
+    if let Some(error) = parts.error.take() {
+        parts.discard();
+        return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(error) };
+    }
+    if strict && failed {
+        parts.discard();
+        return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: None };
+    }
+    let rows = parts.rows.clone();
+    let written = match parts.commit() {
+        Ok(written) => written,
+        Err(error) => return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(error) },
+    };
+    let entry = json!({
+        "sha256": hash,
+        "path": path.display().to_string(),
+        "formats": read.summaries.iter().map(|s| s.format).collect::<Vec<_>>(),
+        "records": read.summaries.iter().map(|s| s.records).sum::<usize>(),
+        "loaded": loaded,
+        "rejected": read.rejected.len(),
+        "parts": written,
+    });
+    let mut manifest = state.lock().unwrap_or_else(|e| e.into_inner());
+    manifest.hashes.insert(hash.to_string());
+    manifest.files.push(entry);
+    let error = manifest.save(dir).err();
+    drop(manifest);
+    FileOutcome::Read { read, stored: error.is_none(), rows, error }
+}
+
+/// Hidden temporary parts left by an interrupted run.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(tables) = std::fs::read_dir(dir) else { return };
+    for table in tables.flatten().filter(|e| e.path().is_dir()) {
+        let Ok(days) = std::fs::read_dir(table.path()) else { continue };
+        for day in days.flatten() {
+            let Ok(files) = std::fs::read_dir(day.path()) else { continue };
+            for file in files.flatten() {
+                let name = file.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(".part-") && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(file.path());
+                }
+            }
+        }
+    }
+}
+
+/// The Parquet parts one file writes, open per (table, day).
+struct Parts<'d> {
+    dir: &'d Path,
+    hash: &'d str,
+    open: HashMap<(String, String), OpenPart>,
+    /// Closed parts: (temporary path, final path).
+    closed: Vec<(PathBuf, PathBuf)>,
+    next: usize,
+    rows: BTreeMap<String, usize>,
+    error: Option<String>,
+}
+
+struct OpenPart {
+    writer: ArrowWriter<std::fs::File>,
+    columns: Vec<ColumnDef>,
+    temporary: PathBuf,
+    target: PathBuf,
+}
+
+impl<'d> Parts<'d> {
+    fn new(dir: &'d Path, hash: &'d str) -> Parts<'d> {
+        Parts { dir, hash, open: HashMap::new(), closed: Vec::new(), next: 0, rows: BTreeMap::new(), error: None }
+    }
+
+    fn write(&mut self, table: &str, columns: &[ColumnDef], batch: RecordBatch, state: &Mutex<Manifest>) {
+        if self.error.is_some() || batch.num_rows() == 0 {
+            return;
+        }
+        // The table's stored columns, extended by any new ones.
+        let target = {
+            let mut manifest = state.lock().unwrap_or_else(|e| e.into_inner());
+            let stored = manifest.tables.entry(table.to_string()).or_default();
+            for column in columns {
+                if !stored.iter().any(|c| c.name == column.name) {
+                    stored.push(column.clone());
+                }
+            }
+            stored.clone()
+        };
+        let batch = if columns == target.as_slice() { batch } else { conform(&batch, columns, &target).0 };
+        for (day, rows) in split_by_day(&batch, &target) {
+            if let Err(e) = self.write_day(table, &day, &target, rows) {
+                self.error = Some(format!("{}: cannot write {table} day={day}: {e}", self.dir.display()));
+                return;
+            }
+        }
+        *self.rows.entry(table.to_string()).or_default() += batch.num_rows();
+    }
+
+    fn write_day(&mut self, table: &str, day: &str, columns: &[ColumnDef], batch: RecordBatch) -> Result<(), String> {
+        let key = (table.to_string(), day.to_string());
+        if self.open.get(&key).is_some_and(|p| p.columns != columns) {
+            // The table gained columns: later rows go to a new part.
+            let part = self.open.remove(&key).expect("checked");
+            self.close(part)?;
+        }
+        if !self.open.contains_key(&key) {
+            let folder = self.dir.join(table).join(format!("day={day}"));
+            std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
+            let name = format!("part-{}-{}.parquet", self.hash, self.next);
+            self.next += 1;
+            let temporary = folder.join(format!(".{name}.tmp"));
+            let file = std::fs::File::create(&temporary).map_err(|e| e.to_string())?;
+            let properties = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .build();
+            let writer = ArrowWriter::try_new(file, schema_of(columns), Some(properties)).map_err(|e| e.to_string())?;
+            let part = OpenPart { writer, columns: columns.to_vec(), temporary, target: folder.join(name) };
+            self.open.insert(key.clone(), part);
+        }
+        let part = self.open.get_mut(&key).expect("opened");
+        part.writer.write(&batch).map_err(|e| e.to_string())
+    }
+
+    fn close(&mut self, part: OpenPart) -> Result<(), String> {
+        part.writer.close().map_err(|e| e.to_string())?;
+        self.closed.push((part.temporary, part.target));
+        Ok(())
+    }
+
+    /// Closes every part and gives them their final names; returns them
+    /// relative to the store.
+    fn commit(mut self) -> Result<Vec<String>, String> {
+        let open: Vec<OpenPart> = self.open.drain().map(|(_, p)| p).collect();
+        for part in open {
+            if let Err(e) = self.close(part) {
+                self.discard();
+                return Err(format!("{}: cannot finish a part: {e}", self.dir.display()));
+            }
+        }
+        let mut written = Vec::new();
+        for (temporary, target) in &self.closed {
+            std::fs::rename(temporary, target).map_err(|e| format!("{}: {e}", target.display()))?;
+            written.push(target.strip_prefix(self.dir).unwrap_or(target).to_string_lossy().replace('\\', "/"));
+        }
+        written.sort();
+        Ok(written)
+    }
+
+    /// Removes everything written.
+    fn discard(&mut self) {
+        for (_, part) in self.open.drain() {
+            drop(part.writer);
+            let _ = std::fs::remove_file(&part.temporary);
+        }
+        for (temporary, _) in self.closed.drain(..) {
+            let _ = std::fs::remove_file(temporary);
+        }
+    }
+}
+
+/// The column whose day partitions a table.
+fn day_column(columns: &[ColumnDef]) -> Option<usize> {
+    let datetime = |name: &str| columns.iter().position(|c| c.name == name && c.ty == KqlType::Datetime);
+    datetime("TimeGenerated")
+        .or_else(|| datetime("Timestamp"))
+        .or_else(|| columns.iter().position(|c| c.ty == KqlType::Datetime))
+}
+
+/// The batch's rows grouped by day (`YYYY-MM-DD`, or `unknown`).
+fn split_by_day(batch: &RecordBatch, columns: &[ColumnDef]) -> Vec<(String, RecordBatch)> {
+    let Some(i) = day_column(columns) else { return vec![("unknown".to_string(), batch.clone())] };
+    let times = batch.column(i).as_any().downcast_ref::<Int64Array>().expect("datetime columns are Int64");
+    let day_of = |row: usize| (!times.is_null(row)).then(|| times.value(row).div_euclid(NANOS_PER_DAY));
+    let mut days: BTreeMap<Option<i64>, Vec<u32>> = BTreeMap::new();
+    for row in 0..batch.num_rows() {
+        days.entry(day_of(row)).or_default().push(row as u32);
+    }
+    if days.len() == 1 {
+        let day = *days.keys().next().expect("one");
+        return vec![(day_name(day), batch.clone())];
+    }
+    days.into_iter()
+        .map(|(day, rows)| {
+            let rows = take_record_batch(batch, &UInt32Array::from(rows)).expect("indexes are in range");
+            (day_name(day), rows)
+        })
+        .collect()
+}
+
+fn day_name(day: Option<i64>) -> String {
+    day.and_then(|d| chrono::NaiveDate::from_num_days_from_ce_opt(i32::try_from(d + 719_163).ok()?))
+        .map_or_else(|| "unknown".to_string(), |d| d.format("%Y-%m-%d").to_string())
+}
+
+/// The tables of a store, with their KQL columns.
+pub fn store_tables(dir: &Path) -> Result<BTreeMap<String, Vec<ColumnDef>>, String> {
+    if !dir.join(MANIFEST).exists() {
+        return Err(format!(
+            "{}: not a kqlite store (no {MANIFEST}; make one with kqlite ingest --store)",
+            dir.display()
+        ));
+    }
+    Ok(Manifest::load(dir)?.tables)
+}
+
+/// Registers every table of the store in `dir` (lazily read Parquet).
+pub async fn register_store(session: &mut Session, dir: &Path) -> Result<(), String> {
+    for (name, columns) in store_tables(dir)? {
+        let table_dir = dir.join(&name);
+        if !has_parts(&table_dir) {
+            session.register_batches(&name, columns, Vec::new())?;
+            continue;
+        }
+        session.register_parquet(&name, &table_dir.to_string_lossy(), Some(&columns)).await?;
+    }
+    Ok(())
+}
+
+fn has_parts(table_dir: &Path) -> bool {
+    let Ok(days) = std::fs::read_dir(table_dir) else { return false };
+    days.flatten().any(|day| {
+        std::fs::read_dir(day.path())
+            .map(|files| files.flatten().any(|f| f.file_name().to_string_lossy().ends_with(".parquet")))
+            .unwrap_or(false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_names() {
+        assert_eq!(day_name(Some(0)), "1970-01-01");
+        assert_eq!(day_name(Some(19_844)), "2024-05-01");
+        assert_eq!(day_name(Some(-1)), "1969-12-31");
+        assert_eq!(day_name(None), "unknown");
+    }
+}

@@ -1,0 +1,271 @@
+//! The ingest pipeline over inputs the tests write themselves: every export
+//! shape, portal CSV with US dates, gzip and zip containers, a directory
+//! tree mixing formats, corrupt inputs among good ones, strict mode, and the
+//! Parquet store (incremental, queried like the in-memory tables). With
+//! ../shared/datasets present, the real datasets are ingested too.
+
+use kqlite_engine::output::cell_text;
+use kqlite_engine::Session;
+use kqlite_ingest::store::{ingest_to_store, MANIFEST};
+use kqlite_ingest::{ingest_paths, register_store, register_tables, IngestOptions, Ingested};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const PORTAL_CSV: &str = "\u{feff}TimeGenerated [UTC],Type,Computer,EventID,Account,LogonType,IpAddress\n\
+\"5/1/2024, 8:07:14.552 PM\",SecurityEvent,dc1.contoso.com,4625,CONTOSO\\bob,3,10.0.0.5\n\
+\"5/1/2024, 8:07:15.000 PM\",SecurityEvent,dc1.contoso.com,4625,CONTOSO\\bob,3,10.0.0.5\n\
+\"5/2/2024, 1:00:00.000 AM\",SecurityEvent,dc1.contoso.com,4624,CONTOSO\\bob,3,10.0.0.5\n";
+
+const DEFENDER_API: &str = r#"{"Schema":[{"Name":"Timestamp","Type":"DateTime"},{"Name":"DeviceName","Type":"String"},{"Name":"ActionType","Type":"String"},{"Name":"RemoteIP","Type":"String"},{"Name":"LogonType","Type":"String"}],
+"Results":[{"Timestamp":"2024-05-01T10:00:00Z","DeviceName":"ws1","ActionType":"LogonFailed","RemoteIP":"10.0.0.9","LogonType":"Network"},
+{"Timestamp":"2024-05-01T10:00:05Z","DeviceName":"ws1","ActionType":"LogonSuccess","RemoteIP":"10.0.0.9","LogonType":"Network"}]}"#;
+
+const DEFENDER_GRAPH: &str = r#"{"schema":[{"name":"Timestamp","type":"DateTime"}],"results":[{"Timestamp":"2024-05-03T00:00:00Z","DeviceName":"ws2","ActionType":"LogonFailed","AccountName":"eve","RemoteIP":"10.0.0.7"}]}"#;
+
+const DEFENDER_STREAM: &str = r#"{"records":[
+{"time":"2024-05-01T11:00:00Z","tenantId":"t","operationName":"Publish","category":"AdvancedHunting-DeviceProcessEvents","properties":{"Timestamp":"2024-05-01T11:00:00Z","DeviceName":"ws1","FileName":"cmd.exe","ProcessCommandLine":"cmd /c whoami"}},
+{"time":"2024-05-01T11:00:01Z","tenantId":"t","operationName":"Publish","category":"AdvancedHunting-DeviceLogonEvents","properties":{"Timestamp":"2024-05-01T11:00:01Z","DeviceName":"ws1","ActionType":"LogonFailed","AccountName":"bob"}}]}"#;
+
+const LOG_ANALYTICS_API: &str = r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"TimeGenerated","type":"datetime"},{"name":"Computer","type":"string"},{"name":"EventID","type":"int"},{"name":"Type","type":"string"}],
+"rows":[["2024-05-02T09:00:00Z","dc2",4688,"SecurityEvent"],["2024-05-02T09:00:01Z","dc2",4624,"SecurityEvent"]]}]}"#;
+
+const AUTH_LOG: &str = "May  1 10:00:00 web1 sshd[100]: Failed password for root from 10.0.0.8 port 50000 ssh2\n\
+May  1 10:00:05 web1 sshd[100]: Accepted password for alice from 10.0.0.8 port 50001 ssh2\n";
+
+const CUSTOM_JSONL: &str = "{\"when\":\"2024-05-01T00:00:00Z\",\"user\":\"a\",\"n\":1}\n{\"when\":\"2024-05-01T00:00:01Z\",\"user\":\"b\",\"n\":2}\n";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kqlite-pipeline-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(path: &Path, bytes: &[u8]) -> PathBuf {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+    path.to_path_buf()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in members {
+        writer.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// A tree with every shape, containers, and files that are not telemetry.
+fn mixed_tree(root: &Path) {
+    write(&root.join("portal/SecurityEvent-export.csv"), PORTAL_CSV.as_bytes());
+    write(&root.join("defender/api.json"), DEFENDER_API.as_bytes());
+    write(&root.join("defender/graph.json"), DEFENDER_GRAPH.as_bytes());
+    write(&root.join("defender/stream.json"), DEFENDER_STREAM.as_bytes());
+    write(&root.join("la/query-result.json"), LOG_ANALYTICS_API.as_bytes());
+    write(&root.join("linux/auth.log.1.gz"), &gzip(AUTH_LOG.as_bytes()));
+    write(&root.join("custom/app-events.jsonl"), CUSTOM_JSONL.as_bytes());
+    let zipped = zip(&[("inner/more.csv", PORTAL_CSV.as_bytes()), ("inner/notes.txt", b"just some words\n")]);
+    write(&root.join("bundle.zip"), &zipped);
+    write(&root.join("README.md"), b"# Logs\n\nCollected in May, from dc1.\n");
+    write(&root.join(".hidden/secret.csv"), b"a,b\n1,2\n");
+}
+
+fn options() -> IngestOptions {
+    IngestOptions { strict: false, progress: false, threads: 3 }
+}
+
+fn rows(ingested: &Ingested, table: &str) -> usize {
+    ingested.tables.iter().filter(|t| t.name == table).flat_map(|t| &t.batches).map(|b| b.num_rows()).sum()
+}
+
+async fn count(session: &Session, query: &str) -> String {
+    let result = session.query(query).await.unwrap_or_else(|e| panic!("{query}: {e:?}"));
+    let batch = &result.batches[0];
+    cell_text(batch.column(0).as_ref(), 0, result.columns[0].ty)
+}
+
+#[test]
+fn a_mixed_tree_loads_every_shape() {
+    let root = scratch("mixed");
+    mixed_tree(&root);
+    let ingested = ingest_paths(&[root.clone()], &options()).unwrap();
+    let names: Vec<&str> = ingested.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(rows(&ingested, "SecurityEvent"), 3 + 3 + 2, "tables: {names:?}");
+    assert_eq!(rows(&ingested, "DeviceLogonEvents"), 2 + 1 + 1, "tables: {names:?}");
+    assert_eq!(rows(&ingested, "DeviceProcessEvents"), 1);
+    assert_eq!(rows(&ingested, "Syslog"), 2);
+    assert_eq!(rows(&ingested, "app_events"), 2);
+    assert!(ingested.rejected.is_empty(), "{:?}", ingested.rejected);
+    let formats: Vec<(String, &str)> =
+        ingested.files.iter().map(|f| (f.path.display().to_string(), f.format)).collect();
+    assert_eq!(formats.len(), 8, "{formats:?}");
+    assert!(formats.iter().any(|(p, f)| p.ends_with("bundle.zip!inner/more.csv") && *f == "csv"), "{formats:?}");
+    assert!(formats.iter().any(|(p, f)| p.ends_with("auth.log.1.gz") && *f == "syslog"), "{formats:?}");
+    assert!(!formats.iter().any(|(p, _)| p.contains("secret")), "hidden files are not read");
+    let skipped = ingested.notices.iter().find(|n| n.starts_with("skipped 2 file(s)")).expect("a skipped notice");
+    assert!(skipped.contains("README.md") && skipped.contains("notes.txt"), "{skipped}");
+    for file in &ingested.files {
+        assert_eq!(file.records, file.loaded + file.rejected, "{file:?}");
+        assert!(file.error.is_none(), "{file:?}");
+    }
+}
+
+#[tokio::test]
+async fn portal_dates_and_defender_timestamps_are_queryable() {
+    let root = scratch("query");
+    mixed_tree(&root);
+    let ingested = ingest_paths(&[root.clone()], &options()).unwrap();
+    let mut session = Session::with_partitions(1);
+    register_tables(&mut session, ingested.tables).unwrap();
+    let failures =
+        "SecurityEvent | where EventID == 4625 and TimeGenerated between (datetime(2024-05-01T20:07:14Z) .. \
+                    datetime(2024-05-01T20:07:16Z)) | count";
+    assert_eq!(count(&session, failures).await, "4");
+    // TimeGenerated of Defender rows comes from Timestamp.
+    let graph = "DeviceLogonEvents | where TimeGenerated == datetime(2024-05-03) | project AccountName";
+    assert_eq!(count(&session, graph).await, "eve");
+    assert_eq!(count(&session, "Syslog | where SyslogMessage has 'Failed password' | count").await, "1");
+}
+
+#[test]
+fn corrupt_inputs_are_counted_and_the_run_goes_on() {
+    let root = scratch("corrupt");
+    write(&root.join("good.csv"), PORTAL_CSV.as_bytes());
+    let mut broken_evtx = b"ElfFile\0".to_vec();
+    broken_evtx.extend(std::iter::repeat_n(0xA5u8, 5000));
+    write(&root.join("broken.evtx"), &broken_evtx);
+    let truncated = gzip(AUTH_LOG.as_bytes());
+    write(&root.join("cut.log.gz"), &truncated[..truncated.len() / 2]);
+    write(
+        &root.join("bad-rows.csv"),
+        b"TimeGenerated,Computer,EventID,Type\n2024-05-01T00:00:00Z,dc1,4624,SecurityEvent\nonly,two\n",
+    );
+    write(&root.join("bad.jsonl"), b"{\"Type\":\"SecurityEvent\",\"EventID\":1}\n{broken\n");
+    let ingested = ingest_paths(&[root.clone()], &options()).unwrap();
+    assert_eq!(rows(&ingested, "SecurityEvent"), 3 + 1 + 1);
+    let by_name =
+        |name: &str| ingested.files.iter().find(|f| f.path.ends_with(name)).unwrap_or_else(|| panic!("{name}"));
+    assert!(by_name("broken.evtx").error.is_some());
+    assert_eq!(by_name("broken.evtx").format, "evtx");
+    assert!(by_name("cut.log.gz").error.as_deref().unwrap().contains("gzip"), "{:?}", by_name("cut.log.gz"));
+    assert_eq!((by_name("bad-rows.csv").records, by_name("bad-rows.csv").rejected), (2, 1));
+    let locations: Vec<&str> = ingested.rejected.iter().map(|(l, _)| l.as_str()).collect();
+    assert!(locations.iter().any(|l| l.ends_with("bad-rows.csv:3")), "{locations:?}");
+    assert!(locations.iter().any(|l| l.ends_with("bad.jsonl:2")), "{locations:?}");
+
+    let strict = IngestOptions { strict: true, ..options() };
+    let error = ingest_paths(&[root.clone()], &strict).err().expect("strict fails");
+    assert!(error.contains("strict: 2 record(s) rejected and 2 input(s) unreadable"), "{error}");
+    assert!(ingest_paths(&[root.join("good.csv")], &strict).is_ok());
+}
+
+#[test]
+fn a_named_file_that_is_not_telemetry_is_an_error_and_a_missing_path_fails() {
+    let root = scratch("named");
+    let notes = write(&root.join("notes.md"), b"# not logs\n");
+    let ingested = ingest_paths(&[notes], &options()).unwrap();
+    assert_eq!(ingested.files.len(), 1);
+    assert_eq!(ingested.files[0].format, "unknown");
+    assert!(ingested.files[0].error.as_deref().unwrap().contains("not a format kqlite reads"));
+    let missing = ingest_paths(&[root.join("nope")], &options()).err().unwrap();
+    assert!(missing.contains("does not exist"), "{missing}");
+}
+
+#[tokio::test]
+async fn the_store_is_incremental_partitioned_and_queries_like_memory() {
+    let root = scratch("store-in");
+    mixed_tree(&root);
+    let store = scratch("store-out");
+    let first = ingest_to_store(&[root.clone()], &store, &options()).unwrap();
+    assert!(!first.has_failures(), "{:?} {:?}", first.rejected, first.not_stored);
+    assert_eq!(first.rows_written.get("SecurityEvent"), Some(&8));
+    assert!(store.join(MANIFEST).exists());
+    assert!(store.join("SecurityEvent/day=2024-05-01").is_dir());
+    assert!(store.join("SecurityEvent/day=2024-05-02").is_dir());
+    assert!(store.join("DeviceLogonEvents/day=2024-05-03").is_dir());
+
+    // The same files again add nothing; a new file is added.
+    let second = ingest_to_store(&[root.clone()], &store, &options()).unwrap();
+    assert!(second.rows_written.is_empty(), "{:?}", second.rows_written);
+    // README.md too: its content is recorded as read (nothing in it loads).
+    assert_eq!(second.already_stored.len(), 9);
+    write(&root.join("later/more.json"), LOG_ANALYTICS_API.replace("dc2", "dc3").as_bytes());
+    let third = ingest_to_store(&[root.clone()], &store, &options()).unwrap();
+    assert_eq!(third.rows_written.get("SecurityEvent"), Some(&2));
+
+    let mut stored = Session::with_partitions(1);
+    register_store(&mut stored, &store).await.unwrap();
+    let mut memory = Session::with_partitions(1);
+    register_tables(&mut memory, ingest_paths(&[root.clone()], &options()).unwrap().tables).unwrap();
+    for query in [
+        "SecurityEvent | count",
+        "SecurityEvent | summarize c = count() by Computer, EventID | project s = strcat(Computer, '/', EventID, '/', \
+         c) | summarize l = make_list(s) | project strcat_array(array_sort_asc(l), ',')",
+        "SecurityEvent | summarize max(TimeGenerated)",
+        "DeviceLogonEvents | summarize make_set(DeviceName)",
+        "Syslog | summarize min(TimeGenerated)",
+        "app_events | summarize sum(n)",
+    ] {
+        assert_eq!(count(&stored, query).await, count(&memory, query).await, "{query}");
+    }
+    assert_eq!(count(&stored, "SecurityEvent | count").await, "10");
+}
+
+#[test]
+fn strict_store_runs_keep_rejecting_files_out() {
+    let root = scratch("strict-store-in");
+    write(&root.join("good.csv"), PORTAL_CSV.as_bytes());
+    write(&root.join("bad.jsonl"), b"{\"Type\":\"SecurityEvent\",\"EventID\":1}\n{broken\n");
+    let store = scratch("strict-store-out");
+    let run = ingest_to_store(&[root.clone()], &store, &IngestOptions { strict: true, ..options() }).unwrap();
+    assert!(run.strict_failure().is_some());
+    assert_eq!(run.not_stored, vec![root.join("bad.jsonl")]);
+    assert_eq!(run.rows_written.get("SecurityEvent"), Some(&3));
+    // Not in the manifest: a later (non-strict) run reads it.
+    let again = ingest_to_store(&[root.clone()], &store, &options()).unwrap();
+    assert_eq!(again.already_stored, vec![root.join("good.csv")]);
+    assert_eq!(again.rows_written.get("SecurityEvent"), Some(&1));
+}
+
+fn shared_datasets() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        println!("SKIP: ../shared/datasets not found (the real EVTX and Linux auth datasets)");
+        None
+    }
+}
+
+#[tokio::test]
+async fn shared_datasets_store_and_memory_agree() {
+    let Some(datasets) = shared_datasets() else { return };
+    let store = scratch("shared-store");
+    let run = ingest_to_store(&[datasets.clone()], &store, &IngestOptions { threads: 0, ..options() }).unwrap();
+    let records: usize = run.files.iter().map(|f| f.records).sum();
+    let loaded: usize = run.files.iter().map(|f| f.loaded).sum();
+    let rejected: usize = run.files.iter().map(|f| f.rejected).sum();
+    assert_eq!(records, loaded + rejected);
+    // Two of the 277 EVTX files have the same content: read once.
+    assert_eq!(run.files.iter().filter(|f| f.format == "evtx").count(), 276);
+    assert!(run.notices.iter().any(|n| n.contains("UACME_59_Sysmon.evtx: same content as")), "{:?}", run.notices);
+    assert_eq!(run.files.iter().filter(|f| f.format == "syslog").count(), 2);
+    let memory = ingest_paths(&[datasets], &options()).unwrap();
+    let mut stored = Session::with_partitions(1);
+    register_store(&mut stored, &store).await.unwrap();
+    let mut in_memory = Session::with_partitions(1);
+    register_tables(&mut in_memory, memory.tables).unwrap();
+    for query in
+        ["SecurityEvent | count", "WindowsEvent | count", "Syslog | count", "SecurityEvent | summarize dcount(EventID)"]
+    {
+        assert_eq!(count(&stored, query).await, count(&in_memory, query).await, "{query}");
+    }
+    println!("shared datasets: {records} records, {loaded} loaded, {rejected} rejected; tables {:?}", run.rows_written);
+}
