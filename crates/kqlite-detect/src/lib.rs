@@ -6,6 +6,7 @@
 //! [`evidence`], [`detection_test`] checks them against known cases and
 //! [`pivot`] prepares their follow-up queries.
 
+pub mod demo;
 pub mod detection_test;
 pub mod evidence;
 pub mod finding;
