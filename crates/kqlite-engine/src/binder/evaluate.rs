@@ -1,14 +1,51 @@
 //! `evaluate` plugins. `bag_unpack` turns the keys of a dynamic bag column
-//! into columns; its output schema depends on the data, so the keys are
-//! read with a query while binding.
+//! into columns and `pivot` the values of a column into columns; their
+//! output schemas depend on the data, so the keys are read with a query
+//! while binding. `ipv4_lookup` joins rows to the IPv4 ranges that hold
+//! their address.
 
-use super::{col_ref, BindError, BindResult, Binder, Relation};
+use super::scalar::RowScope;
+use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::Bound;
 use crate::functions;
 use crate::types::{ColumnDef, KqlType};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::JoinType;
 use datafusion::logical_expr::{lit, Expr, LogicalPlanBuilder};
 use kqlite_syntax::ast::{self, ExprKind};
 use kqlite_syntax::Span;
+
+fn plan_error(span: Span) -> impl Fn(datafusion::error::DataFusionError) -> BindError {
+    move |e| BindError::new(span, format!("cannot plan this: {e}"))
+}
+
+/// Restricts every aggregate call in `expr` to the rows where `predicate` holds.
+fn filter_aggregates(expr: Expr, predicate: &Expr) -> Expr {
+    expr.transform(|e| match e {
+        Expr::AggregateFunction(mut a) => {
+            let filter = match a.params.filter.take() {
+                Some(existing) => existing.and(predicate.clone()),
+                None => predicate.clone(),
+            };
+            a.params.filter = Some(Box::new(filter));
+            Ok(Transformed::yes(Expr::AggregateFunction(a)))
+        }
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
+    .expect("adding a filter cannot fail")
+}
+
+/// A column name given as a plugin argument.
+fn column_argument<'a>(arg: &'a ast::Arg, input: &Relation, plugin: &str) -> BindResult<(&'a str, KqlType)> {
+    let ExprKind::Name(id) = &arg.value.kind else {
+        return Err(BindError::new(arg.value.span, format!("{plugin}(): expected a column name here")));
+    };
+    match input.column(&id.name) {
+        Some(c) => Ok((id.name.as_str(), c.ty)),
+        None => Err(BindError::new(id.span, format!("{plugin}(): unknown column '{}'", id.name))),
+    }
+}
 
 impl<'r> Binder<'r> {
     pub(super) fn evaluate(&mut self, input: Relation, call: &ast::Expr, span: Span) -> BindResult<Relation> {
@@ -17,6 +54,8 @@ impl<'r> Binder<'r> {
         };
         match func.name.as_str() {
             "bag_unpack" => self.bag_unpack(input, args, span),
+            "pivot" => self.pivot(input, args, span),
+            "ipv4_lookup" => self.ipv4_lookup(input, args, span),
             other => Err(BindError::new(func.span, format!("the evaluate plugin '{other}' is not supported"))),
         }
     }
@@ -91,6 +130,173 @@ impl<'r> Binder<'r> {
             .project(exprs)
             .and_then(|b| b.build())
             .map_err(|e| BindError::new(span, format!("cannot plan this: {e}")))?;
+        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+    }
+}
+
+impl<'r> Binder<'r> {
+    /// `pivot(PivotColumn [, aggregation(Column)] [, GroupColumn…])`: one
+    /// output column per distinct value of `PivotColumn` (as text), holding
+    /// the aggregation (default `count()`) over the rows with that value,
+    /// per group. Without group columns, every column other than the pivot
+    /// and the aggregated one groups. Rows whose pivot value is empty make
+    /// no column.
+    fn pivot(&mut self, input: Relation, args: &[ast::Arg], span: Span) -> BindResult<Relation> {
+        let Some(first) = args.first() else {
+            return Err(BindError::new(span, "pivot() needs the column whose values become columns"));
+        };
+        let (pivot, pivot_ty) = column_argument(first, &input, "pivot")?;
+        let pivot = pivot.to_string();
+        let aggregation = match args.get(1) {
+            Some(a) => a.value.clone(),
+            None => ast::Expr::new(ExprKind::Call { func: ast::Ident::new("count", span), args: Vec::new() }, span),
+        };
+        let aggregated_column = match &aggregation.kind {
+            ExprKind::Call { args, .. } => args.first().and_then(|a| match &a.value.kind {
+                ExprKind::Name(id) => Some(id.name.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        let mut groups: Vec<String> = Vec::new();
+        for arg in args.iter().skip(2) {
+            groups.push(column_argument(arg, &input, "pivot")?.0.to_string());
+        }
+        if args.len() <= 2 {
+            groups = input
+                .columns
+                .iter()
+                .filter(|c| c.name != pivot && Some(&c.name) != aggregated_column.as_ref())
+                .map(|c| c.name.clone())
+                .collect();
+        }
+        // The distinct pivot values, read as the keys of one-key bags.
+        let text = crate::convert::to_string(Bound::new(col_ref(&pivot), pivot_ty));
+        let pack = functions::registry().lookup_scalar("bag_pack").expect("bag_pack is registered");
+        let bag = (pack.bind)(&self.call, vec![text.clone(), Bound::new(lit(1i64), KqlType::Long)])
+            .map_err(|m| BindError::new(span, m))?;
+        let keys_plan = LogicalPlanBuilder::from(input.plan.clone())
+            .project(vec![bag.expr.alias("__pivot_keys")])
+            .and_then(|b| b.build())
+            .map_err(plan_error(span))?;
+        let keys = self
+            .resolver
+            .bag_keys(keys_plan, "__pivot_keys")
+            .map_err(|e| BindError::new(span, format!("pivot() could not read the values of '{pivot}': {e}")))?;
+        let mut scope = RowScope { columns: &input.columns, join: None, aggregates: Some(Vec::new()), windows: None };
+        let mut outputs: Vec<(String, Bound)> = Vec::new();
+        let mut group_exprs = Vec::new();
+        for g in &groups {
+            let ty = input.column(g).expect("checked above").ty;
+            group_exprs.push(col_ref(g));
+            outputs.push((g.clone(), Bound::new(col_ref(g), ty)));
+        }
+        for key in keys.into_iter().filter(|k| !k.is_empty()) {
+            let before = scope.aggregates.as_ref().map_or(0, Vec::len);
+            let value = self.scalar(&aggregation, &mut scope)?;
+            let collected = scope.aggregates.as_mut().expect("summarize scope");
+            if collected.len() == before {
+                return Err(BindError::new(aggregation.span, "pivot(): the second argument must be an aggregation such as count() or any(Column)"));
+            }
+            let predicate = text.expr.clone().eq(lit(key.clone()));
+            for slot in &mut collected[before..] {
+                slot.1 = filter_aggregates(slot.1.clone(), &predicate);
+            }
+            let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
+            outputs.push((naming::unique_name(&key, &taken), value));
+        }
+        let aggregates: Vec<Expr> =
+            scope.aggregates.take().unwrap_or_default().into_iter().map(|(alias, e)| e.alias(alias)).collect();
+        let plan = if aggregates.is_empty() && group_exprs.is_empty() {
+            // No values and no groups: an empty result with no columns.
+            LogicalPlanBuilder::from(input.plan).limit(0, Some(0)).and_then(|b| b.project(Vec::<Expr>::new())).and_then(|b| b.build())
+        } else {
+            LogicalPlanBuilder::from(input.plan).aggregate(group_exprs, aggregates).and_then(|b| b.build())
+        }
+        .map_err(plan_error(span))?;
+        let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_error(span))?;
+        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+    }
+
+    /// `ipv4_lookup(LookupTable, SourceIPv4Key, IPv4LookupKey [, ExtraKey…] [, return_unmatched])`:
+    /// the source rows joined to the lookup rows whose IPv4 address or CIDR
+    /// range (the lookup key) holds the source address, and whose extra keys
+    /// are equal. Unmatched source rows are dropped unless
+    /// `return_unmatched = true`. Every matching range gives a row.
+    fn ipv4_lookup(&mut self, input: Relation, args: &[ast::Arg], span: Span) -> BindResult<Relation> {
+        let mut return_unmatched = false;
+        let mut positional = Vec::new();
+        for arg in args {
+            match arg.name.as_ref().map(|n| n.name.as_str()) {
+                Some("return_unmatched") => {
+                    let value = self.constant(&arg.value)?;
+                    return_unmatched = match super::scalar::evaluate_constant(&value.expr) {
+                        Some(datafusion::common::ScalarValue::Boolean(Some(b))) => b,
+                        _ => return Err(BindError::new(arg.value.span, "ipv4_lookup(): return_unmatched must be true or false")),
+                    };
+                }
+                Some(other) => {
+                    return Err(BindError::new(arg.value.span, format!("ipv4_lookup() has no parameter '{other}'")))
+                }
+                None => positional.push(arg),
+            }
+        }
+        let [table, source_key, lookup_key, extra @ ..] = positional.as_slice() else {
+            return Err(BindError::new(span, "ipv4_lookup() needs the lookup table, the source address column and the lookup range column"));
+        };
+        // A trailing positional bool is return_unmatched.
+        let mut extra: Vec<&ast::Arg> = extra.to_vec();
+        if let Some(last) = extra.last() {
+            if let ExprKind::Literal(ast::Literal::Bool(b)) = last.value.kind {
+                return_unmatched = b;
+                extra.pop();
+            }
+        }
+        let lookup = self.tabular(&table.value)?;
+        let (source, source_ty) = column_argument(source_key, &input, "ipv4_lookup")?;
+        let (range, range_ty) = column_argument(lookup_key, &lookup, "ipv4_lookup")?;
+        let tag = self.fresh("ip");
+        let right_name = |name: &str| format!("{tag}_{name}");
+        let renamed: Vec<Expr> = lookup.columns.iter().map(|c| col_ref(&c.name).alias(right_name(&c.name))).collect();
+        let right_plan = LogicalPlanBuilder::from(lookup.plan.clone())
+            .project(renamed)
+            .and_then(|b| b.build())
+            .map_err(plan_error(span))?;
+        let in_range = functions::registry().lookup_scalar("ipv4_is_in_range").expect("ipv4_is_in_range is registered");
+        let matches = (in_range.bind)(
+            &self.call,
+            vec![Bound::new(col_ref(source), source_ty), Bound::new(col_ref(&right_name(range)), range_ty)],
+        )
+        .map_err(|m| BindError::new(span, format!("ipv4_lookup(): {m}")))?;
+        let mut conditions = vec![matches.expr];
+        let mut shared: Vec<String> = Vec::new();
+        for key in extra {
+            let (name, _) = column_argument(key, &input, "ipv4_lookup")?;
+            column_argument(key, &lookup, "ipv4_lookup")?;
+            conditions.push(col_ref(name).eq(col_ref(&right_name(name))));
+            shared.push(name.to_string());
+        }
+        let join_type = if return_unmatched { JoinType::Left } else { JoinType::Inner };
+        let plan = LogicalPlanBuilder::from(input.plan.clone())
+            .join_on(right_plan, join_type, conditions)
+            .and_then(|b| b.build())
+            .map_err(plan_error(span))?;
+        // Source columns, then the lookup's (extra keys once).
+        let mut outputs: Vec<(String, Bound)> =
+            input.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
+        for c in lookup.columns.iter().filter(|c| !shared.contains(&c.name)) {
+            let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
+            outputs.push((naming::unique_name(&c.name, &taken), Bound::new(col_ref(&right_name(&c.name)), c.ty)));
+        }
+        let exprs: Vec<Expr> = outputs
+            .iter()
+            .map(|(n, b)| match &b.expr {
+                Expr::Column(c) if c.name == *n => b.expr.clone(),
+                e => e.clone().alias(n),
+            })
+            .collect();
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_error(span))?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 }

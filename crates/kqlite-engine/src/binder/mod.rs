@@ -10,6 +10,7 @@ mod evaluate;
 mod expand;
 mod join;
 mod make_series;
+mod multi_output;
 mod mv_apply;
 mod naming;
 mod parse;

@@ -3,6 +3,7 @@
 use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Either, Relation};
 use crate::convert::{implicit, Bound};
 use crate::dynamic::{DynKind, DynRef, DynValue};
+use crate::functions::row_window::RowWindow;
 use crate::functions::{self, string_ops};
 use crate::types::{ColumnDef, KqlType};
 use datafusion::arrow::datatypes::DataType;
@@ -11,6 +12,7 @@ use datafusion::logical_expr::expr::{InList, InSubquery};
 use datafusion::logical_expr::{cast, lit, when, BinaryExpr, Expr, Operator, Subquery};
 use kqlite_syntax::ast::{self, BinaryOp, ExprKind, ListOp, Literal, UnaryOp};
 use kqlite_syntax::Span;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The row context a scalar expression is bound in.
@@ -401,8 +403,17 @@ impl<'r> Binder<'r> {
             }
             _ => {}
         }
-        if matches!(name, "prev" | "next" | "row_number" | "row_cumsum") {
+        if matches!(
+            name,
+            "prev" | "next" | "row_number" | "row_cumsum" | "row_window_session" | "row_rank_dense" | "row_rank_min"
+        ) {
             return self.window_call(name, args, span, scope);
+        }
+        if super::multi_output::is_multi_output(name) {
+            return err(
+                span,
+                format!("{name}() returns several columns: use it on its own in extend or project, as `extend {name}(x)` or `extend (a, b) = {name}(x)`"),
+            );
         }
         if name == "ingestion_time" && args.is_empty() {
             // Records loaded by kqlite have no ingestion-time policy; Kusto
@@ -451,6 +462,15 @@ impl<'r> Binder<'r> {
         use datafusion::functions_window::expr_fn as window;
         if scope.windows.is_none() {
             return err(span, format!("{name}() needs a serialized row order; use it in extend or project after sort or serialize"));
+        }
+        let kind = match name {
+            "row_window_session" => Some(RowWindow::Session),
+            "row_rank_dense" => Some(RowWindow::RankDense),
+            "row_rank_min" => Some(RowWindow::RankMin),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            return self.row_window_call(kind, name, args, span, scope);
         }
         let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None, windows: None };
         let bound = args.iter().map(|a| self.scalar(&a.value, &mut inner)).collect::<BindResult<Vec<_>>>()?;
@@ -526,6 +546,56 @@ impl<'r> Binder<'r> {
         let windows = scope.windows.as_mut().expect("checked above");
         let alias = format!("__win{}", windows.len());
         windows.push((alias.clone(), expr));
+        Ok(Bound::new(col_ref(&alias), ty))
+    }
+
+    /// `row_window_session(…)`, `row_rank_dense(x)`, `row_rank_min(x)`. Their
+    /// arguments may use `prev()`/`next()` (a session restart condition
+    /// often does): those windows are computed in an earlier window step.
+    fn row_window_call(
+        &mut self,
+        kind: RowWindow,
+        name: &str,
+        args: &[ast::Arg],
+        span: Span,
+        scope: &mut RowScope<'_>,
+    ) -> BindResult<Bound> {
+        let (min, max) = if kind == RowWindow::Session { (3, 4) } else { (1, 1) };
+        check_arity(name, args.len(), min, max, span)?;
+        let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None, windows: Some(Vec::new()) };
+        let bound = args.iter().map(|a| self.scalar(&a.value, &mut inner)).collect::<BindResult<Vec<_>>>()?;
+        let outer = scope.windows.as_mut().expect("checked by window_call");
+        let mut renames: HashMap<String, String> = HashMap::new();
+        for (alias, window) in inner.windows.take().unwrap_or_default() {
+            let fresh = format!("__win{}", outer.len());
+            outer.push((fresh.clone(), rename_columns(window, &renames)));
+            renames.insert(alias, fresh);
+        }
+        let bound: Vec<Bound> =
+            bound.into_iter().map(|b| Bound::new(rename_columns(b.expr, &renames), b.ty)).collect();
+        let (exprs, ty) = match kind {
+            RowWindow::Session => {
+                let value = &bound[0];
+                if !matches!(value.ty, KqlType::Datetime | KqlType::Long | KqlType::Int | KqlType::Timespan) {
+                    return err(span, format!("row_window_session() needs a datetime value, not {}", value.ty));
+                }
+                let mut exprs = vec![datafusion::logical_expr::cast(value.expr.clone(), DataType::Int64)];
+                for (i, limit) in bound[1..3].iter().enumerate() {
+                    if !matches!(limit.ty, KqlType::Timespan | KqlType::Long | KqlType::Int) {
+                        return err(span, format!("argument {} of row_window_session() must be a timespan, not {}", i + 2, limit.ty));
+                    }
+                    exprs.push(datafusion::logical_expr::cast(limit.expr.clone(), DataType::Int64));
+                }
+                if let Some(restart) = bound.get(3) {
+                    exprs.push(boolean(restart.clone(), span)?);
+                }
+                let ty = if value.ty == KqlType::Int { KqlType::Long } else { value.ty };
+                (exprs, ty)
+            }
+            _ => (vec![bound[0].expr.clone()], KqlType::Long),
+        };
+        let alias = format!("__win{}", outer.len());
+        outer.push((alias.clone(), functions::row_window::call(kind, exprs)));
         Ok(Bound::new(col_ref(&alias), ty))
     }
 
@@ -1067,4 +1137,23 @@ pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
         return Ok(Bound::new(expr, KqlType::Bool));
     }
     Ok(Bound::new(compared, KqlType::Bool))
+}
+
+/// Renames column references (window aliases moved between scopes).
+fn rename_columns(expr: Expr, renames: &HashMap<String, String>) -> Expr {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    if renames.is_empty() {
+        return expr;
+    }
+    expr.transform(|e| {
+        Ok(match &e {
+            Expr::Column(c) => match renames.get(&c.name) {
+                Some(new) => Transformed::yes(col_ref(new)),
+                None => Transformed::no(e),
+            },
+            _ => Transformed::no(e),
+        })
+    })
+    .map(|t| t.data)
+    .expect("renaming columns cannot fail")
 }

@@ -134,11 +134,18 @@ impl<'r> Binder<'r> {
         let mut counter = 0;
         for (position, item) in items.iter().enumerate() {
             let mut scope = RowScope { columns, join: None, aggregates: None, windows: Some(Vec::new()) };
+            if let Some(several) = self.multi_output(item, &mut scope)? {
+                for (alias, window) in scope.windows.take().unwrap_or_default() {
+                    windows.push((format!("{alias}_{position}"), rename_window_expr(window, position)));
+                }
+                out.extend(several.into_iter().map(|(name, b)| (name, rename_window_refs(b, position))));
+                continue;
+            }
             let bound = self.scalar(&item.expr, &mut scope)?;
             for (alias, window) in scope.windows.take().unwrap_or_default() {
                 // Aliases restart per item; make them unique across items.
                 let unique = format!("{alias}_{position}");
-                windows.push((unique, window));
+                windows.push((unique, rename_window_expr(window, position)));
             }
             let bound = rename_window_refs(bound, position);
             let derived = if default_prefix == "print_" { None } else { naming::expression_name(&item.expr) };
@@ -168,8 +175,22 @@ impl<'r> Binder<'r> {
         if windows.is_empty() {
             return Ok(input);
         }
-        let exprs: Vec<Expr> = windows.into_iter().map(|(alias, w)| w.alias(alias)).collect();
-        let plan = LogicalPlanBuilder::from(input.plan).window(exprs).and_then(|b| b.build()).at(span)?;
+        // A window whose argument reads another window (a session restart
+        // condition using prev()) goes in a later step.
+        let mut plan = input.plan;
+        let mut pending = windows;
+        while !pending.is_empty() {
+            let waiting: Vec<String> = pending.iter().map(|(alias, _)| alias.clone()).collect();
+            let (ready, later): (Vec<_>, Vec<_>) = pending
+                .into_iter()
+                .partition(|(_, w)| !w.column_refs().iter().any(|c| waiting.contains(&c.name)));
+            if ready.is_empty() {
+                return err(span, "window functions refer to each other in a cycle");
+            }
+            let exprs: Vec<Expr> = ready.into_iter().map(|(alias, w)| w.alias(alias)).collect();
+            plan = LogicalPlanBuilder::from(plan).window(exprs).and_then(|b| b.build()).at(span)?;
+            pending = later;
+        }
         Ok(Relation { plan, columns: input.columns })
     }
 
@@ -832,10 +853,12 @@ fn unused(_: LogicalPlan, _: JoinType) {}
 /// Window aliases are numbered per expression; suffix them with the item's
 /// position so several items can use windows.
 fn rename_window_refs(bound: Bound, position: usize) -> Bound {
+    Bound::new(rename_window_expr(bound.expr, position), bound.ty)
+}
+
+fn rename_window_expr(expr: Expr, position: usize) -> Expr {
     use datafusion::common::tree_node::{Transformed, TreeNode};
-    let expr = bound
-        .expr
-        .transform(|e| {
+    expr.transform(|e| {
             Ok(match &e {
                 Expr::Column(c) if c.name.starts_with("__win") => {
                     Transformed::yes(col_ref(&format!("{}_{position}", c.name)))
@@ -844,8 +867,7 @@ fn rename_window_refs(bound: Bound, position: usize) -> Bound {
             })
         })
         .map(|t| t.data)
-        .expect("renaming columns cannot fail");
-    Bound::new(expr, bound.ty)
+        .expect("renaming columns cannot fail")
 }
 
 /// `percentiles(x, p1, p2, …)` → `percentile(x, p1)`, `percentile(x, p2)`, …;

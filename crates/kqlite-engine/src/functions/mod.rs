@@ -12,6 +12,8 @@ pub mod dynamic;
 pub mod ip;
 pub mod math;
 pub mod misc;
+pub mod row_window;
+pub mod series;
 pub mod string;
 pub mod string_ops;
 pub mod xml;
@@ -66,6 +68,7 @@ impl Registry {
         aggregate::register(&mut r);
         xml::register(&mut r);
         misc::register(&mut r);
+        series::register(&mut r);
         r
     }
 
@@ -102,7 +105,9 @@ impl Registry {
 /// windows or subqueries), beyond the registry.
 pub const BINDER_FUNCTIONS: &[&str] = &[
     "toscalar", "case", "iff", "iif", "column_ifexists", "columnifexists", "prev", "next", "row_number",
-    "row_cumsum", "arg_max", "arg_min", "argmax", "argmin", "materialize", "table", "ingestion_time",
+    "row_cumsum", "row_window_session", "row_rank_dense", "row_rank_min", "arg_max", "arg_min", "argmax", "argmin", "materialize", "table", "ingestion_time",
+    // Functions that return several columns (binder/multi_output.rs).
+    "series_stats", "series_fit_line", "series_decompose_anomalies",
 ];
 
 /// Every function name kqlite knows, sorted.

@@ -1,0 +1,124 @@
+//! Functions that produce several columns in `extend` and `project`:
+//! `extend series_stats(x)` adds `series_stats_x_min`, `series_stats_x_min_idx`,
+//! …; `extend (a, b, c) = series_decompose_anomalies(x)` names them.
+//!
+//! Each is computed as one property bag (functions::series) and split into
+//! typed columns here.
+
+use super::scalar::RowScope;
+use super::{naming, BindError, BindResult, Binder, Binding};
+use crate::convert::{implicit, Bound};
+use crate::functions::{self, series};
+use crate::types::KqlType;
+use datafusion::logical_expr::lit;
+use kqlite_syntax::ast::{ExprKind, NamedExpr};
+
+type BagFn = fn(Vec<Bound>) -> Result<Bound, String>;
+
+struct MultiOutput {
+    name: &'static str,
+    min_args: usize,
+    max_args: usize,
+    bag: BagFn,
+    /// Output columns: the bag key (also the column-name suffix) and its type.
+    fields: &'static [(&'static str, KqlType)],
+}
+
+const MULTI_OUTPUT: &[MultiOutput] = &[
+    MultiOutput {
+        name: "series_stats",
+        min_args: 1,
+        max_args: 2,
+        bag: series::stats_call,
+        fields: &[
+            ("min", KqlType::Real),
+            ("min_idx", KqlType::Long),
+            ("max", KqlType::Real),
+            ("max_idx", KqlType::Long),
+            ("avg", KqlType::Real),
+            ("stdev", KqlType::Real),
+            ("variance", KqlType::Real),
+        ],
+    },
+    MultiOutput {
+        name: "series_fit_line",
+        min_args: 1,
+        max_args: 1,
+        bag: series::fit_line_call,
+        fields: &[
+            ("rsquare", KqlType::Real),
+            ("slope", KqlType::Real),
+            ("variance", KqlType::Real),
+            ("rvariance", KqlType::Real),
+            ("interception", KqlType::Real),
+            ("line_fit", KqlType::Dynamic),
+        ],
+    },
+    MultiOutput {
+        name: "series_decompose_anomalies",
+        min_args: 1,
+        max_args: 7,
+        bag: series::decompose_anomalies_call,
+        fields: &[("ad_flag", KqlType::Dynamic), ("ad_score", KqlType::Dynamic), ("baseline", KqlType::Dynamic)],
+    },
+];
+
+/// Whether `name` is a function that returns several columns.
+pub(super) fn is_multi_output(name: &str) -> bool {
+    MULTI_OUTPUT.iter().any(|m| m.name == name)
+}
+
+impl<'r> Binder<'r> {
+    /// The columns of `item` when it calls a multi-column function
+    /// directly; `None` for any other expression.
+    pub(super) fn multi_output(
+        &mut self,
+        item: &NamedExpr,
+        scope: &mut RowScope<'_>,
+    ) -> BindResult<Option<Vec<(String, Bound)>>> {
+        let ExprKind::Call { func, args } = &item.expr.kind else { return Ok(None) };
+        if matches!(self.lookup(&func.name), Some(Binding::Function(_))) {
+            return Ok(None);
+        }
+        let Some(spec) = MULTI_OUTPUT.iter().find(|m| m.name == func.name) else { return Ok(None) };
+        if args.len() < spec.min_args || args.len() > spec.max_args {
+            return Err(BindError::new(
+                item.span,
+                format!(
+                    "the function call has an incorrect number of arguments: {}() takes {} to {}, got {}",
+                    spec.name,
+                    spec.min_args,
+                    spec.max_args,
+                    args.len()
+                ),
+            ));
+        }
+        if item.names.len() > spec.fields.len() {
+            return Err(BindError::new(
+                item.span,
+                format!(
+                    "{}() returns {} columns, but {} names are given",
+                    spec.name,
+                    spec.fields.len(),
+                    item.names.len()
+                ),
+            ));
+        }
+        let bound = args.iter().map(|a| self.scalar(&a.value, scope)).collect::<BindResult<Vec<_>>>()?;
+        let bag = (spec.bag)(bound).map_err(|m| BindError::new(item.span, m))?;
+        // Unnamed columns are `<function>_<argument>_<field>`, as Kusto names them.
+        let argument = args.first().and_then(|a| naming::expression_name(&a.value));
+        let mut out = Vec::new();
+        for (i, (key, ty)) in spec.fields.iter().enumerate() {
+            let name = match (item.names.get(i), &argument) {
+                (Some(n), _) => n.name.clone(),
+                (None, Some(arg)) => format!("{}_{arg}_{key}", spec.name),
+                (None, None) => format!("{}_{key}", spec.name),
+            };
+            let value = functions::dynamic::get_key(bag.clone(), Bound::new(lit(*key), KqlType::String));
+            let value = implicit(value, *ty).expect("dynamic converts to every scalar type");
+            out.push((name, value));
+        }
+        Ok(Some(out))
+    }
+}

@@ -1,0 +1,166 @@
+//! End-to-end tests of the series functions (`series_stats`,
+//! `series_fit_line`, `series_outliers`, `series_decompose_anomalies`), the
+//! `pivot` and `ipv4_lookup` plugins and the serialized-row window functions
+//! (`row_window_session`, `row_rank_dense`, `row_rank_min`), mostly the
+//! examples of their documentation pages.
+
+use kqlite_engine::Session;
+
+async fn run(q: &str) -> String {
+    let s = Session::with_partitions(1);
+    match s.query(q).await {
+        Ok(r) => {
+            let mut out = Vec::new();
+            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        }
+        Err(e) => format!("ERROR: {}", e.render(q, "q")),
+    }
+}
+
+async fn check(q: &str, expected: &str) {
+    assert_eq!(run(q).await, expected, "query: {q}");
+}
+
+async fn check_error(q: &str, fragment: &str) {
+    let out = run(q).await;
+    assert!(
+        out.starts_with("ERROR") && out.contains(fragment),
+        "query: {q}\nexpected an error with {fragment:?}, got: {out}"
+    );
+}
+
+#[tokio::test]
+async fn series_stats_adds_one_column_per_statistic() {
+    check(
+        "print a = dynamic([3, 1, 4, 1, 5]) | extend series_stats(a) | project-away a \
+         | extend series_stats_a_variance = round(series_stats_a_variance, 6)",
+        "series_stats_a_min,series_stats_a_min_idx,series_stats_a_max,series_stats_a_max_idx,series_stats_a_avg,series_stats_a_stdev,series_stats_a_variance\n\
+         1,1,5,4,2.8,1.7888543819998317,3.2\n",
+    )
+    .await;
+    // series_stats_dynamic returns the same statistics as one bag.
+    check(
+        "print s = series_stats_dynamic(dynamic([2, 4])) | project s.min, s.max_idx, s.avg",
+        "s_min,s_max_idx,s_avg\n2,1,3\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn series_fit_line_matches_the_documented_example() {
+    check(
+        "print y = dynamic([2, 5, 6, 8, 11, 15, 17, 18, 25, 26, 30, 30]) \
+         | extend (RSquare, Slope, Variance, RVariance, Interception, LineFit) = series_fit_line(y) \
+         | project RSquare = round(RSquare, 3), Slope = round(Slope, 3), Variance = round(Variance, 3), \
+           RVariance = round(RVariance, 3), Interception = round(Interception, 3), First = round(todouble(LineFit[0]), 3)",
+        "RSquare,Slope,Variance,RVariance,Interception,First\n0.983,2.731,98.629,1.686,-1.667,1.064\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn series_outliers_scores_by_tukey_fences() {
+    // ctukey: 10th/90th percentiles 2 and 10, so 50 scores (50 - 10) / 8 = 5
+    // and 1 scores (1 - 2) / 8.
+    check(
+        "print s = dynamic([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 50]) | project o = series_outliers(s)",
+        "o\n\"[-0.125,0,0,0,0,0,0,0,0,0,5]\"\n",
+    )
+    .await;
+    // Classic Tukey uses the quartiles 3.5 and 8.5.
+    check(
+        "print s = dynamic([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 50]) | project o = series_outliers(s, 'tukey')[10]",
+        "o\n8.3\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn series_decompose_anomalies_flags_a_spike() {
+    let series = "print s = dynamic([10, 11, 10, 12, 10, 11, 10, 12, 10, 11, 60, 12, 10, 11, 10, 12])";
+    check(
+        &format!(
+            "{series} | extend (anomalies, score, baseline) = series_decompose_anomalies(s, 1.5, 0) \
+             | project anomalies, spike_scored = todouble(score[10]) > 1.5, baseline0 = round(todouble(baseline[0]), 3)"
+        ),
+        "anomalies,spike_scored,baseline0\n\"[0,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0]\",true,13.875\n",
+    )
+    .await;
+    // Unnamed, the columns are series_decompose_anomalies_<arg>_ad_flag, …
+    check(
+        &format!(
+            "{series} | extend series_decompose_anomalies(s) | mv-expand flag = series_decompose_anomalies_s_ad_flag to typeof(long) \
+             | where flag != 0 | project flag, series_decompose_anomalies_s_ad_score[10] > 0"
+        ),
+        "flag,Column1\n1,true\n",
+    )
+    .await;
+    check_error("print s = dynamic([1]) | where series_fit_line(s) > 0", "returns several columns");
+}
+
+#[tokio::test]
+async fn pivot_turns_values_into_columns() {
+    let data = "datatable(Name: string, Team: string, Score: long)[\
+        'ann', 'red', 3, 'bob', 'red', 4, 'ann', 'blue', 5, 'cid', 'blue', 1, 'ann', 'red', 2]";
+    check(
+        &format!("{data} | evaluate pivot(Team, sum(Score), Name) | sort by Name asc"),
+        "Name,blue,red\nann,5,5\nbob,0,4\ncid,1,0\n",
+    )
+    .await;
+    // The default aggregation is count(); without group columns, the other columns group.
+    check(
+        &format!("{data} | project Name, Team | evaluate pivot(Team) | sort by Name asc"),
+        "Name,blue,red\nann,1,2\nbob,0,1\ncid,1,0\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ipv4_lookup_matches_addresses_to_ranges() {
+    // The documentation's example.
+    let q = "let IP_Data = datatable(network: string, continent_code: string, country_name: string)[\
+        '111.68.128.0/17', 'AS', 'Japan', '5.8.0.0/19', 'EU', 'Russia', '2.20.183.0/24', 'EU', 'United Kingdom'];\
+        datatable(ip: string)['2.20.183.12', '5.8.1.2', '192.165.12.17']";
+    check(
+        &format!("{q} | evaluate ipv4_lookup(IP_Data, ip, network) | sort by ip asc"),
+        "ip,network,continent_code,country_name\n2.20.183.12,2.20.183.0/24,EU,United Kingdom\n5.8.1.2,5.8.0.0/19,EU,Russia\n",
+    )
+    .await;
+    check(
+        &format!("{q} | evaluate ipv4_lookup(IP_Data, ip, network, return_unmatched = true) | sort by ip asc | project ip, country_name"),
+        "ip,country_name\n192.165.12.17,\n2.20.183.12,United Kingdom\n5.8.1.2,Russia\n",
+    )
+    .await;
+    check_error(&format!("{q} | evaluate ipv4_lookup(IP_Data, address, network)"), "unknown column 'address'");
+}
+
+#[tokio::test]
+async fn row_window_session_follows_the_documented_example() {
+    check(
+        "datatable (ID: string, Timestamp: datetime) [\
+            '1', datetime(2024-04-11 10:00:00), '2', datetime(2024-04-11 10:18:00), '1', datetime(2024-04-11 11:00:00),\
+            '3', datetime(2024-04-11 11:30:00), '2', datetime(2024-04-11 13:30:00), '2', datetime(2024-04-11 10:16:00)]\
+         | sort by ID asc, Timestamp asc\
+         | extend SessionStarted = row_window_session(Timestamp, 1h, 5m, ID != prev(ID))",
+        "ID,Timestamp,SessionStarted\n\
+         1,2024-04-11T10:00:00Z,2024-04-11T10:00:00Z\n\
+         1,2024-04-11T11:00:00Z,2024-04-11T11:00:00Z\n\
+         2,2024-04-11T10:16:00Z,2024-04-11T10:16:00Z\n\
+         2,2024-04-11T10:18:00Z,2024-04-11T10:16:00Z\n\
+         2,2024-04-11T13:30:00Z,2024-04-11T13:30:00Z\n\
+         3,2024-04-11T11:30:00Z,2024-04-11T11:30:00Z\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn row_ranks_follow_runs_of_equal_terms() {
+    check(
+        "datatable(Airline: string, Departures: long)['TLV', 3, 'NYC', 4, 'LAX', 3, 'SEA', 3, 'ORD', 4]\
+         | sort by Departures asc, Airline asc\
+         | extend Dense = row_rank_dense(Departures), Min = row_rank_min(Departures)",
+        "Airline,Departures,Dense,Min\nLAX,3,1,1\nSEA,3,1,1\nTLV,3,1,1\nNYC,4,2,4\nORD,4,2,4\n",
+    )
+    .await;
+}
