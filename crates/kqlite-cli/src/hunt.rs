@@ -126,6 +126,12 @@ fn print_evidence_report(report: &EvidenceReport) {
     if report.rejected.len() > 10 {
         eprintln!("kqlite: … and {} more records rejected", report.rejected.len() - 10);
     }
+    if report.conversion_failures > 0 {
+        eprintln!(
+            "kqlite: {} values did not convert to their column type (stored as null)",
+            report.conversion_failures
+        );
+    }
     for notice in report.notices.iter().take(10) {
         eprintln!("kqlite: note: {notice}");
     }

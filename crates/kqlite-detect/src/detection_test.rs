@@ -237,6 +237,12 @@ async fn run_case_inner(
     if let Some((location, why)) = loaded.rejected.first() {
         return Err(format!("input record rejected at {location}: {why}"));
     }
+    if loaded.conversion_failures > 0 {
+        return Err(format!(
+            "{} input values did not convert to their column type (a malformed datetime or number?)",
+            loaded.conversion_failures
+        ));
+    }
     let clock = match expected.now.as_deref() {
         None | Some("latest") => Clock::LatestEvent,
         Some(text) => Clock::Fixed(

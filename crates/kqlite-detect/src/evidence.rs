@@ -23,6 +23,8 @@ pub struct EvidenceReport {
     /// Records read but rejected, with location and reason.
     pub rejected: Vec<(String, String)>,
     pub notices: Vec<String>,
+    /// Values that did not convert to their column's type (stored as null).
+    pub conversion_failures: usize,
     /// Parquet tables, read lazily: their row counts are not known here.
     pub lazy_tables: std::collections::BTreeSet<String>,
 }
@@ -30,6 +32,7 @@ pub struct EvidenceReport {
 impl EvidenceReport {
     fn absorb(&mut self, report: &LoadReport) {
         self.rejected.extend(report.rejected.iter().cloned());
+        self.conversion_failures += report.conversion_failures;
         self.notices.extend(report.notices.iter().cloned());
     }
 

@@ -175,16 +175,19 @@ impl Tuning {
             if overrides.is_empty() { rule.query.clone() } else { query_edit::override_lets(&rule.query, &overrides)? };
         if let Some(t) = self.for_rule(rule) {
             for exclusion in &t.exclude {
+                // Case-insensitive membership in the watchlist's keys, read
+                // once with toscalar(): DataFusion cannot plan `not(x in
+                // (subquery) and …)`. coalesce() keeps rows whose test is null.
                 let listed = format!(
-                    "{} in~ ((_GetWatchlist({}) | project SearchKey))",
-                    quoted_name(&exclusion.column),
-                    string_literal(&exclusion.watchlist)
+                    "set_has_element(toscalar(_GetWatchlist({}) | summarize make_set(tolower(SearchKey))), tolower({}))",
+                    string_literal(&exclusion.watchlist),
+                    quoted_name(&exclusion.column)
                 );
                 let condition = match &exclusion.when {
                     Some(when) => format!("{listed} and ({when})"),
                     None => listed,
                 };
-                query = query_edit::append_operators(&query, &format!("| where not({condition})"))
+                query = query_edit::append_operators(&query, &format!("| where not(coalesce({condition}, false))"))
                     .map_err(|e| format!("exclusion of watchlist '{}': {e}", exclusion.watchlist))?;
             }
         }
