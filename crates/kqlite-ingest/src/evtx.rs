@@ -16,6 +16,7 @@
 
 mod security;
 mod xml;
+pub mod writer;
 
 use crate::catalog;
 use crate::columns::ColumnBuilder;
