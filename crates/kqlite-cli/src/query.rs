@@ -1,7 +1,7 @@
 //! `kqlite query`: run KQL over local files.
 
 use crate::tables::{load_tables, parse_now, TableArg};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use kqlite_engine::output::{self, Format};
 use kqlite_engine::{QueryError, Session};
@@ -9,25 +9,42 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Run a KQL query over CSV, JSON lines or Parquet files.
+/// Run a KQL query over logs: files or directories read on the fly, a store
+/// made by `kqlite ingest --store`, or single files loaded with --table.
 ///
-/// Each --table loads a file (or a directory of Parquet files) as a table.
-/// Known Sentinel tables (SecurityEvent, DeviceLogonEvents, Syslog, …) get
-/// their Log Analytics schema; other tables get a schema inferred from the
-/// data. The query text runs unchanged, with Kusto's semantics.
+/// Paths after the query are read like `kqlite ingest` reads them (EVTX,
+/// Sentinel and Defender exports, syslog, Windows JSON, Parquet; plain, .gz
+/// or .zip) into their Sentinel tables. Known Sentinel tables
+/// (SecurityEvent, DeviceLogonEvents, Syslog, …) get their Log Analytics
+/// schema; other tables get a schema inferred from the data. The query text
+/// runs unchanged, with Kusto's semantics.
 ///
 /// Examples:
-///   kqlite query --table SecurityEvent=events.csv 'SecurityEvent | where EventID == 4624 | count'
-///   kqlite query -f detection.kql --table SecurityEvent=se.parquet --now latest --format json
+///   kqlite query 'SecurityEvent | where EventID == 4625 | count' ./evtx-logs
+///   kqlite query --store ./store 'SecurityEvent | summarize count() by EventID'
+///   kqlite query -f detection.kql --now latest --format json -- logs/ auth.log.gz
+///   kqlite query --table SecurityEvent=events.csv 'SecurityEvent | count'
 ///
-/// Exit status: 0 on success, 1 when the query is rejected or fails, 2 on
-/// bad usage or unreadable input.
+/// Exit status: 0 on success, 1 when the query is rejected or fails (or, with
+/// --strict, when input records were rejected), 2 on bad usage or unreadable
+/// input.
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct QueryArgs {
     /// The query text (or use -f FILE, or - for standard input).
-    #[arg(conflicts_with = "file")]
     query: Option<String>,
+
+    /// Files or directories to read into their tables before the query runs.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Query a store made by `kqlite ingest --store DIR`.
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+
+    /// Fail (exit 1) before running the query when any record of PATHs is rejected.
+    #[arg(long)]
+    strict: bool,
 
     /// Read the query from a file.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -71,7 +88,13 @@ impl From<OutputFormat> for Format {
     }
 }
 
-pub fn run(args: QueryArgs) -> Result<ExitCode> {
+pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
+    // With -f, the first positional is a path, not the query.
+    if args.file.is_some() {
+        if let Some(first) = args.query.take() {
+            args.paths.insert(0, PathBuf::from(first));
+        }
+    }
     let (text, name) = match (&args.query, &args.file) {
         (_, Some(path)) => (
             std::fs::read_to_string(path).with_context(|| format!("cannot read query file {}", path.display()))?,
@@ -86,6 +109,14 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let mut session = Session::new();
         session.set_clock(parse_now(&args.now)?);
+        if let Some(store) = &args.store {
+            kqlite_ingest::register_store(&mut session, store).await.map_err(|e| anyhow!("--store: {e}"))?;
+        }
+        if !args.paths.is_empty() {
+            if let Some(code) = ingest_on_the_fly(&mut session, &args)? {
+                return Ok(code);
+            }
+        }
         load_tables(&mut session, &args.tables).await?;
         let format: Format = args.format.into();
         if args.explain {
@@ -111,6 +142,40 @@ pub fn run(args: QueryArgs) -> Result<ExitCode> {
             Err(e) => report_error(&e, &text, &name, format),
         }
     })
+}
+
+/// Reads PATHs into the session (their tables replace same-named store
+/// tables); returns an exit code when --strict stops the run.
+fn ingest_on_the_fly(session: &mut Session, args: &QueryArgs) -> Result<Option<ExitCode>> {
+    let options = kqlite_ingest::IngestOptions { strict: false, progress: std::io::stderr().is_terminal(), threads: 0 };
+    let ingested = kqlite_ingest::ingest_paths(&args.paths, &options).map_err(|e| anyhow!(e))?;
+    crate::ingest::print_notices(&ingested.notices);
+    crate::ingest::print_rejections(&ingested.rejected, 20);
+    for file in ingested.files.iter().filter(|f| f.error.is_some()) {
+        eprintln!("kqlite: unreadable: {}", file.error.as_deref().unwrap_or_default());
+    }
+    let records: usize = ingested.files.iter().map(|f| f.records).sum();
+    let loaded: usize = ingested.files.iter().map(|f| f.loaded).sum();
+    if !ingested.rejected.is_empty() || records != loaded {
+        eprintln!(
+            "kqlite: {} input(s): {records} records read, {loaded} loaded, {} rejected",
+            ingested.files.len(),
+            ingested.rejected.len()
+        );
+    }
+    if args.strict && ingested.has_failures() {
+        eprintln!("kqlite: --strict: records were rejected or inputs could not be read; the query was not run");
+        return Ok(Some(ExitCode::from(1)));
+    }
+    if args.store.is_some() {
+        let replaced: Vec<&str> =
+            ingested.tables.iter().map(|t| t.name.as_str()).filter(|n| session.table_columns(n).is_some()).collect();
+        if !replaced.is_empty() {
+            eprintln!("kqlite: note: tables read from PATHs replace the store's: {}", replaced.join(", "));
+        }
+    }
+    kqlite_ingest::register_tables(session, ingested.tables).map_err(|e| anyhow!(e))?;
+    Ok(None)
 }
 
 fn read_stdin() -> Result<String> {

@@ -196,7 +196,8 @@ pub fn widen(a: Option<KqlType>, b: Option<KqlType>) -> Option<KqlType> {
     match (a, b) {
         (None, t) | (t, None) => t,
         (Some(x), Some(y)) if x == y => Some(x),
-        (Some(KqlType::Long), Some(KqlType::Real)) | (Some(KqlType::Real), Some(KqlType::Long)) => Some(KqlType::Real),
+        (Some(KqlType::Int), Some(KqlType::Long)) | (Some(KqlType::Long), Some(KqlType::Int)) => Some(KqlType::Long),
+        (Some(x), Some(y)) if x.is_numeric() && y.is_numeric() => Some(KqlType::Real),
         (Some(KqlType::Dynamic), _) | (_, Some(KqlType::Dynamic)) => Some(KqlType::Dynamic),
         _ => Some(KqlType::String),
     }

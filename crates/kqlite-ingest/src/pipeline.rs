@@ -106,24 +106,98 @@ pub fn ingest_paths(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingest
     Ok(ingested)
 }
 
+/// Reads `paths` like [`ingest_paths`] but keeps no rows: returns the
+/// report (with no tables) and the rows each table would get. Memory stays
+/// bounded whatever the input size.
+pub fn survey_paths(
+    paths: &[PathBuf],
+    options: &IngestOptions,
+) -> Result<(Ingested, std::collections::BTreeMap<String, usize>), String> {
+    let (inputs, _) = gather(paths, options.threads)?;
+    let threads = thread_count(options.threads, inputs.files.len());
+    let evtx = evtx_options(threads, inputs.files.len());
+    let progress = Progress::start(inputs.files.len(), options.progress);
+    let rows: Mutex<std::collections::BTreeMap<String, usize>> = Mutex::default();
+    let results = run_parallel(inputs.files.len(), threads, |i| {
+        let (path, explicit) = &inputs.files[i];
+        let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        let read = read_file(path, *explicit, &evtx, &progress.counters, &mut |table, _, batch| {
+            *counts.entry(table.to_string()).or_default() += batch.num_rows()
+        });
+        let mut all = rows.lock().unwrap_or_else(|e| e.into_inner());
+        for (table, n) in counts {
+            *all.entry(table).or_default() += n;
+        }
+        progress.counters.files_done.fetch_add(1, Ordering::Relaxed);
+        read
+    });
+    progress.finish();
+    let mut ingested =
+        Ingested { tables: Vec::new(), files: Vec::new(), rejected: Vec::new(), notices: inputs.notices };
+    let mut unrecognized = Vec::new();
+    for read in results {
+        ingested.files.extend(read.summaries);
+        ingested.rejected.extend(read.rejected);
+        ingested.notices.extend(read.notices);
+        unrecognized.extend(read.unrecognized);
+    }
+    ingested.notices.extend(unrecognized_notice(&unrecognized));
+    Ok((ingested, rows.into_inner().unwrap_or_else(|e| e.into_inner())))
+}
+
 /// Registers tables with the session; tables of the same name are merged
 /// (columns united, conflicting types widened).
 pub fn register_tables(session: &mut Session, tables: Vec<LoadedTable>) -> Result<(), String> {
-    let pieces = tables
-        .into_iter()
-        .flat_map(|t| {
-            let LoadedTable { name, columns, batches } = t;
-            batches.into_iter().map(move |b| (name.clone(), columns.clone(), b)).collect::<Vec<_>>()
-        })
-        .collect();
-    // Tables without batches still register (a query of an empty table is not an error).
-    let (merged, _) = merge(pieces);
+    let mut empty: Vec<(String, Vec<ColumnDef>)> = Vec::new();
+    let mut pieces = Vec::new();
+    for LoadedTable { name, columns, batches } in tables {
+        if batches.is_empty() {
+            empty.push((name, columns));
+            continue;
+        }
+        pieces.extend(batches.into_iter().map(|b| (name.clone(), columns.clone(), b)));
+    }
+    let (mut merged, _) = merge(pieces);
+    // Tables without rows still register: querying an empty table is not an error.
+    for (name, columns) in empty {
+        match merged.iter_mut().find(|t| t.name == name) {
+            Some(table) => {
+                // Only new columns: the rows already have their types.
+                for column in columns {
+                    if !table.columns.iter().any(|c| c.name == column.name) {
+                        table.columns.push(column);
+                    }
+                }
+            }
+            None => merged.push(LoadedTable { name, columns, batches: Vec::new() }),
+        }
+    }
     for table in merged {
-        session
-            .register_batches(&table.name, table.columns, table.batches)
-            .map_err(|e| format!("{}: {e}", table.name))?;
+        let batches = conform_all(&table.columns, table.batches);
+        session.register_batches(&table.name, table.columns, batches).map_err(|e| format!("{}: {e}", table.name))?;
     }
     Ok(())
+}
+
+/// Batches brought to `columns` when these gained columns after merging.
+fn conform_all(columns: &[ColumnDef], batches: Vec<RecordBatch>) -> Vec<RecordBatch> {
+    batches
+        .into_iter()
+        .map(|batch| {
+            if batch.num_columns() == columns.len() {
+                return batch;
+            }
+            let from: Vec<ColumnDef> = batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| {
+                    columns.iter().find(|c| c.name == *f.name()).cloned().expect("merged columns hold every column")
+                })
+                .collect();
+            conform(&batch, &from, columns).0
+        })
+        .collect()
 }
 
 /// Registers every table of a store made by `kqlite ingest --store`.
