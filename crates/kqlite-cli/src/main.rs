@@ -4,6 +4,7 @@
 mod check;
 mod detection_test;
 mod hunt;
+mod ingest;
 mod pivot;
 mod query;
 mod rules;
@@ -30,6 +31,7 @@ struct Cli {
 enum Command {
     Check(check::CheckArgs),
     Query(query::QueryArgs),
+    Ingest(ingest::IngestArgs),
     Hunt(hunt::HuntArgs),
     Rules(rules::RulesArgs),
     Pivot(pivot::PivotArgs),
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Query(args) => query::run(args),
+        Command::Ingest(args) => ingest::run(args),
         Command::Hunt(args) => hunt::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Pivot(args) => pivot::run(args),
