@@ -2,6 +2,7 @@
 //! thin layer over the library crates; each subcommand lives in its module.
 
 mod check;
+mod demo;
 mod detection_test;
 mod hunt;
 mod ingest;
@@ -36,6 +37,7 @@ enum Command {
     Rules(rules::RulesArgs),
     Pivot(pivot::PivotArgs),
     Test(detection_test::TestArgs),
+    Demo(demo::DemoArgs),
     /// List the KQL functions and tabular operators kqlite implements.
     Functions {
         /// List tabular operators instead of functions.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules::run(args),
         Command::Pivot(args) => pivot::run(args),
         Command::Test(args) => detection_test::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Functions { operators } => {
             let names: Vec<&str> = if operators {
                 kqlite_engine::binder::SUPPORTED_OPERATORS.to_vec()
