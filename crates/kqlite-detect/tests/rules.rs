@@ -1,0 +1,267 @@
+//! Rule files, the built-in pack, watchlists and tuning, through the
+//! library API.
+
+use kqlite_detect::finding::{Finding, Severity};
+use kqlite_detect::hunt;
+use kqlite_detect::rule::{parse_duration, Rule, RuleSet, TriggerOperator};
+use kqlite_detect::tuning::Tuning;
+use kqlite_detect::watchlist::{self, Watchlist};
+use kqlite_engine::Session;
+
+/// Shaped like the rules of the Azure-Sentinel repository, with the fields
+/// kqlite does not use (status, tags, metadata, incidentConfiguration,
+/// eventGroupingSettings) that must not stop it from loading.
+const SENTINEL_STYLE: &str = r#"id: 0b9a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d
+name: Many failed logons for one account
+description: |
+  'Accounts with many failed logons in the last day.'
+severity: Medium
+status: Available
+requiredDataConnectors:
+  - connectorId: SecurityEvents
+    dataTypes:
+      - SecurityEvent
+queryFrequency: 1d
+queryPeriod: P1D
+triggerOperator: GreaterThan
+triggerThreshold: 2
+tactics:
+  - CredentialAccess
+relevantTechniques:
+  - T1110
+tags:
+  - Brute force
+query: |
+  let threshold = 5;
+  SecurityEvent
+  | where TimeGenerated > ago(1d)
+  | where EventID == 4625
+  | summarize Failures = count(), StartTime = min(TimeGenerated), EndTime = max(TimeGenerated) by Account, Computer, IpAddress
+  | where Failures >= threshold
+  | extend AccountCustomEntity = Account, HostCustomEntity = Computer, IPCustomEntity = IpAddress
+entityMappings:
+  - entityType: Account
+    fieldMappings:
+      - identifier: FullName
+        columnName: AccountCustomEntity
+  - entityType: Host
+    fieldMappings:
+      - identifier: FullName
+        columnName: HostCustomEntity
+  - entityType: IP
+    fieldMappings:
+      - identifier: Address
+        columnName: IPCustomEntity
+customDetails:
+  FailedLogons: Failures
+eventGroupingSettings:
+  aggregationKind: AlertPerResult
+incidentConfiguration:
+  createIncident: true
+  groupingConfiguration:
+    enabled: false
+alertDetailsOverride:
+  alertDisplayNameFormat: "{{Failures}} failed logons for {{Account}}"
+version: 1.0.3
+kind: Scheduled
+metadata:
+  source:
+    kind: Community
+"#;
+
+#[test]
+fn sentinel_rule_files_load_as_they_are() {
+    let rule = Rule::parse(SENTINEL_STYLE, "failed.yaml", "failed").unwrap();
+    assert_eq!(rule.id, "0b9a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d");
+    assert_eq!(rule.severity, Severity::Medium);
+    assert_eq!(rule.required_tables, ["SecurityEvent"]);
+    assert_eq!(rule.trigger.operator, TriggerOperator::GreaterThan);
+    assert_eq!(rule.trigger.threshold, 2);
+    assert!(!rule.trigger.fires(2) && rule.trigger.fires(3));
+    assert_eq!(rule.techniques, ["T1110"]);
+    assert_eq!(rule.version.as_deref(), Some("1.0.3"));
+    assert_eq!(rule.custom_details, [("FailedLogons".to_string(), "Failures".to_string())]);
+    assert_eq!(rule.mapped_column("Account", &["Name", "FullName"]), Some("AccountCustomEntity"));
+    assert_eq!(parse_duration(rule.query_frequency.as_deref().unwrap()), Some(86_400_000_000_000));
+    assert_eq!(parse_duration(rule.query_period.as_deref().unwrap()), Some(86_400_000_000_000));
+    assert_eq!(parse_duration("PT1H30M"), Some(5_400_000_000_000));
+    assert_eq!(parse_duration("P1Y"), None);
+}
+
+#[tokio::test]
+async fn findings_follow_entity_mappings_and_the_trigger() {
+    let rule = Rule::parse(SENTINEL_STYLE, "failed.yaml", "failed").unwrap();
+    let mut session = Session::with_partitions(1);
+    let csv = "TimeGenerated,EventID,Account,Computer,IpAddress\n";
+    let mut rows = String::from(csv);
+    for i in 0..6 {
+        rows.push_str(&format!("2024-05-02T10:0{i}:00Z,4625,CONTOSO\\bob,DC1,10.9.9.9\n"));
+        rows.push_str(&format!("2024-05-02T11:0{i}:00Z,4625,CONTOSO\\eve,DC2,10.9.9.8\n"));
+    }
+    let dir = std::env::temp_dir().join(format!("kqlite-detect-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("SecurityEvent.csv");
+    std::fs::write(&path, rows).unwrap();
+    let evidence = kqlite_detect::evidence::load_evidence(&mut session, &[path.clone()]).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(evidence.rows["SecurityEvent"], 12);
+    session
+        .set_clock(kqlite_engine::Clock::Fixed(kqlite_engine::time::parse_datetime("2024-05-02T12:00:00Z").unwrap()));
+    let tuning = Tuning::default();
+    hunt::prepare_session(&mut session, &tuning, &[]).unwrap();
+    let with_data = hunt::tables_with_data(&evidence);
+    // Two result rows: not above the threshold of 2, so no alert.
+    let outcome = hunt::run_rule(&session, &rule, &tuning, &with_data).await;
+    assert!(matches!(outcome.status, hunt::RuleStatus::Ran { rows: 2, fired: false }), "{:?}", outcome.status);
+    assert!(outcome.findings.is_empty());
+    let mut eager = rule.clone();
+    eager.trigger.threshold = 0;
+    let outcome = hunt::run_rule(&session, &eager, &tuning, &with_data).await;
+    let mut findings: Vec<Finding> = outcome.findings;
+    findings.sort_by(|a, b| a.account.cmp(&b.account));
+    assert_eq!(findings.len(), 2);
+    let bob = &findings[0];
+    assert_eq!((bob.account.as_str(), bob.source.as_str()), ("CONTOSO\\bob", "10.9.9.9"));
+    assert_eq!(bob.targets, ["DC1"]);
+    assert_eq!(bob.severity, Severity::Medium);
+    assert_eq!(bob.details["FailedLogons"], 6);
+    assert_eq!(bob.details["AlertDisplayName"], "6 failed logons for CONTOSO\\bob");
+    assert_eq!(bob.first_seen, kqlite_engine::time::parse_datetime("2024-05-02T10:00:00Z"));
+    assert_eq!(bob.last_seen, kqlite_engine::time::parse_datetime("2024-05-02T10:05:00Z"));
+    // No data for the rule's tables: skipped, not run.
+    let outcome = hunt::run_rule(&session, &eager, &tuning, &[]).await;
+    assert!(matches!(outcome.status, hunt::RuleStatus::NoData(_)));
+}
+
+#[test]
+fn bad_rules_are_rejected_with_the_field() {
+    let replace = |from: &str, to: &str| SENTINEL_STYLE.replace(from, to);
+    let err = Rule::parse(&replace("kind: Scheduled", "kind: Fusion"), "f.yaml", "f").unwrap_err();
+    assert!(err.contains("f.yaml: field 'kind'"), "{err}");
+    let err = Rule::parse(&replace("severity: Medium", "severity: Severe"), "f.yaml", "f").unwrap_err();
+    assert!(err.contains("field 'severity'") && err.contains("unknown severity 'Severe'"), "{err}");
+    let err =
+        Rule::parse(&replace("triggerOperator: GreaterThan", "triggerOperator: around"), "f.yaml", "f").unwrap_err();
+    assert!(err.contains("triggerOperator"), "{err}");
+    let err =
+        Rule::parse(&replace("query: |\n  let threshold", "query: |\n  let threshold = ;\n  let x"), "f.yaml", "f")
+            .unwrap_err();
+    assert!(err.contains("field 'query': syntax error at line 1"), "{err}");
+    let with_param = format!("{SENTINEL_STYLE}parameters:\n  Threshold:\n    description: x\n");
+    let err = Rule::parse(&with_param, "f.yaml", "f").unwrap_err();
+    assert!(err.contains("'Threshold' is not a top-level let of the query (its lets: threshold)"), "{err}");
+    let err = Rule::parse("name: x\n", "f.yaml", "f").unwrap_err();
+    assert!(err.starts_with("f.yaml: not a valid rule: missing field"), "{err}");
+    assert!(Rule::parse(&replace("kind: Scheduled", "kind: NRT"), "f.yaml", "f").is_ok());
+}
+
+#[test]
+fn rules_are_found_by_id_stem_technique_and_prefix() {
+    let mut set = RuleSet::default();
+    set.add(Rule::parse(SENTINEL_STYLE, "a", "T1110-failed-logons").unwrap()).unwrap();
+    let other = SENTINEL_STYLE.replace("0b9a1c2d-3e4f", "ffffffff-3e4f");
+    set.add(Rule::parse(&other, "b", "T1110.001-guessing").unwrap()).unwrap();
+    assert_eq!(set.find("T1110").unwrap().stem, "T1110-failed-logons");
+    assert_eq!(set.find("t1110.001").unwrap().stem, "T1110.001-guessing");
+    assert_eq!(set.find("ffff").unwrap().stem, "T1110.001-guessing");
+    assert!(set.find("T11").unwrap_err().contains("names several rules"));
+    assert!(set.find("nope").unwrap_err().contains("no rule 'nope'"));
+    let err = set.add(Rule::parse(SENTINEL_STYLE, "c", "dup").unwrap()).unwrap_err();
+    assert!(err.contains("is also the id of a"), "{err}");
+}
+
+/// Every built-in rule binds against the Sentinel schemas (with the pack's
+/// functions and `_GetWatchlist` defined), and so do its pivots and
+/// finding reasons.
+#[tokio::test]
+async fn the_builtin_pack_binds() {
+    let rules = kqlite_detect::pack::builtin_rules().unwrap();
+    assert!(rules.find("T1021").is_ok());
+    let mut session = Session::with_partitions(1);
+    kqlite_detect::evidence::load_evidence(&mut session, &[]).await.unwrap();
+    hunt::prepare_session(&mut session, &Tuning::default(), &kqlite_detect::pack::builtin_functions()).unwrap();
+    let finding = Finding {
+        rule_id: String::new(),
+        rule_name: String::new(),
+        severity: Severity::High,
+        techniques: Vec::new(),
+        account: "CONTOSO\\alice".into(),
+        source: "10.0.0.5".into(),
+        targets: vec!["SRV1".into()],
+        count: 1,
+        first_seen: Some(0),
+        last_seen: Some(0),
+        risk_score: 1,
+        reasons: Vec::new(),
+        details: Default::default(),
+    };
+    for rule in &rules.rules {
+        session
+            .check(&rule.query)
+            .unwrap_or_else(|e| panic!("{}: {}", rule.origin, e.render(&rule.query, &rule.origin)));
+        for reason in &rule.finding_reasons {
+            let q = kqlite_detect::query_edit::append_operators(
+                &rule.query,
+                &format!("| extend r = tobool({})", reason.when),
+            )
+            .unwrap();
+            session.check(&q).unwrap_or_else(|e| panic!("{} reason '{}': {e}", rule.origin, reason.reason));
+        }
+        for pivot in &rule.pivots {
+            let q = kqlite_detect::pivot::pivot_query(pivot, &finding);
+            session
+                .check(&q)
+                .unwrap_or_else(|e| panic!("{} pivot {}: {}", rule.origin, pivot.name, e.render(&q, &pivot.name)));
+        }
+        assert!(
+            !rule.investigation_guide.as_deref().unwrap_or("").is_empty(),
+            "{} has no investigation guide",
+            rule.origin
+        );
+        assert!(!rule.response_steps.is_empty(), "{} has no response steps", rule.origin);
+    }
+}
+
+#[test]
+fn the_builtin_pack_matches_the_rules_directory() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    let builtin = kqlite_detect::pack::builtin_rules().unwrap();
+    for rule in &builtin.rules {
+        let on_disk = Rule::load(&dir.join(format!("{}.yaml", rule.stem))).unwrap();
+        assert_eq!(on_disk.query, rule.query, "{} differs from rules/{}.yaml", rule.origin, rule.stem);
+    }
+    // The T1021 rule is the published query with only the case() fix.
+    let t1021 = builtin.find("T1021").unwrap();
+    let kql = std::fs::read_to_string(dir.join("T1021-remote-services.kql")).unwrap();
+    let published_body: String = kql.lines().skip(3).collect::<Vec<_>>().join("\n");
+    assert_eq!(t1021.query.trim_end(), published_body.trim_end());
+    assert_eq!(t1021.severity, Severity::High);
+    assert_eq!(t1021.confidence.as_deref(), Some("Medium"));
+    assert_eq!(t1021.false_positives.len(), 5);
+}
+
+#[tokio::test]
+async fn watchlists_load_and_get_watchlist_returns_their_columns() {
+    let dir = std::env::temp_dir().join(format!("kqlite-detect-wl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Hosts.csv"), "# SearchKey: Ip\nName,Ip\n\"JUMP, 1\",10.0.0.1\nJUMP2,10.0.0.2\n").unwrap();
+    std::fs::write(dir.join("Broken.csv"), "A,B\n1,2\n3\n").unwrap();
+    let err = watchlist::load_dir(&dir).unwrap_err();
+    assert!(err.contains("Broken.csv:3: expected 2 fields like the header, found 1"), "{err}");
+    std::fs::remove_file(dir.join("Broken.csv")).unwrap();
+    let lists = watchlist::load_dir(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(lists.len(), 1);
+    let hosts: &Watchlist = &lists[0];
+    assert_eq!((hosts.alias.as_str(), hosts.search_key.as_str()), ("Hosts", "Ip"));
+    assert_eq!(hosts.keys(), ["10.0.0.1", "10.0.0.2"]);
+    let mut session = Session::with_partitions(1);
+    watchlist::register(&mut session, &lists).unwrap();
+    let result =
+        session.query("_GetWatchlist('Hosts') | project SearchKey, Name | sort by SearchKey asc").await.unwrap();
+    let rows = hunt::result_rows(&result);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0], [serde_json::json!("10.0.0.1"), serde_json::json!("JUMP, 1")]);
+    let result = session.query("Watchlist | summarize count() by WatchlistAlias").await.unwrap();
+    assert_eq!(hunt::result_rows(&result), [[serde_json::json!("Hosts"), serde_json::json!(2)]]);
+}
