@@ -24,6 +24,7 @@ use std::process::ExitCode;
 ///   kqlite hunt ./evidence
 ///   kqlite hunt Security.evtx auth.log --tuning tuning.yaml --format json
 ///   kqlite hunt ./evidence --rules ./my-rules --min-severity high
+///   kqlite hunt ./evidence --rule T1021 --rule T1021.004
 ///
 /// Exit status: 0 when no rule found anything, 1 when findings were
 /// reported, 2 on bad usage, unreadable input or a rule that failed to
@@ -41,6 +42,10 @@ pub struct HuntArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+
+    /// Run only this rule (id, file stem, technique or unique prefix). Repeatable.
+    #[arg(long = "rule", value_name = "RULE")]
+    only: Vec<String>,
 
     /// Report only findings at least this severe: informational, low, medium, high.
     #[arg(long, value_name = "SEVERITY", default_value = "informational")]
@@ -140,7 +145,17 @@ fn print_evidence_report(report: &EvidenceReport) {
 pub fn run(args: HuntArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
     runtime.block_on(async {
-        let prepared = prepare(&args.paths, &args.setup).await?;
+        let mut prepared = prepare(&args.paths, &args.setup).await?;
+        if !args.only.is_empty() {
+            let mut selected = RuleSet::default();
+            for key in &args.only {
+                let rule = prepared.rules.find(key).map_err(|e| anyhow!("--rule {key}: {e}"))?.clone();
+                if !selected.rules.iter().any(|r| r.id == rule.id) {
+                    selected.rules.push(rule);
+                }
+            }
+            prepared.rules = selected;
+        }
         let with_data = hunt::tables_with_data(&prepared.evidence);
         let outcomes =
             hunt::hunt(&prepared.session, &prepared.rules, &prepared.tuning, &with_data, args.min_severity).await;

@@ -54,7 +54,16 @@ fn text(bytes: &[u8]) -> String {
 fn hunt_fixture(extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
     let se = fixture("SecurityEvent.csv");
     let dle = fixture("DeviceLogonEvents.csv");
-    let mut args = vec!["hunt", se.to_str().unwrap(), dle.to_str().unwrap(), "--now", "2024-05-02T12:00:00Z"];
+    // Only the seed rule: the pack's other rules also read these tables.
+    let mut args = vec![
+        "hunt",
+        se.to_str().unwrap(),
+        dle.to_str().unwrap(),
+        "--now",
+        "2024-05-02T12:00:00Z",
+        "--rule",
+        "T1021-remote-services",
+    ];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--format", "json"]);
     let out = kqlite(&args);
@@ -118,13 +127,13 @@ fn hunt_reports_what_expected_csv_says() {
 #[test]
 fn hunt_exits_0_without_findings_and_table_is_readable() {
     let case = root().join("rules/tests/T1021-remote-services/atomic-1-rdp-localhost/SecurityEvent.csv");
-    let out = kqlite(&["hunt", case.to_str().unwrap()]);
+    let out = kqlite(&["hunt", case.to_str().unwrap(), "--rule", "T1021-remote-services"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
     assert!(text(&out.stderr).contains("0 findings"));
 
     let se = fixture("SecurityEvent.csv");
-    let out = kqlite(&["hunt", se.to_str().unwrap(), "--now", "2024-05-02T12:00:00Z"]);
+    let out = kqlite(&["hunt", se.to_str().unwrap(), "--now", "2024-05-02T12:00:00Z", "--rule", "T1021"]);
     assert_eq!(out.status.code(), Some(1));
     let table = text(&out.stdout);
     let header = table.lines().next().unwrap();
@@ -134,6 +143,23 @@ fn hunt_exits_0_without_findings_and_table_is_readable() {
         assert!(header.contains(column), "{header}");
     }
     assert!(table.contains("T1021-remote-services") && table.contains("multi-host spread (2 hosts)"), "{table}");
+}
+
+#[test]
+fn the_whole_pack_covers_rdp_to_localhost() {
+    let case = root().join("rules/tests/T1021-remote-services/atomic-1-rdp-localhost/SecurityEvent.csv");
+    let out = kqlite(&["hunt", case.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let rules: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["rule_name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(rules.iter().all(|r| r.starts_with("T1021.001")), "{rules:?}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("rule T1021.004-ssh-lateral-movement: skipped, no data for Syslog"), "{stderr}");
+    let out = kqlite(&["hunt", case.to_str().unwrap(), "--rule", "T9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--rule T9: no rule 'T9'"));
 }
 
 #[test]

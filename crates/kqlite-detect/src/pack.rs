@@ -5,8 +5,13 @@ use crate::rule::{Rule, RuleSet};
 use std::path::Path;
 
 /// (file name, text) of each embedded rule.
-const RULES: &[(&str, &str)] =
-    &[("T1021-remote-services.yaml", include_str!("../../../rules/T1021-remote-services.yaml"))];
+const RULES: &[(&str, &str)] = &[
+    ("T1021-remote-services.yaml", include_str!("../../../rules/T1021-remote-services.yaml")),
+    ("T1021.001-rdp-localhost.yaml", include_str!("../../../rules/T1021.001-rdp-localhost.yaml")),
+    ("T1021.002-smb-admin-shares.yaml", include_str!("../../../rules/T1021.002-smb-admin-shares.yaml")),
+    ("T1021.004-ssh-lateral-movement.yaml", include_str!("../../../rules/T1021.004-ssh-lateral-movement.yaml")),
+    ("T1021.006-winrm-remoting.yaml", include_str!("../../../rules/T1021.006-winrm-remoting.yaml")),
+];
 
 /// (file name, text) of each embedded function file.
 const FUNCTIONS: &[(&str, &str)] = &[("sshd_auth.kql", include_str!("../../../rules/functions/sshd_auth.kql"))];
