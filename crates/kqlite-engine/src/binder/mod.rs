@@ -8,6 +8,7 @@
 
 mod evaluate;
 mod expand;
+mod find;
 mod join;
 mod make_series;
 mod multi_output;
@@ -53,7 +54,7 @@ pub const SUPPORTED_OPERATORS: &[&str] = &[
     "summarize", "sort", "order", "top", "take", "limit", "sample", "count", "distinct", "serialize", "as",
     "render", "getschema", "join", "lookup", "union", "mv-expand", "mvexpand", "parse", "parse-where", "invoke",
     "print", "range", "datatable", "externaldata", "parse-kv", "mv-apply", "top-nested", "make-series",
-    "evaluate",
+    "evaluate", "find",
 ];
 
 /// A tabular value: a plan and the KQL type of each of its columns, in order.

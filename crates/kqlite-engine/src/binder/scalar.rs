@@ -9,7 +9,7 @@ use crate::types::{ColumnDef, KqlType};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{InList, InSubquery};
-use datafusion::logical_expr::{cast, lit, when, BinaryExpr, Expr, Operator, Subquery};
+use datafusion::logical_expr::{cast, lit, when, BinaryExpr, Expr, LogicalPlanBuilder, Operator, Subquery};
 use kqlite_syntax::ast::{self, BinaryOp, ExprKind, ListOp, Literal, UnaryOp};
 use kqlite_syntax::Span;
 use std::collections::HashMap;
@@ -269,11 +269,18 @@ impl<'r> Binder<'r> {
         if let [only] = items {
             if self.is_tabular(only) {
                 let relation = self.tabular(only)?;
-                let [column] = relation.columns.as_slice() else {
-                    return err(
-                        only.span,
-                        format!("the subquery of 'in' must have one column, it has {}", relation.columns.len()),
-                    );
+                // Kusto compares with the subquery's first column.
+                let Some(column) = relation.columns.first().cloned() else {
+                    return err(only.span, "the subquery of 'in' has no columns");
+                };
+                let relation = if relation.columns.len() > 1 {
+                    let plan = LogicalPlanBuilder::from(relation.plan)
+                        .project(vec![col_ref(&column.name)])
+                        .and_then(|b| b.build())
+                        .map_err(|e| BindError::new(only.span, format!("cannot plan this: {e}")))?;
+                    Relation { plan, columns: vec![column.clone()] }
+                } else {
+                    relation
                 };
                 let item_ty = column.ty;
                 let value = coerce_pair(value, item_ty).ok_or_else(|| {
@@ -344,6 +351,22 @@ impl<'r> Binder<'r> {
     /// The right side of `has_any`: one dynamic array of terms.
     fn terms_array(&mut self, items: &[ast::Expr], scope: &mut RowScope<'_>) -> BindResult<Bound> {
         if let [only] = items {
+            if self.is_tabular(only) {
+                // `has_any (T)`: the values of T's first column.
+                let relation = self.tabular(only)?;
+                let Some(column) = relation.columns.first() else {
+                    return err(only.span, "the table given to has_any has no columns");
+                };
+                let spec = functions::registry().lookup_aggregate("make_list").expect("make_list is registered");
+                let list = (spec.bind)(&self.call, vec![Bound::new(col_ref(&column.name), column.ty)])
+                    .map_err(|m| BindError::new(only.span, m))?;
+                let plan = LogicalPlanBuilder::from(relation.plan)
+                    .aggregate(Vec::<Expr>::new(), vec![list.expr.alias("terms")])
+                    .and_then(|b| b.build())
+                    .map_err(|e| BindError::new(only.span, format!("cannot plan this: {e}")))?;
+                let relation = Relation { plan, columns: vec![ColumnDef::new("terms", KqlType::Dynamic)] };
+                return scalar_subquery(relation, only.span);
+            }
             let b = self.scalar(only, scope)?;
             if b.ty == KqlType::Dynamic {
                 return Ok(b);
@@ -408,6 +431,9 @@ impl<'r> Binder<'r> {
             "prev" | "next" | "row_number" | "row_cumsum" | "row_window_session" | "row_rank_dense" | "row_rank_min"
         ) {
             return self.window_call(name, args, span, scope);
+        }
+        if let Some(bound) = self.typed_extract(name, args, span, scope)? {
+            return Ok(bound);
         }
         if super::multi_output::is_multi_output(name) {
             return err(
@@ -547,6 +573,29 @@ impl<'r> Binder<'r> {
         let alias = format!("__win{}", windows.len());
         windows.push((alias.clone(), expr));
         Ok(Bound::new(col_ref(&alias), ty))
+    }
+
+    /// `extract(regex, group, text, typeof(T))` and `extractjson(path, json,
+    /// typeof(T))`: the text result converted to `T`.
+    fn typed_extract(
+        &mut self,
+        name: &str,
+        args: &[ast::Arg],
+        span: Span,
+        scope: &mut RowScope<'_>,
+    ) -> BindResult<Option<Bound>> {
+        let typed = matches!((name, args.len()), ("extract", 4) | ("extractjson" | "extract_json", 3));
+        let Some(ExprKind::TypeOf(type_arg)) = args.last().filter(|_| typed).map(|a| &a.value.kind) else {
+            return Ok(None);
+        };
+        let ast::TypeOfArg::Scalar(type_name) = type_arg else {
+            return err(span, format!("{name}(): the type must be a scalar type such as typeof(long)"));
+        };
+        let target = self.type_name(type_name)?;
+        let spec = functions::registry().lookup_scalar(name).copied().expect("extract functions are registered");
+        let bound = args[..args.len() - 1].iter().map(|a| self.scalar(&a.value, scope)).collect::<BindResult<Vec<_>>>()?;
+        let text = (spec.bind)(&self.call, bound).map_err(|m| BindError::new(span, m))?;
+        Ok(Some(functions::conversion::convert(text, target)))
     }
 
     /// `row_window_session(…)`, `row_rank_dense(x)`, `row_rank_min(x)`. Their

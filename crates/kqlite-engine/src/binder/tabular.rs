@@ -44,7 +44,7 @@ impl<'r> Binder<'r> {
         }
     }
 
-    fn table_name(&mut self, name: &str, span: Span) -> BindResult<Relation> {
+    pub(super) fn table_name(&mut self, name: &str, span: Span) -> BindResult<Relation> {
         match self.lookup(name) {
             Some(Binding::Tabular(r)) => return Ok(r.clone()),
             Some(Binding::Function(f)) if f.params.is_empty() => {
@@ -388,7 +388,7 @@ impl<'r> Binder<'r> {
 
     /// Union legs, with wildcard patterns (`Device*`) expanded to the
     /// matching tables.
-    fn union_inputs(&mut self, tables: &[ast::Expr]) -> BindResult<Vec<(Option<String>, Relation)>> {
+    pub(super) fn union_inputs(&mut self, tables: &[ast::Expr]) -> BindResult<Vec<(Option<String>, Relation)>> {
         let mut inputs = Vec::new();
         for t in tables {
             if let ExprKind::NamePattern(pattern) = &t.kind {
@@ -470,8 +470,12 @@ impl<'r> Binder<'r> {
         by: &[NamedExpr],
         span: Span,
     ) -> BindResult<Relation> {
-        // Group keys.
-        let keys = self.named_exprs(by, &input.columns, "Column")?;
+        // Group keys; a repeated name gets a number (`a`, `a1`), as Kusto names it.
+        let mut keys = self.named_exprs(by, &input.columns, "Column")?;
+        for i in 1..keys.len() {
+            let taken: Vec<String> = keys[..i].iter().map(|(n, _)| n.clone()).collect();
+            keys[i].0 = naming::unique_name(&keys[i].0, &taken);
+        }
         let mut group_exprs = Vec::new();
         for (name, b) in &keys {
             if b.ty == KqlType::Dynamic {
@@ -528,12 +532,10 @@ impl<'r> Binder<'r> {
                 },
                 _ => return err(item.span, "a tuple of names needs arg_max() or arg_min()"),
             };
-            let name = if item.names.is_empty() {
-                let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
-                naming::unique_name(&name, &taken)
-            } else {
-                name
-            };
+            // Kusto numbers a name that is taken, even an explicit one (`d`
+            // after `arg_max(x, *)` produced a `d` becomes `d1`).
+            let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
+            let name = naming::unique_name(&name, &taken);
             outputs.push((name, bound));
         }
         let collected = scope.aggregates.take().unwrap_or_default();
@@ -744,6 +746,9 @@ impl<'r> Binder<'r> {
                     sources.join(", ")
                 ));
                 self.values_relation(Vec::new(), columns, span)
+            }
+            OperatorKind::Find { params, tables, predicate, project } => {
+                self.find(params, tables.as_deref(), predicate, project.as_ref(), span)
             }
             other => err(span, format!("the {} operator is not supported yet", operator_name(other))),
         }

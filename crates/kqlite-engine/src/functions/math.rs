@@ -19,6 +19,7 @@ pub fn register(r: &mut Registry) {
     r.scalar("floor", 2, 2, |_, a| bin(a));
     r.scalar("isnull", 1, 1, |_, a| Ok(Bound::new(null_test(&a[0]), KqlType::Bool)));
     r.scalar("isnotnull", 1, 1, |_, a| Ok(Bound::new(Expr::Not(Box::new(null_test(&a[0]))), KqlType::Bool)));
+    r.scalar("notnull", 1, 1, |_, a| Ok(Bound::new(Expr::Not(Box::new(null_test(&a[0]))), KqlType::Bool)));
     r.scalar("not", 1, 1, |_, mut a| {
         let b = coerce("not", 0, a.swap_remove(0), KqlType::Bool)?;
         Ok(Bound::new(Expr::Not(Box::new(b.expr)), KqlType::Bool))

@@ -25,6 +25,7 @@ use std::sync::Arc;
 pub fn register(r: &mut Registry) {
     r.scalar("isempty", 1, 1, |_, a| Ok(is_empty(first(a), false)));
     r.scalar("isnotempty", 1, 1, |_, a| Ok(is_empty(first(a), true)));
+    r.scalar("notempty", 1, 1, |_, a| Ok(is_empty(first(a), true)));
     r.scalar("strlen", 1, 1, |_, a| {
         let s = to_string(first(a));
         Ok(Bound::new(datafusion::logical_expr::cast(df::character_length(s.expr), DataType::Int64), KqlType::Long))

@@ -1,0 +1,88 @@
+//! End-to-end tests of `find`, and of binding forms real Sentinel queries
+//! use: `has_any` and `in` over a table, `extract(…, typeof(T))`,
+//! `notempty()`, repeated names in `summarize`.
+
+use kqlite_engine::Session;
+
+async fn run(q: &str) -> String {
+    let s = Session::with_partitions(1);
+    match s.query(q).await {
+        Ok(r) => {
+            let mut out = Vec::new();
+            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        }
+        Err(e) => format!("ERROR: {}", e.render(q, "q")),
+    }
+}
+
+async fn check(q: &str, expected: &str) {
+    assert_eq!(run(q).await, expected, "query: {q}");
+}
+
+async fn check_error(q: &str, fragment: &str) {
+    let out = run(q).await;
+    assert!(
+        out.starts_with("ERROR") && out.contains(fragment),
+        "query: {q}\nexpected an error with {fragment:?}, got: {out}"
+    );
+}
+
+const TABLES: &str = "let A = datatable(Id: long, Name: string, Extra: string)[1, 'x', 'a1', 2, 'y', 'a2'];\
+    let B = datatable(Id: long, Name: string, Other: long)[3, 'x', 7];\
+    let C = datatable(Foo: string)['x'];";
+
+#[tokio::test]
+async fn find_searches_the_tables_that_have_the_predicate_columns() {
+    // C has no Name column, so it is not searched; the columns A and B
+    // share are columns, the rest goes to pack_.
+    check(
+        &format!("{TABLES} find in (A, B, C) where Name == 'x' | sort by Id asc"),
+        "source_,Id,Name,pack_\nA,1,x,\"{\"\"Extra\"\":\"\"a1\"\"}\"\nB,3,x,\"{\"\"Other\"\":7}\"\n",
+    )
+    .await;
+    check(
+        &format!("{TABLES} find withsource=Table in (A, B) where Id > 1 project Name, Other | sort by Name asc"),
+        "Table,Name,Other\nB,x,7\nA,y,\n",
+    )
+    .await;
+    check_error(&format!("{TABLES} find in (C) where Name == 'x'"), "unknown");
+    check_error(&format!("{TABLES} find in (A, B) where Id > 1 project Missing"), "unknown column 'Missing'");
+}
+
+#[tokio::test]
+async fn has_any_and_in_read_a_tables_first_column() {
+    let q = "let terms = datatable(Term: string, Weight: long)['beta', 1, 'delta', 2];\
+        datatable(Line: string)['alpha beta', 'gamma', 'delta x', 'delta']";
+    check(&format!("{q} | where Line has_any (terms)"), "Line\nalpha beta\ndelta x\ndelta\n").await;
+    check(&format!("{q} | where Line in (terms)"), "Line\ndelta\n").await;
+}
+
+#[tokio::test]
+async fn extract_with_a_type_converts_the_match() {
+    check(
+        "print n = extract('x=([0-9]+)', 1, 'a x=42 b', typeof(long)) + 1, \
+               r = extract('v=([0-9.]+)', 1, 'v=2.5', typeof(real)), \
+               j = extractjson('$.a', '{\"a\": 7}', typeof(int))",
+        "n,r,j\n43,2.5,7\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn notempty_and_notnull_are_aliases() {
+    check("print a = notempty(''), b = notempty('x'), c = notnull(int(null))", "a,b,c\nfalse,true,false\n").await;
+}
+
+#[tokio::test]
+async fn summarize_numbers_repeated_names() {
+    // As Microsoft's binder names them: a repeated key is `a1`; an
+    // aggregate named like an arg_max(*) column is `d1`.
+    check(
+        "datatable(a: dynamic, b: long)[dynamic('p'), 1] | summarize by tostring(a), b, tostring(a)",
+        "a,b,a1\np,1,p\n",
+    )
+    .await;
+    check("datatable(c: string, d: long)['x', 1, 'y', 2] | summarize m = arg_max(c, *), d = max(d)", "m,d,d1\ny,2,2\n")
+        .await;
+}
