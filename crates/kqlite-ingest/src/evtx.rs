@@ -15,8 +15,8 @@
 //! per batch when the caller streams them with [`read_evtx`].
 
 mod security;
-mod xml;
 pub mod writer;
+mod xml;
 
 use crate::catalog;
 use crate::columns::ColumnBuilder;
@@ -231,16 +231,22 @@ pub fn read_evtx_from<R: Read + Seek>(
     }
     tables.flush_all(sink);
     chunks.annotate(location, &mut report);
-    if !report.unmapped_fields.is_empty() {
-        let list: Vec<String> = report.unmapped_fields.iter().map(|(name, n)| format!("{name} ({n})")).collect();
-        report.load.notices.push(format!(
-            "{location}: {} Security EventData field(s) have no SecurityEvent column of their own and are kept in \
-             EventData: {}",
-            list.len(),
-            list.join(", ")
-        ));
-    }
+    report.load.notices.extend(unmapped_notice(location, &report.unmapped_fields));
     report
+}
+
+/// The notice listing Security `EventData` names that have no column of their own.
+fn unmapped_notice(location: &str, unmapped: &BTreeMap<String, usize>) -> Option<String> {
+    if unmapped.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = unmapped.iter().map(|(name, n)| format!("{name} ({n})")).collect();
+    Some(format!(
+        "{location}: {} Security EventData field(s) have no SecurityEvent column of their own and are kept in \
+         EventData: {}",
+        list.len(),
+        list.join(", ")
+    ))
 }
 
 /// Reads several files, `options.file_threads` at a time, into one
@@ -733,6 +739,146 @@ fn element_object(e: xml::Element<'_, '_>) -> DynValue {
 
 fn is_namespace(attribute: &str) -> bool {
     attribute == "xmlns" || attribute.starts_with("xmlns:")
+}
+
+// ---------------------------------------------------------------------------
+// Events read from elsewhere than EVTX (exported JSON), mapped like records.
+
+/// A Windows event from another source, as the text Windows renders for its
+/// `System` values and `EventData`; [`EventRows`] makes the same rows of it as
+/// of an EVTX record with these values.
+#[derive(Debug, Default)]
+pub(crate) struct EventFields {
+    pub provider: String,
+    pub event_id: String,
+    pub version: String,
+    pub level: String,
+    pub task: String,
+    pub opcode: String,
+    pub keywords: String,
+    /// Nanoseconds since the Unix epoch, UTC.
+    pub time: Option<i64>,
+    pub record_id: String,
+    pub activity_id: String,
+    pub process_id: String,
+    pub thread_id: String,
+    pub channel: String,
+    pub computer: String,
+    pub user_id: String,
+    /// `EventData` `<Data Name=…>` values, in order.
+    pub data: Vec<(String, String)>,
+}
+
+impl EventFields {
+    /// The event as Windows renders it, which becomes `RawEventData` and is
+    /// read by the same code as an EVTX record's XML.
+    fn to_xml(&self) -> String {
+        let mut x = String::with_capacity(600 + self.data.iter().map(|(n, v)| n.len() + v.len() + 24).sum::<usize>());
+        x.push_str("<Event xmlns=\"");
+        x.push_str(EVENT_NS);
+        x.push_str("\"><System><Provider Name=\"");
+        escape_xml(&mut x, &self.provider);
+        x.push_str("\"/>");
+        for (name, value) in [
+            ("EventID", &self.event_id),
+            ("Version", &self.version),
+            ("Level", &self.level),
+            ("Task", &self.task),
+            ("Opcode", &self.opcode),
+            ("Keywords", &self.keywords),
+        ] {
+            element(&mut x, name, value);
+        }
+        if let Some(nanos) = self.time {
+            // Windows' form: 100 ns digits (chrono formats 3, 6 or 9).
+            let t = chrono::DateTime::from_timestamp_nanos(nanos);
+            let ticks = nanos.rem_euclid(1_000_000_000) / 100;
+            x.push_str(&format!("<TimeCreated SystemTime=\"{}.{ticks:07}Z\"/>", t.format("%Y-%m-%dT%H:%M:%S")));
+        }
+        element(&mut x, "EventRecordID", &self.record_id);
+        x.push_str("<Correlation ActivityID=\"");
+        escape_xml(&mut x, &self.activity_id);
+        x.push_str("\"/><Execution ProcessID=\"");
+        escape_xml(&mut x, &self.process_id);
+        x.push_str("\" ThreadID=\"");
+        escape_xml(&mut x, &self.thread_id);
+        x.push_str("\"/>");
+        element(&mut x, "Channel", &self.channel);
+        element(&mut x, "Computer", &self.computer);
+        x.push_str("<Security UserID=\"");
+        escape_xml(&mut x, &self.user_id);
+        x.push_str("\"/></System><EventData>");
+        for (name, value) in &self.data {
+            x.push_str("<Data Name=\"");
+            escape_xml(&mut x, name);
+            x.push_str("\">");
+            escape_xml(&mut x, value);
+            x.push_str("</Data>");
+        }
+        x.push_str("</EventData></Event>");
+        x
+    }
+}
+
+fn element(x: &mut String, name: &str, value: &str) {
+    x.push('<');
+    x.push_str(name);
+    x.push('>');
+    escape_xml(x, value);
+    x.push_str("</");
+    x.push_str(name);
+    x.push('>');
+}
+
+/// Text as XML character data or an attribute value.
+fn escape_xml(x: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => x.push_str("&amp;"),
+            '<' => x.push_str("&lt;"),
+            '>' => x.push_str("&gt;"),
+            '"' => x.push_str("&quot;"),
+            c => x.push(c),
+        }
+    }
+}
+
+/// Builds `SecurityEvent` and `WindowsEvent` rows from [`EventFields`].
+pub(crate) struct EventRows {
+    tables: Tables,
+    report: EvtxReport,
+    batches: Vec<(EvtxTable, RecordBatch)>,
+}
+
+impl EventRows {
+    pub(crate) fn new() -> EventRows {
+        EventRows { tables: Tables::new(8192, true), report: EvtxReport::default(), batches: Vec::new() }
+    }
+
+    /// Adds the event's rows; `Err` says why it has none.
+    pub(crate) fn push(&mut self, fields: &EventFields) -> Result<(), String> {
+        let event = event_from_xml(fields.time, fields.to_xml())?;
+        let batches = &mut self.batches;
+        self.tables.push(&event, &mut self.report, &mut |t, b| batches.push((t, b)));
+        Ok(())
+    }
+
+    /// The two tables (both present, maybe empty), and a report with
+    /// `loaded`, `conversion_failures` and notices filled in.
+    pub(crate) fn finish(mut self, location: &str) -> (Vec<LoadedTable>, LoadReport) {
+        let batches = &mut self.batches;
+        self.tables.flush_all(&mut |t, b| batches.push((t, b)));
+        let mut tables: Vec<LoadedTable> = EvtxTable::ALL
+            .iter()
+            .map(|t| LoadedTable { name: t.name().to_string(), columns: t.columns().to_vec(), batches: Vec::new() })
+            .collect();
+        for (table, batch) in self.batches {
+            tables[table as usize].batches.push(batch);
+        }
+        let mut report = self.report.load;
+        report.notices.extend(unmapped_notice(location, &self.report.unmapped_fields));
+        (tables, report)
+    }
 }
 
 // ---------------------------------------------------------------------------
