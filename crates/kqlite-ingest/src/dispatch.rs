@@ -2,8 +2,8 @@
 //! to a sink as it is made.
 
 use crate::evtx::{read_evtx, read_evtx_from, EvtxOptions};
-use crate::source::{Content, Format, Source};
-use crate::tabular::{load_text, table_for_columns, table_name_from_location, LoadReport, LoadedTable};
+use crate::source::{gzip_error, Content, Format, Source};
+use crate::tabular::{load_text, load_text_at, table_for_columns, table_name_from_location, LoadReport, LoadedTable};
 use crate::{catalog, conform};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::ColumnDef;
@@ -31,32 +31,16 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
             let mut to_sink = |table: crate::evtx::EvtxTable, batch| sink(table.name(), table.columns(), batch);
             let report = match &source.content {
                 Content::File => read_evtx(&source.path, evtx, &mut to_sink),
-                Content::Bytes(bytes) => {
-                    read_evtx_from(std::io::Cursor::new(&bytes[..]), &source.location, evtx, &mut to_sink)
-                }
+                // The parser seeks: compressed or extracted files are read whole.
+                Content::Gzip | Content::Bytes(_) => match source.bytes() {
+                    Ok(bytes) => read_evtx_from(std::io::Cursor::new(&bytes[..]), &source.location, evtx, &mut to_sink),
+                    Err(e) => return failed(format!("{}: {e}", source.location)),
+                },
             };
             Outcome { report: report.load, error: report.error }
         }
         Format::Parquet => read_parquet(source, sink),
-        Format::Syslog => {
-            let loaded = match &source.content {
-                // The syslog reader takes the year of RFC 3164 dates from the
-                // file (or gzip header) time.
-                Content::File => crate::syslog::load_syslog(&source.path),
-                Content::Bytes(bytes) => {
-                    let reference = std::fs::metadata(&source.path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map_or_else(kqlite_engine::time::now_nanos, |d| d.as_nanos() as i64);
-                    Ok(crate::syslog::load_bytes(bytes, &source.location, reference))
-                }
-            };
-            match loaded {
-                Ok((table, report)) => hand_over(vec![table], report, sink),
-                Err(e) => failed(e),
-            }
-        }
+        Format::Syslog => read_syslog(source, sink),
         Format::WindowsJson => match source.bytes() {
             Ok(bytes) => {
                 let (tables, report) = crate::windows_json::load_windows_json(&bytes, &source.location);
@@ -65,22 +49,20 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
             Err(e) => failed(format!("{}: cannot read: {e}", source.location)),
         },
         Format::Json | Format::Csv => {
+            let head = match source.head() {
+                Ok(head) => head,
+                Err(e) => return failed(format!("{}: cannot read: {e}", source.location)),
+            };
+            if format == Format::Csv || first_line_is_object(&head) {
+                return read_in_chunks(source, format, sink);
+            }
+            // A JSON document (array, API result, export) is parsed whole.
             let bytes = match source.bytes() {
                 Ok(bytes) => bytes,
                 Err(e) => return failed(format!("{}: cannot read: {e}", source.location)),
             };
             let mut notices = Vec::new();
-            let text = match std::str::from_utf8(&bytes) {
-                Ok(text) => std::borrow::Cow::Borrowed(text),
-                Err(e) => {
-                    notices.push(format!(
-                        "{}: not valid UTF-8 (first at byte {}); invalid bytes were replaced with U+FFFD",
-                        source.location,
-                        e.valid_up_to()
-                    ));
-                    String::from_utf8_lossy(&bytes)
-                }
-            };
+            let text = utf8(&bytes, &source.location, 0, &mut notices);
             match load_text(&text, &source.location, None) {
                 Ok((tables, mut report)) => {
                     notices.append(&mut report.notices);
@@ -89,6 +71,163 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
                 }
                 Err(e) => failed(e),
             }
+        }
+    }
+}
+
+/// Text from bytes; invalid UTF-8 is replaced, with a notice.
+fn utf8<'b>(bytes: &'b [u8], location: &str, line: usize, notices: &mut Vec<String>) -> std::borrow::Cow<'b, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(e) => {
+            let at = if line > 0 { format!("line {line}") } else { format!("byte {}", e.valid_up_to()) };
+            notices
+                .push(format!("{location}: not valid UTF-8 (first at {at}); invalid bytes were replaced with U+FFFD"));
+            String::from_utf8_lossy(bytes)
+        }
+    }
+}
+
+/// Whether the first non-blank line is a whole JSON object: JSON lines.
+fn first_line_is_object(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start_matches('\u{feff}');
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| matches!(serde_json::from_str::<serde_json::Value>(l), Ok(serde_json::Value::Object(_))))
+}
+
+/// Text read per chunk of line-based input: memory stays bounded whatever
+/// the input size.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// JSON lines or CSV read a chunk of whole records at a time (CSV chunks
+/// get the header line in front and end outside quotes, so quoted newlines
+/// stay inside a record).
+fn read_in_chunks(source: &Source, format: Format, sink: &mut Sink) -> Outcome {
+    use std::io::BufRead;
+    let location = &source.location;
+    let reader = match source.reader() {
+        Ok(reader) => reader,
+        Err(e) => return failed(format!("{location}: cannot read: {e}")),
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
+    let csv = format == Format::Csv;
+    let mut report = LoadReport::default();
+    let mut error = None;
+    let mut header = String::new();
+    let mut header_done = false;
+    let mut chunk = String::new();
+    let mut chunk_first_line = 1;
+    let mut quotes = 0usize;
+    let mut line_number = 0;
+    let mut line = Vec::new();
+    let mut flush = |text: &str, first_line: usize, report: &mut LoadReport| {
+        // CSV: the header is line 1 of the piece, its first record line 2.
+        let offset = if csv { first_line.saturating_sub(2) } else { first_line - 1 };
+        match load_text_at(text, location, None, offset) {
+            Ok((tables, piece)) => {
+                for table in tables {
+                    for batch in table.batches {
+                        sink(&table.name, &table.columns, batch);
+                    }
+                }
+                absorb_once(report, piece);
+            }
+            Err(e) => report.notices.push(e),
+        }
+    };
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                // What was read before stays; the damaged rest is reported.
+                error = Some(format!("{location}: stopped after line {line_number}: {e}"));
+                break;
+            }
+        }
+        line_number += 1;
+        let text = utf8(&line, location, line_number, &mut report.notices);
+        if csv && !header_done {
+            // The header (blank lines before it kept, for line numbers).
+            quotes += text.matches('"').count();
+            header.push_str(&text);
+            header_done = !header.trim().is_empty() && quotes % 2 == 0;
+            if header_done {
+                quotes = 0;
+            }
+            continue;
+        }
+        if chunk.is_empty() {
+            chunk_first_line = line_number;
+        }
+        if csv {
+            quotes += text.matches('"').count();
+        }
+        chunk.push_str(&text);
+        if chunk.len() >= CHUNK_BYTES && quotes % 2 == 0 {
+            let piece = if csv { format!("{header}{chunk}") } else { std::mem::take(&mut chunk) };
+            flush(&piece, chunk_first_line, &mut report);
+            chunk.clear();
+        }
+    }
+    if !chunk.is_empty() || (csv && header_done && report.records_read == 0) {
+        let piece = if csv { format!("{header}{chunk}") } else { chunk };
+        flush(&piece, chunk_first_line, &mut report);
+    }
+    Outcome { report, error }
+}
+
+/// Adds a chunk's report; notices repeated by every chunk are kept once.
+fn absorb_once(report: &mut LoadReport, mut piece: LoadReport) {
+    piece.notices.retain(|n| !report.notices.contains(n));
+    report.absorb(piece);
+}
+
+/// Syslog: plain files through the syslog reader; gzip decompressed here so
+/// that a damaged stream is an error (what came before it is loaded).
+fn read_syslog(source: &Source, sink: &mut Sink) -> Outcome {
+    let file_time = || {
+        std::fs::metadata(&source.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i64)
+    };
+    match &source.content {
+        // The syslog reader takes the year of RFC 3164 dates from the file time.
+        Content::File => match crate::syslog::load_syslog(&source.path) {
+            Ok((table, report)) => hand_over(vec![table], report, sink),
+            Err(e) => failed(e),
+        },
+        Content::Bytes(bytes) => {
+            let reference = file_time().unwrap_or_else(kqlite_engine::time::now_nanos);
+            let (table, report) = crate::syslog::load_bytes(bytes, &source.location, reference);
+            hand_over(vec![table], report, sink)
+        }
+        Content::Gzip => {
+            use std::io::Read;
+            let file = match std::fs::File::open(&source.path) {
+                Ok(file) => file,
+                Err(e) => return failed(format!("{}: cannot read: {e}", source.location)),
+            };
+            let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+            let mut bytes = Vec::new();
+            let error = decoder.read_to_end(&mut bytes).err().map(|e| {
+                // A cut-off last line is part of the damage, not a record.
+                let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                bytes.truncate(whole);
+                format!("{}: {} (the {} bytes before were read)", source.location, gzip_error(e), whole)
+            });
+            // The gzip header keeps the original file's modification time.
+            let header_time = decoder.header().map(|h| h.mtime()).filter(|t| *t != 0).map(|t| t as i64 * 1_000_000_000);
+            let reference = header_time.or_else(file_time).unwrap_or_else(kqlite_engine::time::now_nanos);
+            let (table, report) = crate::syslog::load_bytes(&bytes, &source.location, reference);
+            let mut outcome = hand_over(vec![table], report, sink);
+            outcome.error = error;
+            outcome
         }
     }
 }

@@ -65,20 +65,23 @@ pub struct Source {
 pub enum Content {
     /// Read straight from `path` (large EVTX and Parquet files stream).
     File,
+    /// `path` is gzip: decompressed as it is read.
+    Gzip,
     /// Decompressed or extracted bytes.
     Bytes(Vec<u8>),
 }
 
 impl Source {
-    /// The first bytes of the input.
+    /// The first bytes of the input (of a damaged gzip stream, what
+    /// decompresses before the damage).
     pub fn head(&self) -> std::io::Result<Vec<u8>> {
-        match &self.content {
-            Content::Bytes(bytes) => Ok(bytes[..bytes.len().min(SNIFF_BYTES)].to_vec()),
-            Content::File => {
-                let mut head = Vec::with_capacity(SNIFF_BYTES);
-                std::fs::File::open(&self.path)?.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
-                Ok(head)
-            }
+        if let Content::Bytes(bytes) = &self.content {
+            return Ok(bytes[..bytes.len().min(SNIFF_BYTES)].to_vec());
+        }
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        match self.reader()?.take(SNIFF_BYTES as u64).read_to_end(&mut head) {
+            Err(e) if head.is_empty() => Err(e),
+            _ => Ok(head),
         }
     }
 
@@ -87,8 +90,29 @@ impl Source {
         match &self.content {
             Content::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
             Content::File => std::fs::read(&self.path).map(std::borrow::Cow::Owned),
+            Content::Gzip => {
+                let mut out = Vec::new();
+                self.reader()?.read_to_end(&mut out).map_err(gzip_error)?;
+                Ok(std::borrow::Cow::Owned(out))
+            }
         }
     }
+
+    /// The input as a stream.
+    pub fn reader(&self) -> std::io::Result<Box<dyn Read + '_>> {
+        Ok(match &self.content {
+            Content::Bytes(bytes) => Box::new(&bytes[..]),
+            Content::File => Box::new(std::fs::File::open(&self.path)?),
+            Content::Gzip => {
+                Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(std::fs::File::open(&self.path)?)))
+            }
+        })
+    }
+}
+
+/// A decompression error that says it is one.
+pub fn gzip_error(e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("cannot decompress gzip: {e}"))
 }
 
 /// The files under `paths` (directories recursively, in path order), and
@@ -136,7 +160,18 @@ pub fn open(path: &Path, each: &mut dyn FnMut(Source)) -> Result<(), String> {
     let n = std::fs::File::open(path)
         .and_then(|mut f| read_up_to(&mut f, &mut magic))
         .map_err(|e| format!("{location}: cannot read: {e}"))?;
-    if is_gzip(&magic[..n]) || is_zip(&magic[..n]) {
+    if is_gzip(&magic[..n]) {
+        // Streamed, unless it holds another container.
+        let source = Source { path: path.to_path_buf(), location, content: Content::Gzip };
+        let inner = source.head().map_err(|e| format!("{}: {}", source.location, gzip_error(e)))?;
+        if !is_gzip(&inner) && !is_zip(&inner) {
+            each(source);
+            return Ok(());
+        }
+        let bytes = source.bytes().map_err(|e| format!("{}: {e}", source.location))?.into_owned();
+        return open_bytes(path, source.location, bytes, each, 1);
+    }
+    if is_zip(&magic[..n]) {
         let bytes = std::fs::read(path).map_err(|e| format!("{location}: cannot read: {e}"))?;
         return open_bytes(path, location, bytes, each, 0);
     }

@@ -69,7 +69,7 @@ impl LoadReport {
 pub fn load_file(path: &Path, table: &str) -> Result<(LoadedTable, LoadReport), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let location = path.display().to_string();
-    let records = parse_records(&text, &location)?;
+    let records = parse_records(&text, &location, 0)?;
     let mut report = LoadReport::default();
     let table = build_table(table, records, &location, &mut report);
     Ok((table, report))
@@ -79,7 +79,19 @@ pub fn load_file(path: &Path, table: &str) -> Result<(LoadedTable, LoadReport), 
 /// into one table per target table; `table` forces the table, otherwise it
 /// is chosen by the rules above. `location` names the input in reports.
 pub fn load_text(text: &str, location: &str, table: Option<&str>) -> Result<(Vec<LoadedTable>, LoadReport), String> {
-    let records = parse_records(text, location)?;
+    load_text_at(text, location, table, 0)
+}
+
+/// [`load_text`] for a piece of a larger line-based input (JSON lines, or
+/// CSV with its header line put back in front): reported line numbers are
+/// shifted by `line_offset`.
+pub fn load_text_at(
+    text: &str,
+    location: &str,
+    table: Option<&str>,
+    line_offset: usize,
+) -> Result<(Vec<LoadedTable>, LoadReport), String> {
+    let records = parse_records(text, location, line_offset)?;
     let mut report = LoadReport::default();
     let mut tables = Vec::new();
     for (name, group) in split_by_table(records, table, location, &mut report) {
@@ -117,10 +129,10 @@ impl Records {
     }
 }
 
-fn parse_records(text: &str, location: &str) -> Result<Records, String> {
+fn parse_records(text: &str, location: &str, line_offset: usize) -> Result<Records, String> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return parse_json_records(trimmed, location);
+        return parse_json_records(text.trim_start_matches('\u{feff}'), location, line_offset);
     }
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(trimmed.as_bytes());
     let header: Vec<String> = reader
@@ -130,7 +142,7 @@ fn parse_records(text: &str, location: &str) -> Result<Records, String> {
         .map(normalise_column_name)
         .collect();
     // Lines are counted in the original text (leading blank lines included).
-    let skipped_lines = text[..text.len() - trimmed.len()].matches('\n').count();
+    let skipped_lines = text[..text.len() - trimmed.len()].matches('\n').count() + line_offset;
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -153,7 +165,7 @@ fn parse_records(text: &str, location: &str) -> Result<Records, String> {
     Ok(Records::Text { header, rows })
 }
 
-fn parse_json_records(text: &str, location: &str) -> Result<Records, String> {
+fn parse_json_records(text: &str, location: &str, line_offset: usize) -> Result<Records, String> {
     // A whole-document shape first: array, API result, export, or one object.
     if let Ok(doc) = serde_json::from_str::<Value>(text) {
         return match doc {
@@ -173,7 +185,7 @@ fn parse_json_records(text: &str, location: &str) -> Result<Records, String> {
                 Ok(_) => Err("line is JSON but not an object".to_string()),
                 Err(e) => Err(format!("not JSON: {e}")),
             };
-            (i + 1, value)
+            (i + 1 + line_offset, value)
         })
         .collect();
     Ok(Records::Json { rows, lines: true })
@@ -697,5 +709,9 @@ mod tests {
         assert_eq!((r.records_read, r.loaded), (3, 1));
         assert_eq!(r.rejected[0].0, "test:3");
         assert_eq!(r.rejected[1], ("test:4".to_string(), "line is JSON but not an object".to_string()));
+        let (_, r) = load_text_at("{\"a\":1}\nnot json\n", "test", None, 100).unwrap();
+        assert_eq!(r.rejected[0].0, "test:102");
+        let (_, r) = load_text_at("a,b\n1,2\nbad\n", "test", None, 100).unwrap();
+        assert_eq!(r.rejected[0].0, "test:103");
     }
 }

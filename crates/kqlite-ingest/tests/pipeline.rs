@@ -269,3 +269,54 @@ async fn shared_datasets_store_and_memory_agree() {
     }
     println!("shared datasets: {records} records, {loaded} loaded, {rejected} rejected; tables {:?}", run.rows_written);
 }
+
+/// Inputs larger than a reading chunk: records that straddle chunk ends
+/// (quoted newlines in CSV), line numbers of late rejections, gzip streams.
+#[test]
+fn large_line_based_inputs_are_read_in_chunks() {
+    let root = scratch("large");
+    let mut csv = String::from("\n\"Time\nGenerated\",Computer,Note\n");
+    let mut line = 3;
+    let mut bad_csv_line = 0;
+    for i in 0..120_000 {
+        line += 1;
+        if i == 100_000 {
+            csv.push_str("only,two\n");
+            bad_csv_line = line;
+            continue;
+        }
+        if i % 1000 == 0 {
+            csv.push_str(&format!("2024-05-01T00:00:{:02}Z,host{i},\"two\nlines, \"\"quoted\"\"\"\n", i % 60));
+            line += 1;
+        } else {
+            csv.push_str(&format!("2024-05-01T00:00:{:02}Z,host{i},plain {}\n", i % 60, "y".repeat(60)));
+        }
+    }
+    assert!(csv.len() > 10 << 20, "bigger than several chunks: {}", csv.len());
+    write(&root.join("big.csv"), csv.as_bytes());
+    let mut jsonl = String::new();
+    for i in 0..100_000 {
+        if i == 90_000 {
+            jsonl.push_str("{oops\n");
+        } else {
+            jsonl.push_str(&format!("{{\"user\":\"u{i}\",\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(40)));
+        }
+    }
+    write(&root.join("events.jsonl.gz"), &gzip(jsonl.as_bytes()));
+    let ingested = ingest_paths(&[root.clone()], &options()).unwrap();
+    let by_name = |name: &str| ingested.files.iter().find(|f| f.path.ends_with(name)).unwrap();
+    let big = by_name("big.csv");
+    assert_eq!((big.records, big.loaded, big.rejected), (120_000, 119_999, 0 + 1));
+    assert_eq!(rows(&ingested, "big"), 119_999);
+    let big_json = by_name("events.jsonl.gz");
+    assert_eq!((big_json.format, big_json.records, big_json.rejected), ("json", 100_000, 1));
+    let locations: Vec<&str> = ingested.rejected.iter().map(|(l, _)| l.as_str()).collect();
+    assert!(locations.iter().any(|l| l.ends_with(&format!("big.csv:{bad_csv_line}"))), "{locations:?}");
+    assert!(locations.iter().any(|l| l.ends_with("events.jsonl.gz:90001")), "{locations:?}");
+    let table = ingested.tables.iter().find(|t| t.name == "big").unwrap();
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["Time\nGenerated", "Computer", "Note"]);
+    // Every record of the file has the same notice once, not once per chunk.
+    let notices = ingested.notices.iter().filter(|n| n.contains("big.csv") && n.contains("custom table")).count();
+    assert_eq!(notices, 1, "{:?}", ingested.notices);
+}
