@@ -133,7 +133,7 @@ fn print_evidence_report(report: &EvidenceReport) {
     }
     if report.conversion_failures > 0 {
         eprintln!(
-            "kqlite: {} values did not convert to their column type (stored as null)",
+            "kqlite: {} file(s) had values that did not convert to their column type (stored as null)",
             report.conversion_failures
         );
     }

@@ -239,7 +239,7 @@ async fn run_case_inner(
     }
     if loaded.conversion_failures > 0 {
         return Err(format!(
-            "{} input values did not convert to their column type (a malformed datetime or number?)",
+            "values in {} input file(s) did not convert to their column type (a malformed datetime or number?)",
             loaded.conversion_failures
         ));
     }
