@@ -181,7 +181,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let table = args.format == OutputFormat::Table;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut say = |text: &str, out: &mut dyn Write| -> std::io::Result<()> {
+    let say = |text: &str, out: &mut dyn Write| -> std::io::Result<()> {
         if table {
             writeln!(out, "{text}")
         } else {

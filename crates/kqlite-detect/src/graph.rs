@@ -61,17 +61,19 @@ impl<'a> Graph<'a> {
                 .then(a.source.cmp(&b.source))
                 .then(a.rule_name.cmp(&b.rule_name))
         });
-        let mut source_index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        let mut target_index: BTreeMap<&str, usize> = BTreeMap::new();
+        // Windows account and host names are case-insensitive, and Defender lower-cases
+        // what the Security log capitalises: one node per name whatever its case.
+        let mut source_index: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut target_index: BTreeMap<String, usize> = BTreeMap::new();
         let mut edge_index: BTreeMap<(usize, usize), usize> = BTreeMap::new();
         let mut graph = Graph { sources: Vec::new(), targets: Vec::new(), edges: Vec::new(), findings: Vec::new() };
         for (finding_no, finding) in sorted.iter().enumerate() {
             graph.findings.push(finding);
-            let key = (finding.account.as_str(), finding.source.as_str());
+            let key = (finding.account.to_lowercase(), finding.source.to_lowercase());
             let from = *source_index.entry(key).or_insert_with(|| {
                 graph.sources.push(SourceNode {
-                    account: key.0,
-                    source: key.1,
+                    account: &finding.account,
+                    source: &finding.source,
                     severity: finding.severity,
                     max_risk: finding.risk_score,
                 });
@@ -81,10 +83,10 @@ impl<'a> Graph<'a> {
             node.severity = node.severity.max(finding.severity);
             node.max_risk = node.max_risk.max(finding.risk_score);
             let mut targets: Vec<&str> = finding.targets.iter().map(String::as_str).collect();
-            targets.sort_unstable();
-            targets.dedup();
+            targets.sort_unstable_by_key(|t| t.to_lowercase());
+            targets.dedup_by_key(|t| t.to_lowercase());
             for host in targets {
-                let to = *target_index.entry(host).or_insert_with(|| {
+                let to = *target_index.entry(host.to_lowercase()).or_insert_with(|| {
                     graph.targets.push(TargetNode { host, severity: finding.severity });
                     graph.targets.len() - 1
                 });
@@ -257,7 +259,11 @@ fn svg(graph: &Graph) -> String {
          <text x=\"{TARGET_X}\" y=\"18\" class=\"heading\">target host</text>"
     );
     out.push_str("<g class=\"edges\">\n");
+    // Labels sit near the arrow heads; edges into the same host are staggered leftwards.
+    let mut incoming = vec![0usize; graph.targets.len()];
     for (i, edge) in graph.edges.iter().enumerate() {
+        let stagger = incoming[edge.to];
+        incoming[edge.to] += 1;
         let (x1, y1) = (SOURCE_X + NODE_WIDTH, source_y(edge.from) + ROW_HEIGHT / 2 - 4);
         let (x2, y2) = (TARGET_X, target_y(edge.to) + ROW_HEIGHT / 2 - 4);
         let mid = (x1 + x2) / 2;
@@ -282,8 +288,8 @@ fn svg(graph: &Graph) -> String {
             xml_escape(&rules.join("; ")),
             severity_colour(edge.severity),
             1 + edge.findings.len().min(4),
-            mid,
-            (y1 + y2) / 2 - 3,
+            x2 - 85 - (stagger % 3) * 120,
+            y2 - 4,
             xml_escape(&edge_label(edge)),
         );
     }
@@ -337,12 +343,18 @@ fn findings_table(graph: &Graph) -> String {
          <th>source</th><th>targets</th><th>events</th><th>first seen</th><th>last seen</th><th>risk</th>\
          <th>why</th></tr></thead><tbody>\n",
     );
-    let source_of: BTreeMap<(&str, &str), usize> =
-        graph.sources.iter().enumerate().map(|(i, node)| ((node.account, node.source), i)).collect();
-    let target_of: BTreeMap<&str, usize> = graph.targets.iter().enumerate().map(|(i, node)| (node.host, i)).collect();
+    let source_of: BTreeMap<(String, String), usize> = graph
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, node)| ((node.account.to_lowercase(), node.source.to_lowercase()), i))
+        .collect();
+    let target_of: BTreeMap<String, usize> =
+        graph.targets.iter().enumerate().map(|(i, node)| (node.host.to_lowercase(), i)).collect();
     for finding in &graph.findings {
-        let mut nodes = vec![format!("s{}", source_of[&(finding.account.as_str(), finding.source.as_str())])];
-        nodes.extend(finding.targets.iter().map(|host| format!("t{}", target_of[host.as_str()])));
+        let mut nodes =
+            vec![format!("s{}", source_of[&(finding.account.to_lowercase(), finding.source.to_lowercase())])];
+        nodes.extend(finding.targets.iter().map(|host| format!("t{}", target_of[&host.to_lowercase()])));
         let _ = writeln!(
             out,
             "<tr data-nodes=\"{}\"><td><span class=\"sev\" style=\"background:{}\">{}</span></td><td>{}</td>\

@@ -235,3 +235,23 @@ fn html_runs_in_a_headless_browser() {
     assert_eq!(dom.matches("class=\"node target\"").count(), 4);
     assert_eq!(dom.matches("class=\"edge\"").count(), 4);
 }
+
+#[test]
+fn names_differing_only_in_case_are_one_node() {
+    // Defender lower-cases what the Security log capitalises.
+    let findings = vec![
+        finding("T1021", Severity::High, "CONTOSO\\adm-x", "10.9.8.7", &["SRV-01.contoso.local"], 2),
+        finding(
+            "T1021",
+            Severity::High,
+            "contoso\\adm-x",
+            "10.9.8.7",
+            &["srv-01.contoso.local", "SRV-01.CONTOSO.LOCAL"],
+            1,
+        ),
+    ];
+    let dot = to_dot(&findings);
+    assert_eq!(dot.matches(" [shape=box").count(), 1, "{dot}");
+    assert_eq!(dot.matches(" [shape=ellipse").count(), 1, "{dot}");
+    assert!(dot.contains("label=\"2 findings, 3 events\""), "{dot}");
+}
