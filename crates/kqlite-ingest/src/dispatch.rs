@@ -117,14 +117,17 @@ fn read_in_chunks(source: &Source, format: Format, sink: &mut Sink) -> Outcome {
     let mut error = None;
     let mut header = String::new();
     let mut header_done = false;
+    let header_lines = std::cell::Cell::new(0usize);
     let mut chunk = String::new();
     let mut chunk_first_line = 1;
     let mut quotes = 0usize;
     let mut line_number = 0;
     let mut line = Vec::new();
     let mut flush = |text: &str, first_line: usize, report: &mut LoadReport| {
-        // CSV: the header is line 1 of the piece, its first record line 2.
-        let offset = if csv { first_line.saturating_sub(2) } else { first_line - 1 };
+        // CSV: the piece starts with the header's lines (blank lines before
+        // it included), then the chunk's first record.
+        let header_lines = header_lines.get();
+        let offset = if csv { first_line.saturating_sub(1 + header_lines) } else { first_line - 1 };
         match load_text_at(text, location, None, offset) {
             Ok((tables, piece)) => {
                 for table in tables {
@@ -157,6 +160,7 @@ fn read_in_chunks(source: &Source, format: Format, sink: &mut Sink) -> Outcome {
             header_done = !header.trim().is_empty() && quotes % 2 == 0;
             if header_done {
                 quotes = 0;
+                header_lines.set(line_number);
             }
             continue;
         }

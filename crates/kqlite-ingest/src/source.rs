@@ -152,8 +152,9 @@ fn walk_dir(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, Str
 
 /// Opens `path` and hands each input in it to `each`: the file itself, the
 /// decompressed content of a gzip file, or every member of a zip archive
-/// (members that are gzip or zip are opened in turn). Members are read one
-/// at a time. Errors name the file or member.
+/// (members that are gzip or zip are opened in turn). A gzip file is
+/// decompressed as it is read; zip members are extracted one at a time.
+/// Errors name the file or member.
 pub fn open(path: &Path, each: &mut dyn FnMut(Source)) -> Result<(), String> {
     let location = path.display().to_string();
     let mut magic = [0u8; 4];
@@ -172,8 +173,9 @@ pub fn open(path: &Path, each: &mut dyn FnMut(Source)) -> Result<(), String> {
         return open_bytes(path, source.location, bytes, each, 1);
     }
     if is_zip(&magic[..n]) {
-        let bytes = std::fs::read(path).map_err(|e| format!("{location}: cannot read: {e}"))?;
-        return open_bytes(path, location, bytes, each, 0);
+        // The archive is read from the file: only one member is in memory.
+        let file = std::fs::File::open(path).map_err(|e| format!("{location}: cannot read: {e}"))?;
+        return open_zip(path, &location, std::io::BufReader::new(file), each, 1);
     }
     each(Source { path: path.to_path_buf(), location, content: Content::File });
     Ok(())
@@ -200,37 +202,52 @@ fn open_bytes(
         return open_bytes(path, location, out, each, depth + 1);
     }
     if is_zip(&bytes) {
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..]))
-            .map_err(|e| format!("{location}: not a readable zip archive: {e}"))?;
-        let mut errors = Vec::new();
-        for i in 0..archive.len() {
-            let (name, member) = match archive.by_index(i) {
-                Ok(mut entry) if entry.is_file() => {
-                    let name = entry.name().to_string();
-                    let mut out = Vec::with_capacity(entry.size().min(1 << 30) as usize);
-                    let read = entry.read_to_end(&mut out).map(|_| out);
-                    (name, read)
-                }
-                Ok(_) => continue,
-                Err(e) => {
-                    errors.push(format!("{location}: member {i}: {e}"));
-                    continue;
-                }
-            };
-            let member_location = format!("{location}!{name}");
-            match member {
-                Ok(out) => {
-                    if let Err(e) = open_bytes(path, member_location, out, each, depth + 1) {
-                        errors.push(e);
-                    }
-                }
-                Err(e) => errors.push(format!("{member_location}: cannot extract: {e}")),
-            }
-        }
-        return if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) };
+        return open_zip(path, &location, std::io::Cursor::new(&bytes[..]), each, depth);
     }
     each(Source { path: path.to_path_buf(), location, content: Content::Bytes(bytes) });
     Ok(())
+}
+
+/// Every file member of a zip archive, extracted one at a time.
+fn open_zip<R: Read + std::io::Seek>(
+    path: &Path,
+    location: &str,
+    reader: R,
+    each: &mut dyn FnMut(Source),
+    depth: usize,
+) -> Result<(), String> {
+    let mut archive =
+        zip::ZipArchive::new(reader).map_err(|e| format!("{location}: not a readable zip archive: {e}"))?;
+    let mut errors = Vec::new();
+    for i in 0..archive.len() {
+        let (name, member) = match archive.by_index(i) {
+            Ok(mut entry) if entry.is_file() => {
+                let name = entry.name().to_string();
+                let mut out = Vec::with_capacity(entry.size().min(1 << 30) as usize);
+                let read = entry.read_to_end(&mut out).map(|_| out);
+                (name, read)
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                errors.push(format!("{location}: member {i}: {e}"));
+                continue;
+            }
+        };
+        let member_location = format!("{location}!{name}");
+        match member {
+            Ok(out) => {
+                if let Err(e) = open_bytes(path, member_location, out, each, depth + 1) {
+                    errors.push(e);
+                }
+            }
+            Err(e) => errors.push(format!("{member_location}: cannot extract: {e}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
 }
 
 fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -311,7 +311,7 @@ fn large_line_based_inputs_are_read_in_chunks() {
     let big_json = by_name("events.jsonl.gz");
     assert_eq!((big_json.format, big_json.records, big_json.rejected), ("json", 100_000, 1));
     let locations: Vec<&str> = ingested.rejected.iter().map(|(l, _)| l.as_str()).collect();
-    assert!(locations.iter().any(|l| l.ends_with(&format!("big.csv:{bad_csv_line}"))), "{locations:?}");
+    assert!(locations.iter().any(|l| l.ends_with(&format!("big.csv:{bad_csv_line}"))), "{bad_csv_line} {locations:?}");
     assert!(locations.iter().any(|l| l.ends_with("events.jsonl.gz:90001")), "{locations:?}");
     let table = ingested.tables.iter().find(|t| t.name == "big").unwrap();
     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
