@@ -195,6 +195,9 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         }
         out.flush()?;
         eprintln!("kqlite: {} findings", findings.len());
+        if findings.is_empty() {
+            lookback_hint(&prepared.session, &with_data).await;
+        }
         Ok(if !findings.is_empty() {
             ExitCode::from(1)
         } else if failed {
@@ -203,4 +206,36 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             ExitCode::SUCCESS
         })
     })
+}
+
+/// Rules look back from now() (usually a day); evidence spanning longer is
+/// mostly outside that window, which explains a silent hunt.
+async fn lookback_hint(session: &Session, tables: &[String]) {
+    let mut earliest: Option<i64> = None;
+    for table in tables {
+        let has_time = session
+            .table_columns(table)
+            .is_some_and(|c| c.iter().any(|c| c.name == "TimeGenerated" && c.ty == kqlite_engine::KqlType::Datetime));
+        if !has_time {
+            continue;
+        }
+        let query = format!("['{table}'] | summarize t = min(TimeGenerated)");
+        if let Ok(result) = session.query(&query).await {
+            let first = hunt::result_rows(&result).into_iter().flatten().next();
+            if let Some(t) = first.as_ref().and_then(|v| v.as_str()).and_then(kqlite_engine::time::parse_datetime) {
+                earliest = Some(earliest.map_or(t, |e: i64| e.min(t)));
+            }
+        }
+    }
+    let (Some(earliest), Ok(now)) = (earliest, session.now().await) else { return };
+    const DAY: i64 = 86_400_000_000_000;
+    if now - earliest > DAY {
+        eprintln!(
+            "kqlite: note: the evidence starts at {}, {} days before now() ({}); rules see only their lookback \
+             (usually 1 day) before now(): pick --now, or raise LookbackWindow in a tuning file",
+            kqlite_engine::time::format_datetime(earliest),
+            (now - earliest) / DAY,
+            kqlite_engine::time::format_datetime(now)
+        );
+    }
 }

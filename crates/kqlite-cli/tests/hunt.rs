@@ -163,6 +163,18 @@ fn the_whole_pack_covers_rdp_to_localhost() {
 }
 
 #[test]
+fn a_silent_hunt_over_old_evidence_says_why() {
+    let se = fixture("SecurityEvent.csv");
+    let out = kqlite(&["hunt", se.to_str().unwrap(), "--now", "2024-06-01T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the evidence starts at 2024-05-02T02:30:00") && stderr.contains("29 days before now()"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn hunt_usage_errors_exit_2() {
     let out = kqlite(&["hunt", "/no/such/evidence"]);
     assert_eq!(out.status.code(), Some(2));
