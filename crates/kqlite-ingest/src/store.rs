@@ -212,6 +212,15 @@ fn store_file(
         let sink: &mut Sink = &mut sink;
         read_file(path, explicit, evtx, &progress.counters, sink)
     };
+    let mut read = read;
+    if parts.conversion_failures > 0 {
+        read.notices.push(format!(
+            "{}: {} value(s) did not convert to the column types the store already has for their table (stored as \
+             null)",
+            path.display(),
+            parts.conversion_failures
+        ));
+    }
     let failed = read.summaries.iter().any(|s| s.error.is_some()) || !read.rejected.is_empty();
     let loaded: usize = read.summaries.iter().map(|s| s.loaded).sum();
     if let Some(error) = parts.error.take() {
@@ -271,6 +280,8 @@ struct Parts<'d> {
     closed: Vec<(PathBuf, PathBuf)>,
     next: usize,
     rows: BTreeMap<String, usize>,
+    /// Values that did not convert to the stored column types (kept as null).
+    conversion_failures: usize,
     error: Option<String>,
 }
 
@@ -283,7 +294,16 @@ struct OpenPart {
 
 impl<'d> Parts<'d> {
     fn new(dir: &'d Path, hash: &'d str) -> Parts<'d> {
-        Parts { dir, hash, open: HashMap::new(), closed: Vec::new(), next: 0, rows: BTreeMap::new(), error: None }
+        Parts {
+            dir,
+            hash,
+            open: HashMap::new(),
+            closed: Vec::new(),
+            next: 0,
+            rows: BTreeMap::new(),
+            conversion_failures: 0,
+            error: None,
+        }
     }
 
     fn write(&mut self, table: &str, columns: &[ColumnDef], batch: RecordBatch, state: &Mutex<Manifest>) {
@@ -301,7 +321,13 @@ impl<'d> Parts<'d> {
             }
             stored.clone()
         };
-        let batch = if columns == target.as_slice() { batch } else { conform(&batch, columns, &target).0 };
+        let batch = if columns == target.as_slice() {
+            batch
+        } else {
+            let (batch, failures) = conform(&batch, columns, &target);
+            self.conversion_failures += failures;
+            batch
+        };
         for (day, rows) in split_by_day(&batch, &target) {
             if let Err(e) = self.write_day(table, &day, &target, rows) {
                 self.error = Some(format!("{}: cannot write {table} day={day}: {e}", self.dir.display()));

@@ -320,3 +320,27 @@ fn large_line_based_inputs_are_read_in_chunks() {
     let notices = ingested.notices.iter().filter(|n| n.contains("big.csv") && n.contains("custom table")).count();
     assert_eq!(notices, 1, "{:?}", ingested.notices);
 }
+
+#[tokio::test]
+async fn store_keeps_a_tables_first_types_and_counts_what_does_not_convert() {
+    let root = scratch("types-in");
+    let store = scratch("types-out");
+    write(&root.join("a/app.jsonl"), b"{\"n\":1,\"s\":\"x\"}\n");
+    ingest_to_store(&[root.join("a")], &store, &options()).unwrap();
+    write(&root.join("b/app.jsonl"), b"{\"n\":\"many\",\"s\":\"y\",\"extra\":true}\n{\"n\":\"7\",\"s\":\"z\"}\n");
+    let run = ingest_to_store(&[root.join("b")], &store, &options()).unwrap();
+    assert_eq!(run.rows_written.get("app"), Some(&2));
+    assert!(
+        run.notices.iter().any(|n| n.contains("1 value(s) did not convert to the column types the store already has")),
+        "{:?}",
+        run.notices
+    );
+    let manifest = std::fs::read_to_string(store.join(MANIFEST)).unwrap();
+    assert!(manifest.contains("\"extra\""), "new columns are added: {manifest}");
+    let mut session = Session::with_partitions(1);
+    register_store(&mut session, &store).await.unwrap();
+    let summary =
+        "app | summarize total = sum(n), extras = countif(extra), rows = count() | project strcat(total, '/', \
+                   extras, '/', rows)";
+    assert_eq!(count(&session, summary).await, "8/1/3");
+}
