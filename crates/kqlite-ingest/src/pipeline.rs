@@ -332,7 +332,7 @@ pub(crate) fn read_file(
             return;
         };
         let mut counting = |table: &str, columns: &[ColumnDef], batch: RecordBatch| {
-            counters.records.fetch_add(batch.num_rows(), Ordering::Relaxed);
+            counters.rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
             sink(table, columns, batch)
         };
         let outcome = read_source(&input, format, evtx, &mut counting);

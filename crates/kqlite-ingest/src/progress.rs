@@ -1,4 +1,4 @@
-//! A one-line progress display on stderr: files, records/s, rejects.
+//! A one-line progress display on stderr: files, rows/s, rejects.
 //!
 //! The caller decides whether to show it (stderr is a terminal); when off,
 //! the counters still count and nothing is drawn.
@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct Counters {
     pub files_done: AtomicUsize,
-    pub records: AtomicUsize,
+    /// Rows handed to tables so far (an EVTX record may make two).
+    pub rows: AtomicUsize,
     pub rejected: AtomicUsize,
 }
 
@@ -64,13 +65,13 @@ impl Drop for Progress {
 }
 
 fn line(counters: &Counters, total_files: usize, elapsed: Duration) -> String {
-    let records = counters.records.load(Ordering::Relaxed);
-    let rate = records as f64 / elapsed.as_secs_f64().max(0.001);
+    let rows = counters.rows.load(Ordering::Relaxed);
+    let rate = rows as f64 / elapsed.as_secs_f64().max(0.001);
     format!(
-        "ingesting: {}/{} files, {} records ({:.0}/s), {} rejected",
+        "ingesting: {}/{} files, {} rows ({:.0}/s), {} rejected",
         counters.files_done.load(Ordering::Relaxed),
         total_files,
-        records,
+        rows,
         rate,
         counters.rejected.load(Ordering::Relaxed)
     )
@@ -84,8 +85,8 @@ mod tests {
     fn line_shows_files_rate_and_rejects() {
         let c = Counters::default();
         c.files_done.store(3, Ordering::Relaxed);
-        c.records.store(5000, Ordering::Relaxed);
+        c.rows.store(5000, Ordering::Relaxed);
         c.rejected.store(2, Ordering::Relaxed);
-        assert_eq!(line(&c, 10, Duration::from_secs(2)), "ingesting: 3/10 files, 5000 records (2500/s), 2 rejected");
+        assert_eq!(line(&c, 10, Duration::from_secs(2)), "ingesting: 3/10 files, 5000 rows (2500/s), 2 rejected");
     }
 }
