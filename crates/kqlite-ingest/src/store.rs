@@ -7,7 +7,8 @@
 //! names and renamed, then the file is added to the manifest, so an
 //! interrupted run leaves no half file behind and re-reads it next time.
 //! Batches stream from the readers to the Parquet writers; memory holds at
-//! most a row group per open (table, day) per file being read.
+//! most a row group (65,536 rows or 32 MiB encoded) per open (table, day)
+//! per file being read.
 //! Rows are partitioned by the day of `TimeGenerated` (else `Timestamp`,
 //! else the first datetime column); rows without one go to `day=unknown`.
 //! A table's column types are fixed when it is first written; later data is
@@ -35,6 +36,8 @@ use std::sync::Mutex;
 
 pub const MANIFEST: &str = "kqlite-store.json";
 const ROW_GROUP_ROWS: usize = 65_536;
+/// A row group is written out once its encoded size passes this.
+const ROW_GROUP_BYTES: usize = 32 << 20;
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// What a store run did.
@@ -360,7 +363,12 @@ impl<'d> Parts<'d> {
             self.open.insert(key.clone(), part);
         }
         let part = self.open.get_mut(&key).expect("opened");
-        part.writer.write(&batch).map_err(|e| e.to_string())
+        part.writer.write(&batch).map_err(|e| e.to_string())?;
+        // Wide rows (raw event XML) would make a full row group large.
+        if part.writer.in_progress_size() > ROW_GROUP_BYTES {
+            part.writer.flush().map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     fn close(&mut self, part: OpenPart) -> Result<(), String> {
