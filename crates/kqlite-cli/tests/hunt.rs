@@ -92,7 +92,7 @@ fn hunt_reports_what_expected_csv_says() {
         let account = format!("{}\\{}", &r[1], &r[0]);
         let f = findings
             .iter()
-            .find(|f| f["account"] == account.as_str() && f["source"] == &r[2])
+            .find(|f| f["account"] == account.as_str() && f["source"] == r[2])
             .unwrap_or_else(|| panic!("no finding for {account} from {}: {findings:#?}", &r[2]));
         assert_eq!(f["count"].as_u64().unwrap().to_string(), &r[3], "{account} count");
         let mut want: Vec<String> = serde_json::from_str::<Vec<String>>(&r[4]).unwrap();

@@ -102,7 +102,7 @@ async fn findings_follow_entity_mappings_and_the_trigger() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("SecurityEvent.csv");
     std::fs::write(&path, rows).unwrap();
-    let evidence = kqlite_detect::evidence::load_evidence(&mut session, &[path.clone()]).await.unwrap();
+    let evidence = kqlite_detect::evidence::load_evidence(&mut session, std::slice::from_ref(&path)).await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(evidence.rows["SecurityEvent"], 12);
     session
