@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
-use kqlite_detect::demo::{self, DemoOptions, DemoSummary};
+use kqlite_detect::demo::{self, DemoOptions, DemoSummary, WindowsFormat};
 use kqlite_detect::finding::Finding;
 use kqlite_detect::hunt::RuleStatus;
 use kqlite_detect::report::{write_findings, FindingFormat};
@@ -14,9 +14,9 @@ use std::process::ExitCode;
 
 /// Generate a realistic small environment and hunt it.
 ///
-/// Writes a week of one organisation's logs (hundreds of hosts: Security
-/// events and WinRM/RDP operational events as Log Analytics JSON lines,
-/// Defender DeviceLogonEvents as CSV, Linux auth.log files) in which
+/// Writes a week of one organisation's logs (hundreds of hosts: each Windows
+/// host's Security, WinRM and RDP logs as .evtx files, Defender
+/// DeviceLogonEvents as CSV, each Linux host's auth.log) in which
 /// administrators, the help desk, a vulnerability scanner and service
 /// accounts log on remotely every day, and one intruder moves at night with
 /// a stolen administrator account by SMB, RDP, WinRM and SSH. Then hunts it
@@ -55,6 +55,11 @@ pub struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     graph: Option<PathBuf>,
 
+    /// How Windows events are written: evtx (one file per host and log) or
+    /// json (SecurityEvent.jsonl and WindowsEvent.jsonl, a Log Analytics export).
+    #[arg(long, value_enum, default_value_t = WindowsFormatArg::Evtx)]
+    windows_format: WindowsFormatArg,
+
     /// Hunt without the generated tuning file.
     #[arg(long)]
     no_tuning: bool,
@@ -63,6 +68,12 @@ pub struct DemoArgs {
     /// go to stdout; otherwise to stderr, so stdout is only the findings.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum WindowsFormatArg {
+    Evtx,
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,7 +174,7 @@ fn suggestions(dir: &Path, summary: &DemoSummary, tuned: bool) -> String {
     line("kqlite rules show T1021.004".to_string(), "a rule: query, investigation guide, response, pivots");
     line(format!("kqlite pivot {l} --rule T1021 --account {account}"), "follow-up queries for the intruder's finding");
     line(
-        format!("kqlite query 'SecurityEvent | where EventID == 4697 | project TimeGenerated, Computer, SubjectUserName, ServiceName' --table SecurityEvent={}", logs.join("windows/SecurityEvent.jsonl").display()),
+        format!("kqlite query 'SecurityEvent | where EventID == 4697 | project TimeGenerated, Computer, SubjectUserName, ServiceName' {l}"),
         "the services the intruder installed",
     );
     line(format!("kqlite demo --out {d} --graph {d}/graph.html"), "the lateral-movement graph as a web page");
@@ -171,7 +182,12 @@ fn suggestions(dir: &Path, summary: &DemoSummary, tuned: bool) -> String {
 }
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
-    let options = DemoOptions { seed: args.seed, hosts: args.hosts, days: args.days, ..DemoOptions::default() };
+    let windows_format = match args.windows_format {
+        WindowsFormatArg::Evtx => WindowsFormat::Evtx,
+        WindowsFormatArg::Json => WindowsFormat::JsonLines,
+    };
+    let options =
+        DemoOptions { seed: args.seed, hosts: args.hosts, days: args.days, windows_format, ..DemoOptions::default() };
     let dir = args.out.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("kqlite-demo-{}", args.seed)));
     let summary = demo::generate(&dir, &options).map_err(|e| anyhow!(e))?;
     let tuning = (!args.no_tuning).then(|| dir.join(&summary.tuning_file));

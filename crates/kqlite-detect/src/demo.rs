@@ -14,19 +14,21 @@
 //! administrator's account to move by SMB (ADMIN$ and svcctl, PsExec
 //! style), RDP (and RDP over a local tunnel), WinRM and SSH.
 //!
-//! The telemetry is written as the collectors would: Security events
-//! (`SecurityEvent`) and WinRM / Remote Connection Manager operational
-//! events (`WindowsEvent`) as Log Analytics JSON lines, Defender's
-//! `DeviceLogonEvents` as an advanced-hunting CSV export, and each Linux
+//! The telemetry is written as the collectors would: each Windows host's
+//! Security, WinRM and Remote Connection Manager logs as `.evtx` files
+//! (through `kqlite_ingest::evtx::writer`), or as a Log Analytics export
+//! (`SecurityEvent.jsonl`, `WindowsEvent.jsonl`); Defender's
+//! `DeviceLogonEvents` as an advanced-hunting CSV export; and each Linux
 //! host's `/var/log/auth.log` as modern rsyslog writes it. Everything is
 //! drawn from one seeded generator, so a seed always gives the same files.
 
 use crate::evidence::EvidenceReport;
 use crate::finding::{Finding, Severity};
 use crate::hunt::RuleOutcome;
-use crate::rule::{Rule, RuleSet};
+use crate::rule::RuleSet;
 use crate::tuning::Tuning;
 use kqlite_engine::{Clock, Session};
+use kqlite_ingest::evtx::writer::{write_evtx_file, EventRecord};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -52,12 +54,29 @@ pub struct DemoOptions {
     pub days: u32,
     /// Midnight UTC of the first day, ns since the epoch.
     pub start: i64,
+    /// How Windows events are written.
+    pub windows_format: WindowsFormat,
+}
+
+/// How the generated Windows events are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowsFormat {
+    /// `.evtx` files per host and channel, as collected from the machines.
+    Evtx,
+    /// `SecurityEvent.jsonl` and `WindowsEvent.jsonl` as Log Analytics exports them.
+    JsonLines,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
         // Tuesday 2024-05-07: the last of 7 days is a Monday, a working day.
-        DemoOptions { seed: 1021, hosts: 300, days: 7, start: 1_715_040_000 * NANOS_PER_SECOND }
+        DemoOptions {
+            seed: 1021,
+            hosts: 300,
+            days: 7,
+            start: 1_715_040_000 * NANOS_PER_SECOND,
+            windows_format: WindowsFormat::Evtx,
+        }
     }
 }
 
@@ -124,6 +143,16 @@ struct Host {
     sshd_session: bool,
 }
 
+/// One Windows event: its System fields and its EventData, in order.
+struct WinEvent {
+    time: i64,
+    host: usize,
+    channel: &'static str,
+    provider: &'static str,
+    event_id: u32,
+    data: Map<String, Value>,
+}
+
 struct Person {
     user: String,
     workstation: usize,
@@ -136,8 +165,8 @@ struct Generator {
     workstations: Vec<usize>,
     windows_servers: Vec<usize>,
     linux_servers: Vec<usize>,
-    security: Vec<(i64, String)>,
-    windows: Vec<(i64, String)>,
+    /// Windows events of every channel, written as EVTX or as Log Analytics JSON lines.
+    windows_events: Vec<WinEvent>,
     device_logons: Vec<(i64, String)>,
     auth_logs: BTreeMap<usize, Vec<(i64, String)>>,
     next_logon_id: u64,
@@ -196,8 +225,7 @@ impl Generator {
             workstations: Vec::new(),
             windows_servers: Vec::new(),
             linux_servers: Vec::new(),
-            security: Vec::new(),
-            windows: Vec::new(),
+            windows_events: Vec::new(),
             device_logons: Vec::new(),
             auth_logs: BTreeMap::new(),
             next_logon_id: 0x3e7_0000,
@@ -267,37 +295,23 @@ impl Generator {
         format!("0x{:x}", self.next_logon_id)
     }
 
-    fn security_event(&mut self, time: i64, host: usize, event_id: u32, activity: &str, fields: Map<String, Value>) {
-        let mut record = Map::new();
-        record.insert("TimeGenerated".into(), json!(iso(time)));
-        record.insert("Type".into(), json!("SecurityEvent"));
-        record.insert("Computer".into(), json!(format!("{}.contoso.local", self.hosts[host].name)));
-        record.insert("Channel".into(), json!("Security"));
-        record.insert("EventSourceName".into(), json!("Microsoft-Windows-Security-Auditing"));
-        record.insert("EventID".into(), json!(event_id));
-        record.insert("Activity".into(), json!(format!("{event_id} - {activity}")));
-        record.insert("Level".into(), json!("8"));
-        record.insert("EventRecordId".into(), json!(self.next_record_id.to_string()));
-        self.next_record_id += 1;
-        record.extend(fields);
-        self.security.push((time, Value::Object(record).to_string()));
+    fn security_event(&mut self, time: i64, host: usize, event_id: u32, data: Value) {
+        let Value::Object(data) = data else { unreachable!("event data is a JSON object") };
+        let (channel, provider) = ("Security", "Microsoft-Windows-Security-Auditing");
+        self.windows_events.push(WinEvent { time, host, channel, provider, event_id, data });
     }
 
-    fn windows_event(&mut self, time: i64, host: usize, channel: &str, provider: &str, event_id: u32, data: Value) {
-        let record = json!({
-            "TimeGenerated": iso(time),
-            "Type": "WindowsEvent",
-            "Computer": format!("{}.contoso.local", self.hosts[host].name),
-            "Channel": channel,
-            "Provider": provider,
-            "EventID": event_id,
-            "EventLevel": 4,
-            "EventLevelName": "Information",
-            "EventRecordId": self.next_record_id.to_string(),
-            "EventData": data,
-        });
-        self.next_record_id += 1;
-        self.windows.push((time, record.to_string()));
+    fn windows_event(
+        &mut self,
+        time: i64,
+        host: usize,
+        channel: &'static str,
+        provider: &'static str,
+        event_id: u32,
+        data: Value,
+    ) {
+        let Value::Object(data) = data else { unreachable!("event data is a JSON object") };
+        self.windows_events.push(WinEvent { time, host, channel, provider, event_id, data });
     }
 
     /// A successful logon (4624) on `host`, with the copies other collectors
@@ -320,29 +334,26 @@ impl Generator {
             _ => ("Other", "-", "Negotiate"),
         };
         let machine = user.ends_with('$');
+        // 4624's EventData in Windows' order.
         let fields = json!({
-            "Account": format!("{DOMAIN}\\{user}"),
-            "AccountType": if machine { "Machine" } else { "User" },
-            "TargetUserName": user,
-            "TargetDomainName": DOMAIN,
-            "TargetUserSid": format!("S-1-5-21-3623811015-3361044348-30300820-{}", 1000 + user.len() * 37 % 900),
-            "TargetLogonId": logon_id,
             "SubjectUserSid": "S-1-5-18",
             "SubjectUserName": format!("{}$", self.hosts[host].name),
             "SubjectDomainName": DOMAIN,
             "SubjectLogonId": "0x3e7",
-            "LogonType": logon_type,
-            "LogonTypeName": format!("{logon_type} - {type_name}"),
+            "TargetUserSid": format!("S-1-5-21-3623811015-3361044348-30300820-{}", 1000 + user.len() * 37 % 900),
+            "TargetUserName": user,
+            "TargetDomainName": DOMAIN,
+            "TargetLogonId": logon_id,
+            "LogonType": logon_type.to_string(),
             "LogonProcessName": if logon_type == 3 { "Kerberos" } else { "User32" },
             "AuthenticationPackageName": package,
             "WorkstationName": source_name,
+            "ProcessName": process,
             "IpAddress": source_ip,
             "IpPort": if source_ip == "-" { "-".to_string() } else { self.rng.random_range(49152..65535).to_string() },
-            "ProcessName": process,
             "ElevatedToken": "%%1842",
         });
-        let Value::Object(fields) = fields else { unreachable!() };
-        self.security_event(time, host, 4624, "An account was successfully logged on.", fields);
+        self.security_event(time, host, 4624, fields);
         if logon_type == 10 {
             self.windows_event(
                 time - NANOS_PER_SECOND,
@@ -400,12 +411,10 @@ impl Generator {
             _ => "",
         };
         let base = json!({
+            "SubjectUserSid": format!("S-1-5-21-3623811015-3361044348-30300820-{}", 1000 + user.len() * 37 % 900),
             "SubjectUserName": user,
             "SubjectDomainName": DOMAIN,
-            "SubjectUserSid": format!("S-1-5-21-3623811015-3361044348-30300820-{}", 1000 + user.len() * 37 % 900),
-            "SubjectAccount": format!("{DOMAIN}\\{user}"),
-            "Account": format!("{DOMAIN}\\{user}"),
-            "AccountType": "User",
+            "SubjectLogonId": "0x3e7",
             "ObjectType": "File",
             "IpAddress": source_ip,
             "IpPort": self.rng.random_range(49152..65535).to_string(),
@@ -413,19 +422,13 @@ impl Generator {
             "ShareLocalPath": local_path,
             "AccessMask": "0x1",
         });
+        self.security_event(time, host, 5140, base.clone());
         let Value::Object(base) = base else { unreachable!() };
-        self.security_event(time, host, 5140, "A network share object was accessed.", base.clone());
         for (i, object) in objects.iter().enumerate() {
             let mut fields = base.clone();
             fields.insert("RelativeTargetName".into(), json!(object));
             fields.insert("AccessMask".into(), json!("0x12019f"));
-            self.security_event(
-                time + (i as i64 + 1) * NANOS_PER_SECOND,
-                host,
-                5145,
-                "A network share object was checked to see whether client can be granted desired access.",
-                fields,
-            );
+            self.security_event(time + (i as i64 + 1) * NANOS_PER_SECOND, host, 5145, Value::Object(fields));
         }
     }
 
@@ -729,12 +732,12 @@ fn plant_intrusion(
         g.share_access(t + NANOS_PER_SECOND, host, &account, &source_ip, "ADMIN$", &["PSEXESVC.exe"]);
         g.share_access(t + 4 * NANOS_PER_SECOND, host, &account, &source_ip, "IPC$", &["svcctl"]);
         let fields = json!({
-            "SubjectUserName": account, "SubjectDomainName": DOMAIN, "SubjectAccount": format!("{DOMAIN}\\{account}"),
-            "ServiceName": "PSEXESVC", "ServiceFileName": "%SystemRoot%\\PSEXESVC.exe", "ServiceType": "0x10",
-            "ServiceStartType": "3", "ServiceAccount": "LocalSystem",
+            "SubjectUserSid": "S-1-5-21-3623811015-3361044348-30300820-1500", "SubjectUserName": account,
+            "SubjectDomainName": DOMAIN, "SubjectLogonId": "0x3e7", "ServiceName": "PSEXESVC",
+            "ServiceFileName": "%SystemRoot%\\PSEXESVC.exe", "ServiceType": "0x10", "ServiceStartType": "3",
+            "ServiceAccount": "LocalSystem",
         });
-        let Value::Object(fields) = fields else { unreachable!() };
-        g.security_event(t + 6 * NANOS_PER_SECOND, host, 4697, "A service was installed in the system.", fields);
+        g.security_event(t + 6 * NANOS_PER_SECOND, host, 4697, fields);
         t += g.rng.random_range(3..9) * NANOS_PER_MINUTE;
     }
     // RDP to a server and a domain controller.
@@ -813,6 +816,147 @@ fn sorted_lines(mut lines: Vec<(i64, String)>) -> (String, usize, i64) {
     (text, count, latest)
 }
 
+/// Security's event names, as Log Analytics' `Activity` column shows them.
+fn security_activity(event_id: u32) -> &'static str {
+    match event_id {
+        4624 => "An account was successfully logged on.",
+        4697 => "A service was installed in the system.",
+        5140 => "A network share object was accessed.",
+        5145 => "A network share object was checked to see whether client can be granted desired access.",
+        _ => "",
+    }
+}
+
+fn data_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `SecurityEvent.jsonl` and `WindowsEvent.jsonl` in the shape of a Log
+/// Analytics export, with the columns Log Analytics derives (`Account`,
+/// `Activity`, `LogonTypeName`, …).
+fn write_log_analytics_json(
+    dir: &Path,
+    hosts: &[Host],
+    events: &[WinEvent],
+    files: &mut Vec<(PathBuf, usize)>,
+) -> Result<(), String> {
+    let mut security = Vec::new();
+    let mut windows = Vec::new();
+    for (n, e) in events.iter().enumerate() {
+        let computer = format!("{}.contoso.local", hosts[e.host].name);
+        if e.channel == "Security" {
+            let mut record = Map::new();
+            record.insert("TimeGenerated".into(), json!(iso(e.time)));
+            record.insert("Type".into(), json!("SecurityEvent"));
+            record.insert("Computer".into(), json!(computer));
+            record.insert("Channel".into(), json!(e.channel));
+            record.insert("EventSourceName".into(), json!(e.provider));
+            record.insert("EventID".into(), json!(e.event_id));
+            record.insert("Activity".into(), json!(format!("{} - {}", e.event_id, security_activity(e.event_id))));
+            record.insert("EventRecordId".into(), json!((n + 1).to_string()));
+            let text = |key: &str| e.data.get(key).map(data_text);
+            let (user, domain) = match (text("TargetUserName"), text("SubjectUserName")) {
+                (Some(user), _) => (user, text("TargetDomainName").unwrap_or_default()),
+                (None, Some(user)) => (user, text("SubjectDomainName").unwrap_or_default()),
+                (None, None) => (String::new(), String::new()),
+            };
+            record.insert("Account".into(), json!(format!("{domain}\\{user}")));
+            record.insert("AccountType".into(), json!(if user.ends_with('$') { "Machine" } else { "User" }));
+            if let (Some(user), Some(domain)) = (text("SubjectUserName"), text("SubjectDomainName")) {
+                record.insert("SubjectAccount".into(), json!(format!("{domain}\\{user}")));
+            }
+            for (key, value) in &e.data {
+                let value = match key.as_str() {
+                    "LogonType" => json!(data_text(value).parse::<i64>().unwrap_or(0)),
+                    _ => value.clone(),
+                };
+                record.insert(key.clone(), value);
+            }
+            if let Some(logon_type) = text("LogonType") {
+                let name = match logon_type.as_str() {
+                    "2" => "Interactive",
+                    "3" => "Network",
+                    "10" => "RemoteInteractive",
+                    "11" => "CachedInteractive",
+                    _ => "Other",
+                };
+                record.insert("LogonTypeName".into(), json!(format!("{logon_type} - {name}")));
+            }
+            security.push((e.time, Value::Object(record).to_string()));
+        } else {
+            let record = json!({
+                "TimeGenerated": iso(e.time),
+                "Type": "WindowsEvent",
+                "Computer": computer,
+                "Channel": e.channel,
+                "Provider": e.provider,
+                "EventID": e.event_id,
+                "EventLevel": 4,
+                "EventLevelName": "Information",
+                "EventRecordId": (n + 1).to_string(),
+                "EventData": Value::Object(e.data.clone()),
+            });
+            windows.push((e.time, record.to_string()));
+        }
+    }
+    let (text, count, _) = sorted_lines(security);
+    files.push((write_file(dir, "logs/windows/SecurityEvent.jsonl", &text)?, count));
+    let (text, count, _) = sorted_lines(windows);
+    files.push((write_file(dir, "logs/windows/WindowsEvent.jsonl", &text)?, count));
+    Ok(())
+}
+
+/// One `.evtx` file per host and channel (`logs/windows/HOST/Security.evtx`,
+/// `Microsoft-Windows-WinRM%4Operational.evtx`, …), as the machines keep them.
+fn write_evtx(
+    dir: &Path,
+    hosts: &[Host],
+    events: &[WinEvent],
+    files: &mut Vec<(PathBuf, usize)>,
+) -> Result<(), String> {
+    let mut by_file: BTreeMap<(usize, &str), Vec<&WinEvent>> = BTreeMap::new();
+    for e in events {
+        by_file.entry((e.host, e.channel)).or_default().push(e);
+    }
+    for ((host, channel), mut list) in by_file {
+        list.sort_by_key(|e| e.time);
+        let records: Vec<EventRecord> = list
+            .iter()
+            .enumerate()
+            .map(|(n, e)| EventRecord {
+                channel: e.channel.to_string(),
+                provider: e.provider.to_string(),
+                provider_guid: None,
+                event_id: e.event_id,
+                version: if e.event_id == 4624 { 2 } else { 0 },
+                level: if e.channel == "Security" { 0 } else { 4 },
+                task: 0,
+                opcode: 0,
+                // Audit Success for Security, else none.
+                keywords: if e.channel == "Security" { 0x8020_0000_0000_0000 } else { 0 },
+                time_created: e.time,
+                record_id: n as u64 + 1,
+                process_id: 4,
+                thread_id: 100 + (n as u32 % 50),
+                computer: format!("{}.contoso.local", hosts[host].name),
+                user_sid: None,
+                data: e.data.iter().map(|(k, v)| (k.clone(), data_text(v))).collect(),
+            })
+            .collect();
+        let relative = format!("logs/windows/{}/{}.evtx", hosts[host].name, channel.replace('/', "%4"));
+        let path = dir.join(&relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        write_evtx_file(&path, &records).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        files.push((PathBuf::from(relative), records.len()));
+    }
+    Ok(())
+}
+
 fn write_all(
     dir: &Path,
     g: Generator,
@@ -826,14 +970,15 @@ fn write_all(
     let mut files = Vec::new();
     let mut records = BTreeMap::new();
     let mut latest = i64::MIN;
-    let (text, count, last) = sorted_lines(g.security);
-    files.push((write_file(dir, "logs/windows/SecurityEvent.jsonl", &text)?, count));
-    records.insert("SecurityEvent".to_string(), count);
-    latest = latest.max(last);
-    let (text, count, last) = sorted_lines(g.windows);
-    files.push((write_file(dir, "logs/windows/WindowsEvent.jsonl", &text)?, count));
-    records.insert("WindowsEvent".to_string(), count);
-    latest = latest.max(last);
+    let (security, other) =
+        g.windows_events.iter().fold((0, 0), |(s, o), e| if e.channel == "Security" { (s + 1, o) } else { (s, o + 1) });
+    records.insert("SecurityEvent".to_string(), security);
+    records.insert("WindowsEvent".to_string(), other);
+    latest = latest.max(g.windows_events.iter().map(|e| e.time).max().unwrap_or(i64::MIN));
+    match options.windows_format {
+        WindowsFormat::Evtx => write_evtx(dir, &g.hosts, &g.windows_events, &mut files)?,
+        WindowsFormat::JsonLines => write_log_analytics_json(dir, &g.hosts, &g.windows_events, &mut files)?,
+    }
     let (text, count, last) = sorted_lines(g.device_logons);
     files.push((
         write_file(dir, "logs/defender/DeviceLogonEvents.csv", &format!("{DEVICE_LOGON_COLUMNS}\n{text}"))?,
@@ -854,7 +999,6 @@ fn write_all(
         g.hosts.iter().filter(|h| h.linux == linux && prefix.is_none_or(|p| h.name.starts_with(p))).count()
     };
     let workstations = count(false, Some("WS-")) + count(false, Some("HD-WS-"));
-    let _ = options;
     Ok(DemoSummary {
         files,
         records,
@@ -936,26 +1080,10 @@ fn write_tuning(
     Ok(PathBuf::from("tuning/tuning.yaml"))
 }
 
-/// The technique rules written beside the T1021 rule, embedded here so the
-/// demo hunts with them even where the built-in pack does not list them.
-const TECHNIQUE_RULES: &[(&str, &str)] = &[
-    ("T1021.001-rdp-localhost.yaml", include_str!("../../../rules/T1021.001-rdp-localhost.yaml")),
-    ("T1021.002-smb-admin-shares.yaml", include_str!("../../../rules/T1021.002-smb-admin-shares.yaml")),
-    ("T1021.004-ssh-lateral-movement.yaml", include_str!("../../../rules/T1021.004-ssh-lateral-movement.yaml")),
-    ("T1021.006-winrm-remoting.yaml", include_str!("../../../rules/T1021.006-winrm-remoting.yaml")),
-];
-
-/// The rules the demo hunts with: the built-in pack, plus any of the
-/// T1021 technique rules it lacks; and the shared functions.
+/// The rules the demo hunts with: the built-in pack (T1021 and its RDP,
+/// SMB, SSH and WinRM sub-technique rules) and the shared functions.
 pub fn rule_pack() -> Result<(RuleSet, Vec<(String, String)>), String> {
-    let (mut rules, functions) = crate::pack::load(None)?;
-    for (file, text) in TECHNIQUE_RULES {
-        let stem = file.trim_end_matches(".yaml");
-        if !rules.rules.iter().any(|r| r.stem == stem) {
-            rules.add(Rule::parse(text, &format!("builtin:{file}"), stem)?)?;
-        }
-    }
-    Ok((rules, functions))
+    crate::pack::load(None)
 }
 
 /// A hunt over a generated environment.

@@ -2,7 +2,7 @@
 //! technique, the benign activity is silent once tuned with the generated
 //! tuning file, and the same seed gives the same files.
 
-use kqlite_detect::demo::{self, DemoOptions, DemoSummary};
+use kqlite_detect::demo::{self, DemoOptions, DemoSummary, WindowsFormat};
 use kqlite_detect::finding::Finding;
 use std::path::Path;
 
@@ -43,8 +43,17 @@ fn covers(f: &Finding, hosts: &[String]) -> bool {
 
 #[test]
 fn tuned_hunt_finds_the_intruder_by_every_technique_and_nothing_else() {
+    tuned_hunt_finds_only_the_intruder(WindowsFormat::Evtx);
+}
+
+#[test]
+fn the_same_holds_with_windows_events_as_log_analytics_json() {
+    tuned_hunt_finds_only_the_intruder(WindowsFormat::JsonLines);
+}
+
+fn tuned_hunt_finds_only_the_intruder(windows_format: WindowsFormat) {
     let dir = tempfile::tempdir().unwrap();
-    let summary = demo::generate(dir.path(), &options()).unwrap();
+    let summary = demo::generate(dir.path(), &DemoOptions { windows_format, ..options() }).unwrap();
     let intrusion = &summary.intrusion;
     assert!(summary.records["SecurityEvent"] > 3000, "{:?}", summary.records);
     assert!(summary.records["Syslog"] > 100 && summary.records["DeviceLogonEvents"] > 1000, "{:?}", summary.records);
@@ -127,13 +136,12 @@ fn the_same_seed_gives_the_same_files() {
     for (file, _) in &first.files {
         assert_eq!(read(a.path(), file), read(b.path(), file), "{} differs", file.display());
     }
-    let other = demo::generate(b.path(), &DemoOptions { seed: 7, ..options }).unwrap();
-    assert_ne!(
-        read(a.path(), Path::new("logs/windows/SecurityEvent.jsonl")),
-        read(b.path(), Path::new("logs/windows/SecurityEvent.jsonl")),
-        "seed 7 wrote the same events as seed 1021 ({:?})",
-        other.intrusion.account
-    );
+    let c = tempfile::tempdir().unwrap();
+    let other = demo::generate(c.path(), &DemoOptions { seed: 7, ..options }).unwrap();
+    let all = |dir: &Path, summary: &DemoSummary| -> Vec<u8> {
+        summary.files.iter().flat_map(|(file, _)| read(dir, file)).collect()
+    };
+    assert_ne!(all(a.path(), &first), all(c.path(), &other), "seed 7 wrote the same logs as seed 1021");
 }
 
 fn read(dir: &Path, file: &Path) -> Vec<u8> {
