@@ -25,6 +25,7 @@ use std::process::ExitCode;
 ///   kqlite hunt Security.evtx auth.log --tuning tuning.yaml --format json
 ///   kqlite hunt ./evidence --rules ./my-rules --min-severity high
 ///   kqlite hunt ./evidence --rule T1021 --rule T1021.004
+///   kqlite ingest ./evidence --store ./store && kqlite hunt --store ./store
 ///
 /// Exit status: 0 when no rule found anything, 1 when findings were
 /// reported, 2 on bad usage, unreadable input or a rule that failed to
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 #[command(verbatim_doc_comment)]
 pub struct HuntArgs {
     /// Evidence files or directories.
-    #[arg(required = true, value_name = "PATHS")]
+    #[arg(required_unless_present = "store", value_name = "PATHS")]
     paths: Vec<PathBuf>,
 
     #[command(flatten)]
@@ -55,6 +56,10 @@ pub struct HuntArgs {
 /// What hunt and pivot share: rules, tuning and the clock.
 #[derive(Args)]
 pub struct HuntSetup {
+    /// Hunt a store written by `kqlite ingest --store DIR` instead of PATHS.
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
+    store: Option<PathBuf>,
+
     /// Rules directory (*.yaml Sentinel analytic rules, functions/*.kql);
     /// default: the built-in pack.
     #[arg(long = "rules", value_name = "DIR")]
@@ -95,7 +100,11 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup) -> Result<Prepared> {
         None => Tuning::default(),
     };
     let mut session = Session::new();
-    let evidence = load_evidence(&mut session, paths).await.map_err(|e| anyhow!(e))?;
+    let evidence = match &setup.store {
+        Some(dir) => kqlite_detect::evidence::load_store(&mut session, dir).await,
+        None => load_evidence(&mut session, paths).await,
+    }
+    .map_err(|e| anyhow!(e))?;
     print_evidence_report(&evidence);
     let clock = parse_now(&setup.now)?;
     session.set_clock(clock);

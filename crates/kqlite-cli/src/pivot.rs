@@ -26,7 +26,7 @@ use std::process::ExitCode;
 #[command(verbatim_doc_comment)]
 pub struct PivotArgs {
     /// Evidence files or directories.
-    #[arg(required = true, value_name = "PATHS")]
+    #[arg(required_unless_present = "store", value_name = "PATHS")]
     paths: Vec<PathBuf>,
 
     /// The rule (id, file stem, technique or unique prefix).

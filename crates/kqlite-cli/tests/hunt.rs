@@ -172,6 +172,32 @@ fn a_silent_hunt_over_old_evidence_says_why() {
 }
 
 #[test]
+fn hunt_reads_an_ingested_store() {
+    let dir = TempDir::new();
+    let store = dir.path().join("store");
+    let se = fixture("SecurityEvent.csv");
+    let dle = fixture("DeviceLogonEvents.csv");
+    let out = kqlite(&["ingest", se.to_str().unwrap(), dle.to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let from_store = kqlite(&[
+        "hunt",
+        "--store",
+        store.to_str().unwrap(),
+        "--now",
+        "2024-05-02T12:00:00Z",
+        "--rule",
+        "T1021-remote-services",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(from_store.status.code(), Some(1), "{}", text(&from_store.stderr));
+    let (_, findings, _) = hunt_fixture(&[]);
+    let rows = text(&from_store.stdout).lines().count() - 1;
+    assert_eq!(rows, findings.len(), "{}", text(&from_store.stdout));
+    assert!(text(&from_store.stdout).contains("CONTOSO\\svc-backup,10.0.0.7,SRV1 SRV2,3,"));
+}
+
+#[test]
 fn hunt_usage_errors_exit_2() {
     let out = kqlite(&["hunt", "/no/such/evidence"]);
     assert_eq!(out.status.code(), Some(2));

@@ -68,3 +68,25 @@ pub async fn load_evidence(session: &mut Session, paths: &[PathBuf]) -> Result<E
     }
     Ok(report)
 }
+
+/// Registers the tables of a store written by `kqlite ingest --store`
+/// (read lazily from its Parquet files), then the empty catalog tables,
+/// like [`load_evidence`].
+pub async fn load_store(session: &mut Session, dir: &std::path::Path) -> Result<EvidenceReport, String> {
+    if !dir.is_dir() {
+        return Err(format!("store {} does not exist", dir.display()));
+    }
+    let before = session.table_names();
+    kqlite_ingest::pipeline::register_store(session, dir).await?;
+    let mut report = EvidenceReport::default();
+    for name in session.table_names() {
+        if !before.contains(&name) {
+            report.rows.insert(name.clone(), 0);
+            report.lazy_tables.insert(name);
+        }
+    }
+    let mut rest = load_evidence(session, &[]).await?;
+    rest.rows = report.rows;
+    rest.lazy_tables = report.lazy_tables;
+    Ok(rest)
+}
