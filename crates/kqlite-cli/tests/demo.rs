@@ -33,7 +33,8 @@ fn demo_prints_the_intruder_and_what_to_try_next() {
     let dot = std::fs::read_to_string(&graph).unwrap();
     assert!(dot.starts_with("digraph lateral_movement"), "{dot}");
     assert!(dir.join("tuning/tuning.yaml").is_file());
-    assert!(dir.join("logs/windows/SecurityEvent.jsonl").is_file());
+    // Windows events are EVTX by default, one file per host and log.
+    assert!(dir.join("logs/windows/DC-01/Security.evtx").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -41,7 +42,8 @@ fn demo_prints_the_intruder_and_what_to_try_next() {
 fn demo_json_is_only_findings_on_stdout() {
     let dir = scratch("json");
     let out = Command::new(env!("CARGO_BIN_EXE_kqlite"))
-        .args(["demo", "--hosts", "60", "--days", "3", "--seed", "5", "--format", "json", "--out"])
+        .args(["demo", "--hosts", "60", "--days", "3", "--seed", "5", "--format", "json", "--windows-format", "json"])
+        .arg("--out")
         .arg(&dir)
         .output()
         .unwrap();
@@ -51,6 +53,7 @@ fn demo_json_is_only_findings_on_stdout() {
     assert!(findings.len() >= 5, "{json}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("What was planted:"), "{stderr}");
+    assert!(dir.join("logs/windows/SecurityEvent.jsonl").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
