@@ -46,6 +46,13 @@ async fn find_searches_the_tables_that_have_the_predicate_columns() {
         "Table,Name,Other\nB,x,7\nA,y,\n",
     )
     .await;
+    // A column only some tables have reads as null (empty text) in the
+    // others, and is a column of the result.
+    check(
+        &format!("{TABLES} find in (A, B) where Extra == 'a2' or Other == 7 | sort by Id asc"),
+        "source_,Id,Name,Extra,Other,pack_\nA,2,y,a2,,{}\nB,3,x,,7,{}\n",
+    )
+    .await;
     check_error(&format!("{TABLES} find in (C) where Name == 'x'"), "unknown");
     check_error(&format!("{TABLES} find in (A, B) where Id > 1 project Missing"), "unknown column 'Missing'");
 }
@@ -85,4 +92,14 @@ async fn summarize_numbers_repeated_names() {
     .await;
     check("datatable(c: string, d: long)['x', 1, 'y', 2] | summarize m = arg_max(c, *), d = max(d)", "m,d,d1\ny,2,2\n")
         .await;
+}
+
+#[tokio::test]
+async fn join_numbers_a_right_column_past_the_right_sides_own_names() {
+    // Microsoft's binder: k, x, k1, x2, x1 (x1 is the right side's own column).
+    check(
+        "datatable(k: long, x: long)[1, 2] | join kind=inner (datatable(k: long, x: long, x1: long)[1, 3, 4]) on k",
+        "k,x,k1,x2,x1\n1,2,1,3,4\n",
+    )
+    .await;
 }

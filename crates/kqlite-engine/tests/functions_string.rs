@@ -69,7 +69,12 @@ async fn extract() {
     ])
     .await;
     check("T | project extract('(.),', 1, s)", json!([["a"], [""], [""]])).await;
-    check_error(r#"print extract("(\d+)", 1, "a1", typeof(long))"#, "typeof").await;
+    // With a type, the match is converted (no match: null).
+    check_print(&[
+        (r#"extract("x=([0-9]+)", 1, "hello x=456|wo", typeof(long))"#, json!(456)),
+        (r#"extract("(\d+)", 1, "ab", typeof(long))"#, json!(null)),
+    ])
+    .await;
     check_error(r#"print extract("(", 1, "a")"#, "regular expression").await;
     check_error(r#"print extract("a", 1, 123)"#, "must be string").await;
 }
@@ -496,7 +501,7 @@ async fn extractjson() {
         ("extractjson('$.a', 'not json')", json!("")),
     ])
     .await;
-    check_error(r#"print extractjson("$.a", "{}", typeof(long))"#, "typeof").await;
+    check_print(&[(r#"extractjson("$.a", '{"a": 3}', typeof(long))"#, json!(3))]).await;
 }
 
 #[tokio::test]

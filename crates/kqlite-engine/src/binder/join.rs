@@ -126,8 +126,12 @@ impl<'r> Binder<'r> {
                 if is_lookup && key_names.contains(&c.name) {
                     continue;
                 }
-                let name = if include_left {
-                    let taken: Vec<String> = outputs.iter().map(|(n, _, _)| n.clone()).collect();
+                // A right column whose name the left side has is numbered,
+                // skipping the right side's own names (Kusto's `x2` when the
+                // right side already has `x1`).
+                let name = if include_left && outputs.iter().any(|(n, _, _)| *n == c.name) {
+                    let mut taken: Vec<String> = outputs.iter().map(|(n, _, _)| n.clone()).collect();
+                    taken.extend(right.columns.iter().map(|r| r.name.clone()));
                     naming::unique_name(&c.name, &taken)
                 } else {
                     c.name.clone()
