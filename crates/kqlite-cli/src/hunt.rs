@@ -16,9 +16,11 @@ use std::process::ExitCode;
 
 /// Run the detection rules over logs and print what they find.
 ///
-/// PATHS are files or directories (searched recursively): EVTX files,
-/// syslog text (auth.log, secure, journald JSON), and CSV/JSON/Parquet
-/// files named after their Sentinel table (SecurityEvent.csv, …).
+/// PATHS are files or directories (searched recursively; .gz and .zip
+/// members too), read as `kqlite ingest` reads them: EVTX, syslog text
+/// (auth.log, secure, journald JSON), Sentinel/Defender exports as CSV,
+/// JSON or Parquet (the table is recognised from the columns). Rules,
+/// tuning, watchlists and detection tests: rules/README.md.
 ///
 /// Examples:
 ///   kqlite hunt ./evidence
@@ -28,8 +30,9 @@ use std::process::ExitCode;
 ///   kqlite ingest ./evidence --store ./store && kqlite hunt --store ./store
 ///
 /// Exit status: 0 when no rule found anything, 1 when findings were
-/// reported, 2 on bad usage, unreadable input or a rule that failed to
-/// load or run (its error is printed; findings of other rules still are).
+/// reported (also when another rule failed), 2 on bad usage, a missing
+/// path, a rule or tuning file that does not load, or a rule that failed
+/// to run while none reported findings (each error is printed).
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct HuntArgs {
