@@ -626,7 +626,8 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, String
             // Help desk: RDP to users' workstations from its subnet.
             for (h, helper) in help_desk_names.iter().enumerate() {
                 let count = g.rng.random_range(4..12);
-                for ws in g.pick(&g.workstations[..g.workstations.len() - 10].to_vec(), count) {
+                let user_workstations = g.workstations[..g.workstations.len() - 10].to_vec();
+                for ws in g.pick(&user_workstations, count) {
                     let t = g.time_between(day_start, 8, 18);
                     let (ip, name) = (help_desk_ips[h].clone(), format!("HD-WS-{:02}", h + 1));
                     g.logon(t, ws, helper, 10, &ip, &name);
@@ -805,7 +806,7 @@ fn write_file(dir: &Path, relative: &str, text: &str) -> Result<PathBuf, String>
 }
 
 fn sorted_lines(mut lines: Vec<(i64, String)>) -> (String, usize, i64) {
-    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    lines.sort_by_key(|line| line.0);
     let latest = lines.last().map(|l| l.0).unwrap_or(i64::MIN);
     let count = lines.len();
     let mut text = String::new();
