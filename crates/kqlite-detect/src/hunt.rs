@@ -37,7 +37,7 @@ pub struct RuleOutcome {
 pub fn prepare_session(session: &mut Session, tuning: &Tuning, functions: &[(String, String)]) -> Result<(), String> {
     watchlist::register(session, &tuning.watchlists)?;
     for (name, text) in functions {
-        session.define_functions(text).map_err(|e| e.render(text, name))?;
+        session.define_named_functions(name, text).map_err(|e| e.render(text, name))?;
     }
     Ok(())
 }

@@ -198,7 +198,7 @@ pub fn register(session: &mut Session, watchlists: &[Watchlist]) -> Result<(), S
     ));
     let batch = RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())?;
     session.register_batches("Watchlist", columns, vec![batch])?;
-    session.define_functions(GET_WATCHLIST).map_err(|e| e.render(GET_WATCHLIST, "<_GetWatchlist>"))
+    session.define_named_functions("_GetWatchlist", GET_WATCHLIST).map_err(|e| e.render(GET_WATCHLIST, "_GetWatchlist"))
 }
 
 #[cfg(test)]

@@ -106,8 +106,12 @@ pub struct Session {
     tables: BTreeMap<String, TableEntry>,
     clock: Clock,
     /// Session-level `let` definitions (stored functions such as
-    /// `_GetWatchlist`), in scope for every query, in definition order.
-    definitions: Vec<kqlite_syntax::ast::Query>,
+    /// `_GetWatchlist`), in scope for every query: their texts in
+    /// definition order, each ending with a newline. A query is bound as
+    /// this text followed by the query, so every span is unambiguous.
+    definitions: String,
+    /// Where each definition starts in `definitions`, and its name for messages.
+    definition_starts: Vec<(usize, String)>,
 }
 
 impl Default for Session {
@@ -132,7 +136,8 @@ impl Session {
             ctx: SessionContext::new_with_config(config),
             tables: BTreeMap::new(),
             clock: Clock::System,
-            definitions: Vec::new(),
+            definitions: String::new(),
+            definition_starts: Vec::new(),
         }
     }
 
@@ -220,19 +225,42 @@ impl Session {
     /// Function bodies are bound when called, so they may use tables
     /// registered later.
     pub fn define_functions(&mut self, text: &str) -> Result<(), QueryError> {
+        let name = format!("session definition {}", self.definition_starts.len() + 1);
+        self.define_named_functions(&name, text)
+    }
+
+    /// [`Session::define_functions`] with a name (a file name) that errors
+    /// in function bodies, found when a query calls them, are reported with.
+    pub fn define_named_functions(&mut self, name: &str, text: &str) -> Result<(), QueryError> {
         let parsed = kqlite_syntax::parse(text);
         if parsed.has_errors() {
             return Err(QueryError::Parse(parsed.diagnostics));
         }
+        let offset = self.definitions.len();
+        let combined = format!("{}{text}\n", self.definitions);
         let resolver = Resolver { session: self, temporaries: RefCell::new(0) };
         let mut binder = Binder::new(&resolver, 0);
-        for earlier in &self.definitions {
-            // Already checked when they were added; a failure here would be
-            // located in another text, so it is not reported against `text`.
-            let _ = binder.bind_definitions(earlier);
+        let parsed_combined = kqlite_syntax::parse(&combined);
+        binder.bind_definitions(&parsed_combined.query).map_err(|e| {
+            QueryError::Bind(match e.span.start as usize >= offset {
+                true => BindError::new(
+                    kqlite_syntax::Span::new(e.span.start as usize - offset, e.span.end as usize - offset),
+                    e.message,
+                ),
+                false => e,
+            })
+        })?;
+        // A query follows the definitions when binding: the text must end
+        // its last statement.
+        if kqlite_syntax::parse(&format!("{combined}print 0")).has_errors() {
+            let end = text.trim_end().len();
+            return Err(QueryError::Bind(BindError::new(
+                kqlite_syntax::Span::new(end, end),
+                "definitions must end with ';'",
+            )));
         }
-        binder.bind_definitions(&parsed.query).map_err(QueryError::Bind)?;
-        self.definitions.push(parsed.query);
+        self.definitions = combined;
+        self.definition_starts.push((offset, name.to_string()));
         Ok(())
     }
 
@@ -257,10 +285,32 @@ impl Session {
         }
         let resolver = Resolver { session: self, temporaries: RefCell::new(0) };
         let mut binder = Binder::new(&resolver, now);
-        for definitions in &self.definitions {
-            binder.bind_definitions(definitions).map_err(QueryError::Bind)?;
+        if self.definitions.is_empty() {
+            let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
+            return Ok((relation, binder.notices));
         }
-        let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
+        let offset = self.definitions.len();
+        let combined = kqlite_syntax::parse(&format!("{}{text}", self.definitions));
+        let relation = binder.bind_query(&combined.query).map_err(|e| {
+            let start = e.span.start as usize;
+            QueryError::Bind(if start >= offset {
+                BindError::new(kqlite_syntax::Span::new(start - offset, e.span.end as usize - offset), e.message)
+            } else {
+                // Inside a session function's body, bound where the query calls it.
+                let (begin, name) = self
+                    .definition_starts
+                    .iter()
+                    .rev()
+                    .find(|(begin, _)| *begin <= start)
+                    .cloned()
+                    .unwrap_or((0, String::from("session definitions")));
+                let (line, col) = LineIndex::new(&self.definitions[begin..]).line_col(start - begin);
+                BindError::new(
+                    kqlite_syntax::Span::new(0, 0),
+                    format!("{} (in {name}, line {line}, column {col})", e.message),
+                )
+            })
+        })?;
         Ok((relation, binder.notices))
     }
 
@@ -479,5 +529,21 @@ mod definition_tests {
         let error = session.define_functions("let A = 1;\nprint A").unwrap_err();
         assert!(error.to_string().contains("only let statements"), "{error}");
         assert!(matches!(session.define_functions("let A = (;"), Err(QueryError::Parse(_))));
+        let error = session.define_functions("let A = 1").unwrap_err();
+        assert!(error.to_string().contains("must end with ';'"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn errors_in_function_bodies_say_where_they_are() {
+        let mut session = Session::with_partitions(1);
+        session.define_functions("let Base = 1;\n").unwrap();
+        session.define_named_functions("f.kql", "let F = (T:(*)) {\n    T | where NoSuchColumn > 0\n};").unwrap();
+        let query = "print x = 1 | extend y = Base\n| where z > 0";
+        let error = session.query(query).await.err().unwrap();
+        // An error in the query is located in the query.
+        assert_eq!(error.located(query).1, Some((2, 9)), "{error}");
+        let query = "let X = datatable(a:long)[1]; F(X)";
+        let error = session.query(query).await.err().unwrap();
+        assert!(error.to_string().contains("unknown name 'NoSuchColumn' (in f.kql, line 2, column 15)"), "{error}");
     }
 }
