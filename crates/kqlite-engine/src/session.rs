@@ -291,6 +291,13 @@ impl Session {
         }
         let offset = self.definitions.len();
         let combined = kqlite_syntax::parse(&format!("{}{text}", self.definitions));
+        if combined.has_errors() {
+            // A statement order the parser takes alone but not after lets:
+            // bind the definitions first, then the query.
+            binder.bind_definitions(&kqlite_syntax::parse(&self.definitions).query).map_err(QueryError::Bind)?;
+            let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
+            return Ok((relation, binder.notices));
+        }
         let relation = binder.bind_query(&combined.query).map_err(|e| {
             let start = e.span.start as usize;
             QueryError::Bind(if start >= offset {
