@@ -234,6 +234,11 @@ fn store_file(
         parts.discard();
         return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: None };
     }
+    if read.summaries.is_empty() {
+        // No reader took anything in it: not recorded, so a later version
+        // that reads its format will.
+        return FileOutcome::Read { read, stored: true, rows: BTreeMap::new(), error: None };
+    }
     let rows = parts.rows.clone();
     let written = match parts.commit() {
         Ok(written) => written,
