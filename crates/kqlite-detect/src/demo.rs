@@ -701,9 +701,7 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, String
     benign.push(format!("svc-ansible from {}: SSH to every Linux server at 03:00", ANSIBLE.1));
 
     let intrusion = plant_intrusion(&mut g, options, &users, &admin_names, &member_servers, &domain_controllers);
-    let admin_sources: Vec<(String, String)> =
-        admin_workstations.iter().map(|&w| (g.hosts[w].ip.clone(), g.hosts[w].name.clone())).collect();
-    write_all(dir, g, options, benign, intrusion, &admin_sources, &help_desk_ips)
+    write_all(dir, g, options, benign, intrusion, &admin_names, &help_desk_ips)
 }
 
 /// The intruder: on the last night, from a user's workstation, with an administrator's account.
@@ -964,7 +962,7 @@ fn write_all(
     options: &DemoOptions,
     benign: Vec<String>,
     intrusion: Intrusion,
-    admin_workstations: &[(String, String)],
+    admin_names: &[String],
     help_desk_ips: &[String],
 ) -> Result<DemoSummary, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -995,7 +993,7 @@ fn write_all(
         latest = latest.max(last);
     }
     records.insert("Syslog".to_string(), syslog_total);
-    let tuning_file = write_tuning(dir, admin_workstations, help_desk_ips, &mut files)?;
+    let tuning_file = write_tuning(dir, admin_names, help_desk_ips, &mut files)?;
     let count = |linux: bool, prefix: Option<&str>| {
         g.hosts.iter().filter(|h| h.linux == linux && prefix.is_none_or(|p| h.name.starts_with(p))).count()
     };
@@ -1015,19 +1013,18 @@ fn write_all(
 
 /// The tuning file and watchlists that silence the benign patterns, in the
 /// format of `rules/README.md`: service accounts excluded by name; the help
-/// desk, jump hosts, the bastion, the scanner and the administrators'
-/// privileged-access workstations excluded as sources. Administrators are
-/// excluded by where they work from, not by account, so their accounts used
-/// from anywhere else (the intruder's case) still show.
+/// desk, jump hosts, the bastion and the scanner excluded as sources; the
+/// administrators' accounts excluded only while their risk is below 3, so
+/// the same accounts used after hours (the intruder's case) still show.
 fn write_tuning(
     dir: &Path,
-    admin_workstations: &[(String, String)],
+    admin_names: &[String],
     help_desk_ips: &[String],
     files: &mut Vec<(PathBuf, usize)>,
 ) -> Result<PathBuf, String> {
-    let mut admins = String::from("IpAddress,Host\n");
-    for (ip, host) in admin_workstations {
-        let _ = writeln!(admins, "{ip},{host}");
+    let mut admins = String::from("Account,Owner\n");
+    for admin in admin_names {
+        let _ = writeln!(admins, "{admin},IT operations");
     }
     let service = "Account,Purpose\nsvc-backup,nightly backup agent\nsvc-sccm,SCCM client push and remediation\n\
                    svc-monitor,WinRM health monitoring\nsvc-ansible,Ansible configuration management\n\
@@ -1042,7 +1039,7 @@ fn write_tuning(
     );
     let scanners = format!("IpAddress,Host\n{},{}\n", SCANNER.1, SCANNER.0);
     for (name, text) in [
-        ("AdminWorkstations", admins),
+        ("AdminAccounts", admins),
         ("ServiceAccounts", service.to_string()),
         ("HelpDeskSources", help_desk),
         ("JumpHosts", jump),
@@ -1055,7 +1052,7 @@ fn write_tuning(
         format!(
             "    exclude:\n\
              \x20     - watchlist: ServiceAccounts\n        column: {account}\n\
-             \x20     - watchlist: AdminWorkstations\n        column: SourceHost\n\
+             \x20     - watchlist: AdminAccounts\n        column: {account}\n        when: MaxRiskScore < 3\n\
              \x20     - watchlist: HelpDeskSources\n        column: SourceHost\n\
              \x20     - watchlist: JumpHosts\n        column: SourceHost\n\
              \x20     - watchlist: Scanners\n        column: SourceHost\n"
@@ -1063,7 +1060,7 @@ fn write_tuning(
     };
     let mut tuning = String::from(
         "# Tuning for the kqlite demo environment: the seed rule's false-positive categories.\n\
-         # Administrators are excluded by the workstations they administer from, not by account.\n\
+         # Administrators stay visible when their risk is 3 (a privileged account after hours).\n\
          watchlists: watchlists\n\
          timeZone: \"+00:00\"\n\
          rules:\n",
