@@ -4,9 +4,10 @@ frequency, and which of the most used ones kqlite does not implement yet.
 
 Counts, over ../shared/corpus/sentinel-queries.jsonl, every `name(` call
 (minus functions the query defines itself with `let`, and syntax words such
-as `dynamic(` or `datetime(`), plus every `| operator`. Prints the top N
-(default 150) with counts and marks those missing from `kqlite functions`
-and `kqlite functions --operators`.
+as `dynamic(` or `datetime(`), plus every `| operator` and every
+`evaluate plugin(`. Prints the top N (default 150) with counts and marks
+those missing from `kqlite functions`, `kqlite functions --operators`, and
+(for plugins) those kqlite's binder reports as unsupported.
 
 Usage: python3 scripts/function_coverage.py [--top 150] [--kqlite PATH]
 """
@@ -17,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +46,31 @@ OPERATORS = {
 
 def strip(query: str) -> str:
     query = re.sub(r"//[^\n]*", "", query)
-    return re.sub(r"@?\"(?:[^\"\\]|\\.)*\"|@?'(?:[^'\\]|\\.)*'", '""', query)
+    query = re.sub(r"@?\"(?:[^\"\\]|\\.)*\"|@?'(?:[^'\\]|\\.)*'", '""', query)
+    # Operator parameters whose value is a keyword: `mv-expand bagexpansion=array (x)`
+    # is not a call of `array`.
+    return re.sub(r"\b(bagexpansion|kind|withsource|isfuzzy|hint\.\w+)\s*=\s*\w+", " ", query)
+
+
+# `name(` not preceded by `-` or `.`: `mv-expand(x)` is the operator, `a.b(` a member.
+CALL = re.compile(r"(?<![-.\w])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+PLUGIN = re.compile(r"\bevaluate\s+(?:[\w.]+\s*=\s*\S+\s+)*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+def supported_plugins(kqlite: str, names) -> set:
+    """The plugins kqlite's binder knows: binding `evaluate name()` fails with
+    "the evaluate plugin 'name' is not supported" for the others."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for name in names:
+            f.write(json.dumps({"query": f"print x = 1 | evaluate {name}()"}) + "\n")
+    out = subprocess.run([kqlite, "check", "--jsonl", f.name], capture_output=True, text=True)
+    os.unlink(f.name)
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    return {
+        name
+        for name, r in zip(names, results)
+        if r["ok"] or not any("is not supported" in e["message"] for e in r["errors"])
+    }
 
 
 def main():
@@ -65,7 +91,14 @@ def main():
     for line in corpus.open():
         query = strip(json.loads(line)["query"])
         defined = set(re.findall(r"\blet\s+([A-Za-z_][A-Za-z0-9_]*)\s*=", query))
-        for name in re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(", query):
+        plugins = [m.end(1) for m in PLUGIN.finditer(query)]
+        for m in PLUGIN.finditer(query):
+            counts[("plugin", m.group(1))] += 1
+        for m in CALL.finditer(query):
+            name = m.group(1)
+            # After `|` a name is an operator (`| mvexpand (x)`), not a call.
+            if m.end(1) in plugins or query[: m.start(1)].rstrip().endswith("|"):
+                continue
             if name not in SYNTAX and name not in defined and not name.startswith("_"):
                 counts[("function", name)] += 1
         for name in re.findall(r"\|\s*([a-z][a-z-]*)", query):
@@ -73,10 +106,11 @@ def main():
             if name in OPERATORS:
                 counts[("operator", name)] += 1
     top = counts.most_common(args.top)
+    plugins = supported_plugins(args.kqlite, [name for (kind, name), _ in top if kind == "plugin"])
     missing = []
     print(f"{'rank':>4}  {'uses':>5}  kind      name")
     for rank, ((kind, name), uses) in enumerate(top, 1):
-        known = name in (functions if kind == "function" else operators)
+        known = name in {"function": functions, "operator": operators, "plugin": plugins}[kind]
         if not known:
             missing.append((kind, name, uses))
         print(f"{rank:4d}  {uses:5d}  {kind:8s}  {name}{'' if known else '   <- missing'}")

@@ -163,4 +163,14 @@ async fn row_ranks_follow_runs_of_equal_terms() {
         "Airline,Departures,Dense,Min\nLAX,3,1,1\nSEA,3,1,1\nTLV,3,1,1\nNYC,4,2,4\nORD,4,2,4\n",
     )
     .await;
+    // The documentation's partitioned example: the rank restarts per airport.
+    check(
+        "datatable (Airport: string, Airline: string, Departures: long)[\
+            'SEA', 'LH', 3, 'SEA', 'LY', 100, 'SEA', 'UA', 3, 'SEA', 'BA', 2, 'SEA', 'EL', 3, 'AMS', 'EL', 1, 'AMS', 'BA', 1]\
+         | sort by Airport desc, Departures asc, Airline asc\
+         | extend Rank = row_rank_dense(Departures, prev(Airport) != Airport), Min = row_rank_min(Departures, prev(Airport) != Airport)\
+         | project Airport, Airline, Rank, Min",
+        "Airport,Airline,Rank,Min\nSEA,BA,1,1\nSEA,EL,2,2\nSEA,LH,2,2\nSEA,UA,2,2\nSEA,LY,3,5\nAMS,BA,1,1\nAMS,EL,1,1\n",
+    )
+    .await;
 }

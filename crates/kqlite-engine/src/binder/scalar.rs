@@ -428,7 +428,7 @@ impl<'r> Binder<'r> {
         }
         if matches!(
             name,
-            "prev" | "next" | "row_number" | "row_cumsum" | "row_window_session" | "row_rank_dense" | "row_rank_min"
+            "prev" | "next" | "row_number" | "row_cumsum" | "row_window_session" | "row_rank_dense" | "row_rank_min" | "row_rank"
         ) {
             return self.window_call(name, args, span, scope);
         }
@@ -491,7 +491,8 @@ impl<'r> Binder<'r> {
         }
         let kind = match name {
             "row_window_session" => Some(RowWindow::Session),
-            "row_rank_dense" => Some(RowWindow::RankDense),
+            // `row_rank` is the older name Microsoft's binder still accepts.
+            "row_rank_dense" | "row_rank" => Some(RowWindow::RankDense),
             "row_rank_min" => Some(RowWindow::RankMin),
             _ => None,
         };
@@ -609,7 +610,7 @@ impl<'r> Binder<'r> {
         span: Span,
         scope: &mut RowScope<'_>,
     ) -> BindResult<Bound> {
-        let (min, max) = if kind == RowWindow::Session { (3, 4) } else { (1, 1) };
+        let (min, max) = if kind == RowWindow::Session { (3, 4) } else { (1, 2) };
         check_arity(name, args.len(), min, max, span)?;
         let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None, windows: Some(Vec::new()) };
         let bound = args.iter().map(|a| self.scalar(&a.value, &mut inner)).collect::<BindResult<Vec<_>>>()?;
@@ -641,7 +642,13 @@ impl<'r> Binder<'r> {
                 let ty = if value.ty == KqlType::Int { KqlType::Long } else { value.ty };
                 (exprs, ty)
             }
-            _ => (vec![bound[0].expr.clone()], KqlType::Long),
+            _ => {
+                let mut exprs = vec![bound[0].expr.clone()];
+                if let Some(restart) = bound.get(1) {
+                    exprs.push(boolean(restart.clone(), span)?);
+                }
+                (exprs, KqlType::Long)
+            }
         };
         let alias = format!("__win{}", outer.len());
         outer.push((alias.clone(), functions::row_window::call(kind, exprs)));

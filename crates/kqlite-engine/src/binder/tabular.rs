@@ -187,8 +187,24 @@ impl<'r> Binder<'r> {
             if ready.is_empty() {
                 return err(span, "window functions refer to each other in a cycle");
             }
-            let exprs: Vec<Expr> = ready.into_iter().map(|(alias, w)| w.alias(alias)).collect();
+            // Identical windows (two items reading prev(x)) are computed
+            // once: DataFusion's common-subexpression pass would otherwise
+            // move the shared window call out of the window step.
+            let mut unique: Vec<(String, Expr)> = Vec::new();
+            let mut copies: Vec<(String, String)> = Vec::new();
+            for (alias, w) in ready {
+                match unique.iter().find(|(_, e)| *e == w) {
+                    Some((first, _)) => copies.push((alias, first.clone())),
+                    None => unique.push((alias, w)),
+                }
+            }
+            let exprs: Vec<Expr> = unique.into_iter().map(|(alias, w)| w.alias(alias)).collect();
             plan = LogicalPlanBuilder::from(plan).window(exprs).and_then(|b| b.build()).at(span)?;
+            if !copies.is_empty() {
+                let mut exprs: Vec<Expr> = plan.schema().columns().into_iter().map(Expr::Column).collect();
+                exprs.extend(copies.into_iter().map(|(alias, first)| col_ref(&first).alias(alias)));
+                plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+            }
             pending = later;
         }
         Ok(Relation { plan, columns: input.columns })

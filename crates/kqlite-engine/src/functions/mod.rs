@@ -105,7 +105,7 @@ impl Registry {
 /// windows or subqueries), beyond the registry.
 pub const BINDER_FUNCTIONS: &[&str] = &[
     "toscalar", "case", "iff", "iif", "column_ifexists", "columnifexists", "prev", "next", "row_number",
-    "row_cumsum", "row_window_session", "row_rank_dense", "row_rank_min", "arg_max", "arg_min", "argmax", "argmin", "materialize", "table", "ingestion_time",
+    "row_cumsum", "row_window_session", "row_rank_dense", "row_rank_min", "row_rank", "arg_max", "arg_min", "argmax", "argmin", "materialize", "table", "ingestion_time",
     // Functions that return several columns (binder/multi_output.rs).
     "series_stats", "series_fit_line", "series_decompose_anomalies",
 ];

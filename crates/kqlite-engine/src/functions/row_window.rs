@@ -16,9 +16,10 @@ use std::sync::Arc;
 pub enum RowWindow {
     /// `row_window_session(value, max_from_first, max_between_neighbours [, restart])`.
     Session,
-    /// `row_rank_dense(term)`: 1, then +1 each time the term changes.
+    /// `row_rank_dense(term [, restart])`: 1, then +1 each time the term changes.
     RankDense,
-    /// `row_rank_min(term)`: the row number where the current run of equal terms began.
+    /// `row_rank_min(term [, restart])`: the row number where the current
+    /// run of equal terms began.
     RankMin,
 }
 
@@ -81,7 +82,14 @@ impl PartitionEvaluator for Evaluator {
             RowWindow::RankDense | RowWindow::RankMin => {
                 let Some(term) = values.first() else { return exec_err!("{:?} needs the term", self.kind) };
                 let changed = changes(term, num_rows)?;
-                ranks(&changed, self.kind == RowWindow::RankDense)
+                let restart = match values.get(1) {
+                    Some(r) => {
+                        let r = as_boolean_array(r)?;
+                        (0..num_rows).map(|i| i == 0 || (!r.is_null(i) && r.value(i))).collect()
+                    }
+                    None => vec![false; num_rows],
+                };
+                ranks(&changed, &restart, self.kind == RowWindow::RankDense)
             }
         };
         Ok(Arc::new(out))
@@ -99,15 +107,21 @@ fn changes(term: &ArrayRef, rows: usize) -> Result<Vec<bool>> {
 }
 
 /// Dense ranks (1, 2, … per change) or minimal ranks (the 1-based row
-/// number where the run began).
-pub fn ranks(changed: &[bool], dense: bool) -> Int64Array {
+/// number where the run began); a restart row begins again at 1 and numbers
+/// rows from itself.
+pub fn ranks(changed: &[bool], restart: &[bool], dense: bool) -> Int64Array {
     let mut rank = 0i64;
+    let mut first_row = 0usize;
     changed
         .iter()
+        .zip(restart)
         .enumerate()
-        .map(|(i, &c)| {
-            if c {
-                rank = if dense { rank + 1 } else { i as i64 + 1 };
+        .map(|(i, (&c, &r))| {
+            if r {
+                first_row = i;
+                rank = 1;
+            } else if c {
+                rank = if dense { rank + 1 } else { (i - first_row) as i64 + 1 };
             }
             Some(rank)
         })
@@ -172,10 +186,17 @@ mod tests {
         ]));
         let changed = changes(&term, 6).unwrap();
         assert_eq!(changed, vec![true, false, true, true, false, true]);
-        let dense: Vec<i64> = ranks(&changed, true).iter().flatten().collect();
+        let none = vec![false; 6];
+        let dense: Vec<i64> = ranks(&changed, &none, true).iter().flatten().collect();
         assert_eq!(dense, vec![1, 1, 2, 3, 3, 4]);
-        let min: Vec<i64> = ranks(&changed, false).iter().flatten().collect();
+        let min: Vec<i64> = ranks(&changed, &none, false).iter().flatten().collect();
         assert_eq!(min, vec![1, 1, 3, 4, 4, 6]);
+        // A restart at row 3 begins a new partition: ranks count from it.
+        let restart = vec![true, false, false, true, false, false];
+        let dense: Vec<i64> = ranks(&changed, &restart, true).iter().flatten().collect();
+        assert_eq!(dense, vec![1, 1, 2, 1, 1, 2]);
+        let min: Vec<i64> = ranks(&changed, &restart, false).iter().flatten().collect();
+        assert_eq!(min, vec![1, 1, 3, 1, 1, 3]);
     }
 
     #[test]
