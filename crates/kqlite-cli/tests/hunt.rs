@@ -321,7 +321,7 @@ fn pivot_runs_the_rules_follow_ups() {
     let out = kqlite(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for name in ["next-actions", "new-services", "session-processes"] {
+    for name in ["next-actions", "new-services", "session-processes", "processes-on-targets"] {
         assert!(stdout.contains(&format!("== {name} for CONTOSO\\svc-backup from 10.0.0.7")), "{stdout}");
     }
     // The fixture's svc-backup logons on SRV1/SRV2 are what next-actions finds.
@@ -341,6 +341,39 @@ fn pivot_runs_the_rules_follow_ups() {
         printed.contains("let FindingAccount = \"alice\";")
             && printed.contains("let FindingTargets = dynamic([\"SRV1\"]);")
     );
+}
+
+/// Lateral movement followed by a remote shell and a PsExec-style service:
+/// the pivots find the processes of the logon session and the new service.
+#[test]
+fn pivots_follow_the_logon_session() {
+    let dir = TempDir::new();
+    let events = dir.path().join("SecurityEvent.csv");
+    std::fs::write(
+        &events,
+        "TimeGenerated,EventID,LogonType,IpAddress,TargetUserName,TargetDomainName,Computer,TargetLogonId,SubjectLogonId,SubjectUserName,NewProcessName,ParentProcessName,CommandLine,ServiceName,ServiceFileName\n\
+         2024-05-02T10:00:00Z,4624,3,10.0.0.9,backup,CONTOSO,SRV9,0xabc,0x0,-,,,,,\n\
+         2024-05-02T10:00:05Z,4688,,,,,SRV9,0x0,0xabc,backup,C:\\Windows\\System32\\cmd.exe,C:\\Windows\\System32\\wsmprovhost.exe,cmd /c whoami,,\n\
+         2024-05-02T10:00:06Z,4688,,,,,SRV9,0xabc,0x3e7,SRV9$,C:\\Windows\\System32\\whoami.exe,C:\\Windows\\System32\\cmd.exe,whoami,,\n\
+         2024-05-02T10:00:07Z,4688,,,,,SRV9,0x0,0x3e7,SRV9$,C:\\Windows\\System32\\svchost.exe,C:\\Windows\\System32\\services.exe,,,\n\
+         2024-05-02T10:01:00Z,4697,,,,,SRV9,,0xabc,backup,,,,PSEXESVC,%SystemRoot%\\PSEXESVC.exe\n",
+    )
+    .unwrap();
+    let out = kqlite(&["pivot", events.to_str().unwrap(), "--rule", "T1021", "--account", "backup", "--format", "csv"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let section = |name: &str| -> String {
+        let start = stdout.find(&format!("== {name} ")).unwrap_or_else(|| panic!("no {name}: {stdout}"));
+        let rest = &stdout[start..];
+        rest[..rest[3..].find("== ").map_or(rest.len(), |i| i + 3)].to_string()
+    };
+    let session = section("session-processes");
+    assert!(session.contains("cmd.exe") && session.contains("whoami.exe"), "{session}");
+    assert!(!session.contains("svchost.exe"), "{session}");
+    assert!(session.contains("(2 rows)"), "{session}");
+    assert!(section("processes-on-targets").contains("(3 rows)"));
+    let services = section("new-services");
+    assert!(services.contains("PSEXESVC") && services.contains("SecurityEvent 4697"), "{services}");
 }
 
 #[test]
