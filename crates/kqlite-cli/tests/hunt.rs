@@ -198,6 +198,39 @@ fn hunt_reads_an_ingested_store() {
 }
 
 #[test]
+fn broken_rules_are_reported_with_their_file_and_exit_2() {
+    let dir = TempDir::new();
+    let rule = |name: &str, query: &str| {
+        format!("id: {name}\nname: {name}\nseverity: Low\nrequiredDataConnectors: []\nquery: |\n  {query}\n")
+    };
+    std::fs::write(dir.path().join("bad-column.yaml"), rule("bad-column", "SecurityEvent | where NoSuchColumn == 1"))
+        .unwrap();
+    let se = fixture("SecurityEvent.csv");
+    let rules = dir.path().to_str().unwrap();
+    let out = kqlite(&["hunt", se.to_str().unwrap(), "--rules", rules]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("rule bad-column: error: query line 1, column 23: unknown name 'NoSuchColumn'"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.path().join("not-a-rule.yaml"), "name: [unclosed\n").unwrap();
+    let out = kqlite(&["hunt", se.to_str().unwrap(), "--rules", rules]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("not-a-rule.yaml: not a valid rule"), "{stderr}");
+    std::fs::remove_file(dir.path().join("not-a-rule.yaml")).unwrap();
+
+    // A tuning file can switch a rule off.
+    let tuning = dir.path().join("tuning.txt");
+    std::fs::write(&tuning, "rules:\n  bad-column:\n    disabled: true\n").unwrap();
+    let out = kqlite(&["hunt", se.to_str().unwrap(), "--rules", rules, "--tuning", tuning.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("rule bad-column: disabled by the tuning file"));
+}
+
+#[test]
 fn hunt_usage_errors_exit_2() {
     let out = kqlite(&["hunt", "/no/such/evidence"]);
     assert_eq!(out.status.code(), Some(2));
