@@ -1,6 +1,6 @@
 //! End-to-end tests of the series functions (`series_stats`,
 //! `series_fit_line`, `series_outliers`, `series_decompose_anomalies`), the
-//! `pivot` and `ipv4_lookup` plugins and the serialized-row window functions
+//! `pivot`, `ipv4_lookup` and `basket` plugins and the serialized-row window functions
 //! (`row_window_session`, `row_rank_dense`, `row_rank_min`), mostly the
 //! examples of their documentation pages.
 
@@ -173,4 +173,39 @@ async fn row_ranks_follow_runs_of_equal_terms() {
         "Airport,Airline,Rank,Min\nSEA,BA,1,1\nSEA,EL,2,2\nSEA,LH,2,2\nSEA,UA,2,2\nSEA,LY,3,5\nAMS,BA,1,1\nAMS,EL,1,1\n",
     )
     .await;
+}
+
+#[tokio::test]
+async fn basket_lists_closed_frequent_patterns() {
+    // 10 rows; with a 20% threshold the patterns are the value combinations
+    // covering at least 2 rows that no larger combination covers as often.
+    let data = "datatable(State: string, Event: string, Damage: string)[\
+        'TX', 'Hail', 'NO', 'TX', 'Hail', 'NO', 'TX', 'Hail', 'NO', 'TX', 'Hail', 'NO', 'TX', 'Hail', 'NO',\
+        'OK', 'Hail', 'NO', 'TX', 'Wind', 'NO', 'TX', 'Wind', 'NO', 'TX', 'Wind', 'YES', 'TX', 'Wind', 'YES']";
+    check(
+        &format!("{data} | evaluate basket(0.2)"),
+        "SegmentId,Count,Percent,State,Event,Damage\n\
+         0,9,90,TX,,\n\
+         1,8,80,,,NO\n\
+         2,7,70,TX,,NO\n\
+         3,6,60,,Hail,NO\n\
+         4,5,50,TX,Hail,NO\n\
+         5,4,40,TX,Wind,\n\
+         6,2,20,TX,Wind,NO\n\
+         7,2,20,TX,Wind,YES\n",
+    )
+    .await;
+    // A custom wildcard for strings, and at most two values per pattern.
+    check(
+        &format!("{data} | evaluate basket(0.5, int(null), 2, '*') | project State, Event, Damage"),
+        "State,Event,Damage\nTX,*,*\n*,*,NO\nTX,*,NO\n*,Hail,NO\nTX,Hail,*\n",
+    )
+    .await;
+    // Rows weighted by a column; the weight column is not a dimension.
+    check(
+        "datatable(A: string, W: long)['x', 3, 'y', 1] | evaluate basket(0.3, W)",
+        "SegmentId,Count,Percent,A,W\n0,3,75,x,\n",
+    )
+    .await;
+    check_error(&format!("{data} | evaluate basket(2.0)"), "threshold must be between");
 }

@@ -2,7 +2,7 @@
 //! into columns and `pivot` the values of a column into columns; their
 //! output schemas depend on the data, so the keys are read with a query
 //! while binding. `ipv4_lookup` joins rows to the IPv4 ranges that hold
-//! their address.
+//! their address; `basket` mines the frequent patterns of column values.
 
 use super::scalar::RowScope;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
@@ -56,6 +56,7 @@ impl<'r> Binder<'r> {
             "bag_unpack" => self.bag_unpack(input, args, span),
             "pivot" => self.pivot(input, args, span),
             "ipv4_lookup" => self.ipv4_lookup(input, args, span),
+            "basket" => self.basket(input, args, span),
             other => Err(BindError::new(func.span, format!("the evaluate plugin '{other}' is not supported"))),
         }
     }
@@ -296,6 +297,127 @@ impl<'r> Binder<'r> {
                 e => e.clone().alias(n),
             })
             .collect();
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_error(span))?;
+        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+    }
+}
+
+impl<'r> Binder<'r> {
+    /// `basket([Threshold [, WeightColumn [, MaxDimensions [, CustomWildcard…]]]])`:
+    /// one row per frequent pattern of column values (functions::basket),
+    /// with `SegmentId`, `Count`, `Percent` and the input's columns, where
+    /// a column the pattern leaves open holds the wildcard: null, the empty
+    /// string for strings, or the custom wildcard given for its type.
+    fn basket(&mut self, input: Relation, args: &[ast::Arg], span: Span) -> BindResult<Relation> {
+        use datafusion::common::ScalarValue;
+        let mut threshold = 0.05;
+        let mut weight: Option<String> = None;
+        let mut max_dims = 5i64;
+        let mut wildcards: Vec<Bound> = Vec::new();
+        for (i, arg) in args.iter().enumerate() {
+            if i == 1 {
+                if let ExprKind::Name(id) = &arg.value.kind {
+                    column_argument(arg, &input, "basket")?;
+                    weight = Some(id.name.clone());
+                    continue;
+                }
+            }
+            let value = self.constant(&arg.value)?;
+            let constant = super::scalar::evaluate_constant(&value.expr);
+            match (i, constant) {
+                (0, Some(ScalarValue::Float64(Some(t)))) => threshold = t,
+                (0, Some(ScalarValue::Int64(Some(t)))) => threshold = t as f64,
+                (0, Some(ScalarValue::Int32(Some(t)))) => threshold = t as f64,
+                (2, Some(ScalarValue::Int64(Some(d)))) => max_dims = d,
+                (2, Some(ScalarValue::Int32(Some(d)))) => max_dims = d as i64,
+                (0..=2, Some(v)) if v.is_null() => {}
+                (i, _) if i >= 3 => wildcards.push(value),
+                _ => {
+                    return Err(BindError::new(
+                        arg.value.span,
+                        "basket(): expected a constant threshold, a weight column and a maximum dimension count",
+                    ))
+                }
+            }
+        }
+        if !(0.015..=1.0).contains(&threshold) {
+            return Err(BindError::new(span, format!("basket(): the threshold must be between 0.015 and 1, got {threshold}")));
+        }
+        if max_dims < 1 {
+            return Err(BindError::new(span, "basket(): the maximum dimension count must be at least 1"));
+        }
+        let dims: Vec<ColumnDef> = input.columns.iter().filter(|c| Some(&c.name) != weight.as_ref()).cloned().collect();
+        let registry = functions::registry();
+        // 1. Weight per distinct combination of dimension values.
+        let count = match &weight {
+            Some(w) => {
+                let ty = input.column(w).expect("checked above").ty;
+                (registry.lookup_aggregate("sum").expect("sum").bind)(&self.call, vec![Bound::new(col_ref(w), ty)])
+            }
+            None => (registry.lookup_aggregate("count").expect("count").bind)(&self.call, Vec::new()),
+        }
+        .map_err(|m| BindError::new(span, m))?;
+        let plan = LogicalPlanBuilder::from(input.plan.clone())
+            .aggregate(dims.iter().map(|c| col_ref(&c.name)).collect::<Vec<_>>(), vec![count.expr.alias("__basket_n")])
+            .and_then(|b| b.build())
+            .map_err(plan_error(span))?;
+        // 2. All combinations as one array of [v1, …, vn, weight].
+        let mut cells: Vec<Bound> = dims.iter().map(|c| Bound::new(col_ref(&c.name), c.ty)).collect();
+        cells.push(Bound::new(col_ref("__basket_n"), count.ty));
+        let row = functions::dynamic::pack_array(cells);
+        let list = (registry.lookup_aggregate("make_list").expect("make_list").bind)(
+            &self.call,
+            vec![row, Bound::new(lit(i64::MAX), KqlType::Long)],
+        )
+        .map_err(|m| BindError::new(span, m))?;
+        // 3. The patterns, one row each.
+        let patterns = crate::udf::call(
+            "kql_basket",
+            datafusion::arrow::datatypes::DataType::Binary,
+            functions::basket::basket_kernel,
+            vec![col_ref("__basket_rows"), lit(threshold), lit(max_dims)],
+        );
+        let plan = LogicalPlanBuilder::from(plan)
+            .aggregate(Vec::<Expr>::new(), vec![list.expr.alias("__basket_rows")])
+            .and_then(|b| b.project(vec![functions::dynamic::to_list(Bound::new(patterns, KqlType::Dynamic), None).alias("__basket_p")]))
+            .and_then(|b| {
+                b.unnest_columns_with_options(
+                    vec![datafusion::common::Column::from_name("__basket_p")],
+                    datafusion::common::UnnestOptions::new().with_preserve_nulls(false),
+                )
+            })
+            .and_then(|b| b.build())
+            .map_err(plan_error(span))?;
+        // 4. Typed columns: [segment, count, percent, [is_set…], v1, …, vn].
+        let pattern = Bound::new(col_ref("__basket_p"), KqlType::Dynamic);
+        let at = |base: &Bound, i: usize| {
+            functions::dynamic::get_index(base.clone(), Bound::new(lit(i as i64), KqlType::Long))
+        };
+        let typed = |b: Bound, ty: KqlType| crate::convert::implicit(b, ty).expect("dynamic converts to every type");
+        let mut outputs: Vec<(String, Bound)> = vec![
+            ("SegmentId".to_string(), typed(at(&pattern, 0), KqlType::Long)),
+            ("Count".to_string(), typed(at(&pattern, 1), KqlType::Long)),
+            ("Percent".to_string(), typed(at(&pattern, 2), KqlType::Real)),
+        ];
+        let flags = at(&pattern, 3);
+        for c in &input.columns {
+            let wildcard = match wildcards.iter().find(|w| w.ty == c.ty) {
+                Some(w) => w.expr.clone(),
+                None if c.ty == KqlType::String => lit(""),
+                None => lit(ScalarValue::try_from(&c.ty.arrow()).map_err(|e| BindError::new(span, e.to_string()))?),
+            };
+            let value = match dims.iter().position(|d| d.name == c.name) {
+                Some(i) => {
+                    let is_set = typed(at(&flags, i), KqlType::Bool).expr;
+                    let value = typed(at(&pattern, 4 + i), c.ty).expr;
+                    datafusion::logical_expr::when(is_set, value).otherwise(wildcard).map_err(plan_error(span))?
+                }
+                None => wildcard,
+            };
+            let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
+            outputs.push((naming::unique_name(&c.name, &taken), Bound::new(value, c.ty)));
+        }
+        let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
         let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_error(span))?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }

@@ -6,6 +6,7 @@
 //! type, or a message the caller turns into a located error.
 
 pub mod aggregate;
+pub mod basket;
 pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
