@@ -34,12 +34,14 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
     match args.command {
         RulesCommand::List => {
             let width = rules.rules.iter().map(|r| r.stem.len()).max().unwrap_or(0);
-            for rule in &rules.rules {
+            let techniques: Vec<String> = rules.rules.iter().map(|r| r.techniques.join(",")).collect();
+            let technique_width = techniques.iter().map(String::len).max().unwrap_or(0);
+            for (rule, techniques) in rules.rules.iter().zip(&techniques) {
                 println!(
-                    "{:<width$}  {:<13}  {:<40}  {}",
+                    "{:<width$}  {:<13}  {:<technique_width$}  {}",
                     rule.stem,
                     rule.severity.as_str(),
-                    rule.techniques.join(","),
+                    techniques,
                     rule.name
                 );
             }
