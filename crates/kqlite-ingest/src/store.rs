@@ -7,8 +7,8 @@
 //! names and renamed, then the file is added to the manifest, so an
 //! interrupted run leaves no half file behind and re-reads it next time.
 //! Batches stream from the readers to the Parquet writers; memory holds at
-//! most a row group (65,536 rows or 32 MiB encoded) per open (table, day)
-//! per file being read.
+//! most a row group (16,384 rows or 16 MiB encoded) for each of at most 8
+//! open (table, day) parts per file being read.
 //! Rows are partitioned by the day of `TimeGenerated` (else `Timestamp`,
 //! else the first datetime column); rows without one go to `day=unknown`.
 //! A table's column types are fixed when it is first written; later data is
@@ -35,9 +35,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 pub const MANIFEST: &str = "kqlite-store.json";
-const ROW_GROUP_ROWS: usize = 65_536;
+const ROW_GROUP_ROWS: usize = 16_384;
 /// A row group is written out once its encoded size passes this.
-const ROW_GROUP_BYTES: usize = 32 << 20;
+const ROW_GROUP_BYTES: usize = 16 << 20;
+/// Parts one file keeps open at once (each buffers a row group); a file
+/// spanning more days closes the least recently written.
+const OPEN_PARTS: usize = 8;
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// What a store run did.
@@ -287,6 +290,7 @@ struct Parts<'d> {
     /// Closed parts: (temporary path, final path).
     closed: Vec<(PathBuf, PathBuf)>,
     next: usize,
+    writes: u64,
     rows: BTreeMap<String, usize>,
     /// Values that did not convert to the stored column types (kept as null).
     conversion_failures: usize,
@@ -298,6 +302,8 @@ struct OpenPart {
     columns: Vec<ColumnDef>,
     temporary: PathBuf,
     target: PathBuf,
+    /// When it was last written to (a count of writes).
+    last_write: u64,
 }
 
 impl<'d> Parts<'d> {
@@ -308,6 +314,7 @@ impl<'d> Parts<'d> {
             open: HashMap::new(),
             closed: Vec::new(),
             next: 0,
+            writes: 0,
             rows: BTreeMap::new(),
             conversion_failures: 0,
             error: None,
@@ -352,6 +359,12 @@ impl<'d> Parts<'d> {
             let part = self.open.remove(&key).expect("checked");
             self.close(part)?;
         }
+        if !self.open.contains_key(&key) && self.open.len() >= OPEN_PARTS {
+            let oldest =
+                self.open.iter().min_by_key(|(_, p)| p.last_write).map(|(k, _)| k.clone()).expect("parts are open");
+            let part = self.open.remove(&oldest).expect("listed");
+            self.close(part)?;
+        }
         if !self.open.contains_key(&key) {
             let folder = self.dir.join(table).join(format!("day={day}"));
             std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
@@ -364,10 +377,13 @@ impl<'d> Parts<'d> {
                 .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                 .build();
             let writer = ArrowWriter::try_new(file, schema_of(columns), Some(properties)).map_err(|e| e.to_string())?;
-            let part = OpenPart { writer, columns: columns.to_vec(), temporary, target: folder.join(name) };
+            let part =
+                OpenPart { writer, columns: columns.to_vec(), temporary, target: folder.join(name), last_write: 0 };
             self.open.insert(key.clone(), part);
         }
+        self.writes += 1;
         let part = self.open.get_mut(&key).expect("opened");
+        part.last_write = self.writes;
         part.writer.write(&batch).map_err(|e| e.to_string())?;
         // Wide rows (raw event XML) would make a full row group large.
         if part.writer.in_progress_size() > ROW_GROUP_BYTES {

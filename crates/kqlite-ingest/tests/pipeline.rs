@@ -345,3 +345,33 @@ async fn store_keeps_a_tables_first_types_and_counts_what_does_not_convert() {
                    extras, '/', rows)";
     assert_eq!(count(&session, summary).await, "8/1/3");
 }
+
+#[tokio::test]
+async fn a_file_spanning_more_days_than_open_parts_keeps_every_row() {
+    let root = scratch("days-in");
+    let store = scratch("days-out");
+    let mut sorted = String::new();
+    let mut mixed = String::new();
+    for i in 0..3000 {
+        let day = 1 + i * 12 / 3000;
+        sorted.push_str(&format!(
+            "{{\"Type\":\"SecurityEvent\",\"TimeGenerated\":\"2024-05-{day:02}T01:00:00Z\",\"EventID\":{i}}}\n"
+        ));
+        let day = 1 + i % 12;
+        mixed.push_str(&format!(
+            "{{\"Type\":\"SecurityEvent\",\"TimeGenerated\":\"2024-06-{day:02}T01:00:00Z\",\"EventID\":{i}}}\n"
+        ));
+    }
+    write(&root.join("sorted.jsonl"), sorted.as_bytes());
+    write(&root.join("mixed.jsonl"), mixed.as_bytes());
+    let run = ingest_to_store(&[root.clone()], &store, &options()).unwrap();
+    assert_eq!(run.rows_written.get("SecurityEvent"), Some(&6000));
+    let days = std::fs::read_dir(store.join("SecurityEvent")).unwrap().count();
+    assert_eq!(days, 24);
+    let mut session = Session::with_partitions(1);
+    register_store(&mut session, &store).await.unwrap();
+    let check =
+        "SecurityEvent | summarize n = count(), s = sum(EventID), d = dcount(bin(TimeGenerated, 1d)) | project \
+                 strcat(n, '/', s, '/', d)";
+    assert_eq!(count(&session, check).await, format!("6000/{}/24", 2 * (0..3000).sum::<i64>()));
+}
