@@ -102,38 +102,66 @@ pub fn run(args: PivotArgs) -> Result<ExitCode> {
             );
             return Ok(ExitCode::from(1));
         }
-        let format = match args.format {
-            OutputFormat::Table => Format::Table,
-            OutputFormat::Csv => Format::Csv,
-            OutputFormat::Json => Format::Json,
-            OutputFormat::Jsonl => Format::Jsonl,
-        };
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
+        // JSON formats: one object per pivot run, with its result as
+        // `kqlite query --format json` prints it; JSON wraps them in a list.
+        let mut runs = Vec::new();
         for finding in findings {
             for pivot in &pivots {
                 let text = pivot_query(pivot, finding);
-                writeln!(
-                    out,
-                    "== {} for {} from {}: {}",
-                    pivot.name, finding.account, finding.source, pivot.description
-                )?;
-                if args.print {
-                    writeln!(out, "{text}")?;
-                    continue;
-                }
-                match prepared.session.query(&text).await {
-                    Ok(result) => {
-                        output::write(&result, format, &mut out)?;
-                        writeln!(out, "({} rows)\n", result.row_count())?;
+                let heading =
+                    format!("== {} for {} from {}: {}", pivot.name, finding.account, finding.source, pivot.description);
+                let result = if args.print {
+                    None
+                } else {
+                    match prepared.session.query(&text).await {
+                        Ok(result) => Some(result),
+                        Err(e) => {
+                            out.flush()?;
+                            eprint!("{}", e.render(&text, &format!("pivot {}", pivot.name)));
+                            return Ok(ExitCode::from(2));
+                        }
                     }
-                    Err(e) => {
-                        out.flush()?;
-                        eprint!("{}", e.render(&text, &format!("pivot {}", pivot.name)));
-                        return Ok(ExitCode::from(2));
+                };
+                match args.format {
+                    OutputFormat::Table | OutputFormat::Csv => {
+                        writeln!(out, "{heading}")?;
+                        match &result {
+                            None => writeln!(out, "{text}")?,
+                            Some(result) => {
+                                let format =
+                                    if matches!(args.format, OutputFormat::Csv) { Format::Csv } else { Format::Table };
+                                output::write(result, format, &mut out)?;
+                                writeln!(out, "({} rows)\n", result.row_count())?;
+                            }
+                        }
+                    }
+                    OutputFormat::Json | OutputFormat::Jsonl => {
+                        let mut run = serde_json::json!({
+                            "pivot": pivot.name,
+                            "description": pivot.description,
+                            "account": finding.account,
+                            "source": finding.source,
+                            "targets": finding.targets,
+                            "query": text,
+                        });
+                        if let Some(result) = &result {
+                            let mut buffer = Vec::new();
+                            output::write(result, Format::Json, &mut buffer)?;
+                            run["result"] = serde_json::from_slice(&buffer)?;
+                        }
+                        if matches!(args.format, OutputFormat::Jsonl) {
+                            writeln!(out, "{run}")?;
+                        } else {
+                            runs.push(run);
+                        }
                     }
                 }
             }
+        }
+        if matches!(args.format, OutputFormat::Json) {
+            writeln!(out, "{}", serde_json::to_string_pretty(&serde_json::json!({ "pivots": runs }))?)?;
         }
         out.flush()?;
         Ok(ExitCode::SUCCESS)

@@ -361,6 +361,19 @@ fn pivot_runs_the_rules_follow_ups() {
     assert!(stdout.contains("SRV1") && stdout.contains("SRV2"), "{stdout}");
 
     let mut args = base.to_vec();
+    args.extend(["--account", "svc-backup", "--format", "json"]);
+    let out = kqlite(&args);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = json["pivots"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[0]["pivot"], "next-actions");
+    assert_eq!(runs[0]["account"], "CONTOSO\\svc-backup");
+    let columns: Vec<&str> =
+        runs[0]["result"]["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["Computer", "EventID", "Activity", "Events", "FirstSeen", "LastSeen"]);
+    assert!(!runs[0]["result"]["rows"].as_array().unwrap().is_empty());
+
+    let mut args = base.to_vec();
     args.extend(["--account", "nobody"]);
     let out = kqlite(&args);
     assert_eq!(out.status.code(), Some(1));
