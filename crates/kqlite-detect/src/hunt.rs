@@ -136,17 +136,16 @@ async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Resu
     };
     let result = match session.query(&with_reasons).await {
         Ok(r) => r,
-        // Report the rule's own error, not one inside text kqlite added.
-        Err(_) if with_reasons != query => match session.query(&query).await {
-            Ok(_) => {
-                return Err(format!(
-                    "its findingReasons do not bind against the result: {}",
-                    session.query(&with_reasons).await.err().map(|e| e.to_string()).unwrap_or_default()
-                ))
-            }
-            Err(e) => return Err(locate(&e, &query)),
-        },
-        Err(e) => return Err(locate(&e, &query)),
+        Err(error) => {
+            // Report the rule's own error, not one in the text kqlite appended.
+            let reasons_failed = with_reasons != query
+                && matches!(error, kqlite_engine::QueryError::Bind(_))
+                && session.check(&query).is_ok();
+            return Err(match reasons_failed {
+                true => format!("its findingReasons do not bind against the result: {error}"),
+                false => locate(&error, &query),
+            });
+        }
     };
     let findings = findings_from(rule, tuning.severity(rule), &result);
     Ok((result.row_count() as u64, findings))
@@ -159,7 +158,7 @@ fn locate(error: &kqlite_engine::QueryError, query: &str) -> String {
     }
 }
 
-/// The `when` predicates, from the rule or the conventional columns.
+/// The rule's `findingReasons` predicates, parenthesised.
 fn reason_predicates(rule: &Rule) -> Vec<String> {
     rule.finding_reasons.iter().map(|r| format!("({})", r.when)).collect()
 }

@@ -128,6 +128,16 @@ async fn findings_follow_entity_mappings_and_the_trigger() {
     assert_eq!(bob.details["AlertDisplayName"], "6 failed logons for CONTOSO\\bob");
     assert_eq!(bob.first_seen, kqlite_engine::time::parse_datetime("2024-05-02T10:00:00Z"));
     assert_eq!(bob.last_seen, kqlite_engine::time::parse_datetime("2024-05-02T10:05:00Z"));
+    // A finding reason over a column the result lacks is the reason's error.
+    let mut bad_reason = eager.clone();
+    bad_reason.finding_reasons =
+        vec![kqlite_detect::rule::FindingReason { reason: "x".into(), when: "NoSuchColumn > 1".into() }];
+    match hunt::run_rule(&session, &bad_reason, &tuning, &with_data).await.status {
+        hunt::RuleStatus::Failed(e) => {
+            assert!(e.starts_with("its findingReasons do not bind") && e.contains("NoSuchColumn"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
     // No data for the rule's tables: skipped, not run.
     let outcome = hunt::run_rule(&session, &eager, &tuning, &[]).await;
     assert!(matches!(outcome.status, hunt::RuleStatus::NoData(_)));
