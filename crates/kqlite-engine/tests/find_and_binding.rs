@@ -103,3 +103,28 @@ async fn join_numbers_a_right_column_past_the_right_sides_own_names() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn join_keys_joined_with_and() {
+    check(
+        "datatable(Port: long, Protocol: string)[22, 'tcp', 53, 'udp'] \
+         | join kind=inner (datatable(DestinationPort: long, Protocol: string, Host: string)[22, 'tcp', 'a', 22, 'udp', 'b', 53, 'udp', 'c']) \
+           on $left.Port == $right.DestinationPort and $left.Protocol == $right.Protocol \
+         | project Port, Protocol, Host | sort by Port asc",
+        "Port,Protocol,Host\n22,tcp,a\n53,udp,c\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unnamed_results_are_named_as_microsofts_binder_names_them() {
+    // A wrapped aggregation keeps the aggregation's name.
+    check(
+        "datatable(p: string, d: string)['x', 'a', 'y', 'a'] \
+         | summarize tostring(make_set(p)), tolong(count()), strlen(tostring(make_list(p))) by d",
+        "d,set_p,count_,strlen_list_p\na,\"[\"\"x\"\",\"\"y\"\"]\",2,9\n",
+    )
+    .await;
+    // mv-expand of an unnamed expression expands into the column it reads.
+    check("print s = 'a;b', t = 1 | mv-expand split(s, ';')", "s,t\na,1\nb,1\n").await;
+}

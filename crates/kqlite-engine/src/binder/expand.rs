@@ -30,7 +30,8 @@ impl<'r> Binder<'r> {
         for item in items {
             let name = match item.column.names.as_slice() {
                 [one] => one.name.clone(),
-                [] => naming::expression_name(&item.column.expr).ok_or_else(|| {
+                // Kusto names an unnamed expression after the column it reads.
+                [] => naming::expression_name(&item.column.expr).or_else(|| naming::first_column(&item.column.expr)).ok_or_else(|| {
                     BindError::new(item.column.span, "name the expanded expression: mv-expand Name = expression")
                 })?,
                 _ => return Err(BindError::new(item.column.span, "mv-expand takes one name per expression")),

@@ -71,7 +71,12 @@ impl<'r> Binder<'r> {
         let mut conditions = Vec::new();
         let mut left_keys = Vec::new();
         let mut key_names = Vec::new();
+        // `on $left.a == $right.b and $left.c == $right.d` lists keys like commas do.
+        let mut terms: Vec<&ast::Expr> = Vec::new();
         for term in on {
+            flatten_and(term, &mut terms);
+        }
+        for term in terms {
             let (l, r) = match &term.kind {
                 ExprKind::Name(id) => {
                     let Some(lc) = left.column(&id.name) else {
@@ -234,5 +239,16 @@ fn never_null_string(expr: Expr, ty: KqlType, may_be_missing: bool) -> Expr {
         datafusion::functions::expr_fn::coalesce(vec![expr, lit("")])
     } else {
         expr
+    }
+}
+
+fn flatten_and<'a>(expr: &'a ast::Expr, out: &mut Vec<&'a ast::Expr>) {
+    match &expr.kind {
+        ExprKind::Binary { op: BinaryOp::And, left, right } => {
+            flatten_and(left, out);
+            flatten_and(right, out);
+        }
+        ExprKind::Paren(inner) if matches!(inner.kind, ExprKind::Binary { op: BinaryOp::And, .. }) => flatten_and(inner, out),
+        _ => out.push(expr),
     }
 }

@@ -46,6 +46,35 @@ pub fn expression_name(expr: &ast::Expr) -> Option<String> {
     }
 }
 
+/// The name of an unnamed summarize item that wraps an aggregation in
+/// name-keeping calls, as Microsoft's binder names it: `tostring(make_set(p))`
+/// is `set_p`, `strlen(tostring(make_list(p)))` is `strlen_list_p`.
+/// `prefix_of` gives an aggregation's name prefix.
+pub fn wrapped_aggregate_name(expr: &ast::Expr, prefix_of: &dyn Fn(&str) -> Option<&'static str>) -> Option<String> {
+    let ExprKind::Call { func, args } = &expr.kind else { return None };
+    if let Some(prefix) = prefix_of(&func.name) {
+        return Some(aggregate_name(prefix, expr));
+    }
+    let first = &args.first()?.value;
+    if KEEPS_ARGUMENT_NAME.contains(&func.name.as_str()) {
+        return wrapped_aggregate_name(first, prefix_of);
+    }
+    let (_, prefix) = PREFIXES_ARGUMENT_NAME.iter().find(|(f, _)| *f == func.name)?;
+    Some(format!("{prefix}_{}", wrapped_aggregate_name(first, prefix_of)?))
+}
+
+/// The first column an expression reads, for names Kusto takes from it
+/// (`mv-expand split(s, ";")` expands into `s`).
+pub fn first_column(expr: &ast::Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Name(id) => Some(id.name.clone()),
+        ExprKind::Paren(inner) => first_column(inner),
+        ExprKind::Member { target, .. } | ExprKind::Index { target, .. } => first_column(target),
+        ExprKind::Call { args, .. } => args.iter().find_map(|a| first_column(&a.value)),
+        _ => None,
+    }
+}
+
 /// The name of an unnamed aggregate: `count()` → `count_`,
 /// `dcount(Computer)` → `dcount_Computer`, `make_set(x)` → `set_x`.
 pub fn aggregate_name(prefix: &str, expr: &ast::Expr) -> String {

@@ -537,8 +537,15 @@ impl<'r> Binder<'r> {
                     ExprKind::Call { func, .. } => match functions::registry().lookup_aggregate(&func.name) {
                         Some(spec) => naming::aggregate_name(spec.name_prefix, &item.expr),
                         None => {
-                            counter += 1;
-                            format!("Column{counter}")
+                            let prefix_of =
+                                |n: &str| functions::registry().lookup_aggregate(n).map(|spec| spec.name_prefix);
+                            match naming::wrapped_aggregate_name(&item.expr, &prefix_of) {
+                                Some(name) => name,
+                                None => {
+                                    counter += 1;
+                                    format!("Column{counter}")
+                                }
+                            }
                         }
                     },
                     _ => {
