@@ -128,3 +128,17 @@ async fn unnamed_results_are_named_as_microsofts_binder_names_them() {
     // mv-expand of an unnamed expression expands into the column it reads.
     check("print s = 'a;b', t = 1 | mv-expand split(s, ';')", "s,t\na,1\nb,1\n").await;
 }
+
+#[tokio::test]
+async fn column_ifexists_has_the_defaults_type() {
+    // Microsoft's binder types column_ifexists(name, default) as the
+    // default: an existing column is converted to it.
+    let q = "datatable(F: long, S: string)[5, '7'] \
+             | project x = column_ifexists('F', int(null)), y = column_ifexists('S', 1), z = column_ifexists('Missing', 'd')";
+    check(q, "x,y,z\n5,7,d\n").await;
+    check(
+        &format!("{q} | getschema | project ColumnName, ColumnType"),
+        "ColumnName,ColumnType\nx,int\ny,long\nz,string\n",
+    )
+    .await;
+}

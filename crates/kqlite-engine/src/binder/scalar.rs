@@ -419,10 +419,14 @@ impl<'r> Binder<'r> {
                 let ExprKind::Literal(Literal::String { value: column_name, .. }) = &column.value.kind else {
                     return err(column.value.span, "column_ifexists(): the column name must be a string literal");
                 };
+                // The result has the default's type, as Microsoft's binder
+                // types it: an existing column is converted to it.
+                let default = self.scalar(&default.value, scope)?;
                 if let Some(c) = scope.columns.iter().find(|c| &c.name == column_name) {
-                    return Ok(Bound::new(col_ref(column_name), c.ty));
+                    let column = Bound::new(col_ref(column_name), c.ty);
+                    return Ok(functions::conversion::convert(column, default.ty));
                 }
-                return self.scalar(&default.value, scope);
+                return Ok(default);
             }
             _ => {}
         }
