@@ -26,7 +26,8 @@ use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use kqlite_engine::{ColumnDef, KqlType, Session};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -372,10 +373,7 @@ impl<'d> Parts<'d> {
             self.next += 1;
             let temporary = folder.join(format!(".{name}.tmp"));
             let file = std::fs::File::create(&temporary).map_err(|e| e.to_string())?;
-            let properties = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                .build();
+            let properties = writer_properties(columns);
             let writer = ArrowWriter::try_new(file, schema_of(columns), Some(properties)).map_err(|e| e.to_string())?;
             let part =
                 OpenPart { writer, columns: columns.to_vec(), temporary, target: folder.join(name), last_write: 0 };
@@ -427,6 +425,22 @@ impl<'d> Parts<'d> {
             let _ = std::fs::remove_file(temporary);
         }
     }
+}
+
+/// Snappy, bounded row groups, and min/max statistics only where queries
+/// prune with them (times and numbers): string statistics cost more than
+/// the rest of writing wide tables such as SecurityEvent.
+fn writer_properties(columns: &[ColumnDef]) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::None);
+    for column in columns.iter().filter(|c| c.ty.is_numeric() || matches!(c.ty, KqlType::Datetime | KqlType::Timespan))
+    {
+        builder =
+            builder.set_column_statistics_enabled(ColumnPath::from(column.name.as_str()), EnabledStatistics::Chunk);
+    }
+    builder.build()
 }
 
 /// The column whose day partitions a table.
