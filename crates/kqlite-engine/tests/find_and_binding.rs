@@ -53,8 +53,8 @@ async fn find_searches_the_tables_that_have_the_predicate_columns() {
         "source_,Id,Name,Extra,Other,pack_\nA,2,y,a2,,{}\nB,3,x,,7,{}\n",
     )
     .await;
-    check_error(&format!("{TABLES} find in (C) where Name == 'x'"), "unknown");
-    check_error(&format!("{TABLES} find in (A, B) where Id > 1 project Missing"), "unknown column 'Missing'");
+    check_error(&format!("{TABLES} find in (C) where Name == 'x'"), "unknown").await;
+    check_error(&format!("{TABLES} find in (A, B) where Id > 1 project Missing"), "unknown column 'Missing'").await;
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ async fn series_decompose_anomalies_flags_a_spike() {
         "flag,Column1\n1,true\n",
     )
     .await;
-    check_error("print s = dynamic([1]) | where series_fit_line(s) > 0", "returns several columns");
+    check_error("print s = dynamic([1]) | where series_fit_line(s) > 0", "returns several columns").await;
 }
 
 #[tokio::test]
@@ -132,7 +132,7 @@ async fn ipv4_lookup_matches_addresses_to_ranges() {
         "ip,country_name\n192.165.12.17,\n2.20.183.12,United Kingdom\n5.8.1.2,Russia\n",
     )
     .await;
-    check_error(&format!("{q} | evaluate ipv4_lookup(IP_Data, address, network)"), "unknown column 'address'");
+    check_error(&format!("{q} | evaluate ipv4_lookup(IP_Data, address, network)"), "unknown column 'address'").await;
 }
 
 #[tokio::test]
@@ -207,5 +207,5 @@ async fn basket_lists_closed_frequent_patterns() {
         "SegmentId,Count,Percent,A,W\n0,3,75,x,\n",
     )
     .await;
-    check_error(&format!("{data} | evaluate basket(2.0)"), "threshold must be between");
+    check_error(&format!("{data} | evaluate basket(2.0)"), "threshold must be between").await;
 }
