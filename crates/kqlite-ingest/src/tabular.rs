@@ -538,19 +538,30 @@ fn build_table(table: &str, records: Records, location: &str, report: &mut LoadR
             }
         }
         Records::Json { rows, .. } => {
+            // The columns each key feeds: a record's few keys are looked up,
+            // rather than every column of a wide schema in each record.
+            let mut feeds: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+            for (i, source) in sources.iter().enumerate() {
+                if let Some(source) = source {
+                    feeds.entry(source.as_str()).or_default().push(i);
+                }
+            }
+            let mut filled = vec![false; columns.len()];
             for (number, row) in rows {
                 report.records_read += 1;
                 match row {
                     Ok((_, map)) => {
-                        for (builder, source) in builders.iter_mut().zip(&sources) {
-                            match source.as_ref().and_then(|s| map.get(s)) {
-                                Some(v) => {
-                                    if !builder.push_json(v) {
-                                        report.conversion_failures += 1;
-                                    }
+                        filled.fill(false);
+                        for (key, value) in map {
+                            for &i in feeds.get(key.as_str()).map(Vec::as_slice).unwrap_or_default() {
+                                if !builders[i].push_json(value) {
+                                    report.conversion_failures += 1;
                                 }
-                                None => builder.push_missing(),
+                                filled[i] = true;
                             }
+                        }
+                        for (builder, _) in builders.iter_mut().zip(&filled).filter(|(_, f)| !**f) {
+                            builder.push_missing();
                         }
                         report.loaded += 1;
                         pending += 1;
