@@ -33,7 +33,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -522,16 +522,22 @@ fn syslog_time(nanos: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(nanos).format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
 }
 
-fn make_people(generator: &mut Generator, count: usize, prefix: &str, used: &mut Vec<String>) -> Vec<String> {
-    let mut people = Vec::new();
+/// `count` new unique names; a name already taken gets a number (`alice.smith2`),
+/// as directories do, so any number of people can be named.
+fn make_people(generator: &mut Generator, count: usize, prefix: &str, used: &mut HashSet<String>) -> Vec<String> {
+    let mut people = Vec::with_capacity(count);
     while people.len() < count {
         let first = FIRST_NAMES.choose(&mut generator.rng).expect("non-empty");
         let last = LAST_NAMES.choose(&mut generator.rng).expect("non-empty");
-        let name = if prefix.is_empty() { format!("{first}.{last}") } else { format!("{prefix}{}{last}", &first[..1]) };
-        if !used.contains(&name) {
-            used.push(name.clone());
-            people.push(name);
+        let base = if prefix.is_empty() { format!("{first}.{last}") } else { format!("{prefix}{}{last}", &first[..1]) };
+        let mut name = base.clone();
+        let mut n = 2;
+        while used.contains(&name) {
+            name = format!("{base}{n}");
+            n += 1;
         }
+        used.insert(name.clone());
+        people.push(name);
     }
     people
 }
@@ -539,7 +545,7 @@ fn make_people(generator: &mut Generator, count: usize, prefix: &str, used: &mut
 /// Generates the environment into `dir` (created if needed).
 pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, String> {
     let mut g = Generator::new(options)?;
-    let mut used_names = Vec::new();
+    let mut used_names = HashSet::new();
     let user_count = g.workstations.len().saturating_sub(10);
     let user_names = make_people(&mut g, user_count, "", &mut used_names);
     let admin_names = make_people(&mut g, 6, "admin-", &mut used_names);
@@ -1131,6 +1137,17 @@ mod tests {
         assert!(err.contains("at least 40 hosts"), "{err}");
         let err = generate(&dir, &DemoOptions { days: 1, ..DemoOptions::default() }).unwrap_err();
         assert!(err.contains("at least 2"), "{err}");
+    }
+
+    #[test]
+    fn names_stay_unique_past_the_name_lists() {
+        // 30 first names × 30 last names: more people than that get numbered names.
+        let mut g = Generator::new(&DemoOptions { hosts: 40, ..DemoOptions::default() }).unwrap();
+        let mut used = HashSet::new();
+        let people = make_people(&mut g, 2000, "", &mut used);
+        let unique: HashSet<&String> = people.iter().collect();
+        assert_eq!(unique.len(), 2000);
+        assert!(people.iter().any(|p| p.ends_with(char::is_numeric)));
     }
 
     #[test]
