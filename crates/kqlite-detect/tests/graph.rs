@@ -255,3 +255,29 @@ fn names_differing_only_in_case_are_one_node() {
     assert_eq!(dot.matches(" [shape=ellipse").count(), 1, "{dot}");
     assert!(dot.contains("label=\"2 findings, 3 events\""), "{dot}");
 }
+
+/// Graphviz itself accepts the DOT, hostile names included, when it is installed.
+#[test]
+fn graphviz_renders_the_dot() {
+    use std::io::Write;
+    if std::process::Command::new("dot").arg("-V").output().is_err() {
+        eprintln!("skipped: Graphviz's dot is not on PATH");
+        return;
+    }
+    let mut findings = sample();
+    findings.push(finding("x", Severity::High, "a\"b\\\\N{x}<y>", "1.2.3.4\"; evil -> x", &["h\"\n]"], 2));
+    let mut child = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(to_dot(&findings).as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "dot rejected the graph: {}", String::from_utf8_lossy(&output.stderr));
+    let svg = String::from_utf8_lossy(&output.stdout);
+    // Three account@source boxes and four hosts, no node invented by the hostile names.
+    assert_eq!(svg.matches("class=\"node\"").count(), 3 + 4, "{svg}");
+    assert_eq!(svg.matches("class=\"edge\"").count(), 4, "{svg}");
+}
