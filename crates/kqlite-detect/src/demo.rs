@@ -170,7 +170,8 @@ struct Generator {
     device_logons: Vec<(i64, String)>,
     auth_logs: BTreeMap<usize, Vec<(i64, String)>>,
     next_logon_id: u64,
-    next_record_id: u64,
+    /// Defender's ReportId, unique per device logon record.
+    next_report_id: u64,
 }
 
 const FIRST_NAMES: &[&str] = &[
@@ -229,7 +230,7 @@ impl Generator {
             device_logons: Vec::new(),
             auth_logs: BTreeMap::new(),
             next_logon_id: 0x3e7_0000,
-            next_record_id: 1,
+            next_report_id: 1,
         };
         let infrastructure = [SCCM, BACKUP, MONITOR, SCANNER, JUMP_HOSTS[0], JUMP_HOSTS[1]];
         // Two thirds workstations, a tenth Linux, the rest Windows servers (infrastructure included).
@@ -391,13 +392,14 @@ impl Generator {
                 remote_type.into(),
                 self.rng.random_range(49152..65535).to_string(),
                 if logon_type == 3 { "lsass.exe".into() } else { "svchost.exe".into() },
-                self.next_record_id.to_string(),
+                self.next_report_id.to_string(),
             ]
             .iter()
             .map(|f| csv_field(f))
             .collect::<Vec<_>>()
             .join(",");
             self.device_logons.push((time, line));
+            self.next_report_id += 1;
         }
         logon_id
     }
@@ -1137,6 +1139,18 @@ mod tests {
         assert!(err.contains("at least 40 hosts"), "{err}");
         let err = generate(&dir, &DemoOptions { days: 1, ..DemoOptions::default() }).unwrap_err();
         assert!(err.contains("at least 2"), "{err}");
+    }
+
+    #[test]
+    fn the_smallest_environment_still_has_every_intrusion_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = generate(dir.path(), &DemoOptions { hosts: 40, days: 2, ..DemoOptions::default() }).unwrap();
+        let i = &summary.intrusion;
+        assert_eq!(
+            (i.smb_targets.len(), i.rdp_targets.len(), i.winrm_targets.len(), i.ssh_targets.len()),
+            (2, 2, 2, 2)
+        );
+        assert_eq!(summary.workstations + summary.windows_servers + summary.linux_servers, 40);
     }
 
     #[test]
