@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""EVTX loading speed and memory: kqlite against the `evtx` crate's CLI.
+
+Generates about 1 GiB of realistic EVTX (Security 4624/4625/4672/4688,
+Sysmon 1/3/11, PowerShell 4104; one channel per file, many files) with
+`crates/kqlite-ingest/examples/gen_evtx.rs` into a directory outside the repo,
+then times, in the same run and on the same files:
+
+  evtx_dump   `evtx_dump -o jsonl FILE > /dev/null` for every file, one after
+              the other (each uses its default threading)
+  ingest      `kqlite ingest DIR --store STORE -q` (a fresh store)
+  hunt        `kqlite hunt DIR --format json > /dev/null`, when `hunt` exists
+
+and prints wall time, peak RSS (of the process itself, from wait4) and the
+ratio to evtx_dump. Targets: ingest <= 1.0x evtx_dump, hunt < evtx_dump,
+peak RSS <= 1 GiB.
+
+    CARGO_TARGET_DIR=/work/target-release cargo build --release -p kqlite-cli
+    CARGO_TARGET_DIR=/work/target-release cargo build --release -p kqlite-ingest --example gen_evtx
+    python3 bench/evtx_bench.py [--dir /work/evtx-bench] [--mb 1100] [--files 64]
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(argv, stdout=subprocess.DEVNULL):
+    """Runs argv; returns (wall seconds, peak RSS bytes, exit status, stderr tail)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+    # Read stderr in full so the child never blocks on it, then reap with wait4 for its own rusage.
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - start
+    return wall, usage.ru_maxrss * 1024, proc.returncode, err.decode(errors="replace")[-2000:]
+
+
+def evtx_files(directory):
+    out = []
+    for d, _, names in os.walk(directory):
+        out.extend(os.path.join(d, n) for n in names if n.lower().endswith(".evtx"))
+    return sorted(out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dir", default="/work/evtx-bench", help="where the generated EVTX files go (outside the repo)")
+    p.add_argument("--mb", type=int, default=1100, help="MiB of EVTX to generate")
+    p.add_argument("--files", type=int, default=64)
+    p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "/work/target-release"))
+    p.add_argument("--evtx-dump", default=shutil.which("evtx_dump") or os.path.expanduser("~/.cargo/bin/evtx_dump"))
+    p.add_argument("--skip", action="append", default=[], help="evtx_dump, ingest or hunt")
+    args = p.parse_args()
+
+    kqlite = os.path.join(args.target, "release", "kqlite")
+    gen = os.path.join(args.target, "release", "examples", "gen_evtx")
+    for tool in (kqlite, gen, args.evtx_dump):
+        if not os.path.isfile(tool):
+            sys.exit(f"missing {tool}: build it (see the docstring) or install evtx (cargo install evtx)")
+
+    files = evtx_files(args.dir) if os.path.isdir(args.dir) else []
+    size = sum(os.path.getsize(f) for f in files)
+    if size < args.mb * 1024 * 1024 * 0.95:
+        shutil.rmtree(args.dir, ignore_errors=True)
+        wall, rss, rc, err = run([gen, args.dir, str(args.mb), str(args.files)], stdout=None)
+        if rc != 0:
+            sys.exit(f"gen_evtx failed ({rc}): {err}")
+        print(f"generated in {wall:.1f} s")
+        files = evtx_files(args.dir)
+        size = sum(os.path.getsize(f) for f in files)
+    print(f"input: {len(files)} EVTX files, {size / 2**30:.2f} GiB in {args.dir}; {os.cpu_count()} CPUs")
+
+    results = {}
+    if "evtx_dump" not in args.skip:
+        total, peak = 0.0, 0
+        for f in files:
+            wall, rss, rc, err = run([args.evtx_dump, "-o", "jsonl", f])
+            if rc != 0:
+                sys.exit(f"evtx_dump failed on {f} ({rc}): {err}")
+            total += wall
+            peak = max(peak, rss)
+        results["evtx_dump -o jsonl (per file)"] = (total, peak)
+
+    if "ingest" not in args.skip:
+        store = args.dir.rstrip("/") + "-store"
+        shutil.rmtree(store, ignore_errors=True)
+        wall, rss, rc, err = run([kqlite, "ingest", args.dir, "--store", store, "-q"], stdout=None)
+        if rc != 0:
+            sys.exit(f"kqlite ingest failed ({rc}): {err}")
+        print(err.strip()[-600:])
+        results["kqlite ingest --store"] = (wall, rss)
+
+    has_hunt = subprocess.run([kqlite, "hunt", "--help"], capture_output=True).returncode == 0
+    if "hunt" not in args.skip and has_hunt:
+        wall, rss, rc, err = run([kqlite, "hunt", args.dir, "--format", "json"])
+        # hunt exits 1 when it has findings and 2 when a rule failed to run.
+        if rc not in (0, 1, 2):
+            sys.exit(f"kqlite hunt failed ({rc}): {err}")
+        print(f"hunt exit status {rc}: {err.strip()[-400:]}")
+        results["kqlite hunt --format json"] = (wall, rss)
+
+    base = results.get("evtx_dump -o jsonl (per file)", (None,))[0]
+    print(f"\n{'command':32} {'wall s':>8} {'MiB/s':>8} {'peak RSS MiB':>13} {'vs evtx_dump':>13}")
+    for name, (wall, rss) in results.items():
+        ratio = f"{wall / base:.2f}x" if base else "-"
+        print(f"{name:32} {wall:8.2f} {size / 2**20 / wall:8.1f} {rss / 2**20:13.0f} {ratio:>13}")
+
+
+if __name__ == "__main__":
+    main()
