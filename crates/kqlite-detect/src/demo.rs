@@ -544,9 +544,47 @@ fn make_people(generator: &mut Generator, count: usize, prefix: &str, used: &mut
     people
 }
 
-/// Generates the environment into `dir` (created if needed).
+/// The file that marks a directory as the demo's, so a rerun may replace
+/// the `logs/` and `tuning/` it wrote before.
+pub const MARKER_FILE: &str = "kqlite-demo.txt";
+
+/// Makes `dir` ready for a new environment: created if missing; when it
+/// holds an earlier demo (its marker file), that demo's `logs/` and
+/// `tuning/` are removed so no stale host's logs are hunted; any other
+/// non-empty directory is refused rather than touched.
+fn prepare_directory(dir: &Path) -> Result<(), String> {
+    let mut entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+    };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    if !dir.join(MARKER_FILE).is_file() {
+        return Err(format!(
+            "{} is not empty and was not written by kqlite demo (no {MARKER_FILE}); give a new or empty directory",
+            dir.display()
+        ));
+    }
+    for owned in ["logs", "tuning"] {
+        let path = dir.join(owned);
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove the earlier demo's {}: {e}", path.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Generates the environment into `dir`: a new or empty directory, or one an
+/// earlier run of the demo wrote (its logs and tuning are replaced).
 pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, String> {
     let mut g = Generator::new(options)?;
+    prepare_directory(dir)?;
     let mut used_names = HashSet::new();
     let user_count = g.workstations.len().saturating_sub(10);
     let user_names = make_people(&mut g, user_count, "", &mut used_names);
@@ -973,7 +1011,12 @@ fn write_all(
     admin_names: &[String],
     help_desk_ips: &[String],
 ) -> Result<DemoSummary, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let marker = format!(
+        "Written by `kqlite demo --seed {} --hosts {} --days {}`: logs/ holds the generated logs, tuning/ the\n\
+         tuning file and watchlists for its benign patterns. A rerun of the demo into this directory replaces both.\n",
+        options.seed, options.hosts, options.days
+    );
+    write_file(dir, MARKER_FILE, &marker)?;
     let mut files = Vec::new();
     let mut records = BTreeMap::new();
     let mut latest = i64::MIN;
@@ -1151,6 +1194,37 @@ mod tests {
             (2, 2, 2, 2)
         );
         assert_eq!(summary.workstations + summary.windows_servers + summary.linux_servers, 40);
+    }
+
+    #[test]
+    fn reruns_replace_the_earlier_demo_and_other_directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = DemoOptions { hosts: 40, days: 2, ..DemoOptions::default() };
+        generate(dir.path(), &DemoOptions { hosts: 60, ..small.clone() }).unwrap();
+        let second = generate(dir.path(), &small).unwrap();
+        // Only the second run's files are left under logs/.
+        let mut on_disk = Vec::new();
+        let mut stack = vec![dir.path().join("logs")];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    on_disk.push(path.strip_prefix(dir.path()).unwrap().to_path_buf());
+                }
+            }
+        }
+        let written: HashSet<PathBuf> =
+            second.files.iter().map(|(f, _)| f.clone()).filter(|f| f.starts_with("logs")).collect();
+        assert_eq!(on_disk.len(), written.len());
+        assert!(on_disk.iter().all(|f| written.contains(f)));
+
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("notes.txt"), "mine").unwrap();
+        let err = generate(other.path(), &small).unwrap_err();
+        assert!(err.contains("not written by kqlite demo"), "{err}");
+        assert_eq!(std::fs::read_to_string(other.path().join("notes.txt")).unwrap(), "mine");
     }
 
     #[test]
