@@ -239,13 +239,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     say(&planted(&summary), &mut out)?;
     say(&verdict(&summary, &hunt.findings), &mut out)?;
     if let Some(path) = &args.graph {
-        let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-        let text = match extension.as_str() {
-            "dot" | "gv" => kqlite_detect::graph::to_dot(&hunt.findings),
-            "svg" => kqlite_detect::graph::to_svg(&hunt.findings),
-            _ => kqlite_detect::graph::to_html(&hunt.findings),
-        };
-        std::fs::write(path, text).with_context(|| format!("cannot write the graph to {}", path.display()))?;
+        kqlite_detect::graph::write_graph(path, &hunt.findings)
+            .with_context(|| format!("cannot write the graph to {}", path.display()))?;
         say(&format!("Graph written to {}\n", path.display()), &mut out)?;
     }
     say(&suggestions(&dir, &summary, tuning.is_some()), &mut out)?;

@@ -477,6 +477,18 @@ pub fn to_svg(findings: &[Finding]) -> String {
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}\n", svg(&graph))
 }
 
+/// Writes the graph to `path` in the format its extension names: `.dot` or
+/// `.gv` as Graphviz DOT, `.svg` as SVG, anything else as the HTML page.
+pub fn write_graph(path: &std::path::Path, findings: &[Finding]) -> std::io::Result<()> {
+    let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let text = match extension.as_str() {
+        "dot" | "gv" => to_dot(findings),
+        "svg" => to_svg(findings),
+        _ => to_html(findings),
+    };
+    std::fs::write(path, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -281,3 +281,15 @@ fn graphviz_renders_the_dot() {
     assert_eq!(svg.matches("class=\"node\"").count(), 3 + 4, "{svg}");
     assert_eq!(svg.matches("class=\"edge\"").count(), 4, "{svg}");
 }
+
+#[test]
+fn write_graph_picks_the_format_from_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, start) in [("g.dot", "digraph"), ("g.GV", "digraph"), ("g.svg", "<?xml"), ("g.html", "<!DOCTYPE html>")]
+    {
+        let path = dir.path().join(name);
+        kqlite_detect::graph::write_graph(&path, &sample()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(start), "{name}: {}", &text[..40]);
+    }
+}
