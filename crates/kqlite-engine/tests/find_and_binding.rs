@@ -142,3 +142,41 @@ async fn column_ifexists_has_the_defaults_type() {
     )
     .await;
 }
+
+const IN_TABLES: &str = "let Admins = datatable(a: string, Note: string)['x', 'n1', 'Z', 'n2'];\
+    let Banned = datatable(r: long)[2];\
+    let Users = datatable(u: string, r: long)['x', 1, 'y', 2, 'z', 3, 'X', 4];";
+
+#[tokio::test]
+async fn in_a_subquery_keeps_its_meaning_under_not_and_beside_other_subqueries() {
+    // The report's query: a one-column subquery under not(… and …).
+    check(
+        "let Admins = datatable(a: string)['x']; \
+         datatable(u: string, r: long)['x', 1, 'y', 2] | where not(u in (Admins) and r < 3)",
+        "u,r\ny,2\n",
+    )
+    .await;
+    check(&format!("{IN_TABLES} Users | where u in (Admins) | project u"), "u\nx\n").await;
+    check(&format!("{IN_TABLES} Users | where u !in (Admins) | project u"), "u\ny\nz\nX\n").await;
+    // Kusto's `in~` folds case on both sides, the subquery's column too.
+    check(&format!("{IN_TABLES} Users | where u in~ (Admins) | project u"), "u\nx\nz\nX\n").await;
+    check(&format!("{IN_TABLES} Users | where u !in~ (Admins) | project u"), "u\ny\n").await;
+    // A negated conjunction around the subquery (Sentinel's "not an admin
+    // acting on a low id" shape) failed to plan with duplicate projection names.
+    check(&format!("{IN_TABLES} Users | where not(u in (Admins) and r < 3) | project u"), "u\ny\nz\nX\n").await;
+    check(&format!("{IN_TABLES} Users | where not(u in~ (Admins) or r in (Banned)) | project u"), "u\n").await;
+    // Two subqueries in one predicate, over the same and over different tables.
+    check(&format!("{IN_TABLES} Users | where u in (Admins) or r in (Banned) | project u"), "u\nx\ny\n").await;
+    check(&format!("{IN_TABLES} Users | where u !in (Admins) and r !in (Banned) | project u"), "u\nz\nX\n").await;
+    check(
+        &format!("{IN_TABLES} Users | where u in (Admins | where Note == 'n1') or u in (Admins | where Note == 'n2') | project u"),
+        "u\nx\n",
+    )
+    .await;
+    check(&format!("{IN_TABLES} Users | where u in (Admins) and u in~ (Admins) | project u"), "u\nx\n").await;
+    check(
+        &format!("{IN_TABLES} Users | where not(u in (Banned | project tostring(r)) or r in (Banned)) | project u"),
+        "u\nx\nz\nX\n",
+    )
+    .await;
+}

@@ -268,31 +268,7 @@ impl<'r> Binder<'r> {
         // `x in (T | project y)`: a subquery.
         if let [only] = items {
             if self.is_tabular(only) {
-                let relation = self.tabular(only)?;
-                // Kusto compares with the subquery's first column.
-                let Some(column) = relation.columns.first().cloned() else {
-                    return err(only.span, "the subquery of 'in' has no columns");
-                };
-                let relation = if relation.columns.len() > 1 {
-                    let plan = LogicalPlanBuilder::from(relation.plan)
-                        .project(vec![col_ref(&column.name)])
-                        .and_then(|b| b.build())
-                        .map_err(|e| BindError::new(only.span, format!("cannot plan this: {e}")))?;
-                    Relation { plan, columns: vec![column.clone()] }
-                } else {
-                    relation
-                };
-                let item_ty = column.ty;
-                let value = coerce_pair(value, item_ty).ok_or_else(|| {
-                    BindError::new(span, format!("cannot compare this value with the subquery's {item_ty} column"))
-                })?;
-                let subquery = Subquery {
-                    subquery: Arc::new(relation.plan),
-                    outer_ref_columns: vec![],
-                    spans: Default::default(),
-                };
-                let expr = Expr::InSubquery(InSubquery::new(Box::new(value.expr), subquery, negated));
-                return Ok(Bound::new(if negated { total_or_true(expr) } else { expr }, KqlType::Bool));
+                return self.in_subquery(value, only, negated, case_insensitive, span);
             }
         }
         let mut constants: Vec<Bound> = Vec::new();
@@ -346,6 +322,47 @@ impl<'r> Binder<'r> {
         }
         let any = parts.into_iter().reduce(Expr::or).unwrap_or_else(|| lit(false));
         Ok(Bound::new(if negated { string_ops::total_not(any) } else { any }, KqlType::Bool))
+    }
+
+    /// `value in (T)`: membership in the first column of the relation T, as
+    /// an uncorrelated `IN` subquery; `in~` lowercases both sides.
+    fn in_subquery(
+        &mut self,
+        value: Bound,
+        table: &ast::Expr,
+        negated: bool,
+        case_insensitive: bool,
+        span: Span,
+    ) -> BindResult<Bound> {
+        let relation = self.tabular(table)?;
+        let Some(column) = relation.columns.first().cloned() else {
+            return err(table.span, "the subquery of 'in' has no columns");
+        };
+        let first = Bound::new(col_ref(&column.name), column.ty);
+        let (item, value) = if case_insensitive {
+            let fold = |b: Bound| Bound::new(lower(crate::convert::to_string(b).expr), KqlType::String);
+            (fold(first), fold(value))
+        } else {
+            let value = coerce_pair(value, column.ty).ok_or_else(|| {
+                BindError::new(span, format!("cannot compare this value with the subquery's {} column", column.ty))
+            })?;
+            (first, value)
+        };
+        // Kusto compares with the subquery's first column only. DataFusion
+        // turns an `in` under `not`, `or` or `coalesce` into a mark join whose
+        // condition names the outer value's columns unqualified, and projects
+        // every subquery column that condition resolves to: a subquery column
+        // named like an outer one is then ambiguous, and an unqualified one
+        // is projected twice ("Projections require unique expression names").
+        // A reserved name under a reserved qualifier avoids both.
+        let plan = LogicalPlanBuilder::from(relation.plan)
+            .project(vec![item.expr.alias(IN_SUBQUERY_COLUMN)])
+            .and_then(|b| b.alias(IN_SUBQUERY_ALIAS))
+            .and_then(|b| b.build())
+            .map_err(|e| BindError::new(table.span, format!("cannot plan this: {e}")))?;
+        let subquery = Subquery { subquery: Arc::new(plan), outer_ref_columns: vec![], spans: Default::default() };
+        let expr = Expr::InSubquery(InSubquery::new(Box::new(value.expr), subquery, negated));
+        Ok(Bound::new(if negated { total_or_true(expr) } else { expr }, KqlType::Bool))
     }
 
     /// The right side of `has_any`: one dynamic array of terms.
@@ -432,7 +449,14 @@ impl<'r> Binder<'r> {
         }
         if matches!(
             name,
-            "prev" | "next" | "row_number" | "row_cumsum" | "row_window_session" | "row_rank_dense" | "row_rank_min" | "row_rank"
+            "prev"
+                | "next"
+                | "row_number"
+                | "row_cumsum"
+                | "row_window_session"
+                | "row_rank_dense"
+                | "row_rank_min"
+                | "row_rank"
         ) {
             return self.window_call(name, args, span, scope);
         }
@@ -452,7 +476,8 @@ impl<'r> Binder<'r> {
         }
         let aggregate = functions::registry().lookup_aggregate(name).copied();
         // `hll_merge(a, b)` is also a scalar function outside summarize.
-        let aggregate = aggregate.filter(|_| scope.aggregates.is_some() || functions::registry().lookup_scalar(name).is_none());
+        let aggregate =
+            aggregate.filter(|_| scope.aggregates.is_some() || functions::registry().lookup_scalar(name).is_none());
         if let Some(spec) = aggregate {
             let Some(collected) = scope.aggregates.as_mut().map(|v| v.len()) else {
                 return err(
@@ -488,10 +513,19 @@ impl<'r> Binder<'r> {
 
     /// `prev(x[, offset[, default]])`, `next(…)`, `row_number([start])`,
     /// `row_cumsum(x)` over the serialized input, in its order.
-    fn window_call(&mut self, name: &str, args: &[ast::Arg], span: Span, scope: &mut RowScope<'_>) -> BindResult<Bound> {
+    fn window_call(
+        &mut self,
+        name: &str,
+        args: &[ast::Arg],
+        span: Span,
+        scope: &mut RowScope<'_>,
+    ) -> BindResult<Bound> {
         use datafusion::functions_window::expr_fn as window;
         if scope.windows.is_none() {
-            return err(span, format!("{name}() needs a serialized row order; use it in extend or project after sort or serialize"));
+            return err(
+                span,
+                format!("{name}() needs a serialized row order; use it in extend or project after sort or serialize"),
+            );
         }
         let kind = match name {
             "row_window_session" => Some(RowWindow::Session),
@@ -514,17 +548,24 @@ impl<'r> Binder<'r> {
             "prev" | "next" => {
                 let Some(value) = bound.first() else { return err(span, format!("{name}() needs the column to read")) };
                 if bound.len() > 3 {
-                    return err(span, format!("the function call has an incorrect number of arguments: {name}() takes 1 to 3"));
+                    return err(
+                        span,
+                        format!("the function call has an incorrect number of arguments: {name}() takes 1 to 3"),
+                    );
                 }
                 let offset = match bound.get(1) {
-                    Some(b) => Some(constant_i64(b).ok_or_else(|| BindError::new(span, format!("{name}(): the offset must be a constant integer")))?),
+                    Some(b) => Some(constant_i64(b).ok_or_else(|| {
+                        BindError::new(span, format!("{name}(): the offset must be a constant integer"))
+                    })?),
                     // DataFusion reads a missing offset as 0; Kusto's default is 1.
                     None => Some(1),
                 };
                 let default = match bound.get(2) {
                     Some(b) => Some(
-                        evaluate_constant(&implicit(b.clone(), value.ty).map(|b| b.expr).unwrap_or_else(|| b.expr.clone()))
-                            .ok_or_else(|| BindError::new(span, format!("{name}(): the default must be a constant")))?,
+                        evaluate_constant(
+                            &implicit(b.clone(), value.ty).map(|b| b.expr).unwrap_or_else(|| b.expr.clone()),
+                        )
+                        .ok_or_else(|| BindError::new(span, format!("{name}(): the default must be a constant")))?,
                     ),
                     None => None,
                 };
@@ -537,7 +578,8 @@ impl<'r> Binder<'r> {
             }
             "row_number" => {
                 let start = match bound.first() {
-                    Some(b) => constant_i64(b).ok_or_else(|| BindError::new(span, "row_number(): the start must be a constant integer"))?,
+                    Some(b) => constant_i64(b)
+                        .ok_or_else(|| BindError::new(span, "row_number(): the start must be a constant integer"))?,
                     None => 1,
                 };
                 // The window step computes the raw row number; the offset is
@@ -598,7 +640,8 @@ impl<'r> Binder<'r> {
         };
         let target = self.type_name(type_name)?;
         let spec = functions::registry().lookup_scalar(name).copied().expect("extract functions are registered");
-        let bound = args[..args.len() - 1].iter().map(|a| self.scalar(&a.value, scope)).collect::<BindResult<Vec<_>>>()?;
+        let bound =
+            args[..args.len() - 1].iter().map(|a| self.scalar(&a.value, scope)).collect::<BindResult<Vec<_>>>()?;
         let text = (spec.bind)(&self.call, bound).map_err(|m| BindError::new(span, m))?;
         Ok(Some(functions::conversion::convert(text, target)))
     }
@@ -625,8 +668,7 @@ impl<'r> Binder<'r> {
             outer.push((fresh.clone(), rename_columns(window, &renames)));
             renames.insert(alias, fresh);
         }
-        let bound: Vec<Bound> =
-            bound.into_iter().map(|b| Bound::new(rename_columns(b.expr, &renames), b.ty)).collect();
+        let bound: Vec<Bound> = bound.into_iter().map(|b| Bound::new(rename_columns(b.expr, &renames), b.ty)).collect();
         let (exprs, ty) = match kind {
             RowWindow::Session => {
                 let value = &bound[0];
@@ -636,7 +678,10 @@ impl<'r> Binder<'r> {
                 let mut exprs = vec![datafusion::logical_expr::cast(value.expr.clone(), DataType::Int64)];
                 for (i, limit) in bound[1..3].iter().enumerate() {
                     if !matches!(limit.ty, KqlType::Timespan | KqlType::Long | KqlType::Int) {
-                        return err(span, format!("argument {} of row_window_session() must be a timespan, not {}", i + 2, limit.ty));
+                        return err(
+                            span,
+                            format!("argument {} of row_window_session() must be a timespan, not {}", i + 2, limit.ty),
+                        );
                     }
                     exprs.push(datafusion::logical_expr::cast(limit.expr.clone(), DataType::Int64));
                 }
@@ -813,6 +858,10 @@ fn lower(e: Expr) -> Expr {
     datafusion::functions::expr_fn::lower(e)
 }
 
+/// The qualifier and name of the one column an `in (T)` subquery returns.
+const IN_SUBQUERY_ALIAS: &str = "__kql_in_subquery";
+const IN_SUBQUERY_COLUMN: &str = "__kql_in_value";
+
 fn total_or_true(e: Expr) -> Expr {
     datafusion::functions::expr_fn::coalesce(vec![e, lit(true)])
 }
@@ -890,7 +939,9 @@ pub(super) fn literal(l: &Literal, span: Span) -> BindResult<Bound> {
                 KqlType::Bool => ScalarValue::Boolean(Some(v.eq_ignore_ascii_case("true"))),
                 // Hex literals wrap to 32 bits: int(0xf090013d) is negative.
                 KqlType::Int => ScalarValue::Int32(Some(
-                    parse_long(v).map(|x| x as i32).ok_or_else(|| BindError::new(span, format!("invalid int '{v}'")))?,
+                    parse_long(v)
+                        .map(|x| x as i32)
+                        .ok_or_else(|| BindError::new(span, format!("invalid int '{v}'")))?,
                 )),
                 KqlType::Long => ScalarValue::Int64(Some(
                     parse_long(v).ok_or_else(|| BindError::new(span, format!("invalid long '{v}'")))?,
