@@ -175,66 +175,30 @@ to_string_kernel!(timespan_to_string, as_int64_array, |v| format_timespan(v));
 to_string_kernel!(dynamic_to_string, as_binary_array, |v| DynRef::new(v).to_kql_string());
 
 fn dynamic_to_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_binary_array(&array)?;
-    let out: Int64Array = (0..n)
-        .map(|i| {
-            if input.is_null(i) {
-                return None;
-            }
-            let d = DynRef::new(input.value(i));
-            match d.kind() {
-                DynKind::Real => d.as_real().map(|r| r as i64),
-                DynKind::String => d.as_str().and_then(|s| s.trim().parse().ok()),
-                DynKind::Bool => d.as_bool().map(i64::from),
-                _ => d.as_long(),
-            }
-        })
-        .collect();
-    maybe_scalar(args, std::sync::Arc::new(out))
+    udf::map_dynamic::<i64, Int64Array>(args, rows, |d| match d.kind() {
+        DynKind::Real => d.as_real().map(|r| r as i64),
+        DynKind::String => d.as_str().and_then(|s| s.trim().parse().ok()),
+        DynKind::Bool => d.as_bool().map(i64::from),
+        _ => d.as_long(),
+    })
 }
 
 fn dynamic_to_real(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_binary_array(&array)?;
-    let out: Float64Array = (0..n)
-        .map(|i| {
-            if input.is_null(i) {
-                return None;
-            }
-            let d = DynRef::new(input.value(i));
-            match d.kind() {
-                DynKind::String => d.as_str().and_then(|s| s.trim().parse().ok()),
-                _ => d.as_real(),
-            }
-        })
-        .collect();
-    maybe_scalar(args, std::sync::Arc::new(out))
+    udf::map_dynamic::<f64, Float64Array>(args, rows, |d| match d.kind() {
+        DynKind::String => d.as_str().and_then(|s| s.trim().parse().ok()),
+        _ => d.as_real(),
+    })
 }
 
 fn dynamic_to_bool(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_binary_array(&array)?;
-    let out: BooleanArray = (0..n)
-        .map(|i| {
-            if input.is_null(i) {
-                return None;
-            }
-            let d = DynRef::new(input.value(i));
-            match d.kind() {
-                DynKind::Bool => d.as_bool(),
-                DynKind::Long => d.as_long().map(|v| v != 0),
-                DynKind::String => match d.as_str()?.trim().to_ascii_lowercase().as_str() {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => None,
-                },
-                _ => None,
-            }
-        })
-        .collect();
-    maybe_scalar(args, std::sync::Arc::new(out))
+    udf::map_dynamic::<bool, BooleanArray>(args, rows, |d| match d.kind() {
+        DynKind::Bool => d.as_bool(),
+        DynKind::Long => d.as_long().map(|v| v != 0),
+        DynKind::String => match d.as_str()?.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    })
 }

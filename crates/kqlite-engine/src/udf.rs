@@ -140,3 +140,22 @@ pub fn rows_to_compute(args: &[ColumnarValue], rows: usize) -> usize {
         rows
     }
 }
+
+/// A one-argument kernel over dynamic values: `f` maps each value to the
+/// output's element, and a SQL null input gives null without calling `f`.
+/// The dynamic → scalar conversions are all this shape.
+pub fn map_dynamic<T, B>(
+    args: &[ColumnarValue],
+    rows: usize,
+    f: impl Fn(crate::dynamic::DynRef<'_>) -> Option<T>,
+) -> Result<ColumnarValue>
+where
+    B: Array + FromIterator<Option<T>> + 'static,
+{
+    let n = rows_to_compute(args, rows);
+    let array = args[0].to_array(n)?;
+    let input = datafusion::common::cast::as_binary_array(&array)?;
+    let out: B =
+        (0..n).map(|i| if input.is_null(i) { None } else { f(crate::dynamic::DynRef::new(input.value(i))) }).collect();
+    maybe_scalar(args, Arc::new(out))
+}

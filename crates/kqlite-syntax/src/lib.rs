@@ -18,6 +18,7 @@ mod display;
 pub mod lexer;
 pub mod parser;
 pub mod span;
+pub mod suggest;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use parser::{parse, Parsed};

@@ -9,6 +9,7 @@ use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{decode_string, is_obfuscated_string, lex, Token, TokenKind};
 use crate::span::Span;
+use crate::suggest::edit_distance;
 
 /// The result of parsing: a tree (possibly with [`ExprKind::Error`] holes)
 /// and every diagnostic found.
@@ -2148,17 +2149,4 @@ pub fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
         .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

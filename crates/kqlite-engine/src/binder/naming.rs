@@ -1,18 +1,50 @@
 //! Names Kusto gives to output columns, and did-you-mean suggestions.
 
 use kqlite_syntax::ast::{self, ExprKind};
+use kqlite_syntax::suggest::edit_distance;
 
 /// Functions whose result keeps the name of their first argument
 /// (`tostring(Account)` is named `Account`), as Microsoft's binder names them.
 const KEEPS_ARGUMENT_NAME: &[&str] = &[
-    "tostring", "toint", "tolong", "todouble", "toreal", "todatetime", "totimespan", "tobool", "toboolean",
-    "todecimal", "toguid", "todynamic", "toobject", "parse_json", "parsejson", "startofday", "startofweek",
-    "startofmonth", "startofyear", "abs", "round", "sqrt", "log", "log2", "log10", "exp", "exp2", "exp10",
-    "ceiling", "tohex", "bin", "floor", "bin_at", "bin_auto",
+    "tostring",
+    "toint",
+    "tolong",
+    "todouble",
+    "toreal",
+    "todatetime",
+    "totimespan",
+    "tobool",
+    "toboolean",
+    "todecimal",
+    "toguid",
+    "todynamic",
+    "toobject",
+    "parse_json",
+    "parsejson",
+    "startofday",
+    "startofweek",
+    "startofmonth",
+    "startofyear",
+    "abs",
+    "round",
+    "sqrt",
+    "log",
+    "log2",
+    "log10",
+    "exp",
+    "exp2",
+    "exp10",
+    "ceiling",
+    "tohex",
+    "bin",
+    "floor",
+    "bin_at",
+    "bin_auto",
 ];
 
 /// Functions named `<prefix>_<argument>` (`strlen(a)` is `strlen_a`).
-const PREFIXES_ARGUMENT_NAME: &[(&str, &str)] = &[("strlen", "strlen"), ("string_size", "string_size"), ("gettype", "type")];
+const PREFIXES_ARGUMENT_NAME: &[(&str, &str)] =
+    &[("strlen", "strlen"), ("string_size", "string_size"), ("gettype", "type")];
 
 /// The name of an unnamed output column when Kusto derives one from the
 /// expression: a column keeps its name, `d.a.b` becomes `d_a_b`,
@@ -103,26 +135,13 @@ pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
         if c == name {
             continue;
         }
-        let d = if c.to_lowercase() == lower { 0 } else { edit_distance(&lower, &c.to_lowercase()) };
+        let d = edit_distance(&lower, &c.to_lowercase());
         let limit = (name.chars().count() / 3).clamp(1, 3);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
     }
     best.map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Makes `name` unique among `taken` the way Kusto does for joins: `Name1`,

@@ -4,13 +4,13 @@
 
 use super::Registry;
 use crate::convert::{implicit, to_string, Bound};
-use crate::dynamic::{DynKind, DynRef};
+use crate::dynamic::DynKind;
 use crate::time::{parse_datetime, parse_timespan};
 use crate::types::KqlType;
 use crate::udf::{self, maybe_scalar, rows_to_compute};
 use datafusion::arrow::array::*;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::{as_binary_array, as_string_array};
+use datafusion::common::cast::as_string_array;
 use datafusion::common::Result;
 use datafusion::logical_expr::{cast, lit, ColumnarValue};
 use std::sync::Arc;
@@ -140,42 +140,18 @@ fn string_to_timespan(args: &[ColumnarValue], rows: usize) -> Result<ColumnarVal
 }
 
 fn dynamic_to_datetime(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_binary_array(&array)?;
-    let out: Int64Array = (0..n)
-        .map(|i| {
-            if input.is_null(i) {
-                return None;
-            }
-            let d = DynRef::new(input.value(i));
-            match d.kind() {
-                DynKind::Datetime => d.as_long(),
-                DynKind::String => parse_datetime(d.as_str()?),
-                _ => None,
-            }
-        })
-        .collect();
-    maybe_scalar(args, Arc::new(out))
+    udf::map_dynamic::<i64, Int64Array>(args, rows, |d| match d.kind() {
+        DynKind::Datetime => d.as_long(),
+        DynKind::String => parse_datetime(d.as_str()?),
+        _ => None,
+    })
 }
 
 fn dynamic_to_timespan(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_binary_array(&array)?;
-    let out: Int64Array = (0..n)
-        .map(|i| {
-            if input.is_null(i) {
-                return None;
-            }
-            let d = DynRef::new(input.value(i));
-            match d.kind() {
-                DynKind::Timespan => d.as_long(),
-                DynKind::String => parse_timespan(d.as_str()?),
-                DynKind::Long => d.as_long().map(|t| t * crate::types::NANOS_PER_TICK),
-                _ => None,
-            }
-        })
-        .collect();
-    maybe_scalar(args, Arc::new(out))
+    udf::map_dynamic::<i64, Int64Array>(args, rows, |d| match d.kind() {
+        DynKind::Timespan => d.as_long(),
+        DynKind::String => parse_timespan(d.as_str()?),
+        DynKind::Long => d.as_long().map(|t| t * crate::types::NANOS_PER_TICK),
+        _ => None,
+    })
 }

@@ -264,16 +264,9 @@ fn bag_pack_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>
 
 /// The length of an array; null for anything else.
 pub(crate) fn array_length_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_binary_array(&array)?;
-    let out: Int64Array = (0..n)
-        .map(|i| {
-            let d = DynRef::new(if input.is_null(i) { ENCODED_NULL } else { input.value(i) });
-            (d.kind() == DynKind::Array).then(|| d.len().unwrap_or(0) as i64)
-        })
-        .collect();
-    maybe_scalar(args, Arc::new(out))
+    udf::map_dynamic::<i64, Int64Array>(args, rows, |d| {
+        (d.kind() == DynKind::Array).then(|| d.len().unwrap_or(0) as i64)
+    })
 }
 
 fn bag_keys(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
