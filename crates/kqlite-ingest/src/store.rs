@@ -7,8 +7,8 @@
 //! names and renamed, then the file is added to the manifest, so an
 //! interrupted run leaves no half file behind and re-reads it next time.
 //! Batches stream from the readers to the Parquet writers; memory holds at
-//! most a row group (16,384 rows or 16 MiB encoded) for each of at most 8
-//! open (table, day) parts per file being read.
+//! most a row group (65,536 rows in 4,096-row pages, or 16 MiB encoded) for
+//! each of at most 8 open (table, day) parts per file being read.
 //! Rows are partitioned by the day of `TimeGenerated` (else `Timestamp`,
 //! else the first datetime column); rows without one go to `day=unknown`.
 //! A table's column types are fixed when it is first written; later data is
@@ -36,7 +36,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 pub const MANIFEST: &str = "kqlite-store.json";
-const ROW_GROUP_ROWS: usize = 16_384;
+const ROW_GROUP_ROWS: usize = 65_536;
+const PAGE_ROWS: usize = 4096;
 /// A row group is written out once its encoded size passes this.
 const ROW_GROUP_BYTES: usize = 16 << 20;
 /// Parts one file keeps open at once (each buffers a row group); a file
@@ -434,6 +435,10 @@ fn writer_properties(columns: &[ColumnDef]) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        // Pages end by rows too: the dictionary indexes of a page wait
+        // unencoded (8 bytes a value), and mostly-empty columns never fill
+        // a page by size.
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::None);
     for column in columns.iter().filter(|c| c.ty.is_numeric() || matches!(c.ty, KqlType::Datetime | KqlType::Timespan))
     {
