@@ -27,6 +27,7 @@ use std::process::ExitCode;
 ///   kqlite hunt Security.evtx auth.log --tuning tuning.yaml --format json
 ///   kqlite hunt ./evidence --rules ./my-rules --min-severity high
 ///   kqlite hunt ./evidence --rule T1021 --rule T1021.004
+///   kqlite hunt ./evidence --graph lateral-movement.html
 ///   kqlite ingest ./evidence --store ./store && kqlite hunt --store ./store
 ///
 /// Exit status: 0 when no rule found anything, 1 when findings were
@@ -54,6 +55,11 @@ pub struct HuntArgs {
     /// Report only findings at least this severe: informational, low, medium, high.
     #[arg(long, value_name = "SEVERITY", default_value = "informational")]
     min_severity: Severity,
+
+    /// Also write the lateral-movement graph of the findings (account@source
+    /// → target hosts): `.html` (self-contained page), `.svg` or `.dot`.
+    #[arg(long, value_name = "FILE")]
+    graph: Option<PathBuf>,
 }
 
 /// What hunt and pivot share: rules, tuning and the clock.
@@ -206,6 +212,11 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             write_findings(&findings, format, &label, &mut out)?;
         }
         out.flush()?;
+        if let Some(path) = &args.graph {
+            kqlite_detect::graph::write_graph(path, &findings)
+                .map_err(|e| anyhow::anyhow!("--graph {}: {e}", path.display()))?;
+            eprintln!("kqlite: wrote the lateral-movement graph to {}", path.display());
+        }
         eprintln!("kqlite: {} findings", findings.len());
         if findings.is_empty() {
             lookback_hint(&prepared.session, &with_data).await;

@@ -452,3 +452,23 @@ fn detection_tests_pass_and_a_broken_expectation_fails() {
     assert!(stdout.contains("unexpected finding: account=CONTOSO\\testuser"), "{stdout}");
     assert!(stdout.contains("0 passed; 2 failed"), "{stdout}");
 }
+
+#[test]
+fn graph_option_writes_the_findings_graph() {
+    let dir = TempDir::new();
+    let dot = dir.path().join("lateral.dot");
+    let (code, findings, stderr) = hunt_fixture(&["--graph", dot.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!findings.is_empty());
+    let text = std::fs::read_to_string(&dot).unwrap_or_else(|e| panic!("no graph written ({e}): {stderr}"));
+    assert!(text.trim_start().starts_with("digraph"), "{text}");
+    // Every finding's source and targets appear in the graph.
+    for finding in &findings {
+        let source = finding["source"].as_str().unwrap();
+        assert!(text.contains(source), "source {source} missing from the graph");
+        for target in finding["targets"].as_array().unwrap() {
+            let target = target.as_str().unwrap();
+            assert!(text.to_lowercase().contains(&target.to_lowercase()), "target {target} missing");
+        }
+    }
+}
