@@ -886,7 +886,6 @@ impl EventRows {
 
 #[derive(Clone, Copy)]
 enum Cell<'a> {
-    Missing,
     Text(&'a str),
     Time(Option<i64>),
     Dynamic(&'a [u8]),
@@ -896,28 +895,26 @@ struct TableBuilder {
     table: EvtxTable,
     builders: Vec<ColumnBuilder>,
     rows: usize,
+    /// Rows each builder holds; the rest of its rows up to `rows` are
+    /// missing values, appended in bulk when the column is next set (or at
+    /// flush), so that a row costs its cells rather than all 228 columns.
+    filled: Vec<usize>,
 }
 
 impl TableBuilder {
     fn new(table: EvtxTable) -> TableBuilder {
-        TableBuilder { table, builders: table.columns().iter().map(|c| small_builder(c.ty)).collect(), rows: 0 }
+        let builders: Vec<ColumnBuilder> = table.columns().iter().map(|c| small_builder(c.ty)).collect();
+        TableBuilder { table, filled: vec![0; builders.len()], builders, rows: 0 }
     }
 
     /// Appends a row; returns how many cells did not convert to their type.
-    fn push(&mut self, row: &mut Row<'_>) -> usize {
-        row.cells.sort_unstable_by_key(|(i, _)| *i);
-        let mut cells = row.cells.iter().peekable();
+    fn push(&mut self, row: &Row<'_>) -> usize {
         let mut failures = 0;
-        for (i, builder) in self.builders.iter_mut().enumerate() {
-            let cell = match cells.next_if(|(at, _)| *at == i) {
-                Some((_, cell)) => *cell,
-                None => Cell::Missing,
-            };
+        for &(i, cell) in &row.cells {
+            let builder = &mut self.builders[i];
+            push_missing(builder, self.rows - self.filled[i]);
+            self.filled[i] = self.rows + 1;
             let ok = match (builder, cell) {
-                (b, Cell::Missing) => {
-                    b.push_missing();
-                    true
-                }
                 (ColumnBuilder::Nanos(b, _), Cell::Time(t)) => {
                     b.append_option(t);
                     t.is_some()
@@ -952,10 +949,27 @@ impl TableBuilder {
         if self.rows == 0 {
             return;
         }
+        for (builder, filled) in self.builders.iter_mut().zip(&mut self.filled) {
+            push_missing(builder, self.rows - *filled);
+            *filled = 0;
+        }
         let arrays = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
         let batch = RecordBatch::try_new(self.table.schema(), arrays).expect("builders match the schema");
         self.rows = 0;
         sink(self.table, batch);
+    }
+}
+
+/// Appends `n` missing values ([`ColumnBuilder::push_missing`]), nulls in bulk.
+fn push_missing(builder: &mut ColumnBuilder, n: usize) {
+    match builder {
+        _ if n == 0 => {}
+        ColumnBuilder::Bool(b) => b.append_nulls(n),
+        ColumnBuilder::Int(b) => b.append_nulls(n),
+        ColumnBuilder::Long(b) => b.append_nulls(n),
+        ColumnBuilder::Real(b) => b.append_nulls(n),
+        ColumnBuilder::Nanos(b, _) => b.append_nulls(n),
+        b => (0..n).for_each(|_| b.push_missing()),
     }
 }
 
@@ -1136,7 +1150,7 @@ impl Tables {
         set("SubjectAccount", Cell::Text(&subject));
         set("LogonTypeName", Cell::Text(&logon_type_name));
         set("Process", Cell::Text(process));
-        report.load.conversion_failures += self.security.push(&mut row);
+        report.load.conversion_failures += self.security.push(&row);
         report.security_events += 1;
     }
 
@@ -1169,7 +1183,7 @@ impl Tables {
             set("RawEventData", Cell::Text(&event.xml));
         }
         set("Type", Cell::Text("WindowsEvent"));
-        report.load.conversion_failures += self.windows.push(&mut row);
+        report.load.conversion_failures += self.windows.push(&row);
         report.windows_events += 1;
     }
 
@@ -1325,13 +1339,41 @@ mod tests {
     }
 
     #[test]
+    fn sparse_rows_keep_their_columns_aligned() {
+        let mut b = TableBuilder::new(EvtxTable::SecurityEvent);
+        let index = &EvtxTable::SecurityEvent.layout().index;
+        let (user, logon) = (index["TargetUserName"], index["LogonType"]);
+        for (name, logon_type) in [(Some("a"), None), (None, Some("3")), (Some("c"), Some("x")), (None, None)] {
+            let mut row = Row::with_capacity(2);
+            name.map(|n| row.set(user, Cell::Text(n)));
+            logon_type.map(|t| row.set(logon, Cell::Text(t)));
+            b.push(&row);
+        }
+        let mut batches = Vec::new();
+        b.flush(&mut |_, batch| batches.push(batch));
+        let batch = &batches[0];
+        assert_eq!(batch.num_rows(), 4);
+        let users = batch.column(user).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(users.iter().map(|u| u.unwrap()).collect::<Vec<_>>(), ["a", "", "c", ""]);
+        let logons = batch.column(logon).as_any().downcast_ref::<Int32Array>().unwrap();
+        assert_eq!(logons.iter().collect::<Vec<_>>(), [None, Some(3), None, None]);
+        // The builders start over after a flush.
+        let mut row = Row::with_capacity(1);
+        row.set(logon, Cell::Text("10"));
+        b.push(&row);
+        b.flush(&mut |_, batch| batches.push(batch));
+        assert_eq!(batches[1].num_rows(), 1);
+        assert_eq!(batches[1].column(logon).as_any().downcast_ref::<Int32Array>().unwrap().value(0), 10);
+    }
+
+    #[test]
     fn hex_status_codes_fit_int_columns() {
         let mut b = TableBuilder::new(EvtxTable::SecurityEvent);
         let mut row = Row::with_capacity(1);
         let i = EvtxTable::SecurityEvent.layout().index["ErrorCode"];
         assert!(row.set(i, Cell::Text("0xC000006D")));
         assert!(!row.set(i, Cell::Text("1")));
-        assert_eq!(b.push(&mut row), 0);
+        assert_eq!(b.push(&row), 0);
         let array = b.builders[i].finish();
         assert_eq!(array.as_any().downcast_ref::<Int32Array>().unwrap().value(0), 0xC000006Du32 as i32);
     }
