@@ -19,9 +19,11 @@ use std::process::ExitCode;
     name = "kqlite",
     version,
     about = "An embedded KQL (Kusto Query Language) engine for Microsoft Sentinel detections",
-    long_about = "kqlite reads KQL exactly as Microsoft Sentinel does.\n\n\
-                  `kqlite query` runs a query over CSV, JSON and Parquet files with Kusto's\n\
-                  semantics; `kqlite check` reports syntax, name and type errors without running."
+    long_about = "kqlite runs Microsoft Sentinel detections on your own logs, offline: KQL with\n\
+                  Kusto's semantics over EVTX, Sentinel and Defender exports and Linux auth logs.\n\n\
+                  Start with `kqlite demo` (a generated environment with an intruder, hunted);\n\
+                  `kqlite hunt PATHS` runs the built-in lateral-movement pack over your evidence;\n\
+                  `kqlite query` runs any KQL; `kqlite check` reports errors without running."
 )]
 struct Cli {
     #[command(subcommand)]
