@@ -22,15 +22,16 @@ fn main() {
     // Files in parallel, batches dropped as they come: memory stays at a few batches per thread.
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| loop {
-                let Some(path) = paths.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                let report = read_evtx(path, &options, &mut |_, batch| {
-                    rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
-                });
-                records.fetch_add(report.load.records_read, Ordering::Relaxed);
-                rejected.fetch_add(report.load.rejected.len(), Ordering::Relaxed);
-                if let Some(e) = report.error {
-                    eprintln!("{e}");
+            s.spawn(|| {
+                while let Some(path) = paths.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let report = read_evtx(path, &options, &mut |_, batch| {
+                        rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
+                    });
+                    records.fetch_add(report.load.records_read, Ordering::Relaxed);
+                    rejected.fetch_add(report.load.rejected.len(), Ordering::Relaxed);
+                    if let Some(e) = report.error {
+                        eprintln!("{e}");
+                    }
                 }
             });
         }

@@ -361,11 +361,14 @@ const CHUNK_HEADER_PREFIX: usize = 40;
 #[derive(Default)]
 struct ChunkMap {
     /// The record-ID range each chunk's header names, by chunk number.
-    ids: Vec<Option<(u64, u64)>>,
+    ids: Vec<Option<IdRange>>,
     /// A chunk cut short by the end of the file: its number, the bytes present
-    /// and whether they start with a chunk header.
-    partial: Option<(u64, u64, Option<(u64, u64)>)>,
+    /// and the IDs its header names when they start with one.
+    partial: Option<(u64, u64, Option<IdRange>)>,
 }
+
+/// The first and last record IDs a chunk header names.
+type IdRange = (u64, u64);
 
 fn scan_chunks<R: Read + Seek>(reader: &mut R) -> std::io::Result<ChunkMap> {
     use std::io::SeekFrom;
