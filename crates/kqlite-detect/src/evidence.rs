@@ -6,9 +6,54 @@
 //! Sentinel table their content matches, in parallel across files.
 
 use kqlite_engine::Session;
-use kqlite_ingest::pipeline::{ingest_paths, register_tables, IngestOptions};
+use kqlite_ingest::pipeline::{ingest_paths, register_store, register_tables, IngestOptions};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Evidence larger than this (bytes on disk) is staged in a temporary
+/// Parquet store instead of being held in memory: queries then stream it,
+/// reading only the columns they use, so memory stays bounded whatever
+/// the input size (1 GB of EVTX is several GB as in-memory Arrow rows).
+pub const STAGING_THRESHOLD_BYTES: u64 = 256 << 20;
+
+/// Where evidence is held while rules run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Staging {
+    /// In memory when small, in a temporary store past [`STAGING_THRESHOLD_BYTES`].
+    Auto,
+    /// Always through a temporary store.
+    Store,
+}
+
+/// A temporary store directory, removed when dropped (keep it alive as
+/// long as the session that reads it).
+#[derive(Debug)]
+pub struct StagingDir(PathBuf);
+
+impl StagingDir {
+    fn create() -> Result<StagingDir, String> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "kqlite-staging-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path)
+            .map_err(|e| format!("cannot create a staging store in {}: {e}", path.display()))?;
+        Ok(StagingDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// What loading the evidence did.
 #[derive(Debug, Default)]
@@ -27,6 +72,9 @@ pub struct EvidenceReport {
     /// Tables read lazily (their row counts are not known here); none
     /// while the pipeline reads everything into memory.
     pub lazy_tables: std::collections::BTreeSet<String>,
+    /// The temporary store the evidence was staged in, if it was (the
+    /// session reads it lazily: keep this report alive with the session).
+    pub staging: Option<StagingDir>,
 }
 
 impl EvidenceReport {
@@ -40,6 +88,18 @@ impl EvidenceReport {
 /// over absent tables bind and return nothing. A path that does not exist
 /// is an error; unreadable files are reported in `skipped`.
 pub async fn load_evidence(session: &mut Session, paths: &[PathBuf]) -> Result<EvidenceReport, String> {
+    load_evidence_with(session, paths, Staging::Auto).await
+}
+
+/// [`load_evidence`], choosing where the evidence is held.
+pub async fn load_evidence_with(
+    session: &mut Session,
+    paths: &[PathBuf],
+    staging: Staging,
+) -> Result<EvidenceReport, String> {
+    if !paths.is_empty() && (staging == Staging::Store || input_bytes(paths) > STAGING_THRESHOLD_BYTES) {
+        return load_staged(session, paths).await;
+    }
     let mut report = EvidenceReport::default();
     if !paths.is_empty() {
         let ingested = ingest_paths(paths, &IngestOptions::default())?;
@@ -59,6 +119,13 @@ pub async fn load_evidence(session: &mut Session, paths: &[PathBuf]) -> Result<E
         }
         register_tables(session, ingested.tables)?;
     }
+    register_absent_catalog_tables(session)?;
+    Ok(report)
+}
+
+/// Every built-in Sentinel table without data becomes an empty table, so
+/// rules over absent tables bind and return nothing.
+fn register_absent_catalog_tables(session: &mut Session) -> Result<(), String> {
     let present = session.table_names();
     for name in kqlite_ingest::catalog::table_names() {
         if !present.iter().any(|p| p == name) {
@@ -66,7 +133,51 @@ pub async fn load_evidence(session: &mut Session, paths: &[PathBuf]) -> Result<E
             session.register_batches(name, columns, Vec::new())?;
         }
     }
+    Ok(())
+}
+
+/// Reads the evidence into a temporary store, then registers its tables.
+async fn load_staged(session: &mut Session, paths: &[PathBuf]) -> Result<EvidenceReport, String> {
+    let staging = StagingDir::create()?;
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let options = IngestOptions { progress, ..IngestOptions::default() };
+    let run = kqlite_ingest::store::ingest_to_store(paths, staging.path(), &options)?;
+    let before = session.table_names();
+    register_store(session, staging.path()).await?;
+    let lazy = session.table_names().into_iter().filter(|n| !before.contains(n)).collect();
+    register_absent_catalog_tables(session)?;
+    let mut report = EvidenceReport::default();
+    for file in &run.files {
+        match &file.error {
+            Some(error) => report.skipped.push((file.path.clone(), error.clone())),
+            None => report.files_read += 1,
+        }
+    }
+    for path in &run.already_stored {
+        // Same content as a file read in this run.
+        report.notices.push(format!("{}: the same content as another input; read once", path.display()));
+    }
+    report.rejected = run.rejected;
+    report.conversion_failures = run.notices.iter().filter(|n| n.contains("did not convert")).count();
+    report.notices.extend(run.notices);
+    report.rows = run.rows_written;
+    report.lazy_tables = lazy;
+    report.staging = Some(staging);
     Ok(report)
+}
+
+/// Bytes on disk under `paths` (files, directories walked).
+fn input_bytes(paths: &[PathBuf]) -> u64 {
+    fn walk(path: &Path) -> u64 {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => std::fs::read_dir(path)
+                .map(|entries| entries.flatten().map(|e| walk(&e.path())).sum())
+                .unwrap_or(0),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        }
+    }
+    paths.iter().map(|p| walk(p)).sum()
 }
 
 /// Registers the tables of a store written by `kqlite ingest --store`

@@ -275,3 +275,34 @@ async fn watchlists_load_and_get_watchlist_returns_their_columns() {
     let result = session.query("Watchlist | summarize count() by WatchlistAlias").await.unwrap();
     assert_eq!(hunt::result_rows(&result), [[serde_json::json!("Hosts"), serde_json::json!(2)]]);
 }
+
+/// Findings of the built-in T1021 rule over the CLI's hand-built fixture,
+/// with the evidence held as `staging` says.
+async fn t1021_fixture_findings(staging: kqlite_detect::evidence::Staging) -> Vec<Finding> {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../kqlite-cli/tests/fixtures/t1021");
+    let paths = [fixtures.join("SecurityEvent.csv"), fixtures.join("DeviceLogonEvents.csv")];
+    let (rules, functions) = kqlite_detect::pack::load(None).unwrap();
+    let rule = rules.find("T1021-remote-services").unwrap();
+    let mut session = Session::with_partitions(1);
+    let evidence = kqlite_detect::evidence::load_evidence_with(&mut session, &paths, staging).await.unwrap();
+    assert_eq!(evidence.staging.is_some(), staging == kqlite_detect::evidence::Staging::Store);
+    assert!(evidence.rejected.is_empty(), "{:?}", evidence.rejected);
+    session
+        .set_clock(kqlite_engine::Clock::Fixed(kqlite_engine::time::parse_datetime("2024-05-02T12:00:00Z").unwrap()));
+    let tuning = Tuning::default();
+    hunt::prepare_session(&mut session, &tuning, &functions).unwrap();
+    let with_data = hunt::tables_with_data(&evidence);
+    let outcome = hunt::run_rule(&session, rule, &tuning, &with_data).await;
+    let mut findings = outcome.findings;
+    findings.sort_by(|a, b| (&a.account, &a.source).cmp(&(&b.account, &b.source)));
+    findings
+}
+
+#[tokio::test]
+async fn evidence_staged_in_a_temporary_store_gives_the_same_findings() {
+    use kqlite_detect::evidence::Staging;
+    let in_memory = t1021_fixture_findings(Staging::Auto).await;
+    let staged = t1021_fixture_findings(Staging::Store).await;
+    assert!(!in_memory.is_empty());
+    assert_eq!(in_memory, staged);
+}

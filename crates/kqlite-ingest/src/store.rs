@@ -445,7 +445,18 @@ fn writer_properties(columns: &[ColumnDef]) -> WriterProperties {
         builder =
             builder.set_column_statistics_enabled(ColumnPath::from(column.name.as_str()), EnabledStatistics::Chunk);
     }
+    // Whole-event text (the XML of EventData, RawEventData) and dynamic
+    // bags are nearly all distinct: dictionary-encoding them only to fall
+    // back to plain pages cost about 40% of ingesting EVTX (profiled).
+    for column in columns.iter().filter(|c| c.ty == KqlType::Dynamic || is_event_text(&c.name)) {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
+    }
     builder.build()
+}
+
+/// Columns that hold a whole event's text.
+fn is_event_text(name: &str) -> bool {
+    matches!(name, "EventData" | "RawEventData" | "AdditionalFields" | "AdditionalExtensions" | "SyslogMessage")
 }
 
 /// The column whose day partitions a table.
