@@ -71,8 +71,14 @@ pub fn write_findings(
 ) -> io::Result<()> {
     match format {
         FindingFormat::Json => {
-            let all: Vec<Value> = findings.iter().map(finding_json).collect();
-            writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "findings": all })).unwrap_or_default())
+            // One finding at a time: a whole document of many findings as
+            // JSON values would cost several times the findings' memory.
+            write!(out, "{{\n  \"findings\": [")?;
+            for (i, f) in findings.iter().enumerate() {
+                let text = serde_json::to_string_pretty(&finding_json(f)).unwrap_or_default();
+                write!(out, "{}\n    {}", if i == 0 { "" } else { "," }, text.replace('\n', "\n    "))?;
+            }
+            writeln!(out, "{}]\n}}", if findings.is_empty() { "" } else { "\n  " })
         }
         FindingFormat::Jsonl => {
             for f in findings {
