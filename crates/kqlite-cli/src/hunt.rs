@@ -28,6 +28,7 @@ use std::process::ExitCode;
 ///   kqlite hunt ./evidence --rules ./my-rules --min-severity high
 ///   kqlite hunt ./evidence --rule T1021 --rule T1021.004
 ///   kqlite hunt ./evidence --graph lateral-movement.html
+///   kqlite hunt ./old-captures --lookback 3650d
 ///   kqlite ingest ./evidence --store ./store && kqlite hunt --store ./store
 ///
 /// Exit status: 0 when no rule found anything, 1 when findings were
@@ -83,6 +84,12 @@ pub struct HuntSetup {
     /// (Sentinel's now()), or an ISO 8601 datetime.
     #[arg(long, value_name = "DATETIME|latest|system", default_value = "latest")]
     now: String,
+
+    /// How far back from now() every rule looks (its `LookbackWindow`,
+    /// default 24h in the built-in pack), e.g. 30d, or 3650d to read all of
+    /// a folder of old captures. Overrides the tuning file.
+    #[arg(long, value_name = "TIMESPAN")]
+    lookback: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -104,10 +111,13 @@ pub struct Prepared {
 /// Loads rules, tuning and evidence; prints the loading report to stderr.
 pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup) -> Result<Prepared> {
     let (rules, functions) = kqlite_detect::pack::load(setup.rules_dir.as_deref()).map_err(|e| anyhow!(e))?;
-    let tuning = match &setup.tuning {
+    let mut tuning = match &setup.tuning {
         Some(path) => Tuning::load(path, &rules).map_err(|e| anyhow!(e))?,
         None => Tuning::default(),
     };
+    if let Some(lookback) = &setup.lookback {
+        tuning.set_lookback(&rules, lookback).map_err(|e| anyhow!("--lookback: {e}"))?;
+    }
     let mut session = Session::new();
     let evidence = match &setup.store {
         Some(dir) => kqlite_detect::evidence::load_store(&mut session, dir).await,

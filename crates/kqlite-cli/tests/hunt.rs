@@ -472,3 +472,41 @@ fn graph_option_writes_the_findings_graph() {
         }
     }
 }
+
+#[test]
+fn lookback_option_reaches_evidence_older_than_the_rules_lookback() {
+    let se = fixture("SecurityEvent.csv");
+    let dle = fixture("DeviceLogonEvents.csv");
+    let run = |extra: &[&str]| {
+        let mut args =
+            vec!["hunt", se.to_str().unwrap(), dle.to_str().unwrap(), "--rule", "T1021-remote-services"];
+        args.extend_from_slice(&["--now", "2024-05-20T12:00:00Z", "--format", "json"]);
+        args.extend_from_slice(extra);
+        let out = kqlite(&args);
+        let findings = serde_json::from_slice::<Value>(&out.stdout)
+            .map(|v| v["findings"].as_array().cloned().unwrap_or_default())
+            .unwrap_or_default();
+        (out.status.code(), findings, text(&out.stderr))
+    };
+    // Eighteen days after the fixture: the rule's 24h lookback sees nothing.
+    let (code, findings, stderr) = run(&[]);
+    assert_eq!((code, findings.len()), (Some(0), 0), "{stderr}");
+    // A 30-day lookback covers the whole fixture (2024-04-29 on) from
+    // either clock, so it finds the same, including what the 24h lookback
+    // at the fixture's own time leaves out.
+    let (code, late, stderr) = run(&["--lookback", "30d"]);
+    let (_, on_time, _) = hunt_fixture(&["--lookback", "30d"]);
+    let (_, day_only, _) = hunt_fixture(&[]);
+    assert!(day_only.len() < on_time.len(), "{day_only:?}");
+    assert_eq!(code, Some(1), "{stderr}");
+    let key = |f: &Value| format!("{}|{}|{}", f["account"], f["source"], f["count"]);
+    let mut late: Vec<String> = late.iter().map(key).collect();
+    let mut on_time: Vec<String> = on_time.iter().map(key).collect();
+    late.sort();
+    on_time.sort();
+    assert!(!on_time.is_empty());
+    assert_eq!(late, on_time);
+    let (code, _, stderr) = run(&["--lookback", "soon"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--lookback") && stderr.contains("timespan"), "{stderr}");
+}

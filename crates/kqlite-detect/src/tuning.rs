@@ -126,6 +126,39 @@ impl Tuning {
         Ok(Tuning { origin, watchlists, utc_offset_hours, rules: resolved })
     }
 
+    /// Sets every rule's lookback to `lookback` (KQL timespan text, e.g.
+    /// `30d`), overriding the rules and this tuning: the `LookbackWindow`
+    /// parameter where a rule has one, and `BaselineWindow` (the history a
+    /// rule compares with, lookback included) to the lookback plus the
+    /// baseline the rule had. For evidence older or longer than a day.
+    pub fn set_lookback(&mut self, rules: &crate::rule::RuleSet, lookback: &str) -> Result<(), String> {
+        if kqlite_engine::time::parse_timespan(lookback).is_none_or(|n| n <= 0) {
+            return Err(format!("lookback '{lookback}' is not a positive timespan (expected e.g. 7d, 36h or 3650d)"));
+        }
+        for rule in &rules.rules {
+            let lets = query_edit::top_level_lets(&rule.query)?;
+            let has = |name: &str| lets.iter().any(|l| l.name == name);
+            if !has("LookbackWindow") {
+                continue;
+            }
+            let baseline = has("BaselineWindow").then(|| {
+                let current = self.parameter_overrides(rule).ok().and_then(|o| {
+                    o.into_iter().find(|(n, _)| n == "BaselineWindow").map(|(_, v)| v)
+                });
+                let current = current.or_else(|| {
+                    lets.iter().find(|l| l.name == "BaselineWindow").map(|l| rule.query[l.value.clone()].to_string())
+                });
+                format!("({lookback}) + ({})", current.expect("the let exists"))
+            });
+            let parameters = &mut self.rules.entry(rule.id.clone()).or_default().parameters;
+            parameters.insert("LookbackWindow".into(), lookback.into());
+            if let Some(baseline) = baseline {
+                parameters.insert("BaselineWindow".into(), baseline.into());
+            }
+        }
+        Ok(())
+    }
+
     pub fn for_rule(&self, rule: &Rule) -> Option<&RuleTuning> {
         self.rules.get(&rule.id)
     }
