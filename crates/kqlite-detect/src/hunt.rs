@@ -74,19 +74,23 @@ pub async fn tuned_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Res
 
 /// Every row of a result as JSON values (datetimes as ISO text).
 pub fn result_rows(result: &QueryResult) -> Vec<Vec<Value>> {
-    let mut rows = Vec::new();
-    for batch in &result.batches {
-        for row in 0..batch.num_rows() {
+    each_result_row(result).collect()
+}
+
+/// The rows of a result as JSON values, one at a time (a rule may return
+/// many rows: converting them all first would hold them all twice).
+fn each_result_row(result: &QueryResult) -> impl Iterator<Item = Vec<Value>> + '_ {
+    result.batches.iter().flat_map(move |batch| {
+        (0..batch.num_rows()).map(move |row| {
             let mut values = Vec::with_capacity(result.columns.len());
             for (i, column) in result.columns.iter().enumerate() {
                 let mut text = String::new();
                 kqlite_engine::output::write_cell_json(&mut text, batch.column(i).as_ref(), row, column.ty);
                 values.push(serde_json::from_str(&text).unwrap_or(Value::String(text)));
             }
-            rows.push(values);
-        }
-    }
-    rows
+            values
+        })
+    })
 }
 
 /// Datetime cells as nanoseconds, by row.
@@ -190,7 +194,6 @@ fn fill_template(template: &str, result: &QueryResult, row: &[Value]) -> String 
 /// Maps result rows to findings through entity mappings, then
 /// conventional column names.
 pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> Vec<Finding> {
-    let rows = result_rows(result);
     let find = |mapped: Option<&str>, conventional: &[&str]| {
         mapped.and_then(|m| column_index(result, &[m])).or_else(|| column_index(result, conventional))
     };
@@ -210,7 +213,8 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
         .filter_map(|i| column_index(result, &[&format!("{REASON_PREFIX}{i}")]))
         .collect();
     let mut findings = Vec::new();
-    for (r, row) in rows.iter().enumerate() {
+    for (r, row) in each_result_row(result).enumerate() {
+        let row = row.as_slice();
         let account = match (account.map(|i| text_of(&row[i])), domain.map(|i| text_of(&row[i]))) {
             (Some(name), Some(domain)) if !domain.is_empty() && !name.contains('\\') && !name.contains('@') => {
                 format!("{domain}\\{name}")
