@@ -1,19 +1,9 @@
 //! Datetime and timespan functions, end to end. Expected values come from
 //! the KQL reference examples where one exists.
 
-use kqlite_engine::output::{write, Format};
-use kqlite_engine::Session;
+mod common;
 
-async fn run(q: &str) -> String {
-    match Session::with_partitions(1).query(q).await {
-        Ok(r) => {
-            let mut out = Vec::new();
-            write(&r, Format::Csv, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        }
-        Err(e) => format!("ERROR: {}", e.render(q, "q")),
-    }
-}
+use common::{check_fails as assert_error, run};
 
 /// Runs `print` over the expressions and returns the data row (CSV).
 async fn row(exprs: &str) -> String {
@@ -24,11 +14,6 @@ async fn row(exprs: &str) -> String {
 
 async fn column(q: &str) -> Vec<String> {
     run(q).await.lines().skip(1).map(str::to_string).collect()
-}
-
-async fn assert_error(q: &str) {
-    let out = run(q).await;
-    assert!(out.starts_with("ERROR"), "expected an error for {q}, got {out}");
 }
 
 #[tokio::test]

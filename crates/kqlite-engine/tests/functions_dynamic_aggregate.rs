@@ -2,34 +2,9 @@
 //! dynamic array/bag functions, end to end. Expected values come from the
 //! Kusto documentation's examples where they exist.
 
-use kqlite_engine::Session;
+mod common;
 
-async fn run_on(partitions: usize, q: &str) -> String {
-    let s = Session::with_partitions(partitions);
-    match s.query(q).await {
-        Ok(r) => {
-            let mut out = Vec::new();
-            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        }
-        Err(e) => format!("ERROR: {}", e.render(q, "q")),
-    }
-}
-
-/// Runs `q` on one partition and on four (so partial aggregates are
-/// merged) and checks both give `expected` (CSV, header first).
-async fn check(q: &str, expected: &str) {
-    for partitions in [1, 4] {
-        let got = run_on(partitions, q).await;
-        assert_eq!(got.trim_end(), expected.trim_end(), "query ({partitions} partitions): {q}");
-    }
-}
-
-/// Checks that `q` fails with a message containing `message`.
-async fn check_error(q: &str, message: &str) {
-    let got = run_on(1, q).await;
-    assert!(got.starts_with("ERROR") && got.contains(message), "query: {q}\ngot: {got}");
-}
+use common::{check_error, check_partitioned as check};
 
 #[tokio::test]
 async fn statistics() {

@@ -1,30 +1,15 @@
 //! Math, hashing and IP functions, end to end. Expected values come from
 //! the examples in the KQL reference unless noted.
 
-use kqlite_engine::Session;
+mod common;
 
-async fn run(q: &str) -> String {
-    let s = Session::with_partitions(1);
-    match s.query(q).await {
-        Ok(r) => {
-            let mut out = Vec::new();
-            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        }
-        Err(e) => format!("ERROR: {}", e.render(q, "q")),
-    }
-}
+use common::{check_fails as check_error, run};
 
 /// Runs `q` and compares its CSV output (header and rows) with `expected`.
 async fn check(q: &str, expected: &[&str]) {
     let got = run(q).await;
     let got: Vec<&str> = got.lines().collect();
     assert_eq!(got, expected, "query: {q}");
-}
-
-async fn check_error(q: &str) {
-    let got = run(q).await;
-    assert!(got.starts_with("ERROR"), "expected an error for {q}, got {got}");
 }
 
 /// The KQL type of each column of `q`'s result, as `getschema` reports it.

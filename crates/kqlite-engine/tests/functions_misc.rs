@@ -1,10 +1,7 @@
-use kqlite_engine::Session;
+mod common;
 
 async fn run(q: &str) -> String {
-    let r = Session::with_partitions(1).query(q).await.unwrap_or_else(|e| panic!("{q}: {}", e.render(q, "q")));
-    let mut out = Vec::new();
-    kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
-    String::from_utf8(out).unwrap().replace("\r\n", "\n")
+    common::run_ok(q).await.replace("\r\n", "\n")
 }
 
 /// The single value of a one-cell result.

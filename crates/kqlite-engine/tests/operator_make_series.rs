@@ -2,33 +2,9 @@
 //! Kusto documentation's examples where they exist. Dynamic cells print as
 //! JSON inside CSV quotes, so `"` appears doubled.
 
-use kqlite_engine::Session;
+mod common;
 
-async fn run_on(partitions: usize, q: &str) -> String {
-    let s = Session::with_partitions(partitions);
-    match s.query(q).await {
-        Ok(r) => {
-            let mut out = Vec::new();
-            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        }
-        Err(e) => format!("ERROR: {}", e.render(q, "q")),
-    }
-}
-
-/// Runs `q` on one partition and on four (so partial aggregates are
-/// merged) and checks both give `expected` (CSV, header first).
-async fn check(q: &str, expected: &str) {
-    for partitions in [1, 4] {
-        let got = run_on(partitions, q).await;
-        assert_eq!(got.trim_end(), expected.trim_end(), "query ({partitions} partitions): {q}");
-    }
-}
-
-async fn check_error(q: &str, message: &str) {
-    let got = run_on(1, q).await;
-    assert!(got.starts_with("ERROR") && got.contains(message), "query: {q}\ngot: {got}");
-}
+use common::{check_error, check_partitioned as check};
 
 const DOC_DATA: &str = "let data=datatable(timestamp:datetime, metric: real)
 [
@@ -170,8 +146,7 @@ async fn axis_types() {
         "c,r\n\"[1,2,0,1]\",\"[0,1,2,3]\"",
     )
     .await;
-    check("datatable(r:real)[0.5, 1.25] | make-series c=count() on r step 0.5", "c,r\n\"[1,1]\",\"[0.5,1]\"")
-        .await;
+    check("datatable(r:real)[0.5, 1.25] | make-series c=count() on r step 0.5", "c,r\n\"[1,1]\",\"[0.5,1]\"").await;
     check(
         "datatable(d:timespan)[1h, 90m, 3h] | make-series c=count() on d from 0h to 4h step 1h",
         r#"c,d

@@ -1,19 +1,9 @@
 //! End-to-end tests of `parse-kv`, `mv-apply` and `top-nested`, mostly the
 //! examples of their documentation pages.
 
-use kqlite_engine::Session;
+mod common;
 
-async fn run(q: &str) -> String {
-    let s = Session::with_partitions(1);
-    match s.query(q).await {
-        Ok(r) => {
-            let mut out = Vec::new();
-            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        }
-        Err(e) => format!("ERROR: {}", e.render(q, "q")),
-    }
-}
+use common::{check, check_error, run};
 
 /// The header, then the rows sorted (for operators whose row order is undefined).
 async fn run_sorted(q: &str) -> String {
@@ -25,10 +15,6 @@ async fn run_sorted(q: &str) -> String {
     std::iter::once(header.as_str()).chain(rows).map(|l| format!("{l}\n")).collect()
 }
 
-async fn check(q: &str, expected: &str) {
-    assert_eq!(run(q).await, expected, "query: {q}");
-}
-
 async fn check_sorted(q: &str, expected: &str) {
     let mut lines = expected.lines();
     let header = lines.next().unwrap_or_default();
@@ -36,14 +22,6 @@ async fn check_sorted(q: &str, expected: &str) {
     rows.sort();
     let expected: String = std::iter::once(header).chain(rows).map(|l| format!("{l}\n")).collect();
     assert_eq!(run_sorted(q).await, expected, "query: {q}");
-}
-
-async fn check_error(q: &str, fragment: &str) {
-    let out = run(q).await;
-    assert!(
-        out.starts_with("ERROR") && out.contains(fragment),
-        "query: {q}\nexpected an error with {fragment:?}, got: {out}"
-    );
 }
 
 // ---------------------------------------------------------------------------

@@ -4,31 +4,9 @@
 //! (`row_window_session`, `row_rank_dense`, `row_rank_min`), mostly the
 //! examples of their documentation pages.
 
-use kqlite_engine::Session;
+mod common;
 
-async fn run(q: &str) -> String {
-    let s = Session::with_partitions(1);
-    match s.query(q).await {
-        Ok(r) => {
-            let mut out = Vec::new();
-            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        }
-        Err(e) => format!("ERROR: {}", e.render(q, "q")),
-    }
-}
-
-async fn check(q: &str, expected: &str) {
-    assert_eq!(run(q).await, expected, "query: {q}");
-}
-
-async fn check_error(q: &str, fragment: &str) {
-    let out = run(q).await;
-    assert!(
-        out.starts_with("ERROR") && out.contains(fragment),
-        "query: {q}\nexpected an error with {fragment:?}, got: {out}"
-    );
-}
+use common::{check, check_error};
 
 #[tokio::test]
 async fn series_stats_adds_one_column_per_statistic() {

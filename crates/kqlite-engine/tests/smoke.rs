@@ -1,16 +1,6 @@
-use kqlite_engine::Session;
+mod common;
 
-async fn run(q: &str) -> String {
-    let s = Session::with_partitions(1);
-    match s.query(q).await {
-        Ok(r) => {
-            let mut out = Vec::new();
-            kqlite_engine::output::write(&r, kqlite_engine::output::Format::Csv, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        }
-        Err(e) => format!("ERROR: {}", e.render(q, "q")),
-    }
-}
+use common::run;
 
 #[tokio::test]
 async fn smoke() {
