@@ -124,96 +124,108 @@ fn write_file(dir: &Path, index: u64, channel: Channel, chunks: u64) {
     writer.finish().expect("finish file");
 }
 
+/// The `Subject*` fields that open a Security event's EventData.
+fn subject_fields(sid: String, user: String, logon_id: String) -> [(&'static str, String); 4] {
+    [
+        ("SubjectUserSid", sid),
+        ("SubjectUserName", user),
+        ("SubjectDomainName", "CORP".into()),
+        ("SubjectLogonId", logon_id),
+    ]
+}
+
+/// EventData fields as the writer takes them: owned names and values, in order.
+fn owned(fields: Vec<(&str, String)>) -> Vec<(String, String)> {
+    fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The logon-attempt fields 4624 (`succeeded`) and 4625 share, in their
+/// EventData order: logon type, authentication, and the network source. A
+/// failed logon has no logon GUID, session key or calling process.
+fn logon_attempt_fields(rng: &mut Rng, logon_type: &str, succeeded: bool) -> Vec<(&'static str, String)> {
+    let network = logon_type == "3";
+    let mut d = vec![
+        ("LogonType", logon_type.to_string()),
+        ("LogonProcessName", if network { "NtLmSsp " } else { "User32 " }.into()),
+        ("AuthenticationPackageName", if network { "NTLM" } else { "Negotiate" }.into()),
+        ("WorkstationName", format!("WS{:03}", rng.below(200))),
+    ];
+    if succeeded {
+        d.push(("LogonGuid", rng.guid()));
+    }
+    let (lm_package, key_length) = if succeeded && network { ("NTLM V2", "128") } else { ("-", "0") };
+    d.extend([
+        ("TransmittedServices", "-".into()),
+        ("LmPackageName", lm_package.into()),
+        ("KeyLength", key_length.into()),
+    ]);
+    if succeeded {
+        d.extend([
+            ("ProcessId", format!("0x{:x}", rng.below(0xffff))),
+            ("ProcessName", "C:\\Windows\\System32\\lsass.exe".into()),
+        ]);
+    } else {
+        d.extend([("ProcessId", "0x0".into()), ("ProcessName", "-".into())]);
+    }
+    d.extend([("IpAddress", rng.ip()), ("IpPort", (49152 + rng.below(16000)).to_string())]);
+    d
+}
+
 fn security(rng: &mut Rng, computer: &str) -> EventRecord {
     let user = rng.pick(USERS).to_string();
-    let subject = vec![
-        ("SubjectUserSid".to_string(), "S-1-5-18".to_string()),
-        ("SubjectUserName".to_string(), format!("{}$", computer.split('.').next().unwrap_or("").to_uppercase())),
-        ("SubjectDomainName".to_string(), "CORP".to_string()),
-        ("SubjectLogonId".to_string(), "0x3e7".to_string()),
-    ];
+    // Logons are reported by the machine account (SYSTEM's logon session).
+    let machine_account = format!("{}$", computer.split('.').next().unwrap_or("").to_uppercase());
+    let machine_subject = subject_fields("S-1-5-18".into(), machine_account, "0x3e7".into());
     let sid = format!("S-1-5-21-3623811015-3361044348-30300820-{}", 1000 + rng.below(50));
     let logon_id = format!("0x{:x}", rng.next() & 0xff_ffff);
     let roll = rng.below(100);
-    let (event_id, task, mut data): (u32, u16, Vec<(String, String)>) = if roll < 42 {
+    let (event_id, task, fields): (u32, u16, Vec<(&str, String)>) = if roll < 42 {
         let logon_type = ["2", "3", "3", "3", "10", "5"][rng.below(6) as usize];
-        let mut d = subject;
-        d.extend(
-            [
-                ("TargetUserSid", sid),
-                ("TargetUserName", user),
-                ("TargetDomainName", "CORP".into()),
-                ("TargetLogonId", logon_id),
-                ("LogonType", logon_type.into()),
-                ("LogonProcessName", if logon_type == "3" { "NtLmSsp " } else { "User32 " }.into()),
-                ("AuthenticationPackageName", if logon_type == "3" { "NTLM" } else { "Negotiate" }.into()),
-                ("WorkstationName", format!("WS{:03}", rng.below(200))),
-                ("LogonGuid", rng.guid()),
-                ("TransmittedServices", "-".into()),
-                ("LmPackageName", if logon_type == "3" { "NTLM V2" } else { "-" }.into()),
-                ("KeyLength", if logon_type == "3" { "128" } else { "0" }.into()),
-                ("ProcessId", format!("0x{:x}", rng.below(0xffff))),
-                ("ProcessName", "C:\\Windows\\System32\\lsass.exe".into()),
-                ("IpAddress", rng.ip()),
-                ("IpPort", (49152 + rng.below(16000)).to_string()),
-                ("ImpersonationLevel", "%%1833".into()),
-                ("RestrictedAdminMode", "-".into()),
-                ("TargetOutboundUserName", "-".into()),
-                ("TargetOutboundDomainName", "-".into()),
-                ("VirtualAccount", "%%1843".into()),
-                ("TargetLinkedLogonId", "0x0".into()),
-                ("ElevatedToken", "%%1842".into()),
-            ]
-            .map(|(k, v)| (k.to_string(), v)),
-        );
+        let mut d = machine_subject.to_vec();
+        d.extend([
+            ("TargetUserSid", sid),
+            ("TargetUserName", user),
+            ("TargetDomainName", "CORP".into()),
+            ("TargetLogonId", logon_id),
+        ]);
+        d.extend(logon_attempt_fields(rng, logon_type, true));
+        d.extend([
+            ("ImpersonationLevel", "%%1833".into()),
+            ("RestrictedAdminMode", "-".into()),
+            ("TargetOutboundUserName", "-".into()),
+            ("TargetOutboundDomainName", "-".into()),
+            ("VirtualAccount", "%%1843".into()),
+            ("TargetLinkedLogonId", "0x0".into()),
+            ("ElevatedToken", "%%1842".into()),
+        ]);
         (4624, 12544, d)
     } else if roll < 50 {
-        let mut d = subject;
-        d.extend(
-            [
-                ("TargetUserSid", "S-1-0-0".into()),
-                ("TargetUserName", user),
-                ("TargetDomainName", "CORP".into()),
-                ("Status", "0xc000006d".into()),
-                ("FailureReason", "%%2313".into()),
-                ("SubStatus", "0xc000006a".into()),
-                ("LogonType", "3".into()),
-                ("LogonProcessName", "NtLmSsp ".into()),
-                ("AuthenticationPackageName", "NTLM".into()),
-                ("WorkstationName", format!("WS{:03}", rng.below(200))),
-                ("TransmittedServices", "-".into()),
-                ("LmPackageName", "-".into()),
-                ("KeyLength", "0".into()),
-                ("ProcessId", "0x0".into()),
-                ("ProcessName", "-".into()),
-                ("IpAddress", rng.ip()),
-                ("IpPort", (49152 + rng.below(16000)).to_string()),
-            ]
-            .map(|(k, v): (&str, String)| (k.to_string(), v)),
-        );
+        let mut d = machine_subject.to_vec();
+        d.extend([
+            ("TargetUserSid", "S-1-0-0".into()),
+            ("TargetUserName", user),
+            ("TargetDomainName", "CORP".into()),
+            ("Status", "0xc000006d".into()),
+            ("FailureReason", "%%2313".into()),
+            ("SubStatus", "0xc000006a".into()),
+        ]);
+        // Failed logons here are network (type 3) NTLM attempts.
+        d.extend(logon_attempt_fields(rng, "3", false));
         (4625, 12544, d)
     } else if roll < 75 {
-        let d = vec![
-            ("SubjectUserSid".to_string(), sid),
-            ("SubjectUserName".to_string(), user),
-            ("SubjectDomainName".to_string(), "CORP".to_string()),
-            ("SubjectLogonId".to_string(), logon_id),
-            (
-                "PrivilegeList".to_string(),
-                "SeSecurityPrivilege\r\n\t\t\tSeBackupPrivilege\r\n\t\t\tSeRestorePrivilege\r\n\t\t\t\
-                 SeTakeOwnershipPrivilege\r\n\t\t\tSeDebugPrivilege\r\n\t\t\tSeSystemEnvironmentPrivilege"
-                    .to_string(),
-            ),
-        ];
+        let mut d = subject_fields(sid, user, logon_id).to_vec();
+        d.push((
+            "PrivilegeList",
+            "SeSecurityPrivilege\r\n\t\t\tSeBackupPrivilege\r\n\t\t\tSeRestorePrivilege\r\n\t\t\t\
+             SeTakeOwnershipPrivilege\r\n\t\t\tSeDebugPrivilege\r\n\t\t\tSeSystemEnvironmentPrivilege"
+                .to_string(),
+        ));
         (4672, 12548, d)
     } else {
         let image = rng.pick(IMAGES);
         let parent = rng.pick(IMAGES);
-        let d = vec![
-            ("SubjectUserSid", sid),
-            ("SubjectUserName", user.clone()),
-            ("SubjectDomainName", "CORP".into()),
-            ("SubjectLogonId", logon_id),
+        let mut d = subject_fields(sid, user.clone(), logon_id).to_vec();
+        d.extend([
             ("NewProcessId", format!("0x{:x}", rng.below(0xffff))),
             ("NewProcessName", image.into()),
             ("TokenElevationType", "%%1938".into()),
@@ -225,9 +237,10 @@ fn security(rng: &mut Rng, computer: &str) -> EventRecord {
             ("TargetLogonId", "0x0".into()),
             ("ParentProcessName", parent.into()),
             ("MandatoryLabel", "S-1-16-8192".into()),
-        ];
-        (4688, 13312, d.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        ]);
+        (4688, 13312, d)
     };
+    let mut data = owned(fields);
     data.shrink_to_fit();
     EventRecord {
         channel: "Security".into(),
@@ -248,6 +261,17 @@ fn security(rng: &mut Rng, computer: &str) -> EventRecord {
     }
 }
 
+/// The fields every Sysmon event opens with: rule, time and the process it is about.
+fn sysmon_process_fields(rng: &mut Rng, utc: String, image: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("RuleName", "-".into()),
+        ("UtcTime", utc),
+        ("ProcessGuid", rng.guid()),
+        ("ProcessId", rng.below(20000).to_string()),
+        ("Image", image.into()),
+    ]
+}
+
 fn sysmon(rng: &mut Rng, computer: &str, time: i64) -> EventRecord {
     let utc = chrono::DateTime::from_timestamp_nanos(time).format("%Y-%m-%d %H:%M:%S%.3f").to_string();
     let image = rng.pick(IMAGES);
@@ -255,85 +279,64 @@ fn sysmon(rng: &mut Rng, computer: &str, time: i64) -> EventRecord {
     let roll = rng.below(10);
     let (event_id, task, fields): (u32, u16, Vec<(&str, String)>) = if roll < 5 {
         let parent = rng.pick(IMAGES);
-        (
-            1,
-            1,
-            vec![
-                ("RuleName", "-".into()),
-                ("UtcTime", utc),
-                ("ProcessGuid", rng.guid()),
-                ("ProcessId", rng.below(20000).to_string()),
-                ("Image", image.into()),
-                ("FileVersion", "10.0.19041.746 (WinBuild.160101.0800)".into()),
-                ("Description", "Windows Command Processor".into()),
-                ("Product", "Microsoft® Windows® Operating System".into()),
-                ("Company", "Microsoft Corporation".into()),
-                ("OriginalFileName", "Cmd.Exe".into()),
-                ("CommandLine", format!("\"{image}\" -NoP -W Hidden -C \"IEX (New-Object Net.WebClient)\"")),
-                ("CurrentDirectory", "C:\\Users\\Public\\".into()),
-                ("User", user.clone()),
-                ("LogonGuid", rng.guid()),
-                ("LogonId", format!("0x{:x}", rng.next() & 0xffffff)),
-                ("TerminalSessionId", "1".into()),
-                ("IntegrityLevel", "High".into()),
-                (
-                    "Hashes",
-                    format!(
-                        "SHA1={:016X}{:016X}{:08X},MD5={:016X}{:016X}",
-                        rng.next(),
-                        rng.next(),
-                        rng.next() as u32,
-                        rng.next(),
-                        rng.next()
-                    ),
+        let mut d = sysmon_process_fields(rng, utc, image);
+        d.extend([
+            ("FileVersion", "10.0.19041.746 (WinBuild.160101.0800)".into()),
+            ("Description", "Windows Command Processor".into()),
+            ("Product", "Microsoft® Windows® Operating System".into()),
+            ("Company", "Microsoft Corporation".into()),
+            ("OriginalFileName", "Cmd.Exe".into()),
+            ("CommandLine", format!("\"{image}\" -NoP -W Hidden -C \"IEX (New-Object Net.WebClient)\"")),
+            ("CurrentDirectory", "C:\\Users\\Public\\".into()),
+            ("User", user.clone()),
+            ("LogonGuid", rng.guid()),
+            ("LogonId", format!("0x{:x}", rng.next() & 0xffffff)),
+            ("TerminalSessionId", "1".into()),
+            ("IntegrityLevel", "High".into()),
+            (
+                "Hashes",
+                format!(
+                    "SHA1={:016X}{:016X}{:08X},MD5={:016X}{:016X}",
+                    rng.next(),
+                    rng.next(),
+                    rng.next() as u32,
+                    rng.next(),
+                    rng.next()
                 ),
-                ("ParentProcessGuid", rng.guid()),
-                ("ParentProcessId", rng.below(20000).to_string()),
-                ("ParentImage", parent.into()),
-                ("ParentCommandLine", format!("\"{parent}\"")),
-                ("ParentUser", user),
-            ],
-        )
+            ),
+            ("ParentProcessGuid", rng.guid()),
+            ("ParentProcessId", rng.below(20000).to_string()),
+            ("ParentImage", parent.into()),
+            ("ParentCommandLine", format!("\"{parent}\"")),
+            ("ParentUser", user),
+        ]);
+        (1, 1, d)
     } else if roll < 8 {
-        (
-            3,
-            3,
-            vec![
-                ("RuleName", "-".into()),
-                ("UtcTime", utc),
-                ("ProcessGuid", rng.guid()),
-                ("ProcessId", rng.below(20000).to_string()),
-                ("Image", image.into()),
-                ("User", user),
-                ("Protocol", "tcp".into()),
-                ("Initiated", "true".into()),
-                ("SourceIsIpv6", "false".into()),
-                ("SourceIp", rng.ip()),
-                ("SourceHostname", computer.into()),
-                ("SourcePort", (49152 + rng.below(16000)).to_string()),
-                ("SourcePortName", "-".into()),
-                ("DestinationIsIpv6", "false".into()),
-                ("DestinationIp", format!("52.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256))),
-                ("DestinationHostname", "-".into()),
-                ("DestinationPort", ["443", "80", "445", "3389"][rng.below(4) as usize].into()),
-                ("DestinationPortName", "https".into()),
-            ],
-        )
+        let mut d = sysmon_process_fields(rng, utc, image);
+        d.extend([
+            ("User", user),
+            ("Protocol", "tcp".into()),
+            ("Initiated", "true".into()),
+            ("SourceIsIpv6", "false".into()),
+            ("SourceIp", rng.ip()),
+            ("SourceHostname", computer.into()),
+            ("SourcePort", (49152 + rng.below(16000)).to_string()),
+            ("SourcePortName", "-".into()),
+            ("DestinationIsIpv6", "false".into()),
+            ("DestinationIp", format!("52.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256))),
+            ("DestinationHostname", "-".into()),
+            ("DestinationPort", ["443", "80", "445", "3389"][rng.below(4) as usize].into()),
+            ("DestinationPortName", "https".into()),
+        ]);
+        (3, 3, d)
     } else {
-        (
-            11,
-            11,
-            vec![
-                ("RuleName", "-".into()),
-                ("UtcTime", utc.clone()),
-                ("ProcessGuid", rng.guid()),
-                ("ProcessId", rng.below(20000).to_string()),
-                ("Image", image.into()),
-                ("TargetFilename", format!("C:\\Users\\Public\\Downloads\\payload{}.dll", rng.below(1000))),
-                ("CreationUtcTime", utc),
-                ("User", user),
-            ],
-        )
+        let mut d = sysmon_process_fields(rng, utc.clone(), image);
+        d.extend([
+            ("TargetFilename", format!("C:\\Users\\Public\\Downloads\\payload{}.dll", rng.below(1000))),
+            ("CreationUtcTime", utc),
+            ("User", user),
+        ]);
+        (11, 11, d)
     };
     EventRecord {
         channel: "Microsoft-Windows-Sysmon/Operational".into(),
@@ -348,7 +351,7 @@ fn sysmon(rng: &mut Rng, computer: &str, time: i64) -> EventRecord {
         thread_id: 4000 + rng.below(1000) as u32,
         computer: computer.into(),
         user_sid: Some("S-1-5-18".into()),
-        data: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        data: owned(fields),
         ..EventRecord::default()
     }
 }

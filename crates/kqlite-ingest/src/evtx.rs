@@ -1062,6 +1062,25 @@ struct Tables {
     raw_event_data: bool,
 }
 
+/// Sets the columns that SecurityEvent and WindowsEvent both name alike,
+/// from the event's `System` element, through the table's `set`.
+fn set_system_columns<'e, R>(event: &'e Event, level_name: &'e str, mut set: impl FnMut(&'static str, Cell<'e>) -> R) {
+    set("TimeGenerated", Cell::Time(event.time));
+    set("Computer", Cell::Text(event.get(&event.computer)));
+    set("Channel", Cell::Text(event.get(&event.channel)));
+    set("EventID", Cell::Text(event.get(&event.event_id)));
+    set("EventLevelName", Cell::Text(level_name));
+    set("Task", Cell::Text(event.get(&event.task)));
+    set("Opcode", Cell::Text(event.get(&event.opcode)));
+    set("Keywords", Cell::Text(event.get(&event.keywords)));
+    set("Version", Cell::Text(event.get(&event.version)));
+    set("EventRecordId", Cell::Text(event.get(&event.event_record_id)));
+    set("SystemProcessId", Cell::Text(event.get(&event.process_id)));
+    set("SystemThreadId", Cell::Text(event.get(&event.thread_id)));
+    set("SystemUserId", Cell::Text(event.get(&event.user_id)));
+    set("Correlation", Cell::Text(event.get(&event.activity_id)));
+}
+
 impl Tables {
     fn new(batch_rows: usize, raw_event_data: bool) -> Tables {
         Tables {
@@ -1128,22 +1147,9 @@ impl Tables {
                 }
             }
         }
-        set("TimeGenerated", Cell::Time(event.time));
-        set("Computer", Cell::Text(event.get(&event.computer)));
-        set("Channel", Cell::Text(event.get(&event.channel)));
+        set_system_columns(event, level_name, &mut set);
         set("EventSourceName", Cell::Text(event.get(&event.provider)));
-        set("EventID", Cell::Text(event.get(&event.event_id)));
         set("Level", Cell::Text(event.get(&event.level)));
-        set("EventLevelName", Cell::Text(level_name));
-        set("Task", Cell::Text(event.get(&event.task)));
-        set("Opcode", Cell::Text(event.get(&event.opcode)));
-        set("Keywords", Cell::Text(event.get(&event.keywords)));
-        set("Version", Cell::Text(event.get(&event.version)));
-        set("EventRecordId", Cell::Text(event.get(&event.event_record_id)));
-        set("SystemProcessId", Cell::Text(event.get(&event.process_id)));
-        set("SystemThreadId", Cell::Text(event.get(&event.thread_id)));
-        set("SystemUserId", Cell::Text(event.get(&event.user_id)));
-        set("Correlation", Cell::Text(event.get(&event.activity_id)));
         set("EventData", Cell::Text(&event.event_data_xml));
         set("Type", Cell::Text("SecurityEvent"));
         set("Activity", Cell::Text(&activity));
@@ -1165,22 +1171,9 @@ impl Tables {
                 row.set(i, cell);
             }
         };
-        set("TimeGenerated", Cell::Time(event.time));
-        set("Channel", Cell::Text(event.get(&event.channel)));
-        set("Computer", Cell::Text(event.get(&event.computer)));
-        set("EventID", Cell::Text(event.get(&event.event_id)));
+        set_system_columns(event, level_name, &mut set);
         set("EventLevel", Cell::Text(event.get(&event.level)));
-        set("EventLevelName", Cell::Text(level_name));
         set("Provider", Cell::Text(event.get(&event.provider)));
-        set("Task", Cell::Text(event.get(&event.task)));
-        set("Opcode", Cell::Text(event.get(&event.opcode)));
-        set("Keywords", Cell::Text(event.get(&event.keywords)));
-        set("Version", Cell::Text(event.get(&event.version)));
-        set("EventRecordId", Cell::Text(event.get(&event.event_record_id)));
-        set("SystemProcessId", Cell::Text(event.get(&event.process_id)));
-        set("SystemThreadId", Cell::Text(event.get(&event.thread_id)));
-        set("SystemUserId", Cell::Text(event.get(&event.user_id)));
-        set("Correlation", Cell::Text(event.get(&event.activity_id)));
         set("EventData", Cell::Dynamic(&event.bag));
         if self.raw_event_data {
             set("RawEventData", Cell::Text(&event.xml));
