@@ -112,8 +112,15 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
         if let Some(store) = &args.store {
             kqlite_ingest::register_store(&mut session, store).await.map_err(|e| anyhow!("--store: {e}"))?;
         }
+        // Holds a staged store's files until the query has run.
+        let mut _staging = None;
         if !args.paths.is_empty() {
-            if let Some(code) = ingest_on_the_fly(&mut session, &args)? {
+            if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths) {
+                match stage_on_the_fly(&mut session, &args).await? {
+                    Ok(staging) => _staging = Some(staging),
+                    Err(code) => return Ok(code),
+                }
+            } else if let Some(code) = ingest_on_the_fly(&mut session, &args)? {
                 return Ok(code);
             }
         }
@@ -176,6 +183,32 @@ fn ingest_on_the_fly(session: &mut Session, args: &QueryArgs) -> Result<Option<E
     }
     kqlite_ingest::register_tables(session, ingested.tables).map_err(|e| anyhow!(e))?;
     Ok(None)
+}
+
+/// Large PATHs: read into a temporary store the query then streams
+/// (bounded memory); the error value is the exit code when --strict stops
+/// the run.
+async fn stage_on_the_fly(
+    session: &mut Session,
+    args: &QueryArgs,
+) -> Result<std::result::Result<kqlite_ingest::staging::StagingDir, ExitCode>> {
+    let options = kqlite_ingest::IngestOptions { strict: false, progress: std::io::stderr().is_terminal(), threads: 0 };
+    eprintln!(
+        "kqlite: note: {} MiB of input: read through a temporary Parquet store, so the query streams it",
+        kqlite_ingest::staging::input_bytes(&args.paths) >> 20
+    );
+    let (staging, run) = kqlite_ingest::staging::stage(&args.paths, &options).map_err(|e| anyhow!(e))?;
+    crate::ingest::print_notices(&run.notices);
+    crate::ingest::print_rejections(&run.rejected, 20);
+    for file in run.files.iter().filter(|f| f.error.is_some()) {
+        eprintln!("kqlite: unreadable: {}", file.error.as_deref().unwrap_or_default());
+    }
+    if args.strict && run.has_failures() {
+        eprintln!("kqlite: --strict: records were rejected or inputs could not be read; the query was not run");
+        return Ok(Err(ExitCode::from(1)));
+    }
+    kqlite_ingest::register_store(session, staging.path()).await.map_err(|e| anyhow!(e))?;
+    Ok(Ok(staging))
 }
 
 fn read_stdin() -> Result<String> {

@@ -157,3 +157,38 @@ fn shared_datasets_through_the_store() {
         assert_eq!(scalar(&stored), scalar(&direct), "{query}");
     }
 }
+
+#[test]
+fn large_inputs_are_staged_in_a_temporary_store_with_the_same_answers() {
+    let root = scratch("staged");
+    evidence(&root);
+    let queries = [
+        "SecurityEvent | where EventID == 4625 | summarize n = count(), earliest = min(TimeGenerated)",
+        "union SecurityEvent, DeviceLogonEvents, Syslog | count",
+        "Syslog | where SyslogMessage has 'Failed password' | project HostName",
+    ];
+    for query in queries {
+        let in_memory = run(kqlite().args(["query", "--format", "csv", query]).arg(&root));
+        // A threshold of 0 bytes stages any input, as a large one would be.
+        let staged =
+            run(kqlite().env("KQLITE_STAGING_BYTES", "0").args(["query", "--format", "csv", query]).arg(&root));
+        assert_eq!(scalar(&staged), scalar(&in_memory), "{query}");
+        assert!(text(&staged.stderr).contains("temporary Parquet store"), "not staged: {query}");
+        assert!(!text(&in_memory.stderr).contains("temporary Parquet store"), "small input staged: {query}");
+    }
+    // The staging store is removed when the query is done.
+    let child = kqlite()
+        .env("KQLITE_STAGING_BYTES", "0")
+        .args(["query", "--format", "csv", queries[1]])
+        .arg(&root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let staging = std::env::temp_dir().join(format!("kqlite-staging-{}-0", child.id()));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(scalar(&out), "6");
+    assert!(!staging.exists(), "{} was left behind", staging.display());
+    let hunt = run(kqlite().env("KQLITE_STAGING_BYTES", "0").args(["hunt", "--format", "json"]).arg(&root));
+    assert!(matches!(hunt.status.code(), Some(0 | 1)), "{}", text(&hunt.stderr));
+}

@@ -8,51 +8,16 @@
 use kqlite_engine::Session;
 use kqlite_ingest::pipeline::{ingest_paths, register_store, register_tables, IngestOptions};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-/// Evidence larger than this (bytes on disk) is staged in a temporary
-/// Parquet store instead of being held in memory: queries then stream it,
-/// reading only the columns they use, so memory stays bounded whatever
-/// the input size (1 GB of EVTX is several GB as in-memory Arrow rows).
-pub const STAGING_THRESHOLD_BYTES: u64 = 256 << 20;
+use std::path::PathBuf;
 
 /// Where evidence is held while rules run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Staging {
-    /// In memory when small, in a temporary store past [`STAGING_THRESHOLD_BYTES`].
+    /// In memory when small, in a temporary store past
+    /// [`kqlite_ingest::staging::STAGING_THRESHOLD_BYTES`].
     Auto,
     /// Always through a temporary store.
     Store,
-}
-
-/// A temporary store directory, removed when dropped (keep it alive as
-/// long as the session that reads it).
-#[derive(Debug)]
-pub struct StagingDir(PathBuf);
-
-impl StagingDir {
-    fn create() -> Result<StagingDir, String> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "kqlite-staging-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path)
-            .map_err(|e| format!("cannot create a staging store in {}: {e}", path.display()))?;
-        Ok(StagingDir(path))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for StagingDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// What loading the evidence did.
@@ -74,7 +39,7 @@ pub struct EvidenceReport {
     pub lazy_tables: std::collections::BTreeSet<String>,
     /// The temporary store the evidence was staged in, if it was (the
     /// session reads it lazily: keep this report alive with the session).
-    pub staging: Option<StagingDir>,
+    pub staging: Option<kqlite_ingest::staging::StagingDir>,
 }
 
 impl EvidenceReport {
@@ -97,7 +62,7 @@ pub async fn load_evidence_with(
     paths: &[PathBuf],
     staging: Staging,
 ) -> Result<EvidenceReport, String> {
-    if !paths.is_empty() && (staging == Staging::Store || input_bytes(paths) > STAGING_THRESHOLD_BYTES) {
+    if !paths.is_empty() && (staging == Staging::Store || kqlite_ingest::staging::should_stage(paths)) {
         return load_staged(session, paths).await;
     }
     let mut report = EvidenceReport::default();
@@ -138,11 +103,13 @@ fn register_absent_catalog_tables(session: &mut Session) -> Result<(), String> {
 
 /// Reads the evidence into a temporary store, then registers its tables.
 async fn load_staged(session: &mut Session, paths: &[PathBuf]) -> Result<EvidenceReport, String> {
-    let staging = StagingDir::create()?;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let options = IngestOptions { progress, ..IngestOptions::default() };
-    let run = kqlite_ingest::store::ingest_to_store(paths, staging.path(), &options)?;
-    release_free_memory();
+    eprintln!(
+        "kqlite: note: {} MiB of evidence: read through a temporary Parquet store, so the rules stream it",
+        kqlite_ingest::staging::input_bytes(paths) >> 20
+    );
+    let (staging, run) = kqlite_ingest::staging::stage(paths, &options)?;
     let before = session.table_names();
     register_store(session, staging.path()).await?;
     let lazy = session.table_names().into_iter().filter(|n| !before.contains(n)).collect();
@@ -165,30 +132,6 @@ async fn load_staged(session: &mut Session, paths: &[PathBuf]) -> Result<Evidenc
     report.lazy_tables = lazy;
     report.staging = Some(staging);
     Ok(report)
-}
-
-/// Hands memory freed by ingestion back to the system: glibc keeps freed
-/// heap in its arenas, which would add the ingest's peak to the queries'.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Bytes on disk under `paths` (files, directories walked).
-fn input_bytes(paths: &[PathBuf]) -> u64 {
-    fn walk(path: &Path) -> u64 {
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => std::fs::read_dir(path)
-                .map(|entries| entries.flatten().map(|e| walk(&e.path())).sum())
-                .unwrap_or(0),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        }
-    }
-    paths.iter().map(|p| walk(p)).sum()
 }
 
 /// Registers the tables of a store written by `kqlite ingest --store`

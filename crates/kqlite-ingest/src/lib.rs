@@ -17,6 +17,7 @@ pub mod evtx;
 pub mod pipeline;
 pub mod progress;
 pub mod source;
+pub mod staging;
 pub mod store;
 pub mod syslog;
 pub mod tabular;
