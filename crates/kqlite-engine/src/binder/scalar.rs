@@ -410,7 +410,7 @@ impl<'r> Binder<'r> {
             "toscalar" => {
                 let [arg] = args else { return err(span, "toscalar() takes one tabular argument") };
                 let relation = self.tabular(&arg.value)?;
-                return Ok(scalar_subquery(relation, arg.value.span)?);
+                return scalar_subquery(relation, arg.value.span);
             }
             "case" => return self.case(args, span, scope),
             "iff" | "iif" => {

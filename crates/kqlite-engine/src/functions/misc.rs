@@ -246,15 +246,15 @@ unit_family!(convert_volume, volume_unit, {
     "CubicMillimeter" => Mul(1e-9), "CubicYard" => Mul(0.764554858), "Decaliter" => Mul(1e-2), "DecausGallon" => Mul(0.00378541e1),
     "Deciliter" => Mul(1e-4), "DeciusGallon" => Mul(0.00378541e-1), "HectocubicFoot" => Mul(0.0283168e2),
     "HectocubicMeter" => Mul(1e2), "Hectoliter" => Mul(1e-1), "HectousGallon" => Mul(0.00378541e2),
-    "ImperialBeerBarrel" => Mul(0.16365924), "ImperialGallon" => Mul(0.00454609000000181429905810072407),
-    "ImperialOunce" => Mul(2.8413062499962901241875439064617e-5), "ImperialPint" => Mul(5.6826125e-4),
+    "ImperialBeerBarrel" => Mul(0.16365924), "ImperialGallon" => Mul(0.004_546_090_000_001_814_5),
+    "ImperialOunce" => Mul(2.841_306_249_996_29e-5), "ImperialPint" => Mul(5.6826125e-4),
     "KilocubicFoot" => Mul(0.0283168e3), "KilocubicMeter" => Mul(1e3), "KiloimperialGallon" => Mul(0.00454609e3),
     "Kiloliter" => Mul(1.0), "KilousGallon" => Mul(0.00378541e3), "Liter" => Mul(1e-3), "MegacubicFoot" => Mul(0.0283168e6),
     "MegaimperialGallon" => Mul(0.00454609e6), "Megaliter" => Mul(1e3), "MegausGallon" => Mul(0.00378541e6),
     "MetricCup" => Mul(0.00025), "MetricTeaspoon" => Mul(0.5e-5), "Microliter" => Mul(1e-9), "Milliliter" => Mul(1e-6),
     "OilBarrel" => Mul(0.158987294928), "UkTablespoon" => Mul(1.5e-5), "UsBeerBarrel" => Mul(0.1173477658),
     "UsCustomaryCup" => Mul(0.0002365882365), "UsGallon" => Mul(0.00378541), "UsLegalCup" => Mul(0.00024),
-    "UsOunce" => Mul(2.957352956253760505068307980135e-5), "UsPint" => Mul(4.73176473e-4), "UsQuart" => Mul(9.46352946e-4),
+    "UsOunce" => Mul(2.957_352_956_253_760_6e-5), "UsPint" => Mul(4.73176473e-4), "UsQuart" => Mul(9.46352946e-4),
     "UsTablespoon" => Mul(1.478676478125e-5), "UsTeaspoon" => Mul(4.92892159375e-6),
 });
 
@@ -285,7 +285,7 @@ unit_family!(convert_force, force_unit, {
     "Decanewton" => Mul(1e1), "Dyn" => Mul(1e-5), "KilogramForce" => Mul(9.80665002864), "Kilonewton" => Mul(1e3),
     "KiloPond" => Mul(9.80665002864), "KilopoundForce" => Mul(4448.2216152605), "Meganewton" => Mul(1e6),
     "Micronewton" => Mul(1e-6), "Millinewton" => Mul(1e-3), "Newton" => Mul(1.0), "OunceForce" => Mul(2.780138509537812e-1),
-    "Poundal" => Mul(0.13825502798973041), "PoundForce" => Mul(4.4482216152605), "ShortTonForce" => Mul(8.896443230521e3),
+    "Poundal" => Mul(0.138_255_027_989_730_4), "PoundForce" => Mul(4.4482216152605), "ShortTonForce" => Mul(8.896443230521e3),
     "TonneForce" => Mul(9.80665002864e3),
 });
 
