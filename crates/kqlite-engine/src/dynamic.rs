@@ -305,6 +305,11 @@ impl<'a> DynRef<'a> {
         self.bytes.get(data + start..data + end)
     }
 
+    /// Whether an array or bag has no elements; None for other values.
+    pub fn is_empty(&self) -> Option<bool> {
+        self.len().map(|n| n == 0)
+    }
+
     /// Number of elements of an array or entries of a bag; None otherwise.
     pub fn len(&self) -> Option<usize> {
         match self.kind() {

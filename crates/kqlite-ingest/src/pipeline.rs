@@ -382,7 +382,9 @@ pub(crate) fn unrecognized_notice(locations: &[String]) -> Option<String> {
 /// (first-seen order); returns the tables and the values that did not
 /// convert to a widened type.
 fn merge(pieces: Vec<(String, Vec<ColumnDef>, RecordBatch)>) -> (Vec<LoadedTable>, usize) {
-    let mut tables: Vec<(String, Vec<ColumnDef>, Vec<(Vec<ColumnDef>, RecordBatch)>)> = Vec::new();
+    // (table, merged columns, its pieces with their own columns)
+    type Pieces = Vec<(Vec<ColumnDef>, RecordBatch)>;
+    let mut tables: Vec<(String, Vec<ColumnDef>, Pieces)> = Vec::new();
     for (name, columns, batch) in pieces {
         let i = match tables.iter().position(|t| t.0 == name) {
             Some(i) => i,

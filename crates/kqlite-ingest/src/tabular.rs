@@ -104,13 +104,16 @@ pub fn load_text_at(
 /// and its values, or why it could not be read.
 type Numbered<T> = (usize, Result<T, String>);
 
+/// A JSON record and the table its source named, if any (Defender categories).
+type JsonRecord = (Option<String>, Map<String, Value>);
+
 /// Records as (column name, value) pairs, in file order.
 enum Records {
     /// CSV: numbers are the line a record starts on.
     Text { header: Vec<String>, rows: Vec<Numbered<Vec<String>>> },
     /// JSON: numbers are lines when `lines`, record positions otherwise; a
     /// record may carry the table its source named (Defender categories).
-    Json { rows: Vec<Numbered<(Option<String>, Map<String, Value>)>>, lines: bool },
+    Json { rows: Vec<Numbered<JsonRecord>>, lines: bool },
 }
 
 impl Records {
@@ -191,7 +194,7 @@ fn parse_json_records(text: &str, location: &str, line_offset: usize) -> Result<
     Ok(Records::Json { rows, lines: true })
 }
 
-fn numbered_objects(items: Vec<Value>, what: &str) -> Vec<Numbered<(Option<String>, Map<String, Value>)>> {
+fn numbered_objects(items: Vec<Value>, what: &str) -> Vec<Numbered<JsonRecord>> {
     items
         .into_iter()
         .enumerate()
@@ -242,7 +245,7 @@ fn streaming_record(record: Value) -> Result<(Option<String>, Map<String, Value>
 }
 
 /// Log Analytics query API: `{"tables":[{"columns":[{"name","type"}],"rows":[[…]]}]}`.
-fn api_tables(map: &Map<String, Value>) -> Option<Vec<Numbered<(Option<String>, Map<String, Value>)>>> {
+fn api_tables(map: &Map<String, Value>) -> Option<Vec<Numbered<JsonRecord>>> {
     let tables = map.get("tables")?.as_array()?;
     let mut out = Vec::new();
     for table in tables {

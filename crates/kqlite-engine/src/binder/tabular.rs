@@ -14,6 +14,11 @@ use kqlite_syntax::ast::{self, ExprKind, NamedExpr, OperatorKind};
 use kqlite_syntax::Span;
 use std::sync::Arc;
 
+/// A named output column.
+type NamedBound = (String, Bound);
+/// A named window expression, computed in a step of its own.
+type NamedWindow = (String, Expr);
+
 fn err<T>(span: Span, message: impl Into<String>) -> BindResult<T> {
     Err(BindError::new(span, message))
 }
@@ -115,7 +120,10 @@ impl<'r> Binder<'r> {
     ) -> BindResult<Vec<(String, Bound)>> {
         let (out, windows) = self.named_exprs_with_windows(items, columns, default_prefix)?;
         if let Some((_, first)) = windows.first() {
-            return err(items[0].span, format!("window functions such as {first} are only allowed in extend and project"));
+            return err(
+                items[0].span,
+                format!("window functions such as {first} are only allowed in extend and project"),
+            );
         }
         Ok(out)
     }
@@ -128,7 +136,7 @@ impl<'r> Binder<'r> {
         items: &[NamedExpr],
         columns: &[ColumnDef],
         default_prefix: &str,
-    ) -> BindResult<(Vec<(String, Bound)>, Vec<(String, Expr)>)> {
+    ) -> BindResult<(Vec<NamedBound>, Vec<NamedWindow>)> {
         let mut out: Vec<(String, Bound)> = Vec::new();
         let mut windows: Vec<(String, Expr)> = Vec::new();
         let mut counter = 0;
@@ -181,9 +189,8 @@ impl<'r> Binder<'r> {
         let mut pending = windows;
         while !pending.is_empty() {
             let waiting: Vec<String> = pending.iter().map(|(alias, _)| alias.clone()).collect();
-            let (ready, later): (Vec<_>, Vec<_>) = pending
-                .into_iter()
-                .partition(|(_, w)| !w.column_refs().iter().any(|c| waiting.contains(&c.name)));
+            let (ready, later): (Vec<_>, Vec<_>) =
+                pending.into_iter().partition(|(_, w)| !w.column_refs().iter().any(|c| waiting.contains(&c.name)));
             if ready.is_empty() {
                 return err(span, "window functions refer to each other in a cycle");
             }
@@ -395,7 +402,9 @@ impl<'r> Binder<'r> {
             OperatorKind::Input => Ok(input),
             OperatorKind::Evaluate { call, .. } => self.evaluate(input, call, span),
             OperatorKind::ParseKv { source, columns, options } => self.parse_kv(input, source, columns, options, span),
-            OperatorKind::MvApply { params, items, limit, on } => self.mv_apply(input, params, items, limit.as_ref(), on, span),
+            OperatorKind::MvApply { params, items, limit, on } => {
+                self.mv_apply(input, params, items, limit.as_ref(), on, span)
+            }
             OperatorKind::TopNested { clauses } => self.top_nested(input, clauses, span),
             OperatorKind::MakeSeries(series) => self.make_series(input, series, span),
             other => err(span, format!("the {} operator is not supported yet", operator_name(other))),
@@ -596,7 +605,9 @@ impl<'r> Binder<'r> {
         for a in rest {
             if matches!(a.value.kind, ExprKind::Star) {
                 for c in &input.columns {
-                    let is_key = keys.iter().any(|(n, b)| *n == c.name && matches!(&b.expr, Expr::Column(col) if col.name == c.name));
+                    let is_key = keys
+                        .iter()
+                        .any(|(n, b)| *n == c.name && matches!(&b.expr, Expr::Column(col) if col.name == c.name));
                     if !wanted.iter().any(|(n, _)| *n == c.name) && !is_key {
                         wanted.push((c.name.clone(), Bound::new(col_ref(&c.name), c.ty)));
                     }
@@ -887,15 +898,15 @@ fn rename_window_refs(bound: Bound, position: usize) -> Bound {
 fn rename_window_expr(expr: Expr, position: usize) -> Expr {
     use datafusion::common::tree_node::{Transformed, TreeNode};
     expr.transform(|e| {
-            Ok(match &e {
-                Expr::Column(c) if c.name.starts_with("__win") => {
-                    Transformed::yes(col_ref(&format!("{}_{position}", c.name)))
-                }
-                _ => Transformed::no(e),
-            })
+        Ok(match &e {
+            Expr::Column(c) if c.name.starts_with("__win") => {
+                Transformed::yes(col_ref(&format!("{}_{position}", c.name)))
+            }
+            _ => Transformed::no(e),
         })
-        .map(|t| t.data)
-        .expect("renaming columns cannot fail")
+    })
+    .map(|t| t.data)
+    .expect("renaming columns cannot fail")
 }
 
 /// `percentiles(x, p1, p2, …)` → `percentile(x, p1)`, `percentile(x, p2)`, …;

@@ -62,7 +62,7 @@ pub fn convert(value: Bound, target: KqlType) -> Bound {
         (KqlType::Datetime, KqlType::Timespan) | (KqlType::Timespan, KqlType::Datetime) => {
             Bound::new(value.expr, target)
         }
-        (from, KqlType::Real) if matches!(from, KqlType::Datetime | KqlType::Timespan) => {
+        (KqlType::Datetime | KqlType::Timespan, KqlType::Real) => {
             Bound::new(cast(value.expr / lit(crate::types::NANOS_PER_TICK), DataType::Float64), KqlType::Real)
         }
         _ => implicit(value.clone(), target).unwrap_or_else(|| {

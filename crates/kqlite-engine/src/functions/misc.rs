@@ -137,7 +137,7 @@ impl Unit {
         }
     }
 
-    fn from_base(self, v: f64) -> f64 {
+    fn base_to_unit(self, v: f64) -> f64 {
         match self {
             Unit::Mul(f) => v / f,
             Unit::Div(d) => v * d,
@@ -170,7 +170,7 @@ fn convert_with(args: &[ColumnarValue], rows: usize, units: fn(&str) -> Option<U
                 from.is_valid(i).then(|| from.value(i))?,
                 to.is_valid(i).then(|| to.value(i))?,
             );
-            Some(units(to)?.from_base(units(from)?.to_base(v)))
+            Some(units(to)?.base_to_unit(units(from)?.to_base(v)))
         })
         .collect();
     maybe_scalar(args, Arc::new(out))
