@@ -67,8 +67,8 @@ pub async fn load_tables(session: &mut Session, tables: &[TableArg]) -> Result<(
         }
         let (loaded, report) = if starts_like_syslog(&table.path) {
             // auth.log, secure, RFC 5424 or journalctl JSON: the Syslog table.
-            let (mut loaded, report) = kqlite_ingest::syslog::load_syslog(&table.path)
-                .map_err(|e| anyhow!("--table {}: {e}", table.name))?;
+            let (mut loaded, report) =
+                kqlite_ingest::syslog::load_syslog(&table.path).map_err(|e| anyhow!("--table {}: {e}", table.name))?;
             loaded.name = table.name.clone();
             (loaded, report)
         } else {

@@ -478,8 +478,7 @@ fn lookback_option_reaches_evidence_older_than_the_rules_lookback() {
     let se = fixture("SecurityEvent.csv");
     let dle = fixture("DeviceLogonEvents.csv");
     let run = |extra: &[&str]| {
-        let mut args =
-            vec!["hunt", se.to_str().unwrap(), dle.to_str().unwrap(), "--rule", "T1021-remote-services"];
+        let mut args = vec!["hunt", se.to_str().unwrap(), dle.to_str().unwrap(), "--rule", "T1021-remote-services"];
         args.extend_from_slice(&["--now", "2024-05-20T12:00:00Z", "--format", "json"]);
         args.extend_from_slice(extra);
         let out = kqlite(&args);

@@ -142,9 +142,10 @@ impl Tuning {
                 continue;
             }
             let baseline = has("BaselineWindow").then(|| {
-                let current = self.parameter_overrides(rule).ok().and_then(|o| {
-                    o.into_iter().find(|(n, _)| n == "BaselineWindow").map(|(_, v)| v)
-                });
+                let current = self
+                    .parameter_overrides(rule)
+                    .ok()
+                    .and_then(|o| o.into_iter().find(|(n, _)| n == "BaselineWindow").map(|(_, v)| v));
                 let current = current.or_else(|| {
                     lets.iter().find(|l| l.name == "BaselineWindow").map(|l| rule.query[l.value.clone()].to_string())
                 });

@@ -40,7 +40,9 @@ pub fn cell_text(array: &dyn Array, row: usize, ty: KqlType) -> String {
         KqlType::Datetime => array.as_any().downcast_ref::<Int64Array>().map(|a| format_datetime(a.value(row))),
         KqlType::Timespan => array.as_any().downcast_ref::<Int64Array>().map(|a| format_timespan(a.value(row))),
         // Text shows a dynamic string as the string itself, other values as JSON.
-        KqlType::Dynamic => array.as_any().downcast_ref::<BinaryArray>().map(|a| DynRef::new(a.value(row)).to_kql_string()),
+        KqlType::Dynamic => {
+            array.as_any().downcast_ref::<BinaryArray>().map(|a| DynRef::new(a.value(row)).to_kql_string())
+        }
     }
     .unwrap_or_default()
 }

@@ -225,7 +225,8 @@ fn strict_store_runs_keep_rejecting_files_out() {
     write(&root.join("good.csv"), PORTAL_CSV.as_bytes());
     write(&root.join("bad.jsonl"), b"{\"Type\":\"SecurityEvent\",\"EventID\":1}\n{broken\n");
     let store = scratch("strict-store-out");
-    let run = ingest_to_store(std::slice::from_ref(&root), &store, &IngestOptions { strict: true, ..options() }).unwrap();
+    let run =
+        ingest_to_store(std::slice::from_ref(&root), &store, &IngestOptions { strict: true, ..options() }).unwrap();
     assert!(run.strict_failure().is_some());
     assert_eq!(run.not_stored, vec![root.join("bad.jsonl")]);
     assert_eq!(run.rows_written.get("SecurityEvent"), Some(&3));
@@ -249,7 +250,8 @@ fn shared_datasets() -> Option<PathBuf> {
 async fn shared_datasets_store_and_memory_agree() {
     let Some(datasets) = shared_datasets() else { return };
     let store = scratch("shared-store");
-    let run = ingest_to_store(std::slice::from_ref(&datasets), &store, &IngestOptions { threads: 0, ..options() }).unwrap();
+    let run =
+        ingest_to_store(std::slice::from_ref(&datasets), &store, &IngestOptions { threads: 0, ..options() }).unwrap();
     let records: usize = run.files.iter().map(|f| f.records).sum();
     let loaded: usize = run.files.iter().map(|f| f.loaded).sum();
     let rejected: usize = run.files.iter().map(|f| f.rejected).sum();

@@ -73,7 +73,10 @@ impl<'r> Binder<'r> {
             return Err(BindError::new(column.span, format!("unknown column '{}'", column.name)));
         };
         if def.ty != KqlType::Dynamic {
-            return Err(BindError::new(column.span, format!("bag_unpack() needs a dynamic column, '{}' is {}", column.name, def.ty)));
+            return Err(BindError::new(
+                column.span,
+                format!("bag_unpack() needs a dynamic column, '{}' is {}", column.name, def.ty),
+            ));
         }
         // Positional or named optional arguments.
         let mut prefix = String::new();
@@ -84,7 +87,9 @@ impl<'r> Binder<'r> {
                 Some("OutputColumnPrefix") => 1,
                 Some("columnsConflict") => 2,
                 Some("ignoredProperties") => 3,
-                Some(other) => return Err(BindError::new(arg.value.span, format!("bag_unpack() has no parameter '{other}'"))),
+                Some(other) => {
+                    return Err(BindError::new(arg.value.span, format!("bag_unpack() has no parameter '{other}'")))
+                }
                 None => i,
             };
             let value = self.constant(&arg.value)?;
@@ -98,10 +103,9 @@ impl<'r> Binder<'r> {
                 _ => return Err(BindError::new(arg.value.span, "bag_unpack(): this argument must be a constant")),
             }
         }
-        let keys = self
-            .resolver
-            .bag_keys(input.plan.clone(), &column.name)
-            .map_err(|e| BindError::new(span, format!("bag_unpack() could not read the keys of '{}': {e}", column.name)))?;
+        let keys = self.resolver.bag_keys(input.plan.clone(), &column.name).map_err(|e| {
+            BindError::new(span, format!("bag_unpack() could not read the keys of '{}': {e}", column.name))
+        })?;
         let mut outputs: Vec<(String, Bound)> = input
             .columns
             .iter()
@@ -197,7 +201,10 @@ impl<'r> Binder<'r> {
             let value = self.scalar(&aggregation, &mut scope)?;
             let collected = scope.aggregates.as_mut().expect("summarize scope");
             if collected.len() == before {
-                return Err(BindError::new(aggregation.span, "pivot(): the second argument must be an aggregation such as count() or any(Column)"));
+                return Err(BindError::new(
+                    aggregation.span,
+                    "pivot(): the second argument must be an aggregation such as count() or any(Column)",
+                ));
             }
             let predicate = text.expr.clone().eq(lit(key.clone()));
             for slot in &mut collected[before..] {
@@ -210,7 +217,10 @@ impl<'r> Binder<'r> {
             scope.aggregates.take().unwrap_or_default().into_iter().map(|(alias, e)| e.alias(alias)).collect();
         let plan = if aggregates.is_empty() && group_exprs.is_empty() {
             // No values and no groups: an empty result with no columns.
-            LogicalPlanBuilder::from(input.plan).limit(0, Some(0)).and_then(|b| b.project(Vec::<Expr>::new())).and_then(|b| b.build())
+            LogicalPlanBuilder::from(input.plan)
+                .limit(0, Some(0))
+                .and_then(|b| b.project(Vec::<Expr>::new()))
+                .and_then(|b| b.build())
         } else {
             LogicalPlanBuilder::from(input.plan).aggregate(group_exprs, aggregates).and_then(|b| b.build())
         }
@@ -234,7 +244,12 @@ impl<'r> Binder<'r> {
                     let value = self.constant(&arg.value)?;
                     return_unmatched = match super::scalar::evaluate_constant(&value.expr) {
                         Some(datafusion::common::ScalarValue::Boolean(Some(b))) => b,
-                        _ => return Err(BindError::new(arg.value.span, "ipv4_lookup(): return_unmatched must be true or false")),
+                        _ => {
+                            return Err(BindError::new(
+                                arg.value.span,
+                                "ipv4_lookup(): return_unmatched must be true or false",
+                            ))
+                        }
                     };
                 }
                 Some(other) => {
@@ -244,7 +259,10 @@ impl<'r> Binder<'r> {
             }
         }
         let [table, source_key, lookup_key, extra @ ..] = positional.as_slice() else {
-            return Err(BindError::new(span, "ipv4_lookup() needs the lookup table, the source address column and the lookup range column"));
+            return Err(BindError::new(
+                span,
+                "ipv4_lookup() needs the lookup table, the source address column and the lookup range column",
+            ));
         };
         // A trailing positional bool is return_unmatched.
         let mut extra: Vec<&ast::Arg> = extra.to_vec();
@@ -341,7 +359,10 @@ impl<'r> Binder<'r> {
             }
         }
         if !(0.015..=1.0).contains(&threshold) {
-            return Err(BindError::new(span, format!("basket(): the threshold must be between 0.015 and 1, got {threshold}")));
+            return Err(BindError::new(
+                span,
+                format!("basket(): the threshold must be between 0.015 and 1, got {threshold}"),
+            ));
         }
         if max_dims < 1 {
             return Err(BindError::new(span, "basket(): the maximum dimension count must be at least 1"));
@@ -379,7 +400,11 @@ impl<'r> Binder<'r> {
         );
         let plan = LogicalPlanBuilder::from(plan)
             .aggregate(Vec::<Expr>::new(), vec![list.expr.alias("__basket_rows")])
-            .and_then(|b| b.project(vec![functions::dynamic::to_list(Bound::new(patterns, KqlType::Dynamic), None).alias("__basket_p")]))
+            .and_then(|b| {
+                b.project(vec![
+                    functions::dynamic::to_list(Bound::new(patterns, KqlType::Dynamic), None).alias("__basket_p")
+                ])
+            })
             .and_then(|b| {
                 b.unnest_columns_with_options(
                     vec![datafusion::common::Column::from_name("__basket_p")],

@@ -31,9 +31,11 @@ impl<'r> Binder<'r> {
             let name = match item.column.names.as_slice() {
                 [one] => one.name.clone(),
                 // Kusto names an unnamed expression after the column it reads.
-                [] => naming::expression_name(&item.column.expr).or_else(|| naming::first_column(&item.column.expr)).ok_or_else(|| {
-                    BindError::new(item.column.span, "name the expanded expression: mv-expand Name = expression")
-                })?,
+                [] => naming::expression_name(&item.column.expr)
+                    .or_else(|| naming::first_column(&item.column.expr))
+                    .ok_or_else(|| {
+                        BindError::new(item.column.span, "name the expanded expression: mv-expand Name = expression")
+                    })?,
                 _ => return Err(BindError::new(item.column.span, "mv-expand takes one name per expression")),
             };
             let value = self.scalar(&item.column.expr, &mut RowScope::new(&input.columns))?;

@@ -177,7 +177,8 @@ impl<'r> Binder<'r> {
         // Output name per (input name, type); a split name that is already
         // taken (`x_long` next to a split `x`) gets a number: `x_long1`.
         let mut out_names: Vec<Vec<String>> = Vec::new();
-        let mut taken: Vec<String> = names.iter().zip(&types).filter(|(_, t)| t.len() == 1).map(|(n, _)| n.clone()).collect();
+        let mut taken: Vec<String> =
+            names.iter().zip(&types).filter(|(_, t)| t.len() == 1).map(|(n, _)| n.clone()).collect();
         for (name, tys) in names.iter().zip(&types) {
             if tys.len() == 1 {
                 out_names.push(vec![name.clone()]);
@@ -248,7 +249,9 @@ fn flatten_and<'a>(expr: &'a ast::Expr, out: &mut Vec<&'a ast::Expr>) {
             flatten_and(left, out);
             flatten_and(right, out);
         }
-        ExprKind::Paren(inner) if matches!(inner.kind, ExprKind::Binary { op: BinaryOp::And, .. }) => flatten_and(inner, out),
+        ExprKind::Paren(inner) if matches!(inner.kind, ExprKind::Binary { op: BinaryOp::And, .. }) => {
+            flatten_and(inner, out)
+        }
         _ => out.push(expr),
     }
 }

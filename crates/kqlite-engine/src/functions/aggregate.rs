@@ -60,9 +60,7 @@ pub fn register(r: &mut Registry) {
         let p = coerce("maxif", 1, a.pop().expect("two args"), KqlType::Bool)?;
         extreme(a, true, Some(p))
     });
-    r.aggregate("dcount", 1, 2, "dcount", |_, a| {
-        Ok(Bound::new(distinct_count(&a[0], None), KqlType::Long))
-    });
+    r.aggregate("dcount", 1, 2, "dcount", |_, a| Ok(Bound::new(distinct_count(&a[0], None), KqlType::Long)));
     r.aggregate("dcountif", 2, 3, "dcountif", |_, a| {
         let p = coerce("dcountif", 1, a[1].clone(), KqlType::Bool)?;
         Ok(Bound::new(distinct_count(&a[0], Some(p)), KqlType::Long))
@@ -599,7 +597,8 @@ impl GroupsAccumulator for CollectGroups {
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let groups = emit_to.take_needed(&mut self.groups);
         if self.kind == Collect::Distinct {
-            let counts: datafusion::arrow::array::Int64Array = groups.iter().map(|g| Some(g.items.len() as i64)).collect();
+            let counts: datafusion::arrow::array::Int64Array =
+                groups.iter().map(|g| Some(g.items.len() as i64)).collect();
             return Ok(Arc::new(counts));
         }
         let mut out = BinaryBuilder::with_capacity(groups.len(), groups.len() * 16);

@@ -105,10 +105,31 @@ impl Registry {
 /// Functions the binder implements itself (they need the row context,
 /// windows or subqueries), beyond the registry.
 pub const BINDER_FUNCTIONS: &[&str] = &[
-    "toscalar", "case", "iff", "iif", "column_ifexists", "columnifexists", "prev", "next", "row_number",
-    "row_cumsum", "row_window_session", "row_rank_dense", "row_rank_min", "row_rank", "arg_max", "arg_min", "argmax", "argmin", "materialize", "table", "ingestion_time",
+    "toscalar",
+    "case",
+    "iff",
+    "iif",
+    "column_ifexists",
+    "columnifexists",
+    "prev",
+    "next",
+    "row_number",
+    "row_cumsum",
+    "row_window_session",
+    "row_rank_dense",
+    "row_rank_min",
+    "row_rank",
+    "arg_max",
+    "arg_min",
+    "argmax",
+    "argmin",
+    "materialize",
+    "table",
+    "ingestion_time",
     // Functions that return several columns (binder/multi_output.rs).
-    "series_stats", "series_fit_line", "series_decompose_anomalies",
+    "series_stats",
+    "series_fit_line",
+    "series_decompose_anomalies",
 ];
 
 /// Every function name kqlite knows, sorted.
