@@ -5,6 +5,7 @@
 //! their address; `basket` mines the frequent patterns of column values.
 
 use super::scalar::RowScope;
+use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::Bound;
 use crate::functions;
@@ -14,10 +15,6 @@ use datafusion::common::JoinType;
 use datafusion::logical_expr::{lit, Expr, LogicalPlanBuilder};
 use kqlite_syntax::ast::{self, ExprKind};
 use kqlite_syntax::Span;
-
-fn plan_error(span: Span) -> impl Fn(datafusion::error::DataFusionError) -> BindError {
-    move |e| BindError::new(span, format!("cannot plan this: {e}"))
-}
 
 /// Restricts every aggregate call in `expr` to the rows where `predicate` holds.
 fn filter_aggregates(expr: Expr, predicate: &Expr) -> Expr {
@@ -131,10 +128,7 @@ impl<'r> Binder<'r> {
             }
         }
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(input.plan)
-            .project(exprs)
-            .and_then(|b| b.build())
-            .map_err(|e| BindError::new(span, format!("cannot plan this: {e}")))?;
+        let plan = LogicalPlanBuilder::from(input.plan).project(exprs).and_then(|b| b.build()).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 }
@@ -183,7 +177,7 @@ impl<'r> Binder<'r> {
         let keys_plan = LogicalPlanBuilder::from(input.plan.clone())
             .project(vec![bag.expr.alias("__pivot_keys")])
             .and_then(|b| b.build())
-            .map_err(plan_error(span))?;
+            .at(span)?;
         let keys = self
             .resolver
             .bag_keys(keys_plan, "__pivot_keys")
@@ -224,9 +218,9 @@ impl<'r> Binder<'r> {
         } else {
             LogicalPlanBuilder::from(input.plan).aggregate(group_exprs, aggregates).and_then(|b| b.build())
         }
-        .map_err(plan_error(span))?;
+        .at(span)?;
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_error(span))?;
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 
@@ -278,10 +272,8 @@ impl<'r> Binder<'r> {
         let tag = self.fresh("ip");
         let right_name = |name: &str| format!("{tag}_{name}");
         let renamed: Vec<Expr> = lookup.columns.iter().map(|c| col_ref(&c.name).alias(right_name(&c.name))).collect();
-        let right_plan = LogicalPlanBuilder::from(lookup.plan.clone())
-            .project(renamed)
-            .and_then(|b| b.build())
-            .map_err(plan_error(span))?;
+        let right_plan =
+            LogicalPlanBuilder::from(lookup.plan.clone()).project(renamed).and_then(|b| b.build()).at(span)?;
         let in_range = functions::registry().lookup_scalar("ipv4_is_in_range").expect("ipv4_is_in_range is registered");
         let matches = (in_range.bind)(
             &self.call,
@@ -300,7 +292,7 @@ impl<'r> Binder<'r> {
         let plan = LogicalPlanBuilder::from(input.plan.clone())
             .join_on(right_plan, join_type, conditions)
             .and_then(|b| b.build())
-            .map_err(plan_error(span))?;
+            .at(span)?;
         // Source columns, then the lookup's (extra keys once).
         let mut outputs: Vec<(String, Bound)> =
             input.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
@@ -315,7 +307,7 @@ impl<'r> Binder<'r> {
                 e => e.clone().alias(n),
             })
             .collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_error(span))?;
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 }
@@ -381,7 +373,7 @@ impl<'r> Binder<'r> {
         let plan = LogicalPlanBuilder::from(input.plan.clone())
             .aggregate(dims.iter().map(|c| col_ref(&c.name)).collect::<Vec<_>>(), vec![count.expr.alias("__basket_n")])
             .and_then(|b| b.build())
-            .map_err(plan_error(span))?;
+            .at(span)?;
         // 2. All combinations as one array of [v1, …, vn, weight].
         let mut cells: Vec<Bound> = dims.iter().map(|c| Bound::new(col_ref(&c.name), c.ty)).collect();
         cells.push(Bound::new(col_ref("__basket_n"), count.ty));
@@ -412,7 +404,7 @@ impl<'r> Binder<'r> {
                 )
             })
             .and_then(|b| b.build())
-            .map_err(plan_error(span))?;
+            .at(span)?;
         // 4. Typed columns: [segment, count, percent, [is_set…], v1, …, vn].
         let pattern = Bound::new(col_ref("__basket_p"), KqlType::Dynamic);
         let at = |base: &Bound, i: usize| {
@@ -435,7 +427,7 @@ impl<'r> Binder<'r> {
                 Some(i) => {
                     let is_set = typed(at(&flags, i), KqlType::Bool).expr;
                     let value = typed(at(&pattern, 4 + i), c.ty).expr;
-                    datafusion::logical_expr::when(is_set, value).otherwise(wildcard).map_err(plan_error(span))?
+                    datafusion::logical_expr::when(is_set, value).otherwise(wildcard).at(span)?
                 }
                 None => wildcard,
             };
@@ -443,7 +435,7 @@ impl<'r> Binder<'r> {
             outputs.push((naming::unique_name(&c.name, &taken), Bound::new(value, c.ty)));
         }
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_error(span))?;
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 }

@@ -2,10 +2,12 @@
 //! property of a bag).
 
 use super::scalar::RowScope;
+use super::tabular::{project_outputs, set_output};
+use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::{implicit, to_dynamic, Bound};
 use crate::functions;
-use crate::types::{ColumnDef, KqlType};
+use crate::types::KqlType;
 use datafusion::common::UnnestOptions;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use kqlite_syntax::ast;
@@ -19,7 +21,6 @@ impl<'r> Binder<'r> {
         limit: Option<&ast::Expr>,
         span: Span,
     ) -> BindResult<Relation> {
-        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let limit = match limit {
             Some(l) => Some(self.constant(l)?),
             None => None,
@@ -54,10 +55,9 @@ impl<'r> Binder<'r> {
             .project(exprs)
             .and_then(|b| b.unnest_columns_with_options(lists, UnnestOptions::new().with_preserve_nulls(false)))
             .and_then(|b| b.build())
-            .map_err(plan_err)?;
+            .at(span)?;
         // Put each element where its column was (or at the end), typed.
-        let mut outputs: Vec<(String, Bound)> =
-            input.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
+        let mut outputs = Self::keep_all(&input);
         for (name, list_name, to_type) in expanded {
             let element = Bound::new(col_ref(&list_name), KqlType::Dynamic);
             let element = match to_type {
@@ -66,13 +66,8 @@ impl<'r> Binder<'r> {
                 }),
                 None => element,
             };
-            match outputs.iter_mut().find(|(n, _)| *n == name) {
-                Some(slot) => slot.1 = element,
-                None => outputs.push((name, element)),
-            }
+            set_output(&mut outputs, name, element);
         }
-        let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
-        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+        project_outputs(plan, outputs, span)
     }
 }

@@ -13,6 +13,7 @@
 
 use super::scalar::RowScope;
 use super::tabular::param_name;
+use super::AtSpan;
 use super::{col_ref, BindError, BindResult, Binder, Relation};
 use crate::convert::{implicit, Bound};
 use crate::functions;
@@ -149,7 +150,7 @@ impl<'r> Binder<'r> {
                 .filter(p)
                 .and_then(|b| b.project(exprs))
                 .and_then(|b| b.build())
-                .map_err(|e| BindError::new(span, format!("cannot plan this: {e}")))?;
+                .at(span)?;
             let columns = outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect();
             inputs.push((Some(label), Relation { plan, columns }));
         }
@@ -169,15 +170,11 @@ fn pad_columns(relation: Relation, all: &[ColumnDef], span: Span) -> BindResult<
     for c in &missing {
         let null = match c.ty {
             KqlType::String => lit(""),
-            ty => lit(datafusion::common::ScalarValue::try_from(&ty.arrow())
-                .map_err(|e| BindError::new(span, format!("cannot plan this: {e}")))?),
+            ty => lit(datafusion::common::ScalarValue::try_from(&ty.arrow()).at(span)?),
         };
         exprs.push(null.alias(&c.name));
         columns.push((*c).clone());
     }
-    let plan = LogicalPlanBuilder::from(relation.plan)
-        .project(exprs)
-        .and_then(|b| b.build())
-        .map_err(|e| BindError::new(span, format!("cannot plan this: {e}")))?;
+    let plan = LogicalPlanBuilder::from(relation.plan).project(exprs).and_then(|b| b.build()).at(span)?;
     Ok((Relation { plan, columns }, missing.into_iter().map(|c| c.name.clone()).collect()))
 }

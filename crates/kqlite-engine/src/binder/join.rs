@@ -2,6 +2,7 @@
 
 use super::scalar::{comparison, JoinSides, RowScope};
 use super::tabular::param_name;
+use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::Bound;
 use crate::types::{ColumnDef, KqlType};
@@ -12,10 +13,6 @@ use kqlite_syntax::Span;
 
 fn err<T>(span: Span, message: impl Into<String>) -> BindResult<T> {
     Err(BindError::new(span, message))
-}
-
-fn plan_err(span: Span) -> impl Fn(datafusion::error::DataFusionError) -> BindError {
-    move |e| BindError::new(span, format!("cannot plan this: {e}"))
 }
 
 /// A typed null for a missing column; strings are never null in Kusto, so
@@ -62,10 +59,8 @@ impl<'r> Binder<'r> {
         let tag = self.fresh("r");
         let right_name = |name: &str| format!("{tag}_{name}");
         let renamed: Vec<Expr> = right.columns.iter().map(|c| col_ref(&c.name).alias(right_name(&c.name))).collect();
-        let right_plan = LogicalPlanBuilder::from(right.plan.clone())
-            .project(renamed)
-            .and_then(|b| b.build())
-            .map_err(plan_err(span))?;
+        let right_plan =
+            LogicalPlanBuilder::from(right.plan.clone()).project(renamed).and_then(|b| b.build()).at(span)?;
 
         // Join conditions.
         let mut conditions = Vec::new();
@@ -108,12 +103,12 @@ impl<'r> Binder<'r> {
             left_plan = LogicalPlanBuilder::from(left_plan)
                 .distinct_on(left_keys.clone(), select, None)
                 .and_then(|b| b.build())
-                .map_err(plan_err(span))?;
+                .at(span)?;
         }
         let joined = LogicalPlanBuilder::from(left_plan)
             .join_on(right_plan, join_type, conditions)
             .and_then(|b| b.build())
-            .map_err(plan_err(span))?;
+            .at(span)?;
 
         // Output columns, in Kusto's order and names.
         let outer_right = matches!(join_type, JoinType::Left | JoinType::Full);
@@ -145,7 +140,7 @@ impl<'r> Binder<'r> {
             }
         }
         let exprs: Vec<Expr> = outputs.iter().map(|(n, e, _)| e.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(joined).project(exprs).and_then(|b| b.build()).map_err(plan_err(span))?;
+        let plan = LogicalPlanBuilder::from(joined).project(exprs).and_then(|b| b.build()).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, _, t)| ColumnDef::new(n, t)).collect() })
     }
 
@@ -216,17 +211,16 @@ impl<'r> Binder<'r> {
                     exprs.push(expr.alias(out_name));
                 }
             }
-            let plan =
-                LogicalPlanBuilder::from(r.plan).project(exprs).and_then(|b| b.build()).map_err(plan_err(span))?;
+            let plan = LogicalPlanBuilder::from(r.plan).project(exprs).and_then(|b| b.build()).at(span)?;
             plans.push(plan);
         }
         let mut iter = plans.into_iter();
         let first = iter.next().ok_or_else(|| BindError::new(span, "union needs at least one table"))?;
         let mut builder = LogicalPlanBuilder::from(first);
         for p in iter {
-            builder = builder.union(p).map_err(plan_err(span))?;
+            builder = builder.union(p).at(span)?;
         }
-        let plan = builder.build().map_err(plan_err(span))?;
+        let plan = builder.build().at(span)?;
         if let Some(source) = source_column {
             columns.insert(0, ColumnDef::new(source, KqlType::String));
         }

@@ -10,6 +10,7 @@
 
 use super::scalar::{evaluate_constant, RowScope};
 use super::tabular::param_name;
+use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::{implicit, to_dynamic, Bound};
 use crate::dynamic::{ArrayEncoder, DynRef, DynValue, ENCODED_NULL};
@@ -62,7 +63,6 @@ impl<'r> Binder<'r> {
         series: &ast::MakeSeries,
         span: Span,
     ) -> BindResult<Relation> {
-        let at = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let nonempty = match param_name(&series.params, "kind").as_deref() {
             None => false,
             Some(k) if k.eq_ignore_ascii_case("nonempty") => true,
@@ -121,7 +121,7 @@ impl<'r> Binder<'r> {
         if let Some(t) = &to {
             keep = keep.and(axis_expr.clone().lt(t.clone()));
         }
-        let filtered = LogicalPlanBuilder::from(input.plan.clone()).filter(keep).and_then(|b| b.build()).map_err(at)?;
+        let filtered = LogicalPlanBuilder::from(input.plan.clone()).filter(keep).and_then(|b| b.build()).at(span)?;
 
         // Without from/to, the range comes from the data.
         let (plan, start, count) = if from.is_some() && to.is_some() {
@@ -135,8 +135,8 @@ impl<'r> Binder<'r> {
                     vec![agg::min(axis_expr.clone()).alias(&lo), agg::max(axis_expr.clone()).alias(&hi)],
                 )
                 .and_then(|b| b.build())
-                .map_err(at)?;
-            let plan = LogicalPlanBuilder::from(filtered).cross_join(extent).and_then(|b| b.build()).map_err(at)?;
+                .at(span)?;
+            let plan = LogicalPlanBuilder::from(filtered).cross_join(extent).and_then(|b| b.build()).at(span)?;
             let start = from.clone().unwrap_or_else(|| floor_to_step(col_ref(&lo), &step_expr, mode));
             let count = match &to {
                 Some(t) => bins_until(start.clone(), t.clone(), &step_expr, mode),
@@ -213,14 +213,14 @@ impl<'r> Binder<'r> {
         group.push(start.clone().alias(&start_col));
         group.push(count.clone().alias(&count_col));
         let aggregates: Vec<Expr> = collected.into_iter().map(|(alias, e)| e.alias(alias)).collect();
-        let binned = LogicalPlanBuilder::from(plan).aggregate(group, aggregates).and_then(|b| b.build()).map_err(at)?;
+        let binned = LogicalPlanBuilder::from(plan).aggregate(group, aggregates).and_then(|b| b.build()).at(span)?;
         let mut exprs: Vec<Expr> = keys.iter().map(|(n, _)| col_ref(n)).collect();
         exprs.extend([col_ref(&idx), col_ref(&start_col), col_ref(&count_col)]);
         let value_cols: Vec<String> = values.iter().map(|_| self.fresh("ms_v")).collect();
         for ((_, b, _), v) in values.iter().zip(&value_cols) {
             exprs.push(to_dynamic(b.clone()).expr.alias(v));
         }
-        let binned = LogicalPlanBuilder::from(binned).project(exprs).and_then(|b| b.build()).map_err(at)?;
+        let binned = LogicalPlanBuilder::from(binned).project(exprs).and_then(|b| b.build()).at(span)?;
 
         // Lay the bins out in arrays, per keys.
         let mut group: Vec<Expr> = keys.iter().map(|(n, _)| col_ref(n)).collect();
@@ -234,12 +234,12 @@ impl<'r> Binder<'r> {
                     .alias(v)
             })
             .collect();
-        let laid = LogicalPlanBuilder::from(binned).aggregate(group, arrays).and_then(|b| b.build()).map_err(at)?;
+        let laid = LogicalPlanBuilder::from(binned).aggregate(group, arrays).and_then(|b| b.build()).at(span)?;
         let axis_ty = axis.ty;
         let mut exprs: Vec<Expr> = keys.iter().map(|(n, _)| col_ref(n)).collect();
         exprs.extend(values.iter().zip(&value_cols).map(|((n, _, _), v)| col_ref(v).alias(n)));
         exprs.push(axis_array(axis_ty, col_ref(&start_col), step_expr.clone(), col_ref(&count_col)).alias(&axis_name));
-        let mut result = LogicalPlanBuilder::from(laid).project(exprs).and_then(|b| b.build()).map_err(at)?;
+        let mut result = LogicalPlanBuilder::from(laid).project(exprs).and_then(|b| b.build()).at(span)?;
 
         let mut out_columns: Vec<ColumnDef> = keys.iter().map(|(n, b)| ColumnDef::new(n.clone(), b.ty)).collect();
         out_columns.extend(values.iter().map(|(n, _, _)| ColumnDef::new(n.clone(), KqlType::Dynamic)));
@@ -267,7 +267,6 @@ impl<'r> Binder<'r> {
         step: &Expr,
         span: Span,
     ) -> BindResult<LogicalPlan> {
-        let at = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let n = match evaluate_constant(&count) {
             Some(ScalarValue::Int64(Some(n))) => n.clamp(0, MAX_SERIES),
             _ => 0,
@@ -277,7 +276,7 @@ impl<'r> Binder<'r> {
         for (name, b) in keys {
             let empty = match b.ty {
                 KqlType::String => lit(""),
-                ty => lit(ScalarValue::try_from(ty.arrow()).map_err(at)?),
+                ty => lit(ScalarValue::try_from(ty.arrow()).at(span)?),
             };
             exprs.push(empty.alias(name));
         }
@@ -294,7 +293,7 @@ impl<'r> Binder<'r> {
         let counted = LogicalPlanBuilder::from(result.clone())
             .aggregate(Vec::<Expr>::new(), vec![agg::count(lit(1i64)).alias(&rows)])
             .and_then(|b| b.build())
-            .map_err(at)?;
+            .at(span)?;
         let names: Vec<Expr> = out_columns.iter().map(|c| col_ref(&c.name)).collect();
         let row = LogicalPlanBuilder::empty(true)
             .project(exprs)
@@ -302,8 +301,8 @@ impl<'r> Binder<'r> {
             .and_then(|b| b.filter(col_ref(&rows).eq(lit(0i64))))
             .and_then(|b| b.project(names))
             .and_then(|b| b.build())
-            .map_err(at)?;
-        LogicalPlanBuilder::from(result).union(row).and_then(|b| b.build()).map_err(at)
+            .at(span)?;
+        LogicalPlanBuilder::from(result).union(row).and_then(|b| b.build()).at(span)
     }
 
     /// The encoded `default=` value, converted to the aggregate's type.

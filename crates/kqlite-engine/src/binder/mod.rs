@@ -48,6 +48,17 @@ pub fn unify_values(values: Vec<Bound>) -> Option<(Vec<Expr>, KqlType)> {
     Some((exprs, ty))
 }
 
+/// Turns DataFusion planning errors into located bind errors.
+pub(super) trait AtSpan<T> {
+    fn at(self, span: Span) -> BindResult<T>;
+}
+
+impl<T> AtSpan<T> for datafusion::common::Result<T> {
+    fn at(self, span: Span) -> BindResult<T> {
+        self.map_err(|e| BindError::new(span, format!("cannot plan this: {e}")))
+    }
+}
+
 /// Tabular operators the binder lowers (others are reported as unsupported).
 pub const SUPPORTED_OPERATORS: &[&str] = &[
     "where",

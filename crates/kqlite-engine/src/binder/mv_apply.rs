@@ -10,6 +10,7 @@
 
 use super::scalar::{evaluate_constant, RowScope};
 use super::tabular::param_name;
+use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
 use crate::convert::{implicit, to_dynamic, Bound};
 use crate::functions;
@@ -67,7 +68,6 @@ impl<'r> Binder<'r> {
         on: &ast::Expr,
         span: Span,
     ) -> BindResult<Relation> {
-        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let operators = sub_pipeline(on)?;
         let limit = match limit {
             Some(l) => Some(self.constant(l)?),
@@ -109,7 +109,7 @@ impl<'r> Binder<'r> {
         let numbered = LogicalPlanBuilder::from(input.plan.clone())
             .window(vec![row_number().alias(&hidden.row)])
             .and_then(|b| b.build())
-            .map_err(plan_err)?;
+            .at(span)?;
         let mut exprs: Vec<Expr> = outer.iter().map(|c| col_ref(&c.name)).collect();
         exprs.extend(hidden.copies.iter().map(|(n, c)| col_ref(n).alias(c)));
         exprs.push(col_ref(&hidden.row));
@@ -128,7 +128,7 @@ impl<'r> Binder<'r> {
             .and_then(|b| b.project(with_index))
             .and_then(|b| b.unnest_columns_with_options(unnest, UnnestOptions::new().with_preserve_nulls(false)))
             .and_then(|b| b.build())
-            .map_err(plan_err)?;
+            .at(span)?;
         // The subquery's input: the input's columns, the elements, the index, the hidden columns.
         let mut outputs: Vec<(String, Bound)> =
             outer.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
@@ -154,7 +154,7 @@ impl<'r> Binder<'r> {
             }
         }
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(expanded).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
+        let plan = LogicalPlanBuilder::from(expanded).project(exprs).and_then(|b| b.build()).at(span)?;
         let mut relation =
             Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() };
 
@@ -177,7 +177,7 @@ impl<'r> Binder<'r> {
             let plan = LogicalPlanBuilder::from(relation.plan)
                 .sort(vec![SortExpr::new(col_ref(&hidden.row), true, false)])
                 .and_then(|b| b.build())
-                .map_err(plan_err)?;
+                .at(span)?;
             relation = Relation { plan, columns: relation.columns };
         }
 
@@ -204,7 +204,7 @@ impl<'r> Binder<'r> {
             }
         }
         let exprs: Vec<Expr> = result.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(relation.plan).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
+        let plan = LogicalPlanBuilder::from(relation.plan).project(exprs).and_then(|b| b.build()).at(span)?;
         Ok(Relation { plan, columns: result.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 
@@ -227,7 +227,6 @@ impl<'r> Binder<'r> {
     /// One subquery operator, confined to each input row's elements.
     fn apply_per_row(&mut self, rel: Relation, op: &ast::Operator, hidden: &Hidden) -> BindResult<Relation> {
         let span = op.span;
-        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let present = |rel: &Relation, name: &str| rel.column(name).is_some();
         let row = || name_expr(&hidden.row, span);
         // Hidden columns a projection must keep.
@@ -300,7 +299,7 @@ impl<'r> Binder<'r> {
                 let key = self.per_row_sort_key(by, &rel.columns)?;
                 let rank = row_number().partition_by(vec![col_ref(&hidden.row)]).order_by(vec![key.clone()]);
                 let ordered = vec![SortExpr::new(col_ref(&hidden.row), true, false), key];
-                self.keep_first(rel, rank.build().map_err(plan_err)?, n, Some(ordered), span)
+                self.keep_first(rel, rank.build().at(span)?, n, Some(ordered), span)
             }
             OperatorKind::Take { count, .. } | OperatorKind::Sample { count } => {
                 let n = self.row_count(count)?;
@@ -310,14 +309,14 @@ impl<'r> Binder<'r> {
                 } else {
                     rank
                 };
-                self.keep_first(rel, rank.build().map_err(plan_err)?, n, None, span)
+                self.keep_first(rel, rank.build().at(span)?, n, None, span)
             }
             OperatorKind::Sort { keys, .. } => {
                 let mut sort = vec![SortExpr::new(col_ref(&hidden.row), true, false)];
                 for k in keys {
                     sort.push(self.per_row_sort_key(k, &rel.columns)?);
                 }
-                let plan = LogicalPlanBuilder::from(rel.plan).sort(sort).and_then(|b| b.build()).map_err(plan_err)?;
+                let plan = LogicalPlanBuilder::from(rel.plan).sort(sort).and_then(|b| b.build()).at(span)?;
                 Ok(Relation { plan, columns: rel.columns })
             }
             other => Err(BindError::new(
@@ -339,17 +338,16 @@ impl<'r> Binder<'r> {
         sort: Option<Vec<SortExpr>>,
         span: Span,
     ) -> BindResult<Relation> {
-        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let name = self.fresh("mvrank");
         let columns: Vec<Expr> = rel.columns.iter().map(|c| col_ref(&c.name)).collect();
         let mut builder = LogicalPlanBuilder::from(rel.plan)
             .window(vec![rank.alias(&name)])
             .and_then(|b| b.filter(col_ref(&name).lt_eq(lit(n as u64))))
-            .map_err(plan_err)?;
+            .at(span)?;
         if let Some(sort) = sort {
-            builder = builder.sort(sort).map_err(plan_err)?;
+            builder = builder.sort(sort).at(span)?;
         }
-        let plan = builder.project(columns).and_then(|b| b.build()).map_err(plan_err)?;
+        let plan = builder.project(columns).and_then(|b| b.build()).at(span)?;
         Ok(Relation { plan, columns: rel.columns })
     }
 

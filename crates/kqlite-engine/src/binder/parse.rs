@@ -5,10 +5,12 @@
 
 use super::scalar::RowScope;
 use super::tabular::param_name;
+use super::tabular::{project_outputs, set_output};
+use super::AtSpan;
 use super::{col_ref, BindError, BindResult, Binder, Relation};
 use crate::convert::{to_string, Bound};
 use crate::functions;
-use crate::types::{ColumnDef, KqlType};
+use crate::types::KqlType;
 use datafusion::logical_expr::{lit, Expr, LogicalPlanBuilder};
 use kqlite_syntax::ast::{self, Literal, ParsePart};
 use kqlite_syntax::Span;
@@ -23,7 +25,6 @@ impl<'r> Binder<'r> {
         is_where: bool,
         span: Span,
     ) -> BindResult<Relation> {
-        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let kind = param_name(params, "kind").unwrap_or_else(|| "simple".to_string());
         let flags = param_name(params, "flags").unwrap_or_default();
         let text = to_string(self.scalar(source, &mut RowScope::new(&input.columns))?);
@@ -74,26 +75,19 @@ impl<'r> Binder<'r> {
         let extract = functions::string::regex_groups(text, &regex, columns.len());
         let mut exprs: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
         exprs.push(extract.alias(&matched_name));
-        let plan =
-            LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
+        let plan = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).at(span)?;
         let mut plan = plan;
         if is_where {
             let matched = datafusion::functions::core::expr_fn::get_field(col_ref(&matched_name), "matched");
-            plan = LogicalPlanBuilder::from(plan).filter(matched).and_then(|b| b.build()).map_err(plan_err)?;
+            plan = LogicalPlanBuilder::from(plan).filter(matched).and_then(|b| b.build()).at(span)?;
         }
-        let mut outputs: Vec<(String, Bound)> =
-            input.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
+        let mut outputs = Self::keep_all(&input);
         for (i, (name, ty)) in columns.into_iter().enumerate() {
             let group = datafusion::functions::core::expr_fn::get_field(col_ref(&matched_name), format!("g{}", i + 1));
             let value = Bound::new(datafusion::functions::expr_fn::coalesce(vec![group, lit("")]), KqlType::String);
             let value = functions::conversion::from_string(value, ty);
-            match outputs.iter_mut().find(|(n, _)| *n == name) {
-                Some(slot) => slot.1 = value,
-                None => outputs.push((name, value)),
-            }
+            set_output(&mut outputs, name, value);
         }
-        let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
-        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+        project_outputs(plan, outputs, span)
     }
 }

@@ -9,10 +9,12 @@
 //! delimiters; escape characters protect quotes inside quoted values.
 
 use super::scalar::RowScope;
+use super::tabular::{project_outputs, set_output};
+use super::AtSpan;
 use super::{col_ref, BindError, BindResult, Binder, Relation};
 use crate::convert::{to_string, Bound};
 use crate::functions;
-use crate::types::{ColumnDef, KqlType};
+use crate::types::KqlType;
 use crate::udf::{self, maybe_scalar, rows_to_compute};
 use datafusion::arrow::array::{Array, ArrayRef, StringBuilder, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
@@ -33,7 +35,6 @@ impl<'r> Binder<'r> {
         options: &[ast::OperatorParam],
         span: Span,
     ) -> BindResult<Relation> {
-        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let mut keys: Vec<(String, KqlType)> = Vec::new();
         for c in columns {
             keys.push((c.name.name.clone(), self.type_name(&c.ty)?));
@@ -47,10 +48,8 @@ impl<'r> Binder<'r> {
         let struct_name = self.fresh("kv");
         let mut exprs: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
         exprs.push(extract.alias(&struct_name));
-        let plan =
-            LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
-        let mut outputs: Vec<(String, Bound)> =
-            input.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
+        let plan = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).at(span)?;
+        let mut outputs = Self::keep_all(&input);
         for (i, (name, ty)) in keys.into_iter().enumerate() {
             let raw = Bound::new(get_field(col_ref(&struct_name), format!("k{i}")), KqlType::String);
             // A missing key is null, except for strings, which are empty.
@@ -58,14 +57,9 @@ impl<'r> Binder<'r> {
                 KqlType::String => to_string(raw),
                 _ => functions::conversion::from_string(raw, ty),
             };
-            match outputs.iter_mut().find(|(n, _)| *n == name) {
-                Some(slot) => slot.1 = value,
-                None => outputs.push((name, value)),
-            }
+            set_output(&mut outputs, name, value);
         }
-        let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(plan_err)?;
-        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+        project_outputs(plan, outputs, span)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Binding scalar expressions: names, literals, operators, calls.
 
+use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Either, Relation};
 use crate::convert::{implicit, Bound};
 use crate::dynamic::{DynKind, DynRef, DynValue};
@@ -359,7 +360,7 @@ impl<'r> Binder<'r> {
             .project(vec![item.expr.alias(IN_SUBQUERY_COLUMN)])
             .and_then(|b| b.alias(IN_SUBQUERY_ALIAS))
             .and_then(|b| b.build())
-            .map_err(|e| BindError::new(table.span, format!("cannot plan this: {e}")))?;
+            .at(table.span)?;
         let subquery = Subquery { subquery: Arc::new(plan), outer_ref_columns: vec![], spans: Default::default() };
         let expr = Expr::InSubquery(InSubquery::new(Box::new(value.expr), subquery, negated));
         Ok(Bound::new(if negated { total_or_true(expr) } else { expr }, KqlType::Bool))
@@ -380,7 +381,7 @@ impl<'r> Binder<'r> {
                 let plan = LogicalPlanBuilder::from(relation.plan)
                     .aggregate(Vec::<Expr>::new(), vec![list.expr.alias("terms")])
                     .and_then(|b| b.build())
-                    .map_err(|e| BindError::new(only.span, format!("cannot plan this: {e}")))?;
+                    .at(only.span)?;
                 let relation = Relation { plan, columns: vec![ColumnDef::new("terms", KqlType::Dynamic)] };
                 return scalar_subquery(relation, only.span);
             }

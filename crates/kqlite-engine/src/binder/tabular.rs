@@ -1,6 +1,7 @@
 //! Binding tabular expressions: table references, pipelines and operators.
 
 use super::scalar::{evaluate_constant, literal, RowScope};
+use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
 use crate::convert::{implicit, Bound};
 use crate::functions;
@@ -21,17 +22,6 @@ type NamedWindow = (String, Expr);
 
 fn err<T>(span: Span, message: impl Into<String>) -> BindResult<T> {
     Err(BindError::new(span, message))
-}
-
-/// Turns DataFusion planning errors into located bind errors.
-trait AtSpan<T> {
-    fn at(self, span: Span) -> BindResult<T>;
-}
-
-impl<T> AtSpan<T> for datafusion::common::Result<T> {
-    fn at(self, span: Span) -> BindResult<T> {
-        self.map_err(|e| BindError::new(span, format!("cannot plan this: {e}")))
-    }
 }
 
 impl<'r> Binder<'r> {
@@ -225,18 +215,11 @@ impl<'r> Binder<'r> {
 
     /// Projects `relation` to `outputs` (name, expression) in order.
     fn project(&self, relation: Relation, outputs: Vec<(String, Bound)>, span: Span) -> BindResult<Relation> {
-        let exprs: Vec<Expr> = outputs
-            .iter()
-            .map(|(name, b)| match &b.expr {
-                Expr::Column(c) if c.name == *name => b.expr.clone(),
-                e => e.clone().alias(name),
-            })
-            .collect();
-        let plan = LogicalPlanBuilder::from(relation.plan).project(exprs).and_then(|b| b.build()).at(span)?;
-        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+        project_outputs(relation.plan, outputs, span)
     }
 
-    fn keep_all(relation: &Relation) -> Vec<(String, Bound)> {
+    /// Every column of `relation`, unchanged, as outputs to add to or replace.
+    pub(super) fn keep_all(relation: &Relation) -> Vec<(String, Bound)> {
         relation.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect()
     }
 
@@ -260,10 +243,7 @@ impl<'r> Binder<'r> {
                 let input = self.with_windows(input, windows, span)?;
                 let mut outputs = Self::keep_all(&input);
                 for (name, bound) in new {
-                    match outputs.iter_mut().find(|(n, _)| *n == name) {
-                        Some(slot) => slot.1 = bound,
-                        None => outputs.push((name, bound)),
-                    }
+                    set_output(&mut outputs, name, bound);
                 }
                 self.project(input, outputs, span)
             }
@@ -932,4 +912,26 @@ fn expand_percentiles(item: &NamedExpr) -> Option<Vec<ast::Expr>> {
             })
             .collect(),
     )
+}
+
+/// Projects `plan` onto `outputs` (name, value), in order.
+pub(super) fn project_outputs(plan: LogicalPlan, outputs: Vec<(String, Bound)>, span: Span) -> BindResult<Relation> {
+    let exprs: Vec<Expr> = outputs
+        .iter()
+        .map(|(name, b)| match &b.expr {
+            Expr::Column(c) if c.name == *name => b.expr.clone(),
+            e => e.clone().alias(name),
+        })
+        .collect();
+    let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+    Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+}
+
+/// Sets output column `name`: a column of that name is replaced in place
+/// (Kusto keeps its position), else the column is appended.
+pub(super) fn set_output(outputs: &mut Vec<(String, Bound)>, name: String, value: Bound) {
+    match outputs.iter_mut().find(|(n, _)| *n == name) {
+        Some(slot) => slot.1 = value,
+        None => outputs.push((name, value)),
+    }
 }

@@ -8,6 +8,7 @@
 //! `with others = …`.
 
 use super::scalar::{evaluate_constant, RowScope};
+use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::{implicit, to_string, Bound};
 use crate::functions;
@@ -48,7 +49,6 @@ impl<'r> Binder<'r> {
         clauses: &[ast::TopNestedClause],
         span: Span,
     ) -> BindResult<Relation> {
-        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         // Bind the clauses; evaluate every level's key once per row.
         let mut levels: Vec<Level> = Vec::new();
         let mut taken: Vec<String> = Vec::new();
@@ -122,10 +122,8 @@ impl<'r> Binder<'r> {
         if levels.is_empty() {
             return Err(BindError::new(span, "top-nested needs at least one clause"));
         }
-        let mut rows = LogicalPlanBuilder::from(input.plan.clone())
-            .project(key_exprs)
-            .and_then(|b| b.build())
-            .map_err(plan_err)?;
+        let mut rows =
+            LogicalPlanBuilder::from(input.plan.clone()).project(key_exprs).and_then(|b| b.build()).at(span)?;
         let mut selected: Option<LogicalPlan> = None;
         let mut others_plans: Vec<LogicalPlan> = Vec::new();
         for k in 0..levels.len() {
@@ -144,7 +142,7 @@ impl<'r> Binder<'r> {
                 .aggregate(group.clone(), collected)
                 .and_then(|b| b.project(outputs))
                 .and_then(|b| b.build())
-                .map_err(plan_err)?;
+                .at(span)?;
             // Keep the top N within each parent group.
             if let Some(n) = levels[k].count {
                 let rank = self.fresh("tnr");
@@ -152,18 +150,14 @@ impl<'r> Binder<'r> {
                     SortExpr::new(col_ref(&levels[k].agg_col), levels[k].asc, levels[k].asc),
                     SortExpr::new(col_ref(&levels[k].key_col), true, true),
                 ];
-                let window = row_number()
-                    .partition_by(keys[..k].to_vec())
-                    .order_by(order)
-                    .build()
-                    .map_err(plan_err)?
-                    .alias(&rank);
+                let window =
+                    row_number().partition_by(keys[..k].to_vec()).order_by(order).build().at(span)?.alias(&rank);
                 groups = LogicalPlanBuilder::from(groups)
                     .window(vec![window])
                     .and_then(|b| b.filter(col_ref(&rank).lt_eq(lit(n as u64))))
                     .and_then(|b| b.project(group.iter().cloned().chain([col_ref(&levels[k].agg_col)])))
                     .and_then(|b| b.build())
-                    .map_err(plan_err)?;
+                    .at(span)?;
             }
             let last = k + 1 == levels.len();
             let wants_others = levels[k].count.is_some() && levels[k..].iter().any(|l| l.others.is_some());
@@ -175,10 +169,8 @@ impl<'r> Binder<'r> {
                     .map(|l| col_ref(&l.key_col).alias(format!("{tag}{}", l.key_col)))
                     .chain(std::iter::once(col_ref(&levels[k].agg_col).alias(format!("{tag}{}", levels[k].agg_col))))
                     .collect();
-                let survivors = LogicalPlanBuilder::from(groups.clone())
-                    .project(renamed)
-                    .and_then(|b| b.build())
-                    .map_err(plan_err)?;
+                let survivors =
+                    LogicalPlanBuilder::from(groups.clone()).project(renamed).and_then(|b| b.build()).at(span)?;
                 let left_keys: Vec<Column> = levels[..=k].iter().map(|l| Column::from_name(&l.key_col)).collect();
                 let right_keys: Vec<Column> =
                     levels[..=k].iter().map(|l| Column::from_name(format!("{tag}{}", l.key_col))).collect();
@@ -193,7 +185,7 @@ impl<'r> Binder<'r> {
                             NullEquality::NullEqualsNull,
                         )
                         .and_then(|b| b.build())
-                        .map_err(plan_err)?;
+                        .at(span)?;
                     others_plans.push(self.others_rows(bucket, &levels, k, &input.columns, span)?);
                 }
                 if !last {
@@ -209,7 +201,7 @@ impl<'r> Binder<'r> {
                         )
                         .and_then(|b| b.project(next))
                         .and_then(|b| b.build())
-                        .map_err(plan_err)?;
+                        .at(span)?;
                 }
             }
             selected = Some(groups);
@@ -226,12 +218,11 @@ impl<'r> Binder<'r> {
             .iter()
             .flat_map(|l| [col_ref(&l.key_col).alias(&l.key_name), col_ref(&l.agg_col).alias(&l.agg_name)])
             .collect();
-        let mut builder =
-            LogicalPlanBuilder::from(selected).sort(sort).and_then(|b| b.project(outputs)).map_err(plan_err)?;
+        let mut builder = LogicalPlanBuilder::from(selected).sort(sort).and_then(|b| b.project(outputs)).at(span)?;
         for p in others_plans {
-            builder = builder.union(p).map_err(plan_err)?;
+            builder = builder.union(p).at(span)?;
         }
-        let plan = builder.build().map_err(plan_err)?;
+        let plan = builder.build().at(span)?;
         let columns = levels
             .iter()
             .flat_map(|l| [ColumnDef::new(l.key_name.clone(), l.key_ty), ColumnDef::new(l.agg_name.clone(), l.agg_ty)])
@@ -251,7 +242,6 @@ impl<'r> Binder<'r> {
         columns: &[ColumnDef],
         span: Span,
     ) -> BindResult<LogicalPlan> {
-        let plan_err = |e: datafusion::error::DataFusionError| BindError::new(span, format!("cannot plan this: {e}"));
         let group: Vec<Expr> = levels[..k].iter().flat_map(|l| [col_ref(&l.key_col), col_ref(&l.agg_col)]).collect();
         let mut scope = RowScope { columns, join: None, aggregates: Some(Vec::new()), windows: None };
         let mut deeper: Vec<Option<Bound>> = Vec::new();
@@ -287,7 +277,7 @@ impl<'r> Binder<'r> {
             .and_then(|b| b.filter(col_ref(&count).gt(lit(0i64))))
             .and_then(|b| b.project(outputs))
             .and_then(|b| b.build())
-            .map_err(plan_err)
+            .at(span)
     }
 }
 
