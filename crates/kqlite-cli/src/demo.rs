@@ -1,6 +1,7 @@
 //! `kqlite demo`: generate an organisation's week of remote logons with one
 //! intruder in it, hunt it with the built-in pack, and show what to run next.
 
+use crate::format::OutputFormat;
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
 use kqlite_detect::demo::{self, DemoOptions, DemoSummary, WindowsFormat};
@@ -74,14 +75,6 @@ pub struct DemoArgs {
 enum WindowsFormatArg {
     Evtx,
     Json,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputFormat {
-    Table,
-    Json,
-    Jsonl,
-    Csv,
 }
 
 fn day_time(nanos: i64) -> String {
@@ -228,12 +221,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             .map(|o| o.stem.clone())
             .unwrap_or_else(|| f.rule_id.clone())
     };
-    let format = match args.format {
-        OutputFormat::Table => FindingFormat::Table,
-        OutputFormat::Json => FindingFormat::Json,
-        OutputFormat::Jsonl => FindingFormat::Jsonl,
-        OutputFormat::Csv => FindingFormat::Csv,
-    };
+    let format = FindingFormat::from(args.format);
     write_findings(&hunt.findings, format, &label, &mut out)?;
     say("", &mut out)?;
     say(&planted(&summary), &mut out)?;

@@ -1,8 +1,9 @@
 //! `kqlite hunt`: run the detection pack over evidence and print findings.
 
+use crate::format::OutputFormat;
 use crate::tables::parse_now;
 use anyhow::{anyhow, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use kqlite_detect::evidence::{load_evidence, EvidenceReport};
 use kqlite_detect::finding::Severity;
 use kqlite_detect::hunt::{self, RuleStatus};
@@ -90,14 +91,6 @@ pub struct HuntSetup {
     /// a folder of old captures. Overrides the tuning file.
     #[arg(long, value_name = "TIMESPAN")]
     lookback: Option<String>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum OutputFormat {
-    Table,
-    Json,
-    Jsonl,
-    Csv,
 }
 
 /// A session with the evidence loaded and the rules ready to run.
@@ -206,12 +199,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             }
         }
         let findings = hunt::sorted_findings(&outcomes);
-        let format = match args.format {
-            OutputFormat::Table => FindingFormat::Table,
-            OutputFormat::Json => FindingFormat::Json,
-            OutputFormat::Jsonl => FindingFormat::Jsonl,
-            OutputFormat::Csv => FindingFormat::Csv,
-        };
+        let format = FindingFormat::from(args.format);
         let rules = &prepared.rules;
         let label = |f: &kqlite_detect::finding::Finding| {
             rules.rules.iter().find(|r| r.id == f.rule_id).map(|r| r.stem.clone()).unwrap_or_else(|| f.rule_id.clone())

@@ -4,6 +4,7 @@
 mod check;
 mod demo;
 mod detection_test;
+mod format;
 mod hunt;
 mod ingest;
 mod pivot;

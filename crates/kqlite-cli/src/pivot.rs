@@ -1,8 +1,9 @@
 //! `kqlite pivot`: a rule's follow-up queries for one of its findings.
 
+use crate::format::OutputFormat;
 use crate::hunt::{prepare, HuntSetup};
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use kqlite_detect::hunt::{self, RuleStatus};
 use kqlite_detect::pivot::{matches, pivot_query};
 use kqlite_engine::output::{self, Format};
@@ -55,14 +56,6 @@ pub struct PivotArgs {
     /// Output format of each pivot's result.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum OutputFormat {
-    Table,
-    Csv,
-    Json,
-    Jsonl,
 }
 
 pub fn run(args: PivotArgs) -> Result<ExitCode> {

@@ -1,8 +1,9 @@
 //! `kqlite query`: run KQL over local files.
 
+use crate::format::OutputFormat;
 use crate::tables::{load_tables, parse_now, TableArg};
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use kqlite_engine::output::{self, Format};
 use kqlite_engine::{QueryError, Session};
 use std::io::{IsTerminal, Read, Write};
@@ -67,25 +68,6 @@ pub struct QueryArgs {
     /// Print the DataFusion logical plan instead of running the query.
     #[arg(long)]
     explain: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum OutputFormat {
-    Table,
-    Csv,
-    Json,
-    Jsonl,
-}
-
-impl From<OutputFormat> for Format {
-    fn from(f: OutputFormat) -> Format {
-        match f {
-            OutputFormat::Table => Format::Table,
-            OutputFormat::Csv => Format::Csv,
-            OutputFormat::Json => Format::Json,
-            OutputFormat::Jsonl => Format::Jsonl,
-        }
-    }
 }
 
 pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
