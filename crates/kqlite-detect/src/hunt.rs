@@ -83,10 +83,11 @@ fn each_result_row(result: &QueryResult) -> impl Iterator<Item = Vec<Value>> + '
     result.batches.iter().flat_map(move |batch| {
         (0..batch.num_rows()).map(move |row| {
             let mut values = Vec::with_capacity(result.columns.len());
+            let mut text = String::new();
             for (i, column) in result.columns.iter().enumerate() {
-                let mut text = String::new();
+                text.clear();
                 kqlite_engine::output::write_cell_json(&mut text, batch.column(i).as_ref(), row, column.ty);
-                values.push(serde_json::from_str(&text).unwrap_or(Value::String(text)));
+                values.push(serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone())));
             }
             values
         })
