@@ -172,6 +172,12 @@ impl<'a> ObjectEncoder<'a> {
         ObjectEncoder { out, ends: Vec::new(), entries: Vec::new() }
     }
 
+    /// An encoder with room for `entries` entries of `bytes` bytes (keys and
+    /// values) in all, for callers that know them.
+    pub fn with_capacity(out: &'a mut Vec<u8>, entries: usize, bytes: usize) -> Self {
+        ObjectEncoder { out, ends: Vec::with_capacity(entries), entries: Vec::with_capacity(bytes) }
+    }
+
     pub fn begin_entry(&mut self, key: &str) -> &mut Vec<u8> {
         self.entries.extend_from_slice(&(key.len() as u32).to_le_bytes());
         self.entries.extend_from_slice(key.as_bytes());

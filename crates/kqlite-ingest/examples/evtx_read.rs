@@ -1,7 +1,7 @@
 //! Reads EVTX files into SecurityEvent/WindowsEvent batches and drops them:
 //! the reader's own speed, without a store (`bench/evtx_bench.py` runs it).
 //!
-//!     cargo run --release -p kqlite-ingest --example evtx_read -- DIR [--no-raw]
+//!     cargo run --release -p kqlite-ingest --example evtx_read -- DIR [--raw]
 
 use kqlite_ingest::evtx::{find_evtx_files, read_evtx, EvtxOptions};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,11 +10,14 @@ use std::time::Instant;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(dir) = args.get(1) else {
-        eprintln!("usage: evtx_read DIR [--no-raw]");
+        eprintln!("usage: evtx_read DIR [--raw]");
         std::process::exit(2);
     };
-    let options = EvtxOptions { raw_event_data: !args.iter().any(|a| a == "--no-raw"), ..EvtxOptions::default() };
+    // --raw: keep RawEventData, which reads records through the evtx crate's XML.
+    let options = EvtxOptions { raw_event_data: args.iter().any(|a| a == "--raw"), ..EvtxOptions::default() };
     let paths = find_evtx_files(std::path::Path::new(dir)).expect("list DIR");
+    // As `kqlite ingest` does: with several files in flight, each is parsed on one thread.
+    let options = EvtxOptions { parse_threads: if paths.len() > 1 { 1 } else { 0 }, ..options };
     let start = Instant::now();
     let (next, records, rows, rejected) =
         (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));

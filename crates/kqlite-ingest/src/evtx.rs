@@ -14,6 +14,7 @@
 //! handed out in batches of [`EvtxOptions::batch_rows`], so memory is bounded
 //! per batch when the caller streams them with [`read_evtx`].
 
+mod binxml;
 mod security;
 pub mod writer;
 mod xml;
@@ -22,7 +23,7 @@ use crate::catalog;
 use crate::columns::ColumnBuilder;
 use crate::tabular::{LoadReport, LoadedTable};
 use ::evtx::err::EvtxError;
-use ::evtx::{EvtxParser, EvtxRecord, ParserSettings};
+use ::evtx::{EvtxChunkData, EvtxParser, EvtxRecord, ParserSettings};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::dynamic::{DynValue, ObjectEncoder};
@@ -120,7 +121,11 @@ pub struct EvtxOptions {
     pub batch_rows: usize,
     /// Also carve deleted records from unallocated chunk space.
     pub recover_records: bool,
-    /// Keep each record's XML in `WindowsEvent.RawEventData`.
+    /// Keep each record's XML in `WindowsEvent.RawEventData`. Sentinel fills
+    /// that column only when it cannot parse an event (its schema: "The raw
+    /// event XML when parsing fails. It's null when parsing successful"), so
+    /// it is off by default; on, records are rendered as XML by the `evtx`
+    /// crate and read back, which is several times slower.
     pub raw_event_data: bool,
 }
 
@@ -131,7 +136,7 @@ impl Default for EvtxOptions {
             file_threads: 0,
             batch_rows: 8192,
             recover_records: false,
-            raw_event_data: true,
+            raw_event_data: false,
         }
     }
 }
@@ -151,6 +156,11 @@ pub struct EvtxReport {
     pub load: LoadReport,
     /// Rows added to `SecurityEvent` (records of the Security channel).
     pub security_events: usize,
+    /// Chunks read through the `evtx` crate's XML because a record there has
+    /// a shape the BinXML reader leaves to it (array values, say), with the
+    /// first such reason; the rows are the same either way, only slower.
+    pub xml_chunks: usize,
+    pub xml_chunk_reason: Option<&'static str>,
     /// Rows added to `WindowsEvent` (every loaded record).
     pub windows_events: usize,
     /// Security `EventData` names without a `SecurityEvent` column of their
@@ -204,20 +214,64 @@ pub fn read_evtx_from<R: Read + Seek>(
     };
     let settings =
         ParserSettings::new().num_threads(options.parse_threads).indent(false).recover_records(options.recover_records);
-    let mut parser = parser.with_configuration(settings);
+    let mut parser = parser.with_configuration(settings.clone());
     let mut tables = Tables::new(options.batch_rows.max(1), options.raw_event_data);
     // A panic inside the parser (propagated from its worker threads) ends
     // this file, not the caller: what was read so far is kept.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let records = parser.serialized_records(|record| record.map(parse_record));
-        for item in records {
+        let mut take = |item: ReadItem, report: &mut EvtxReport| {
             report.load.records_read += 1;
             match item {
-                Ok(Ok(event)) => tables.push(&event, &mut report, sink),
-                Ok(Err((record_id, reason))) => {
-                    report.load.rejected.push((format!("{location}: record {record_id}"), reason))
+                ReadItem::Event(event) => tables.push(&event, report, sink),
+                ReadItem::Rejected(at, reason) => report.load.rejected.push((at, reason)),
+            }
+        };
+        if options.recover_records || options.raw_event_data {
+            // Carving and raw XML need the `evtx` crate's records as they are.
+            let records = parser.serialized_records(|record| record.map(parse_record));
+            for item in records {
+                take(
+                    match item {
+                        Ok(Ok(event)) => ReadItem::Event(event),
+                        Ok(Err((record_id, reason))) => ReadItem::Rejected(format!("{location}: record {record_id}"), reason),
+                        Err(e) => ReadItem::Rejected(error_location(location, &e), error_chain(&e)),
+                    },
+                    &mut report,
+                );
+            }
+        } else {
+            let settings = Arc::new(settings);
+            let parallel = options.parse_threads != 1;
+            // Chunks are read in order and parsed a batch at a time, in parallel.
+            let batch = if parallel { 4 * rayon::current_num_threads().max(1) } else { 1 };
+            let mut chunks = parser.chunks();
+            loop {
+                let mut pending = Vec::with_capacity(batch);
+                for chunk in chunks.by_ref().take(batch) {
+                    pending.push(chunk);
                 }
-                Err(e) => report.load.rejected.push((error_location(location, &e), error_chain(&e))),
+                if pending.is_empty() {
+                    break;
+                }
+                let read = |chunk: evtx::err::Result<EvtxChunkData>| match chunk {
+                    Ok(mut chunk) => read_chunk(&mut chunk, location, &settings),
+                    Err(e) => (vec![ReadItem::Rejected(error_location(location, &e), error_chain(&e))], None),
+                };
+                let results: Vec<(Vec<ReadItem>, Option<&'static str>)> = if parallel && pending.len() > 1 {
+                    use rayon::prelude::*;
+                    pending.into_par_iter().map(read).collect()
+                } else {
+                    pending.into_iter().map(read).collect()
+                };
+                for (items, xml_reason) in results {
+                    if let Some(reason) = xml_reason {
+                        report.xml_chunks += 1;
+                        report.xml_chunk_reason.get_or_insert(reason);
+                    }
+                    for item in items {
+                        take(item, &mut report);
+                    }
+                }
             }
         }
     }));
@@ -543,6 +597,216 @@ impl Event {
     }
 }
 
+/// One record read, or why a record or chunk could not be.
+enum ReadItem {
+    Event(Event),
+    Rejected(String, String),
+}
+
+/// The records of one chunk: read from their BinXML ([`binxml`]), or, when a
+/// record there has a shape that reader leaves to the `evtx` crate, the
+/// whole chunk again through the crate's XML (and says why).
+fn read_chunk(
+    chunk: &mut EvtxChunkData,
+    location: &str,
+    settings: &Arc<ParserSettings>,
+) -> (Vec<ReadItem>, Option<&'static str>) {
+    match read_chunk_binxml(chunk, location) {
+        Ok(items) => (items, None),
+        Err(why) => (read_chunk_xml(chunk, location, settings), Some(why.0)),
+    }
+}
+
+fn read_chunk_binxml(chunk: &EvtxChunkData, location: &str) -> Result<Vec<ReadItem>, binxml::Unsupported> {
+    let header = &chunk.header;
+    let records = binxml::records(&chunk.data, header.free_space_offset, header.last_event_record_id)?;
+    let mut reader = binxml::ChunkReader::new(&chunk.data);
+    let mut dom = binxml::Dom::default();
+    let mut items = Vec::with_capacity(records.len());
+    for record in &records {
+        reader.read(record, &mut dom)?;
+        items.push(match event_from_dom(&reader, &mut dom, record.time) {
+            Ok(event) => ReadItem::Event(event),
+            Err(reason) => ReadItem::Rejected(format!("{location}: record {}", record.id), reason),
+        });
+    }
+    Ok(items)
+}
+
+fn read_chunk_xml(chunk: &mut EvtxChunkData, location: &str, settings: &Arc<ParserSettings>) -> Vec<ReadItem> {
+    let number = chunk.number.unwrap_or_default();
+    let mut parsed = match chunk.parse(settings.clone()) {
+        Ok(parsed) => parsed,
+        Err(e) => return vec![ReadItem::Rejected(format!("{location}: chunk {number}"), error_chain(&e))],
+    };
+    parsed
+        .iter()
+        .map(|record| match record.map(parse_record) {
+            Ok(Ok(event)) => ReadItem::Event(event),
+            Ok(Err((record_id, reason))) => ReadItem::Rejected(format!("{location}: record {record_id}"), reason),
+            Err(e) => ReadItem::Rejected(error_location(location, &e), error_chain(&e)),
+        })
+        .collect()
+}
+
+/// The fields of a record instantiated by [`binxml::ChunkReader`], read as
+/// [`event_from_xml`] reads the XML Windows renders (its text spans become
+/// the event's spans; `dom.text` moves into the event).
+fn event_from_dom(reader: &binxml::ChunkReader<'_>, dom: &mut binxml::Dom, header_time: Option<i64>) -> Result<Event, String> {
+    let mut event = Event { fields: Vec::with_capacity(24), ..Event::default() };
+    let root = dom.root().ok_or("the record holds no element")?;
+    let root_name = reader.name(dom.elements[root as usize].name);
+    if root_name != "Event" {
+        return Err(format!("the record's root element is <{root_name}>, not <Event>"));
+    }
+    let d: &binxml::Dom = dom;
+    let span = |s: (u32, u32)| if s.0 == s.1 { Text::Empty } else { Text::Span(s.0, s.1) };
+    let attr = |e: u32, name: &str| {
+        d.attributes(e).iter().find(|a| reader.name(a.name) == name).map_or(Text::Empty, |a| span(a.value))
+    };
+    let child = |e: u32, name: &str| d.children(e).find(|&c| reader.name(d.elements[c as usize].name) == name);
+    let mut system_time = None;
+    for e in child(root, "System").into_iter().flat_map(|s| d.children(s)) {
+        let text = span(d.elements[e as usize].text);
+        match reader.name(d.elements[e as usize].name) {
+            "Provider" => event.provider = attr(e, "Name"),
+            "EventID" => event.event_id = text,
+            "Version" => event.version = text,
+            "Level" => event.level = text,
+            "Task" => event.task = text,
+            "Opcode" => event.opcode = text,
+            "Keywords" => event.keywords = text,
+            "TimeCreated" => {
+                system_time = d.attributes(e).iter().find(|a| reader.name(a.name) == "SystemTime").map(|a| {
+                    a.time.or_else(|| parse_datetime(d.span(a.value)))
+                })
+            }
+            "EventRecordID" => event.event_record_id = text,
+            "Correlation" => event.activity_id = attr(e, "ActivityID"),
+            "Execution" => {
+                event.process_id = attr(e, "ProcessID");
+                event.thread_id = attr(e, "ThreadID");
+            }
+            "Channel" => event.channel = text,
+            "Computer" => event.computer = text,
+            "Security" => event.user_id = attr(e, "UserID"),
+            _ => {}
+        }
+    }
+    event.time = system_time.flatten().or(header_time);
+
+    let payload = child(root, "EventData").or_else(|| child(root, "UserData"));
+    let mut bag = None;
+    let security = d.span(match event.channel {
+        Text::Span(a, b) => (a, b),
+        _ => (0, 0),
+    })
+    .eq_ignore_ascii_case("Security");
+    if let Some(payload) = payload {
+        if reader.name(d.elements[payload as usize].name) == "EventData" {
+            let mut plain = true;
+            for item in d.children(payload) {
+                let name = d.attributes(item).iter().find(|a| reader.name(a.name) == "Name");
+                match (reader.name(d.elements[item as usize].name), name) {
+                    ("Data", Some(name)) => event.fields.push((span(name.value), span(d.elements[item as usize].text))),
+                    _ => plain = false,
+                }
+            }
+            if plain {
+                bag = encode_plain_bag(&event, &d.text);
+            }
+            if bag.is_none() || security {
+                let xml = render_xml(reader, d, payload, security);
+                if bag.is_none() {
+                    let doc = xml::parse(&xml)?;
+                    bag = Some(event_data_bag(doc.root()));
+                }
+                if security {
+                    event.event_data_xml = xml;
+                }
+            }
+        } else {
+            if let Some(inner) = d.children(payload).next() {
+                let xml = render_xml(reader, d, inner, false);
+                let doc = xml::parse(&xml)?;
+                bag = Some(element_object(doc.root()).encode());
+                for leaf in d.children(inner).filter(|&c| !d.has_children(c)) {
+                    let name = reader.name(d.elements[leaf as usize].name).to_string();
+                    event.fields.push((Text::Owned(name), span(d.elements[leaf as usize].text)));
+                }
+            }
+            if security {
+                event.event_data_xml = render_xml(reader, d, payload, true);
+            }
+        }
+    }
+    event.bag = bag.unwrap_or_else(|| DynValue::Object(Vec::new()).encode());
+    // A copy of exactly its size: the DOM keeps its buffer for the next record.
+    event.xml = dom.text.clone();
+    Ok(event)
+}
+
+/// An element of a [`binxml::Dom`] as XML, the way the `evtx` crate renders
+/// it (`<X/>` only for an element the BinXML closed as empty; its own text
+/// before its children). `namespace`: give the element Sentinel's `xmlns`
+/// when it has none, as `SecurityEvent.EventData` holds it (see [`with_namespace`]).
+fn render_xml(reader: &binxml::ChunkReader<'_>, dom: &binxml::Dom, e: u32, namespace: bool) -> String {
+    let mut out = String::with_capacity(256 + dom.span(dom.elements[e as usize].text).len());
+    render_element(reader, dom, e, namespace, &mut out);
+    out
+}
+
+fn render_element(reader: &binxml::ChunkReader<'_>, dom: &binxml::Dom, e: u32, namespace: bool, out: &mut String) {
+    let element = &dom.elements[e as usize];
+    let name = reader.qualified_name(element.name);
+    out.push('<');
+    out.push_str(name);
+    if namespace && !dom.attributes(e).iter().any(|a| reader.qualified_name(a.name).starts_with("xmlns")) {
+        out.push_str(" xmlns=\"");
+        out.push_str(EVENT_NS);
+        out.push('"');
+    }
+    for a in dom.attributes(e) {
+        out.push(' ');
+        out.push_str(reader.qualified_name(a.name));
+        out.push_str("=\"");
+        escape_xml_into(out, dom.span(a.value), true);
+        out.push('"');
+    }
+    let text = dom.span(element.text);
+    if element.self_closing && text.is_empty() && !dom.has_children(e) {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    escape_xml_into(out, text, false);
+    for c in dom.children(e) {
+        render_element(reader, dom, c, false, out);
+    }
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
+/// XML escaping as the `evtx` crate writes it: quotes only in attributes.
+fn escape_xml_into(out: &mut String, text: &str, in_attribute: bool) {
+    let mut run = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escaped = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if in_attribute => "&quot;",
+            b'\'' if in_attribute => "&apos;",
+            _ => continue,
+        };
+        out.push_str(&text[run..i]);
+        out.push_str(escaped);
+        run = i + 1;
+    }
+    out.push_str(&text[run..]);
+}
+
 fn parse_record(record: EvtxRecord<'_>) -> Result<Event, (u64, String)> {
     let record_id = record.event_record_id;
     let header_time = i64::try_from(record.timestamp.as_nanosecond()).ok();
@@ -637,11 +901,15 @@ impl Event {
 /// (nearly all of them), encoded straight from the fields.
 fn encode_plain_bag(event: &Event, xml: &str) -> Option<Vec<u8>> {
     let names: Vec<&str> = event.fields.iter().map(|(n, _)| event.get_in(xml, n)).collect();
-    if names.iter().enumerate().any(|(i, n)| names[..i].contains(n)) {
+    // Distinct names, checked on a cheap fingerprint first (length and ends).
+    let print = |n: &str| (n.len(), n.as_bytes().first().copied(), n.as_bytes().last().copied());
+    let prints: Vec<_> = names.iter().map(|n| print(n)).collect();
+    if prints.iter().enumerate().any(|(i, p)| prints[..i].iter().enumerate().any(|(j, q)| p == q && names[i] == names[j])) {
         return None;
     }
-    let mut out = Vec::with_capacity(xml.len() / 2);
-    let mut encoder = ObjectEncoder::new(&mut out);
+    let bytes: usize = event.fields.iter().map(|(n, v)| event.get_in(xml, n).len() + event.get_in(xml, v).len() + 9).sum();
+    let mut out = Vec::with_capacity(bytes + 4 * names.len() + 5);
+    let mut encoder = ObjectEncoder::with_capacity(&mut out, names.len(), bytes);
     for (name, (_, value)) in names.iter().zip(&event.fields) {
         encode_string(encoder.begin_entry(name), event.get_in(xml, value));
         encoder.end_entry();
@@ -896,50 +1164,121 @@ enum Cell<'a> {
 
 struct TableBuilder {
     table: EvtxTable,
-    builders: Vec<ColumnBuilder>,
+    columns: Vec<Column>,
     rows: usize,
-    /// Rows each builder holds; the rest of its rows up to `rows` are
+    /// Rows each column holds; the rest of its rows up to `rows` are
     /// missing values, appended in bulk when the column is next set (or at
     /// flush), so that a row costs its cells rather than all 228 columns.
     filled: Vec<usize>,
 }
 
+/// A column being built: strings (most of them) by hand, so that a run of
+/// missing values (empty strings: Kusto strings are never null) is one
+/// fill of the offsets rather than an append per row.
+enum Column {
+    Text(TextColumn),
+    Other(ColumnBuilder),
+}
+
+struct TextColumn {
+    offsets: Vec<i32>,
+    values: Vec<u8>,
+}
+
+impl TextColumn {
+    fn new() -> TextColumn {
+        TextColumn { offsets: vec![0], values: Vec::new() }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.values.extend_from_slice(text.as_bytes());
+        // A batch holds at most `batch_rows` records of at most 64 KiB each.
+        self.offsets.push(i32::try_from(self.values.len()).expect("a batch's text fits 2 GiB"));
+    }
+
+    fn push_empty(&mut self, n: usize) {
+        let last = *self.offsets.last().expect("offsets start with 0");
+        self.offsets.resize(self.offsets.len() + n, last);
+    }
+
+    fn finish(&mut self) -> datafusion::arrow::array::ArrayRef {
+        use datafusion::arrow::array::StringArray;
+        use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+        // The next batch likely needs as much room: reserve it now rather than regrow.
+        let mut next = Vec::with_capacity(self.offsets.len());
+        next.push(0);
+        let offsets = std::mem::replace(&mut self.offsets, next);
+        let room = self.values.len();
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(room));
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        Arc::new(StringArray::new(offsets, Buffer::from_vec(values), None))
+    }
+}
+
 impl TableBuilder {
     fn new(table: EvtxTable) -> TableBuilder {
-        let builders: Vec<ColumnBuilder> = table.columns().iter().map(|c| small_builder(c.ty)).collect();
-        TableBuilder { table, filled: vec![0; builders.len()], builders, rows: 0 }
+        let columns: Vec<Column> = table
+            .columns()
+            .iter()
+            .map(|c| match small_builder(c.ty) {
+                ColumnBuilder::Text(_) => Column::Text(TextColumn::new()),
+                builder => Column::Other(builder),
+            })
+            .collect();
+        TableBuilder { table, filled: vec![0; columns.len()], columns, rows: 0 }
     }
 
     /// Appends a row; returns how many cells did not convert to their type.
     fn push(&mut self, row: &Row<'_>) -> usize {
         let mut failures = 0;
         for &(i, cell) in &row.cells {
-            let builder = &mut self.builders[i];
-            push_missing(builder, self.rows - self.filled[i]);
+            let missing = self.rows - self.filled[i];
             self.filled[i] = self.rows + 1;
-            let ok = match (builder, cell) {
-                (ColumnBuilder::Nanos(b, _), Cell::Time(t)) => {
-                    b.append_option(t);
-                    t.is_some()
+            let ok = match &mut self.columns[i] {
+                Column::Text(column) => {
+                    column.push_empty(missing);
+                    match cell {
+                        Cell::Text(text) => {
+                            column.push(text);
+                            true
+                        }
+                        Cell::Time(t) => {
+                            column.push_empty(1);
+                            t.is_none()
+                        }
+                        Cell::Dynamic(_) => {
+                            column.push_empty(1);
+                            false
+                        }
+                    }
                 }
-                (b, Cell::Time(t)) => {
-                    b.push_missing();
-                    t.is_none()
-                }
-                (ColumnBuilder::Dynamic(b), Cell::Dynamic(bytes)) => {
-                    b.append_value(bytes);
-                    true
-                }
-                (ColumnBuilder::Int(b), Cell::Text(text)) if hex_u32(text).is_some() => {
-                    // Windows writes status codes as hex; 0xC000006D is a
-                    // negative 32-bit int, as Kusto stores it.
-                    b.append_value(hex_u32(text).unwrap_or_default() as i32);
-                    true
-                }
-                (b, Cell::Text(text)) => b.push_text(text),
-                (b, Cell::Dynamic(_)) => {
-                    b.push_missing();
-                    false
+                Column::Other(builder) => {
+                    push_missing(builder, missing);
+                    match (builder, cell) {
+                        (ColumnBuilder::Nanos(b, _), Cell::Time(t)) => {
+                            b.append_option(t);
+                            t.is_some()
+                        }
+                        (b, Cell::Time(t)) => {
+                            b.push_missing();
+                            t.is_none()
+                        }
+                        (ColumnBuilder::Dynamic(b), Cell::Dynamic(bytes)) => {
+                            b.append_value(bytes);
+                            true
+                        }
+                        (ColumnBuilder::Int(b), Cell::Text(text)) if hex_u32(text).is_some() => {
+                            // Windows writes status codes as hex; 0xC000006D is a
+                            // negative 32-bit int, as Kusto stores it.
+                            b.append_value(hex_u32(text).unwrap_or_default() as i32);
+                            true
+                        }
+                        (b, Cell::Text(text)) => b.push_text(text),
+                        (b, Cell::Dynamic(_)) => {
+                            b.push_missing();
+                            false
+                        }
+                    }
                 }
             };
             failures += usize::from(!ok);
@@ -952,11 +1291,25 @@ impl TableBuilder {
         if self.rows == 0 {
             return;
         }
-        for (builder, filled) in self.builders.iter_mut().zip(&mut self.filled) {
-            push_missing(builder, self.rows - *filled);
-            *filled = 0;
-        }
-        let arrays = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let rows = self.rows;
+        let arrays = self
+            .columns
+            .iter_mut()
+            .zip(&mut self.filled)
+            .map(|(column, filled)| {
+                let missing = rows - std::mem::take(filled);
+                match column {
+                    Column::Text(c) => {
+                        c.push_empty(missing);
+                        c.finish()
+                    }
+                    Column::Other(b) => {
+                        push_missing(b, missing);
+                        b.finish()
+                    }
+                }
+            })
+            .collect();
         let batch = RecordBatch::try_new(self.table.schema(), arrays).expect("builders match the schema");
         self.rows = 0;
         sink(self.table, batch);
@@ -1056,6 +1409,8 @@ const SECURITY_RESERVED: &[&str] = &[
 ];
 
 struct Tables {
+    /// `Activity` by EventID, made once.
+    activities: HashMap<i32, String, BuildHasherDefault<Fnv>>,
     security: TableBuilder,
     windows: TableBuilder,
     batch_rows: usize,
@@ -1084,6 +1439,7 @@ fn set_system_columns<'e, R>(event: &'e Event, level_name: &'e str, mut set: imp
 impl Tables {
     fn new(batch_rows: usize, raw_event_data: bool) -> Tables {
         Tables {
+            activities: HashMap::default(),
             security: TableBuilder::new(EvtxTable::SecurityEvent),
             windows: TableBuilder::new(EvtxTable::WindowsEvent),
             batch_rows,
@@ -1108,7 +1464,10 @@ impl Tables {
 
     fn push_security(&mut self, event: &Event, level_name: &str, report: &mut EvtxReport) {
         let event_id = event.get(&event.event_id).trim().parse::<i32>().ok();
-        let activity = event_id.map(security::activity).unwrap_or_default();
+        let activity = match event_id {
+            Some(id) => self.activities.entry(id).or_insert_with(|| security::activity(id)).as_str(),
+            None => "",
+        };
         let logon_type_name = event
             .field("LogonType")
             .and_then(|t| t.trim().parse::<i64>().ok())
@@ -1152,7 +1511,7 @@ impl Tables {
         set("Level", Cell::Text(event.get(&event.level)));
         set("EventData", Cell::Text(&event.event_data_xml));
         set("Type", Cell::Text("SecurityEvent"));
-        set("Activity", Cell::Text(&activity));
+        set("Activity", Cell::Text(activity));
         set("Account", Cell::Text(account));
         set("AccountType", Cell::Text(account_type));
         set("TargetAccount", Cell::Text(&target));
