@@ -233,7 +233,9 @@ pub fn read_evtx_from<R: Read + Seek>(
                 take(
                     match item {
                         Ok(Ok(event)) => ReadItem::Event(event),
-                        Ok(Err((record_id, reason))) => ReadItem::Rejected(format!("{location}: record {record_id}"), reason),
+                        Ok(Err((record_id, reason))) => {
+                            ReadItem::Rejected(format!("{location}: record {record_id}"), reason)
+                        }
                         Err(e) => ReadItem::Rejected(error_location(location, &e), error_chain(&e)),
                     },
                     &mut report,
@@ -652,7 +654,11 @@ fn read_chunk_xml(chunk: &mut EvtxChunkData, location: &str, settings: &Arc<Pars
 /// The fields of a record instantiated by [`binxml::ChunkReader`], read as
 /// [`event_from_xml`] reads the XML Windows renders (its text spans become
 /// the event's spans; `dom.text` moves into the event).
-fn event_from_dom(reader: &binxml::ChunkReader<'_>, dom: &mut binxml::Dom, header_time: Option<i64>) -> Result<Event, String> {
+fn event_from_dom(
+    reader: &binxml::ChunkReader<'_>,
+    dom: &mut binxml::Dom,
+    header_time: Option<i64>,
+) -> Result<Event, String> {
     let mut event = Event { fields: Vec::with_capacity(24), ..Event::default() };
     let root = dom.root().ok_or("the record holds no element")?;
     let root_name = reader.name(dom.elements[root as usize].name);
@@ -677,9 +683,11 @@ fn event_from_dom(reader: &binxml::ChunkReader<'_>, dom: &mut binxml::Dom, heade
             "Opcode" => event.opcode = text,
             "Keywords" => event.keywords = text,
             "TimeCreated" => {
-                system_time = d.attributes(e).iter().find(|a| reader.name(a.name) == "SystemTime").map(|a| {
-                    a.time.or_else(|| parse_datetime(d.span(a.value)))
-                })
+                system_time = d
+                    .attributes(e)
+                    .iter()
+                    .find(|a| reader.name(a.name) == "SystemTime")
+                    .map(|a| a.time.or_else(|| parse_datetime(d.span(a.value))))
             }
             "EventRecordID" => event.event_record_id = text,
             "Correlation" => event.activity_id = attr(e, "ActivityID"),
@@ -697,11 +705,12 @@ fn event_from_dom(reader: &binxml::ChunkReader<'_>, dom: &mut binxml::Dom, heade
 
     let payload = child(root, "EventData").or_else(|| child(root, "UserData"));
     let mut bag = None;
-    let security = d.span(match event.channel {
-        Text::Span(a, b) => (a, b),
-        _ => (0, 0),
-    })
-    .eq_ignore_ascii_case("Security");
+    let security = d
+        .span(match event.channel {
+            Text::Span(a, b) => (a, b),
+            _ => (0, 0),
+        })
+        .eq_ignore_ascii_case("Security");
     if let Some(payload) = payload {
         if reader.name(d.elements[payload as usize].name) == "EventData" {
             let mut plain = true;
@@ -904,10 +913,15 @@ fn encode_plain_bag(event: &Event, xml: &str) -> Option<Vec<u8>> {
     // Distinct names, checked on a cheap fingerprint first (length and ends).
     let print = |n: &str| (n.len(), n.as_bytes().first().copied(), n.as_bytes().last().copied());
     let prints: Vec<_> = names.iter().map(|n| print(n)).collect();
-    if prints.iter().enumerate().any(|(i, p)| prints[..i].iter().enumerate().any(|(j, q)| p == q && names[i] == names[j])) {
+    if prints
+        .iter()
+        .enumerate()
+        .any(|(i, p)| prints[..i].iter().enumerate().any(|(j, q)| p == q && names[i] == names[j]))
+    {
         return None;
     }
-    let bytes: usize = event.fields.iter().map(|(n, v)| event.get_in(xml, n).len() + event.get_in(xml, v).len() + 9).sum();
+    let bytes: usize =
+        event.fields.iter().map(|(n, v)| event.get_in(xml, n).len() + event.get_in(xml, v).len() + 9).sum();
     let mut out = Vec::with_capacity(bytes + 4 * names.len() + 5);
     let mut encoder = ObjectEncoder::with_capacity(&mut out, names.len(), bytes);
     for (name, (_, value)) in names.iter().zip(&event.fields) {
@@ -1041,8 +1055,8 @@ pub(crate) struct EventFields {
 }
 
 impl EventFields {
-    /// The event as Windows renders it, which becomes `RawEventData` and is
-    /// read by the same code as an EVTX record's XML.
+    /// The event as Windows renders it, read by the same code as an EVTX
+    /// record's XML.
     fn to_xml(&self) -> String {
         let mut x = String::with_capacity(600 + self.data.iter().map(|(n, v)| n.len() + v.len() + 24).sum::<usize>());
         x.push_str("<Event xmlns=\"");
@@ -1123,7 +1137,7 @@ pub(crate) struct EventRows {
 
 impl EventRows {
     pub(crate) fn new() -> EventRows {
-        EventRows { tables: Tables::new(8192, true), report: EvtxReport::default(), batches: Vec::new() }
+        EventRows { tables: Tables::new(8192, false), report: EvtxReport::default(), batches: Vec::new() }
     }
 
     /// Adds the event's rows; `Err` says why it has none.
@@ -1729,8 +1743,14 @@ mod tests {
         assert!(row.set(i, Cell::Text("0xC000006D")));
         assert!(!row.set(i, Cell::Text("1")));
         assert_eq!(b.push(&row), 0);
-        let array = b.builders[i].finish();
+        let mut batches = Vec::new();
+        b.flush(&mut |_, batch| batches.push(batch));
+        let array = batches[0].column(i);
         assert_eq!(array.as_any().downcast_ref::<Int32Array>().unwrap().value(0), 0xC000006Du32 as i32);
+        // Columns never set in the batch are empty strings (Kusto strings are never null).
+        let name = EvtxTable::SecurityEvent.layout().index["CommandLine"];
+        let strings = batches[0].column(name).as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
+        assert_eq!((strings.len(), strings.null_count(), strings.value(0)), (1, 0, ""));
     }
 
     #[test]

@@ -103,7 +103,8 @@ fn binxml_and_xml_readers_give_the_same_rows() {
         xml_chunks += fast_report.xml_chunks;
         for table in EvtxTable::ALL {
             let of = |batches: &[(EvtxTable, RecordBatch)]| {
-                let parts: Vec<RecordBatch> = batches.iter().filter(|(t, _)| *t == table).map(|(_, b)| b.clone()).collect();
+                let parts: Vec<RecordBatch> =
+                    batches.iter().filter(|(t, _)| *t == table).map(|(_, b)| b.clone()).collect();
                 concat_batches(&table.schema(), &parts).unwrap()
             };
             let (a, b) = (of(&fast), of(&slow));
@@ -116,7 +117,10 @@ fn binxml_and_xml_readers_give_the_same_rows() {
                 let (x, y) = (a.column(i), b.column(i));
                 if x.to_data() != y.to_data() {
                     let row = (0..x.len())
-                        .find(|&r| array_value_to_string(x, r).ok() != array_value_to_string(y, r).ok() || x.is_null(r) != y.is_null(r))
+                        .find(|&r| {
+                            array_value_to_string(x, r).ok() != array_value_to_string(y, r).ok()
+                                || x.is_null(r) != y.is_null(r)
+                        })
                         .unwrap_or(0);
                     panic!(
                         "{name}: {}.{} row {row}: binxml {:?} vs xml {:?}",

@@ -107,12 +107,11 @@ struct Value<'c> {
 }
 
 /// Part of an attribute value or of an element's text.
-enum Piece<'c> {
-    Value(Value<'c>),
+enum Piece {
+    /// Text of the template itself (decoded once per chunk).
+    Text(Box<str>),
     /// A value of the instance (optional or not: a NULL value renders nothing either way).
     Substitution(u16),
-    Char(char),
-    Entity(&'static str),
 }
 
 /// A compiled BinXML stream: a template definition, a record, or a nested fragment.
@@ -120,13 +119,16 @@ enum Node<'c> {
     Element {
         name: u32,
         dependency: Option<u16>,
-        attributes: Vec<(u32, Vec<Piece<'c>>)>,
+        attributes: Vec<(u32, Vec<Piece>)>,
         children: Vec<Node<'c>>,
         /// Closed by an empty-element token (rendered `<X/>`, not `<X></X>`).
         self_closing: bool,
     },
-    Text(Piece<'c>),
-    Instance { template: u32, values: Vec<Value<'c>> },
+    Text(Piece),
+    Instance {
+        template: u32,
+        values: Vec<Value<'c>>,
+    },
 }
 
 /// An element of a record, instantiated.
@@ -259,7 +261,12 @@ impl<'c> ChunkReader<'c> {
         let mut roots: Vec<Node<'c>> = Vec::new();
         // The attribute whose value pieces follow.
         let mut in_attribute = false;
-        fn push<'c>(stack: &mut [Node<'c>], roots: &mut Vec<Node<'c>>, in_attribute: bool, node: Node<'c>) -> Result<()> {
+        fn push<'c>(
+            stack: &mut [Node<'c>],
+            roots: &mut Vec<Node<'c>>,
+            in_attribute: bool,
+            node: Node<'c>,
+        ) -> Result<()> {
             match stack.last_mut() {
                 Some(Node::Element { attributes, children, .. }) => match node {
                     Node::Text(piece) if in_attribute => {
@@ -322,17 +329,20 @@ impl<'c> ChunkReader<'c> {
                     in_attribute = true;
                 }
                 0x05 | 0x45 => {
-                    let value = c.literal()?;
-                    push(&mut stack, &mut roots, in_attribute, Node::Text(Piece::Value(value)))?;
+                    let mut text = String::new();
+                    write_value(&mut text, c.literal()?)?;
+                    push(&mut stack, &mut roots, in_attribute, Node::Text(Piece::Text(text.into())))?;
                 }
                 0x07 | 0x47 => {
                     let n = c.u16()? as usize;
                     let bytes = c.take(n * 2)?;
-                    push(&mut stack, &mut roots, in_attribute, Node::Text(Piece::Value(Value { ty: STRING, bytes })))?;
+                    let mut text = String::new();
+                    push_utf16(&mut text, bytes);
+                    push(&mut stack, &mut roots, in_attribute, Node::Text(Piece::Text(text.into())))?;
                 }
                 0x08 | 0x48 => {
                     let ch = char::from_u32(u32::from(c.u16()?)).ok_or(Unsupported("character reference"))?;
-                    push(&mut stack, &mut roots, in_attribute, Node::Text(Piece::Char(ch)))?;
+                    push(&mut stack, &mut roots, in_attribute, Node::Text(Piece::Text(ch.to_string().into())))?;
                 }
                 0x09 | 0x49 => {
                     let name = self.name_ref(&mut c)?;
@@ -344,7 +354,7 @@ impl<'c> ChunkReader<'c> {
                         "apos" => "'",
                         _ => return Err(Unsupported("entity reference")),
                     };
-                    push(&mut stack, &mut roots, in_attribute, Node::Text(Piece::Entity(entity)))?;
+                    push(&mut stack, &mut roots, in_attribute, Node::Text(Piece::Text(entity.into())))?;
                 }
                 0x0d | 0x0e => {
                     if !in_template {
@@ -433,7 +443,14 @@ impl<'c> ChunkReader<'c> {
         Ok(id)
     }
 
-    fn emit(&mut self, nodes: &[Node<'c>], values: &[Value<'c>], parent: u32, dom: &mut Dom, depth: usize) -> Result<()> {
+    fn emit(
+        &mut self,
+        nodes: &[Node<'c>],
+        values: &[Value<'c>],
+        parent: u32,
+        dom: &mut Dom,
+        depth: usize,
+    ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Unsupported("nesting"));
         }
@@ -481,7 +498,11 @@ impl<'c> ChunkReader<'c> {
                             self.piece(piece, values, None, dom, depth)?;
                         }
                         let time = if pieces.len() == 1 { time } else { None };
-                        dom.attributes.push(DomAttribute { name: *attribute, value: (start, dom.text.len() as u32), time });
+                        dom.attributes.push(DomAttribute {
+                            name: *attribute,
+                            value: (start, dom.text.len() as u32),
+                            time,
+                        });
                     }
                     dom.elements[e as usize].attributes = (first_attribute, dom.attributes.len() as u32);
                     self.emit(children, values, e, dom, depth)?;
@@ -498,22 +519,22 @@ impl<'c> ChunkReader<'c> {
 
     /// Appends a piece: to `dom.text` for an attribute (`text_of: None`), or to
     /// the text of element `text_of`.
-    fn piece(&mut self, piece: &Piece<'c>, values: &[Value<'c>], text_of: Option<u32>, dom: &mut Dom, depth: usize) -> Result<()> {
+    fn piece(
+        &mut self,
+        piece: &Piece,
+        values: &[Value<'c>],
+        text_of: Option<u32>,
+        dom: &mut Dom,
+        depth: usize,
+    ) -> Result<()> {
         let value = match piece {
-            Piece::Value(v) => *v,
             Piece::Substitution(index) => match values.get(*index as usize) {
                 Some(v) => *v,
                 None => return Ok(()),
             },
-            Piece::Char(ch) => {
+            Piece::Text(text) => {
                 return append_text(dom, text_of, |t| {
-                    t.push(*ch);
-                    Ok(())
-                })
-            }
-            Piece::Entity(s) => {
-                return append_text(dom, text_of, |t| {
-                    t.push_str(s);
+                    t.push_str(text);
                     Ok(())
                 })
             }
@@ -834,8 +855,10 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), Some(0));
         assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
         assert_eq!(civil_from_days(11_017), (2000, 3, 1));
-        // 1601-01-01 is FILETIME 0.
-        assert_eq!(filetime_nanos(0), Some(-11_644_473_600 * 1_000_000_000));
+        // FILETIME counts from 1601; 1970 is 11,644,473,600 s later. Before
+        // 1677 nanoseconds overflow an i64: no time rather than a wrong one.
+        assert_eq!(filetime_nanos(116_444_736_000_000_000), Some(0));
+        assert_eq!(filetime_nanos(0), None);
     }
 
     #[test]
