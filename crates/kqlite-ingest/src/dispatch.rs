@@ -31,10 +31,21 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
             let mut to_sink = |table: crate::evtx::EvtxTable, batch| sink(table.name(), table.columns(), batch);
             let report = match &source.content {
                 Content::File => read_evtx(&source.path, evtx, &mut to_sink),
-                // The parser seeks: compressed or extracted files are read whole.
-                Content::Gzip | Content::Bytes(_) => match source.bytes() {
-                    Ok(bytes) => read_evtx_from(std::io::Cursor::new(&bytes[..]), &source.location, evtx, &mut to_sink),
-                    Err(e) => return failed(format!("{}: {e}", source.location)),
+                Content::Bytes(bytes) => {
+                    read_evtx_from(std::io::Cursor::new(&bytes[..]), &source.location, evtx, &mut to_sink)
+                }
+                Content::Spooled(spool) => match std::fs::File::open(&spool.path) {
+                    Ok(file) => read_evtx_from(file, &source.location, evtx, &mut to_sink),
+                    Err(e) => return failed(format!("{}: cannot read its extracted copy: {e}", source.location)),
+                },
+                // The parser seeks: a gzip stream is decompressed to a
+                // temporary file first (memory stays bounded).
+                Content::Gzip => match source.reader().and_then(|mut r| crate::source::Spool::write(&mut *r)) {
+                    Ok(spool) => match std::fs::File::open(&spool.path) {
+                        Ok(file) => read_evtx_from(file, &source.location, evtx, &mut to_sink),
+                        Err(e) => return failed(format!("{}: cannot read its extracted copy: {e}", source.location)),
+                    },
+                    Err(e) => return failed(format!("{}: {}", source.location, crate::source::gzip_error(e))),
                 },
             };
             Outcome { report: report.load, error: report.error }
@@ -206,9 +217,14 @@ fn read_syslog(source: &Source, sink: &mut Sink) -> Outcome {
             Ok((table, report)) => hand_over(vec![table], report, sink),
             Err(e) => failed(e),
         },
-        Content::Bytes(bytes) => {
+        Content::Bytes(_) | Content::Spooled(_) => {
+            // Read whole: RFC 3164 years are inferred from the end of the file backwards.
+            let bytes = match source.bytes() {
+                Ok(bytes) => bytes,
+                Err(e) => return failed(format!("{}: cannot read: {e}", source.location)),
+            };
             let reference = file_time().unwrap_or_else(kqlite_engine::time::now_nanos);
-            let (table, report) = crate::syslog::load_bytes(bytes, &source.location, reference);
+            let (table, report) = crate::syslog::load_bytes(&bytes, &source.location, reference);
             hand_over(vec![table], report, sink)
         }
         Content::Gzip => {

@@ -67,8 +67,58 @@ pub enum Content {
     File,
     /// `path` is gzip: decompressed as it is read.
     Gzip,
-    /// Decompressed or extracted bytes.
+    /// Decompressed or extracted bytes (small ones: see [`SPOOL_BYTES`]).
     Bytes(Vec<u8>),
+    /// Decompressed or extracted into a temporary file, removed when the
+    /// source is dropped: a large member never sits in memory.
+    Spooled(Spool),
+}
+
+/// Extracted or decompressed content past this many bytes goes to a
+/// temporary file rather than memory (`KQLITE_SPOOL_BYTES` overrides it).
+pub const SPOOL_BYTES: u64 = 64 << 20;
+
+fn spool_bytes() -> u64 {
+    std::env::var("KQLITE_SPOOL_BYTES").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(SPOOL_BYTES)
+}
+
+/// A temporary file of extracted content, deleted on drop.
+pub struct Spool {
+    pub path: PathBuf,
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Spool {
+    /// Copies `reader` to a new temporary file (under `TMPDIR`).
+    pub fn write(reader: &mut dyn Read) -> std::io::Result<Spool> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("kqlite-spool-{}-{n}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let spool = Spool { path };
+        std::io::copy(reader, &mut std::io::BufWriter::with_capacity(1 << 20, &mut file))?;
+        Ok(spool)
+    }
+}
+
+/// `reader`'s content: in memory up to [`SPOOL_BYTES`], else in a spool file.
+/// `size` is what the container says the content holds, when it says.
+fn extract(reader: &mut dyn Read, size: Option<u64>) -> std::io::Result<Content> {
+    let limit = spool_bytes();
+    if size.is_some_and(|n| n > limit) {
+        return Spool::write(reader).map(Content::Spooled);
+    }
+    let mut head = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut head)?;
+    if head.len() as u64 <= limit {
+        return Ok(Content::Bytes(head));
+    }
+    Spool::write(&mut std::io::Cursor::new(head).chain(reader)).map(Content::Spooled)
 }
 
 impl Source {
@@ -90,6 +140,7 @@ impl Source {
         match &self.content {
             Content::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
             Content::File => std::fs::read(&self.path).map(std::borrow::Cow::Owned),
+            Content::Spooled(spool) => std::fs::read(&spool.path).map(std::borrow::Cow::Owned),
             Content::Gzip => {
                 let mut out = Vec::new();
                 self.reader()?.read_to_end(&mut out).map_err(gzip_error)?;
@@ -103,6 +154,7 @@ impl Source {
         Ok(match &self.content {
             Content::Bytes(bytes) => Box::new(&bytes[..]),
             Content::File => Box::new(std::fs::File::open(&self.path)?),
+            Content::Spooled(spool) => Box::new(std::fs::File::open(&spool.path)?),
             Content::Gzip => {
                 Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(std::fs::File::open(&self.path)?)))
             }
@@ -223,9 +275,8 @@ fn open_zip<R: Read + std::io::Seek>(
         let (name, member) = match archive.by_index(i) {
             Ok(mut entry) if entry.is_file() => {
                 let name = entry.name().to_string();
-                let mut out = Vec::with_capacity(entry.size().min(1 << 30) as usize);
-                let read = entry.read_to_end(&mut out).map(|_| out);
-                (name, read)
+                let size = entry.size();
+                (name, extract(&mut entry, Some(size)))
             }
             Ok(_) => continue,
             Err(e) => {
@@ -235,11 +286,13 @@ fn open_zip<R: Read + std::io::Seek>(
         };
         let member_location = format!("{location}!{name}");
         match member {
-            Ok(out) => {
+            Ok(Content::Bytes(out)) => {
                 if let Err(e) = open_bytes(path, member_location, out, each, depth + 1) {
                     errors.push(e);
                 }
             }
+            // A large member: containers inside it are not opened.
+            Ok(content) => each(Source { path: path.to_path_buf(), location: member_location, content }),
             Err(e) => errors.push(format!("{member_location}: cannot extract: {e}")),
         }
     }
