@@ -67,14 +67,50 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
             if format == Format::Csv || first_line_is_object(&head) {
                 return read_in_chunks(source, format, sink);
             }
-            // A JSON document (array, API result, export) is parsed whole.
+            read_json_document(source, sink)
+        }
+    }
+}
+
+/// A JSON document: arrays of records and `{"records":[…]}` exports
+/// streamed (see [`crate::json_stream`]); other shapes read whole. A
+/// document that fails before its first record is read as text, as JSON
+/// lines are (each bad line rejected with its number).
+fn read_json_document(source: &Source, sink: &mut Sink) -> Outcome {
+    use crate::json_stream::Streamed;
+    let location = &source.location;
+    let mut report = LoadReport::default();
+    let reader = match source.reader() {
+        Ok(reader) => reader,
+        Err(e) => return failed(format!("{location}: cannot read: {e}")),
+    };
+    let mut emit = |tables: Vec<LoadedTable>, piece: LoadReport, report: &mut LoadReport| {
+        for table in tables {
+            for batch in table.batches {
+                sink(&table.name, &table.columns, batch);
+            }
+        }
+        absorb_once(report, piece);
+    };
+    let streamed =
+        crate::json_stream::read_json_document(reader, location, &mut |tables, piece| emit(tables, piece, &mut report));
+    match streamed {
+        Ok(Streamed::Records) => Outcome { report, error: None },
+        Ok(Streamed::Document(map)) => match crate::tabular::load_json_document(map, location) {
+            Ok((tables, piece)) => {
+                emit(tables, piece, &mut report);
+                Outcome { report, error: None }
+            }
+            Err(e) => failed(e),
+        },
+        Err((_, 0)) => {
             let bytes = match source.bytes() {
                 Ok(bytes) => bytes,
-                Err(e) => return failed(format!("{}: cannot read: {e}", source.location)),
+                Err(e) => return failed(format!("{location}: cannot read: {e}")),
             };
             let mut notices = Vec::new();
-            let text = utf8(&bytes, &source.location, 0, &mut notices);
-            match load_text(&text, &source.location, None) {
+            let text = utf8(&bytes, location, 0, &mut notices);
+            match load_text(&text, location, None) {
                 Ok((tables, mut report)) => {
                     notices.append(&mut report.notices);
                     report.notices = notices;
@@ -83,6 +119,7 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
                 Err(e) => failed(e),
             }
         }
+        Err((error, _)) => Outcome { report, error: Some(error) },
     }
 }
 

@@ -14,6 +14,7 @@ pub mod columns;
 pub mod conform;
 pub mod dispatch;
 pub mod evtx;
+mod json_stream;
 pub mod pipeline;
 pub mod progress;
 pub mod source;

@@ -195,14 +195,37 @@ fn parse_json_records(text: &str, location: &str, line_offset: usize) -> Result<
 }
 
 fn numbered_objects(items: Vec<Value>, what: &str) -> Vec<Numbered<JsonRecord>> {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| match v {
-            Value::Object(m) => (i + 1, Ok((None, m))),
-            other => (i + 1, Err(format!("{what} is not an object: {}", short(&other.to_string())))),
-        })
-        .collect()
+    items.into_iter().enumerate().map(|(i, v)| (i + 1, array_element(v, what))).collect()
+}
+
+/// An element of a records array: an object, or why it is not a record.
+pub(crate) fn array_element(value: Value, what: &str) -> Result<JsonRecord, String> {
+    match value {
+        Value::Object(m) => Ok((None, m)),
+        other => Err(format!("{what} is not an object: {}", short(&other.to_string()))),
+    }
+}
+
+/// Tables of JSON records read by [`crate::json_stream`], numbered by position.
+pub(crate) fn load_json_records(rows: Vec<Numbered<JsonRecord>>, location: &str) -> (Vec<LoadedTable>, LoadReport) {
+    tables_of(Records::Json { rows, lines: false }, location)
+}
+
+/// Tables of a JSON object document read whole (API results, one record).
+pub(crate) fn load_json_document(
+    map: Map<String, Value>,
+    location: &str,
+) -> Result<(Vec<LoadedTable>, LoadReport), String> {
+    Ok(tables_of(document_records(map, location)?, location))
+}
+
+fn tables_of(records: Records, location: &str) -> (Vec<LoadedTable>, LoadReport) {
+    let mut report = LoadReport::default();
+    let mut tables = Vec::new();
+    for (name, group) in split_by_table(records, None, location, &mut report) {
+        tables.push(build_table(&name, group, location, &mut report));
+    }
+    (tables, report)
 }
 
 /// The records of a whole JSON object document.
@@ -231,7 +254,7 @@ fn document_records(mut map: Map<String, Value>, location: &str) -> Result<Recor
 }
 
 /// `{"category":"AdvancedHunting-DeviceLogonEvents","properties":{…}}`.
-fn streaming_record(record: Value) -> Result<(Option<String>, Map<String, Value>), String> {
+pub(crate) fn streaming_record(record: Value) -> Result<(Option<String>, Map<String, Value>), String> {
     let Value::Object(mut record) = record else {
         return Err(format!("record is not an object: {}", short(&record.to_string())));
     };

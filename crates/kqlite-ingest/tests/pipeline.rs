@@ -324,6 +324,63 @@ fn large_line_based_inputs_are_read_in_chunks() {
     assert_eq!(notices, 1, "{:?}", ingested.notices);
 }
 
+/// JSON documents that grow without bound (a records array, Defender's
+/// streaming export) are read a batch of records at a time: every record is
+/// loaded or rejected with its position, and a document cut short keeps the
+/// records before the cut and says where it stopped.
+#[test]
+fn large_json_documents_are_streamed_record_by_record() {
+    let root = scratch("json-docs");
+    let mut array = String::from("\u{feff}[\n");
+    for i in 0..20_000 {
+        if i > 0 {
+            array.push_str(",\n");
+        }
+        if i == 15_000 {
+            array.push_str("42");
+        } else {
+            array.push_str(&format!(
+                r#"{{"TimeGenerated":"2024-05-01T00:00:00Z","Type":"SecurityEvent","EventID":4624,"Computer":"h{i}"}}"#
+            ));
+        }
+    }
+    array.push_str("]\n");
+    write(&root.join("array.json"), array.as_bytes());
+    let mut stream = String::from(r#"{"records":["#);
+    for i in 0..20_000 {
+        if i > 0 {
+            stream.push(',');
+        }
+        if i == 17_000 {
+            stream.push_str(r#"{"category":"AdvancedHunting-DeviceLogonEvents","properties":"oops"}"#);
+        } else {
+            stream.push_str(&format!(
+                r#"{{"time":"2024-05-01T11:00:01Z","category":"AdvancedHunting-DeviceLogonEvents","properties":{{"Timestamp":"2024-05-01T11:00:01Z","DeviceName":"ws{i}","ActionType":"LogonSuccess"}}}}"#
+            ));
+        }
+    }
+    stream.push_str("]}");
+    write(&root.join("defender/stream.json.gz"), &gzip(stream.as_bytes()));
+    // Cut inside record 12,001 of an array.
+    let cut_at = array.match_indices("\"h12000\"").next().unwrap().0;
+    write(&root.join("cut/cut.json"), &array.as_bytes()[..cut_at]);
+
+    let ingested = ingest_paths(std::slice::from_ref(&root), &options()).unwrap();
+    let by_name = |name: &str| ingested.files.iter().find(|f| f.path.ends_with(name)).unwrap();
+    let array_file = by_name("array.json");
+    assert_eq!((array_file.records, array_file.loaded, array_file.rejected), (20_000, 19_999, 1), "{array_file:?}");
+    let stream_file = by_name("stream.json.gz");
+    assert_eq!((stream_file.records, stream_file.loaded, stream_file.rejected), (20_000, 19_999, 1), "{stream_file:?}");
+    let cut = by_name("cut.json");
+    assert_eq!((cut.records, cut.loaded), (12_000, 12_000), "{cut:?}");
+    assert!(cut.error.as_deref().is_some_and(|e| e.contains("stopped after record 12000")), "{cut:?}");
+    assert_eq!(rows(&ingested, "SecurityEvent"), 19_999 + 12_000);
+    assert_eq!(rows(&ingested, "DeviceLogonEvents"), 19_999);
+    let locations: Vec<&str> = ingested.rejected.iter().map(|(l, _)| l.as_str()).collect();
+    assert!(locations.iter().any(|l| l.ends_with("array.json: record 15001")), "{locations:?}");
+    assert!(locations.iter().any(|l| l.ends_with("stream.json.gz: record 17001")), "{locations:?}");
+}
+
 #[tokio::test]
 async fn store_keeps_a_tables_first_types_and_counts_what_does_not_convert() {
     let root = scratch("types-in");
