@@ -52,10 +52,18 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
         }
         Format::Parquet => read_parquet(source, sink),
         Format::Syslog => read_syslog(source, sink),
-        Format::WindowsJson => match source.bytes() {
-            Ok(bytes) => {
-                let (tables, report) = crate::windows_json::load_windows_json(&bytes, &source.location);
-                hand_over(tables, report, sink)
+        Format::WindowsJson => match source.reader() {
+            Ok(reader) => {
+                let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
+                let mut to_sink = |tables: Vec<LoadedTable>| {
+                    for table in tables {
+                        for batch in table.batches {
+                            sink(&table.name, &table.columns, batch);
+                        }
+                    }
+                };
+                let report = crate::windows_json::read_windows_json(&mut reader, &source.location, &mut to_sink);
+                Outcome { report, error: None }
             }
             Err(e) => failed(format!("{}: cannot read: {e}", source.location)),
         },

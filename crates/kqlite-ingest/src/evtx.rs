@@ -1151,18 +1151,25 @@ impl EventRows {
     /// The two tables (both present, maybe empty), and a report with
     /// `loaded`, `conversion_failures` and notices filled in.
     pub(crate) fn finish(mut self, location: &str) -> (Vec<LoadedTable>, LoadReport) {
+        let tables = self.drain();
+        let mut report = self.report.load;
+        report.notices.extend(unmapped_notice(location, &self.report.unmapped_fields));
+        (tables, report)
+    }
+
+    /// The rows so far as the two tables (both present, maybe empty); the
+    /// report goes on counting.
+    pub(crate) fn drain(&mut self) -> Vec<LoadedTable> {
         let batches = &mut self.batches;
         self.tables.flush_all(&mut |t, b| batches.push((t, b)));
         let mut tables: Vec<LoadedTable> = EvtxTable::ALL
             .iter()
             .map(|t| LoadedTable { name: t.name().to_string(), columns: t.columns().to_vec(), batches: Vec::new() })
             .collect();
-        for (table, batch) in self.batches {
+        for (table, batch) in self.batches.drain(..) {
             tables[table as usize].batches.push(batch);
         }
-        let mut report = self.report.load;
-        report.notices.extend(unmapped_notice(location, &self.report.unmapped_fields));
-        (tables, report)
+        tables
     }
 }
 

@@ -34,10 +34,25 @@ pub fn looks_like_windows_json(first_record: &Map<String, Value>) -> bool {
 /// Loads JSON lines or a JSON array of Windows events; `location` names the
 /// input in rejections (`location:LINE`, or `location: element N` in an array).
 pub fn load_windows_json(bytes: &[u8], location: &str) -> (Vec<LoadedTable>, LoadReport) {
+    let mut tables = Vec::new();
+    let report = read_windows_json(&mut &bytes[..], location, &mut |mut more| tables.append(&mut more));
+    (tables, report)
+}
+
+/// Windows events read from `reader`: JSON lines a batch of records at a
+/// time (memory stays bounded), handing each batch's tables to `emit`; a
+/// JSON array (rare: the shippers write lines) is read whole. Returns the
+/// report of the whole input.
+pub fn read_windows_json(
+    reader: &mut dyn std::io::BufRead,
+    location: &str,
+    emit: &mut dyn FnMut(Vec<LoadedTable>),
+) -> LoadReport {
+    const BATCH_RECORDS: usize = 8192;
     let mut rows = EventRows::new();
     let mut read = 0;
     let mut rejected = Vec::new();
-    let mut take = |record: Result<Value, String>, at: String| {
+    let mut take = |rows: &mut EventRows, record: Result<Value, String>, at: String| {
         read += 1;
         let fields = record.and_then(|value| match value {
             Value::Object(map) => event_fields(&map),
@@ -47,31 +62,58 @@ pub fn load_windows_json(bytes: &[u8], location: &str) -> (Vec<LoadedTable>, Loa
             rejected.push((at, reason));
         }
     };
-    let text = String::from_utf8_lossy(bytes);
-    let body = text.trim_start_matches('\u{feff}').trim_start();
-    if body.starts_with('[') {
-        match serde_json::from_str::<Vec<Value>>(body) {
-            Ok(items) => {
-                for (i, item) in items.into_iter().enumerate() {
-                    take(Ok(item), format!("{location}: element {}", i + 1));
+    let mut line = Vec::new();
+    let mut number = 0;
+    let mut since_drain = 0;
+    let mut notices = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => number += 1,
+            Err(e) => {
+                notices.push(format!("{location}: stopped after line {number}: {e}"));
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&line);
+        let body = text.trim().trim_start_matches('\u{feff}');
+        if body.is_empty() {
+            continue;
+        }
+        if number == 1 && body.starts_with('[') {
+            // A JSON array: the whole input, read whole.
+            let mut all = line.clone();
+            if let Err(e) = reader.read_to_end(&mut all) {
+                notices.push(format!("{location}: stopped reading: {e}"));
+            }
+            let text = String::from_utf8_lossy(&all);
+            match serde_json::from_str::<Vec<Value>>(text.trim().trim_start_matches('\u{feff}')) {
+                Ok(items) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        take(&mut rows, Ok(item), format!("{location}: element {}", i + 1));
+                    }
+                }
+                Err(e) => {
+                    take(&mut rows, Err(format!("not a JSON array of events: {e}")), format!("{location}:{}", e.line()))
                 }
             }
-            Err(e) => take(Err(format!("not a JSON array of events: {e}")), format!("{location}:{}", e.line())),
+            break;
         }
-    } else {
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim().trim_start_matches('\u{feff}');
-            if line.is_empty() {
-                continue;
-            }
-            let record = serde_json::from_str::<Value>(line).map_err(|e| format!("not valid JSON: {e}"));
-            take(record, format!("{location}:{}", i + 1));
+        let record = serde_json::from_str::<Value>(body).map_err(|e| format!("not valid JSON: {e}"));
+        take(&mut rows, record, format!("{location}:{number}"));
+        since_drain += 1;
+        if since_drain == BATCH_RECORDS {
+            emit(rows.drain());
+            since_drain = 0;
         }
     }
     let (tables, mut report) = rows.finish(location);
+    emit(tables);
     report.records_read = read;
     report.rejected = rejected;
-    (tables, report)
+    report.notices.extend(notices);
+    report
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -202,3 +202,27 @@ fn json_and_evtx_of_the_same_event_make_the_same_rows() {
     }
     assert_eq!(bag(windows.0, 0), bag(windows.1, 0));
 }
+
+/// Many events are read a batch at a time: each batch's tables are handed
+/// on before the next is read, with line numbers counted across batches and
+/// one notice for the whole input.
+#[test]
+fn long_inputs_are_read_a_batch_at_a_time() {
+    use kqlite_ingest::windows_json::read_windows_json;
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(if i == 9_000 { "{not json" } else { NXLOG_4624 });
+        text.push('\n');
+    }
+    let mut handed = Vec::new();
+    let report = read_windows_json(&mut text.as_bytes(), "big.json", &mut |tables| {
+        handed.push(tables.iter().map(rows).sum::<usize>());
+    });
+    assert!(handed.len() >= 3, "{handed:?}");
+    // Each record is a SecurityEvent and a WindowsEvent row.
+    assert_eq!(handed.iter().sum::<usize>(), 2 * 19_999);
+    assert_eq!((report.records_read, report.loaded, report.rejected.len()), (20_000, 19_999, 1));
+    assert_eq!(report.rejected[0].0, "big.json:9001");
+    let unmapped = report.notices.iter().filter(|n| n.contains("no SecurityEvent column")).count();
+    assert!(unmapped <= 1, "{:?}", report.notices);
+}
