@@ -684,9 +684,22 @@ fn write_value(out: &mut String, v: Value<'_>) -> Result<()> {
             8 => push_u64(out, u64_at(b, 0)),
             _ => return Err(Unsupported("size_t size")),
         },
-        FILETIME | SYSTEMTIME => {
-            let nanos = value_time(v).ok_or(Unsupported("time value"))?;
-            write_time(out, nanos);
+        FILETIME => write_filetime(out, u64_at(fixed(8)?, 0)),
+        SYSTEMTIME => {
+            let f = |i: usize| u16::from_le_bytes([b[i * 2], b[i * 2 + 1]]);
+            let _ = fixed(16)?;
+            write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+                f(0),
+                f(1),
+                f(3),
+                f(4),
+                f(5),
+                f(6),
+                u32::from(f(7)) * 10_000
+            )
+            .unwrap_or(());
         }
         SID => {
             if b.len() < 8 || b.len() < 8 + 4 * b[1] as usize {
@@ -710,12 +723,16 @@ fn write_value(out: &mut String, v: Value<'_>) -> Result<()> {
     Ok(())
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.fffffffZ`, as Windows renders times.
-fn write_time(out: &mut String, nanos: i64) {
+/// A FILETIME (100 ns ticks since 1601) as `YYYY-MM-DDTHH:MM:SS.fffffffZ`,
+/// as Windows renders times; any FILETIME, not only those nanoseconds since
+/// 1970 can hold (1601-01-01 is a common placeholder).
+fn write_filetime(out: &mut String, filetime: u64) {
     use std::fmt::Write;
-    let secs = nanos.div_euclid(1_000_000_000);
-    let ticks = nanos.rem_euclid(1_000_000_000) / 100;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    /// Days from 1601-01-01 to 1970-01-01.
+    const DAYS_1601_TO_1970: i64 = 134_774;
+    let ticks = filetime % 10_000_000;
+    let secs = (filetime / 10_000_000) as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400) - DAYS_1601_TO_1970);
     let s = secs.rem_euclid(86_400);
     write!(out, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ticks:07}Z", s / 3600, s / 60 % 60, s % 60).unwrap_or(());
 }
@@ -850,8 +867,11 @@ mod tests {
     #[test]
     fn times_render_as_windows_does() {
         let mut s = String::new();
-        write_time(&mut s, 1_674_518_400_123_456_700);
+        write_filetime(&mut s, 116_444_736_000_000_000 + 16_745_184_001_234_567);
         assert_eq!(s, "2023-01-24T00:00:00.1234567Z");
+        s.clear();
+        write_filetime(&mut s, 0);
+        assert_eq!(s, "1601-01-01T00:00:00.0000000Z");
         assert_eq!(days_from_civil(1970, 1, 1), Some(0));
         assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
         assert_eq!(civil_from_days(11_017), (2000, 3, 1));
