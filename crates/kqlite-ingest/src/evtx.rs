@@ -586,10 +586,6 @@ impl Event {
         }
     }
 
-    fn field(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(n, _)| self.get(n) == name).map(|(_, v)| self.get(v))
-    }
-
     fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields.iter().map(|(n, v)| (self.get(n), self.get(v)))
     }
@@ -1399,6 +1395,54 @@ fn hex_u32(text: &str) -> Option<u32> {
     u32::from_str_radix(hex, 16).ok()
 }
 
+/// The `EventData` fields `SecurityEvent`'s computed columns read (the
+/// first of each name, as Windows shows them).
+#[derive(Default)]
+struct NamedFields<'e> {
+    logon_type: Option<&'e str>,
+    target_domain: Option<&'e str>,
+    target_user: Option<&'e str>,
+    target_user_sid: Option<&'e str>,
+    target_sid: Option<&'e str>,
+    subject_domain: Option<&'e str>,
+    subject_user: Option<&'e str>,
+    subject_user_sid: Option<&'e str>,
+    new_process_name: Option<&'e str>,
+    process_name: Option<&'e str>,
+}
+
+impl<'e> NamedFields<'e> {
+    /// One pass over the fields (rather than a search per name).
+    fn of(event: &'e Event) -> NamedFields<'e> {
+        let mut f = NamedFields::default();
+        for (name, value) in event.fields() {
+            let slot = match name {
+                "LogonType" => &mut f.logon_type,
+                "TargetDomainName" => &mut f.target_domain,
+                "TargetUserName" => &mut f.target_user,
+                "TargetUserSid" => &mut f.target_user_sid,
+                "TargetSid" => &mut f.target_sid,
+                "SubjectDomainName" => &mut f.subject_domain,
+                "SubjectUserName" => &mut f.subject_user,
+                "SubjectUserSid" => &mut f.subject_user_sid,
+                "NewProcessName" => &mut f.new_process_name,
+                "ProcessName" => &mut f.process_name,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        f
+    }
+}
+
+/// Whether each `SecurityEvent` column is one of [`SECURITY_RESERVED`].
+fn security_reserved() -> &'static [bool] {
+    static RESERVED: OnceLock<Vec<bool>> = OnceLock::new();
+    RESERVED.get_or_init(|| {
+        EvtxTable::SecurityEvent.columns().iter().map(|c| SECURITY_RESERVED.contains(&c.name.as_str())).collect()
+    })
+}
+
 /// Columns filled from `System` or computed; an `EventData` field with one of
 /// these names stays in `EventData` only.
 const SECURITY_RESERVED: &[&str] = &[
@@ -1489,36 +1533,41 @@ impl Tables {
             Some(id) => self.activities.entry(id).or_insert_with(|| security::activity(id)).as_str(),
             None => "",
         };
-        let logon_type_name = event
-            .field("LogonType")
+        let named = NamedFields::of(event);
+        let logon_type_name = named
+            .logon_type
             .and_then(|t| t.trim().parse::<i64>().ok())
             .map(security::logon_type_name)
             .unwrap_or_default();
-        let target = security::qualified_account(event.field("TargetDomainName"), event.field("TargetUserName"));
-        let subject = security::qualified_account(event.field("SubjectDomainName"), event.field("SubjectUserName"));
+        let target = security::qualified_account(named.target_domain, named.target_user);
+        let subject = security::qualified_account(named.subject_domain, named.subject_user);
         // `Account` is the target account when the event names one, else the subject.
-        let target_user = event.field("TargetUserName").filter(|u| !u.is_empty() && *u != "-");
+        let target_user = named.target_user.filter(|u| !u.is_empty() && *u != "-");
         let (account, account_type) = if let Some(user) = target_user {
-            let sid = event.field("TargetUserSid").or_else(|| event.field("TargetSid"));
+            let sid = named.target_user_sid.or(named.target_sid);
             (target.as_str(), security::account_type(user, sid))
         } else if !subject.is_empty() {
-            let user = event.field("SubjectUserName").unwrap_or("");
-            (subject.as_str(), security::account_type(user, event.field("SubjectUserSid")))
+            let user = named.subject_user.unwrap_or("");
+            (subject.as_str(), security::account_type(user, named.subject_user_sid))
         } else {
             ("", "")
         };
-        let process = event
-            .field("NewProcessName")
+        let process = named
+            .new_process_name
             .filter(|p| !p.is_empty())
-            .or_else(|| event.field("ProcessName"))
+            .or(named.process_name)
             .map(security::file_name)
             .unwrap_or("");
 
         let layout = EvtxTable::SecurityEvent.layout();
+        let reserved = security_reserved();
         let mut row = Row::with_capacity(event.fields.len() + 25);
-        let mut set = |name: &str, cell| layout.index.get(name).is_some_and(|&i| row.set(i, cell));
         for (name, value) in event.fields() {
-            if SECURITY_RESERVED.contains(&name) || !set(name, Cell::Text(value)) {
+            let set = match layout.index.get(name) {
+                Some(&i) => !reserved[i] && row.set(i, Cell::Text(value)),
+                None => false,
+            };
+            if !set {
                 match report.unmapped_fields.get_mut(name) {
                     Some(n) => *n += 1,
                     None => {
@@ -1527,6 +1576,7 @@ impl Tables {
                 }
             }
         }
+        let mut set = |name: &str, cell| layout.index.get(name).is_some_and(|&i| row.set(i, cell));
         set_system_columns(event, level_name, &mut set);
         set("EventSourceName", Cell::Text(event.get(&event.provider)));
         set("Level", Cell::Text(event.get(&event.level)));
