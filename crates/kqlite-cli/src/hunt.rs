@@ -178,7 +178,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             prepared.rules = selected;
         }
         let with_data = hunt::tables_with_data(&prepared.evidence);
-        let outcomes =
+        let mut outcomes =
             hunt::hunt(&prepared.session, &prepared.rules, &prepared.tuning, &with_data, args.min_severity).await;
         let mut failed = false;
         for outcome in &outcomes {
@@ -198,7 +198,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
                 ),
             }
         }
-        let findings = hunt::sorted_findings(&outcomes);
+        let findings = hunt::sorted_findings(&mut outcomes);
         let format = FindingFormat::from(args.format);
         let rules = &prepared.rules;
         let label = |f: &kqlite_detect::finding::Finding| {

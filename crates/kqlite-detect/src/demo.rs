@@ -1190,7 +1190,7 @@ pub async fn hunt(dir: &Path, tuning: Option<&Path>) -> Result<DemoHunt, String>
     let now = session.now().await.map_err(|e| e.to_string())?;
     session.set_clock(Clock::Fixed(now));
     crate::hunt::prepare_session(&mut session, &tuning, &functions)?;
-    let outcomes = crate::hunt::hunt(
+    let mut outcomes = crate::hunt::hunt(
         &session,
         &rules,
         &tuning,
@@ -1198,7 +1198,7 @@ pub async fn hunt(dir: &Path, tuning: Option<&Path>) -> Result<DemoHunt, String>
         Severity::Informational,
     )
     .await;
-    let findings = crate::hunt::sorted_findings(&outcomes);
+    let findings = crate::hunt::sorted_findings(&mut outcomes);
     Ok(DemoHunt { evidence, outcomes, findings, now })
 }
 

@@ -180,16 +180,56 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-/// Replaces `{Column}` (and Sentinel's `{{Column}}`) with the row's values.
-fn fill_template(template: &str, result: &QueryResult, row: &[Value]) -> String {
-    let mut out = template.replace("{{", "{").replace("}}", "}");
-    for (i, column) in result.columns.iter().enumerate() {
-        let placeholder = format!("{{{}}}", column.name);
-        if out.contains(&placeholder) {
-            out = out.replace(&placeholder, &text_of(&row[i]));
+/// A text with `{Column}` placeholders (and Sentinel's `{{Column}}`), split
+/// once per result into literal text and the columns it names; a name that
+/// is not a column stays as written.
+struct Template(Vec<TemplatePart>);
+
+enum TemplatePart {
+    Text(String),
+    Column(usize),
+}
+
+impl Template {
+    fn new(template: &str, result: &QueryResult) -> Template {
+        let normalised = template.replace("{{", "{").replace("}}", "}");
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut rest = normalised.as_str();
+        while let Some(open) = rest.find('{') {
+            text.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let column = after
+                .find('}')
+                .and_then(|close| result.columns.iter().position(|c| c.name == after[..close]).map(|i| (i, close)));
+            match column {
+                Some((i, close)) => {
+                    parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                    parts.push(TemplatePart::Column(i));
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    text.push('{');
+                    rest = after;
+                }
+            }
         }
+        text.push_str(rest);
+        parts.push(TemplatePart::Text(text));
+        Template(parts)
     }
-    out
+
+    /// The text with the row's values in place.
+    fn fill(&self, row: &[Value]) -> String {
+        let mut out = String::new();
+        for part in &self.0 {
+            match part {
+                TemplatePart::Text(text) => out.push_str(text),
+                TemplatePart::Column(i) => out.push_str(&text_of(&row[*i])),
+            }
+        }
+        out
+    }
 }
 
 /// Maps result rows to findings through entity mappings, then
@@ -213,6 +253,9 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
     let reason_columns: Vec<usize> = (0..rule.finding_reasons.len())
         .filter_map(|i| column_index(result, &[&format!("{REASON_PREFIX}{i}")]))
         .collect();
+    let reason_texts: Vec<Template> = rule.finding_reasons.iter().map(|r| Template::new(&r.reason, result)).collect();
+    let display_name = rule.alert_display_name_format.as_deref().map(|f| Template::new(f, result));
+    let description = rule.alert_description_format.as_deref().map(|f| Template::new(f, result));
     let mut findings = Vec::new();
     for (r, row) in each_result_row(result).enumerate() {
         let row = row.as_slice();
@@ -233,19 +276,19 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
         let reasons = if rule.finding_reasons.is_empty() {
             conventional_reasons(result, row)
         } else {
-            rule.finding_reasons
+            reason_texts
                 .iter()
                 .zip(&reason_columns)
                 .filter(|(_, &i)| row[i] == Value::Bool(true))
-                .map(|(reason, _)| fill_template(&reason.reason, result, row))
+                .map(|(reason, _)| reason.fill(row))
                 .collect()
         };
         let mut details = serde_json::Map::new();
-        if let Some(format) = &rule.alert_display_name_format {
-            details.insert("AlertDisplayName".into(), Value::String(fill_template(format, result, row)));
+        if let Some(template) = &display_name {
+            details.insert("AlertDisplayName".into(), Value::String(template.fill(row)));
         }
-        if let Some(format) = &rule.alert_description_format {
-            details.insert("AlertDescription".into(), Value::String(fill_template(format, result, row)));
+        if let Some(template) = &description {
+            details.insert("AlertDescription".into(), Value::String(template.fill(row)));
         }
         for (key, column) in &rule.custom_details {
             if let Some(i) = column_index(result, &[column]) {
@@ -311,9 +354,10 @@ pub async fn hunt(
     outcomes
 }
 
-/// All findings of a hunt, most severe and riskiest first.
-pub fn sorted_findings(outcomes: &[RuleOutcome]) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = outcomes.iter().flat_map(|o| o.findings.iter().cloned()).collect();
+/// All findings of a hunt, most severe and riskiest first, moved out of
+/// the outcomes (a hunt can make hundreds of thousands: no copies).
+pub fn sorted_findings(outcomes: &mut [RuleOutcome]) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = outcomes.iter_mut().flat_map(|o| std::mem::take(&mut o.findings)).collect();
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -323,4 +367,23 @@ pub fn sorted_findings(outcomes: &[RuleOutcome]) -> Vec<Finding> {
             .then(a.account.cmp(&b.account))
     });
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kqlite_engine::ColumnDef;
+
+    #[test]
+    fn templates_fill_columns_once_and_leave_other_braces() {
+        let result = QueryResult {
+            columns: vec![ColumnDef::new("Account", KqlType::String), ColumnDef::new("Hosts", KqlType::Long)],
+            batches: Vec::new(),
+            notices: Vec::new(),
+        };
+        let template = Template::new("{{Account}} reached {Hosts} hosts {Unknown} {", &result);
+        let row = [Value::String("CORP\\{Hosts}".into()), Value::from(3)];
+        // A value holding a placeholder is not filled again.
+        assert_eq!(template.fill(&row), "CORP\\{Hosts} reached 3 hosts {Unknown} {");
+    }
 }
