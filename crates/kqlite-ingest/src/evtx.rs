@@ -596,6 +596,8 @@ impl Event {
 }
 
 /// One record read, or why a record or chunk could not be.
+// Nearly every item is an event: boxing it would cost an allocation a record.
+#[allow(clippy::large_enum_variant)]
 enum ReadItem {
     Event(Event),
     Rejected(String, String),

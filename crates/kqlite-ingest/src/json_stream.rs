@@ -6,7 +6,7 @@
 //! those services cap in size) are collected and read whole by
 //! [`crate::tabular`].
 
-use crate::tabular::{self, LoadReport, LoadedTable};
+use crate::tabular::{self, JsonRecord, LoadReport, LoadedTable, Numbered};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -52,12 +52,12 @@ pub fn read_json_document(
 struct Batcher<'a> {
     location: &'a str,
     emit: &'a mut dyn FnMut(Vec<LoadedTable>, LoadReport),
-    pending: Vec<(usize, Result<(Option<String>, Map<String, Value>), String>)>,
+    pending: Vec<Numbered<JsonRecord>>,
     seen: usize,
 }
 
 impl Batcher<'_> {
-    fn push(&mut self, record: Result<(Option<String>, Map<String, Value>), String>) {
+    fn push(&mut self, record: Result<JsonRecord, String>) {
         self.seen += 1;
         self.pending.push((self.seen, record));
         if self.pending.len() >= BATCH_RECORDS {

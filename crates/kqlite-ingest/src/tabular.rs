@@ -102,10 +102,10 @@ pub fn load_text_at(
 
 /// One record: its number (line for line-based input, position otherwise)
 /// and its values, or why it could not be read.
-type Numbered<T> = (usize, Result<T, String>);
+pub(crate) type Numbered<T> = (usize, Result<T, String>);
 
 /// A JSON record and the table its source named, if any (Defender categories).
-type JsonRecord = (Option<String>, Map<String, Value>);
+pub(crate) type JsonRecord = (Option<String>, Map<String, Value>);
 
 /// Records as (column name, value) pairs, in file order.
 enum Records {
