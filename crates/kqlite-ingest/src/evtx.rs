@@ -15,6 +15,7 @@
 //! per batch when the caller streams them with [`read_evtx`].
 
 mod binxml;
+mod plan;
 mod security;
 pub mod writer;
 mod xml;
@@ -624,6 +625,10 @@ fn read_chunk_binxml(chunk: &EvtxChunkData, location: &str) -> Result<Vec<ReadIt
     let mut dom = binxml::Dom::default();
     let mut items = Vec::with_capacity(records.len());
     for record in &records {
+        if let Some(event) = reader.read_planned(record)? {
+            items.push(ReadItem::Event(event));
+            continue;
+        }
         reader.read(record, &mut dom)?;
         items.push(match event_from_dom(&reader, &mut dom, record.time) {
             Ok(event) => ReadItem::Event(event),

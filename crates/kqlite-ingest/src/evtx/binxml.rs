@@ -23,6 +23,8 @@ use std::rc::Rc;
 
 type Fnv = BuildHasherDefault<super::Fnv>;
 
+use super::plan::Plan;
+
 /// Why a chunk has to be read by the `evtx` crate instead.
 #[derive(Debug)]
 pub(super) struct Unsupported(pub &'static str);
@@ -38,7 +40,7 @@ const MAX_DEPTH: usize = 16;
 const NONE: u32 = u32::MAX;
 
 // Value types (MS-EVEN6 §2.2.18).
-const NULL: u8 = 0x00;
+pub(super) const NULL: u8 = 0x00;
 const STRING: u8 = 0x01;
 const ANSI: u8 = 0x02;
 const INT8: u8 = 0x03;
@@ -58,7 +60,7 @@ const SYSTEMTIME: u8 = 0x12;
 const SID: u8 = 0x13;
 const HEX32: u8 = 0x14;
 const HEX64: u8 = 0x15;
-const BINXML: u8 = 0x21;
+pub(super) const BINXML: u8 = 0x21;
 
 /// One record's header and BinXML.
 pub(super) struct RawRecord<'c> {
@@ -101,13 +103,13 @@ pub(super) fn records(data: &[u8], free_space: u32, last_id: u64) -> Result<Vec<
 
 /// A value's type and bytes, formatted only when used.
 #[derive(Clone, Copy)]
-struct Value<'c> {
-    ty: u8,
+pub(super) struct Value<'c> {
+    pub ty: u8,
     bytes: &'c [u8],
 }
 
 /// Part of an attribute value or of an element's text.
-enum Piece {
+pub(super) enum Piece {
     /// Text of the template itself (decoded once per chunk).
     Text(Box<str>),
     /// A value of the instance (optional or not: a NULL value renders nothing either way).
@@ -115,7 +117,7 @@ enum Piece {
 }
 
 /// A compiled BinXML stream: a template definition, a record, or a nested fragment.
-enum Node<'c> {
+pub(super) enum Node<'c> {
     Element {
         name: u32,
         dependency: Option<u16>,
@@ -199,6 +201,8 @@ pub(super) struct ChunkReader<'c> {
     names: Vec<(String, usize)>,
     /// The values of the record being read (kept for their capacity).
     values: Vec<Value<'c>>,
+    /// Each template's plan, or `None` for a template of another shape.
+    plans: HashMap<u32, Option<Rc<Plan>>, Fnv>,
 }
 
 impl<'c> ChunkReader<'c> {
@@ -209,6 +213,7 @@ impl<'c> ChunkReader<'c> {
             name_ids: HashMap::default(),
             names: Vec::new(),
             values: Vec::new(),
+            plans: HashMap::default(),
         }
     }
 
@@ -222,6 +227,36 @@ impl<'c> ChunkReader<'c> {
     /// The full name (with any prefix), for rendering XML.
     pub fn qualified_name(&self, id: u32) -> &str {
         &self.names[id as usize].0
+    }
+
+    /// The event of a record that is one instance of a template with a
+    /// [`Plan`]; `None` when the record has to go through [`Self::read`].
+    pub fn read_planned(&mut self, record: &RawRecord<'c>) -> Result<Option<super::Event>> {
+        let [0x0f, _, _, _, 0x0c, ..] = record.binxml else { return Ok(None) };
+        let mut c = Cursor { data: &self.data[..record.offset + record.binxml.len()], at: record.offset + 5 };
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        let definition = self.instance_values(&mut c, 0, &mut values)?;
+        let event = if matches!(c.data.get(c.at), None | Some(0x00)) {
+            match self.plan(definition)? {
+                Some(plan) => plan.event(&values, record.time),
+                None => Ok(None),
+            }
+        } else {
+            Ok(None)
+        };
+        self.values = values;
+        event
+    }
+
+    fn plan(&mut self, definition: u32) -> Result<Option<Rc<Plan>>> {
+        if let Some(plan) = self.plans.get(&definition) {
+            return Ok(plan.clone());
+        }
+        let nodes = self.templates.get(&definition).cloned().ok_or(Unsupported("template"))?;
+        let plan = Plan::new(&nodes, &|id| self.name(id)).map(Rc::new);
+        self.plans.insert(definition, plan.clone());
+        Ok(plan)
     }
 
     /// Instantiates one record's BinXML into `dom` (cleared first).
@@ -585,7 +620,7 @@ fn append_text(dom: &mut Dom, text_of: Option<u32>, write: impl FnOnce(&mut Stri
 }
 
 /// The nanoseconds of a FILETIME or SYSTEMTIME value.
-fn value_time(v: Value<'_>) -> Option<i64> {
+pub(super) fn value_time(v: Value<'_>) -> Option<i64> {
     match (v.ty, v.bytes.len()) {
         (FILETIME, 8) => filetime_nanos(u64_at(v.bytes, 0)),
         (SYSTEMTIME, 16) => {
@@ -632,7 +667,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Formats a value as the `evtx` crate renders it in XML text (before escaping).
-fn write_value(out: &mut String, v: Value<'_>) -> Result<()> {
+pub(super) fn write_value(out: &mut String, v: Value<'_>) -> Result<()> {
     use std::fmt::Write;
     let b = v.bytes;
     let fixed = |n: usize| if b.len() == n { Ok(b) } else { Err(Unsupported("value size")) };

@@ -1,0 +1,308 @@
+//! Events of the usual shape read without building a [`Dom`](super::binxml::Dom).
+//!
+//! Nearly every template is `<Event><System>…</System><EventData><Data
+//! Name="…">…</Data>…</EventData></Event>`. For such a template a [`Plan`],
+//! made once per chunk, says which substitution value (or template text)
+//! gives each `System` field and each named `Data` value; a record then
+//! formats just those values into its event. Templates of any other shape
+//! have no plan, and records whose values the plan cannot take (embedded
+//! BinXML, arrays, repeated `Data` names) are left to the DOM, so both paths
+//! give the same rows (the reader test compares them with the `evtx` crate's
+//! XML on every sample file).
+
+use super::binxml::{write_value, Node, Piece, Value, BINXML, NULL};
+use super::{encode_plain_bag, escape_xml_into, Event, Text, EVENT_NS};
+use kqlite_engine::dynamic::DynValue;
+use kqlite_engine::time::parse_datetime;
+
+/// Where a field's text comes from.
+enum Source {
+    Empty,
+    Literal(Box<str>),
+    Value(u16),
+}
+
+/// A field's source and the value that leaves its element out when NULL.
+struct Slot {
+    source: Source,
+    dependency: Option<u16>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SystemField {
+    Provider,
+    EventId,
+    Version,
+    Level,
+    Task,
+    Opcode,
+    Keywords,
+    Time,
+    RecordId,
+    ActivityId,
+    ProcessId,
+    ThreadId,
+    Channel,
+    Computer,
+    UserId,
+}
+
+struct DataField {
+    name: Box<str>,
+    value: Slot,
+    /// Rendered `<Data Name="…"/>` when empty (closed by an empty-element token).
+    self_closing: bool,
+}
+
+/// How one template's records become events.
+pub(super) struct Plan {
+    system: Vec<(SystemField, Slot)>,
+    /// `None`: the template has no `EventData`.
+    data: Option<Vec<DataField>>,
+    event_data_self_closing: bool,
+    /// The values that leave `Event`, `System` or `EventData` out when NULL.
+    structure: Vec<u16>,
+}
+
+impl Plan {
+    /// The plan of a template, when it has the usual shape; `name` gives an
+    /// element or attribute name's local part.
+    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str) -> Option<Plan> {
+        let [Node::Element { name: root, dependency, children, .. }] = nodes else { return None };
+        if name(*root) != "Event" {
+            return None;
+        }
+        let mut plan = Plan { system: Vec::new(), data: None, event_data_self_closing: false, structure: Vec::new() };
+        plan.structure.extend(*dependency);
+        let mut seen_system = false;
+        for child in children {
+            let Node::Element { name: n, dependency, attributes, children, self_closing } = child else {
+                return None;
+            };
+            plan.structure.extend(*dependency);
+            match name(*n) {
+                "System" if !seen_system => {
+                    seen_system = true;
+                    for field in children {
+                        plan.system_field(field, name)?;
+                    }
+                }
+                "EventData" if plan.data.is_none() && attributes.is_empty() => {
+                    plan.event_data_self_closing = *self_closing;
+                    plan.data = Some(children.iter().map(|c| data_field(c, name)).collect::<Option<_>>()?);
+                }
+                _ => return None,
+            }
+        }
+        Some(plan)
+    }
+
+    fn system_field<'n>(&mut self, node: &Node<'_>, name: &dyn Fn(u32) -> &'n str) -> Option<()> {
+        let Node::Element { name: n, dependency, attributes, children, .. } = node else { return None };
+        let attribute = |wanted: &str| -> Option<Source> {
+            match attributes.iter().find(|(a, _)| name(*a) == wanted) {
+                Some((_, pieces)) => single(pieces),
+                None => Some(Source::Empty),
+            }
+        };
+        let text = || -> Option<Source> {
+            match children.as_slice() {
+                [] => Some(Source::Empty),
+                [Node::Text(piece)] => single(std::slice::from_ref(piece)),
+                _ => None,
+            }
+        };
+        let slot = |source| Slot { source, dependency: *dependency };
+        use SystemField::*;
+        let fields: Vec<(SystemField, Source)> = match name(*n) {
+            "Provider" => vec![(Provider, attribute("Name")?)],
+            "EventID" => vec![(EventId, text()?)],
+            "Version" => vec![(Version, text()?)],
+            "Level" => vec![(Level, text()?)],
+            "Task" => vec![(Task, text()?)],
+            "Opcode" => vec![(Opcode, text()?)],
+            "Keywords" => vec![(Keywords, text()?)],
+            // No SystemTime attribute: the record header's time (see `event`).
+            "TimeCreated" => match attributes.iter().find(|(a, _)| name(*a) == "SystemTime") {
+                Some((_, pieces)) => vec![(Time, single(pieces)?)],
+                None => Vec::new(),
+            },
+            "EventRecordID" => vec![(RecordId, text()?)],
+            "Correlation" => vec![(ActivityId, attribute("ActivityID")?)],
+            "Execution" => vec![(ProcessId, attribute("ProcessID")?), (ThreadId, attribute("ThreadID")?)],
+            "Channel" => vec![(Channel, text()?)],
+            "Computer" => vec![(Computer, text()?)],
+            "Security" => vec![(UserId, attribute("UserID")?)],
+            _ => Vec::new(),
+        };
+        self.system.extend(fields.into_iter().map(|(field, source)| (field, slot(source))));
+        Some(())
+    }
+
+    /// The event of a record with these values; `None` when the values
+    /// need the DOM (embedded BinXML, arrays, repeated `Data` names).
+    pub fn event(
+        &self,
+        values: &[Value<'_>],
+        header_time: Option<i64>,
+    ) -> Result<Option<Event>, super::binxml::Unsupported> {
+        // `Event`, `System` or `EventData` left out: an odd record, for the DOM.
+        if self.structure.iter().any(|&d| values.get(d as usize).is_some_and(|v| v.ty == NULL)) {
+            return Ok(None);
+        }
+        let mut text = String::with_capacity(512);
+        let mut event = Event::default();
+        let mut time = None;
+        for (field, slot) in &self.system {
+            if left_out(slot, values) {
+                continue;
+            }
+            let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
+            use SystemField::*;
+            let target = match field {
+                Provider => &mut event.provider,
+                EventId => &mut event.event_id,
+                Version => &mut event.version,
+                Level => &mut event.level,
+                Task => &mut event.task,
+                Opcode => &mut event.opcode,
+                Keywords => &mut event.keywords,
+                Time => {
+                    // As the DOM reads it: a FILETIME or SYSTEMTIME value, else the text.
+                    let value = match slot.source {
+                        Source::Value(i) => values.get(i as usize).and_then(|v| super::binxml::value_time(*v)),
+                        _ => None,
+                    };
+                    time = Some(value.or_else(|| parse_datetime(&text[span.0 as usize..span.1 as usize])));
+                    continue;
+                }
+                RecordId => &mut event.event_record_id,
+                ActivityId => &mut event.activity_id,
+                ProcessId => &mut event.process_id,
+                ThreadId => &mut event.thread_id,
+                Channel => &mut event.channel,
+                Computer => &mut event.computer,
+                UserId => &mut event.user_id,
+            };
+            *target = as_text(span);
+        }
+        event.time = time.flatten().or(header_time);
+        let security = event.get_in(&text, &event.channel).eq_ignore_ascii_case("Security");
+        match &self.data {
+            None => event.bag = DynValue::Object(Vec::new()).encode(),
+            Some(data) => {
+                event.fields.reserve(data.len());
+                let mut present = Vec::with_capacity(data.len());
+                for field in data {
+                    if left_out(&field.value, values) {
+                        continue;
+                    }
+                    let start = text.len() as u32;
+                    text.push_str(&field.name);
+                    let name = (start, text.len() as u32);
+                    let Some(value) = write(&field.value.source, values, &mut text)? else { return Ok(None) };
+                    event.fields.push((as_text(name), as_text(value)));
+                    present.push(field);
+                }
+                let Some(bag) = encode_plain_bag(&event, &text) else { return Ok(None) };
+                event.bag = bag;
+                if security {
+                    event.event_data_xml = self.event_data_xml(&event, &text, &present);
+                }
+            }
+        }
+        event.xml = text;
+        Ok(Some(event))
+    }
+
+    /// `SecurityEvent.EventData`: the element as the DOM renders it, with
+    /// Sentinel's namespace.
+    fn event_data_xml(&self, event: &Event, text: &str, present: &[&DataField]) -> String {
+        let mut out = String::with_capacity(64 + text.len() + 24 * present.len());
+        out.push_str("<EventData xmlns=\"");
+        out.push_str(EVENT_NS);
+        out.push('"');
+        if present.is_empty() && self.event_data_self_closing {
+            out.push_str("/>");
+            return out;
+        }
+        out.push('>');
+        for ((name, value), field) in event.fields.iter().zip(present) {
+            let value = event.get_in(text, value);
+            out.push_str("<Data Name=\"");
+            escape_xml_into(&mut out, event.get_in(text, name), true);
+            if value.is_empty() && field.self_closing {
+                out.push_str("\"/>");
+                continue;
+            }
+            out.push_str("\">");
+            escape_xml_into(&mut out, value, false);
+            out.push_str("</Data>");
+        }
+        out.push_str("</EventData>");
+        out
+    }
+}
+
+/// A `<Data Name="literal">` element whose text is one piece.
+fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str) -> Option<DataField> {
+    let Node::Element { name: n, dependency, attributes, children, self_closing } = node else { return None };
+    let [(attribute, pieces)] = attributes.as_slice() else { return None };
+    let [Piece::Text(field_name)] = pieces.as_slice() else { return None };
+    if name(*n) != "Data" || name(*attribute) != "Name" {
+        return None;
+    }
+    let source = match children.as_slice() {
+        [] => Source::Empty,
+        [Node::Text(piece)] => single(std::slice::from_ref(piece))?,
+        _ => return None,
+    };
+    Some(DataField {
+        name: field_name.clone(),
+        value: Slot { source, dependency: *dependency },
+        self_closing: *self_closing,
+    })
+}
+
+/// The source of an attribute or text made of at most one piece.
+fn single(pieces: &[Piece]) -> Option<Source> {
+    match pieces {
+        [] => Some(Source::Empty),
+        [Piece::Text(text)] => Some(Source::Literal(text.clone())),
+        [Piece::Substitution(i)] => Some(Source::Value(*i)),
+        _ => None,
+    }
+}
+
+/// Whether the field's element is left out: it depends on a NULL value.
+fn left_out(slot: &Slot, values: &[Value<'_>]) -> bool {
+    slot.dependency.and_then(|d| values.get(d as usize)).is_some_and(|v| v.ty == NULL)
+}
+
+/// Appends the source's text; its span, or `None` for a value only the DOM takes.
+fn write(
+    source: &Source,
+    values: &[Value<'_>],
+    text: &mut String,
+) -> Result<Option<(u32, u32)>, super::binxml::Unsupported> {
+    let start = text.len() as u32;
+    match source {
+        Source::Empty => {}
+        Source::Literal(s) => text.push_str(s),
+        Source::Value(i) => match values.get(*i as usize) {
+            None => {}
+            Some(v) if v.ty == BINXML || v.ty & 0x80 != 0 => return Ok(None),
+            Some(v) if v.ty == NULL => {}
+            Some(v) => write_value(text, *v)?,
+        },
+    }
+    Ok(Some((start, text.len() as u32)))
+}
+
+fn as_text((start, end): (u32, u32)) -> Text {
+    if start == end {
+        Text::Empty
+    } else {
+        Text::Span(start, end)
+    }
+}
