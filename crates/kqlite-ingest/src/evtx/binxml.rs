@@ -23,7 +23,7 @@ use std::rc::Rc;
 
 type Fnv = BuildHasherDefault<super::Fnv>;
 
-use super::plan::Plan;
+use super::plan::{DataPlan, Plan};
 
 /// Why a chunk has to be read by the `evtx` crate instead.
 #[derive(Debug)]
@@ -105,7 +105,7 @@ pub(super) fn records(data: &[u8], free_space: u32, last_id: u64) -> Result<Vec<
 #[derive(Clone, Copy)]
 pub(super) struct Value<'c> {
     pub ty: u8,
-    bytes: &'c [u8],
+    pub bytes: &'c [u8],
 }
 
 /// Part of an attribute value or of an element's text.
@@ -203,6 +203,8 @@ pub(super) struct ChunkReader<'c> {
     values: Vec<Value<'c>>,
     /// Each template's plan, or `None` for a template of another shape.
     plans: HashMap<u32, Option<Rc<Plan>>, Fnv>,
+    /// The same for templates of embedded payloads.
+    data_plans: HashMap<u32, Option<Rc<DataPlan>>, Fnv>,
 }
 
 impl<'c> ChunkReader<'c> {
@@ -214,6 +216,7 @@ impl<'c> ChunkReader<'c> {
             names: Vec::new(),
             values: Vec::new(),
             plans: HashMap::default(),
+            data_plans: HashMap::default(),
         }
     }
 
@@ -239,7 +242,7 @@ impl<'c> ChunkReader<'c> {
         let definition = self.instance_values(&mut c, 0, &mut values)?;
         let event = if matches!(c.data.get(c.at), None | Some(0x00)) {
             match self.plan(definition)? {
-                Some(plan) => plan.event(&values, record.time),
+                Some(plan) => plan.event(&values, record.time, &mut |value| self.embedded_payload(value)),
                 None => Ok(None),
             }
         } else {
@@ -247,6 +250,26 @@ impl<'c> ChunkReader<'c> {
         };
         self.values = values;
         event
+    }
+
+    /// The data plan and values of an embedded payload that is one instance
+    /// of an `EventData` template; `None` for anything else.
+    fn embedded_payload(&mut self, value: Value<'c>) -> Result<Option<(Rc<DataPlan>, Vec<Value<'c>>)>> {
+        let [0x0f, _, _, _, 0x0c, ..] = value.bytes else { return Ok(None) };
+        let start = value.bytes.as_ptr() as usize - self.data.as_ptr() as usize;
+        let mut c = Cursor { data: &self.data[..start + value.bytes.len()], at: start + 5 };
+        let mut values = Vec::new();
+        let definition = self.instance_values(&mut c, 1, &mut values)?;
+        if !matches!(c.data.get(c.at), None | Some(0x00)) {
+            return Ok(None);
+        }
+        if let Some(plan) = self.data_plans.get(&definition) {
+            return Ok(plan.clone().map(|p| (p, values)));
+        }
+        let nodes = self.templates.get(&definition).cloned().ok_or(Unsupported("template"))?;
+        let plan = DataPlan::new(&nodes, &|id| self.name(id)).map(Rc::new);
+        self.data_plans.insert(definition, plan.clone());
+        Ok(plan.map(|p| (p, values)))
     }
 
     fn plan(&mut self, definition: u32) -> Result<Option<Rc<Plan>>> {

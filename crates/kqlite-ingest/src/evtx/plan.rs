@@ -57,12 +57,57 @@ struct DataField {
 /// How one template's records become events.
 pub(super) struct Plan {
     system: Vec<(SystemField, Slot)>,
-    /// `None`: the template has no `EventData`.
-    data: Option<Vec<DataField>>,
-    event_data_self_closing: bool,
-    /// The values that leave `Event`, `System` or `EventData` out when NULL.
+    payload: Payload,
+    /// The values that leave `Event` or `System` out when NULL.
     structure: Vec<u16>,
 }
+
+/// Where an event's `EventData` is.
+enum Payload {
+    None,
+    /// In the template itself.
+    Inline(DataPlan),
+    /// In a value of embedded BinXML (as Windows writes many logs): an
+    /// instance of another template, whose [`DataPlan`] the reader finds.
+    Embedded(u16),
+}
+
+/// `<EventData>` of named `<Data>` elements.
+pub(super) struct DataPlan {
+    fields: Vec<DataField>,
+    self_closing: bool,
+    /// The values that leave `EventData` out when NULL.
+    structure: Vec<u16>,
+}
+
+impl DataPlan {
+    /// The plan of an `EventData` element, when its children are all named `Data`.
+    fn of_element<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str) -> Option<DataPlan> {
+        let Node::Element { name: n, dependency, attributes, children, self_closing } = node else { return None };
+        if name(*n) != "EventData" || !attributes.is_empty() {
+            return None;
+        }
+        Some(DataPlan {
+            fields: children.iter().map(|c| data_field(c, name)).collect::<Option<_>>()?,
+            self_closing: *self_closing,
+            structure: dependency.iter().copied().collect(),
+        })
+    }
+
+    /// The plan of a template that is one `EventData` element (the template
+    /// of an embedded payload).
+    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str) -> Option<DataPlan> {
+        match nodes {
+            [node] => DataPlan::of_element(node, name),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves an embedded payload: the data plan and values of the template
+/// instance a BinXML value holds, or `None` for any other content.
+pub(super) type Embedded<'r, 'c> =
+    dyn FnMut(Value<'c>) -> Result<Option<(std::rc::Rc<DataPlan>, Vec<Value<'c>>)>, super::binxml::Unsupported> + 'r;
 
 impl Plan {
     /// The plan of a template, when it has the usual shape; `name` gives an
@@ -72,24 +117,23 @@ impl Plan {
         if name(*root) != "Event" {
             return None;
         }
-        let mut plan = Plan { system: Vec::new(), data: None, event_data_self_closing: false, structure: Vec::new() };
+        let mut plan = Plan { system: Vec::new(), payload: Payload::None, structure: Vec::new() };
         plan.structure.extend(*dependency);
         let mut seen_system = false;
         for child in children {
-            let Node::Element { name: n, dependency, attributes, children, self_closing } = child else {
-                return None;
-            };
-            plan.structure.extend(*dependency);
-            match name(*n) {
-                "System" if !seen_system => {
+            match child {
+                Node::Element { name: n, dependency, children, .. } if name(*n) == "System" && !seen_system => {
                     seen_system = true;
+                    plan.structure.extend(*dependency);
                     for field in children {
                         plan.system_field(field, name)?;
                     }
                 }
-                "EventData" if plan.data.is_none() && attributes.is_empty() => {
-                    plan.event_data_self_closing = *self_closing;
-                    plan.data = Some(children.iter().map(|c| data_field(c, name)).collect::<Option<_>>()?);
+                Node::Element { .. } if matches!(plan.payload, Payload::None) => {
+                    plan.payload = Payload::Inline(DataPlan::of_element(child, name)?);
+                }
+                Node::Text(Piece::Substitution(i)) if matches!(plan.payload, Payload::None) => {
+                    plan.payload = Payload::Embedded(*i);
                 }
                 _ => return None,
             }
@@ -140,13 +184,15 @@ impl Plan {
     }
 
     /// The event of a record with these values; `None` when the values
-    /// need the DOM (embedded BinXML, arrays, repeated `Data` names).
-    pub fn event(
+    /// need the DOM (BinXML other than a plain payload, arrays, repeated
+    /// `Data` names).
+    pub fn event<'c>(
         &self,
-        values: &[Value<'_>],
+        values: &[Value<'c>],
         header_time: Option<i64>,
+        embedded: &mut Embedded<'_, 'c>,
     ) -> Result<Option<Event>, super::binxml::Unsupported> {
-        // `Event`, `System` or `EventData` left out: an odd record, for the DOM.
+        // `Event` or `System` left out: an odd record, for the DOM.
         if self.structure.iter().any(|&d| values.get(d as usize).is_some_and(|v| v.ty == NULL)) {
             return Ok(None);
         }
@@ -188,33 +234,56 @@ impl Plan {
         }
         event.time = time.flatten().or(header_time);
         let security = event.get_in(&text, &event.channel).eq_ignore_ascii_case("Security");
-        match &self.data {
+        let nested;
+        let (data, data_values) = match &self.payload {
+            Payload::None => (None, values),
+            Payload::Inline(data) => (Some(data), values),
+            Payload::Embedded(i) => match values.get(*i as usize) {
+                Some(v) if v.ty == BINXML => match embedded(*v)? {
+                    Some(found) => {
+                        nested = found;
+                        (Some(&*nested.0), nested.1.as_slice())
+                    }
+                    None => return Ok(None),
+                },
+                // Nothing there: no payload.
+                None => (None, values),
+                Some(v) if v.ty == NULL => (None, values),
+                Some(_) => return Ok(None),
+            },
+        };
+        match data {
             None => event.bag = DynValue::Object(Vec::new()).encode(),
             Some(data) => {
-                event.fields.reserve(data.len());
-                let mut present = Vec::with_capacity(data.len());
-                for field in data {
-                    if left_out(&field.value, values) {
+                if data.structure.iter().any(|&d| data_values.get(d as usize).is_some_and(|v| v.ty == NULL)) {
+                    return Ok(None);
+                }
+                event.fields.reserve(data.fields.len());
+                let mut present = Vec::with_capacity(data.fields.len());
+                for field in &data.fields {
+                    if left_out(&field.value, data_values) {
                         continue;
                     }
                     let start = text.len() as u32;
                     text.push_str(&field.name);
                     let name = (start, text.len() as u32);
-                    let Some(value) = write(&field.value.source, values, &mut text)? else { return Ok(None) };
+                    let Some(value) = write(&field.value.source, data_values, &mut text)? else { return Ok(None) };
                     event.fields.push((as_text(name), as_text(value)));
                     present.push(field);
                 }
                 let Some(bag) = encode_plain_bag(&event, &text) else { return Ok(None) };
                 event.bag = bag;
                 if security {
-                    event.event_data_xml = self.event_data_xml(&event, &text, &present);
+                    event.event_data_xml = data.event_data_xml(&event, &text, &present);
                 }
             }
         }
         event.xml = text;
         Ok(Some(event))
     }
+}
 
+impl DataPlan {
     /// `SecurityEvent.EventData`: the element as the DOM renders it, with
     /// Sentinel's namespace.
     fn event_data_xml(&self, event: &Event, text: &str, present: &[&DataField]) -> String {
@@ -222,7 +291,7 @@ impl Plan {
         out.push_str("<EventData xmlns=\"");
         out.push_str(EVENT_NS);
         out.push('"');
-        if present.is_empty() && self.event_data_self_closing {
+        if present.is_empty() && self.self_closing {
             out.push_str("/>");
             return out;
         }
