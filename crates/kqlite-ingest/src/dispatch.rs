@@ -2,7 +2,7 @@
 //! to a sink as it is made.
 
 use crate::evtx::{read_evtx, read_evtx_from, EvtxOptions};
-use crate::source::{gzip_error, Content, Format, Source};
+use crate::source::{Content, Format, Source};
 use crate::tabular::{load_text, load_text_at, table_for_columns, table_name_from_location, LoadReport, LoadedTable};
 use crate::{catalog, conform};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -45,7 +45,7 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
                         Ok(file) => read_evtx_from(file, &source.location, evtx, &mut to_sink),
                         Err(e) => return failed(format!("{}: cannot read its extracted copy: {e}", source.location)),
                     },
-                    Err(e) => return failed(format!("{}: {}", source.location, crate::source::gzip_error(e))),
+                    Err(e) => return failed(format!("{}: {}", source.location, e)),
                 },
             };
             Outcome { report: report.load, error: report.error }
@@ -246,8 +246,8 @@ fn absorb_once(report: &mut LoadReport, mut piece: LoadReport) {
     report.absorb(piece);
 }
 
-/// Syslog: plain files through the syslog reader; gzip decompressed here so
-/// that a damaged stream is an error (what came before it is loaded).
+/// Syslog, streamed (read twice: see [`crate::syslog::read_syslog`]); RFC
+/// 3164 years are read against the gzip header's time, else the file's.
 fn read_syslog(source: &Source, sink: &mut Sink) -> Outcome {
     let file_time = || {
         std::fs::metadata(&source.path)
@@ -256,45 +256,21 @@ fn read_syslog(source: &Source, sink: &mut Sink) -> Outcome {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_nanos() as i64)
     };
-    match &source.content {
-        // The syslog reader takes the year of RFC 3164 dates from the file time.
-        Content::File => match crate::syslog::load_syslog(&source.path) {
-            Ok((table, report)) => hand_over(vec![table], report, sink),
-            Err(e) => failed(e),
-        },
-        Content::Bytes(_) | Content::Spooled(_) => {
-            // Read whole: RFC 3164 years are inferred from the end of the file backwards.
-            let bytes = match source.bytes() {
-                Ok(bytes) => bytes,
-                Err(e) => return failed(format!("{}: cannot read: {e}", source.location)),
-            };
-            let reference = file_time().unwrap_or_else(kqlite_engine::time::now_nanos);
-            let (table, report) = crate::syslog::load_bytes(&bytes, &source.location, reference);
-            hand_over(vec![table], report, sink)
+    let header_time = match source.content {
+        Content::Gzip => crate::syslog::gzip_mtime(&source.path),
+        _ => None,
+    };
+    let reference = header_time.or_else(file_time).unwrap_or_else(kqlite_engine::time::now_nanos);
+    let mut open = || -> std::io::Result<Box<dyn std::io::BufRead + '_>> {
+        Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, source.reader()?)))
+    };
+    let mut to_sink = |table: LoadedTable| {
+        for batch in table.batches {
+            sink(&table.name, &table.columns, batch);
         }
-        Content::Gzip => {
-            use std::io::Read;
-            let file = match std::fs::File::open(&source.path) {
-                Ok(file) => file,
-                Err(e) => return failed(format!("{}: cannot read: {e}", source.location)),
-            };
-            let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
-            let mut bytes = Vec::new();
-            let error = decoder.read_to_end(&mut bytes).err().map(|e| {
-                // A cut-off last line is part of the damage, not a record.
-                let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-                bytes.truncate(whole);
-                format!("{}: {} (the {} bytes before were read)", source.location, gzip_error(e), whole)
-            });
-            // The gzip header keeps the original file's modification time.
-            let header_time = decoder.header().map(|h| h.mtime()).filter(|t| *t != 0).map(|t| t as i64 * 1_000_000_000);
-            let reference = header_time.or_else(file_time).unwrap_or_else(kqlite_engine::time::now_nanos);
-            let (table, report) = crate::syslog::load_bytes(&bytes, &source.location, reference);
-            let mut outcome = hand_over(vec![table], report, sink);
-            outcome.error = error;
-            outcome
-        }
-    }
+    };
+    let (report, error) = crate::syslog::read_syslog(&mut open, &source.location, reference, &mut to_sink);
+    Outcome { report, error }
 }
 
 fn failed(error: String) -> Outcome {

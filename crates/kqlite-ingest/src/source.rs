@@ -143,7 +143,7 @@ impl Source {
             Content::Spooled(spool) => std::fs::read(&spool.path).map(std::borrow::Cow::Owned),
             Content::Gzip => {
                 let mut out = Vec::new();
-                self.reader()?.read_to_end(&mut out).map_err(gzip_error)?;
+                self.reader()?.read_to_end(&mut out)?;
                 Ok(std::borrow::Cow::Owned(out))
             }
         }
@@ -155,10 +155,19 @@ impl Source {
             Content::Bytes(bytes) => Box::new(&bytes[..]),
             Content::File => Box::new(std::fs::File::open(&self.path)?),
             Content::Spooled(spool) => Box::new(std::fs::File::open(&spool.path)?),
-            Content::Gzip => {
-                Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(std::fs::File::open(&self.path)?)))
-            }
+            Content::Gzip => Box::new(GzipErrors(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+                std::fs::File::open(&self.path)?,
+            )))),
         })
+    }
+}
+
+/// A gzip stream whose read errors say they come from decompressing.
+pub struct GzipErrors<R>(pub R);
+
+impl<R: Read> Read for GzipErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(gzip_error)
     }
 }
 
@@ -216,7 +225,7 @@ pub fn open(path: &Path, each: &mut dyn FnMut(Source)) -> Result<(), String> {
     if is_gzip(&magic[..n]) {
         // Streamed, unless it holds another container.
         let source = Source { path: path.to_path_buf(), location, content: Content::Gzip };
-        let inner = source.head().map_err(|e| format!("{}: {}", source.location, gzip_error(e)))?;
+        let inner = source.head().map_err(|e| format!("{}: {e}", source.location))?;
         if !is_gzip(&inner) && !is_zip(&inner) {
             each(source);
             return Ok(());

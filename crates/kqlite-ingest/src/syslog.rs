@@ -49,7 +49,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::time::parse_datetime;
 use kqlite_engine::types::{NANOS_PER_DAY, NANOS_PER_MICRO, NANOS_PER_SECOND};
 use kqlite_engine::{ColumnDef, KqlType};
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -105,92 +105,148 @@ pub fn looks_like_syslog(first_bytes: &[u8]) -> bool {
     parse_line(line).is_ok()
 }
 
-/// Loads a syslog file (plain or gzip) as the `Syslog` table.
+/// Loads a syslog file (plain or gzip) as the `Syslog` table, streaming it.
 pub fn load_syslog(path: &Path) -> Result<(LoadedTable, LoadReport), String> {
     let location = path.display().to_string();
-    let raw = std::fs::read(path).map_err(|e| format!("cannot read {location}: {e}"))?;
     let modified = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos() as i64);
-    let mut notices = Vec::new();
-    let (bytes, reference) = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]);
-        let mut out = Vec::new();
-        if let Err(e) = decoder.read_to_end(&mut out) {
-            if out.is_empty() {
-                return Err(format!("{location}: cannot decompress: {e}"));
-            }
-            notices.push(format!(
-                "{location}: the gzip stream ends early ({e}); the {} bytes before it were read",
-                out.len()
-            ));
-        }
-        // The gzip header keeps the original file's modification time.
-        let header_time = decoder.header().map(|h| h.mtime()).filter(|t| *t != 0).map(|t| t as i64 * NANOS_PER_SECOND);
-        (out, header_time.or(modified))
-    } else {
-        (raw, modified)
+    let mut magic = [0u8; 2];
+    let gzip = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(|e| format!("cannot read {location}: {e}"))?
+        == 2
+        && magic == [0x1f, 0x8b];
+    // The gzip header keeps the original file's modification time.
+    let reference =
+        if gzip { gzip_mtime(path) } else { None }.or(modified).unwrap_or_else(kqlite_engine::time::now_nanos);
+    let mut open = || -> std::io::Result<Box<dyn BufRead>> {
+        let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+        Ok(if gzip {
+            let decoder = flate2::read::MultiGzDecoder::new(file);
+            Box::new(std::io::BufReader::with_capacity(1 << 20, crate::source::GzipErrors(decoder)))
+        } else {
+            Box::new(file)
+        })
     };
-    let reference = reference.unwrap_or_else(kqlite_engine::time::now_nanos);
-    let (table, mut report) = load_bytes(&bytes, &location, reference);
-    notices.append(&mut report.notices);
-    report.notices = notices;
-    Ok((table, report))
+    let mut batches = Vec::new();
+    let (mut report, error) = read_syslog(&mut open, &location, reference, &mut |table| batches.extend(table.batches));
+    if let Some(error) = error {
+        if report.records_read == 0 {
+            return Err(error);
+        }
+        report.notices.insert(0, error);
+    }
+    let columns = catalog::table_schema(TABLE).expect("Syslog is a built-in table").to_vec();
+    Ok((LoadedTable { name: TABLE.to_string(), columns, batches }, report))
+}
+
+/// The modification time a gzip file's header keeps, if any (ns).
+pub fn gzip_mtime(path: &Path) -> Option<i64> {
+    let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(std::fs::File::open(path).ok()?));
+    decoder.read(&mut [0u8; 1]).ok()?;
+    decoder.header().map(|h| h.mtime()).filter(|t| *t != 0).map(|t| t as i64 * NANOS_PER_SECOND)
 }
 
 /// Parses syslog bytes; `reference` (ns since the epoch) is the file time
 /// RFC 3164 years are inferred from.
 pub fn load_bytes(bytes: &[u8], location: &str, reference: i64) -> (LoadedTable, LoadReport) {
+    let mut batches = Vec::new();
+    let mut open = || -> std::io::Result<Box<dyn BufRead + '_>> { Ok(Box::new(bytes)) };
+    let (report, _) = read_syslog(&mut open, location, reference, &mut |table| batches.extend(table.batches));
+    let columns = catalog::table_schema(TABLE).expect("Syslog is a built-in table").to_vec();
+    (LoadedTable { name: TABLE.to_string(), columns, batches }, report)
+}
+
+/// Records handed on at a time.
+const BATCH_RECORDS: usize = 8192;
+
+/// Opens the input afresh: [`read_syslog`] reads it twice.
+pub type Open<'a> = dyn FnMut() -> std::io::Result<Box<dyn BufRead + 'a>> + 'a;
+
+/// Reads syslog lines as the `Syslog` table, handing `emit` a table of at
+/// most [`BATCH_RECORDS`] records at a time: memory stays bounded whatever
+/// the input size. RFC 3164 dates carry no year, which is inferred from the
+/// end of the input backwards ([`YearPlan`]), so the input is read twice;
+/// `reference` (ns since the epoch) is the file time the last such date is
+/// read against. A read error (a damaged gzip stream) ends the input there:
+/// the whole lines before it are loaded, and the error comes back with the
+/// report.
+pub fn read_syslog(
+    open: &mut Open,
+    location: &str,
+    reference: i64,
+    emit: &mut dyn FnMut(LoadedTable),
+) -> (LoadReport, Option<String>) {
     let mut report = LoadReport::default();
-    let mut records: Vec<Record> = Vec::new();
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    // First pass: the years of RFC 3164 dates, without keeping the lines.
+    let mut plan = YearPlan::default();
+    let first = each_line(open, &mut |_, line| {
+        if let Ok(Record { time: Time::Bsd { year, month, day, seconds, .. }, .. }) = parse_line(&line) {
+            plan.see(year, month, day, seconds);
+        }
+    });
+    if let Err(e) = first {
+        return (report, Some(format!("{location}: {e}")));
+    }
+    plan.finish(reference);
+
+    let mut years = plan.years();
     let mut invalid_utf8 = 0usize;
     let mut counts = [0usize; 4];
-    let mut lines = bytes.split(|b| *b == b'\n').peekable();
-    let mut number = 0usize;
-    while let Some(raw) = lines.next() {
-        if raw.is_empty() && lines.peek().is_none() {
-            break; // the newline that ends the last line
+    let (mut without_priority, mut dropped_sd) = (0usize, 0usize);
+    let mut batch: Vec<Record> = Vec::with_capacity(BATCH_RECORDS);
+    let mut flush = |batch: &mut Vec<Record>, report: &mut LoadReport| {
+        if !batch.is_empty() {
+            emit(build_table(batch, report));
+            batch.clear();
         }
-        number += 1;
+    };
+    let second = each_line(open, &mut |number, line| {
         report.records_read += 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = match std::str::from_utf8(raw) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => {
-                invalid_utf8 += 1;
-                String::from_utf8_lossy(raw)
-            }
-        };
+        if matches!(line, std::borrow::Cow::Owned(_)) {
+            invalid_utf8 += 1;
+        }
         if line.trim().is_empty() {
             report.rejected.push((format!("{location}:{number}"), "blank line".to_string()));
-            continue;
+            return;
         }
         match parse_line(&line) {
             Ok(mut record) => {
                 record.line = number;
                 counts[record.format as usize] += 1;
-                records.push(record);
+                without_priority += usize::from(record.facility_inferred);
+                dropped_sd += usize::from(record.had_structured_data);
+                if let Time::Bsd { year, month, day, seconds, nanos } = record.time {
+                    let year = years.next(year, month, day, seconds);
+                    record.time = Time::Known(bsd_nanos(year, month, day, seconds, nanos));
+                }
+                batch.push(record);
+                if batch.len() == BATCH_RECORDS {
+                    flush(&mut batch, &mut report);
+                }
             }
             Err(reason) => report.rejected.push((format!("{location}:{number}"), reason)),
         }
-    }
+    });
+    flush(&mut batch, &mut report);
+    let error = second.err().map(|e| format!("{location}: {e} (the lines before were read)"));
+
     if invalid_utf8 > 0 {
         report.notices.push(format!(
             "{location}: {invalid_utf8} line(s) are not valid UTF-8; invalid bytes were replaced with U+FFFD"
         ));
     }
-    let inferred = infer_years(&mut records, reference);
-    if inferred > 0 {
+    if plan.inferred > 0 {
         report.notices.push(format!(
-            "{location}: {inferred} RFC 3164 line(s) carry no year: inferred from the file time {} \
+            "{location}: {} RFC 3164 line(s) carry no year: inferred from the file time {} \
              (rolling back at each new year), and read as UTC",
+            plan.inferred,
             kqlite_engine::time::format_datetime(reference)
         ));
     }
-    let without_priority = records.iter().filter(|r| r.facility_inferred).count();
     if without_priority > 0 {
         report.notices.push(format!(
             "{location}: {without_priority} line(s) have no priority: Facility inferred from the program \
@@ -198,7 +254,6 @@ pub fn load_bytes(bytes: &[u8], location: &str, reference: i64) -> (LoadedTable,
              SeverityLevel notice (journal records: info)"
         ));
     }
-    let dropped_sd = records.iter().filter(|r| r.had_structured_data).count();
     if dropped_sd > 0 {
         report.notices.push(format!(
             "{location}: {dropped_sd} RFC 5424 record(s) carry structured data, which the Syslog table has no column for"
@@ -210,8 +265,129 @@ pub fn load_bytes(bytes: &[u8], location: &str, reference: i64) -> (LoadedTable,
     if !summary.is_empty() {
         report.notices.push(format!("{location}: lines by format: {}", summary.join(", ")));
     }
-    let table = build_table(&records, &mut report);
-    (table, report)
+    (report, error)
+}
+
+/// Calls `each` with every line of the input (numbered from 1, without its
+/// line ending or a leading byte-order mark; invalid UTF-8 replaced, as an
+/// owned string). A cut-off last line of a damaged input is not a line.
+fn each_line(open: &mut Open, each: &mut dyn FnMut(usize, std::borrow::Cow<'_, str>)) -> std::io::Result<()> {
+    let mut reader = open()?;
+    let mut raw = Vec::new();
+    let mut number = 0usize;
+    loop {
+        raw.clear();
+        if reader.read_until(b'\n', &mut raw)? == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let mut line = raw.strip_suffix(b"\n").unwrap_or(&raw);
+        line = line.strip_suffix(b"\r").unwrap_or(line);
+        if number == 1 {
+            line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
+        }
+        each(number, String::from_utf8_lossy(line));
+    }
+}
+
+/// The years of RFC 3164 dates, found in a first pass that keeps no lines.
+///
+/// Read backwards, the last date takes the year of the file time (the year
+/// before, when it would fall more than a day after it); every earlier date
+/// takes the year of the date after it, one less when it is more than a day
+/// later in the year (the log crossed a new year); a date that writes its
+/// year keeps it. Forwards, that is: dates fall into segments that end at a
+/// date with a written year or at the last date, and a date's year is its
+/// segment's end year less the year changes between it and that end. The
+/// first pass counts each segment's changes; memory is one entry per date
+/// that writes its year (usually none).
+#[derive(Default)]
+struct YearPlan {
+    /// The end year and year changes of each segment, in order.
+    segments: Vec<(i32, u32)>,
+    changes: u32,
+    /// The position in the year of the previous date of this segment.
+    previous: Option<i64>,
+    /// The last date without a written year (month, day, seconds).
+    open_end: Option<(u32, u32, u32)>,
+    /// Dates without a written year.
+    inferred: usize,
+}
+
+/// A date's position within a year, comparable across lines (31-day months).
+fn position_in_year(month: u32, day: u32, seconds: u32) -> i64 {
+    ((month as i64 - 1) * 31 + day as i64 - 1) * 86_400 + seconds as i64
+}
+
+/// More than a day after the date that follows it: a new year came between.
+fn year_changed(previous: Option<i64>, here: i64) -> bool {
+    previous.is_some_and(|p| p > here + 86_400)
+}
+
+impl YearPlan {
+    fn see(&mut self, written: Option<i32>, month: u32, day: u32, seconds: u32) {
+        let here = position_in_year(month, day, seconds);
+        self.changes += u32::from(year_changed(self.previous, here));
+        match written {
+            Some(year) => {
+                self.segments.push((year, std::mem::take(&mut self.changes)));
+                self.previous = None;
+                self.open_end = None;
+            }
+            None => {
+                self.inferred += 1;
+                self.previous = Some(here);
+                self.open_end = Some((month, day, seconds));
+            }
+        }
+    }
+
+    /// Closes the last segment, whose end year comes from the file time.
+    fn finish(&mut self, reference: i64) {
+        if let Some((month, day, seconds)) = self.open_end {
+            let reference_year = Utc.timestamp_nanos(reference).year();
+            let candidate = bsd_nanos(reference_year, month, day, seconds, 0);
+            let year = if candidate.is_some_and(|t| t > reference + NANOS_PER_DAY) {
+                reference_year - 1
+            } else {
+                reference_year
+            };
+            self.segments.push((year, std::mem::take(&mut self.changes)));
+        }
+    }
+
+    fn years(&self) -> Years<'_> {
+        Years { plan: self, segment: 0, changes: 0, previous: None }
+    }
+}
+
+/// The second pass through [`YearPlan`]: each date's year, in order.
+struct Years<'p> {
+    plan: &'p YearPlan,
+    segment: usize,
+    /// Year changes seen so far in this segment.
+    changes: u32,
+    previous: Option<i64>,
+}
+
+impl Years<'_> {
+    fn next(&mut self, written: Option<i32>, month: u32, day: u32, seconds: u32) -> i32 {
+        let here = position_in_year(month, day, seconds);
+        self.changes += u32::from(year_changed(self.previous, here));
+        let (end_year, total) = self.plan.segments.get(self.segment).copied().unwrap_or((1970, 0));
+        match written {
+            Some(year) => {
+                self.segment += 1;
+                self.changes = 0;
+                self.previous = None;
+                year
+            }
+            None => {
+                self.previous = Some(here);
+                end_year - (total.saturating_sub(self.changes)) as i32
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -507,45 +683,6 @@ fn parse_journal(line: &str) -> Result<Record, String> {
         message: field("MESSAGE").unwrap_or_default(),
         had_structured_data: false,
     })
-}
-
-/// Gives RFC 3164 timestamps their year; returns how many were inferred.
-fn infer_years(records: &mut [Record], reference: i64) -> usize {
-    // Position within a year, comparable across lines (31-day months).
-    let ordinal = |month: u32, day: u32, seconds: u32| -> i64 {
-        ((month as i64 - 1) * 31 + day as i64 - 1) * 86_400 + seconds as i64
-    };
-    let reference_year = Utc.timestamp_nanos(reference).year();
-    let mut year: Option<i32> = None;
-    let mut next: Option<i64> = None;
-    let mut inferred = 0;
-    for record in records.iter_mut().rev() {
-        let Time::Bsd { year: written, month, day, seconds, nanos } = record.time else { continue };
-        let here = ordinal(month, day, seconds);
-        let y = match written {
-            Some(y) => y,
-            None => {
-                inferred += 1;
-                match (year, next) {
-                    // More than a day after the line below: the year before.
-                    (Some(y), Some(n)) if here > n + 86_400 => y - 1,
-                    (Some(y), _) => y,
-                    (None, _) => {
-                        let candidate = bsd_nanos(reference_year, month, day, seconds, nanos);
-                        if candidate.is_some_and(|t| t > reference + NANOS_PER_DAY) {
-                            reference_year - 1
-                        } else {
-                            reference_year
-                        }
-                    }
-                }
-            }
-        };
-        year = Some(y);
-        next = Some(here);
-        record.time = Time::Known(bsd_nanos(y, month, day, seconds, nanos));
-    }
-    inferred
 }
 
 fn bsd_nanos(year: i32, month: u32, day: u32, seconds: u32, nanos: u32) -> Option<i64> {

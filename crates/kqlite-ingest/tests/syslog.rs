@@ -542,3 +542,41 @@ async fn real_linux_auth_logs() {
     expected.sort();
     assert_eq!(extracted, expected);
 }
+
+/// A long log is handed on a batch at a time, and RFC 3164 years still
+/// come from its end: a log from Dec 30 to Jan 2 with a file time of Jan 2
+/// puts the December lines in the year before, across batch boundaries.
+#[test]
+fn long_logs_stream_in_batches_with_years_from_the_end() {
+    use kqlite_ingest::syslog::read_syslog;
+    let mut log = String::new();
+    let days = ["Dec 30", "Dec 31", "Jan  1", "Jan  2"];
+    for (d, day) in days.iter().enumerate() {
+        for i in 0..6_000 {
+            log.push_str(&format!(
+                "{day} {:02}:{:02}:{:02} web1 sshd[{i}]: Accepted publickey for u{d} from 10.0.0.{} port 22 ssh2\n",
+                i / 3600,
+                i / 60 % 60,
+                i % 60,
+                d + 1
+            ));
+        }
+    }
+    let reference = parse_datetime("2025-01-02T23:59:59Z").unwrap();
+    let mut open = || -> std::io::Result<Box<dyn std::io::BufRead + '_>> { Ok(Box::new(log.as_bytes())) };
+    let mut tables = Vec::new();
+    let (report, error) = read_syslog(&mut open, "long.log", reference, &mut |table| tables.push(table));
+    assert!(error.is_none(), "{error:?}");
+    assert_lossless(&report);
+    assert_eq!(report.loaded, 24_000);
+    assert!(tables.len() >= 3, "handed on in batches: {}", tables.len());
+    let mut years = std::collections::BTreeMap::new();
+    for table in &tables {
+        for row in table_rows(table) {
+            *years.entry(row[0][..10].to_string()).or_insert(0) += 1;
+        }
+    }
+    let expected: std::collections::BTreeMap<String, i32> =
+        ["2024-12-30", "2024-12-31", "2025-01-01", "2025-01-02"].iter().map(|d| (d.to_string(), 6_000)).collect();
+    assert_eq!(years, expected);
+}
