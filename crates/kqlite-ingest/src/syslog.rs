@@ -146,7 +146,8 @@ pub fn load_syslog(path: &Path) -> Result<(LoadedTable, LoadReport), String> {
 /// The modification time a gzip file's header keeps, if any (ns).
 pub fn gzip_mtime(path: &Path) -> Option<i64> {
     let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(std::fs::File::open(path).ok()?));
-    decoder.read(&mut [0u8; 1]).ok()?;
+    // The header is read with the first byte of content.
+    decoder.read_exact(&mut [0u8; 1]).ok()?;
     decoder.header().map(|h| h.mtime()).filter(|t| *t != 0).map(|t| t as i64 * NANOS_PER_SECOND)
 }
 
