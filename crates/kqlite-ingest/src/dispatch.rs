@@ -29,24 +29,27 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
     match format {
         Format::Evtx => {
             let mut to_sink = |table: crate::evtx::EvtxTable, batch| sink(table.name(), table.columns(), batch);
+            // The parser seeks: extracted content is read from its
+            // temporary file, and a gzip stream is decompressed to one first
+            // (memory stays bounded).
+            let mut from_file = |path: &std::path::Path| match std::fs::File::open(path) {
+                Ok(file) => Ok(read_evtx_from(file, &source.location, evtx, &mut to_sink)),
+                Err(e) => Err(failed(format!("{}: cannot read its extracted copy: {e}", source.location))),
+            };
             let report = match &source.content {
-                Content::File => read_evtx(&source.path, evtx, &mut to_sink),
+                Content::File => Ok(read_evtx(&source.path, evtx, &mut to_sink)),
                 Content::Bytes(bytes) => {
-                    read_evtx_from(std::io::Cursor::new(&bytes[..]), &source.location, evtx, &mut to_sink)
+                    Ok(read_evtx_from(std::io::Cursor::new(&bytes[..]), &source.location, evtx, &mut to_sink))
                 }
-                Content::Spooled(spool) => match std::fs::File::open(&spool.path) {
-                    Ok(file) => read_evtx_from(file, &source.location, evtx, &mut to_sink),
-                    Err(e) => return failed(format!("{}: cannot read its extracted copy: {e}", source.location)),
-                },
-                // The parser seeks: a gzip stream is decompressed to a
-                // temporary file first (memory stays bounded).
+                Content::Spooled(spool) => from_file(&spool.path),
                 Content::Gzip => match source.reader().and_then(|mut r| crate::source::Spool::write(&mut *r)) {
-                    Ok(spool) => match std::fs::File::open(&spool.path) {
-                        Ok(file) => read_evtx_from(file, &source.location, evtx, &mut to_sink),
-                        Err(e) => return failed(format!("{}: cannot read its extracted copy: {e}", source.location)),
-                    },
-                    Err(e) => return failed(format!("{}: {}", source.location, e)),
+                    Ok(spool) => from_file(&spool.path),
+                    Err(e) => Err(failed(format!("{}: {e}", source.location))),
                 },
+            };
+            let report = match report {
+                Ok(report) => report,
+                Err(outcome) => return outcome,
             };
             Outcome { report: report.load, error: report.error }
         }
@@ -55,13 +58,7 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
         Format::WindowsJson => match source.reader() {
             Ok(reader) => {
                 let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
-                let mut to_sink = |tables: Vec<LoadedTable>| {
-                    for table in tables {
-                        for batch in table.batches {
-                            sink(&table.name, &table.columns, batch);
-                        }
-                    }
-                };
+                let mut to_sink = |tables: Vec<LoadedTable>| sink_tables(tables, sink);
                 let report = crate::windows_json::read_windows_json(&mut reader, &source.location, &mut to_sink);
                 Outcome { report, error: None }
             }
@@ -93,11 +90,7 @@ fn read_json_document(source: &Source, sink: &mut Sink) -> Outcome {
         Err(e) => return failed(format!("{location}: cannot read: {e}")),
     };
     let mut emit = |tables: Vec<LoadedTable>, piece: LoadReport, report: &mut LoadReport| {
-        for table in tables {
-            for batch in table.batches {
-                sink(&table.name, &table.columns, batch);
-            }
-        }
+        sink_tables(tables, sink);
         absorb_once(report, piece);
     };
     let streamed =
@@ -246,30 +239,9 @@ fn absorb_once(report: &mut LoadReport, mut piece: LoadReport) {
     report.absorb(piece);
 }
 
-/// Syslog, streamed (read twice: see [`crate::syslog::read_syslog`]); RFC
-/// 3164 years are read against the gzip header's time, else the file's.
+/// Syslog, streamed (see [`crate::syslog::read_syslog_source`]).
 fn read_syslog(source: &Source, sink: &mut Sink) -> Outcome {
-    let file_time = || {
-        std::fs::metadata(&source.path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as i64)
-    };
-    let header_time = match source.content {
-        Content::Gzip => crate::syslog::gzip_mtime(&source.path),
-        _ => None,
-    };
-    let reference = header_time.or_else(file_time).unwrap_or_else(kqlite_engine::time::now_nanos);
-    let mut open = || -> std::io::Result<Box<dyn std::io::BufRead + '_>> {
-        Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, source.reader()?)))
-    };
-    let mut to_sink = |table: LoadedTable| {
-        for batch in table.batches {
-            sink(&table.name, &table.columns, batch);
-        }
-    };
-    let (report, error) = crate::syslog::read_syslog(&mut open, &source.location, reference, &mut to_sink);
+    let (report, error) = crate::syslog::read_syslog_source(source, &mut |table| sink_tables(vec![table], sink));
     Outcome { report, error }
 }
 
@@ -278,12 +250,17 @@ fn failed(error: String) -> Outcome {
 }
 
 fn hand_over(tables: Vec<LoadedTable>, report: LoadReport, sink: &mut Sink) -> Outcome {
+    sink_tables(tables, sink);
+    Outcome { report, error: None }
+}
+
+/// Hands every batch of `tables` to `sink`.
+fn sink_tables(tables: Vec<LoadedTable>, sink: &mut Sink) {
     for table in tables {
         for batch in table.batches {
             sink(&table.name, &table.columns, batch);
         }
     }
-    Outcome { report, error: None }
 }
 
 /// A Parquet file as the catalog table its columns match (or a table named

@@ -708,12 +708,7 @@ fn event_from_dom(
 
     let payload = child(root, "EventData").or_else(|| child(root, "UserData"));
     let mut bag = None;
-    let security = d
-        .span(match event.channel {
-            Text::Span(a, b) => (a, b),
-            _ => (0, 0),
-        })
-        .eq_ignore_ascii_case("Security");
+    let security = event.get_in(&d.text, &event.channel).eq_ignore_ascii_case("Security");
     if let Some(payload) = payload {
         if reader.name(d.elements[payload as usize].name) == "EventData" {
             let mut plain = true;

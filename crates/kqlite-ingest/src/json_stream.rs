@@ -69,7 +69,7 @@ impl Batcher<'_> {
         if self.pending.is_empty() {
             return;
         }
-        let rows = std::mem::take(&mut self.pending);
+        let rows = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_RECORDS));
         let (tables, report) = tabular::load_json_records(rows, self.location);
         (self.emit)(tables, report);
     }

@@ -163,7 +163,7 @@ impl Source {
 }
 
 /// A gzip stream whose read errors say they come from decompressing.
-pub struct GzipErrors<R>(pub R);
+struct GzipErrors<R>(R);
 
 impl<R: Read> Read for GzipErrors<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -323,7 +323,7 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
     Ok(n)
 }
 
-fn is_gzip(bytes: &[u8]) -> bool {
+pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 

@@ -428,9 +428,10 @@ impl<'d> Parts<'d> {
     }
 }
 
-/// LZ4 (raw: faster than Snappy here, and smaller), bounded row groups, and min/max statistics only where queries
-/// prune with them (times and numbers): string statistics cost more than
-/// the rest of writing wide tables such as SecurityEvent.
+/// LZ4 (raw: faster than Snappy here, and smaller), bounded row groups, and
+/// min/max statistics only where queries prune with them (times and
+/// numbers): string statistics cost more than the rest of writing wide
+/// tables such as SecurityEvent.
 fn writer_properties(columns: &[ColumnDef], first: &RecordBatch) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::LZ4_RAW)

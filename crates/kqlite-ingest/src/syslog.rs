@@ -42,6 +42,7 @@
 
 use crate::catalog;
 use crate::columns::ColumnBuilder;
+use crate::source::{Content, Source};
 use crate::tabular::{LoadReport, LoadedTable};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use datafusion::arrow::datatypes::{Field, Schema};
@@ -108,47 +109,57 @@ pub fn looks_like_syslog(first_bytes: &[u8]) -> bool {
 /// Loads a syslog file (plain or gzip) as the `Syslog` table, streaming it.
 pub fn load_syslog(path: &Path) -> Result<(LoadedTable, LoadReport), String> {
     let location = path.display().to_string();
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos() as i64);
-    let mut magic = [0u8; 2];
-    let gzip = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut magic))
-        .map_err(|e| format!("cannot read {location}: {e}"))?
-        == 2
-        && magic == [0x1f, 0x8b];
-    // The gzip header keeps the original file's modification time.
-    let reference =
-        if gzip { gzip_mtime(path) } else { None }.or(modified).unwrap_or_else(kqlite_engine::time::now_nanos);
-    let mut open = || -> std::io::Result<Box<dyn BufRead>> {
-        let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-        Ok(if gzip {
-            let decoder = flate2::read::MultiGzDecoder::new(file);
-            Box::new(std::io::BufReader::with_capacity(1 << 20, crate::source::GzipErrors(decoder)))
-        } else {
-            Box::new(file)
-        })
-    };
+    let mut magic = Vec::with_capacity(2);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(2).read_to_end(&mut magic))
+        .map_err(|e| format!("cannot read {location}: {e}"))?;
+    let content = if crate::source::is_gzip(&magic) { Content::Gzip } else { Content::File };
+    let source = Source { path: path.to_path_buf(), location, content };
     let mut batches = Vec::new();
-    let (mut report, error) = read_syslog(&mut open, &location, reference, &mut |table| batches.extend(table.batches));
+    let (mut report, error) = read_syslog_source(&source, &mut |table| batches.extend(table.batches));
     if let Some(error) = error {
         if report.records_read == 0 {
             return Err(error);
         }
         report.notices.insert(0, error);
     }
-    let columns = catalog::table_schema(TABLE).expect("Syslog is a built-in table").to_vec();
-    Ok((LoadedTable { name: TABLE.to_string(), columns, batches }, report))
+    Ok((syslog_table(batches), report))
+}
+
+/// Reads an input as syslog ([`read_syslog`]): RFC 3164 years are read
+/// against the gzip header's time (it keeps the original file's), else the
+/// file's modification time, else now.
+pub(crate) fn read_syslog_source(source: &Source, emit: &mut dyn FnMut(LoadedTable)) -> (LoadReport, Option<String>) {
+    let file_time = || {
+        std::fs::metadata(&source.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as i64)
+    };
+    let header_time = match source.content {
+        Content::Gzip => gzip_mtime(&source.path),
+        _ => None,
+    };
+    let reference = header_time.or_else(file_time).unwrap_or_else(kqlite_engine::time::now_nanos);
+    let mut open = || -> std::io::Result<Box<dyn BufRead + '_>> {
+        Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, source.reader()?)))
+    };
+    read_syslog(&mut open, &source.location, reference, emit)
 }
 
 /// The modification time a gzip file's header keeps, if any (ns).
-pub fn gzip_mtime(path: &Path) -> Option<i64> {
+fn gzip_mtime(path: &Path) -> Option<i64> {
     let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(std::fs::File::open(path).ok()?));
     // The header is read with the first byte of content.
     decoder.read_exact(&mut [0u8; 1]).ok()?;
     decoder.header().map(|h| h.mtime()).filter(|t| *t != 0).map(|t| t as i64 * NANOS_PER_SECOND)
+}
+
+/// The `Syslog` table of these batches.
+fn syslog_table(batches: Vec<RecordBatch>) -> LoadedTable {
+    let columns = catalog::table_schema(TABLE).expect("Syslog is a built-in table").to_vec();
+    LoadedTable { name: TABLE.to_string(), columns, batches }
 }
 
 /// Parses syslog bytes; `reference` (ns since the epoch) is the file time
@@ -157,8 +168,7 @@ pub fn load_bytes(bytes: &[u8], location: &str, reference: i64) -> (LoadedTable,
     let mut batches = Vec::new();
     let mut open = || -> std::io::Result<Box<dyn BufRead + '_>> { Ok(Box::new(bytes)) };
     let (report, _) = read_syslog(&mut open, location, reference, &mut |table| batches.extend(table.batches));
-    let columns = catalog::table_schema(TABLE).expect("Syslog is a built-in table").to_vec();
-    (LoadedTable { name: TABLE.to_string(), columns, batches }, report)
+    (syslog_table(batches), report)
 }
 
 /// Records handed on at a time.

@@ -91,13 +91,7 @@ pub fn load_text_at(
     table: Option<&str>,
     line_offset: usize,
 ) -> Result<(Vec<LoadedTable>, LoadReport), String> {
-    let records = parse_records(text, location, line_offset)?;
-    let mut report = LoadReport::default();
-    let mut tables = Vec::new();
-    for (name, group) in split_by_table(records, table, location, &mut report) {
-        tables.push(build_table(&name, group, location, &mut report));
-    }
-    Ok((tables, report))
+    Ok(tables_of(parse_records(text, location, line_offset)?, table, location))
 }
 
 /// One record: its number (line for line-based input, position otherwise)
@@ -208,7 +202,7 @@ pub(crate) fn array_element(value: Value, what: &str) -> Result<JsonRecord, Stri
 
 /// Tables of JSON records read by [`crate::json_stream`], numbered by position.
 pub(crate) fn load_json_records(rows: Vec<Numbered<JsonRecord>>, location: &str) -> (Vec<LoadedTable>, LoadReport) {
-    tables_of(Records::Json { rows, lines: false }, location)
+    tables_of(Records::Json { rows, lines: false }, None, location)
 }
 
 /// Tables of a JSON object document read whole (API results, one record).
@@ -216,13 +210,15 @@ pub(crate) fn load_json_document(
     map: Map<String, Value>,
     location: &str,
 ) -> Result<(Vec<LoadedTable>, LoadReport), String> {
-    Ok(tables_of(document_records(map, location)?, location))
+    Ok(tables_of(document_records(map, location)?, None, location))
 }
 
-fn tables_of(records: Records, location: &str) -> (Vec<LoadedTable>, LoadReport) {
+/// The tables of `records`, split by the table each belongs to (`table`
+/// when given).
+fn tables_of(records: Records, table: Option<&str>, location: &str) -> (Vec<LoadedTable>, LoadReport) {
     let mut report = LoadReport::default();
     let mut tables = Vec::new();
-    for (name, group) in split_by_table(records, None, location, &mut report) {
+    for (name, group) in split_by_table(records, table, location, &mut report) {
         tables.push(build_table(&name, group, location, &mut report));
     }
     (tables, report)
@@ -254,7 +250,7 @@ fn document_records(mut map: Map<String, Value>, location: &str) -> Result<Recor
 }
 
 /// `{"category":"AdvancedHunting-DeviceLogonEvents","properties":{…}}`.
-pub(crate) fn streaming_record(record: Value) -> Result<(Option<String>, Map<String, Value>), String> {
+pub(crate) fn streaming_record(record: Value) -> Result<JsonRecord, String> {
     let Value::Object(mut record) = record else {
         return Err(format!("record is not an object: {}", short(&record.to_string())));
     };

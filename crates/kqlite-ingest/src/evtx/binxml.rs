@@ -235,34 +235,35 @@ impl<'c> ChunkReader<'c> {
     /// The event of a record that is one instance of a template with a
     /// [`Plan`]; `None` when the record has to go through [`Self::read`].
     pub fn read_planned(&mut self, record: &RawRecord<'c>) -> Result<Option<super::Event>> {
-        let [0x0f, _, _, _, 0x0c, ..] = record.binxml else { return Ok(None) };
-        let mut c = Cursor { data: &self.data[..record.offset + record.binxml.len()], at: record.offset + 5 };
         let mut values = std::mem::take(&mut self.values);
         values.clear();
-        let definition = self.instance_values(&mut c, 0, &mut values)?;
-        let event = if matches!(c.data.get(c.at), None | Some(0x00)) {
-            match self.plan(definition)? {
+        let event = match self.single_instance(record.binxml, 0, &mut values)? {
+            Some(definition) => match self.plan(definition)? {
                 Some(plan) => plan.event(&values, record.time, &mut |value| self.embedded_payload(value)),
                 None => Ok(None),
-            }
-        } else {
-            Ok(None)
+            },
+            None => Ok(None),
         };
         self.values = values;
         event
     }
 
+    /// When `bytes` (a stream in this chunk) is a fragment header and one
+    /// template instance and nothing more, as nearly every record is: the
+    /// instance's values, into `values`, and its definition's offset.
+    fn single_instance(&mut self, bytes: &'c [u8], depth: usize, values: &mut Vec<Value<'c>>) -> Result<Option<u32>> {
+        let [0x0f, _, _, _, 0x0c, ..] = bytes else { return Ok(None) };
+        let start = bytes.as_ptr() as usize - self.data.as_ptr() as usize;
+        let mut c = Cursor { data: &self.data[..start + bytes.len()], at: start + 5 };
+        let definition = self.instance_values(&mut c, depth, values)?;
+        Ok(matches!(c.data.get(c.at), None | Some(0x00)).then_some(definition))
+    }
+
     /// The data plan and values of an embedded payload that is one instance
     /// of an `EventData` template; `None` for anything else.
     fn embedded_payload(&mut self, value: Value<'c>) -> Result<Option<(Rc<DataPlan>, Vec<Value<'c>>)>> {
-        let [0x0f, _, _, _, 0x0c, ..] = value.bytes else { return Ok(None) };
-        let start = value.bytes.as_ptr() as usize - self.data.as_ptr() as usize;
-        let mut c = Cursor { data: &self.data[..start + value.bytes.len()], at: start + 5 };
         let mut values = Vec::new();
-        let definition = self.instance_values(&mut c, 1, &mut values)?;
-        if !matches!(c.data.get(c.at), None | Some(0x00)) {
-            return Ok(None);
-        }
+        let Some(definition) = self.single_instance(value.bytes, 1, &mut values)? else { return Ok(None) };
         if let Some(plan) = self.data_plans.get(&definition) {
             return Ok(plan.clone().map(|p| (p, values)));
         }
@@ -287,22 +288,15 @@ impl<'c> ChunkReader<'c> {
         dom.elements.clear();
         dom.attributes.clear();
         dom.text.clear();
-        // Nearly every record is a fragment header and one template instance:
-        // read it without compiling the record's own stream.
-        if let [0x0f, _, _, _, 0x0c, ..] = record.binxml {
-            let mut c = Cursor { data: &self.data[..record.offset + record.binxml.len()], at: record.offset + 5 };
-            let mut values = std::mem::take(&mut self.values);
-            values.clear();
-            let definition = self.instance_values(&mut c, 0, &mut values)?;
-            if matches!(c.data.get(c.at), None | Some(0x00)) {
-                let nodes = self.templates.get(&definition).cloned().ok_or(Unsupported("template"))?;
-                let emitted = self.emit(&nodes, &values, NONE, dom, 1);
-                self.values = values;
-                return emitted;
-            }
-            dom.elements.clear();
-            dom.attributes.clear();
-            dom.text.clear();
+        // Nearly every record is one template instance: read it without
+        // compiling the record's own stream.
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        if let Some(definition) = self.single_instance(record.binxml, 0, &mut values)? {
+            let nodes = self.templates.get(&definition).cloned().ok_or(Unsupported("template"))?;
+            let emitted = self.emit(&nodes, &values, NONE, dom, 1);
+            self.values = values;
+            return emitted;
         }
         let nodes = self.compile(record.offset, record.offset + record.binxml.len(), false, 0)?;
         self.emit(&nodes, &[], NONE, dom, 0)

@@ -193,7 +193,7 @@ impl Plan {
         embedded: &mut Embedded<'_, 'c>,
     ) -> Result<Option<Event>, super::binxml::Unsupported> {
         // `Event` or `System` left out: an odd record, for the DOM.
-        if self.structure.iter().any(|&d| values.get(d as usize).is_some_and(|v| v.ty == NULL)) {
+        if any_null(&self.structure, values) {
             return Ok(None);
         }
         let mut text = String::with_capacity(512);
@@ -255,7 +255,7 @@ impl Plan {
         match data {
             None => event.bag = DynValue::Object(Vec::new()).encode(),
             Some(data) => {
-                if data.structure.iter().any(|&d| data_values.get(d as usize).is_some_and(|v| v.ty == NULL)) {
+                if any_null(&data.structure, data_values) {
                     return Ok(None);
                 }
                 event.fields.reserve(data.fields.len());
@@ -345,7 +345,12 @@ fn single(pieces: &[Piece]) -> Option<Source> {
 
 /// Whether the field's element is left out: it depends on a NULL value.
 fn left_out(slot: &Slot, values: &[Value<'_>]) -> bool {
-    slot.dependency.and_then(|d| values.get(d as usize)).is_some_and(|v| v.ty == NULL)
+    any_null(slot.dependency.as_slice(), values)
+}
+
+/// Whether any of these values is NULL (an element depending on it is left out).
+fn any_null(dependencies: &[u16], values: &[Value<'_>]) -> bool {
+    dependencies.iter().any(|&d| values.get(d as usize).is_some_and(|v| v.ty == NULL))
 }
 
 /// Appends the source's text; its span, or `None` for a value only the DOM takes.
