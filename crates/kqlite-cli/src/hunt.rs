@@ -14,6 +14,7 @@ use kqlite_engine::{Clock, Session};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Run the detection rules over logs and print what they find.
 ///
@@ -102,7 +103,9 @@ pub struct Prepared {
 }
 
 /// Loads rules, tuning and evidence; prints the loading report to stderr.
-pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup) -> Result<Prepared> {
+/// `only_rules`: keep only the EVTX records and columns the rules read
+/// (right for the rules' queries only; pivots need all of it).
+pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> Result<Prepared> {
     let (rules, functions) = kqlite_detect::pack::load(setup.rules_dir.as_deref()).map_err(|e| anyhow!(e))?;
     let mut tuning = match &setup.tuning {
         Some(path) => Tuning::load(path, &rules).map_err(|e| anyhow!(e))?,
@@ -114,6 +117,11 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup) -> Result<Prepared> {
     let mut session = Session::new();
     let evidence = match &setup.store {
         Some(dir) => kqlite_detect::evidence::load_store(&mut session, dir).await,
+        // Only what the rules read is kept (pivots run other queries: all of it).
+        None if only_rules => match hunt::rules_needs(&rules, &tuning, &functions).await {
+            Some(needs) => kqlite_detect::evidence::load_evidence_for(&mut session, paths, Arc::new(needs)).await,
+            None => load_evidence(&mut session, paths).await,
+        },
         None => load_evidence(&mut session, paths).await,
     }
     .map_err(|e| anyhow!(e))?;
@@ -121,8 +129,9 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup) -> Result<Prepared> {
     let clock = parse_now(&setup.now)?;
     session.set_clock(clock);
     if clock == Clock::LatestEvent {
-        // Once, rather than a scan of every table per rule.
-        let now = session.now().await.map_err(|e| anyhow!("{e}"))?;
+        // Once, rather than a scan of every table per rule; records left
+        // unread count too.
+        let now = hunt::latest_event_time(&session, &evidence).await.map_err(|e| anyhow!(e))?;
         session.set_clock(Clock::Fixed(now));
         eprintln!(
             "kqlite: now() is {} (the latest event; --now system for the clock)",
@@ -140,6 +149,9 @@ fn print_evidence_report(report: &EvidenceReport) {
         report.files_read,
         if tables.is_empty() { "no rows".to_string() } else { tables.join(", ") }
     );
+    if report.unread > 0 {
+        eprintln!("kqlite: {} EVTX records that no rule reads (other EventIDs) were counted, not kept", report.unread);
+    }
     for (path, why) in report.skipped.iter().take(10) {
         eprintln!("kqlite: skipped {}: {why}", path.display());
     }
@@ -166,7 +178,7 @@ fn print_evidence_report(report: &EvidenceReport) {
 pub fn run(args: HuntArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
     runtime.block_on(async {
-        let mut prepared = prepare(&args.paths, &args.setup).await?;
+        let mut prepared = prepare(&args.paths, &args.setup, true).await?;
         if !args.only.is_empty() {
             let mut selected = RuleSet::default();
             for key in &args.only {

@@ -78,6 +78,7 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
         strict: args.strict,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         threads: args.threads,
+        needs: None,
     };
     let started = std::time::Instant::now();
     let stdout = std::io::stdout();

@@ -61,7 +61,7 @@ pub struct PivotArgs {
 pub fn run(args: PivotArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
     runtime.block_on(async {
-        let prepared = prepare(&args.paths, &args.setup).await?;
+        let prepared = prepare(&args.paths, &args.setup, false).await?;
         let rule = prepared.rules.find(&args.rule).map_err(|e| anyhow!(e))?.clone();
         let pivots: Vec<_> = rule.pivots.iter().filter(|p| args.name.as_ref().is_none_or(|n| &p.name == n)).collect();
         if pivots.is_empty() {

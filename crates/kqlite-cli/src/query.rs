@@ -97,7 +97,7 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
         // Holds a staged store's files until the query has run.
         let mut _staging = None;
         if !args.paths.is_empty() {
-            if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths) {
+            if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths, false) {
                 match stage_on_the_fly(&mut session, &args).await? {
                     Ok(staging) => _staging = Some(staging),
                     Err(code) => return Ok(code),
@@ -136,7 +136,12 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
 /// Reads PATHs into the session (their tables replace same-named store
 /// tables); returns an exit code when --strict stops the run.
 fn ingest_on_the_fly(session: &mut Session, args: &QueryArgs) -> Result<Option<ExitCode>> {
-    let options = kqlite_ingest::IngestOptions { strict: false, progress: std::io::stderr().is_terminal(), threads: 0 };
+    let options = kqlite_ingest::IngestOptions {
+        strict: false,
+        progress: std::io::stderr().is_terminal(),
+        threads: 0,
+        ..Default::default()
+    };
     let ingested = kqlite_ingest::ingest_paths(&args.paths, &options).map_err(|e| anyhow!(e))?;
     crate::ingest::print_notices(&ingested.notices);
     crate::ingest::print_rejections(&ingested.rejected, 20);
@@ -174,7 +179,12 @@ async fn stage_on_the_fly(
     session: &mut Session,
     args: &QueryArgs,
 ) -> Result<std::result::Result<kqlite_ingest::staging::StagingDir, ExitCode>> {
-    let options = kqlite_ingest::IngestOptions { strict: false, progress: std::io::stderr().is_terminal(), threads: 0 };
+    let options = kqlite_ingest::IngestOptions {
+        strict: false,
+        progress: std::io::stderr().is_terminal(),
+        threads: 0,
+        ..Default::default()
+    };
     eprintln!(
         "kqlite: note: {} MiB of input: read through a temporary Parquet store, so the query streams it",
         kqlite_ingest::staging::input_bytes(&args.paths) >> 20

@@ -129,7 +129,9 @@ pub async fn run_rule(session: &Session, rule: &Rule, tuning: &Tuning, tables_wi
     }
 }
 
-async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(u64, Vec<Finding>), String> {
+/// The text a rule runs under `tuning`: its tuned query, and that query
+/// with its `findingReasons` appended (the text run).
+async fn rule_texts(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(String, String), String> {
     let query = tuned_query(session, rule, tuning).await?;
     let reasons = reason_predicates(rule);
     let with_reasons = if reasons.is_empty() {
@@ -139,6 +141,40 @@ async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Resu
             reasons.iter().enumerate().map(|(i, when)| format!("{REASON_PREFIX}{i} = tobool({when})")).collect();
         query_edit::append_operators(&query, &format!("| extend {}", extend.join(", ")))?
     };
+    Ok((query, with_reasons))
+}
+
+/// The newest event time of the evidence (`now()` of a hunt at the latest
+/// event): over the loaded tables and the EVTX records left unread;
+/// the system clock when there is no event.
+pub async fn latest_event_time(session: &Session, evidence: &crate::evidence::EvidenceReport) -> Result<i64, String> {
+    let loaded = session.latest_event_time().await.map_err(|e| e.to_string())?;
+    Ok(loaded.max(evidence.latest_time).unwrap_or_else(kqlite_engine::time::now_nanos))
+}
+
+/// What the enabled rules read from each table (columns, and rows by
+/// `EventID`), for loading just that
+/// ([`crate::evidence::load_evidence_for`]). `None` when a rule does not
+/// bind against the built-in tables: then everything is loaded, and the
+/// rule reports its error when it runs.
+pub async fn rules_needs(
+    rules: &RuleSet,
+    tuning: &Tuning,
+    functions: &[(String, String)],
+) -> Option<kqlite_engine::ScanNeeds> {
+    let mut session = Session::new();
+    crate::evidence::load_evidence(&mut session, &[]).await.ok()?;
+    prepare_session(&mut session, tuning, functions).ok()?;
+    let mut needs = kqlite_engine::ScanNeeds::default();
+    for rule in rules.rules.iter().filter(|r| !tuning.is_disabled(r)) {
+        let (_, text) = rule_texts(&session, rule, tuning).await.ok()?;
+        needs.merge(session.scan_needs(&text).ok()?);
+    }
+    Some(needs)
+}
+
+async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(u64, Vec<Finding>), String> {
+    let (query, with_reasons) = rule_texts(session, rule, tuning).await?;
     let result = match session.query(&with_reasons).await {
         Ok(r) => r,
         Err(error) => {
@@ -334,7 +370,11 @@ fn conventional_reasons(result: &QueryResult, row: &[Value]) -> Vec<String> {
 
 /// The tables with rows (or lazily read Parquet) after loading evidence.
 pub fn tables_with_data(report: &crate::evidence::EvidenceReport) -> Vec<String> {
-    report.rows.iter().filter(|(t, &n)| n > 0 || report.lazy_tables.contains(*t)).map(|(t, _)| t.clone()).collect()
+    // A table whose records were all left unread (no rule reads them) had data.
+    let mut tables: Vec<String> =
+        report.rows.iter().filter(|(t, &n)| n > 0 || report.lazy_tables.contains(*t)).map(|(t, _)| t.clone()).collect();
+    tables.extend(report.unread_tables.iter().filter(|t| !tables.contains(t)).cloned().collect::<Vec<_>>());
+    tables
 }
 
 /// Runs every rule of `rules`, most severe findings first.

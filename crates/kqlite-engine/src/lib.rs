@@ -19,10 +19,12 @@ pub mod convert;
 pub mod dynamic;
 pub mod functions;
 pub mod output;
+pub mod scan_needs;
 pub mod session;
 pub mod time;
 pub mod types;
 pub mod udf;
 
+pub use scan_needs::{ScanNeeds, TableNeeds};
 pub use session::{Clock, QueryError, QueryResult, Session};
 pub use types::{ColumnDef, KqlType};

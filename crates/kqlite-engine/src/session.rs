@@ -360,6 +360,15 @@ impl Session {
         self.run_bound(relation).await
     }
 
+    /// What a query reads from each table (columns, and rows by integer
+    /// values such as `EventID`), from its optimized plan; see
+    /// [`crate::scan_needs`]. Binds the query as [`Session::check`] does.
+    pub fn scan_needs(&self, text: &str) -> Result<crate::scan_needs::ScanNeeds, QueryError> {
+        let (relation, _) = self.bind(text, crate::time::now_nanos())?;
+        let plan = self.ctx.state().optimize(&relation.plan).map_err(|e| QueryError::Execution(e.to_string()))?;
+        Ok(crate::scan_needs::plan_needs(&plan))
+    }
+
     /// The DataFusion logical plan of a query, for `--explain`.
     pub async fn plan(&self, text: &str) -> Result<LogicalPlan, QueryError> {
         let now = self.now().await?;

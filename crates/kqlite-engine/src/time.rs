@@ -121,17 +121,54 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
 
 /// `2017-01-01T00:00:00Z`, with a fraction only when it is not zero.
 pub fn format_datetime(nanos: i64) -> String {
+    let mut out = String::with_capacity(30);
+    write_datetime(&mut out, nanos);
+    out
+}
+
+/// [`format_datetime`], appended to `out` (digits written by hand: output
+/// of many rows formats a datetime per cell).
+pub fn write_datetime(out: &mut String, nanos: i64) {
     let secs = nanos.div_euclid(NANOS_PER_SECOND);
     let frac = nanos.rem_euclid(NANOS_PER_SECOND);
-    let Some(dt) = DateTime::from_timestamp(secs, 0) else { return String::new() };
-    let mut out = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let Some(dt) = DateTime::from_timestamp(secs, 0) else { return };
+    let year = dt.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&dt.format("%Y-%m-%dT%H:%M:%S").to_string());
+    } else {
+        fn digits(out: &mut String, value: u32, width: usize) {
+            let mut buffer = [b'0'; 4];
+            let mut v = value;
+            for slot in buffer[..width].iter_mut().rev() {
+                *slot = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            out.push_str(std::str::from_utf8(&buffer[..width]).unwrap_or_default());
+        }
+        digits(out, year as u32, 4);
+        out.push('-');
+        digits(out, dt.month(), 2);
+        out.push('-');
+        digits(out, dt.day(), 2);
+        out.push('T');
+        digits(out, dt.hour(), 2);
+        out.push(':');
+        digits(out, dt.minute(), 2);
+        out.push(':');
+        digits(out, dt.second(), 2);
+    }
     if frac != 0 {
-        let digits = format!("{:09}", frac);
+        let mut buffer = [b'0'; 9];
+        let mut v = frac;
+        for slot in buffer.iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        let end = buffer.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1);
         out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
+        out.push_str(std::str::from_utf8(&buffer[..end]).unwrap_or_default());
     }
     out.push('Z');
-    out
 }
 
 /// Kusto's timespan text: `[-][d.]hh:mm:ss[.fffffff]`, e.g. `1.02:03:04.5000000`.
@@ -290,6 +327,33 @@ pub fn now_nanos() -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn datetimes_print_as_chrono_would() {
+        let reference = |nanos: i64| {
+            let secs = nanos.div_euclid(NANOS_PER_SECOND);
+            let frac = nanos.rem_euclid(NANOS_PER_SECOND);
+            let mut out = DateTime::from_timestamp(secs, 0).unwrap().format("%Y-%m-%dT%H:%M:%S").to_string();
+            if frac != 0 {
+                out.push('.');
+                out.push_str(format!("{frac:09}").trim_end_matches('0'));
+            }
+            out + "Z"
+        };
+        let mut x: i64 = 0x1E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            // Any i64 of nanoseconds (years 1677..2262), any fraction.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let nanos = if x % 3 == 0 { x / 1_000_000 * 1_000_000 } else { x };
+            assert_eq!(format_datetime(nanos), reference(nanos), "{nanos}");
+        }
+        for nanos in [0, 1, -1, 999_999_999, 1_000_000_000, 1_714_568_683_943_000_000, i64::MIN, i64::MAX] {
+            assert_eq!(format_datetime(nanos), reference(nanos), "{nanos}");
+        }
+        assert_eq!(format_datetime(1_714_568_683_943_000_000), "2024-05-01T13:04:43.943Z");
+    }
     use super::*;
 
     #[test]

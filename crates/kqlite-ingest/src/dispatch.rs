@@ -34,7 +34,7 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
             // (memory stays bounded).
             let mut from_file = |path: &std::path::Path| match std::fs::File::open(path) {
                 Ok(file) => Ok(read_evtx_from(file, &source.location, evtx, &mut to_sink)),
-                Err(e) => Err(failed(format!("{}: cannot read its extracted copy: {e}", source.location))),
+                Err(e) => Err(format!("{}: cannot read its extracted copy: {e}", source.location)),
             };
             let report = match &source.content {
                 Content::File => Ok(read_evtx(&source.path, evtx, &mut to_sink)),
@@ -44,12 +44,12 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
                 Content::Spooled(spool) => from_file(&spool.path),
                 Content::Gzip => match source.reader().and_then(|mut r| crate::source::Spool::write(&mut *r)) {
                     Ok(spool) => from_file(&spool.path),
-                    Err(e) => Err(failed(format!("{}: {e}", source.location))),
+                    Err(e) => Err(format!("{}: {e}", source.location)),
                 },
             };
             let report = match report {
                 Ok(report) => report,
-                Err(outcome) => return outcome,
+                Err(error) => return failed(error),
             };
             Outcome { report: report.load, error: report.error }
         }

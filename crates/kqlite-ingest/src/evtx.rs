@@ -29,7 +29,7 @@ use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::dynamic::{DynValue, ObjectEncoder};
 use kqlite_engine::time::parse_datetime;
-use kqlite_engine::{ColumnDef, KqlType};
+use kqlite_engine::{ColumnDef, KqlType, ScanNeeds};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -128,6 +128,11 @@ pub struct EvtxOptions {
     /// it is off by default; on, records are rendered as XML by the `evtx`
     /// crate and read back, which is several times slower.
     pub raw_event_data: bool,
+    /// What the queries that will run read (`kqlite hunt` knows before it
+    /// reads): records no query can see are counted but not kept
+    /// ([`LoadReport::unread`]), their strings never decoded, and columns
+    /// no query reads hold no values. `None`: everything is kept.
+    pub needs: Option<Arc<ScanNeeds>>,
 }
 
 impl Default for EvtxOptions {
@@ -138,7 +143,66 @@ impl Default for EvtxOptions {
             batch_rows: 8192,
             recover_records: false,
             raw_event_data: false,
+            needs: None,
         }
+    }
+}
+
+/// Which records and columns the reader keeps, from [`EvtxOptions::needs`].
+#[derive(Clone, Debug)]
+pub(crate) struct Keep {
+    security: Option<KeepTable>,
+    windows: Option<KeepTable>,
+}
+
+#[derive(Clone, Debug)]
+struct KeepTable {
+    /// By column index; `None`: every column.
+    columns: Option<Vec<bool>>,
+    /// The EventIDs read; `None`: any.
+    event_ids: Option<Vec<i64>>,
+}
+
+impl Keep {
+    fn all() -> Keep {
+        let all = || Some(KeepTable { columns: None, event_ids: None });
+        Keep { security: all(), windows: all() }
+    }
+
+    fn of(needs: Option<&ScanNeeds>) -> Keep {
+        let Some(needs) = needs else { return Keep::all() };
+        let table = |table: EvtxTable| {
+            let needs = needs.table(table.name())?;
+            let columns =
+                needs.columns.as_ref().map(|_| table.columns().iter().map(|c| needs.reads_column(&c.name)).collect());
+            let event_ids = needs.values_of("EventID").map(|ids| ids.into_iter().collect());
+            Some(KeepTable { columns, event_ids })
+        };
+        Keep { security: table(EvtxTable::SecurityEvent), windows: table(EvtxTable::WindowsEvent) }
+    }
+
+    /// Whether a record goes to SecurityEvent, and to WindowsEvent. An
+    /// EventID that is not a number is kept (its row holds null there).
+    pub(crate) fn tables(&self, security_channel: bool, event_id: &str) -> (bool, bool) {
+        let id = event_id.trim().parse::<i64>().ok();
+        let wants = |t: &Option<KeepTable>| {
+            t.as_ref().is_some_and(|t| match (&t.event_ids, id) {
+                (Some(ids), Some(id)) => ids.contains(&id),
+                _ => true,
+            })
+        };
+        (security_channel && wants(&self.security), wants(&self.windows))
+    }
+
+    /// Whether `table`'s `EventData` is read (it is the costly column to make).
+    pub(crate) fn reads_event_data(&self, table: EvtxTable) -> bool {
+        let t = match table {
+            EvtxTable::SecurityEvent => &self.security,
+            EvtxTable::WindowsEvent => &self.windows,
+        };
+        t.as_ref().is_some_and(|t| {
+            t.columns.as_ref().is_none_or(|c| table.layout().index.get("EventData").is_some_and(|&i| c[i]))
+        })
     }
 }
 
@@ -216,7 +280,8 @@ pub fn read_evtx_from<R: Read + Seek>(
     let settings =
         ParserSettings::new().num_threads(options.parse_threads).indent(false).recover_records(options.recover_records);
     let mut parser = parser.with_configuration(settings.clone());
-    let mut tables = Tables::new(options.batch_rows.max(1), options.raw_event_data);
+    let keep = Keep::of(options.needs.as_deref());
+    let mut tables = Tables::new(options.batch_rows.max(1), options.raw_event_data, keep.clone());
     // A panic inside the parser (propagated from its worker threads) ends
     // this file, not the caller: what was read so far is kept.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -257,7 +322,7 @@ pub fn read_evtx_from<R: Read + Seek>(
                     break;
                 }
                 let read = |chunk: evtx::err::Result<EvtxChunkData>| match chunk {
-                    Ok(mut chunk) => read_chunk(&mut chunk, location, &settings),
+                    Ok(mut chunk) => read_chunk(&mut chunk, location, &settings, &keep),
                     Err(e) => (vec![ReadItem::Rejected(error_location(location, &e), error_chain(&e))], None),
                 };
                 let results: Vec<(Vec<ReadItem>, Option<&'static str>)> = if parallel && pending.len() > 1 {
@@ -611,17 +676,18 @@ fn read_chunk(
     chunk: &mut EvtxChunkData,
     location: &str,
     settings: &Arc<ParserSettings>,
+    keep: &Keep,
 ) -> (Vec<ReadItem>, Option<&'static str>) {
-    match read_chunk_binxml(chunk, location) {
+    match read_chunk_binxml(chunk, location, keep) {
         Ok(items) => (items, None),
         Err(why) => (read_chunk_xml(chunk, location, settings), Some(why.0)),
     }
 }
 
-fn read_chunk_binxml(chunk: &EvtxChunkData, location: &str) -> Result<Vec<ReadItem>, binxml::Unsupported> {
+fn read_chunk_binxml(chunk: &EvtxChunkData, location: &str, keep: &Keep) -> Result<Vec<ReadItem>, binxml::Unsupported> {
     let header = &chunk.header;
     let records = binxml::records(&chunk.data, header.free_space_offset, header.last_event_record_id)?;
-    let mut reader = binxml::ChunkReader::new(&chunk.data);
+    let mut reader = binxml::ChunkReader::new(&chunk.data, keep);
     let mut dom = binxml::Dom::default();
     let mut items = Vec::with_capacity(records.len());
     for record in &records {
@@ -907,17 +973,10 @@ impl Event {
 /// The bag of an `EventData` made only of named `Data` with distinct names
 /// (nearly all of them), encoded straight from the fields.
 fn encode_plain_bag(event: &Event, xml: &str) -> Option<Vec<u8>> {
-    let names: Vec<&str> = event.fields.iter().map(|(n, _)| event.get_in(xml, n)).collect();
-    // Distinct names, checked on a cheap fingerprint first (length and ends).
-    let print = |n: &str| (n.len(), n.as_bytes().first().copied(), n.as_bytes().last().copied());
-    let prints: Vec<_> = names.iter().map(|n| print(n)).collect();
-    if prints
-        .iter()
-        .enumerate()
-        .any(|(i, p)| prints[..i].iter().enumerate().any(|(j, q)| p == q && names[i] == names[j]))
-    {
+    if has_repeated_names(event, xml) {
         return None;
     }
+    let names: Vec<&str> = event.fields.iter().map(|(n, _)| event.get_in(xml, n)).collect();
     let bytes: usize =
         event.fields.iter().map(|(n, v)| event.get_in(xml, n).len() + event.get_in(xml, v).len() + 9).sum();
     let mut out = Vec::with_capacity(bytes + 4 * names.len() + 5);
@@ -928,6 +987,16 @@ fn encode_plain_bag(event: &Event, xml: &str) -> Option<Vec<u8>> {
     }
     encoder.finish();
     Some(out)
+}
+
+/// Whether two `EventData` fields share a name (the bag holds them as an
+/// array: a shape left to the DOM).
+fn has_repeated_names(event: &Event, xml: &str) -> bool {
+    let names: Vec<&str> = event.fields.iter().map(|(n, _)| event.get_in(xml, n)).collect();
+    // Checked on a cheap fingerprint first (length and ends).
+    let print = |n: &str| (n.len(), n.as_bytes().first().copied(), n.as_bytes().last().copied());
+    let prints: Vec<_> = names.iter().map(|n| print(n)).collect();
+    prints.iter().enumerate().any(|(i, p)| prints[..i].iter().enumerate().any(|(j, q)| p == q && names[i] == names[j]))
 }
 
 /// A dynamic string, as `DynValue::String(s).encode()` writes it (see
@@ -1135,7 +1204,7 @@ pub(crate) struct EventRows {
 
 impl EventRows {
     pub(crate) fn new() -> EventRows {
-        EventRows { tables: Tables::new(8192, false), report: EvtxReport::default(), batches: Vec::new() }
+        EventRows { tables: Tables::new(8192, false, Keep::all()), report: EvtxReport::default(), batches: Vec::new() }
     }
 
     /// Adds the event's rows; `Err` says why it has none.
@@ -1189,6 +1258,9 @@ struct TableBuilder {
     /// missing values, appended in bulk when the column is next set (or at
     /// flush), so that a row costs its cells rather than all 228 columns.
     filled: Vec<usize>,
+    /// The columns that get values (by index); `None`: all. The others are
+    /// left empty (empty strings, nulls) in every batch, as one shared array.
+    kept: Option<Vec<bool>>,
 }
 
 /// A column being built: strings (most of them) by hand, so that a run of
@@ -1235,7 +1307,7 @@ impl TextColumn {
 }
 
 impl TableBuilder {
-    fn new(table: EvtxTable) -> TableBuilder {
+    fn new(table: EvtxTable, kept: Option<Vec<bool>>) -> TableBuilder {
         let columns: Vec<Column> = table
             .columns()
             .iter()
@@ -1244,13 +1316,16 @@ impl TableBuilder {
                 builder => Column::Other(builder),
             })
             .collect();
-        TableBuilder { table, filled: vec![0; columns.len()], columns, rows: 0 }
+        TableBuilder { table, filled: vec![0; columns.len()], columns, rows: 0, kept }
     }
 
     /// Appends a row; returns how many cells did not convert to their type.
     fn push(&mut self, row: &Row<'_>) -> usize {
         let mut failures = 0;
         for &(i, cell) in &row.cells {
+            if self.kept.as_ref().is_some_and(|k| !k[i]) {
+                continue;
+            }
             let missing = self.rows - self.filled[i];
             self.filled[i] = self.rows + 1;
             let ok = match &mut self.columns[i] {
@@ -1311,11 +1386,16 @@ impl TableBuilder {
             return;
         }
         let rows = self.rows;
+        let mut unread = UnreadColumns::new(rows);
         let arrays = self
             .columns
             .iter_mut()
             .zip(&mut self.filled)
-            .map(|(column, filled)| {
+            .enumerate()
+            .map(|(i, (column, filled))| {
+                if self.kept.as_ref().is_some_and(|k| !k[i]) {
+                    return unread.array(self.table.columns()[i].ty);
+                }
                 let missing = rows - std::mem::take(filled);
                 match column {
                     Column::Text(c) => {
@@ -1332,6 +1412,38 @@ impl TableBuilder {
         let batch = RecordBatch::try_new(self.table.schema(), arrays).expect("builders match the schema");
         self.rows = 0;
         sink(self.table, batch);
+    }
+}
+
+/// The arrays of columns no query reads: one per type, shared by all such
+/// columns of a batch (empty strings, as Kusto strings are never null;
+/// nulls otherwise).
+struct UnreadColumns {
+    rows: usize,
+    made: Vec<(KqlType, datafusion::arrow::array::ArrayRef)>,
+}
+
+impl UnreadColumns {
+    fn new(rows: usize) -> UnreadColumns {
+        UnreadColumns { rows, made: Vec::new() }
+    }
+
+    fn array(&mut self, ty: KqlType) -> datafusion::arrow::array::ArrayRef {
+        use datafusion::arrow::array::{new_null_array, StringArray};
+        use datafusion::arrow::buffer::{Buffer, OffsetBuffer};
+        if let Some((_, array)) = self.made.iter().find(|(t, _)| *t == ty) {
+            return array.clone();
+        }
+        let array: datafusion::arrow::array::ArrayRef = match ty {
+            KqlType::String => Arc::new(StringArray::new(
+                OffsetBuffer::new_zeroed(self.rows),
+                Buffer::from_vec(Vec::<u8>::new()),
+                None,
+            )),
+            ty => new_null_array(&ty.arrow(), self.rows),
+        };
+        self.made.push((ty, array.clone()));
+        array
     }
 }
 
@@ -1482,6 +1594,7 @@ struct Tables {
     windows: TableBuilder,
     batch_rows: usize,
     raw_event_data: bool,
+    keep: Keep,
 }
 
 /// Sets the columns that SecurityEvent and WindowsEvent both name alike,
@@ -1504,27 +1617,45 @@ fn set_system_columns<'e, R>(event: &'e Event, level_name: &'e str, mut set: imp
 }
 
 impl Tables {
-    fn new(batch_rows: usize, raw_event_data: bool) -> Tables {
+    fn new(batch_rows: usize, raw_event_data: bool, keep: Keep) -> Tables {
+        let columns = |t: &Option<KeepTable>| t.as_ref().and_then(|t| t.columns.clone());
         Tables {
             activities: HashMap::default(),
-            security: TableBuilder::new(EvtxTable::SecurityEvent),
-            windows: TableBuilder::new(EvtxTable::WindowsEvent),
+            security: TableBuilder::new(EvtxTable::SecurityEvent, columns(&keep.security)),
+            windows: TableBuilder::new(EvtxTable::WindowsEvent, columns(&keep.windows)),
             batch_rows,
             raw_event_data,
+            keep,
         }
     }
 
     fn push(&mut self, event: &Event, report: &mut EvtxReport, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {
+        if let Some(t) = event.time {
+            report.load.latest_time = Some(report.load.latest_time.map_or(t, |l| l.max(t)));
+        }
+        let is_security = event.is_security();
+        let (security, windows) = self.keep.tables(is_security, event.get(&event.event_id));
+        for (table, left_out) in [("SecurityEvent", is_security && !security), ("WindowsEvent", !windows)] {
+            if left_out && !report.load.unread_tables.contains(table) {
+                report.load.unread_tables.insert(table.to_string());
+            }
+        }
+        if !security && !windows {
+            report.load.unread += 1;
+            return;
+        }
         let level_name = level_name(event.get(&event.level));
-        if event.is_security() {
+        if security {
             self.push_security(event, &level_name, report);
             if self.security.rows >= self.batch_rows {
                 self.security.flush(sink);
             }
         }
-        self.push_windows(event, &level_name, report);
-        if self.windows.rows >= self.batch_rows {
-            self.windows.flush(sink);
+        if windows {
+            self.push_windows(event, &level_name, report);
+            if self.windows.rows >= self.batch_rows {
+                self.windows.flush(sink);
+            }
         }
         report.load.loaded += 1;
     }
@@ -1660,7 +1791,7 @@ mod tests {
     );
 
     fn load(xmls: &[&str]) -> (Vec<(EvtxTable, RecordBatch)>, EvtxReport) {
-        let mut tables = Tables::new(8192, true);
+        let mut tables = Tables::new(8192, true, Keep::all());
         let mut report = EvtxReport::default();
         let mut batches = Vec::new();
         let mut sink = |t, b| batches.push((t, b));
@@ -1768,7 +1899,7 @@ mod tests {
 
     #[test]
     fn sparse_rows_keep_their_columns_aligned() {
-        let mut b = TableBuilder::new(EvtxTable::SecurityEvent);
+        let mut b = TableBuilder::new(EvtxTable::SecurityEvent, None);
         let index = &EvtxTable::SecurityEvent.layout().index;
         let (user, logon) = (index["TargetUserName"], index["LogonType"]);
         for (name, logon_type) in [(Some("a"), None), (None, Some("3")), (Some("c"), Some("x")), (None, None)] {
@@ -1796,7 +1927,7 @@ mod tests {
 
     #[test]
     fn hex_status_codes_fit_int_columns() {
-        let mut b = TableBuilder::new(EvtxTable::SecurityEvent);
+        let mut b = TableBuilder::new(EvtxTable::SecurityEvent, None);
         let mut row = Row::with_capacity(1);
         let i = EvtxTable::SecurityEvent.layout().index["ErrorCode"];
         assert!(row.set(i, Cell::Text("0xC000006D")));

@@ -29,6 +29,10 @@ pub struct IngestOptions {
     pub progress: bool,
     /// Files read at the same time; 0 uses the number of CPUs.
     pub threads: usize,
+    /// What the queries to run will read: EVTX records and columns no query
+    /// reads are not kept (see [`crate::evtx::EvtxOptions::needs`]). For
+    /// in-memory runs only: a store must hold everything.
+    pub needs: Option<std::sync::Arc<kqlite_engine::ScanNeeds>>,
 }
 
 /// What happened to one input (a file, or a member of a container).
@@ -54,6 +58,12 @@ pub struct Ingested {
     /// (location, reason) of every rejected record.
     pub rejected: Vec<(String, String)>,
     pub notices: Vec<String>,
+    /// Records not kept because no query reads them ([`IngestOptions::needs`]).
+    pub unread: usize,
+    /// Tables records were left out of that way.
+    pub unread_tables: std::collections::BTreeSet<String>,
+    /// The latest event time seen in EVTX records, kept or not (ns).
+    pub latest_time: Option<i64>,
 }
 
 impl Ingested {
@@ -66,9 +76,9 @@ impl Ingested {
 /// Fails when a path does not exist, or with `strict` when anything was
 /// rejected (the message lists the first rejections).
 pub fn ingest_paths(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingested, String> {
-    let (inputs, _) = gather(paths, options.threads)?;
+    let (inputs, _) = gather(paths, options.threads, source::content_fingerprint)?;
     let threads = thread_count(options.threads, inputs.files.len());
-    let evtx = evtx_options(threads, inputs.files.len());
+    let evtx = EvtxOptions { needs: options.needs.clone(), ..evtx_options(threads, inputs.files.len()) };
     let progress = Progress::start(inputs.files.len(), options.progress);
     let results = run_parallel(inputs.files.len(), threads, |i| {
         let (path, explicit) = &inputs.files[i];
@@ -80,11 +90,21 @@ pub fn ingest_paths(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingest
         (read, batches)
     });
     progress.finish();
-    let mut ingested =
-        Ingested { tables: Vec::new(), files: Vec::new(), rejected: Vec::new(), notices: inputs.notices };
+    let mut ingested = Ingested {
+        tables: Vec::new(),
+        files: Vec::new(),
+        rejected: Vec::new(),
+        notices: inputs.notices,
+        unread: 0,
+        unread_tables: Default::default(),
+        latest_time: None,
+    };
     let mut pieces = Vec::new();
     let mut unrecognized = Vec::new();
     for (read, batches) in results {
+        ingested.unread += read.unread;
+        ingested.unread_tables.extend(read.unread_tables);
+        ingested.latest_time = ingested.latest_time.max(read.latest_time);
         ingested.files.extend(read.summaries);
         ingested.rejected.extend(read.rejected);
         ingested.notices.extend(read.notices);
@@ -113,7 +133,7 @@ pub fn survey_paths(
     paths: &[PathBuf],
     options: &IngestOptions,
 ) -> Result<(Ingested, std::collections::BTreeMap<String, usize>), String> {
-    let (inputs, _) = gather(paths, options.threads)?;
+    let (inputs, _) = gather(paths, options.threads, source::content_fingerprint)?;
     let threads = thread_count(options.threads, inputs.files.len());
     let evtx = evtx_options(threads, inputs.files.len());
     let progress = Progress::start(inputs.files.len(), options.progress);
@@ -132,8 +152,15 @@ pub fn survey_paths(
         read
     });
     progress.finish();
-    let mut ingested =
-        Ingested { tables: Vec::new(), files: Vec::new(), rejected: Vec::new(), notices: inputs.notices };
+    let mut ingested = Ingested {
+        tables: Vec::new(),
+        files: Vec::new(),
+        rejected: Vec::new(),
+        notices: inputs.notices,
+        unread: 0,
+        unread_tables: Default::default(),
+        latest_time: None,
+    };
     let mut unrecognized = Vec::new();
     for read in results {
         ingested.files.extend(read.summaries);
@@ -228,14 +255,19 @@ pub(crate) struct Inputs {
 /// The files under `paths`, each read once: a file with the same content
 /// as one before it (in path order) is left out with a notice. Returns the
 /// files with their content hashes (None when unreadable: reading reports it).
-pub(crate) fn gather(paths: &[PathBuf], threads: usize) -> Result<(Inputs, Vec<Option<String>>), String> {
+/// `hash` names a file's content ([`source::content_hash`] for a store,
+/// whose manifest keeps it; the faster [`source::content_fingerprint`] otherwise).
+pub(crate) fn gather(
+    paths: &[PathBuf],
+    threads: usize,
+    hash: fn(&Path) -> std::io::Result<String>,
+) -> Result<(Inputs, Vec<Option<String>>), String> {
     if let Some(missing) = paths.iter().find(|p| !p.exists()) {
         return Err(format!("{} does not exist", missing.display()));
     }
     let (files, errors) = source::walk(paths);
     let mut notices: Vec<String> = errors.into_iter().map(|(_, e)| e).collect();
-    let hashes =
-        run_parallel(files.len(), thread_count(threads, files.len()), |i| source::content_hash(&files[i]).ok());
+    let hashes = run_parallel(files.len(), thread_count(threads, files.len()), |i| hash(&files[i]).ok());
     let mut seen: std::collections::HashMap<&str, &PathBuf> = std::collections::HashMap::new();
     let mut kept = Vec::new();
     let mut kept_hashes = Vec::new();
@@ -294,6 +326,9 @@ pub(crate) struct FileRead {
     pub notices: Vec<String>,
     /// Found by walking (or in a container) and no reader takes them.
     pub unrecognized: Vec<String>,
+    pub unread: usize,
+    pub unread_tables: std::collections::BTreeSet<String>,
+    pub latest_time: Option<i64>,
 }
 
 /// Reads every input in `path` into `sink`. A file that was named and that
@@ -352,6 +387,9 @@ pub(crate) fn read_file(
                 input.location, report.conversion_failures
             ));
         }
+        read.unread += report.unread;
+        read.unread_tables.extend(report.unread_tables);
+        read.latest_time = read.latest_time.max(report.latest_time);
         read.rejected.extend(report.rejected);
         read.notices.extend(report.notices);
     });

@@ -16,6 +16,7 @@
 
 use crate::conform::{conform, schema_of};
 use crate::dispatch::Sink;
+use crate::evtx::EvtxOptions;
 use crate::pipeline::{
     evtx_options, gather, read_file, run_parallel, strict_failure, thread_count, unrecognized_notice, FileSummary,
     IngestOptions,
@@ -58,6 +59,12 @@ pub struct StoreRun {
     pub notices: Vec<String>,
     /// Rows written in this run, per table.
     pub rows_written: BTreeMap<String, usize>,
+    /// Records not kept because no query reads them: only for a staging
+    /// store read with [`IngestOptions::needs`] (`kqlite ingest` keeps all).
+    pub unread: usize,
+    pub unread_tables: std::collections::BTreeSet<String>,
+    /// The latest EVTX event time read (ns).
+    pub latest_time: Option<i64>,
 }
 
 impl StoreRun {
@@ -134,12 +141,12 @@ impl Manifest {
 /// already there. Fails only when a path does not exist or the store cannot
 /// be opened; everything else is in the returned run.
 pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -> Result<StoreRun, String> {
-    let (inputs, hashes) = gather(paths, options.threads)?;
+    let (inputs, hashes) = gather(paths, options.threads, crate::source::content_hash)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the store: {e}", dir.display()))?;
     remove_stale_temporaries(dir);
     let state = Mutex::new(Manifest::load(dir)?);
     let threads = thread_count(options.threads, inputs.files.len());
-    let evtx = evtx_options(threads, inputs.files.len());
+    let evtx = EvtxOptions { needs: options.needs.clone(), ..evtx_options(threads, inputs.files.len()) };
     let progress = Progress::start(inputs.files.len(), options.progress);
     let results = run_parallel(inputs.files.len(), threads, |i| {
         let (path, explicit) = &inputs.files[i];
@@ -156,12 +163,18 @@ pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -
         rejected: Vec::new(),
         notices: inputs.notices,
         rows_written: BTreeMap::new(),
+        unread: 0,
+        unread_tables: Default::default(),
+        latest_time: None,
     };
     let mut unrecognized = Vec::new();
     for (path, outcome) in inputs.files.iter().map(|f| &f.0).zip(results) {
         match outcome {
             FileOutcome::AlreadyStored => run.already_stored.push(path.clone()),
             FileOutcome::Read { read, stored, rows, error } => {
+                run.unread += read.unread;
+                run.unread_tables.extend(read.unread_tables);
+                run.latest_time = run.latest_time.max(read.latest_time);
                 run.files.extend(read.summaries);
                 run.rejected.extend(read.rejected);
                 run.notices.extend(read.notices);

@@ -52,6 +52,17 @@ pub struct LoadReport {
     /// Cells that did not convert to their column's type (stored as null).
     pub conversion_failures: usize,
     pub notices: Vec<String>,
+    /// Records read and valid but not kept because no query reads them
+    /// (only when the reader is told what queries read, see
+    /// [`crate::evtx::EvtxOptions::needs`]): `records_read == loaded +
+    /// unread + rejected.len()`.
+    pub unread: usize,
+    /// Tables that records were left out of that way (a table that had
+    /// data, though none of it is kept).
+    pub unread_tables: std::collections::BTreeSet<String>,
+    /// The latest event time seen (ns), kept or not: `now()` of a hunt over
+    /// the latest event must not move because records were left unread.
+    pub latest_time: Option<i64>,
 }
 
 impl LoadReport {
@@ -62,6 +73,9 @@ impl LoadReport {
         self.rejected.extend(other.rejected);
         self.conversion_failures += other.conversion_failures;
         self.notices.extend(other.notices);
+        self.unread += other.unread;
+        self.unread_tables.extend(other.unread_tables);
+        self.latest_time = self.latest_time.max(other.latest_time);
     }
 }
 

@@ -78,7 +78,7 @@ fn mixed_tree(root: &Path) {
 }
 
 fn options() -> IngestOptions {
-    IngestOptions { strict: false, progress: false, threads: 3 }
+    IngestOptions { strict: false, progress: false, threads: 3, ..IngestOptions::default() }
 }
 
 fn rows(ingested: &Ingested, table: &str) -> usize {

@@ -58,7 +58,7 @@ fn large_members_and_gzip_evtx_are_spooled_to_temporary_files() {
         .unwrap();
     std::fs::write(input.join("logs.zip"), zip.finish().unwrap().into_inner()).unwrap();
 
-    let options = IngestOptions { strict: false, progress: false, threads: 2 };
+    let options = IngestOptions { strict: false, progress: false, threads: 2, ..IngestOptions::default() };
     let ingested = ingest_paths(std::slice::from_ref(&input), &options).unwrap();
     let rows: usize = ingested
         .tables

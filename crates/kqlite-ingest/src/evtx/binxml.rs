@@ -205,10 +205,12 @@ pub(super) struct ChunkReader<'c> {
     plans: HashMap<u32, Option<Rc<Plan>>, Fnv>,
     /// The same for templates of embedded payloads.
     data_plans: HashMap<u32, Option<Rc<DataPlan>>, Fnv>,
+    /// What the tables keep: a planned record no table keeps is not decoded.
+    keep: &'c super::Keep,
 }
 
 impl<'c> ChunkReader<'c> {
-    pub fn new(data: &'c [u8]) -> ChunkReader<'c> {
+    pub fn new(data: &'c [u8], keep: &'c super::Keep) -> ChunkReader<'c> {
         ChunkReader {
             data,
             templates: HashMap::default(),
@@ -217,6 +219,7 @@ impl<'c> ChunkReader<'c> {
             values: Vec::new(),
             plans: HashMap::default(),
             data_plans: HashMap::default(),
+            keep,
         }
     }
 
@@ -239,7 +242,10 @@ impl<'c> ChunkReader<'c> {
         values.clear();
         let event = match self.single_instance(record.binxml, 0, &mut values)? {
             Some(definition) => match self.plan(definition)? {
-                Some(plan) => plan.event(&values, record.time, &mut |value| self.embedded_payload(value)),
+                Some(plan) => {
+                    let keep = self.keep;
+                    plan.event(&values, record.time, keep, &mut |value| self.embedded_payload(value))
+                }
                 None => Ok(None),
             },
             None => Ok(None),

@@ -11,7 +11,7 @@
 //! XML on every sample file).
 
 use super::binxml::{write_value, Node, Piece, Value, BINXML, NULL};
-use super::{encode_plain_bag, escape_xml_into, Event, Text, EVENT_NS};
+use super::{encode_plain_bag, escape_xml_into, has_repeated_names, Event, Text, EVENT_NS};
 use kqlite_engine::dynamic::DynValue;
 use kqlite_engine::time::parse_datetime;
 
@@ -190,6 +190,7 @@ impl Plan {
         &self,
         values: &[Value<'c>],
         header_time: Option<i64>,
+        keep: &super::Keep,
         embedded: &mut Embedded<'_, 'c>,
     ) -> Result<Option<Event>, super::binxml::Unsupported> {
         // `Event` or `System` left out: an odd record, for the DOM.
@@ -234,6 +235,14 @@ impl Plan {
         }
         event.time = time.flatten().or(header_time);
         let security = event.get_in(&text, &event.channel).eq_ignore_ascii_case("Security");
+        let (to_security, to_windows) = keep.tables(security, event.get_in(&text, &event.event_id));
+        if !to_security && !to_windows {
+            // No table keeps it: its System fields (time, EventID, channel) are all the reader looks at.
+            event.xml = text;
+            return Ok(Some(event));
+        }
+        let bag_read = to_windows && keep.reads_event_data(super::EvtxTable::WindowsEvent);
+        let xml_read = to_security && keep.reads_event_data(super::EvtxTable::SecurityEvent);
         let nested;
         let (data, data_values) = match &self.payload {
             Payload::None => (None, values),
@@ -271,9 +280,13 @@ impl Plan {
                     event.fields.push((as_text(name), as_text(value)));
                     present.push(field);
                 }
-                let Some(bag) = encode_plain_bag(&event, &text) else { return Ok(None) };
-                event.bag = bag;
-                if security {
+                if bag_read {
+                    let Some(bag) = encode_plain_bag(&event, &text) else { return Ok(None) };
+                    event.bag = bag;
+                } else if has_repeated_names(&event, &text) {
+                    return Ok(None);
+                }
+                if security && xml_read {
                     event.event_data_xml = data.event_data_xml(&event, &text, &present);
                 }
             }
