@@ -6,6 +6,7 @@ use crate::rule::{self, Rule, RuleSet};
 use crate::tuning::Tuning;
 use crate::watchlist;
 use datafusion::arrow::array::{Array, Int64Array};
+use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::{KqlType, QueryResult, Session};
 use serde_json::Value;
 
@@ -80,17 +81,43 @@ pub fn result_rows(result: &QueryResult) -> Vec<Vec<Value>> {
 /// The rows of a result as JSON values, one at a time (a rule may return
 /// many rows: converting them all first would hold them all twice).
 fn each_result_row(result: &QueryResult) -> impl Iterator<Item = Vec<Value>> + '_ {
-    result.batches.iter().flat_map(move |batch| {
-        (0..batch.num_rows()).map(move |row| {
-            let mut values = Vec::with_capacity(result.columns.len());
-            let mut text = String::new();
-            for (i, column) in result.columns.iter().enumerate() {
-                text.clear();
-                kqlite_engine::output::write_cell_json(&mut text, batch.column(i).as_ref(), row, column.ty);
-                values.push(serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone())));
-            }
-            values
-        })
+    result.batches.iter().flat_map(move |batch| (0..batch.num_rows()).map(move |row| row_values(result, batch, row)))
+}
+
+/// One row of a result batch as JSON values (datetimes as ISO text).
+fn row_values(result: &QueryResult, batch: &RecordBatch, row: usize) -> Vec<Value> {
+    let mut text = String::new();
+    result
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| cell_value(batch.column(i).as_ref(), row, column.ty, &mut text))
+        .collect()
+}
+
+/// A cell as a JSON value, as `write_cell_json` writes it; `text` is scratch.
+fn cell_value(array: &dyn Array, row: usize, ty: KqlType, text: &mut String) -> Value {
+    use datafusion::arrow::array::{BooleanArray, Int32Array, StringArray};
+    if array.is_null(row) {
+        return Value::Null;
+    }
+    let any = array.as_any();
+    let direct = match ty {
+        KqlType::String | KqlType::Guid => any.downcast_ref::<StringArray>().map(|a| Value::from(a.value(row))),
+        KqlType::Long => any.downcast_ref::<Int64Array>().map(|a| Value::from(a.value(row))),
+        KqlType::Int => any.downcast_ref::<Int32Array>().map(|a| Value::from(a.value(row))),
+        KqlType::Bool => any.downcast_ref::<BooleanArray>().map(|a| Value::from(a.value(row))),
+        KqlType::Datetime => any.downcast_ref::<Int64Array>().map(|a| {
+            text.clear();
+            kqlite_engine::time::write_datetime(text, a.value(row));
+            Value::String(text.clone())
+        }),
+        _ => None,
+    };
+    direct.unwrap_or_else(|| {
+        text.clear();
+        kqlite_engine::output::write_cell_json(text, array, row, ty);
+        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()))
     })
 }
 
@@ -292,9 +319,7 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
     let reason_texts: Vec<Template> = rule.finding_reasons.iter().map(|r| Template::new(&r.reason, result)).collect();
     let display_name = rule.alert_display_name_format.as_deref().map(|f| Template::new(f, result));
     let description = rule.alert_description_format.as_deref().map(|f| Template::new(f, result));
-    let mut findings = Vec::new();
-    for (r, row) in each_result_row(result).enumerate() {
-        let row = row.as_slice();
+    let finding = |r: usize, row: &[Value]| -> Finding {
         let account = match (account.map(|i| text_of(&row[i])), domain.map(|i| text_of(&row[i]))) {
             (Some(name), Some(domain)) if !domain.is_empty() && !name.contains('\\') && !name.contains('@') => {
                 format!("{domain}\\{name}")
@@ -331,7 +356,7 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
                 details.insert(key.clone(), row[i].clone());
             }
         }
-        findings.push(Finding {
+        Finding {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
             severity,
@@ -345,9 +370,29 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
             risk_score: risk.and_then(|i| row[i].as_i64()).unwrap_or(severity as i64),
             reasons,
             details,
-        });
-    }
-    findings
+        }
+    };
+    // Batches in parallel (a rule can return hundreds of thousands of rows);
+    // `r` counts rows across batches for the datetime columns read above.
+    use rayon::prelude::*;
+    let starts: Vec<usize> = result
+        .batches
+        .iter()
+        .scan(0, |next, b| {
+            let start = *next;
+            *next += b.num_rows();
+            Some(start)
+        })
+        .collect();
+    let parts: Vec<Vec<Finding>> = result
+        .batches
+        .par_iter()
+        .zip(starts)
+        .map(|(batch, start)| {
+            (0..batch.num_rows()).map(|k| finding(start + k, &row_values(result, batch, k))).collect()
+        })
+        .collect();
+    parts.into_iter().flatten().collect()
 }
 
 /// Reasons from conventional columns, for rules without `findingReasons`.

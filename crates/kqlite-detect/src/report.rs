@@ -68,11 +68,7 @@ type Render = dyn Fn(usize, &Finding, &mut Vec<u8>) -> io::Result<()> + Sync;
 /// Renders findings on all cores, a
 /// window at a time, and writes them in order: a hunt can print hundreds
 /// of thousands, and one core formats JSON at a few hundred MB/s.
-fn write_rendered(
-    findings: &[Finding],
-    out: &mut dyn Write,
-    render: &Render,
-) -> io::Result<()> {
+fn write_rendered(findings: &[Finding], out: &mut dyn Write, render: &Render) -> io::Result<()> {
     use rayon::prelude::*;
     const CHUNK: usize = 1024;
     let window = CHUNK * 4 * rayon::current_num_threads().max(1);

@@ -194,6 +194,30 @@ impl Keep {
         (security_channel && wants(&self.security), wants(&self.windows))
     }
 
+    /// Whether every record and column is kept.
+    pub(crate) fn keeps_all(&self) -> bool {
+        let all = |t: &Option<KeepTable>| t.as_ref().is_some_and(|t| t.columns.is_none() && t.event_ids.is_none());
+        all(&self.security) && all(&self.windows)
+    }
+
+    /// Whether any of SecurityEvent's computed columns is kept.
+    pub(crate) fn security_reads_computed(&self) -> bool {
+        let Some(t) = &self.security else { return false };
+        let Some(columns) = &t.columns else { return true };
+        let layout = EvtxTable::SecurityEvent.layout();
+        COMPUTED_COLUMNS.iter().any(|c| layout.index.get(c).is_some_and(|&i| columns[i]))
+    }
+
+    /// Whether a SecurityEvent row reads the `EventData` field `name`: its
+    /// own column is kept, or a computed column that reads it is.
+    pub(crate) fn security_reads_field(&self, name: &str) -> bool {
+        let Some(t) = &self.security else { return false };
+        let Some(columns) = &t.columns else { return true };
+        let layout = EvtxTable::SecurityEvent.layout();
+        let kept = |column: &str| layout.index.get(column).is_some_and(|&i| columns[i]);
+        kept(name) || (self.security_reads_computed() && COMPUTED_FROM.contains(&name))
+    }
+
     /// Whether `table`'s `EventData` is read (it is the costly column to make).
     pub(crate) fn reads_event_data(&self, table: EvtxTable) -> bool {
         let t = match table {
@@ -1525,6 +1549,24 @@ struct NamedFields<'e> {
     process_name: Option<&'e str>,
 }
 
+/// SecurityEvent's columns computed from `EventData` fields ([`NamedFields`]).
+const COMPUTED_COLUMNS: [&str; 6] =
+    ["Account", "AccountType", "LogonTypeName", "Process", "SubjectAccount", "TargetAccount"];
+
+/// The fields [`NamedFields::of`] reads.
+const COMPUTED_FROM: [&str; 10] = [
+    "LogonType",
+    "TargetDomainName",
+    "TargetUserName",
+    "TargetUserSid",
+    "TargetSid",
+    "SubjectDomainName",
+    "SubjectUserName",
+    "SubjectUserSid",
+    "NewProcessName",
+    "ProcessName",
+];
+
 impl<'e> NamedFields<'e> {
     /// One pass over the fields (rather than a search per name).
     fn of(event: &'e Event) -> NamedFields<'e> {
@@ -1595,6 +1637,8 @@ struct Tables {
     batch_rows: usize,
     raw_event_data: bool,
     keep: Keep,
+    /// Whether SecurityEvent's computed columns (`Account`, …) are kept.
+    security_computed: bool,
 }
 
 /// Sets the columns that SecurityEvent and WindowsEvent both name alike,
@@ -1625,6 +1669,7 @@ impl Tables {
             windows: TableBuilder::new(EvtxTable::WindowsEvent, columns(&keep.windows)),
             batch_rows,
             raw_event_data,
+            security_computed: keep.security_reads_computed(),
             keep,
         }
     }
@@ -1666,7 +1711,9 @@ impl Tables {
             Some(id) => self.activities.entry(id).or_insert_with(|| security::activity(id)).as_str(),
             None => "",
         };
-        let named = NamedFields::of(event);
+        // Read only when a computed column is (see `Keep`); the rest of a
+        // pruned row stays empty anyway.
+        let named = if self.security_computed { NamedFields::of(event) } else { NamedFields::default() };
         let logon_type_name = named
             .logon_type
             .and_then(|t| t.trim().parse::<i64>().ok())
@@ -1941,6 +1988,35 @@ mod tests {
         let name = EvtxTable::SecurityEvent.layout().index["CommandLine"];
         let strings = batches[0].column(name).as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
         assert_eq!((strings.len(), strings.null_count(), strings.value(0)), (1, 0, ""));
+    }
+
+    #[test]
+    fn computed_columns_read_the_fields_listed_for_them() {
+        // A field NamedFields reads but COMPUTED_FROM leaves out would be
+        // skipped when only computed columns are read.
+        for (i, name) in COMPUTED_FROM.iter().enumerate() {
+            let xml = format!("<EventData>{}</EventData>", format!("<Data Name=\"{name}\">x</Data>"));
+            let event = event_from_xml(
+                None,
+                LOGON.replace(&LOGON[LOGON.find("<EventData>").unwrap()..LOGON.find("</Event>").unwrap()], &xml),
+            )
+            .unwrap();
+            let f = NamedFields::of(&event);
+            let set = [
+                f.logon_type,
+                f.target_domain,
+                f.target_user,
+                f.target_user_sid,
+                f.target_sid,
+                f.subject_domain,
+                f.subject_user,
+                f.subject_user_sid,
+                f.new_process_name,
+                f.process_name,
+            ];
+            assert_eq!(set.iter().filter(|v| v.is_some()).count(), 1, "{name}");
+            assert!(set[i].is_some(), "{name}");
+        }
     }
 
     #[test]

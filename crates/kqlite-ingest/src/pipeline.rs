@@ -76,7 +76,7 @@ impl Ingested {
 /// Fails when a path does not exist, or with `strict` when anything was
 /// rejected (the message lists the first rejections).
 pub fn ingest_paths(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingested, String> {
-    let (inputs, _) = gather(paths, options.threads, source::content_fingerprint)?;
+    let (inputs, _) = gather(paths, options.threads, Identity::CopiesOnly)?;
     let threads = thread_count(options.threads, inputs.files.len());
     let evtx = EvtxOptions { needs: options.needs.clone(), ..evtx_options(threads, inputs.files.len()) };
     let progress = Progress::start(inputs.files.len(), options.progress);
@@ -133,7 +133,7 @@ pub fn survey_paths(
     paths: &[PathBuf],
     options: &IngestOptions,
 ) -> Result<(Ingested, std::collections::BTreeMap<String, usize>), String> {
-    let (inputs, _) = gather(paths, options.threads, source::content_fingerprint)?;
+    let (inputs, _) = gather(paths, options.threads, Identity::CopiesOnly)?;
     let threads = thread_count(options.threads, inputs.files.len());
     let evtx = evtx_options(threads, inputs.files.len());
     let progress = Progress::start(inputs.files.len(), options.progress);
@@ -252,22 +252,40 @@ pub(crate) struct Inputs {
     pub notices: Vec<String>,
 }
 
+/// How [`gather`] names each file's content.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// The SHA-256 of every file ([`source::content_hash`]): a store's
+    /// manifest keeps it.
+    Sha256,
+    /// Only what tells copies apart: files of a size no other file has are
+    /// not read; files that share a size are compared on a sample (start
+    /// and end, [`source::content_sample`]), and those that share that too
+    /// on their whole content ([`source::content_fingerprint`]). Two files
+    /// are taken for copies only when their whole content hashes alike.
+    CopiesOnly,
+}
+
 /// The files under `paths`, each read once: a file with the same content
 /// as one before it (in path order) is left out with a notice. Returns the
-/// files with their content hashes (None when unreadable: reading reports it).
-/// `hash` names a file's content ([`source::content_hash`] for a store,
-/// whose manifest keeps it; the faster [`source::content_fingerprint`] otherwise).
+/// files with their content hashes (None when unreadable, where reading
+/// reports it, or, with [`Identity::CopiesOnly`], when no other file can be
+/// a copy).
 pub(crate) fn gather(
     paths: &[PathBuf],
     threads: usize,
-    hash: fn(&Path) -> std::io::Result<String>,
+    identity: Identity,
 ) -> Result<(Inputs, Vec<Option<String>>), String> {
     if let Some(missing) = paths.iter().find(|p| !p.exists()) {
         return Err(format!("{} does not exist", missing.display()));
     }
     let (files, errors) = source::walk(paths);
     let mut notices: Vec<String> = errors.into_iter().map(|(_, e)| e).collect();
-    let hashes = run_parallel(files.len(), thread_count(threads, files.len()), |i| hash(&files[i]).ok());
+    let threads = thread_count(threads, files.len());
+    let hashes = match identity {
+        Identity::Sha256 => run_parallel(files.len(), threads, |i| source::content_hash(&files[i]).ok()),
+        Identity::CopiesOnly => copy_keys(&files, threads),
+    };
     let mut seen: std::collections::HashMap<&str, &PathBuf> = std::collections::HashMap::new();
     let mut kept = Vec::new();
     let mut kept_hashes = Vec::new();
@@ -283,6 +301,29 @@ pub(crate) fn gather(
         kept_hashes.push(hash.clone());
     }
     Ok((Inputs { files: kept, notices }, kept_hashes))
+}
+
+/// [`Identity::CopiesOnly`]: the whole-content fingerprint of each file
+/// that may be a copy of another, `None` for the others.
+fn copy_keys(files: &[PathBuf], threads: usize) -> Vec<Option<String>> {
+    use std::collections::HashMap;
+    // Files that share a key with no other file can be no copy: drop their keys.
+    fn shared<K: std::hash::Hash + Eq + Clone>(keys: Vec<Option<K>>) -> Vec<Option<K>> {
+        let mut count: HashMap<K, usize> = HashMap::new();
+        for key in keys.iter().flatten() {
+            *count.entry(key.clone()).or_default() += 1;
+        }
+        keys.into_iter().map(|k| k.filter(|k| count[k] > 1)).collect()
+    }
+    let sizes = shared(files.iter().map(|f| std::fs::metadata(f).ok().map(|m| m.len())).collect());
+    let samples = shared(run_parallel(files.len(), threads, |i| {
+        let size = sizes[i]?;
+        source::content_sample(&files[i]).ok().map(|sample| (size, sample))
+    }));
+    run_parallel(files.len(), threads, |i| {
+        samples[i].as_ref()?;
+        source::content_fingerprint(&files[i]).ok()
+    })
 }
 
 pub(crate) fn thread_count(requested: usize, files: usize) -> usize {

@@ -19,6 +19,23 @@ pub fn content_fingerprint(path: &Path) -> std::io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
+/// A BLAKE3 hash of a file's first and last 64 KiB: files that differ
+/// there are not copies of each other (a quick first look before
+/// [`content_fingerprint`]).
+pub fn content_sample(path: &Path) -> std::io::Result<[u8; 32]> {
+    use std::io::{Seek, SeekFrom};
+    const SAMPLE: u64 = 64 * 1024;
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut buffer = Vec::with_capacity(2 * SAMPLE as usize);
+    (&mut file).take(SAMPLE).read_to_end(&mut buffer)?;
+    if size > SAMPLE {
+        file.seek(SeekFrom::Start(size.saturating_sub(SAMPLE).max(SAMPLE)))?;
+        file.take(SAMPLE).read_to_end(&mut buffer)?;
+    }
+    Ok(*blake3::hash(&buffer).as_bytes())
+}
+
 /// The SHA-256 of a file's content, in hex (the store's manifest names
 /// files by it).
 pub fn content_hash(path: &Path) -> std::io::Result<String> {

@@ -141,7 +141,7 @@ impl Manifest {
 /// already there. Fails only when a path does not exist or the store cannot
 /// be opened; everything else is in the returned run.
 pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -> Result<StoreRun, String> {
-    let (inputs, hashes) = gather(paths, options.threads, crate::source::content_hash)?;
+    let (inputs, hashes) = gather(paths, options.threads, crate::pipeline::Identity::Sha256)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the store: {e}", dir.display()))?;
     remove_stale_temporaries(dir);
     let state = Mutex::new(Manifest::load(dir)?);

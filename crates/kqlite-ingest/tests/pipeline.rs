@@ -434,3 +434,28 @@ async fn a_file_spanning_more_days_than_open_parts_keeps_every_row() {
                  strcat(n, '/', s, '/', d)";
     assert_eq!(count(&session, check).await, format!("6000/{}/24", 2 * (0..3000).sum::<i64>()));
 }
+
+#[test]
+fn copies_are_read_once_and_files_alike_at_both_ends_are_not_copies() {
+    let root = scratch("copies");
+    // 20,000 rows (about 700 KiB): the middle row lies outside the sampled start and end.
+    let rows = |middle: &str| {
+        let mut text = String::from("TimeGenerated,Computer,Note\n");
+        for i in 0..20_000 {
+            let note = if i == 10_000 { middle } else { "same" };
+            text.push_str(&format!("2024-05-01T00:00:00Z,host{i:05},{note}\n"));
+        }
+        text
+    };
+    let a = write(&root.join("a/Custom.csv"), rows("AAAA").as_bytes());
+    write(&root.join("b/Custom.csv"), rows("AAAA").as_bytes());
+    write(&root.join("c/Custom.csv"), rows("BBBB").as_bytes());
+    write(&root.join("d/Custom.csv"), b"TimeGenerated,Computer,Note\n2024-05-01T00:00:00Z,x,y\n");
+    let ingested = ingest_paths(std::slice::from_ref(&root), &options()).unwrap();
+    let copies: Vec<&String> = ingested.notices.iter().filter(|n| n.contains("same content as")).collect();
+    assert_eq!(copies.len(), 1, "{:?}", ingested.notices);
+    assert!(copies[0].contains(&a.display().to_string()), "{copies:?}");
+    let rows: usize = ingested.tables.iter().flat_map(|t| &t.batches).map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 2 * 20_000 + 1, "a, c (same size and ends as a, another middle) and d");
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -373,7 +373,7 @@ impl AggregateUDFImpl for CollectUdaf {
     }
 
     fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(CollectGroups { kind: self.kind, groups: Vec::new() }))
+        Ok(Box::new(CollectGroups { kind: self.kind, groups: Vec::new(), items: 0 }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -549,6 +549,10 @@ impl CollectAccumulator {
 struct CollectGroups {
     kind: Collect,
     groups: Vec<CollectAccumulator>,
+    /// Items held by all groups, kept up to date for [`GroupsAccumulator::size`],
+    /// which DataFusion calls after every batch (a walk over the groups
+    /// each time made aggregating many groups quadratic).
+    items: usize,
 }
 
 impl CollectGroups {
@@ -585,17 +589,20 @@ impl GroupsAccumulator for CollectGroups {
             if state.limit.is_none() {
                 state.limit = limit;
             }
+            let before = state.items.len();
             if !input.is_null(row) {
                 state.add(DynRef::new(input.value(row)));
             } else if self.kind == Collect::ListWithNulls {
                 state.add(DynRef::new(ENCODED_NULL));
             }
+            self.items += state.items.len() - before;
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let groups = emit_to.take_needed(&mut self.groups);
+        self.items -= groups.iter().map(|g| g.items.len()).sum::<usize>();
         if self.kind == Collect::Distinct {
             let counts: datafusion::arrow::array::Int64Array =
                 groups.iter().map(|g| Some(g.items.len() as i64)).collect();
@@ -613,6 +620,7 @@ impl GroupsAccumulator for CollectGroups {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let groups = emit_to.take_needed(&mut self.groups);
+        self.items -= groups.iter().map(|g| g.items.len()).sum::<usize>();
         let mut items = BinaryBuilder::with_capacity(groups.len(), groups.len() * 16);
         let mut limits = Int64Builder::with_capacity(groups.len());
         for g in groups {
@@ -628,7 +636,10 @@ impl GroupsAccumulator for CollectGroups {
         let limits = as_int64_array(&values[1])?;
         for (row, &group) in group_indices.iter().enumerate() {
             let limit = (!limits.is_null(row)).then(|| limits.value(row));
-            self.groups[group].merge_state((!input.is_null(row)).then(|| input.value(row)), limit);
+            let state = &mut self.groups[group];
+            let before = state.items.len();
+            state.merge_state((!input.is_null(row)).then(|| input.value(row)), limit);
+            self.items = (self.items + state.items.len()).saturating_sub(before);
         }
         Ok(())
     }
@@ -636,7 +647,7 @@ impl GroupsAccumulator for CollectGroups {
     /// Each input row as its own partial state (used when DataFusion skips
     /// partial aggregation for high-cardinality groups).
     fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
-        let mut scratch = CollectGroups { kind: self.kind, groups: Vec::new() };
+        let mut scratch = CollectGroups { kind: self.kind, groups: Vec::new(), items: 0 };
         let rows: Vec<usize> = (0..values[0].len()).collect();
         scratch.update_batch(values, &rows, opt_filter, rows.len())?;
         scratch.state(EmitTo::All)
@@ -644,8 +655,7 @@ impl GroupsAccumulator for CollectGroups {
 
     fn size(&self) -> usize {
         // An estimate: DataFusion asks often, so no walk over every item.
-        self.groups.capacity() * std::mem::size_of::<CollectAccumulator>()
-            + self.groups.iter().map(|g| g.items.len() * 64).sum::<usize>()
+        self.groups.capacity() * std::mem::size_of::<CollectAccumulator>() + self.items * 64
     }
 }
 

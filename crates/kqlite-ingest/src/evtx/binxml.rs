@@ -274,7 +274,7 @@ impl<'c> ChunkReader<'c> {
             return Ok(plan.clone().map(|p| (p, values)));
         }
         let nodes = self.templates.get(&definition).cloned().ok_or(Unsupported("template"))?;
-        let plan = DataPlan::new(&nodes, &|id| self.name(id)).map(Rc::new);
+        let plan = DataPlan::new(&nodes, &|id| self.name(id), self.keep).map(Rc::new);
         self.data_plans.insert(definition, plan.clone());
         Ok(plan.map(|p| (p, values)))
     }
@@ -284,7 +284,7 @@ impl<'c> ChunkReader<'c> {
             return Ok(plan.clone());
         }
         let nodes = self.templates.get(&definition).cloned().ok_or(Unsupported("template"))?;
-        let plan = Plan::new(&nodes, &|id| self.name(id)).map(Rc::new);
+        let plan = Plan::new(&nodes, &|id| self.name(id), self.keep).map(Rc::new);
         self.plans.insert(definition, plan.clone());
         Ok(plan)
     }

@@ -11,7 +11,7 @@
 //! XML on every sample file).
 
 use super::binxml::{write_value, Node, Piece, Value, BINXML, NULL};
-use super::{encode_plain_bag, escape_xml_into, has_repeated_names, Event, Text, EVENT_NS};
+use super::{encode_plain_bag, escape_xml_into, Event, Text, EVENT_NS};
 use kqlite_engine::dynamic::DynValue;
 use kqlite_engine::time::parse_datetime;
 
@@ -52,6 +52,9 @@ struct DataField {
     value: Slot,
     /// Rendered `<Data Name="…"/>` when empty (closed by an empty-element token).
     self_closing: bool,
+    /// Whether a SecurityEvent row reads it when the queries read only some
+    /// columns ([`super::Keep::security_reads_field`]).
+    security_reads: bool,
 }
 
 /// How one template's records become events.
@@ -78,27 +81,33 @@ pub(super) struct DataPlan {
     self_closing: bool,
     /// The values that leave `EventData` out when NULL.
     structure: Vec<u16>,
+    /// Two fields share a name: the bag holds them as an array, a shape
+    /// left to the DOM (names are the template's, so this holds for every record).
+    repeated_names: bool,
 }
 
 impl DataPlan {
     /// The plan of an `EventData` element, when its children are all named `Data`.
-    fn of_element<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str) -> Option<DataPlan> {
+    fn of_element<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &super::Keep) -> Option<DataPlan> {
         let Node::Element { name: n, dependency, attributes, children, self_closing } = node else { return None };
         if name(*n) != "EventData" || !attributes.is_empty() {
             return None;
         }
+        let fields: Vec<DataField> = children.iter().map(|c| data_field(c, name, keep)).collect::<Option<_>>()?;
+        let repeated_names = fields.iter().enumerate().any(|(i, f)| fields[..i].iter().any(|g| g.name == f.name));
         Some(DataPlan {
-            fields: children.iter().map(|c| data_field(c, name)).collect::<Option<_>>()?,
+            fields,
             self_closing: *self_closing,
             structure: dependency.iter().copied().collect(),
+            repeated_names,
         })
     }
 
     /// The plan of a template that is one `EventData` element (the template
     /// of an embedded payload).
-    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str) -> Option<DataPlan> {
+    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str, keep: &super::Keep) -> Option<DataPlan> {
         match nodes {
-            [node] => DataPlan::of_element(node, name),
+            [node] => DataPlan::of_element(node, name, keep),
             _ => None,
         }
     }
@@ -112,7 +121,7 @@ pub(super) type Embedded<'r, 'c> =
 impl Plan {
     /// The plan of a template, when it has the usual shape; `name` gives an
     /// element or attribute name's local part.
-    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str) -> Option<Plan> {
+    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str, keep: &super::Keep) -> Option<Plan> {
         let [Node::Element { name: root, dependency, children, .. }] = nodes else { return None };
         if name(*root) != "Event" {
             return None;
@@ -130,7 +139,7 @@ impl Plan {
                     }
                 }
                 Node::Element { .. } if matches!(plan.payload, Payload::None) => {
-                    plan.payload = Payload::Inline(DataPlan::of_element(child, name)?);
+                    plan.payload = Payload::Inline(DataPlan::of_element(child, name, keep)?);
                 }
                 Node::Text(Piece::Substitution(i)) if matches!(plan.payload, Payload::None) => {
                     plan.payload = Payload::Embedded(*i);
@@ -200,6 +209,41 @@ impl Plan {
         let mut text = String::with_capacity(512);
         let mut event = Event::default();
         let mut time = None;
+        if !keep.keeps_all() {
+            // EventID and channel first: most records of a pile of logs are
+            // of EventIDs no query reads, and need nothing more.
+            let mut id = (0, 0);
+            let mut channel = (0, 0);
+            for (field, slot) in &self.system {
+                if matches!(field, SystemField::EventId | SystemField::Channel) && !left_out(slot, values) {
+                    let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
+                    *(if *field == SystemField::EventId { &mut id } else { &mut channel }) = span;
+                }
+            }
+            let security = text[channel.0 as usize..channel.1 as usize].eq_ignore_ascii_case("Security");
+            if keep.tables(security, &text[id.0 as usize..id.1 as usize]) == (false, false) {
+                let mut time = None;
+                for (field, slot) in &self.system {
+                    if *field == SystemField::Time && !left_out(slot, values) {
+                        let value = match slot.source {
+                            Source::Value(i) => values.get(i as usize).and_then(|v| super::binxml::value_time(*v)),
+                            _ => None,
+                        };
+                        time = value.or_else(|| {
+                            let start = text.len();
+                            write(&slot.source, values, &mut text).ok().flatten()?;
+                            parse_datetime(&text[start..])
+                        });
+                    }
+                }
+                event.event_id = as_text(id);
+                event.channel = as_text(channel);
+                event.time = time.or(header_time);
+                event.xml = text;
+                return Ok(Some(event));
+            }
+            text.clear();
+        }
         for (field, slot) in &self.system {
             if left_out(slot, values) {
                 continue;
@@ -243,6 +287,8 @@ impl Plan {
         }
         let bag_read = to_windows && keep.reads_event_data(super::EvtxTable::WindowsEvent);
         let xml_read = to_security && keep.reads_event_data(super::EvtxTable::SecurityEvent);
+        // Only SecurityEvent's columns read: only their fields are decoded.
+        let some_fields = !bag_read && !xml_read && !keep.keeps_all();
         let nested;
         let (data, data_values) = match &self.payload {
             Payload::None => (None, values),
@@ -269,8 +315,11 @@ impl Plan {
                 }
                 event.fields.reserve(data.fields.len());
                 let mut present = Vec::with_capacity(data.fields.len());
+                if data.repeated_names {
+                    return Ok(None);
+                }
                 for field in &data.fields {
-                    if left_out(&field.value, data_values) {
+                    if left_out(&field.value, data_values) || (some_fields && !(to_security && field.security_reads)) {
                         continue;
                     }
                     let start = text.len() as u32;
@@ -283,8 +332,6 @@ impl Plan {
                 if bag_read {
                     let Some(bag) = encode_plain_bag(&event, &text) else { return Ok(None) };
                     event.bag = bag;
-                } else if has_repeated_names(&event, &text) {
-                    return Ok(None);
                 }
                 if security && xml_read {
                     event.event_data_xml = data.event_data_xml(&event, &text, &present);
@@ -327,7 +374,7 @@ impl DataPlan {
 }
 
 /// A `<Data Name="literal">` element whose text is one piece.
-fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str) -> Option<DataField> {
+fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &super::Keep) -> Option<DataField> {
     let Node::Element { name: n, dependency, attributes, children, self_closing } = node else { return None };
     let [(attribute, pieces)] = attributes.as_slice() else { return None };
     let [Piece::Text(field_name)] = pieces.as_slice() else { return None };
@@ -343,6 +390,7 @@ fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str) -> Option<Data
         name: field_name.clone(),
         value: Slot { source, dependency: *dependency },
         self_closing: *self_closing,
+        security_reads: keep.security_reads_field(field_name),
     })
 }
 
