@@ -1995,7 +1995,7 @@ mod tests {
         // A field NamedFields reads but COMPUTED_FROM leaves out would be
         // skipped when only computed columns are read.
         for (i, name) in COMPUTED_FROM.iter().enumerate() {
-            let xml = format!("<EventData>{}</EventData>", format!("<Data Name=\"{name}\">x</Data>"));
+            let xml = format!("<EventData><Data Name=\"{name}\">x</Data></EventData>");
             let event = event_from_xml(
                 None,
                 LOGON.replace(&LOGON[LOGON.find("<EventData>").unwrap()..LOGON.find("</Event>").unwrap()], &xml),
