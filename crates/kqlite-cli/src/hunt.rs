@@ -231,13 +231,18 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         if findings.is_empty() {
             lookback_hint(&prepared.session, &with_data).await;
         }
-        Ok(if !findings.is_empty() {
+        let code = if !findings.is_empty() {
             ExitCode::from(1)
         } else if failed {
             ExitCode::from(2)
         } else {
             ExitCode::SUCCESS
-        })
+        };
+        // The process ends here: freeing hundreds of thousands of findings
+        // and the evidence one allocation at a time would only delay the exit.
+        std::mem::forget(findings);
+        std::mem::forget(prepared);
+        Ok(code)
     })
 }
 

@@ -107,6 +107,9 @@ fn cell_value(array: &dyn Array, row: usize, ty: KqlType, text: &mut String) -> 
         KqlType::Long => any.downcast_ref::<Int64Array>().map(|a| Value::from(a.value(row))),
         KqlType::Int => any.downcast_ref::<Int32Array>().map(|a| Value::from(a.value(row))),
         KqlType::Bool => any.downcast_ref::<BooleanArray>().map(|a| Value::from(a.value(row))),
+        KqlType::Dynamic => any
+            .downcast_ref::<datafusion::arrow::array::BinaryArray>()
+            .map(|a| kqlite_engine::dynamic::DynRef::new(a.value(row)).to_json_value()),
         KqlType::Datetime => any.downcast_ref::<Int64Array>().map(|a| {
             text.clear();
             kqlite_engine::time::write_datetime(text, a.value(row));
@@ -442,16 +445,24 @@ pub async fn hunt(
 /// All findings of a hunt, most severe and riskiest first, moved out of
 /// the outcomes (a hunt can make hundreds of thousands: no copies).
 pub fn sorted_findings(outcomes: &mut [RuleOutcome]) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = outcomes.iter_mut().flat_map(|o| std::mem::take(&mut o.findings)).collect();
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.risk_score.cmp(&a.risk_score))
-            .then(b.targets.len().cmp(&a.targets.len()))
-            .then(a.first_seen.cmp(&b.first_seen))
-            .then(a.account.cmp(&b.account))
-    });
-    findings
+    use rayon::prelude::*;
+    let findings: Vec<Finding> = outcomes.iter_mut().flat_map(|o| std::mem::take(&mut o.findings)).collect();
+    // An order of indexes, sorted on all cores, then each finding moved once:
+    // a finding is a few hundred bytes, too big to move at every step of a sort.
+    // The keys are copied out so that comparing stays in cache; the index
+    // last keeps equal findings in their order.
+    use std::cmp::Reverse;
+    let mut keys: Vec<_> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            (Reverse(f.severity), Reverse(f.risk_score), Reverse(f.targets.len()), f.first_seen, f.account.as_str(), i)
+        })
+        .collect();
+    keys.par_sort_unstable();
+    let order: Vec<usize> = keys.into_iter().map(|k| k.5).collect();
+    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 #[cfg(test)]

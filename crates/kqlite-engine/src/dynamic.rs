@@ -429,6 +429,33 @@ impl<'a> DynRef<'a> {
         }
     }
 
+    /// As a JSON value: the same as parsing [`Self::to_json`], without the text.
+    pub fn to_json_value(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self.kind() {
+            DynKind::Null => Value::Null,
+            DynKind::Bool => Value::Bool(self.as_bool() == Some(true)),
+            DynKind::Long => Value::from(self.as_long().unwrap_or(0)),
+            DynKind::String | DynKind::Guid => Value::from(self.as_str().unwrap_or("")),
+            DynKind::Datetime => Value::String(crate::time::format_datetime(self.as_long().unwrap_or(0))),
+            DynKind::Timespan => Value::String(crate::time::format_timespan(self.as_long().unwrap_or(0))),
+            DynKind::Array => Value::Array(self.array_items().map(|item| item.to_json_value()).collect()),
+            DynKind::Object => {
+                let mut map = serde_json::Map::new();
+                for (key, value) in self.entries() {
+                    map.insert(key.to_string(), value.to_json_value());
+                }
+                Value::Object(map)
+            }
+            // Whole reals print without a fraction: keep exactly what the text gives.
+            DynKind::Real => {
+                let mut text = String::new();
+                write_real_json(&mut text, self.as_real().unwrap_or(f64::NAN));
+                serde_json::from_str(&text).unwrap_or(Value::Null)
+            }
+        }
+    }
+
     /// The text `tostring()` gives: strings unquoted, others as JSON.
     pub fn to_kql_string(&self) -> String {
         match self.kind() {
@@ -491,6 +518,16 @@ pub const ENCODED_NULL: &[u8] = &[NULL];
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn json_values_are_what_the_json_text_parses_to() {
+        let text = r#"{"a":[1,2.5,3.0,"x",null,true,{"b":{}}],"c":"d","e":-7,"f":[]}"#;
+        let value = DynValue::from_json(&serde_json::from_str(text).unwrap());
+        let bytes = value.encode();
+        let d = DynRef::new(&bytes);
+        assert_eq!(d.to_json_value(), serde_json::from_str::<serde_json::Value>(&d.to_json()).unwrap());
+    }
+
     use super::*;
 
     #[test]

@@ -430,11 +430,25 @@ impl CollectAccumulator {
     }
 
     fn add_set_item(&mut self, item: DynRef<'_>) {
+        /// Sets up to this size are searched item by item: most sets are
+        /// small (a few hosts per account), and a hash set per group of a
+        /// summarize over many groups costs more than the search.
+        const SMALL: usize = 16;
         if item.is_null() || self.full() {
             return;
         }
-        if self.seen.insert(item.bytes().to_vec()) {
-            self.items.push((None, item.bytes().to_vec()));
+        let bytes = item.bytes();
+        if self.items.len() < SMALL {
+            if !self.items.iter().any(|(_, v)| v == bytes) {
+                self.items.push((None, bytes.to_vec()));
+            }
+            return;
+        }
+        if self.seen.is_empty() {
+            self.seen.extend(self.items.iter().map(|(_, v)| v.clone()));
+        }
+        if self.seen.insert(bytes.to_vec()) {
+            self.items.push((None, bytes.to_vec()));
         }
     }
 
