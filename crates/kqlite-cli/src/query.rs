@@ -5,7 +5,7 @@ use crate::tables::{load_tables, parse_now, TableArg};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use kqlite_engine::output::{self, Format};
-use kqlite_engine::{QueryError, Session};
+use kqlite_engine::{Clock, QueryError, Session};
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,17 +96,25 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
         }
         // Holds a staged store's files until the query has run.
         let mut _staging = None;
+        let mut unread_latest = None;
         if !args.paths.is_empty() {
-            if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths, false) {
+            // What the query reads: EVTX records and columns it does not are left unread.
+            let needs = query_needs(&text).await;
+            if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths, needs.is_some()) {
                 match stage_on_the_fly(&mut session, &args).await? {
                     Ok(staging) => _staging = Some(staging),
                     Err(code) => return Ok(code),
                 }
-            } else if let Some(code) = ingest_on_the_fly(&mut session, &args)? {
+            } else if let Some(code) = ingest_on_the_fly(&mut session, &args, needs, &mut unread_latest)? {
                 return Ok(code);
             }
         }
         load_tables(&mut session, &args.tables).await?;
+        if unread_latest.is_some() && parse_now(&args.now)? == Clock::LatestEvent {
+            // now() is the latest event of every record read, kept or not.
+            let kept = session.latest_event_time().await.map_err(|e| anyhow!("{e}"))?;
+            session.set_clock(Clock::Fixed(kept.max(unread_latest).unwrap_or_else(kqlite_engine::time::now_nanos)));
+        }
         let format: Format = args.format.into();
         if args.explain {
             return match session.plan(&text).await {
@@ -133,14 +141,30 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
     })
 }
 
+/// What `text` reads from the built-in tables (see
+/// `Session::scan_needs`); `None` when it does not bind against them alone
+/// (it names a `--table`, say): then everything is read.
+async fn query_needs(text: &str) -> Option<std::sync::Arc<kqlite_engine::ScanNeeds>> {
+    let mut session = Session::new();
+    kqlite_detect::evidence::load_evidence(&mut session, &[]).await.ok()?;
+    session.scan_needs(text).ok().map(std::sync::Arc::new)
+}
+
 /// Reads PATHs into the session (their tables replace same-named store
-/// tables); returns an exit code when --strict stops the run.
-fn ingest_on_the_fly(session: &mut Session, args: &QueryArgs) -> Result<Option<ExitCode>> {
+/// tables), keeping only what `needs` says the query reads (when records
+/// were left unread, `unread_latest` gets the latest event time of all
+/// records); returns an exit code when --strict stops the run.
+fn ingest_on_the_fly(
+    session: &mut Session,
+    args: &QueryArgs,
+    needs: Option<std::sync::Arc<kqlite_engine::ScanNeeds>>,
+    unread_latest: &mut Option<i64>,
+) -> Result<Option<ExitCode>> {
     let options = kqlite_ingest::IngestOptions {
         strict: false,
         progress: std::io::stderr().is_terminal(),
         threads: 0,
-        ..Default::default()
+        needs,
     };
     let ingested = kqlite_ingest::ingest_paths(&args.paths, &options).map_err(|e| anyhow!(e))?;
     crate::ingest::print_notices(&ingested.notices);
@@ -150,7 +174,7 @@ fn ingest_on_the_fly(session: &mut Session, args: &QueryArgs) -> Result<Option<E
     }
     let records: usize = ingested.files.iter().map(|f| f.records).sum();
     let loaded: usize = ingested.files.iter().map(|f| f.loaded).sum();
-    if !ingested.rejected.is_empty() || records != loaded {
+    if !ingested.rejected.is_empty() || records != loaded + ingested.unread {
         eprintln!(
             "kqlite: {} input(s): {records} records read, {loaded} loaded, {} rejected",
             ingested.files.len(),
@@ -167,6 +191,9 @@ fn ingest_on_the_fly(session: &mut Session, args: &QueryArgs) -> Result<Option<E
         if !replaced.is_empty() {
             eprintln!("kqlite: note: tables read from PATHs replace the store's: {}", replaced.join(", "));
         }
+    }
+    if ingested.unread > 0 {
+        *unread_latest = ingested.latest_time;
     }
     kqlite_ingest::register_tables(session, ingested.tables).map_err(|e| anyhow!(e))?;
     Ok(None)

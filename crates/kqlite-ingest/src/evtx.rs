@@ -153,6 +153,9 @@ impl Default for EvtxOptions {
 pub(crate) struct Keep {
     security: Option<KeepTable>,
     windows: Option<KeepTable>,
+    /// Whether any of SecurityEvent's computed columns is kept (asked for
+    /// every field of every template: worked out once).
+    security_computed: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -166,7 +169,7 @@ struct KeepTable {
 impl Keep {
     fn all() -> Keep {
         let all = || Some(KeepTable { columns: None, event_ids: None });
-        Keep { security: all(), windows: all() }
+        Keep { security: all(), windows: all(), security_computed: true }
     }
 
     fn of(needs: Option<&ScanNeeds>) -> Keep {
@@ -178,7 +181,13 @@ impl Keep {
             let event_ids = needs.values_of("EventID").map(|ids| ids.into_iter().collect());
             Some(KeepTable { columns, event_ids })
         };
-        Keep { security: table(EvtxTable::SecurityEvent), windows: table(EvtxTable::WindowsEvent) }
+        let mut keep = Keep {
+            security: table(EvtxTable::SecurityEvent),
+            windows: table(EvtxTable::WindowsEvent),
+            security_computed: true,
+        };
+        keep.security_computed = keep.computed_kept();
+        keep
     }
 
     /// Whether a record goes to SecurityEvent, and to WindowsEvent. An
@@ -202,6 +211,10 @@ impl Keep {
 
     /// Whether any of SecurityEvent's computed columns is kept.
     pub(crate) fn security_reads_computed(&self) -> bool {
+        self.security_computed
+    }
+
+    fn computed_kept(&self) -> bool {
         let Some(t) = &self.security else { return false };
         let Some(columns) = &t.columns else { return true };
         let layout = EvtxTable::SecurityEvent.layout();
