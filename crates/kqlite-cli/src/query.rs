@@ -99,7 +99,7 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
         let mut unread_latest = None;
         if !args.paths.is_empty() {
             // What the query reads: EVTX records and columns it does not are left unread.
-            let needs = query_needs(&text).await;
+            let needs = query_needs(&text);
             if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths, needs.is_some()) {
                 match stage_on_the_fly(&mut session, &args).await? {
                     Ok(staging) => _staging = Some(staging),
@@ -144,9 +144,8 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
 /// What `text` reads from the built-in tables (see
 /// `Session::scan_needs`); `None` when it does not bind against them alone
 /// (it names a `--table`, say): then everything is read.
-async fn query_needs(text: &str) -> Option<std::sync::Arc<kqlite_engine::ScanNeeds>> {
-    let mut session = Session::new();
-    kqlite_detect::evidence::load_evidence(&mut session, &[]).await.ok()?;
+fn query_needs(text: &str) -> Option<std::sync::Arc<kqlite_engine::ScanNeeds>> {
+    let session = kqlite_detect::evidence::catalog_session().ok()?;
     session.scan_needs(text).ok().map(std::sync::Arc::new)
 }
 
@@ -160,12 +159,8 @@ fn ingest_on_the_fly(
     needs: Option<std::sync::Arc<kqlite_engine::ScanNeeds>>,
     unread_latest: &mut Option<i64>,
 ) -> Result<Option<ExitCode>> {
-    let options = kqlite_ingest::IngestOptions {
-        strict: false,
-        progress: std::io::stderr().is_terminal(),
-        threads: 0,
-        needs,
-    };
+    let options =
+        kqlite_ingest::IngestOptions { strict: false, progress: std::io::stderr().is_terminal(), threads: 0, needs };
     let ingested = kqlite_ingest::ingest_paths(&args.paths, &options).map_err(|e| anyhow!(e))?;
     crate::ingest::print_notices(&ingested.notices);
     crate::ingest::print_rejections(&ingested.rejected, 20);

@@ -125,6 +125,15 @@ async fn load(
     Ok(report)
 }
 
+/// A session holding every built-in Sentinel table, empty: what queries are
+/// bound against to learn what they read ([`Session::scan_needs`]) before
+/// any evidence is.
+pub fn catalog_session() -> Result<Session, String> {
+    let mut session = Session::new();
+    register_absent_catalog_tables(&mut session)?;
+    Ok(session)
+}
+
 /// Every built-in Sentinel table without data becomes an empty table, so
 /// rules over absent tables bind and return nothing.
 fn register_absent_catalog_tables(session: &mut Session) -> Result<(), String> {

@@ -192,8 +192,7 @@ pub async fn rules_needs(
     tuning: &Tuning,
     functions: &[(String, String)],
 ) -> Option<kqlite_engine::ScanNeeds> {
-    let mut session = Session::new();
-    crate::evidence::load_evidence(&mut session, &[]).await.ok()?;
+    let mut session = crate::evidence::catalog_session().ok()?;
     prepare_session(&mut session, tuning, functions).ok()?;
     let mut needs = kqlite_engine::ScanNeeds::default();
     for rule in rules.rules.iter().filter(|r| !tuning.is_disabled(r)) {

@@ -56,11 +56,6 @@ impl ScanNeeds {
 }
 
 impl TableNeeds {
-    /// Everything: every column of every row.
-    pub fn all() -> TableNeeds {
-        TableNeeds { columns: None, rows: None }
-    }
-
     pub fn merge(&mut self, other: TableNeeds) {
         self.columns = match (self.columns.take(), other.columns) {
             (Some(mut a), Some(b)) => {

@@ -153,9 +153,13 @@ impl Default for EvtxOptions {
 pub(crate) struct Keep {
     security: Option<KeepTable>,
     windows: Option<KeepTable>,
-    /// Whether any of SecurityEvent's computed columns is kept (asked for
-    /// every field of every template: worked out once).
+    /// Worked out once from the two above (they are asked for every
+    /// record, or every field of every template).
+    all: bool,
+    /// Whether any of SecurityEvent's computed columns is kept.
     security_computed: bool,
+    /// Whether each table's `EventData` is kept (it is the costly column to make).
+    event_data: [bool; 2],
 }
 
 #[derive(Clone, Debug)]
@@ -169,7 +173,7 @@ struct KeepTable {
 impl Keep {
     fn all() -> Keep {
         let all = || Some(KeepTable { columns: None, event_ids: None });
-        Keep { security: all(), windows: all(), security_computed: true }
+        Keep::new(all(), all())
     }
 
     fn of(needs: Option<&ScanNeeds>) -> Keep {
@@ -181,13 +185,23 @@ impl Keep {
             let event_ids = needs.values_of("EventID").map(|ids| ids.into_iter().collect());
             Some(KeepTable { columns, event_ids })
         };
-        let mut keep = Keep {
-            security: table(EvtxTable::SecurityEvent),
-            windows: table(EvtxTable::WindowsEvent),
-            security_computed: true,
+        Keep::new(table(EvtxTable::SecurityEvent), table(EvtxTable::WindowsEvent))
+    }
+
+    fn new(security: Option<KeepTable>, windows: Option<KeepTable>) -> Keep {
+        let every = |t: &Option<KeepTable>| t.as_ref().is_some_and(|t| t.columns.is_none() && t.event_ids.is_none());
+        let kept = |t: &Option<KeepTable>, table: EvtxTable, column: &str| {
+            t.as_ref().is_some_and(|t| {
+                t.columns.as_ref().is_none_or(|c| table.layout().index.get(column).is_some_and(|&i| c[i]))
+            })
         };
-        keep.security_computed = keep.computed_kept();
-        keep
+        let all = every(&security) && every(&windows);
+        let security_computed = COMPUTED_COLUMNS.iter().any(|c| kept(&security, EvtxTable::SecurityEvent, c));
+        let event_data = [
+            kept(&security, EvtxTable::SecurityEvent, "EventData"),
+            kept(&windows, EvtxTable::WindowsEvent, "EventData"),
+        ];
+        Keep { security, windows, all, security_computed, event_data }
     }
 
     /// Whether a record goes to SecurityEvent, and to WindowsEvent. An
@@ -205,20 +219,12 @@ impl Keep {
 
     /// Whether every record and column is kept.
     pub(crate) fn keeps_all(&self) -> bool {
-        let all = |t: &Option<KeepTable>| t.as_ref().is_some_and(|t| t.columns.is_none() && t.event_ids.is_none());
-        all(&self.security) && all(&self.windows)
+        self.all
     }
 
     /// Whether any of SecurityEvent's computed columns is kept.
     pub(crate) fn security_reads_computed(&self) -> bool {
         self.security_computed
-    }
-
-    fn computed_kept(&self) -> bool {
-        let Some(t) = &self.security else { return false };
-        let Some(columns) = &t.columns else { return true };
-        let layout = EvtxTable::SecurityEvent.layout();
-        COMPUTED_COLUMNS.iter().any(|c| layout.index.get(c).is_some_and(|&i| columns[i]))
     }
 
     /// Whether a SecurityEvent row reads the `EventData` field `name`: its
@@ -233,13 +239,7 @@ impl Keep {
 
     /// Whether `table`'s `EventData` is read (it is the costly column to make).
     pub(crate) fn reads_event_data(&self, table: EvtxTable) -> bool {
-        let t = match table {
-            EvtxTable::SecurityEvent => &self.security,
-            EvtxTable::WindowsEvent => &self.windows,
-        };
-        t.as_ref().is_some_and(|t| {
-            t.columns.as_ref().is_none_or(|c| table.layout().index.get("EventData").is_some_and(|&i| c[i]))
-        })
+        self.event_data[table as usize]
     }
 }
 
@@ -388,7 +388,7 @@ pub fn read_evtx_from<R: Read + Seek>(
             .unwrap_or("unknown panic");
         report.error = Some(format!("{location}: the EVTX parser stopped: {message}"));
     }
-    tables.flush_all(sink);
+    tables.flush_all(&mut report, sink);
     chunks.annotate(location, &mut report);
     report.load.notices.extend(unmapped_notice(location, &report.unmapped_fields));
     report
@@ -1010,20 +1010,22 @@ impl Event {
 /// The bag of an `EventData` made only of named `Data` with distinct names
 /// (nearly all of them), encoded straight from the fields.
 fn encode_plain_bag(event: &Event, xml: &str) -> Option<Vec<u8>> {
-    if has_repeated_names(event, xml) {
-        return None;
-    }
-    let names: Vec<&str> = event.fields.iter().map(|(n, _)| event.get_in(xml, n)).collect();
+    (!has_repeated_names(event, xml)).then(|| encode_bag(event, xml))
+}
+
+/// `WindowsEvent.EventData` of fields whose names are known to be distinct.
+fn encode_bag(event: &Event, xml: &str) -> Vec<u8> {
+    let n = event.fields.len();
     let bytes: usize =
         event.fields.iter().map(|(n, v)| event.get_in(xml, n).len() + event.get_in(xml, v).len() + 9).sum();
-    let mut out = Vec::with_capacity(bytes + 4 * names.len() + 5);
-    let mut encoder = ObjectEncoder::with_capacity(&mut out, names.len(), bytes);
-    for (name, (_, value)) in names.iter().zip(&event.fields) {
-        encode_string(encoder.begin_entry(name), event.get_in(xml, value));
+    let mut out = Vec::with_capacity(bytes + 4 * n + 5);
+    let mut encoder = ObjectEncoder::with_capacity(&mut out, n, bytes);
+    for (name, value) in &event.fields {
+        encode_string(encoder.begin_entry(event.get_in(xml, name)), event.get_in(xml, value));
         encoder.end_entry();
     }
     encoder.finish();
-    Some(out)
+    out
 }
 
 /// Whether two `EventData` fields share a name (the bag holds them as an
@@ -1265,7 +1267,7 @@ impl EventRows {
     /// report goes on counting.
     pub(crate) fn drain(&mut self) -> Vec<LoadedTable> {
         let batches = &mut self.batches;
-        self.tables.flush_all(&mut |t, b| batches.push((t, b)));
+        self.tables.flush_all(&mut self.report, &mut |t, b| batches.push((t, b)));
         let mut tables: Vec<LoadedTable> = EvtxTable::ALL
             .iter()
             .map(|t| LoadedTable { name: t.name().to_string(), columns: t.columns().to_vec(), batches: Vec::new() })
@@ -1652,6 +1654,9 @@ struct Tables {
     keep: Keep,
     /// Whether SecurityEvent's computed columns (`Account`, …) are kept.
     security_computed: bool,
+    /// Whether records were left out of each table ([`Keep`]); reported by
+    /// [`Tables::flush_all`].
+    left_out: [bool; 2],
 }
 
 /// Sets the columns that SecurityEvent and WindowsEvent both name alike,
@@ -1684,6 +1689,7 @@ impl Tables {
             raw_event_data,
             security_computed: keep.security_reads_computed(),
             keep,
+            left_out: [false; 2],
         }
     }
 
@@ -1693,11 +1699,8 @@ impl Tables {
         }
         let is_security = event.is_security();
         let (security, windows) = self.keep.tables(is_security, event.get(&event.event_id));
-        for (table, left_out) in [("SecurityEvent", is_security && !security), ("WindowsEvent", !windows)] {
-            if left_out && !report.load.unread_tables.contains(table) {
-                report.load.unread_tables.insert(table.to_string());
-            }
-        }
+        self.left_out[EvtxTable::SecurityEvent as usize] |= is_security && !security;
+        self.left_out[EvtxTable::WindowsEvent as usize] |= !windows;
         if !security && !windows {
             report.load.unread += 1;
             return;
@@ -1806,9 +1809,13 @@ impl Tables {
         report.windows_events += 1;
     }
 
-    fn flush_all(&mut self, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {
+    /// Hands out the last batches; notes in `report` the tables records were left out of.
+    fn flush_all(&mut self, report: &mut EvtxReport, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {
         self.security.flush(sink);
         self.windows.flush(sink);
+        for table in EvtxTable::ALL.into_iter().filter(|t| self.left_out[*t as usize]) {
+            report.load.unread_tables.insert(table.name().to_string());
+        }
     }
 }
 
@@ -1859,7 +1866,7 @@ mod tests {
             let event = event_from_xml(None, xml.to_string()).unwrap();
             tables.push(&event, &mut report, &mut sink);
         }
-        tables.flush_all(&mut sink);
+        tables.flush_all(&mut report, &mut sink);
         (batches, report)
     }
 

@@ -51,6 +51,7 @@ pub struct FileSummary {
 }
 
 /// Everything an in-memory run read.
+#[derive(Default)]
 pub struct Ingested {
     /// One table per name, batches in input order.
     pub tables: Vec<LoadedTable>,
@@ -90,15 +91,7 @@ pub fn ingest_paths(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingest
         (read, batches)
     });
     progress.finish();
-    let mut ingested = Ingested {
-        tables: Vec::new(),
-        files: Vec::new(),
-        rejected: Vec::new(),
-        notices: inputs.notices,
-        unread: 0,
-        unread_tables: Default::default(),
-        latest_time: None,
-    };
+    let mut ingested = Ingested { notices: inputs.notices, ..Ingested::default() };
     let mut pieces = Vec::new();
     let mut unrecognized = Vec::new();
     for (read, batches) in results {
@@ -152,15 +145,7 @@ pub fn survey_paths(
         read
     });
     progress.finish();
-    let mut ingested = Ingested {
-        tables: Vec::new(),
-        files: Vec::new(),
-        rejected: Vec::new(),
-        notices: inputs.notices,
-        unread: 0,
-        unread_tables: Default::default(),
-        latest_time: None,
-    };
+    let mut ingested = Ingested { notices: inputs.notices, ..Ingested::default() };
     let mut unrecognized = Vec::new();
     for read in results {
         ingested.files.extend(read.summaries);

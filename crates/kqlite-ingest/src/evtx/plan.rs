@@ -11,7 +11,7 @@
 //! XML on every sample file).
 
 use super::binxml::{write_value, Node, Piece, Value, BINXML, NULL};
-use super::{encode_plain_bag, escape_xml_into, Event, Text, EVENT_NS};
+use super::{encode_bag, escape_xml_into, Event, Text, EVENT_NS};
 use kqlite_engine::dynamic::DynValue;
 use kqlite_engine::time::parse_datetime;
 
@@ -209,6 +209,8 @@ impl Plan {
         let mut text = String::with_capacity(512);
         let mut event = Event::default();
         let mut time = None;
+        // Which tables keep the record, when decided before its other fields.
+        let mut decided = None;
         if !keep.keeps_all() {
             // EventID and channel first: most records of a pile of logs are
             // of EventIDs no query reads, and need nothing more.
@@ -221,19 +223,14 @@ impl Plan {
                 }
             }
             let security = text[channel.0 as usize..channel.1 as usize].eq_ignore_ascii_case("Security");
-            if keep.tables(security, &text[id.0 as usize..id.1 as usize]) == (false, false) {
+            let tables = keep.tables(security, &text[id.0 as usize..id.1 as usize]);
+            if tables == (false, false) {
+                // No table keeps it: its time, EventID and channel are all the reader looks at.
                 let mut time = None;
                 for (field, slot) in &self.system {
                     if *field == SystemField::Time && !left_out(slot, values) {
-                        let value = match slot.source {
-                            Source::Value(i) => values.get(i as usize).and_then(|v| super::binxml::value_time(*v)),
-                            _ => None,
-                        };
-                        time = value.or_else(|| {
-                            let start = text.len();
-                            write(&slot.source, values, &mut text).ok().flatten()?;
-                            parse_datetime(&text[start..])
-                        });
+                        let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
+                        time = time_of(&slot.source, values, &text[span.0 as usize..span.1 as usize]);
                     }
                 }
                 event.event_id = as_text(id);
@@ -242,6 +239,7 @@ impl Plan {
                 event.xml = text;
                 return Ok(Some(event));
             }
+            decided = Some(tables);
             text.clear();
         }
         for (field, slot) in &self.system {
@@ -259,12 +257,7 @@ impl Plan {
                 Opcode => &mut event.opcode,
                 Keywords => &mut event.keywords,
                 Time => {
-                    // As the DOM reads it: a FILETIME or SYSTEMTIME value, else the text.
-                    let value = match slot.source {
-                        Source::Value(i) => values.get(i as usize).and_then(|v| super::binxml::value_time(*v)),
-                        _ => None,
-                    };
-                    time = Some(value.or_else(|| parse_datetime(&text[span.0 as usize..span.1 as usize])));
+                    time = Some(time_of(&slot.source, values, &text[span.0 as usize..span.1 as usize]));
                     continue;
                 }
                 RecordId => &mut event.event_record_id,
@@ -279,12 +272,9 @@ impl Plan {
         }
         event.time = time.flatten().or(header_time);
         let security = event.get_in(&text, &event.channel).eq_ignore_ascii_case("Security");
-        let (to_security, to_windows) = keep.tables(security, event.get_in(&text, &event.event_id));
-        if !to_security && !to_windows {
-            // No table keeps it: its System fields (time, EventID, channel) are all the reader looks at.
-            event.xml = text;
-            return Ok(Some(event));
-        }
+        // Everything kept, or decided above to be kept by some table.
+        let (to_security, to_windows) =
+            decided.unwrap_or_else(|| keep.tables(security, event.get_in(&text, &event.event_id)));
         let bag_read = to_windows && keep.reads_event_data(super::EvtxTable::WindowsEvent);
         let xml_read = to_security && keep.reads_event_data(super::EvtxTable::SecurityEvent);
         // Only SecurityEvent's columns read: only their fields are decoded.
@@ -330,8 +320,8 @@ impl Plan {
                     present.push(field);
                 }
                 if bag_read {
-                    let Some(bag) = encode_plain_bag(&event, &text) else { return Ok(None) };
-                    event.bag = bag;
+                    // Names are distinct: the plan has no repeated ones.
+                    event.bag = encode_bag(&event, &text);
                 }
                 if security && xml_read {
                     event.event_data_xml = data.event_data_xml(&event, &text, &present);
@@ -402,6 +392,16 @@ fn single(pieces: &[Piece]) -> Option<Source> {
         [Piece::Substitution(i)] => Some(Source::Value(*i)),
         _ => None,
     }
+}
+
+/// A `TimeCreated` time as the DOM reads it: a FILETIME or SYSTEMTIME
+/// value, else the `written` text parsed.
+fn time_of(source: &Source, values: &[Value<'_>], written: &str) -> Option<i64> {
+    let value = match source {
+        Source::Value(i) => values.get(*i as usize).and_then(|v| super::binxml::value_time(*v)),
+        _ => None,
+    };
+    value.or_else(|| parse_datetime(written))
 }
 
 /// Whether the field's element is left out: it depends on a NULL value.
