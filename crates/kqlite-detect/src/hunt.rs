@@ -95,6 +95,24 @@ fn row_values(result: &QueryResult, batch: &RecordBatch, row: usize) -> Vec<Valu
         .collect()
 }
 
+/// [`row_values`] of the columns marked in `read`; the others are null
+/// (a finding reads a handful of a rule's columns, and rules can return
+/// hundreds of thousands of rows).
+fn row_values_read(
+    result: &QueryResult,
+    read: &[bool],
+    batch: &RecordBatch,
+    row: usize,
+    text: &mut String,
+) -> Vec<Value> {
+    (result.columns.iter().zip(read).enumerate())
+        .map(|(i, (column, &read))| match read {
+            true => cell_value(batch.column(i).as_ref(), row, column.ty, text),
+            false => Value::Null,
+        })
+        .collect()
+}
+
 /// A cell as a JSON value, as `write_cell_json` writes it; `text` is scratch.
 fn cell_value(array: &dyn Array, row: usize, ty: KqlType, text: &mut String) -> Value {
     use datafusion::arrow::array::{BooleanArray, Int32Array, StringArray};
@@ -284,6 +302,14 @@ impl Template {
         Template(parts)
     }
 
+    /// The columns the template reads.
+    fn columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().filter_map(|p| match p {
+            TemplatePart::Column(i) => Some(*i),
+            TemplatePart::Text(_) => None,
+        })
+    }
+
     /// The text with the row's values in place.
     fn fill(&self, row: &[Value]) -> String {
         let mut out = String::new();
@@ -321,6 +347,22 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
     let reason_texts: Vec<Template> = rule.finding_reasons.iter().map(|r| Template::new(&r.reason, result)).collect();
     let display_name = rule.alert_display_name_format.as_deref().map(|f| Template::new(f, result));
     let description = rule.alert_description_format.as_deref().map(|f| Template::new(f, result));
+    let custom_details: Vec<(&String, usize)> = (rule.custom_details.iter())
+        .filter_map(|(key, column)| column_index(result, &[column]).map(|i| (key, i)))
+        .collect();
+    let conventional = ConventionalReasons::of(result);
+    let mut read = vec![false; result.columns.len()];
+    let templates = reason_texts.iter().chain(&display_name).chain(&description);
+    for i in [account, domain, source, targets, count, risk]
+        .into_iter()
+        .flatten()
+        .chain(reason_columns.iter().copied())
+        .chain(templates.flat_map(Template::columns))
+        .chain(custom_details.iter().map(|(_, i)| *i))
+        .chain(conventional.columns().filter(|_| rule.finding_reasons.is_empty()))
+    {
+        read[i] = true;
+    }
     let finding = |r: usize, row: &[Value]| -> Finding {
         let account = match (account.map(|i| text_of(&row[i])), domain.map(|i| text_of(&row[i]))) {
             (Some(name), Some(domain)) if !domain.is_empty() && !name.contains('\\') && !name.contains('@') => {
@@ -337,7 +379,7 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
         target_list.sort();
         target_list.dedup();
         let reasons = if rule.finding_reasons.is_empty() {
-            conventional_reasons(result, row)
+            conventional.reasons(row)
         } else {
             reason_texts
                 .iter()
@@ -353,10 +395,8 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
         if let Some(template) = &description {
             details.insert("AlertDescription".into(), Value::String(template.fill(row)));
         }
-        for (key, column) in &rule.custom_details {
-            if let Some(i) = column_index(result, &[column]) {
-                details.insert(key.clone(), row[i].clone());
-            }
+        for (key, i) in &custom_details {
+            details.insert((*key).clone(), row[*i].clone());
         }
         Finding {
             rule_id: rule.id.clone(),
@@ -391,28 +431,52 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
         .par_iter()
         .zip(starts)
         .map(|(batch, start)| {
-            (0..batch.num_rows()).map(|k| finding(start + k, &row_values(result, batch, k))).collect()
+            let mut text = String::new();
+            (0..batch.num_rows())
+                .map(|k| finding(start + k, &row_values_read(result, &read, batch, k, &mut text)))
+                .collect()
         })
         .collect();
     parts.into_iter().flatten().collect()
 }
 
-/// Reasons from conventional columns, for rules without `findingReasons`.
-fn conventional_reasons(result: &QueryResult, row: &[Value]) -> Vec<String> {
-    let mut reasons = Vec::new();
-    let flag = |name: &str| column_index(result, &[name]).is_some_and(|i| row[i] == Value::Bool(true));
-    if flag("IsAfterHours") {
-        reasons.push("after hours".to_string());
-    }
-    if flag("IsPrivilegedAccount") {
-        reasons.push("privileged account".to_string());
-    }
-    if let Some(n) = column_index(result, &["TargetHostCount"]).and_then(|i| row[i].as_i64()) {
-        if n > 1 {
-            reasons.push(format!("multi-host spread ({n} hosts)"));
+/// Reasons from conventional columns, for rules without `findingReasons`:
+/// the columns found once per result.
+struct ConventionalReasons {
+    after_hours: Option<usize>,
+    privileged: Option<usize>,
+    host_count: Option<usize>,
+}
+
+impl ConventionalReasons {
+    fn of(result: &QueryResult) -> ConventionalReasons {
+        ConventionalReasons {
+            after_hours: column_index(result, &["IsAfterHours"]),
+            privileged: column_index(result, &["IsPrivilegedAccount"]),
+            host_count: column_index(result, &["TargetHostCount"]),
         }
     }
-    reasons
+
+    fn columns(&self) -> impl Iterator<Item = usize> {
+        [self.after_hours, self.privileged, self.host_count].into_iter().flatten()
+    }
+
+    fn reasons(&self, row: &[Value]) -> Vec<String> {
+        let mut reasons = Vec::new();
+        let flag = |column: Option<usize>| column.is_some_and(|i| row[i] == Value::Bool(true));
+        if flag(self.after_hours) {
+            reasons.push("after hours".to_string());
+        }
+        if flag(self.privileged) {
+            reasons.push("privileged account".to_string());
+        }
+        if let Some(n) = self.host_count.and_then(|i| row[i].as_i64()) {
+            if n > 1 {
+                reasons.push(format!("multi-host spread ({n} hosts)"));
+            }
+        }
+        reasons
+    }
 }
 
 /// The tables with rows (or lazily read Parquet) after loading evidence.

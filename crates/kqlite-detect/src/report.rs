@@ -1,6 +1,9 @@
 //! Findings as a table, CSV, JSON or JSON lines.
 
+mod json_text;
+
 use crate::finding::Finding;
+use json_text::Layout;
 use kqlite_engine::time::format_datetime;
 use serde::Serialize;
 use serde_json::Value;
@@ -91,21 +94,6 @@ fn write_rendered(findings: &[Finding], out: &mut dyn Write, render: &Render) ->
     Ok(())
 }
 
-/// Writes `text` to `out`, every line after the first indented by
-/// `indent` (JSON strings hold no raw newline, so only layout lines move).
-fn write_indented(out: &mut impl Write, text: &[u8], indent: &[u8]) -> io::Result<()> {
-    let mut lines = text.split(|&b| b == b'\n');
-    if let Some(first) = lines.next() {
-        out.write_all(first)?;
-    }
-    for line in lines {
-        out.write_all(b"\n")?;
-        out.write_all(indent)?;
-        out.write_all(line)?;
-    }
-    Ok(())
-}
-
 const HEADERS: [&str; 10] =
     ["severity", "rule", "account", "source", "targets", "count", "first_seen", "last_seen", "risk", "why"];
 
@@ -146,14 +134,13 @@ pub fn write_findings(
             write!(out, "{{\n  \"findings\": [")?;
             write_rendered(findings, out, &|i, f, text| {
                 text.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
-                let mut pretty = Vec::new();
-                serde_json::to_writer_pretty(&mut pretty, &FindingJson::of(f)).map_err(io::Error::other)?;
-                write_indented(text, &pretty, b"    ")
+                json_text::write_finding(text, &FindingJson::of(f), Layout::Pretty(2));
+                Ok(())
             })?;
             writeln!(out, "{}]\n}}", if findings.is_empty() { "" } else { "\n  " })
         }
         FindingFormat::Jsonl => write_rendered(findings, out, &|_, f, text| {
-            serde_json::to_writer(&mut *text, &FindingJson::of(f)).map_err(io::Error::other)?;
+            json_text::write_finding(text, &FindingJson::of(f), Layout::Compact);
             text.push(b'\n');
             Ok(())
         }),

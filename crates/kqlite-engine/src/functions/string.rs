@@ -1012,7 +1012,8 @@ fn has_any_index_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarV
             matchers = Some((list, built));
         }
         let text = texts.get(i).unwrap_or("");
-        let found = matchers.as_ref().expect("set above").1.iter().position(|m| m.matches(text, &mut buf));
+        let text = super::string_ops::fold_case(text, false, &mut buf);
+        let found = matchers.as_ref().expect("set above").1.iter().position(|m| m.matches_folded(text));
         out.append_value(found.map_or(-1, |p| p as i64));
     }
     maybe_scalar(args, Arc::new(out.finish()))

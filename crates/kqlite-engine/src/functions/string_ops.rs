@@ -96,19 +96,12 @@ impl Matcher {
 
     /// Whether `hay` matches; `buf` is scratch space reused across rows.
     pub fn matches(&self, hay: &str, buf: &mut String) -> bool {
-        let hay: &str = if self.case_sensitive {
-            hay
-        } else {
-            buf.clear();
-            if hay.is_ascii() {
-                buf.push_str(hay);
-                // SAFETY-free: ASCII lower-casing keeps the bytes valid UTF-8.
-                buf.make_ascii_lowercase();
-            } else {
-                buf.push_str(&hay.to_lowercase());
-            }
-            buf.as_str()
-        };
+        self.matches_folded(fold_case(hay, self.case_sensitive, buf))
+    }
+
+    /// Whether `hay`, already through [`fold_case`] with this matcher's
+    /// case sensitivity, matches (several needles, one folding per row).
+    pub fn matches_folded(&self, hay: &str) -> bool {
         let bytes = hay.as_bytes();
         match self.kind {
             StringOpKind::Contains => self.finder.find(bytes).is_some(),
@@ -128,6 +121,23 @@ impl Matcher {
             StringOpKind::MatchesRegex => false,
         }
     }
+}
+
+/// `hay` as a matcher compares it: lower-cased into `buf` unless
+/// `case_sensitive`.
+pub fn fold_case<'a>(hay: &'a str, case_sensitive: bool, buf: &'a mut String) -> &'a str {
+    if case_sensitive {
+        return hay;
+    }
+    buf.clear();
+    if hay.is_ascii() {
+        buf.push_str(hay);
+        // ASCII lower-casing keeps the bytes valid UTF-8.
+        buf.make_ascii_lowercase();
+    } else {
+        buf.push_str(&hay.to_lowercase());
+    }
+    buf.as_str()
 }
 
 fn alnum_before(s: &str, pos: usize) -> bool {
@@ -225,10 +235,11 @@ fn has_list(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
         terms_of(d).iter().map(|t| Matcher::new(StringOpKind::Has, case_sensitive, t)).collect()
     };
     let test = |matchers: &[Matcher], h: &str, buf: &mut String| {
+        let h = fold_case(h, case_sensitive, buf);
         if all {
-            matchers.iter().all(|m| m.matches(h, buf))
+            matchers.iter().all(|m| m.matches_folded(h))
         } else {
-            matchers.iter().any(|m| m.matches(h, buf))
+            matchers.iter().any(|m| m.matches_folded(h))
         }
     };
     let mut buf = String::new();

@@ -798,11 +798,31 @@ fn write_filetime(out: &mut String, filetime: u64) {
 /// UTF-16LE up to the first NUL, with what XML cannot hold as the `evtx`
 /// crate writes it (`_`), so that both readers agree.
 fn push_utf16(out: &mut String, bytes: &[u8]) {
-    // ASCII (nearly all event text) goes through a small buffer of bytes.
+    // ASCII (nearly all event text) goes through a small buffer of bytes,
+    // four printable units at a time where it can.
     let mut ascii = [0u8; 128];
     let mut n = 0;
     let flush = |out: &mut String, ascii: &[u8]| out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
-    let mut units = bytes.chunks_exact(2).map(|u| u16::from_le_bytes([u[0], u[1]]));
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let w = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        // Four units, each 0x20..=0x7f: high bytes zero, low bytes below
+        // 0x80, and each low byte plus 0xe0 carrying into its high byte.
+        const HIGH: u64 = 0xff00_ff00_ff00_ff00;
+        const TOP_BIT: u64 = 0x0080_0080_0080_0080;
+        const CARRY: u64 = 0x0100_0100_0100_0100;
+        if w & (HIGH | TOP_BIT) != 0 || (w + 0x00e0_00e0_00e0_00e0) & CARRY != CARRY {
+            break;
+        }
+        if n + 4 > ascii.len() {
+            flush(out, &ascii[..n]);
+            n = 0;
+        }
+        ascii[n..n + 4].copy_from_slice(&[w as u8, (w >> 16) as u8, (w >> 32) as u8, (w >> 48) as u8]);
+        n += 4;
+        at += 8;
+    }
+    let mut units = bytes[at..].chunks_exact(2).map(|u| u16::from_le_bytes([u[0], u[1]]));
     while let Some(unit) = units.next() {
         let byte = match unit {
             0 => break,
@@ -816,12 +836,12 @@ fn push_utf16(out: &mut String, bytes: &[u8]) {
                 return;
             }
         };
-        ascii[n] = byte;
-        n += 1;
         if n == ascii.len() {
             flush(out, &ascii);
             n = 0;
         }
+        ascii[n] = byte;
+        n += 1;
     }
     flush(out, &ascii[..n]);
 }
@@ -921,6 +941,43 @@ impl<'c> Cursor<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain reading of UTF-16: each unit decoded, NUL ending the text.
+    fn utf16_slowly(bytes: &[u8]) -> String {
+        let units = bytes.chunks_exact(2).map(|u| u16::from_le_bytes([u[0], u[1]])).take_while(|&u| u != 0);
+        char::decode_utf16(units).map(|c| xml_char(c.unwrap_or(char::REPLACEMENT_CHARACTER))).collect()
+    }
+
+    #[test]
+    fn utf16_text_reads_the_same_four_units_at_a_time() {
+        let samples: Vec<Vec<u16>> = vec![
+            "".encode_utf16().collect(),
+            "a".encode_utf16().collect(),
+            "CORP\\administrator".encode_utf16().collect(),
+            "x".repeat(300).encode_utf16().collect(),
+            " ~\u{7f}\u{1f}\u{20}\t\r\nAbc".encode_utf16().collect(),
+            "abcd\u{80}efgh".encode_utf16().collect(),
+            "abcdefg\u{e9}\u{65e5}\u{1F680}".encode_utf16().collect(),
+            [0x41, 0x42, 0x43, 0x44, 0x45, 0, 0x46, 0x47, 0x48].to_vec(),
+            [0x41, 0xd800, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47].to_vec(),
+            [0x141, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48].to_vec(),
+            [0x4100, 0x42, 0x43, 0x44].to_vec(),
+            [0x41, 0x42, 0x43, 0x19].to_vec(),
+            [0x7f, 0x7f, 0x7f, 0x7f, 0x20, 0x20, 0x20, 0x20].to_vec(),
+        ];
+        for units in samples {
+            for cut in [0, 1] {
+                let mut bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+                // An odd trailing byte is not a unit.
+                if cut == 1 {
+                    bytes.push(0x41);
+                }
+                let mut fast = String::from("prefix:");
+                push_utf16(&mut fast, &bytes);
+                assert_eq!(fast, format!("prefix:{}", utf16_slowly(&bytes)), "{units:x?}");
+            }
+        }
+    }
 
     #[test]
     fn times_render_as_windows_does() {

@@ -229,8 +229,13 @@ impl Plan {
                 let mut time = None;
                 for (field, slot) in &self.system {
                     if *field == SystemField::Time && !left_out(slot, values) {
-                        let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
-                        time = time_of(&slot.source, values, &text[span.0 as usize..span.1 as usize]);
+                        time = match value_time(&slot.source, values) {
+                            Some(t) => Some(t),
+                            None => {
+                                let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
+                                time_of(&slot.source, values, &text[span.0 as usize..span.1 as usize])
+                            }
+                        };
                     }
                 }
                 event.event_id = as_text(id);
@@ -245,6 +250,13 @@ impl Plan {
         for (field, slot) in &self.system {
             if left_out(slot, values) {
                 continue;
+            }
+            if *field == SystemField::Time {
+                // The time as a number, without writing it as text only to read it back.
+                if let Some(t) = value_time(&slot.source, values) {
+                    time = Some(Some(t));
+                    continue;
+                }
             }
             let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
             use SystemField::*;
@@ -397,11 +409,15 @@ fn single(pieces: &[Piece]) -> Option<Source> {
 /// A `TimeCreated` time as the DOM reads it: a FILETIME or SYSTEMTIME
 /// value, else the `written` text parsed.
 fn time_of(source: &Source, values: &[Value<'_>], written: &str) -> Option<i64> {
-    let value = match source {
+    value_time(source, values).or_else(|| parse_datetime(written))
+}
+
+/// The time of a source that is one FILETIME or SYSTEMTIME value.
+fn value_time(source: &Source, values: &[Value<'_>]) -> Option<i64> {
+    match source {
         Source::Value(i) => values.get(*i as usize).and_then(|v| super::binxml::value_time(*v)),
         _ => None,
-    };
-    value.or_else(|| parse_datetime(written))
+    }
 }
 
 /// Whether the field's element is left out: it depends on a NULL value.
