@@ -217,9 +217,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let label = |f: &Finding| {
         hunt.outcomes
             .iter()
-            .find(|o| o.rule_id == f.rule_id)
+            .find(|o| *o.rule_id == *f.rule_id)
             .map(|o| o.stem.clone())
-            .unwrap_or_else(|| f.rule_id.clone())
+            .unwrap_or_else(|| f.rule_id.to_string())
     };
     let format = FindingFormat::from(args.format);
     write_findings(&hunt.findings, format, &label, &mut out)?;

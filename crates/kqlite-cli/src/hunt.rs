@@ -214,7 +214,12 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         let format = FindingFormat::from(args.format);
         let rules = &prepared.rules;
         let label = |f: &kqlite_detect::finding::Finding| {
-            rules.rules.iter().find(|r| r.id == f.rule_id).map(|r| r.stem.clone()).unwrap_or_else(|| f.rule_id.clone())
+            rules
+                .rules
+                .iter()
+                .find(|r| *r.id == *f.rule_id)
+                .map(|r| r.stem.clone())
+                .unwrap_or_else(|| f.rule_id.to_string())
         };
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());

@@ -2,6 +2,7 @@
 //! acts on (who, from where, to which hosts, when, how risky and why).
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Severity as in Sentinel analytic rules, ordered from least to most severe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -47,12 +48,13 @@ impl std::fmt::Display for Severity {
 /// kqlite's `datetime` columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// The rule's id (a GUID in Sentinel rule files).
-    pub rule_id: String,
-    pub rule_name: String,
+    /// The rule's id (a GUID in Sentinel rule files). The rule's fields are
+    /// shared by its findings: a rule can make hundreds of thousands.
+    pub rule_id: Arc<str>,
+    pub rule_name: Arc<str>,
     pub severity: Severity,
     /// MITRE ATT&CK technique ids, e.g. `T1021.001`.
-    pub techniques: Vec<String>,
+    pub techniques: Arc<[String]>,
     /// The account that moved (e.g. `CONTOSO\alice`, or a bare user name).
     pub account: String,
     /// Where the logons came from (IP address or host name).

@@ -217,7 +217,7 @@ pub fn to_dot(findings: &[Finding]) -> String {
         );
     }
     for edge in &graph.edges {
-        let rules: Vec<String> = edge.findings.iter().map(|&f| graph.findings[f].rule_name.clone()).collect();
+        let rules: Vec<String> = edge.findings.iter().map(|&f| graph.findings[f].rule_name.to_string()).collect();
         let _ = writeln!(
             out,
             "  s{} -> t{} [color=\"{}\", label=\"{}\", tooltip=\"{}\"];",

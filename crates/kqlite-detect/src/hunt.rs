@@ -9,6 +9,7 @@ use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::{KqlType, QueryResult, Session};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// What happened to one rule.
 #[derive(Clone, Debug)]
@@ -363,6 +364,8 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
     {
         read[i] = true;
     }
+    let (rule_id, rule_name): (Arc<str>, Arc<str>) = (rule.id.as_str().into(), rule.name.as_str().into());
+    let techniques: Arc<[String]> = rule.techniques.as_slice().into();
     let finding = |r: usize, row: &[Value]| -> Finding {
         let account = match (account.map(|i| text_of(&row[i])), domain.map(|i| text_of(&row[i]))) {
             (Some(name), Some(domain)) if !domain.is_empty() && !name.contains('\\') && !name.contains('@') => {
@@ -399,10 +402,10 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
             details.insert((*key).clone(), row[*i].clone());
         }
         Finding {
-            rule_id: rule.id.clone(),
-            rule_name: rule.name.clone(),
+            rule_id: rule_id.clone(),
+            rule_name: rule_name.clone(),
             severity,
-            techniques: rule.techniques.clone(),
+            techniques: techniques.clone(),
             account,
             source: source.map(|i| text_of(&row[i])).unwrap_or_default(),
             targets: target_list,

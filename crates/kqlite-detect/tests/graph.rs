@@ -6,10 +6,10 @@ use kqlite_detect::graph::{to_dot, to_html, to_svg};
 
 fn finding(rule: &str, severity: Severity, account: &str, source: &str, targets: &[&str], count: u64) -> Finding {
     Finding {
-        rule_id: format!("id-{rule}"),
-        rule_name: rule.to_string(),
+        rule_id: format!("id-{rule}").into(),
+        rule_name: rule.into(),
         severity,
-        techniques: vec!["T1021".to_string()],
+        techniques: vec!["T1021".to_string()].into(),
         account: account.to_string(),
         source: source.to_string(),
         targets: targets.iter().map(|t| t.to_string()).collect(),

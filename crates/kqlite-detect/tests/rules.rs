@@ -191,10 +191,10 @@ async fn the_builtin_pack_binds() {
     kqlite_detect::evidence::load_evidence(&mut session, &[]).await.unwrap();
     hunt::prepare_session(&mut session, &Tuning::default(), &kqlite_detect::pack::builtin_functions()).unwrap();
     let finding = Finding {
-        rule_id: String::new(),
-        rule_name: String::new(),
+        rule_id: "".into(),
+        rule_name: "".into(),
         severity: Severity::High,
-        techniques: Vec::new(),
+        techniques: Vec::new().into(),
         account: "CONTOSO\\alice".into(),
         source: "10.0.0.5".into(),
         targets: vec!["SRV1".into()],

@@ -230,10 +230,10 @@ mod tests {
     fn finding(details: Value, strings: &[&str]) -> Finding {
         let s = |i: usize| strings[i % strings.len()].to_string();
         Finding {
-            rule_id: s(0),
-            rule_name: s(1),
+            rule_id: s(0).into(),
+            rule_name: s(1).into(),
             severity: Severity::High,
-            techniques: vec![s(2), s(3)],
+            techniques: vec![s(2), s(3)].into(),
             account: s(4),
             source: s(5),
             targets: strings.iter().map(|t| t.to_string()).collect(),

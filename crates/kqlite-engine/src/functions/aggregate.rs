@@ -660,11 +660,37 @@ impl GroupsAccumulator for CollectGroups {
 
     /// Each input row as its own partial state (used when DataFusion skips
     /// partial aggregation for high-cardinality groups).
+    /// What `update_batch` of a fresh group per row and then `state` give,
+    /// through one reused accumulator.
     fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
-        let mut scratch = CollectGroups { kind: self.kind, groups: Vec::new(), items: 0 };
-        let rows: Vec<usize> = (0..values[0].len()).collect();
-        scratch.update_batch(values, &rows, opt_filter, rows.len())?;
-        scratch.state(EmitTo::All)
+        let input = as_binary_array(&values[0])?;
+        let limit = match values.get(1) {
+            Some(limits) => {
+                let limits = as_int64_array(limits)?;
+                (!limits.is_empty() && !limits.is_null(0)).then(|| limits.value(0).max(0) as usize)
+            }
+            None => None,
+        };
+        let rows = input.len();
+        let mut items = BinaryBuilder::with_capacity(rows, input.values().len() + rows * 8);
+        let mut limits = Int64Builder::with_capacity(rows);
+        let mut scratch = CollectAccumulator::new(self.kind);
+        for row in 0..rows {
+            scratch.items.clear();
+            scratch.seen.clear();
+            scratch.limit = None;
+            if !opt_filter.is_some_and(|f| !f.value(row) || f.is_null(row)) {
+                scratch.limit = limit;
+                if !input.is_null(row) {
+                    scratch.add(DynRef::new(input.value(row)));
+                } else if self.kind == Collect::ListWithNulls {
+                    scratch.add(DynRef::new(ENCODED_NULL));
+                }
+            }
+            items.append_value(scratch.encode());
+            limits.append_option(scratch.limit.map(|l| l.min(i64::MAX as usize) as i64));
+        }
+        Ok(vec![Arc::new(items.finish()), Arc::new(limits.finish())])
     }
 
     fn size(&self) -> usize {
@@ -975,5 +1001,49 @@ impl Accumulator for PercentileAccumulator {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{BinaryArray, Int64Array};
+
+    /// `convert_to_state` must equal a fresh group per row, updated and
+    /// then asked for its state (what DataFusion assumes when it skips
+    /// partial aggregation).
+    #[test]
+    fn states_converted_row_by_row_are_the_states_of_one_row_groups() {
+        let values = [
+            Some(DynValue::String("host1".into())),
+            None,
+            Some(DynValue::Array(vec![DynValue::Long(1), DynValue::Long(1), DynValue::String("x".into())])),
+            Some(DynValue::Object(vec![("a".into(), DynValue::Long(1)), ("b".into(), DynValue::Null)])),
+            Some(DynValue::Null),
+            Some(DynValue::String("host1".into())),
+        ];
+        let encoded: Vec<Option<Vec<u8>>> = values.iter().map(|v| v.as_ref().map(DynValue::encode)).collect();
+        let input: ArrayRef = Arc::new(BinaryArray::from_iter(encoded.iter().map(|v| v.as_deref())));
+        let filter = BooleanArray::from(vec![Some(true), Some(true), Some(false), Some(true), None, Some(true)]);
+        for limit in [None, Some(1), Some(1_048_576)] {
+            let limits: ArrayRef = Arc::new(Int64Array::from(vec![limit; values.len()]));
+            for kind in
+                [Collect::Set, Collect::List, Collect::ListWithNulls, Collect::Bag, Collect::Hll, Collect::Distinct]
+            {
+                for filter in [None, Some(&filter)] {
+                    let groups = || CollectGroups { kind, groups: Vec::new(), items: 0 };
+                    let args = [input.clone(), limits.clone()];
+                    let converted = groups().convert_to_state(&args, filter).unwrap();
+                    let rows: Vec<usize> = (0..values.len()).collect();
+                    let mut expected = groups();
+                    expected.update_batch(&args, &rows, filter, rows.len()).unwrap();
+                    let expected = expected.state(EmitTo::All).unwrap();
+                    assert_eq!(converted.len(), expected.len());
+                    for (c, e) in converted.iter().zip(&expected) {
+                        assert_eq!(c.to_data(), e.to_data(), "{kind:?} limit {limit:?} filtered {}", filter.is_some());
+                    }
+                }
+            }
+        }
     }
 }

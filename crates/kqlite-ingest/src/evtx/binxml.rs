@@ -211,14 +211,16 @@ pub(super) struct ChunkReader<'c> {
 
 impl<'c> ChunkReader<'c> {
     pub fn new(data: &'c [u8], keep: &'c super::Keep) -> ChunkReader<'c> {
+        // Sized for a typical chunk (tens of names, a few templates): growing
+        // from empty cost a rehash at every doubling, in every chunk.
         ChunkReader {
             data,
-            templates: HashMap::default(),
-            name_ids: HashMap::default(),
-            names: Vec::new(),
+            templates: HashMap::with_capacity_and_hasher(16, Fnv::default()),
+            name_ids: HashMap::with_capacity_and_hasher(128, Fnv::default()),
+            names: Vec::with_capacity(128),
             values: Vec::new(),
-            plans: HashMap::default(),
-            data_plans: HashMap::default(),
+            plans: HashMap::with_capacity_and_hasher(16, Fnv::default()),
+            data_plans: HashMap::with_capacity_and_hasher(16, Fnv::default()),
             keep,
         }
     }
