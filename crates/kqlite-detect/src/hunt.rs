@@ -317,7 +317,10 @@ impl Template {
         for part in &self.0 {
             match part {
                 TemplatePart::Text(text) => out.push_str(text),
-                TemplatePart::Column(i) => out.push_str(&text_of(&row[*i])),
+                TemplatePart::Column(i) => match &row[*i] {
+                    Value::String(s) => out.push_str(s),
+                    other => out.push_str(&text_of(other)),
+                },
             }
         }
         out
@@ -364,6 +367,20 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
     {
         read[i] = true;
     }
+    // The details' keys in insertion order (a key given twice keeps its
+    // first place and its last value, as inserting into a map does), and
+    // the slot of each insertion.
+    let mut details_keys = serde_json::Map::new();
+    let inserted = (display_name.as_ref().map(|_| "AlertDisplayName"))
+        .into_iter()
+        .chain(description.as_ref().map(|_| "AlertDescription"))
+        .chain(custom_details.iter().map(|(key, _)| key.as_str()));
+    let detail_slots: Vec<usize> = inserted
+        .map(|key| {
+            details_keys.entry(key).or_insert(Value::Null);
+            details_keys.keys().position(|k| k == key).expect("just inserted")
+        })
+        .collect();
     let (rule_id, rule_name): (Arc<str>, Arc<str>) = (rule.id.as_str().into(), rule.name.as_str().into());
     let techniques: Arc<[String]> = rule.techniques.as_slice().into();
     let finding = |r: usize, row: &[Value]| -> Finding {
@@ -391,15 +408,22 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
                 .map(|(reason, _)| reason.fill(row))
                 .collect()
         };
-        let mut details = serde_json::Map::new();
+        // The keys are laid out once (`details_keys`); a finding's values
+        // go into their slots in the order they were inserted there.
+        let mut details = details_keys.clone();
+        let mut values: Vec<Value> = vec![Value::Null; details.len()];
+        let mut slot = detail_slots.iter();
         if let Some(template) = &display_name {
-            details.insert("AlertDisplayName".into(), Value::String(template.fill(row)));
+            values[*slot.next().expect("a slot per detail")] = Value::String(template.fill(row));
         }
         if let Some(template) = &description {
-            details.insert("AlertDescription".into(), Value::String(template.fill(row)));
+            values[*slot.next().expect("a slot per detail")] = Value::String(template.fill(row));
         }
-        for (key, i) in &custom_details {
-            details.insert((*key).clone(), row[*i].clone());
+        for (_, i) in &custom_details {
+            values[*slot.next().expect("a slot per detail")] = row[*i].clone();
+        }
+        for (to, value) in details.values_mut().zip(values) {
+            *to = value;
         }
         Finding {
             rule_id: rule_id.clone(),

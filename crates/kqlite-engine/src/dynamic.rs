@@ -128,6 +128,24 @@ pub struct ArrayEncoder<'a> {
     elements: Vec<u8>,
 }
 
+/// Appends an array of already encoded values: what an [`ArrayEncoder`]
+/// given them one by one writes, without its buffers (aggregates encode an
+/// array per group).
+pub fn write_encoded_array<T: AsRef<[u8]>>(out: &mut Vec<u8>, items: impl Iterator<Item = T> + Clone) {
+    let (count, total) = items.clone().fold((0u32, 0usize), |(n, len), item| (n + 1, len + item.as_ref().len()));
+    out.reserve(5 + 4 * count as usize + total);
+    out.push(ARRAY);
+    out.extend_from_slice(&count.to_le_bytes());
+    let mut end = 0u32;
+    for item in items.clone() {
+        end += item.as_ref().len() as u32;
+        out.extend_from_slice(&end.to_le_bytes());
+    }
+    for item in items {
+        out.extend_from_slice(item.as_ref());
+    }
+}
+
 impl<'a> ArrayEncoder<'a> {
     pub fn new(out: &'a mut Vec<u8>) -> Self {
         let header = out.len();
@@ -518,6 +536,25 @@ pub const ENCODED_NULL: &[u8] = &[NULL];
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_written_at_once_are_what_the_encoder_writes() {
+        let values = [DynValue::String("host1".into()), DynValue::Long(-3), DynValue::Null, DynValue::Array(vec![])];
+        for n in 0..=values.len() {
+            let items: Vec<Vec<u8>> = values[..n].iter().map(DynValue::encode).collect();
+            let mut expected = b"prefix".to_vec();
+            let mut encoder = ArrayEncoder::new(&mut expected);
+            for item in &items {
+                encoder.push_encoded(item);
+            }
+            encoder.finish();
+            let mut written = b"prefix".to_vec();
+            write_encoded_array(&mut written, items.iter());
+            assert_eq!(written, expected);
+            assert_eq!(&written[6..], DynValue::Array(values[..n].to_vec()).encode());
+        }
+    }
 
     #[test]
     fn json_values_are_what_the_json_text_parses_to() {

@@ -132,6 +132,12 @@ impl Session {
         // Read Parquet strings as Utf8, the engine's string type, instead of
         // views that would be copied by a cast on every scan.
         config.options_mut().execution.parquet.schema_force_view_types = false;
+        // Partial aggregation that barely reduces (a summarize by account and
+        // source over logons: nearly a group per row) is given up after this
+        // many rows rather than DataFusion's 100,000: kqlite's make_set and
+        // dcount states cost more to build and merge than the built-ins'
+        // (measured on the T1021 rule: about 50 ms less on 208K rows).
+        config.options_mut().execution.skip_partial_aggregation_probe_rows_threshold = 8192;
         Session {
             ctx: SessionContext::new_with_config(config),
             tables: BTreeMap::new(),

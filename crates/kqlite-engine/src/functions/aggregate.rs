@@ -8,7 +8,7 @@
 
 use super::{coerce, expect_one_of, Registry};
 use crate::convert::{to_dynamic, Bound};
-use crate::dynamic::{ArrayEncoder, DynKind, DynRef, DynValue, ObjectEncoder, ENCODED_NULL};
+use crate::dynamic::{write_encoded_array, DynKind, DynRef, DynValue, ObjectEncoder, ENCODED_NULL};
 use crate::types::{KqlType, NANOS_PER_TICK};
 use crate::udf;
 use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder, BooleanArray, Int64Builder};
@@ -454,23 +454,22 @@ impl CollectAccumulator {
 
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the collection's encoding to `out`.
+    fn encode_into(&self, out: &mut Vec<u8>) {
         match self.kind {
             Collect::Bag => {
-                let mut enc = ObjectEncoder::new(&mut out);
+                let mut enc = ObjectEncoder::new(out);
                 for (k, v) in &self.items {
                     enc.push_encoded(k.as_deref().unwrap_or(""), v);
                 }
                 enc.finish();
             }
-            _ => {
-                let mut enc = ArrayEncoder::new(&mut out);
-                for (_, v) in &self.items {
-                    enc.push_encoded(v);
-                }
-                enc.finish();
-            }
+            _ => write_encoded_array(out, self.items.iter().map(|(_, v)| v)),
         }
-        out
     }
 }
 
@@ -623,11 +622,16 @@ impl GroupsAccumulator for CollectGroups {
             return Ok(Arc::new(counts));
         }
         let mut out = BinaryBuilder::with_capacity(groups.len(), groups.len() * 16);
-        for mut g in groups {
-            match g.evaluate()? {
-                ScalarValue::Binary(Some(bytes)) => out.append_value(bytes),
-                _ => out.append_null(),
+        let mut scratch = Vec::new();
+        for g in groups {
+            // As `CollectAccumulator::evaluate`, through one buffer.
+            if g.kind == Collect::Hll && g.items.is_empty() {
+                out.append_null();
+                continue;
             }
+            scratch.clear();
+            g.encode_into(&mut scratch);
+            out.append_value(&scratch);
         }
         Ok(Arc::new(out.finish()))
     }
@@ -637,8 +641,11 @@ impl GroupsAccumulator for CollectGroups {
         self.items -= groups.iter().map(|g| g.items.len()).sum::<usize>();
         let mut items = BinaryBuilder::with_capacity(groups.len(), groups.len() * 16);
         let mut limits = Int64Builder::with_capacity(groups.len());
+        let mut scratch = Vec::new();
         for g in groups {
-            items.append_value(g.encode());
+            scratch.clear();
+            g.encode_into(&mut scratch);
+            items.append_value(&scratch);
             limits.append_option(g.limit.map(|l| l.min(i64::MAX as usize) as i64));
         }
         Ok(vec![Arc::new(items.finish()), Arc::new(limits.finish())])
@@ -675,6 +682,7 @@ impl GroupsAccumulator for CollectGroups {
         let mut items = BinaryBuilder::with_capacity(rows, input.values().len() + rows * 8);
         let mut limits = Int64Builder::with_capacity(rows);
         let mut scratch = CollectAccumulator::new(self.kind);
+        let mut encoded = Vec::new();
         for row in 0..rows {
             scratch.items.clear();
             scratch.seen.clear();
@@ -687,7 +695,9 @@ impl GroupsAccumulator for CollectGroups {
                     scratch.add(DynRef::new(ENCODED_NULL));
                 }
             }
-            items.append_value(scratch.encode());
+            encoded.clear();
+            scratch.encode_into(&mut encoded);
+            items.append_value(&encoded);
             limits.append_option(scratch.limit.map(|l| l.min(i64::MAX as usize) as i64));
         }
         Ok(vec![Arc::new(items.finish()), Arc::new(limits.finish())])
