@@ -213,10 +213,21 @@ pub async fn rules_needs(
 ) -> Option<kqlite_engine::ScanNeeds> {
     let mut session = crate::evidence::catalog_session().ok()?;
     prepare_session(&mut session, tuning, functions).ok()?;
+    // Rules are planned on all cores: planning over Sentinel's wide tables
+    // takes milliseconds a rule, before any file is read.
+    let (session, tuning) = (Arc::new(session), Arc::new(tuning.clone()));
+    let planned: Vec<_> = (rules.rules.iter().filter(|r| !tuning.is_disabled(r)).cloned())
+        .map(|rule| {
+            let (session, tuning) = (session.clone(), tuning.clone());
+            tokio::spawn(async move {
+                let (_, text) = rule_texts(&session, &rule, &tuning).await.ok()?;
+                session.scan_needs(&text).ok()
+            })
+        })
+        .collect();
     let mut needs = kqlite_engine::ScanNeeds::default();
-    for rule in rules.rules.iter().filter(|r| !tuning.is_disabled(r)) {
-        let (_, text) = rule_texts(&session, rule, tuning).await.ok()?;
-        needs.merge(session.scan_needs(&text).ok()?);
+    for rule_needs in planned {
+        needs.merge(rule_needs.await.ok()??);
     }
     Some(needs)
 }
