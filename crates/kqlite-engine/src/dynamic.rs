@@ -565,8 +565,6 @@ mod tests {
         assert_eq!(d.to_json_value(), serde_json::from_str::<serde_json::Value>(&d.to_json()).unwrap());
     }
 
-    use super::*;
-
     #[test]
     fn round_trips_and_access_without_decoding() {
         let json = r#"{"a":[1,2.5,"x",null,true],"b":{"c":"d"},"e":-3}"#;

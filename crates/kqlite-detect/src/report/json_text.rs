@@ -140,7 +140,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value, layout: Layout) {
             _ => out.extend_from_slice(n.to_string().as_bytes()),
         },
         Value::String(s) => write_str(out, s),
-        Value::Array(items) => write_array(out, items.iter(), layout, |out, v, inner| write_value(out, v, inner)),
+        Value::Array(items) => write_array(out, items.iter(), layout, write_value),
         Value::Object(map) => write_object(out, map, layout),
     }
 }
