@@ -326,6 +326,7 @@ pub fn read_evtx_from<R: Read + Seek>(
             report.load.records_read += 1;
             match item {
                 ReadItem::Event(event) => tables.push(&event, report, sink),
+                ReadItem::Unread { time, security } => tables.left_unread(time, security, report),
                 ReadItem::Rejected(at, reason) => report.load.rejected.push((at, reason)),
             }
         };
@@ -703,7 +704,18 @@ impl Event {
 #[allow(clippy::large_enum_variant)]
 enum ReadItem {
     Event(Event),
+    /// A record no table keeps: counted, its time noted, nothing decoded.
+    Unread {
+        time: Option<i64>,
+        security: bool,
+    },
     Rejected(String, String),
+}
+
+/// What the planned reader makes of a record.
+enum Decoded {
+    Kept(Event),
+    Unread { time: Option<i64>, security: bool },
 }
 
 /// The records of one chunk: read from their BinXML ([`binxml`]), or, when a
@@ -728,9 +740,16 @@ fn read_chunk_binxml(chunk: &EvtxChunkData, location: &str, keep: &Keep) -> Resu
     let mut dom = binxml::Dom::default();
     let mut items = Vec::with_capacity(records.len());
     for record in &records {
-        if let Some(event) = reader.read_planned(record)? {
-            items.push(ReadItem::Event(event));
-            continue;
+        match reader.read_planned(record)? {
+            Some(Decoded::Kept(event)) => {
+                items.push(ReadItem::Event(event));
+                continue;
+            }
+            Some(Decoded::Unread { time, security }) => {
+                items.push(ReadItem::Unread { time, security });
+                continue;
+            }
+            None => {}
         }
         reader.read(record, &mut dom)?;
         items.push(match event_from_dom(&reader, &mut dom, record.time) {
@@ -1691,6 +1710,16 @@ impl Tables {
             keep,
             left_out: [false; 2],
         }
+    }
+
+    /// A record that no table keeps, as [`Self::push`] counts one.
+    fn left_unread(&mut self, time: Option<i64>, is_security: bool, report: &mut EvtxReport) {
+        if let Some(t) = time {
+            report.load.latest_time = Some(report.load.latest_time.map_or(t, |l| l.max(t)));
+        }
+        self.left_out[EvtxTable::SecurityEvent as usize] |= is_security;
+        self.left_out[EvtxTable::WindowsEvent as usize] = true;
+        report.load.unread += 1;
     }
 
     fn push(&mut self, event: &Event, report: &mut EvtxReport, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {

@@ -201,6 +201,8 @@ pub(super) struct ChunkReader<'c> {
     names: Vec<(String, usize)>,
     /// The values of the record being read (kept for their capacity).
     values: Vec<Value<'c>>,
+    /// Text of the record being decided on (kept for its capacity).
+    scratch: String,
     /// Each template's plan, or `None` for a template of another shape.
     plans: HashMap<u32, Option<Rc<Plan>>, Fnv>,
     /// The same for templates of embedded payloads.
@@ -219,6 +221,7 @@ impl<'c> ChunkReader<'c> {
             name_ids: HashMap::with_capacity_and_hasher(128, Fnv::default()),
             names: Vec::with_capacity(128),
             values: Vec::new(),
+            scratch: String::new(),
             plans: HashMap::with_capacity_and_hasher(16, Fnv::default()),
             data_plans: HashMap::with_capacity_and_hasher(16, Fnv::default()),
             keep,
@@ -239,20 +242,22 @@ impl<'c> ChunkReader<'c> {
 
     /// The event of a record that is one instance of a template with a
     /// [`Plan`]; `None` when the record has to go through [`Self::read`].
-    pub fn read_planned(&mut self, record: &RawRecord<'c>) -> Result<Option<super::Event>> {
+    pub fn read_planned(&mut self, record: &RawRecord<'c>) -> Result<Option<super::Decoded>> {
         let mut values = std::mem::take(&mut self.values);
+        let mut scratch = std::mem::take(&mut self.scratch);
         values.clear();
         let event = match self.single_instance(record.binxml, 0, &mut values)? {
             Some(definition) => match self.plan(definition)? {
                 Some(plan) => {
                     let keep = self.keep;
-                    plan.event(&values, record.time, keep, &mut |value| self.embedded_payload(value))
+                    plan.event(&values, record.time, keep, &mut |value| self.embedded_payload(value), &mut scratch)
                 }
                 None => Ok(None),
             },
             None => Ok(None),
         };
         self.values = values;
+        self.scratch = scratch;
         event
     }
 

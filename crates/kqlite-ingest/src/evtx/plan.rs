@@ -195,18 +195,21 @@ impl Plan {
     /// The event of a record with these values; `None` when the values
     /// need the DOM (BinXML other than a plain payload, arrays, repeated
     /// `Data` names).
+    /// `scratch` holds the EventID and channel while the reader decides
+    /// whether any table keeps the record (most records of a pile of logs
+    /// are not kept: they cost no allocation of their own).
     pub fn event<'c>(
         &self,
         values: &[Value<'c>],
         header_time: Option<i64>,
         keep: &super::Keep,
         embedded: &mut Embedded<'_, 'c>,
-    ) -> Result<Option<Event>, super::binxml::Unsupported> {
+        scratch: &mut String,
+    ) -> Result<Option<super::Decoded>, super::binxml::Unsupported> {
         // `Event` or `System` left out: an odd record, for the DOM.
         if any_null(&self.structure, values) {
             return Ok(None);
         }
-        let mut text = String::with_capacity(512);
         let mut event = Event::default();
         let mut time = None;
         // Which tables keep the record, when decided before its other fields.
@@ -214,39 +217,37 @@ impl Plan {
         if !keep.keeps_all() {
             // EventID and channel first: most records of a pile of logs are
             // of EventIDs no query reads, and need nothing more.
+            let text = scratch;
+            text.clear();
             let mut id = (0, 0);
             let mut channel = (0, 0);
             for (field, slot) in &self.system {
                 if matches!(field, SystemField::EventId | SystemField::Channel) && !left_out(slot, values) {
-                    let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
+                    let Some(span) = write(&slot.source, values, text)? else { return Ok(None) };
                     *(if *field == SystemField::EventId { &mut id } else { &mut channel }) = span;
                 }
             }
             let security = text[channel.0 as usize..channel.1 as usize].eq_ignore_ascii_case("Security");
             let tables = keep.tables(security, &text[id.0 as usize..id.1 as usize]);
             if tables == (false, false) {
-                // No table keeps it: its time, EventID and channel are all the reader looks at.
+                // No table keeps it: its time and channel are all the reader looks at.
                 let mut time = None;
                 for (field, slot) in &self.system {
                     if *field == SystemField::Time && !left_out(slot, values) {
                         time = match value_time(&slot.source, values) {
                             Some(t) => Some(t),
                             None => {
-                                let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
+                                let Some(span) = write(&slot.source, values, text)? else { return Ok(None) };
                                 time_of(&slot.source, values, &text[span.0 as usize..span.1 as usize])
                             }
                         };
                     }
                 }
-                event.event_id = as_text(id);
-                event.channel = as_text(channel);
-                event.time = time.or(header_time);
-                event.xml = text;
-                return Ok(Some(event));
+                return Ok(Some(super::Decoded::Unread { time: time.or(header_time), security }));
             }
             decided = Some(tables);
-            text.clear();
         }
+        let mut text = String::with_capacity(512);
         for (field, slot) in &self.system {
             if left_out(slot, values) {
                 continue;
@@ -341,7 +342,7 @@ impl Plan {
             }
         }
         event.xml = text;
-        Ok(Some(event))
+        Ok(Some(super::Decoded::Kept(event)))
     }
 }
 
