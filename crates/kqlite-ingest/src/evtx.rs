@@ -713,6 +713,8 @@ enum ReadItem {
 }
 
 /// What the planned reader makes of a record.
+// Moved once, into a `ReadItem`: boxing the event would cost an allocation a record.
+#[allow(clippy::large_enum_variant)]
 enum Decoded {
     Kept(Event),
     Unread { time: Option<i64>, security: bool },
