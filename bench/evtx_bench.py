@@ -11,18 +11,20 @@ then times, in the same run and on the same files:
   ingest      `kqlite ingest DIR --store STORE -q` (a fresh store)
   hunt        `kqlite hunt DIR --format json > /dev/null`, when `hunt` exists
 
-and prints wall time, peak RSS (of the process itself, from wait4) and the
-ratio to evtx_dump. Targets: ingest <= 1.0x evtx_dump, hunt < evtx_dump,
-peak RSS <= 1 GiB.
+in rounds (`--runs`, 3 by default), each tool once a round, and prints each
+round's times and ratios, then the median wall time, peak RSS (of the
+process itself, from wait4) and the ratio of medians to evtx_dump.
+Targets: ingest <= 1.0x evtx_dump, hunt < evtx_dump, peak RSS <= 1 GiB.
 
     CARGO_TARGET_DIR=/work/target-release cargo build --release -p kqlite-cli
     CARGO_TARGET_DIR=/work/target-release cargo build --release -p kqlite-ingest --example gen_evtx
-    python3 bench/evtx_bench.py [--dir /work/evtx-bench] [--mb 1100] [--files 64]
+    python3 bench/evtx_bench.py [--dir /work/evtx-bench] [--mb 1100] [--files 64] [--runs 3] [--skip ingest]
 """
 
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -57,6 +59,7 @@ def main():
     p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "/work/target-release"))
     p.add_argument("--evtx-dump", default=shutil.which("evtx_dump") or os.path.expanduser("~/.cargo/bin/evtx_dump"))
     p.add_argument("--skip", action="append", default=[], help="evtx_dump, ingest or hunt")
+    p.add_argument("--runs", type=int, default=3, help="rounds of every tool, interleaved; medians are compared")
     args = p.parse_args()
 
     kqlite = os.path.join(args.target, "release", "kqlite")
@@ -78,40 +81,54 @@ def main():
     print(f"input: {len(files)} EVTX files, {size / 2**30:.2f} GiB in {args.dir}; {os.cpu_count()} CPUs")
 
     results = {}
-    if "evtx_dump" not in args.skip:
-        total, peak = 0.0, 0
-        for f in files:
-            wall, rss, rc, err = run([args.evtx_dump, "-o", "jsonl", f])
-            if rc != 0:
-                sys.exit(f"evtx_dump failed on {f} ({rc}): {err}")
-            total += wall
-            peak = max(peak, rss)
-        results["evtx_dump -o jsonl (per file)"] = (total, peak)
-
-    if "ingest" not in args.skip:
-        store = args.dir.rstrip("/") + "-store"
-        shutil.rmtree(store, ignore_errors=True)
-        wall, rss, rc, err = run([kqlite, "ingest", args.dir, "--store", store, "-q"], stdout=None)
-        if rc != 0:
-            sys.exit(f"kqlite ingest failed ({rc}): {err}")
-        print(err.strip()[-600:])
-        results["kqlite ingest --store"] = (wall, rss)
-
     has_hunt = subprocess.run([kqlite, "hunt", "--help"], capture_output=True).returncode == 0
-    if "hunt" not in args.skip and has_hunt:
-        wall, rss, rc, err = run([kqlite, "hunt", args.dir, "--format", "json"])
-        # hunt exits 1 when it has findings and 2 when a rule failed to run.
-        if rc not in (0, 1, 2):
-            sys.exit(f"kqlite hunt failed ({rc}): {err}")
-        print(f"hunt exit status {rc}: {err.strip()[-400:]}")
-        results["kqlite hunt --format json"] = (wall, rss)
+    # Rounds interleave the tools, so each round is a comparison in the same
+    # conditions; a shared VM's speed drifts by tens of percent over minutes.
+    for round_number in range(args.runs):
+        if "evtx_dump" not in args.skip:
+            total, peak = 0.0, 0
+            for f in files:
+                wall, rss, rc, err = run([args.evtx_dump, "-o", "jsonl", f])
+                if rc != 0:
+                    sys.exit(f"evtx_dump failed on {f} ({rc}): {err}")
+                total += wall
+                peak = max(peak, rss)
+            results.setdefault("evtx_dump -o jsonl (per file)", []).append((total, peak))
 
-    base = results.get("evtx_dump -o jsonl (per file)", (None,))[0]
-    print(f"\n{'command':32} {'wall s':>8} {'MiB/s':>8} {'peak RSS MiB':>13} {'vs evtx_dump':>13}")
-    for name, (wall, rss) in results.items():
-        ratio = f"{wall / base:.2f}x" if base else "-"
-        print(f"{name:32} {wall:8.2f} {size / 2**20 / wall:8.1f} {rss / 2**20:13.0f} {ratio:>13}")
+        if "ingest" not in args.skip:
+            store = args.dir.rstrip("/") + "-store"
+            shutil.rmtree(store, ignore_errors=True)
+            wall, rss, rc, err = run([kqlite, "ingest", args.dir, "--store", store, "-q"], stdout=None)
+            if rc != 0:
+                sys.exit(f"kqlite ingest failed ({rc}): {err}")
+            if round_number == 0:
+                print(err.strip()[-600:])
+            results.setdefault("kqlite ingest --store", []).append((wall, rss))
 
+        if "hunt" not in args.skip and has_hunt:
+            wall, rss, rc, err = run([kqlite, "hunt", args.dir, "--format", "json"])
+            # hunt exits 1 when it has findings and 2 when a rule failed to run.
+            if rc not in (0, 1, 2):
+                sys.exit(f"kqlite hunt failed ({rc}): {err}")
+            if round_number == 0:
+                print(f"hunt exit status {rc}: {err.strip()[-400:]}")
+            results.setdefault("kqlite hunt --format json", []).append((wall, rss))
+
+    base_name = "evtx_dump -o jsonl (per file)"
+    base = results.get(base_name)
+    if args.runs > 1:
+        print(f"\nround by round (wall s, and the ratio to evtx_dump in the same round):")
+        for name, runs in results.items():
+            cells = [f"{w:.2f}" + (f" ({w / base[i][0]:.2f}x)" if base and name != base_name else "") for i, (w, _) in enumerate(runs)]
+            print(f"  {name:32} " + "  ".join(cells))
+    print(f"\n{'command':32} {'median s':>9} {'MiB/s':>8} {'peak RSS MiB':>13} {'vs evtx_dump':>13}")
+    for name, runs in results.items():
+        wall = statistics.median(w for w, _ in runs)
+        rss = max(r for _, r in runs)
+        ratio = "-"
+        if base:
+            ratio = f"{wall / statistics.median(w for w, _ in base):.2f}x"
+        print(f"{name:32} {wall:9.2f} {size / 2**20 / wall:8.1f} {rss / 2**20:13.0f} {ratio:>13}")
 
 if __name__ == "__main__":
     main()
