@@ -302,6 +302,15 @@ impl Display for Expr {
     }
 }
 
+/// A space before the `.` after a literal: a number followed by `.` would
+/// read as a real (`1.x` is `1.` then `x`).
+fn dot_spacing(target: &Expr) -> &'static str {
+    match target.kind {
+        ExprKind::Literal(_) => " ",
+        _ => "",
+    }
+}
+
 impl Display for ExprKind {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
@@ -309,11 +318,14 @@ impl Display for ExprKind {
             ExprKind::Name(name) => name.fmt(f),
             ExprKind::Star => f.write_str("*"),
             ExprKind::NamePattern(pattern) => f.write_str(pattern),
-            // `x.['a b']` for names that are not plain words or are keywords.
-            ExprKind::Member { target, name } => write!(f, "{target}.{name}"),
+            // `x.['a b']` for names that are not plain words or are keywords;
+            // `1 .x`, as `1.` would read as a real.
+            ExprKind::Member { target, name } => write!(f, "{target}{}.{name}", dot_spacing(target)),
             ExprKind::Index { target, index } => write!(f, "{target}[{index}]"),
             ExprKind::Call { func, args } => write!(f, "{}({})", FuncName(func), comma(args)),
-            ExprKind::MethodCall { receiver, func, args } => write!(f, "{receiver}.{func}({})", comma(args)),
+            ExprKind::MethodCall { receiver, func, args } => {
+                write!(f, "{receiver}{}.{func}({})", dot_spacing(receiver), comma(args))
+            }
             ExprKind::Unary { op, operand } => write!(f, "{op}{operand}"),
             ExprKind::Binary { op, left, right } => write!(f, "{left} {op} {right}"),
             ExprKind::InList { op, target, items } => write!(f, "{target} {op} ({})", comma(items)),
@@ -765,6 +777,20 @@ mod tests {
         assert_eq!(show("1st"), "['1st']");
         let member = e(ExprKind::Member { target: Box::new(name("d")), name: Ident::new("a b", Span::default()) });
         assert_eq!(member.to_string(), "d.['a b']");
+    }
+
+    /// Found by `clean_parses_round_trip`: `1 . let` printed as `1.['let']`,
+    /// which reads as the real `1.` indexed by `'let'`.
+    #[test]
+    fn members_of_numbers_print_apart_from_the_dot() {
+        for src in ["1 . let", "1 . x", "1.5 . x", "2 . ['a b']"] {
+            let parsed = crate::parse(src);
+            assert!(!parsed.has_errors(), "{src}: {:?}", parsed.diagnostics);
+            let printed = parsed.query.to_string();
+            let again = crate::parse(&printed);
+            assert!(!again.has_errors(), "{src} -> {printed}: {:?}", again.diagnostics);
+            assert_eq!(again.query, parsed.query, "{src} -> {printed}");
+        }
     }
 
     #[test]
