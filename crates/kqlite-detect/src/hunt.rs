@@ -82,30 +82,19 @@ pub fn result_rows(result: &QueryResult) -> Vec<Vec<Value>> {
 /// The rows of a result as JSON values, one at a time (a rule may return
 /// many rows: converting them all first would hold them all twice).
 fn each_result_row(result: &QueryResult) -> impl Iterator<Item = Vec<Value>> + '_ {
-    result.batches.iter().flat_map(move |batch| (0..batch.num_rows()).map(move |row| row_values(result, batch, row)))
-}
-
-/// One row of a result batch as JSON values (datetimes as ISO text).
-fn row_values(result: &QueryResult, batch: &RecordBatch, row: usize) -> Vec<Value> {
+    let all = vec![true; result.columns.len()];
     let mut text = String::new();
     result
-        .columns
+        .batches
         .iter()
-        .enumerate()
-        .map(|(i, column)| cell_value(batch.column(i).as_ref(), row, column.ty, &mut text))
-        .collect()
+        .flat_map(move |batch| (0..batch.num_rows()).map(move |row| (batch, row)))
+        .map(move |(batch, row)| row_values(result, &all, batch, row, &mut text))
 }
 
-/// [`row_values`] of the columns marked in `read`; the others are null
-/// (a finding reads a handful of a rule's columns, and rules can return
-/// hundreds of thousands of rows).
-fn row_values_read(
-    result: &QueryResult,
-    read: &[bool],
-    batch: &RecordBatch,
-    row: usize,
-    text: &mut String,
-) -> Vec<Value> {
+/// One row of a result batch as JSON values (datetimes as ISO text): the
+/// columns marked in `read`, the others null (a finding reads a handful of
+/// a rule's columns, and rules can return hundreds of thousands of rows).
+fn row_values(result: &QueryResult, read: &[bool], batch: &RecordBatch, row: usize, text: &mut String) -> Vec<Value> {
     (result.columns.iter().zip(read).enumerate())
         .map(|(i, (column, &read))| match read {
             true => cell_value(batch.column(i).as_ref(), row, column.ty, text),
@@ -470,9 +459,7 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
         .zip(starts)
         .map(|(batch, start)| {
             let mut text = String::new();
-            (0..batch.num_rows())
-                .map(|k| finding(start + k, &row_values_read(result, &read, batch, k, &mut text)))
-                .collect()
+            (0..batch.num_rows()).map(|k| finding(start + k, &row_values(result, &read, batch, k, &mut text))).collect()
         })
         .collect();
     parts.into_iter().flatten().collect()

@@ -712,14 +712,6 @@ enum ReadItem {
     Rejected(String, String),
 }
 
-/// What the planned reader makes of a record.
-// Moved once, into a `ReadItem`: boxing the event would cost an allocation a record.
-#[allow(clippy::large_enum_variant)]
-enum Decoded {
-    Kept(Event),
-    Unread { time: Option<i64>, security: bool },
-}
-
 /// The records of one chunk: read from their BinXML ([`binxml`]), or, when a
 /// record there has a shape that reader leaves to the `evtx` crate, the
 /// whole chunk again through the crate's XML (and says why).
@@ -742,16 +734,9 @@ fn read_chunk_binxml(chunk: &EvtxChunkData, location: &str, keep: &Keep) -> Resu
     let mut dom = binxml::Dom::default();
     let mut items = Vec::with_capacity(records.len());
     for record in &records {
-        match reader.read_planned(record)? {
-            Some(Decoded::Kept(event)) => {
-                items.push(ReadItem::Event(event));
-                continue;
-            }
-            Some(Decoded::Unread { time, security }) => {
-                items.push(ReadItem::Unread { time, security });
-                continue;
-            }
-            None => {}
+        if let Some(item) = reader.read_planned(record)? {
+            items.push(item);
+            continue;
         }
         reader.read(record, &mut dom)?;
         items.push(match event_from_dom(&reader, &mut dom, record.time) {
@@ -1714,7 +1699,7 @@ impl Tables {
         }
     }
 
-    /// A record that no table keeps, as [`Self::push`] counts one.
+    /// A record that no table keeps: counted, its time noted.
     fn left_unread(&mut self, time: Option<i64>, is_security: bool, report: &mut EvtxReport) {
         if let Some(t) = time {
             report.load.latest_time = Some(report.load.latest_time.map_or(t, |l| l.max(t)));
@@ -1725,17 +1710,16 @@ impl Tables {
     }
 
     fn push(&mut self, event: &Event, report: &mut EvtxReport, sink: &mut impl FnMut(EvtxTable, RecordBatch)) {
+        let is_security = event.is_security();
+        let (security, windows) = self.keep.tables(is_security, event.get(&event.event_id));
+        if !security && !windows {
+            return self.left_unread(event.time, is_security, report);
+        }
         if let Some(t) = event.time {
             report.load.latest_time = Some(report.load.latest_time.map_or(t, |l| l.max(t)));
         }
-        let is_security = event.is_security();
-        let (security, windows) = self.keep.tables(is_security, event.get(&event.event_id));
         self.left_out[EvtxTable::SecurityEvent as usize] |= is_security && !security;
         self.left_out[EvtxTable::WindowsEvent as usize] |= !windows;
-        if !security && !windows {
-            report.load.unread += 1;
-            return;
-        }
         let level_name = level_name(event.get(&event.level));
         if security {
             self.push_security(event, &level_name, report);

@@ -11,7 +11,7 @@ use crate::convert::{to_dynamic, Bound};
 use crate::dynamic::{write_encoded_array, DynKind, DynRef, DynValue, ObjectEncoder, ENCODED_NULL};
 use crate::types::{KqlType, NANOS_PER_TICK};
 use crate::udf;
-use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder, BooleanArray, Int64Builder};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, Int64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_binary_array, as_float64_array, as_int64_array, as_string_array};
 use datafusion::common::{Result, ScalarValue};
@@ -477,19 +477,10 @@ impl Accumulator for CollectAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let input = as_binary_array(&values[0])?;
         if self.limit.is_none() {
-            if let Some(limits) = values.get(1) {
-                let limits = as_int64_array(limits)?;
-                if !limits.is_empty() && !limits.is_null(0) {
-                    self.limit = Some(limits.value(0).max(0) as usize);
-                }
-            }
+            self.limit = batch_limit(values)?;
         }
         for i in 0..input.len() {
-            if !input.is_null(i) {
-                self.add(DynRef::new(input.value(i)));
-            } else if self.kind == Collect::ListWithNulls {
-                self.add(DynRef::new(ENCODED_NULL));
-            }
+            self.add_row(input, i);
         }
         Ok(())
     }
@@ -498,8 +489,7 @@ impl Accumulator for CollectAccumulator {
         if self.kind == Collect::Distinct {
             return Ok(ScalarValue::Int64(Some(self.items.len() as i64)));
         }
-        if self.kind == Collect::Hll && self.items.is_empty() {
-            // Kusto's hll() of no values is null.
+        if self.evaluates_to_null() {
             return Ok(ScalarValue::Binary(None));
         }
         Ok(ScalarValue::Binary(Some(self.encode())))
@@ -511,8 +501,7 @@ impl Accumulator for CollectAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let limit = self.limit.map(|l| l.min(i64::MAX as usize) as i64);
-        Ok(vec![ScalarValue::Binary(Some(self.encode())), ScalarValue::Int64(limit)])
+        Ok(vec![ScalarValue::Binary(Some(self.encode())), ScalarValue::Int64(self.limit_state())])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -527,6 +516,26 @@ impl Accumulator for CollectAccumulator {
 }
 
 impl CollectAccumulator {
+    /// Adds row `row` of an input batch (a null counts only in
+    /// `make_list_with_nulls`).
+    fn add_row(&mut self, input: &BinaryArray, row: usize) {
+        if !input.is_null(row) {
+            self.add(DynRef::new(input.value(row)));
+        } else if self.kind == Collect::ListWithNulls {
+            self.add(DynRef::new(ENCODED_NULL));
+        }
+    }
+
+    /// Kusto's `hll()` of no values is null.
+    fn evaluates_to_null(&self) -> bool {
+        self.kind == Collect::Hll && self.items.is_empty()
+    }
+
+    /// The limit as the state carries it.
+    fn limit_state(&self) -> Option<i64> {
+        self.limit.map(|l| l.min(i64::MAX as usize) as i64)
+    }
+
     fn new(kind: Collect) -> Self {
         CollectAccumulator { kind, items: Vec::new(), seen: HashSet::new(), limit: None }
     }
@@ -577,6 +586,22 @@ impl CollectGroups {
     }
 }
 
+/// The size limit of a batch's collect arguments (the second, a constant).
+fn batch_limit(values: &[ArrayRef]) -> Result<Option<usize>> {
+    Ok(match values.get(1) {
+        Some(limits) => {
+            let limits = as_int64_array(limits)?;
+            (!limits.is_empty() && !limits.is_null(0)).then(|| limits.value(0).max(0) as usize)
+        }
+        None => None,
+    })
+}
+
+/// Whether DataFusion's filter leaves row `row` out.
+fn filtered_out(opt_filter: Option<&BooleanArray>, row: usize) -> bool {
+    opt_filter.is_some_and(|f| !f.value(row) || f.is_null(row))
+}
+
 impl GroupsAccumulator for CollectGroups {
     fn update_batch(
         &mut self,
@@ -587,15 +612,9 @@ impl GroupsAccumulator for CollectGroups {
     ) -> Result<()> {
         self.grow(total_num_groups);
         let input = as_binary_array(&values[0])?;
-        let limit = match values.get(1) {
-            Some(limits) => {
-                let limits = as_int64_array(limits)?;
-                (!limits.is_empty() && !limits.is_null(0)).then(|| limits.value(0).max(0) as usize)
-            }
-            None => None,
-        };
+        let limit = batch_limit(values)?;
         for (row, &group) in group_indices.iter().enumerate() {
-            if opt_filter.is_some_and(|f| !f.value(row) || f.is_null(row)) {
+            if filtered_out(opt_filter, row) {
                 continue;
             }
             let state = &mut self.groups[group];
@@ -603,11 +622,7 @@ impl GroupsAccumulator for CollectGroups {
                 state.limit = limit;
             }
             let before = state.items.len();
-            if !input.is_null(row) {
-                state.add(DynRef::new(input.value(row)));
-            } else if self.kind == Collect::ListWithNulls {
-                state.add(DynRef::new(ENCODED_NULL));
-            }
+            state.add_row(input, row);
             self.items += state.items.len() - before;
         }
         Ok(())
@@ -625,7 +640,7 @@ impl GroupsAccumulator for CollectGroups {
         let mut scratch = Vec::new();
         for g in groups {
             // As `CollectAccumulator::evaluate`, through one buffer.
-            if g.kind == Collect::Hll && g.items.is_empty() {
+            if g.evaluates_to_null() {
                 out.append_null();
                 continue;
             }
@@ -646,7 +661,7 @@ impl GroupsAccumulator for CollectGroups {
             scratch.clear();
             g.encode_into(&mut scratch);
             items.append_value(&scratch);
-            limits.append_option(g.limit.map(|l| l.min(i64::MAX as usize) as i64));
+            limits.append_option(g.limit_state());
         }
         Ok(vec![Arc::new(items.finish()), Arc::new(limits.finish())])
     }
@@ -666,18 +681,12 @@ impl GroupsAccumulator for CollectGroups {
     }
 
     /// Each input row as its own partial state (used when DataFusion skips
-    /// partial aggregation for high-cardinality groups).
-    /// What `update_batch` of a fresh group per row and then `state` give,
-    /// through one reused accumulator.
+    /// partial aggregation for high-cardinality groups): what `update_batch`
+    /// of a fresh group per row and then `state` give, through one reused
+    /// accumulator.
     fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         let input = as_binary_array(&values[0])?;
-        let limit = match values.get(1) {
-            Some(limits) => {
-                let limits = as_int64_array(limits)?;
-                (!limits.is_empty() && !limits.is_null(0)).then(|| limits.value(0).max(0) as usize)
-            }
-            None => None,
-        };
+        let limit = batch_limit(values)?;
         let rows = input.len();
         let mut items = BinaryBuilder::with_capacity(rows, input.values().len() + rows * 8);
         let mut limits = Int64Builder::with_capacity(rows);
@@ -687,18 +696,14 @@ impl GroupsAccumulator for CollectGroups {
             scratch.items.clear();
             scratch.seen.clear();
             scratch.limit = None;
-            if !opt_filter.is_some_and(|f| !f.value(row) || f.is_null(row)) {
+            if !filtered_out(opt_filter, row) {
                 scratch.limit = limit;
-                if !input.is_null(row) {
-                    scratch.add(DynRef::new(input.value(row)));
-                } else if self.kind == Collect::ListWithNulls {
-                    scratch.add(DynRef::new(ENCODED_NULL));
-                }
+                scratch.add_row(input, row);
             }
             encoded.clear();
             scratch.encode_into(&mut encoded);
             items.append_value(&encoded);
-            limits.append_option(scratch.limit.map(|l| l.min(i64::MAX as usize) as i64));
+            limits.append_option(scratch.limit_state());
         }
         Ok(vec![Arc::new(items.finish()), Arc::new(limits.finish())])
     }
@@ -1017,7 +1022,7 @@ impl Accumulator for PercentileAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{BinaryArray, Int64Array};
+    use datafusion::arrow::array::Int64Array;
 
     /// `convert_to_state` must equal a fresh group per row, updated and
     /// then asked for its state (what DataFusion assumes when it skips

@@ -242,7 +242,7 @@ impl<'c> ChunkReader<'c> {
 
     /// The event of a record that is one instance of a template with a
     /// [`Plan`]; `None` when the record has to go through [`Self::read`].
-    pub fn read_planned(&mut self, record: &RawRecord<'c>) -> Result<Option<super::Decoded>> {
+    pub fn read_planned(&mut self, record: &RawRecord<'c>) -> Result<Option<super::ReadItem>> {
         let mut values = std::mem::take(&mut self.values);
         let mut scratch = std::mem::take(&mut self.scratch);
         values.clear();

@@ -194,10 +194,9 @@ impl Plan {
 
     /// The event of a record with these values; `None` when the values
     /// need the DOM (BinXML other than a plain payload, arrays, repeated
-    /// `Data` names).
-    /// `scratch` holds the EventID and channel while the reader decides
-    /// whether any table keeps the record (most records of a pile of logs
-    /// are not kept: they cost no allocation of their own).
+    /// `Data` names). A record no table keeps is a `ReadItem::Unread`;
+    /// `scratch` holds its EventID and channel while that is decided (most
+    /// records of a pile of logs are not kept: they cost no allocation).
     pub fn event<'c>(
         &self,
         values: &[Value<'c>],
@@ -205,13 +204,11 @@ impl Plan {
         keep: &super::Keep,
         embedded: &mut Embedded<'_, 'c>,
         scratch: &mut String,
-    ) -> Result<Option<super::Decoded>, super::binxml::Unsupported> {
+    ) -> Result<Option<super::ReadItem>, super::binxml::Unsupported> {
         // `Event` or `System` left out: an odd record, for the DOM.
         if any_null(&self.structure, values) {
             return Ok(None);
         }
-        let mut event = Event::default();
-        let mut time = None;
         // Which tables keep the record, when decided before its other fields.
         let mut decided = None;
         if !keep.keeps_all() {
@@ -234,30 +231,25 @@ impl Plan {
                 let mut time = None;
                 for (field, slot) in &self.system {
                     if *field == SystemField::Time && !left_out(slot, values) {
-                        time = match value_time(&slot.source, values) {
-                            Some(t) => Some(t),
-                            None => {
-                                let Some(span) = write(&slot.source, values, text)? else { return Ok(None) };
-                                time_of(&slot.source, values, &text[span.0 as usize..span.1 as usize])
-                            }
-                        };
+                        let Some(t) = slot_time(&slot.source, values, text)? else { return Ok(None) };
+                        time = t;
                     }
                 }
-                return Ok(Some(super::Decoded::Unread { time: time.or(header_time), security }));
+                return Ok(Some(super::ReadItem::Unread { time: time.or(header_time), security }));
             }
             decided = Some(tables);
         }
+        let mut event = Event::default();
+        let mut time = None;
         let mut text = String::with_capacity(512);
         for (field, slot) in &self.system {
             if left_out(slot, values) {
                 continue;
             }
             if *field == SystemField::Time {
-                // The time as a number, without writing it as text only to read it back.
-                if let Some(t) = value_time(&slot.source, values) {
-                    time = Some(Some(t));
-                    continue;
-                }
+                let Some(t) = slot_time(&slot.source, values, &mut text)? else { return Ok(None) };
+                time = Some(t);
+                continue;
             }
             let Some(span) = write(&slot.source, values, &mut text)? else { return Ok(None) };
             use SystemField::*;
@@ -269,10 +261,8 @@ impl Plan {
                 Task => &mut event.task,
                 Opcode => &mut event.opcode,
                 Keywords => &mut event.keywords,
-                Time => {
-                    time = Some(time_of(&slot.source, values, &text[span.0 as usize..span.1 as usize]));
-                    continue;
-                }
+                // Read above, before anything is written.
+                Time => continue,
                 RecordId => &mut event.event_record_id,
                 ActivityId => &mut event.activity_id,
                 ProcessId => &mut event.process_id,
@@ -342,7 +332,7 @@ impl Plan {
             }
         }
         event.xml = text;
-        Ok(Some(super::Decoded::Kept(event)))
+        Ok(Some(super::ReadItem::Event(event)))
     }
 }
 
@@ -407,10 +397,19 @@ fn single(pieces: &[Piece]) -> Option<Source> {
     }
 }
 
-/// A `TimeCreated` time as the DOM reads it: a FILETIME or SYSTEMTIME
-/// value, else the `written` text parsed.
-fn time_of(source: &Source, values: &[Value<'_>], written: &str) -> Option<i64> {
-    value_time(source, values).or_else(|| parse_datetime(written))
+/// A `TimeCreated` time: read as a number where the value is one (not
+/// written as text only to be parsed back), else written into `text` and
+/// parsed; `None` for a value only the DOM takes.
+fn slot_time(
+    source: &Source,
+    values: &[Value<'_>],
+    text: &mut String,
+) -> Result<Option<Option<i64>>, super::binxml::Unsupported> {
+    if let Some(t) = value_time(source, values) {
+        return Ok(Some(Some(t)));
+    }
+    let Some(span) = write(source, values, text)? else { return Ok(None) };
+    Ok(Some(parse_datetime(&text[span.0 as usize..span.1 as usize])))
 }
 
 /// The time of a source that is one FILETIME or SYSTEMTIME value.
