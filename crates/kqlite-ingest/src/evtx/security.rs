@@ -161,13 +161,16 @@ pub fn logon_type_name(logon_type: i64) -> String {
     format!("{logon_type} - {name}")
 }
 
-/// `DOMAIN\user`; empty when both parts are missing.
-pub fn qualified_account(domain: Option<&str>, user: Option<&str>) -> String {
+/// `DOMAIN\\user` into `out` (cleared first, its room reused); empty when
+/// both parts are missing.
+pub fn write_qualified_account(out: &mut String, domain: Option<&str>, user: Option<&str>) {
+    out.clear();
     let (domain, user) = (domain.unwrap_or(""), user.unwrap_or(""));
-    if domain.is_empty() && user.is_empty() {
-        return String::new();
+    if !domain.is_empty() || !user.is_empty() {
+        out.push_str(domain);
+        out.push('\\');
+        out.push_str(user);
     }
-    format!("{domain}\\{user}")
 }
 
 /// `"Machine"` for computer accounts (`NAME$`) and the built-in service SIDs,
@@ -208,9 +211,14 @@ mod tests {
     fn computed_helpers() {
         assert_eq!(logon_type_name(10), "10 - RemoteInteractive");
         assert_eq!(logon_type_name(42), "42");
-        assert_eq!(qualified_account(Some("CORP"), Some("bob")), "CORP\\bob");
-        assert_eq!(qualified_account(Some(""), Some("bob")), "\\bob");
-        assert_eq!(qualified_account(None, None), "");
+        let qualified = |domain, user| {
+            let mut out = "left over".to_string();
+            write_qualified_account(&mut out, domain, user);
+            out
+        };
+        assert_eq!(qualified(Some("CORP"), Some("bob")), "CORP\\bob");
+        assert_eq!(qualified(Some(""), Some("bob")), "\\bob");
+        assert_eq!(qualified(None, None), "");
         assert_eq!(account_type("DC01$", None), "Machine");
         assert_eq!(account_type("SYSTEM", Some("S-1-5-18")), "Machine");
         assert_eq!(account_type("bob", Some("S-1-5-21-1-2-3-1001")), "User");
