@@ -225,6 +225,33 @@ impl Session {
         Ok(())
     }
 
+    /// Registers a directory of Parquet parts (searched recursively) that
+    /// make one table of exactly `columns`, in that order, with the engine's
+    /// Arrow types ([`KqlType::arrow`]). A part may hold any subset of the
+    /// columns: a column it leaves out reads as missing (empty strings,
+    /// nulls), so parts need not store columns that are empty in all their rows.
+    pub async fn register_parquet_parts(&mut self, name: &str, dir: &str, columns: &[ColumnDef]) -> Result<(), String> {
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+        let absolute = std::fs::canonicalize(dir).map_err(|e| format!("cannot open {dir}: {e}"))?;
+        let url = ListingTableUrl::parse(absolute.to_string_lossy()).map_err(|e| e.to_string())?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| datafusion::arrow::datatypes::Field::new(&c.name, c.ty.arrow(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+        let table = ListingTable::try_new(config).map_err(|e| e.to_string())?;
+        // Left-out string columns read as nulls: `may_have_null_strings` makes them empty.
+        self.tables.insert(
+            name.to_string(),
+            TableEntry { provider: Arc::new(table), columns: columns.to_vec(), may_have_null_strings: true },
+        );
+        Ok(())
+    }
+
     /// Adds session-level definitions: `let` statements (functions, views,
     /// scalars) parsed once and in scope for every later query, like
     /// Log Analytics stored functions. Errors are located in `text`.

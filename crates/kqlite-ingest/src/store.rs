@@ -13,6 +13,9 @@
 //! else the first datetime column); rows without one go to `day=unknown`.
 //! A table's column types are fixed when it is first written; later data is
 //! converted to them and new columns are appended. One writer at a time.
+//! A part holds only the columns that have a value in some of its rows
+//! (SecurityEvent's 228 columns are mostly empty); readers take the
+//! manifest's columns as the table and read left-out ones as missing.
 
 use crate::conform::{conform, schema_of};
 use crate::dispatch::Sink;
@@ -314,7 +317,12 @@ struct Parts<'d> {
 
 struct OpenPart {
     writer: ArrowWriter<std::fs::File>,
-    columns: Vec<ColumnDef>,
+    /// The table's columns when the part was opened.
+    table_columns: Vec<ColumnDef>,
+    /// Which of them the part holds ([`present_columns`] of its rows).
+    holds: Vec<bool>,
+    /// Their indexes.
+    indexes: Vec<usize>,
     temporary: PathBuf,
     target: PathBuf,
     /// When it was last written to (a count of writes).
@@ -369,10 +377,21 @@ impl<'d> Parts<'d> {
 
     fn write_day(&mut self, table: &str, day: &str, columns: &[ColumnDef], batch: RecordBatch) -> Result<(), String> {
         let key = (table.to_string(), day.to_string());
-        if self.open.get(&key).is_some_and(|p| p.columns != columns) {
-            // The table gained columns: later rows go to a new part.
-            let part = self.open.remove(&key).expect("checked");
-            self.close(part)?;
+        let mut holds = present_columns(&batch, columns);
+        if let Some(part) = self.open.get(&key) {
+            // New columns with values (the table gained columns, or this
+            // batch fills some the part left out): later rows go to a new
+            // part that also holds the old part's columns. The table's
+            // columns only grow at the end, so indexes stay valid.
+            let grown = part.table_columns.len() != columns.len()
+                || holds.iter().zip(&part.holds).any(|(&now, &before)| now && !before);
+            if grown {
+                for (now, &before) in holds.iter_mut().zip(&part.holds) {
+                    *now |= before;
+                }
+                let part = self.open.remove(&key).expect("checked");
+                self.close(part)?;
+            }
         }
         if !self.open.contains_key(&key) && self.open.len() >= OPEN_PARTS {
             let oldest =
@@ -387,15 +406,26 @@ impl<'d> Parts<'d> {
             self.next += 1;
             let temporary = folder.join(format!(".{name}.tmp"));
             let file = std::fs::File::create(&temporary).map_err(|e| e.to_string())?;
-            let properties = writer_properties(columns, &batch);
-            let writer = ArrowWriter::try_new(file, schema_of(columns), Some(properties)).map_err(|e| e.to_string())?;
-            let part =
-                OpenPart { writer, columns: columns.to_vec(), temporary, target: folder.join(name), last_write: 0 };
+            let indexes: Vec<usize> = (0..columns.len()).filter(|&i| holds[i]).collect();
+            let held: Vec<ColumnDef> = indexes.iter().map(|&i| columns[i].clone()).collect();
+            let first = batch.project(&indexes).map_err(|e| e.to_string())?;
+            let properties = writer_properties(&held, &first);
+            let writer = ArrowWriter::try_new(file, schema_of(&held), Some(properties)).map_err(|e| e.to_string())?;
+            let part = OpenPart {
+                writer,
+                table_columns: columns.to_vec(),
+                holds,
+                indexes,
+                temporary,
+                target: folder.join(name),
+                last_write: 0,
+            };
             self.open.insert(key.clone(), part);
         }
         self.writes += 1;
         let part = self.open.get_mut(&key).expect("opened");
         part.last_write = self.writes;
+        let batch = batch.project(&part.indexes).map_err(|e| e.to_string())?;
         part.writer.write(&batch).map_err(|e| e.to_string())?;
         // Wide rows (raw event XML) would make a full row group large.
         if part.writer.in_progress_size() > ROW_GROUP_BYTES {
@@ -482,6 +512,25 @@ fn writer_properties(columns: &[ColumnDef], first: &RecordBatch) -> WriterProper
     builder.build()
 }
 
+/// Which of `columns` have a value in some row of `batch`: a non-empty
+/// string, or any non-null value. The day column (else the first) always
+/// counts, so that a part has a column to hold its rows.
+fn present_columns(batch: &RecordBatch, columns: &[ColumnDef]) -> Vec<bool> {
+    let mut present: Vec<bool> = batch
+        .columns()
+        .iter()
+        .map(|array| match array.as_any().downcast_ref::<StringArray>() {
+            // The offsets of the batch's own rows (a slice shares its buffer).
+            Some(strings) => strings.value_offsets().first() != strings.value_offsets().last(),
+            None => array.null_count() < array.len(),
+        })
+        .collect();
+    if let Some(first) = present.get_mut(day_column(columns).unwrap_or(0)) {
+        *first = true;
+    }
+    present
+}
+
 /// Columns that hold a whole event's text.
 fn is_event_text(name: &str) -> bool {
     matches!(name, "EventData" | "RawEventData" | "AdditionalFields" | "AdditionalExtensions" | "SyslogMessage")
@@ -540,7 +589,7 @@ pub async fn register_store(session: &mut Session, dir: &Path) -> Result<(), Str
             session.register_batches(&name, columns, Vec::new())?;
             continue;
         }
-        session.register_parquet(&name, &table_dir.to_string_lossy(), Some(&columns)).await?;
+        session.register_parquet_parts(&name, &table_dir.to_string_lossy(), &columns).await?;
     }
     Ok(())
 }
@@ -557,6 +606,70 @@ fn has_parts(table_dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A part holds the columns with values in its rows; a batch with
+    /// values in a column the open part left out starts a new part holding
+    /// both; registered, every part reads as the whole table.
+    #[tokio::test]
+    async fn parts_hold_only_columns_with_values_and_read_as_the_whole_table() {
+        use datafusion::arrow::array::ArrayRef;
+        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let columns = vec![
+            ColumnDef::new("TimeGenerated", KqlType::Datetime),
+            ColumnDef::new("A", KqlType::String),
+            ColumnDef::new("B", KqlType::String),
+            ColumnDef::new("N", KqlType::Long),
+        ];
+        let day = 19_844 * NANOS_PER_DAY;
+        let batch = |a: [&str; 2], b: [&str; 2], n: [Option<i64>; 2]| {
+            let arrays: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(vec![day, day + 1])),
+                Arc::new(StringArray::from(a.to_vec())),
+                Arc::new(StringArray::from(b.to_vec())),
+                Arc::new(Int64Array::from(n.to_vec())),
+            ];
+            RecordBatch::try_new(schema_of(&columns), arrays).unwrap()
+        };
+        let state = Mutex::new(Manifest::default());
+        let mut parts = Parts::new(dir.path(), "0123456789abcdef");
+        parts.write("T", &columns, batch(["a1", ""], ["", ""], [None, None]), &state);
+        parts.write("T", &columns, batch(["", "a2"], ["", ""], [None, None]), &state);
+        parts.write("T", &columns, batch(["a3", ""], ["", "b4"], [None, None]), &state);
+        assert_eq!(parts.error, None);
+        let written = parts.commit().unwrap();
+        assert_eq!(written.len(), 2, "{written:?}");
+        let held = |part: &str| {
+            let file = std::fs::File::open(dir.path().join(part)).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+            reader.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(held(&written[0]), ["TimeGenerated", "A"]);
+        assert_eq!(held(&written[1]), ["TimeGenerated", "A", "B"]);
+
+        let mut session = Session::with_partitions(1);
+        session.register_parquet_parts("T", &dir.path().join("T").to_string_lossy(), &columns).await.unwrap();
+        let result = session
+            .query(
+                "T | summarize rows = count(), empty_b = countif(B == ''), null_n = countif(isnull(N)), \
+                 a = strcat_array(array_sort_asc(make_list(A)), ','), b = strcat_array(make_list(B), '')",
+            )
+            .await
+            .unwrap();
+        let batch = &result.batches[0];
+        let text = |i: usize| kqlite_engine::output::cell_text(batch.column(i).as_ref(), 0, result.columns[i].ty);
+        assert_eq!((text(0), text(1), text(2)), ("6".into(), "5".into(), "6".into()));
+        assert_eq!(text(3), ",,,a1,a2,a3");
+        assert_eq!(text(4), "b4");
+        let names: Vec<&str> = result.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["rows", "empty_b", "null_n", "a", "b"]);
+        let schema = session.query("T | getschema | project ColumnName").await.unwrap();
+        let listed: Vec<String> = (0..4)
+            .map(|row| kqlite_engine::output::cell_text(schema.batches[0].column(0).as_ref(), row, KqlType::String))
+            .collect();
+        assert_eq!(listed, ["TimeGenerated", "A", "B", "N"]);
+    }
 
     #[test]
     fn day_names() {
