@@ -980,6 +980,19 @@ fn render_element(reader: &binxml::ChunkReader<'_>, dom: &binxml::Dom, e: u32, n
 
 /// XML escaping as the `evtx` crate writes it: quotes only in attributes.
 fn escape_xml_into(out: &mut String, text: &str, in_attribute: bool) {
+    // Nearly every value has nothing to escape: checked eight bytes at a
+    // time, it is copied whole (the byte loop below cost 3% of ingesting).
+    let bytes = text.as_bytes();
+    let mut words = bytes.chunks_exact(8);
+    let clean = words.all(|w| !xml_special(u64::from_le_bytes(w.try_into().expect("8 bytes")), in_attribute))
+        && !words
+            .remainder()
+            .iter()
+            .any(|&b| matches!(b, b'&' | b'<' | b'>') || in_attribute && matches!(b, b'"' | b'\''));
+    if clean {
+        out.push_str(text);
+        return;
+    }
     let mut run = 0;
     for (i, b) in text.bytes().enumerate() {
         let escaped = match b {
@@ -995,6 +1008,21 @@ fn escape_xml_into(out: &mut String, text: &str, in_attribute: bool) {
         run = i + 1;
     }
     out.push_str(&text[run..]);
+}
+
+/// Whether the eight bytes of `w` hold one that XML escapes (`&<>`, and
+/// `"'` in attributes). Exact: the zero-byte test has no false positives
+/// for "is there one".
+fn xml_special(w: u64, in_attribute: bool) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let is = |b: u8| zero(w ^ (ONES * u64::from(b)));
+    let mut found = is(b'&') | is(b'<') | is(b'>');
+    if in_attribute {
+        found |= is(b'"') | is(b'\'');
+    }
+    found != 0
 }
 
 fn parse_record(record: EvtxRecord<'_>) -> Result<Event, (u64, String)> {
@@ -1948,6 +1976,39 @@ fn level_name(level: &str) -> Cow<'static, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word-at-a-time check finds every character XML escapes, at every
+    /// offset in and after the eight-byte words.
+    #[test]
+    fn xml_escaping_finds_specials_anywhere() {
+        let naive = |text: &str, in_attribute: bool| {
+            let mut out = String::new();
+            for c in text.chars() {
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' if in_attribute => out.push_str("&quot;"),
+                    '\'' if in_attribute => out.push_str("&apos;"),
+                    c => out.push(c),
+                }
+            }
+            out
+        };
+        for len in 0..20 {
+            for at in 0..len {
+                for special in ['&', '<', '>', '"', '\'', 'é', '%'] {
+                    let mut text: String = "abcdefghijklmnopqrstu"[..len].to_string();
+                    text.replace_range(at..at + 1, &special.to_string());
+                    for in_attribute in [false, true] {
+                        let mut out = "kept ".to_string();
+                        escape_xml_into(&mut out, &text, in_attribute);
+                        assert_eq!(out, format!("kept {}", naive(&text, in_attribute)), "{text:?}");
+                    }
+                }
+            }
+        }
+    }
     use datafusion::arrow::array::{Array, BinaryArray, Int32Array, Int64Array, StringArray};
     use kqlite_engine::dynamic::DynRef;
 

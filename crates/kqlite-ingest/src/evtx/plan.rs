@@ -49,6 +49,8 @@ enum SystemField {
 
 struct DataField {
     name: Box<str>,
+    /// `<Data Name="…"`, the name escaped: written as is for every record.
+    open_tag: Box<str>,
     value: Slot,
     /// Rendered `<Data Name="…"/>` when empty (closed by an empty-element token).
     self_closing: bool,
@@ -349,15 +351,14 @@ impl DataPlan {
             return out;
         }
         out.push('>');
-        for ((name, value), field) in event.fields.iter().zip(present) {
+        for ((_, value), field) in event.fields.iter().zip(present) {
             let value = event.get_in(text, value);
-            out.push_str("<Data Name=\"");
-            escape_xml_into(&mut out, event.get_in(text, name), true);
+            out.push_str(&field.open_tag);
             if value.is_empty() && field.self_closing {
-                out.push_str("\"/>");
+                out.push_str("/>");
                 continue;
             }
-            out.push_str("\">");
+            out.push('>');
             escape_xml_into(&mut out, value, false);
             out.push_str("</Data>");
         }
@@ -379,8 +380,12 @@ fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &super::
         [Node::Text(piece)] => single(std::slice::from_ref(piece))?,
         _ => return None,
     };
+    let mut open_tag = String::from("<Data Name=\"");
+    escape_xml_into(&mut open_tag, field_name, true);
+    open_tag.push('"');
     Some(DataField {
         name: field_name.clone(),
+        open_tag: open_tag.into(),
         value: Slot { source, dependency: *dependency },
         self_closing: *self_closing,
         security_reads: keep.security_reads_field(field_name),
