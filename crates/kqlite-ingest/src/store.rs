@@ -501,15 +501,32 @@ fn writer_properties(columns: &[ColumnDef], first: &RecordBatch) -> WriterProper
     // pages of empty strings are a run of zero lengths that compress to
     // nearly nothing, so columns mostly empty in the part's first batch go
     // without a dictionary.
+    //
+    // Columns of nearly distinct values (times, record ids, logon ids) would
+    // fill a dictionary only to fall back to plain pages: judged by the
+    // first rows of the part's first batch.
     for (column, array) in columns.iter().zip(first.columns()) {
-        if let Some(strings) = array.as_any().downcast_ref::<StringArray>() {
+        let plain = if let Some(strings) = array.as_any().downcast_ref::<StringArray>() {
             let empty = (0..strings.len()).filter(|&i| strings.value_length(i) == 0).count();
-            if 2 * empty >= strings.len() {
-                builder = builder.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
-            }
+            2 * empty >= strings.len() || mostly_distinct(strings.len(), |i| strings.value(i))
+        } else if let Some(numbers) = array.as_any().downcast_ref::<Int64Array>() {
+            mostly_distinct(numbers.len(), |i| (!numbers.is_null(i)).then(|| numbers.value(i)))
+        } else {
+            false
+        };
+        if plain {
+            builder = builder.set_column_dictionary_enabled(ColumnPath::from(column.name.as_str()), false);
         }
     }
     builder.build()
+}
+
+/// Whether more than half of the first (up to) 1,024 of `rows` values differ.
+fn mostly_distinct<T: std::hash::Hash + Eq>(rows: usize, value: impl Fn(usize) -> T) -> bool {
+    const SAMPLE: usize = 1024;
+    let sample = rows.min(SAMPLE);
+    let distinct: HashSet<T> = (0..sample).map(value).collect();
+    sample >= 64 && 2 * distinct.len() > sample
 }
 
 /// Which of `columns` have a value in some row of `batch`: a non-empty
