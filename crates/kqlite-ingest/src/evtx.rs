@@ -214,7 +214,7 @@ impl Default for EvtxOptions {
         EvtxOptions {
             parse_threads: 0,
             file_threads: 0,
-            batch_rows: 8192,
+            batch_rows: DEFAULT_BATCH_ROWS,
             recover_records: false,
             raw_event_data: false,
             needs: None,
@@ -1429,6 +1429,11 @@ impl TextColumn {
     }
 
     fn push(&mut self, text: &str) {
+        if self.values.capacity() == 0 && !text.is_empty() {
+            // A file's first batch would otherwise grow (copying) from
+            // nothing: room for a batch of values like this one, up to 8 MiB.
+            self.values.reserve(first_batch_room(text.len()));
+        }
         self.values.extend_from_slice(text.as_bytes());
         // A batch holds at most `batch_rows` records of at most 64 KiB each.
         self.offsets.push(i32::try_from(self.values.len()).expect("a batch's text fits 2 GiB"));
@@ -1508,6 +1513,15 @@ impl TableBuilder {
                             t.is_none()
                         }
                         (ColumnBuilder::Dynamic(b), Cell::Dynamic(bytes)) => {
+                            if b.values_slice().is_empty() {
+                                // As for text (`TextColumn::push`): room for a batch.
+                                let mut roomy = datafusion::arrow::array::BinaryBuilder::with_capacity(
+                                    DEFAULT_BATCH_ROWS,
+                                    first_batch_room(bytes.len()),
+                                );
+                                roomy.append_nulls(datafusion::arrow::array::ArrayBuilder::len(b));
+                                *b = roomy;
+                            }
                             b.append_value(bytes);
                             true
                         }
@@ -1572,6 +1586,16 @@ impl TableBuilder {
         self.rows = 0;
         sink(self.table, batch);
     }
+}
+
+/// [`EvtxOptions::batch_rows`] by default.
+const DEFAULT_BATCH_ROWS: usize = 8192;
+
+/// The room to reserve for a column's values in a file's first batch, its
+/// first value `len` bytes long: a batch of such values, at most 8 MiB
+/// (pages never written are never resident).
+fn first_batch_room(len: usize) -> usize {
+    (len * DEFAULT_BATCH_ROWS).min(8 << 20)
 }
 
 /// The arrays of columns no query reads: one per type, shared by all such
