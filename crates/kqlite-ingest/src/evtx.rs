@@ -748,6 +748,9 @@ struct Event {
     user_id: Text,
     /// `EventData/Data[@Name]` values, or the leaf children of `UserData`'s element.
     fields: Vec<(Text, Text)>,
+    /// The `SecurityEvent` column of each field ([`security_column`]), when
+    /// the reader knew them (a plan resolves its names once); else empty.
+    security_columns: Vec<u16>,
     /// `EventData` (or `UserData`) as XML, the way `SecurityEvent.EventData`
     /// holds it; only for Security records.
     event_data_xml: String,
@@ -1750,6 +1753,18 @@ impl<'e> NamedFields<'e> {
     }
 }
 
+/// [`security_column`] of a field that has no column of its own.
+const NO_COLUMN: u16 = u16::MAX;
+
+/// The `SecurityEvent` column an `EventData` field named `name` goes to
+/// (same-named, unless reserved), or [`NO_COLUMN`].
+pub(crate) fn security_column(name: &str) -> u16 {
+    match EvtxTable::SecurityEvent.layout().index.get(name) {
+        Some(&i) if !security_reserved()[i] => i as u16,
+        _ => NO_COLUMN,
+    }
+}
+
 /// Whether each `SecurityEvent` column is one of [`SECURITY_RESERVED`].
 fn security_reserved() -> &'static [bool] {
     static RESERVED: OnceLock<Vec<bool>> = OnceLock::new();
@@ -1916,13 +1931,11 @@ impl Tables {
             .unwrap_or("");
 
         let layout = EvtxTable::SecurityEvent.layout();
-        let reserved = security_reserved();
         let mut row = Row::with_capacity(event.fields.len() + 25);
-        for (name, value) in event.fields() {
-            let set = match layout.index.get(name) {
-                Some(&i) => !reserved[i] && row.set(i, Cell::Text(value)),
-                None => false,
-            };
+        let resolved = event.security_columns.len() == event.fields.len();
+        for (k, (name, value)) in event.fields().enumerate() {
+            let column = if resolved { event.security_columns[k] } else { security_column(name) };
+            let set = column != NO_COLUMN && row.set(usize::from(column), Cell::Text(value));
             if !set {
                 match report.unmapped_fields.get_mut(name) {
                     Some(n) => *n += 1,

@@ -51,6 +51,8 @@ struct DataField {
     name: Box<str>,
     /// `<Data Name="…"`, the name escaped: written as is for every record.
     open_tag: Box<str>,
+    /// Its `SecurityEvent` column ([`super::security_column`]).
+    security_column: u16,
     value: Slot,
     /// Rendered `<Data Name="…"/>` when empty (closed by an empty-element token).
     self_closing: bool,
@@ -309,6 +311,7 @@ impl Plan {
                     return Ok(None);
                 }
                 event.fields.reserve(data.fields.len());
+                event.security_columns.reserve(data.fields.len());
                 let mut present = Vec::with_capacity(data.fields.len());
                 if data.repeated_names {
                     return Ok(None);
@@ -322,6 +325,7 @@ impl Plan {
                     let name = (start, text.len() as u32);
                     let Some(value) = write(&field.value.source, data_values, &mut text)? else { return Ok(None) };
                     event.fields.push((as_text(name), as_text(value)));
+                    event.security_columns.push(field.security_column);
                     present.push(field);
                 }
                 if bag_read {
@@ -386,6 +390,7 @@ fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &super::
     Some(DataField {
         name: field_name.clone(),
         open_tag: open_tag.into(),
+        security_column: super::security_column(field_name),
         value: Slot { source, dependency: *dependency },
         self_closing: *self_closing,
         security_reads: keep.security_reads_field(field_name),
