@@ -9,6 +9,8 @@ then times, in the same run and on the same files:
   evtx_dump   `evtx_dump -o jsonl FILE > /dev/null` for every file, one after
               the other (each uses its default threading)
   ingest      `kqlite ingest DIR --store STORE -q` (a fresh store)
+  read        `kqlite ingest DIR -q`: the same reading, no store written
+              (no Parquet, no SHA-256), to tell reading from writing
   hunt        `kqlite hunt DIR --format json > /dev/null`, when `hunt` exists
 
 in rounds (`--runs`, 3 by default), each tool once a round, and prints each
@@ -18,7 +20,7 @@ Targets: ingest <= 1.0x evtx_dump, hunt < evtx_dump, peak RSS <= 1 GiB.
 
     CARGO_TARGET_DIR=/work/target-release cargo build --release -p kqlite-cli
     CARGO_TARGET_DIR=/work/target-release cargo build --release -p kqlite-ingest --example gen_evtx
-    python3 bench/evtx_bench.py [--dir /work/evtx-bench] [--mb 1100] [--files 64] [--runs 3] [--skip ingest]
+    python3 bench/evtx_bench.py [--dir /work/evtx-bench] [--mb 1100] [--files 64] [--runs 3] [--skip read]
 """
 
 import argparse
@@ -58,7 +60,7 @@ def main():
     p.add_argument("--files", type=int, default=64)
     p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "/work/target-release"))
     p.add_argument("--evtx-dump", default=shutil.which("evtx_dump") or os.path.expanduser("~/.cargo/bin/evtx_dump"))
-    p.add_argument("--skip", action="append", default=[], help="evtx_dump, ingest or hunt")
+    p.add_argument("--skip", action="append", default=[], help="evtx_dump, ingest, read or hunt")
     p.add_argument("--runs", type=int, default=3, help="rounds of every tool, interleaved; medians are compared")
     args = p.parse_args()
 
@@ -104,6 +106,14 @@ def main():
             if round_number == 0:
                 print(err.strip()[-600:])
             results.setdefault("kqlite ingest --store", []).append((wall, rss))
+
+        if "read" not in args.skip:
+            # The same reading without the store (no Parquet, no SHA-256):
+            # what writing the store costs is the difference.
+            wall, rss, rc, err = run([kqlite, "ingest", args.dir, "-q"], stdout=None)
+            if rc != 0:
+                sys.exit(f"kqlite ingest (no store) failed ({rc}): {err}")
+            results.setdefault("kqlite ingest (read only)", []).append((wall, rss))
 
         if "hunt" not in args.skip and has_hunt:
             wall, rss, rc, err = run([kqlite, "hunt", args.dir, "--format", "json"])
