@@ -79,14 +79,14 @@ struct Layout {
     columns: &'static [ColumnDef],
     schema: SchemaRef,
     index: HashMap<&'static str, usize, BuildHasherDefault<Fnv>>,
-    /// The index of each [`Fixed`] column, when the table has it.
-    fixed: [Option<usize>; Fixed::ALL.len()],
+    /// The index of each [`CommonColumn`] column, when the table has it.
+    fixed: [Option<usize>; CommonColumn::ALL.len()],
 }
 
 /// The columns rows set by name whatever the event: resolved to indexes
 /// once per table, as looking each up for every row cost 4% of ingesting.
 #[derive(Clone, Copy)]
-enum Fixed {
+enum CommonColumn {
     TimeGenerated,
     Computer,
     Channel,
@@ -117,36 +117,39 @@ enum Fixed {
     Process,
 }
 
-impl Fixed {
-    const ALL: [(Fixed, &'static str); 28] = [
-        (Fixed::TimeGenerated, "TimeGenerated"),
-        (Fixed::Computer, "Computer"),
-        (Fixed::Channel, "Channel"),
-        (Fixed::EventID, "EventID"),
-        (Fixed::EventLevelName, "EventLevelName"),
-        (Fixed::Task, "Task"),
-        (Fixed::Opcode, "Opcode"),
-        (Fixed::Keywords, "Keywords"),
-        (Fixed::Version, "Version"),
-        (Fixed::EventRecordId, "EventRecordId"),
-        (Fixed::SystemProcessId, "SystemProcessId"),
-        (Fixed::SystemThreadId, "SystemThreadId"),
-        (Fixed::SystemUserId, "SystemUserId"),
-        (Fixed::Correlation, "Correlation"),
-        (Fixed::EventSourceName, "EventSourceName"),
-        (Fixed::Level, "Level"),
-        (Fixed::EventLevel, "EventLevel"),
-        (Fixed::Provider, "Provider"),
-        (Fixed::EventData, "EventData"),
-        (Fixed::RawEventData, "RawEventData"),
-        (Fixed::Type, "Type"),
-        (Fixed::Activity, "Activity"),
-        (Fixed::Account, "Account"),
-        (Fixed::AccountType, "AccountType"),
-        (Fixed::TargetAccount, "TargetAccount"),
-        (Fixed::SubjectAccount, "SubjectAccount"),
-        (Fixed::LogonTypeName, "LogonTypeName"),
-        (Fixed::Process, "Process"),
+// `ALL` lists every variant, in order.
+const _: () = assert!(CommonColumn::Process as usize + 1 == CommonColumn::ALL.len());
+
+impl CommonColumn {
+    const ALL: [(CommonColumn, &'static str); 28] = [
+        (CommonColumn::TimeGenerated, "TimeGenerated"),
+        (CommonColumn::Computer, "Computer"),
+        (CommonColumn::Channel, "Channel"),
+        (CommonColumn::EventID, "EventID"),
+        (CommonColumn::EventLevelName, "EventLevelName"),
+        (CommonColumn::Task, "Task"),
+        (CommonColumn::Opcode, "Opcode"),
+        (CommonColumn::Keywords, "Keywords"),
+        (CommonColumn::Version, "Version"),
+        (CommonColumn::EventRecordId, "EventRecordId"),
+        (CommonColumn::SystemProcessId, "SystemProcessId"),
+        (CommonColumn::SystemThreadId, "SystemThreadId"),
+        (CommonColumn::SystemUserId, "SystemUserId"),
+        (CommonColumn::Correlation, "Correlation"),
+        (CommonColumn::EventSourceName, "EventSourceName"),
+        (CommonColumn::Level, "Level"),
+        (CommonColumn::EventLevel, "EventLevel"),
+        (CommonColumn::Provider, "Provider"),
+        (CommonColumn::EventData, "EventData"),
+        (CommonColumn::RawEventData, "RawEventData"),
+        (CommonColumn::Type, "Type"),
+        (CommonColumn::Activity, "Activity"),
+        (CommonColumn::Account, "Account"),
+        (CommonColumn::AccountType, "AccountType"),
+        (CommonColumn::TargetAccount, "TargetAccount"),
+        (CommonColumn::SubjectAccount, "SubjectAccount"),
+        (CommonColumn::LogonTypeName, "LogonTypeName"),
+        (CommonColumn::Process, "Process"),
     ];
 }
 
@@ -158,8 +161,8 @@ impl Layout {
         assert!(columns.len() <= 512, "a Row tracks at most 512 columns");
         let index: HashMap<&'static str, usize, BuildHasherDefault<Fnv>> =
             columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
-        let fixed = Fixed::ALL.map(|(f, name)| {
-            debug_assert_eq!(Fixed::ALL[f as usize].1, name, "Fixed::ALL is in declaration order");
+        let fixed = CommonColumn::ALL.map(|(f, name)| {
+            debug_assert_eq!(CommonColumn::ALL[f as usize].1, name, "CommonColumn::ALL is in declaration order");
             index.get(name).copied()
         });
         Layout { columns, schema, index, fixed }
@@ -1455,7 +1458,12 @@ impl TextColumn {
         next.push(0);
         let offsets = std::mem::replace(&mut self.offsets, next);
         let room = self.values.len();
-        let values = std::mem::replace(&mut self.values, Vec::with_capacity(room));
+        let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(room));
+        // A batch read into memory keeps its buffer: not the room a first
+        // value much longer than the rest reserved (`first_batch_room`).
+        if values.len() < values.capacity() / 2 {
+            values.shrink_to_fit();
+        }
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         // Checking the UTF-8 again cost 4% of reading EVTX (profiled).
         // SAFETY: `values` holds only whole `&str`s (`push`), and `offsets`
@@ -1516,14 +1524,14 @@ impl TableBuilder {
                             t.is_none()
                         }
                         (ColumnBuilder::Dynamic(b), Cell::Dynamic(bytes)) => {
-                            if b.values_slice().is_empty() {
-                                // As for text (`TextColumn::push`): room for a batch.
-                                let mut roomy = datafusion::arrow::array::BinaryBuilder::with_capacity(
+                            if datafusion::arrow::array::ArrayBuilder::len(b) == 0 {
+                                // Arrow's builder starts every batch empty and
+                                // would regrow (copying) bags of ~1 KiB a row:
+                                // as for text (`TextColumn::push`), room for a batch.
+                                *b = datafusion::arrow::array::BinaryBuilder::with_capacity(
                                     DEFAULT_BATCH_ROWS,
                                     first_batch_room(bytes.len()),
                                 );
-                                roomy.append_nulls(datafusion::arrow::array::ArrayBuilder::len(b));
-                                *b = roomy;
                             }
                             b.append_value(bytes);
                             true
@@ -1569,15 +1577,6 @@ impl TableBuilder {
                         c.push_empty(missing);
                         c.finish()
                     }
-                    Column::Other(ColumnBuilder::Dynamic(b)) => {
-                        b.append_nulls(missing);
-                        let (values, bytes) = (datafusion::arrow::array::ArrayBuilder::len(b), b.values_slice().len());
-                        let array = Arc::new(b.finish());
-                        // Arrow's builder would start the next batch empty
-                        // and regrow (copying) bags of ~1 KiB a row.
-                        *b = datafusion::arrow::array::BinaryBuilder::with_capacity(values, bytes);
-                        array
-                    }
                     Column::Other(b) => {
                         push_missing(b, missing);
                         b.finish()
@@ -1598,7 +1597,7 @@ const DEFAULT_BATCH_ROWS: usize = 8192;
 /// first value `len` bytes long: a batch of such values, at most 8 MiB
 /// (pages never written are never resident).
 fn first_batch_room(len: usize) -> usize {
-    (len * DEFAULT_BATCH_ROWS).min(8 << 20)
+    len.saturating_mul(DEFAULT_BATCH_ROWS).min(8 << 20)
 }
 
 /// The arrays of columns no query reads: one per type, shared by all such
@@ -1825,21 +1824,21 @@ struct Tables {
 
 /// Sets the columns that SecurityEvent and WindowsEvent both name alike,
 /// from the event's `System` element, through the table's `set`.
-fn set_system_columns<'e>(event: &'e Event, level_name: &'e str, mut set: impl FnMut(Fixed, Cell<'e>)) {
-    set(Fixed::TimeGenerated, Cell::Time(event.time));
-    set(Fixed::Computer, Cell::Text(event.get(&event.computer)));
-    set(Fixed::Channel, Cell::Text(event.get(&event.channel)));
-    set(Fixed::EventID, Cell::Text(event.get(&event.event_id)));
-    set(Fixed::EventLevelName, Cell::Text(level_name));
-    set(Fixed::Task, Cell::Text(event.get(&event.task)));
-    set(Fixed::Opcode, Cell::Text(event.get(&event.opcode)));
-    set(Fixed::Keywords, Cell::Text(event.get(&event.keywords)));
-    set(Fixed::Version, Cell::Text(event.get(&event.version)));
-    set(Fixed::EventRecordId, Cell::Text(event.get(&event.event_record_id)));
-    set(Fixed::SystemProcessId, Cell::Text(event.get(&event.process_id)));
-    set(Fixed::SystemThreadId, Cell::Text(event.get(&event.thread_id)));
-    set(Fixed::SystemUserId, Cell::Text(event.get(&event.user_id)));
-    set(Fixed::Correlation, Cell::Text(event.get(&event.activity_id)));
+fn set_system_columns<'e>(event: &'e Event, level_name: &'e str, mut set: impl FnMut(CommonColumn, Cell<'e>)) {
+    set(CommonColumn::TimeGenerated, Cell::Time(event.time));
+    set(CommonColumn::Computer, Cell::Text(event.get(&event.computer)));
+    set(CommonColumn::Channel, Cell::Text(event.get(&event.channel)));
+    set(CommonColumn::EventID, Cell::Text(event.get(&event.event_id)));
+    set(CommonColumn::EventLevelName, Cell::Text(level_name));
+    set(CommonColumn::Task, Cell::Text(event.get(&event.task)));
+    set(CommonColumn::Opcode, Cell::Text(event.get(&event.opcode)));
+    set(CommonColumn::Keywords, Cell::Text(event.get(&event.keywords)));
+    set(CommonColumn::Version, Cell::Text(event.get(&event.version)));
+    set(CommonColumn::EventRecordId, Cell::Text(event.get(&event.event_record_id)));
+    set(CommonColumn::SystemProcessId, Cell::Text(event.get(&event.process_id)));
+    set(CommonColumn::SystemThreadId, Cell::Text(event.get(&event.thread_id)));
+    set(CommonColumn::SystemUserId, Cell::Text(event.get(&event.user_id)));
+    set(CommonColumn::Correlation, Cell::Text(event.get(&event.activity_id)));
 }
 
 impl Tables {
@@ -1933,6 +1932,7 @@ impl Tables {
         let layout = EvtxTable::SecurityEvent.layout();
         let mut row = Row::with_capacity(event.fields.len() + 25);
         let resolved = event.security_columns.len() == event.fields.len();
+        debug_assert!(resolved || event.security_columns.is_empty(), "one column per field, or none");
         for (k, (name, value)) in event.fields().enumerate() {
             let column = if resolved { event.security_columns[k] } else { security_column(name) };
             let set = column != NO_COLUMN && row.set(usize::from(column), Cell::Text(value));
@@ -1945,23 +1945,23 @@ impl Tables {
                 }
             }
         }
-        let mut set = |column: Fixed, cell| {
+        let mut set = |column: CommonColumn, cell| {
             if let Some(i) = layout.fixed[column as usize] {
                 row.set(i, cell);
             }
         };
         set_system_columns(event, level_name, &mut set);
-        set(Fixed::EventSourceName, Cell::Text(event.get(&event.provider)));
-        set(Fixed::Level, Cell::Text(event.get(&event.level)));
-        set(Fixed::EventData, Cell::Text(&event.event_data_xml));
-        set(Fixed::Type, Cell::Text("SecurityEvent"));
-        set(Fixed::Activity, Cell::Text(activity));
-        set(Fixed::Account, Cell::Text(account));
-        set(Fixed::AccountType, Cell::Text(account_type));
-        set(Fixed::TargetAccount, Cell::Text(target));
-        set(Fixed::SubjectAccount, Cell::Text(subject));
-        set(Fixed::LogonTypeName, Cell::Text(logon_type_name));
-        set(Fixed::Process, Cell::Text(process));
+        set(CommonColumn::EventSourceName, Cell::Text(event.get(&event.provider)));
+        set(CommonColumn::Level, Cell::Text(event.get(&event.level)));
+        set(CommonColumn::EventData, Cell::Text(&event.event_data_xml));
+        set(CommonColumn::Type, Cell::Text("SecurityEvent"));
+        set(CommonColumn::Activity, Cell::Text(activity));
+        set(CommonColumn::Account, Cell::Text(account));
+        set(CommonColumn::AccountType, Cell::Text(account_type));
+        set(CommonColumn::TargetAccount, Cell::Text(target));
+        set(CommonColumn::SubjectAccount, Cell::Text(subject));
+        set(CommonColumn::LogonTypeName, Cell::Text(logon_type_name));
+        set(CommonColumn::Process, Cell::Text(process));
         report.load.conversion_failures += self.security.push(&row);
         report.security_events += 1;
     }
@@ -1969,19 +1969,19 @@ impl Tables {
     fn push_windows(&mut self, event: &Event, level_name: &str, report: &mut EvtxReport) {
         let layout = EvtxTable::WindowsEvent.layout();
         let mut row = Row::with_capacity(20);
-        let mut set = |column: Fixed, cell| {
+        let mut set = |column: CommonColumn, cell| {
             if let Some(i) = layout.fixed[column as usize] {
                 row.set(i, cell);
             }
         };
         set_system_columns(event, level_name, &mut set);
-        set(Fixed::EventLevel, Cell::Text(event.get(&event.level)));
-        set(Fixed::Provider, Cell::Text(event.get(&event.provider)));
-        set(Fixed::EventData, Cell::Dynamic(&event.bag));
+        set(CommonColumn::EventLevel, Cell::Text(event.get(&event.level)));
+        set(CommonColumn::Provider, Cell::Text(event.get(&event.provider)));
+        set(CommonColumn::EventData, Cell::Dynamic(&event.bag));
         if self.raw_event_data {
-            set(Fixed::RawEventData, Cell::Text(&event.xml));
+            set(CommonColumn::RawEventData, Cell::Text(&event.xml));
         }
-        set(Fixed::Type, Cell::Text("WindowsEvent"));
+        set(CommonColumn::Type, Cell::Text("WindowsEvent"));
         report.load.conversion_failures += self.windows.push(&row);
         report.windows_events += 1;
     }

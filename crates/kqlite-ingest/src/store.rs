@@ -40,6 +40,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 pub const MANIFEST: &str = "kqlite-store.json";
+/// The store layout this code writes: 2 since parts may leave out columns
+/// without values (1 had every column in every part; 2 reads it too).
+const STORE_VERSION: u64 = 2;
 const ROW_GROUP_ROWS: usize = 65_536;
 const PAGE_ROWS: usize = 4096;
 /// A row group is written out once its encoded size passes this.
@@ -100,6 +103,13 @@ impl Manifest {
         };
         let bad = |what: &str| format!("{}: not a kqlite store manifest ({what})", path.display());
         let doc: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        if let Some(version) = doc.get("version").and_then(Value::as_u64).filter(|v| *v > STORE_VERSION) {
+            return Err(format!(
+                "{}: a store of layout version {version}, newer than this kqlite reads ({STORE_VERSION}): use a \
+                 newer kqlite",
+                path.display()
+            ));
+        }
         let mut manifest = Manifest::default();
         for (name, columns) in doc.get("tables").and_then(Value::as_object).ok_or_else(|| bad("no tables"))? {
             let mut defs = Vec::new();
@@ -131,7 +141,7 @@ impl Manifest {
                 (name.clone(), Value::Array(columns.iter().map(|c| json!([c.name, c.ty.name()])).collect()))
             })
             .collect();
-        let doc = json!({ "version": 1, "tables": tables, "files": self.files });
+        let doc = json!({ "version": STORE_VERSION, "tables": tables, "files": self.files });
         let text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
         let temporary = dir.join(format!(".{MANIFEST}.tmp"));
         std::fs::write(&temporary, text)
@@ -321,7 +331,7 @@ struct OpenPart {
     table_columns: Vec<ColumnDef>,
     /// Which of them the part holds ([`present_columns`] of its rows).
     holds: Vec<bool>,
-    /// Their indexes.
+    /// The indexes in `table_columns` of the columns it holds.
     indexes: Vec<usize>,
     temporary: PathBuf,
     target: PathBuf,
@@ -383,9 +393,9 @@ impl<'d> Parts<'d> {
             // batch fills some the part left out): later rows go to a new
             // part that also holds the old part's columns. The table's
             // columns only grow at the end, so indexes stay valid.
-            let grown = part.table_columns.len() != columns.len()
+            let needs_new_part = part.table_columns.len() != columns.len()
                 || holds.iter().zip(&part.holds).any(|(&now, &before)| now && !before);
-            if grown {
+            if needs_new_part {
                 for (now, &before) in holds.iter_mut().zip(&part.holds) {
                     *now |= before;
                 }
@@ -686,6 +696,17 @@ mod tests {
             .map(|row| kqlite_engine::output::cell_text(schema.batches[0].column(0).as_ref(), row, KqlType::String))
             .collect();
         assert_eq!(listed, ["TimeGenerated", "A", "B", "N"]);
+    }
+
+    #[test]
+    fn a_store_of_a_newer_layout_is_refused_with_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST), r#"{"version": 3, "tables": {}, "files": []}"#).unwrap();
+        let error = store_tables(dir.path()).unwrap_err();
+        assert!(error.contains("layout version 3, newer than this kqlite reads (2)"), "{error}");
+        std::fs::write(dir.path().join(MANIFEST), r#"{"version": 1, "tables": {"T": [["A", "string"]]}, "files": []}"#)
+            .unwrap();
+        assert_eq!(store_tables(dir.path()).unwrap()["T"], [ColumnDef::new("A", KqlType::String)]);
     }
 
     #[test]

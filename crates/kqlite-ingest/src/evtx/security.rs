@@ -161,7 +161,7 @@ pub fn logon_type_name(logon_type: i64) -> String {
     format!("{logon_type} - {name}")
 }
 
-/// `DOMAIN\\user` into `out` (cleared first, its room reused); empty when
+/// `DOMAIN\user` into `out` (cleared first, its room reused); empty when
 /// both parts are missing.
 pub fn write_qualified_account(out: &mut String, domain: Option<&str>, user: Option<&str>) {
     out.clear();
