@@ -190,7 +190,19 @@ fn ingest_on_the_fly(
     if ingested.unread > 0 {
         *unread_latest = ingested.latest_time;
     }
+    let left_out: Vec<String> = ingested
+        .unread_tables
+        .iter()
+        .filter(|t| !ingested.tables.iter().any(|loaded| &loaded.name == *t))
+        .cloned()
+        .collect();
     kqlite_ingest::register_tables(session, ingested.tables).map_err(|e| anyhow!(e))?;
+    // A table whose every record the query cannot match (`where false`) was
+    // read and left out: it exists, empty, rather than being unknown.
+    for table in left_out {
+        let columns = kqlite_ingest::catalog::table_schema(&table).map(<[_]>::to_vec).unwrap_or_default();
+        session.register_batches(&table, columns, Vec::new()).map_err(|e| anyhow!(e))?;
+    }
     Ok(None)
 }
 
