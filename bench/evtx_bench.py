@@ -15,7 +15,8 @@ then times, in the same run and on the same files:
 
 in rounds (`--runs`, 3 by default), each tool once a round, and prints each
 round's times and ratios, then the median wall time, peak RSS (of the
-process itself, from wait4) and the ratio of medians to evtx_dump.
+process itself, from wait4), the ratio of medians to evtx_dump and the
+median CPU seconds (user + system, all threads).
 Targets: ingest <= 1.0x evtx_dump, hunt < evtx_dump, peak RSS <= 1 GiB.
 
     CARGO_TARGET_DIR=/work/target-release cargo build --release -p kqlite-cli
@@ -35,7 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(argv, stdout=subprocess.DEVNULL):
-    """Runs argv; returns (wall seconds, peak RSS bytes, exit status, stderr tail)."""
+    """Runs argv; returns (wall seconds, peak RSS bytes, exit status, stderr
+    tail, CPU seconds: user + system of all its threads)."""
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
     # Read stderr in full so the child never blocks on it, then reap with wait4 for its own rusage.
@@ -43,7 +45,8 @@ def run(argv, stdout=subprocess.DEVNULL):
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - start
-    return wall, usage.ru_maxrss * 1024, proc.returncode, err.decode(errors="replace")[-2000:]
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_maxrss * 1024, proc.returncode, err.decode(errors="replace")[-2000:], cpu
 
 
 def evtx_files(directory):
@@ -74,7 +77,7 @@ def main():
     size = sum(os.path.getsize(f) for f in files)
     if size < args.mb * 1024 * 1024 * 0.95:
         shutil.rmtree(args.dir, ignore_errors=True)
-        wall, rss, rc, err = run([gen, args.dir, str(args.mb), str(args.files)], stdout=None)
+        wall, rss, rc, err, _ = run([gen, args.dir, str(args.mb), str(args.files)], stdout=None)
         if rc != 0:
             sys.exit(f"gen_evtx failed ({rc}): {err}")
         print(f"generated in {wall:.1f} s")
@@ -88,57 +91,59 @@ def main():
     # conditions; a shared VM's speed drifts by tens of percent over minutes.
     for round_number in range(args.runs):
         if "evtx_dump" not in args.skip:
-            total, peak = 0.0, 0
+            total, peak, total_cpu = 0.0, 0, 0.0
             for f in files:
-                wall, rss, rc, err = run([args.evtx_dump, "-o", "jsonl", f])
+                wall, rss, rc, err, cpu = run([args.evtx_dump, "-o", "jsonl", f])
                 if rc != 0:
                     sys.exit(f"evtx_dump failed on {f} ({rc}): {err}")
                 total += wall
                 peak = max(peak, rss)
-            results.setdefault("evtx_dump -o jsonl (per file)", []).append((total, peak))
+                total_cpu += cpu
+            results.setdefault("evtx_dump -o jsonl (per file)", []).append((total, peak, total_cpu))
 
         if "ingest" not in args.skip:
             store = args.dir.rstrip("/") + "-store"
             shutil.rmtree(store, ignore_errors=True)
-            wall, rss, rc, err = run([kqlite, "ingest", args.dir, "--store", store, "-q"], stdout=None)
+            wall, rss, rc, err, cpu = run([kqlite, "ingest", args.dir, "--store", store, "-q"], stdout=None)
             if rc != 0:
                 sys.exit(f"kqlite ingest failed ({rc}): {err}")
             if round_number == 0:
                 print(err.strip()[-600:])
-            results.setdefault("kqlite ingest --store", []).append((wall, rss))
+            results.setdefault("kqlite ingest --store", []).append((wall, rss, cpu))
 
         if "read" not in args.skip:
             # The same reading without the store (no Parquet, no SHA-256):
             # what writing the store costs is the difference.
-            wall, rss, rc, err = run([kqlite, "ingest", args.dir, "-q"], stdout=None)
+            wall, rss, rc, err, cpu = run([kqlite, "ingest", args.dir, "-q"], stdout=None)
             if rc != 0:
                 sys.exit(f"kqlite ingest (no store) failed ({rc}): {err}")
-            results.setdefault("kqlite ingest (read only)", []).append((wall, rss))
+            results.setdefault("kqlite ingest (read only)", []).append((wall, rss, cpu))
 
         if "hunt" not in args.skip and has_hunt:
-            wall, rss, rc, err = run([kqlite, "hunt", args.dir, "--format", "json"])
+            wall, rss, rc, err, cpu = run([kqlite, "hunt", args.dir, "--format", "json"])
             # hunt exits 1 when it has findings and 2 when a rule failed to run.
             if rc not in (0, 1, 2):
                 sys.exit(f"kqlite hunt failed ({rc}): {err}")
             if round_number == 0:
                 print(f"hunt exit status {rc}: {err.strip()[-400:]}")
-            results.setdefault("kqlite hunt --format json", []).append((wall, rss))
+            results.setdefault("kqlite hunt --format json", []).append((wall, rss, cpu))
 
     base_name = "evtx_dump -o jsonl (per file)"
     base = results.get(base_name)
     if args.runs > 1:
         print(f"\nround by round (wall s, and the ratio to evtx_dump in the same round):")
         for name, runs in results.items():
-            cells = [f"{w:.2f}" + (f" ({w / base[i][0]:.2f}x)" if base and name != base_name else "") for i, (w, _) in enumerate(runs)]
+            cells = [f"{w:.2f}" + (f" ({w / base[i][0]:.2f}x)" if base and name != base_name else "") for i, (w, _, _) in enumerate(runs)]
             print(f"  {name:32} " + "  ".join(cells))
-    print(f"\n{'command':32} {'median s':>9} {'MiB/s':>8} {'peak RSS MiB':>13} {'vs evtx_dump':>13}")
+    print(f"\n{'command':32} {'median s':>9} {'MiB/s':>8} {'peak RSS MiB':>13} {'vs evtx_dump':>13} {'CPU s':>6}")
     for name, runs in results.items():
-        wall = statistics.median(w for w, _ in runs)
-        rss = max(r for _, r in runs)
+        wall = statistics.median(w for w, _, _ in runs)
+        rss = max(r for _, r, _ in runs)
+        cpu = statistics.median(c for _, _, c in runs)
         ratio = "-"
         if base:
-            ratio = f"{wall / statistics.median(w for w, _ in base):.2f}x"
-        print(f"{name:32} {wall:9.2f} {size / 2**20 / wall:8.1f} {rss / 2**20:13.0f} {ratio:>13}")
+            ratio = f"{wall / statistics.median(w for w, _, _ in base):.2f}x"
+        print(f"{name:32} {wall:9.2f} {size / 2**20 / wall:8.1f} {rss / 2**20:13.0f} {ratio:>13} {cpu:6.2f}")
 
 if __name__ == "__main__":
     main()
