@@ -190,12 +190,7 @@ pub fn register(session: &mut Session, watchlists: &[Watchlist]) -> Result<(), S
         Arc::new(updated.finish()),
         Arc::new(item_id.finish()),
     ];
-    let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(
-        columns
-            .iter()
-            .map(|c| datafusion::arrow::datatypes::Field::new(&c.name, c.ty.arrow(), true))
-            .collect::<Vec<_>>(),
-    ));
+    let schema = kqlite_engine::arrow_schema(&columns);
     let batch = RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())?;
     session.register_batches("Watchlist", columns, vec![batch])?;
     session.define_named_functions("_GetWatchlist", GET_WATCHLIST).map_err(|e| e.render(GET_WATCHLIST, "_GetWatchlist"))

@@ -27,4 +27,4 @@ pub mod udf;
 
 pub use scan_needs::{ScanNeeds, TableNeeds};
 pub use session::{Clock, QueryError, QueryResult, Session};
-pub use types::{ColumnDef, KqlType};
+pub use types::{arrow_schema, ColumnDef, KqlType};

@@ -2,7 +2,7 @@
 
 use crate::binder::{BindError, Binder, Relation, TableResolver};
 use crate::types::{ColumnDef, KqlType};
-use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
 use datafusion::common::TableReference;
@@ -159,12 +159,7 @@ impl Session {
         columns: Vec<ColumnDef>,
         batches: Vec<RecordBatch>,
     ) -> Result<(), String> {
-        let schema = Arc::new(Schema::new(
-            columns
-                .iter()
-                .map(|c| datafusion::arrow::datatypes::Field::new(&c.name, c.ty.arrow(), true))
-                .collect::<Vec<_>>(),
-        ));
+        let schema = crate::types::arrow_schema(&columns);
         let batches = batches
             .into_iter()
             .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()).map_err(|e| e.to_string()))
@@ -236,13 +231,8 @@ impl Session {
         let absolute = std::fs::canonicalize(dir).map_err(|e| format!("cannot open {dir}: {e}"))?;
         let url = ListingTableUrl::parse(absolute.to_string_lossy()).map_err(|e| e.to_string())?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let schema = Arc::new(Schema::new(
-            columns
-                .iter()
-                .map(|c| datafusion::arrow::datatypes::Field::new(&c.name, c.ty.arrow(), true))
-                .collect::<Vec<_>>(),
-        ));
-        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+        let config =
+            ListingTableConfig::new(url).with_listing_options(options).with_schema(crate::types::arrow_schema(columns));
         let table = ListingTable::try_new(config).map_err(|e| e.to_string())?;
         // Left-out string columns read as nulls: `may_have_null_strings` makes them empty.
         self.tables.insert(

@@ -108,6 +108,15 @@ impl ColumnDef {
     }
 }
 
+/// The Arrow schema of batches with these KQL columns (every field
+/// nullable, of the engine's Arrow type: [`KqlType::arrow`]).
+pub fn arrow_schema(columns: &[ColumnDef]) -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    std::sync::Arc::new(Schema::new(
+        columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>(),
+    ))
+}
+
 /// Nanoseconds per unit, for timespans.
 pub const NANOS_PER_TICK: i64 = 100;
 pub const NANOS_PER_MICRO: i64 = 1_000;

@@ -5,11 +5,10 @@
 use crate::columns::{widen, ColumnBuilder};
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef};
 use datafusion::arrow::compute::{cast, concat_batches};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::output::cell_text;
 use kqlite_engine::{ColumnDef, KqlType};
-use std::sync::Arc;
 
 /// The columns of `into` widened to also hold `more`: new columns are
 /// appended; a column whose types differ gets the type both fit in.
@@ -33,7 +32,7 @@ pub fn unite(into: &mut Vec<ColumnDef>, more: &[ColumnDef]) -> bool {
 }
 
 pub fn schema_of(columns: &[ColumnDef]) -> SchemaRef {
-    Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>()))
+    kqlite_engine::arrow_schema(columns)
 }
 
 /// `batch` (with KQL `from` columns) as a batch of `to` columns: missing
@@ -187,6 +186,7 @@ pub fn coalesce(schema: &SchemaRef, batches: Vec<RecordBatch>, limit: usize) -> 
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Int32Array, Int64Array, StringArray, TimestampMillisecondArray};
+    use std::sync::Arc;
 
     #[test]
     fn merged_columns_widen_and_fill() {

@@ -25,7 +25,7 @@ use crate::columns::ColumnBuilder;
 use crate::tabular::{LoadReport, LoadedTable};
 use ::evtx::err::EvtxError;
 use ::evtx::{EvtxChunkData, EvtxParser, EvtxRecord, ParserSettings};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::dynamic::{DynValue, ObjectEncoder};
 use kqlite_engine::time::parse_datetime;
@@ -80,7 +80,7 @@ struct Layout {
     schema: SchemaRef,
     index: HashMap<&'static str, usize, BuildHasherDefault<Fnv>>,
     /// The index of each [`CommonColumn`] column, when the table has it.
-    fixed: [Option<usize>; CommonColumn::ALL.len()],
+    fixed: [Option<usize>; CommonColumn::NAMES.len()],
 }
 
 /// The columns rows set by name whatever the event: resolved to indexes
@@ -117,54 +117,51 @@ enum CommonColumn {
     Process,
 }
 
-// `ALL` lists every variant, in order.
-const _: () = assert!(CommonColumn::Process as usize + 1 == CommonColumn::ALL.len());
+// `NAMES` names every variant.
+const _: () = assert!(CommonColumn::Process as usize + 1 == CommonColumn::NAMES.len());
 
 impl CommonColumn {
-    const ALL: [(CommonColumn, &'static str); 28] = [
-        (CommonColumn::TimeGenerated, "TimeGenerated"),
-        (CommonColumn::Computer, "Computer"),
-        (CommonColumn::Channel, "Channel"),
-        (CommonColumn::EventID, "EventID"),
-        (CommonColumn::EventLevelName, "EventLevelName"),
-        (CommonColumn::Task, "Task"),
-        (CommonColumn::Opcode, "Opcode"),
-        (CommonColumn::Keywords, "Keywords"),
-        (CommonColumn::Version, "Version"),
-        (CommonColumn::EventRecordId, "EventRecordId"),
-        (CommonColumn::SystemProcessId, "SystemProcessId"),
-        (CommonColumn::SystemThreadId, "SystemThreadId"),
-        (CommonColumn::SystemUserId, "SystemUserId"),
-        (CommonColumn::Correlation, "Correlation"),
-        (CommonColumn::EventSourceName, "EventSourceName"),
-        (CommonColumn::Level, "Level"),
-        (CommonColumn::EventLevel, "EventLevel"),
-        (CommonColumn::Provider, "Provider"),
-        (CommonColumn::EventData, "EventData"),
-        (CommonColumn::RawEventData, "RawEventData"),
-        (CommonColumn::Type, "Type"),
-        (CommonColumn::Activity, "Activity"),
-        (CommonColumn::Account, "Account"),
-        (CommonColumn::AccountType, "AccountType"),
-        (CommonColumn::TargetAccount, "TargetAccount"),
-        (CommonColumn::SubjectAccount, "SubjectAccount"),
-        (CommonColumn::LogonTypeName, "LogonTypeName"),
-        (CommonColumn::Process, "Process"),
+    /// Each variant's column name, at its index.
+    const NAMES: [&'static str; 28] = [
+        "TimeGenerated",
+        "Computer",
+        "Channel",
+        "EventID",
+        "EventLevelName",
+        "Task",
+        "Opcode",
+        "Keywords",
+        "Version",
+        "EventRecordId",
+        "SystemProcessId",
+        "SystemThreadId",
+        "SystemUserId",
+        "Correlation",
+        "EventSourceName",
+        "Level",
+        "EventLevel",
+        "Provider",
+        "EventData",
+        "RawEventData",
+        "Type",
+        "Activity",
+        "Account",
+        "AccountType",
+        "TargetAccount",
+        "SubjectAccount",
+        "LogonTypeName",
+        "Process",
     ];
 }
 
 impl Layout {
     fn new(table: EvtxTable) -> Layout {
         let columns = catalog::table_schema(table.name()).expect("the catalog has the Windows event tables");
-        let schema =
-            Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>()));
+        let schema = kqlite_engine::arrow_schema(columns);
         assert!(columns.len() <= 512, "a Row tracks at most 512 columns");
         let index: HashMap<&'static str, usize, BuildHasherDefault<Fnv>> =
             columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
-        let fixed = CommonColumn::ALL.map(|(f, name)| {
-            debug_assert_eq!(CommonColumn::ALL[f as usize].1, name, "CommonColumn::ALL is in declaration order");
-            index.get(name).copied()
-        });
+        let fixed = CommonColumn::NAMES.map(|name| index.get(name).copied());
         Layout { columns, schema, index, fixed }
     }
 }
@@ -1764,43 +1761,20 @@ pub(crate) fn security_column(name: &str) -> u16 {
     }
 }
 
-/// Whether each `SecurityEvent` column is one of [`SECURITY_RESERVED`].
+/// Whether each `SecurityEvent` column is one a row sets whatever the
+/// event (a [`CommonColumn`]: from `System`, or computed); an `EventData`
+/// field of such a name stays in `EventData` only.
 fn security_reserved() -> &'static [bool] {
     static RESERVED: OnceLock<Vec<bool>> = OnceLock::new();
     RESERVED.get_or_init(|| {
-        EvtxTable::SecurityEvent.columns().iter().map(|c| SECURITY_RESERVED.contains(&c.name.as_str())).collect()
+        let layout = EvtxTable::SecurityEvent.layout();
+        let mut reserved = vec![false; layout.columns.len()];
+        for &i in layout.fixed.iter().flatten() {
+            reserved[i] = true;
+        }
+        reserved
     })
 }
-
-/// Columns filled from `System` or computed; an `EventData` field with one of
-/// these names stays in `EventData` only.
-const SECURITY_RESERVED: &[&str] = &[
-    "TimeGenerated",
-    "Computer",
-    "Channel",
-    "EventSourceName",
-    "EventID",
-    "Level",
-    "EventLevelName",
-    "Task",
-    "Opcode",
-    "Keywords",
-    "Version",
-    "EventRecordId",
-    "SystemProcessId",
-    "SystemThreadId",
-    "SystemUserId",
-    "Correlation",
-    "EventData",
-    "Type",
-    "Activity",
-    "Account",
-    "AccountType",
-    "TargetAccount",
-    "SubjectAccount",
-    "LogonTypeName",
-    "Process",
-];
 
 struct Tables {
     /// `Activity` by EventID, made once.

@@ -45,7 +45,7 @@ use crate::columns::ColumnBuilder;
 use crate::source::{Content, Source};
 use crate::tabular::{LoadReport, LoadedTable};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::time::parse_datetime;
 use kqlite_engine::types::{NANOS_PER_DAY, NANOS_PER_MICRO, NANOS_PER_SECOND};
@@ -704,8 +704,7 @@ fn bsd_nanos(year: i32, month: u32, day: u32, seconds: u32, nanos: u32) -> Optio
 
 fn build_table(records: &[Record], report: &mut LoadReport) -> LoadedTable {
     let columns: Vec<ColumnDef> = catalog::table_schema(TABLE).expect("Syslog is a built-in table").to_vec();
-    let schema =
-        Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>()));
+    let schema = kqlite_engine::arrow_schema(&columns);
     let mut builders: Vec<ColumnBuilder> = columns.iter().map(|c| ColumnBuilder::new(c.ty)).collect();
     let mut batches = Vec::new();
     let mut pending = 0;

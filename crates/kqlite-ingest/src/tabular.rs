@@ -26,12 +26,10 @@
 
 use crate::catalog;
 use crate::columns::{infer_json_type, infer_text_type, widen, ColumnBuilder};
-use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::{ColumnDef, KqlType};
 use serde_json::{Map, Value};
 use std::path::Path;
-use std::sync::Arc;
 
 const BATCH_ROWS: usize = 8192;
 
@@ -530,8 +528,7 @@ fn build_table(table: &str, records: Records, location: &str, report: &mut LoadR
             }
         }
     }
-    let schema =
-        Arc::new(Schema::new(columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect::<Vec<_>>()));
+    let schema = kqlite_engine::arrow_schema(&columns);
     let mut builders: Vec<ColumnBuilder> = columns.iter().map(|c| ColumnBuilder::new(c.ty)).collect();
     let mut batches = Vec::new();
     let mut pending = 0usize;

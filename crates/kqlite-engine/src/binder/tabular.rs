@@ -639,9 +639,7 @@ impl<'r> Binder<'r> {
 
     fn values_relation(&mut self, rows: Vec<Vec<Expr>>, columns: Vec<ColumnDef>, span: Span) -> BindResult<Relation> {
         if rows.is_empty() {
-            let fields: Vec<Field> = columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), true)).collect();
-            let schema = Arc::new(Schema::new(fields));
-            let batch = RecordBatch::new_empty(schema);
+            let batch = RecordBatch::new_empty(crate::types::arrow_schema(&columns));
             let (plan, _) = self.resolver.temporary(batch).at(span)?;
             return Ok(Relation { plan, columns });
         }

@@ -859,25 +859,12 @@ fn push_utf16(out: &mut String, bytes: &[u8]) {
 }
 
 /// Decimal digits of `v`, without `fmt`'s machinery.
-fn push_u64(out: &mut String, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+fn push_u64(out: &mut String, v: u64) {
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 fn push_i64(out: &mut String, v: i64) {
-    if v < 0 {
-        out.push('-');
-    }
-    push_u64(out, v.unsigned_abs());
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 fn push_escaped_controls(out: &mut String, text: &str) {
