@@ -184,7 +184,7 @@ pub async fn run_case(dir: &Path, root: &Path, rules: &RuleSet, functions: &[(St
     let expected_path = dir.join("expected.yaml");
     let expected: Expected = match std::fs::read_to_string(&expected_path)
         .map_err(|e| e.to_string())
-        .and_then(|t| serde_yaml::from_str(&t).map_err(|e| e.to_string()))
+        .and_then(|t| serde_norway::from_str(&t).map_err(|e| e.to_string()))
     {
         Ok(e) => e,
         Err(e) => {

@@ -124,7 +124,7 @@ pub struct Pivot {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RuleFile {
-    id: serde_yaml::Value,
+    id: serde_norway::Value,
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -132,13 +132,13 @@ struct RuleFile {
     #[serde(default)]
     required_data_connectors: Option<Vec<Connector>>,
     #[serde(default)]
-    query_frequency: Option<serde_yaml::Value>,
+    query_frequency: Option<serde_norway::Value>,
     #[serde(default)]
-    query_period: Option<serde_yaml::Value>,
+    query_period: Option<serde_norway::Value>,
     #[serde(default)]
     trigger_operator: Option<String>,
     #[serde(default)]
-    trigger_threshold: Option<serde_yaml::Value>,
+    trigger_threshold: Option<serde_norway::Value>,
     #[serde(default)]
     tactics: Option<Vec<String>>,
     #[serde(default)]
@@ -147,11 +147,11 @@ struct RuleFile {
     #[serde(default)]
     entity_mappings: Option<Vec<EntityMapping>>,
     #[serde(default)]
-    custom_details: Option<serde_yaml::Mapping>,
+    custom_details: Option<serde_norway::Mapping>,
     #[serde(default)]
     alert_details_override: Option<AlertDetailsOverride>,
     #[serde(default)]
-    version: Option<serde_yaml::Value>,
+    version: Option<serde_norway::Value>,
     #[serde(default)]
     kind: Option<String>,
     #[serde(default)]
@@ -163,7 +163,7 @@ struct RuleFile {
     #[serde(default)]
     response_steps: Option<Vec<String>>,
     #[serde(default)]
-    parameters: Option<serde_yaml::Mapping>,
+    parameters: Option<serde_norway::Mapping>,
     #[serde(default)]
     finding_reasons: Option<Vec<FindingReason>>,
     #[serde(default)]
@@ -195,11 +195,11 @@ struct ParameterDoc {
     hours_of_day: bool,
 }
 
-fn scalar_text(value: &serde_yaml::Value) -> Option<String> {
+fn scalar_text(value: &serde_norway::Value) -> Option<String> {
     match value {
-        serde_yaml::Value::String(s) => Some(s.clone()),
-        serde_yaml::Value::Number(n) => Some(n.to_string()),
-        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        serde_norway::Value::String(s) => Some(s.clone()),
+        serde_norway::Value::Number(n) => Some(n.to_string()),
+        serde_norway::Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
@@ -214,7 +214,7 @@ impl Rule {
 
     /// Parses a rule from YAML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str, stem: &str) -> Result<Rule, String> {
-        let file: RuleFile = serde_yaml::from_str(text).map_err(|e| format!("{origin}: not a valid rule: {e}"))?;
+        let file: RuleFile = serde_norway::from_str(text).map_err(|e| format!("{origin}: not a valid rule: {e}"))?;
         let id = scalar_text(&file.id).ok_or_else(|| format!("{origin}: 'id' must be a string"))?;
         let severity: Severity = file.severity.parse().map_err(|e| format!("{origin}: field 'severity': {e}"))?;
         let kind = file.kind.unwrap_or_else(|| "Scheduled".to_string());
@@ -256,7 +256,7 @@ impl Rule {
                     lets.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
                 ));
             }
-            let doc: ParameterDoc = serde_yaml::from_value(value.clone())
+            let doc: ParameterDoc = serde_norway::from_value(value.clone())
                 .map_err(|e| format!("{origin}: field 'parameters.{name}': {e}"))?;
             parameters.push(Parameter { name, description: doc.description, hours_of_day: doc.hours_of_day });
         }

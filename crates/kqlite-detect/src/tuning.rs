@@ -30,7 +30,7 @@ pub struct RuleTuning {
     pub severity: Option<String>,
     /// Top-level let name → KQL value (kept in file order).
     #[serde(default)]
-    pub parameters: serde_yaml::Mapping,
+    pub parameters: serde_norway::Mapping,
     #[serde(default)]
     pub exclude: Vec<Exclusion>,
 }
@@ -88,7 +88,7 @@ impl Tuning {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read tuning file {origin}: {e}"))?;
         let file: TuningFile =
-            serde_yaml::from_str(&text).map_err(|e| format!("{origin}: not a valid tuning file: {e}"))?;
+            serde_norway::from_str(&text).map_err(|e| format!("{origin}: not a valid tuning file: {e}"))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let watchlists = match &file.watchlists {
             Some(dir) => watchlist::load_dir(&base.join(dir)).map_err(|e| format!("{origin}: {e}"))?,
@@ -179,9 +179,9 @@ impl Tuning {
             for (k, v) in &t.parameters {
                 let name = k.as_str().ok_or("parameter names must be strings")?.to_string();
                 let value = match v {
-                    serde_yaml::Value::String(s) => s.clone(),
-                    serde_yaml::Value::Number(n) => n.to_string(),
-                    serde_yaml::Value::Bool(b) => b.to_string(),
+                    serde_norway::Value::String(s) => s.clone(),
+                    serde_norway::Value::Number(n) => n.to_string(),
+                    serde_norway::Value::Bool(b) => b.to_string(),
                     _ => return Err(format!("parameter '{name}': the value must be KQL text")),
                 };
                 out.push((name, value));

@@ -114,6 +114,12 @@ impl DynValue {
     }
 }
 
+/// Appends a dynamic string, as `DynValue::String(s).encode_into(out)` would,
+/// without building the value (readers encode millions of fields).
+pub fn encode_string(out: &mut Vec<u8>, s: &str) {
+    encode_str(out, STRING, s);
+}
+
 fn encode_str(out: &mut Vec<u8>, tag: u8, s: &str) {
     out.push(tag);
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());

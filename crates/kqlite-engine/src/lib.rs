@@ -25,6 +25,10 @@ pub mod time;
 pub mod types;
 pub mod udf;
 
+/// Rows in a record batch, for every batch kqlite builds: readers, the store
+/// and the engine's own operators (DataFusion's default batch size).
+pub const BATCH_ROWS: usize = 8192;
+
 pub use scan_needs::{ScanNeeds, TableNeeds};
 pub use session::{Clock, QueryError, QueryResult, Session};
 pub use types::{arrow_schema, ColumnDef, KqlType};

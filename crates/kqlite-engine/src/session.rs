@@ -137,7 +137,7 @@ impl Session {
         // many rows rather than DataFusion's 100,000: kqlite's make_set and
         // dcount states cost more to build and merge than the built-ins'
         // (measured on the T1021 rule: about 50 ms less on 208K rows).
-        config.options_mut().execution.skip_partial_aggregation_probe_rows_threshold = 8192;
+        config.options_mut().execution.skip_partial_aggregation_probe_rows_threshold = crate::BATCH_ROWS;
         Session {
             ctx: SessionContext::new_with_config(config),
             tables: BTreeMap::new(),

@@ -275,7 +275,7 @@ fn read_parquet(source: &Source, sink: &mut Sink) -> Outcome {
         .map_err(|e| e.to_string())
         .and_then(|f| ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string()))
     {
-        Ok(builder) => builder.with_batch_size(8192),
+        Ok(builder) => builder.with_batch_size(kqlite_engine::BATCH_ROWS),
         Err(e) => return failed(format!("{location}: not a readable Parquet file: {e}")),
     };
     let fields = builder.schema().fields().clone();

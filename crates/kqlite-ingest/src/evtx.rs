@@ -27,8 +27,10 @@ use ::evtx::err::EvtxError;
 use ::evtx::{EvtxChunkData, EvtxParser, EvtxRecord, ParserSettings};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use kqlite_engine::dynamic::encode_string;
 use kqlite_engine::dynamic::{DynValue, ObjectEncoder};
 use kqlite_engine::time::parse_datetime;
+use kqlite_engine::BATCH_ROWS;
 use kqlite_engine::{ColumnDef, KqlType, ScanNeeds};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -1149,14 +1151,6 @@ fn has_repeated_names(event: &Event, xml: &str) -> bool {
     prints.iter().enumerate().any(|(i, p)| prints[..i].iter().enumerate().any(|(j, q)| p == q && names[i] == names[j]))
 }
 
-/// A dynamic string, as `DynValue::String(s).encode()` writes it (see
-/// `kqlite_engine::dynamic`: tag 5, length, UTF-8), without the copy.
-fn encode_string(out: &mut Vec<u8>, s: &str) {
-    out.push(5);
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// The bag of any `EventData`: named `Data` by name, unnamed `Data` under
 /// `Data` (an array when several), other elements (`Binary`) by their name;
 /// repeated names become arrays.
@@ -1354,7 +1348,11 @@ pub(crate) struct EventRows {
 
 impl EventRows {
     pub(crate) fn new() -> EventRows {
-        EventRows { tables: Tables::new(8192, false, Keep::all()), report: EvtxReport::default(), batches: Vec::new() }
+        EventRows {
+            tables: Tables::new(BATCH_ROWS, false, Keep::all()),
+            report: EvtxReport::default(),
+            batches: Vec::new(),
+        }
     }
 
     /// Adds the event's rows; `Err` says why it has none.
@@ -1588,7 +1586,7 @@ impl TableBuilder {
 }
 
 /// [`EvtxOptions::batch_rows`] by default.
-const DEFAULT_BATCH_ROWS: usize = 8192;
+const DEFAULT_BATCH_ROWS: usize = BATCH_ROWS;
 
 /// The room to reserve for a column's values in a file's first batch, its
 /// first value `len` bytes long: a batch of such values, at most 8 MiB
@@ -2042,7 +2040,7 @@ mod tests {
     );
 
     fn load(xmls: &[&str]) -> (Vec<(EvtxTable, RecordBatch)>, EvtxReport) {
-        let mut tables = Tables::new(8192, true, Keep::all());
+        let mut tables = Tables::new(BATCH_ROWS, true, Keep::all());
         let mut report = EvtxReport::default();
         let mut batches = Vec::new();
         let mut sink = |t, b| batches.push((t, b));

@@ -7,13 +7,13 @@
 //! [`crate::tabular`].
 
 use crate::tabular::{self, JsonRecord, LoadReport, LoadedTable, Numbered};
+use kqlite_engine::BATCH_ROWS;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::io::Read;
 
 /// Records handed on at a time.
-const BATCH_RECORDS: usize = 8192;
 
 /// What a document turned out to be.
 pub enum Streamed {
@@ -60,7 +60,7 @@ impl Batcher<'_> {
     fn push(&mut self, record: Result<JsonRecord, String>) {
         self.seen += 1;
         self.pending.push((self.seen, record));
-        if self.pending.len() >= BATCH_RECORDS {
+        if self.pending.len() >= BATCH_ROWS {
             self.flush();
         }
     }
@@ -69,7 +69,7 @@ impl Batcher<'_> {
         if self.pending.is_empty() {
             return;
         }
-        let rows = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_RECORDS));
+        let rows = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_ROWS));
         let (tables, report) = tabular::load_json_records(rows, self.location);
         (self.emit)(tables, report);
     }

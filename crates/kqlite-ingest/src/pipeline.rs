@@ -11,13 +11,13 @@ use crate::progress::{Counters, Progress};
 use crate::source::{self, sniff};
 use crate::tabular::LoadedTable;
 use datafusion::arrow::record_batch::RecordBatch;
+use kqlite_engine::BATCH_ROWS;
 use kqlite_engine::{ColumnDef, Session};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Rows per batch of merged in-memory tables.
-const BATCH_ROWS: usize = 8192;
 
 /// How a run reads its inputs.
 #[derive(Clone, Debug, Default)]

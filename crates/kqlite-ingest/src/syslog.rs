@@ -49,12 +49,12 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::time::parse_datetime;
 use kqlite_engine::types::{NANOS_PER_DAY, NANOS_PER_MICRO, NANOS_PER_SECOND};
+use kqlite_engine::BATCH_ROWS;
 use kqlite_engine::{ColumnDef, KqlType};
 use std::io::{BufRead, Read};
 use std::path::Path;
 use std::sync::Arc;
 
-const BATCH_ROWS: usize = 8192;
 const TABLE: &str = "Syslog";
 
 /// Facility names by number, as rsyslog and Sentinel's Syslog table write them.
@@ -172,13 +172,12 @@ pub fn load_bytes(bytes: &[u8], location: &str, reference: i64) -> (LoadedTable,
 }
 
 /// Records handed on at a time.
-const BATCH_RECORDS: usize = 8192;
 
 /// Opens the input afresh: [`read_syslog`] reads it twice.
 pub type Open<'a> = dyn FnMut() -> std::io::Result<Box<dyn BufRead + 'a>> + 'a;
 
 /// Reads syslog lines as the `Syslog` table, handing `emit` a table of at
-/// most [`BATCH_RECORDS`] records at a time: memory stays bounded whatever
+/// most [`BATCH_ROWS`] records at a time: memory stays bounded whatever
 /// the input size. RFC 3164 dates carry no year, which is inferred from the
 /// end of the input backwards ([`YearPlan`]), so the input is read twice;
 /// `reference` (ns since the epoch) is the file time the last such date is
@@ -208,7 +207,7 @@ pub fn read_syslog(
     let mut invalid_utf8 = 0usize;
     let mut counts = [0usize; 4];
     let (mut without_priority, mut dropped_sd) = (0usize, 0usize);
-    let mut batch: Vec<Record> = Vec::with_capacity(BATCH_RECORDS);
+    let mut batch: Vec<Record> = Vec::with_capacity(BATCH_ROWS);
     let mut flush = |batch: &mut Vec<Record>, report: &mut LoadReport| {
         if !batch.is_empty() {
             emit(build_table(batch, report));
@@ -235,7 +234,7 @@ pub fn read_syslog(
                     record.time = Time::Known(bsd_nanos(year, month, day, seconds, nanos));
                 }
                 batch.push(record);
-                if batch.len() == BATCH_RECORDS {
+                if batch.len() == BATCH_ROWS {
                     flush(&mut batch, &mut report);
                 }
             }

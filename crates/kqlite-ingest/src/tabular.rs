@@ -27,11 +27,10 @@
 use crate::catalog;
 use crate::columns::{infer_json_type, infer_text_type, widen, ColumnBuilder};
 use datafusion::arrow::record_batch::RecordBatch;
+use kqlite_engine::BATCH_ROWS;
 use kqlite_engine::{ColumnDef, KqlType};
 use serde_json::{Map, Value};
 use std::path::Path;
-
-const BATCH_ROWS: usize = 8192;
 
 /// A table loaded in memory in the engine's Arrow types.
 pub struct LoadedTable {

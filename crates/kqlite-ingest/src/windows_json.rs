@@ -15,6 +15,7 @@
 use crate::evtx::{EventFields, EventRows};
 use crate::tabular::{LoadReport, LoadedTable};
 use kqlite_engine::time::parse_datetime;
+use kqlite_engine::BATCH_ROWS;
 use serde_json::{Map, Value};
 
 /// Whether a JSON record (the first of a file) is a Windows event in one of
@@ -48,7 +49,6 @@ pub fn read_windows_json(
     location: &str,
     emit: &mut dyn FnMut(Vec<LoadedTable>),
 ) -> LoadReport {
-    const BATCH_RECORDS: usize = 8192;
     let mut rows = EventRows::new();
     let mut read = 0;
     let mut rejected = Vec::new();
@@ -103,7 +103,7 @@ pub fn read_windows_json(
         let record = serde_json::from_str::<Value>(body).map_err(|e| format!("not valid JSON: {e}"));
         take(&mut rows, record, format!("{location}:{number}"));
         since_drain += 1;
-        if since_drain == BATCH_RECORDS {
+        if since_drain == BATCH_ROWS {
             emit(rows.drain());
             since_drain = 0;
         }
