@@ -3,9 +3,11 @@
 //! Arrow types are brought to the engine's.
 
 use crate::columns::{widen, ColumnBuilder};
+use crate::error::ConvertError;
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef};
 use datafusion::arrow::compute::{cast, concat_batches};
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::output::cell_text;
 use kqlite_engine::{ColumnDef, KqlType};
@@ -100,14 +102,14 @@ fn is_time(ty: KqlType) -> bool {
 }
 
 /// A stored (Parquet) array as the engine's array for KQL type `to`.
-pub fn from_stored(array: &ArrayRef, to: KqlType) -> Result<(ArrayRef, usize), String> {
+pub fn from_stored(array: &ArrayRef, to: KqlType) -> Result<(ArrayRef, usize), ConvertError> {
     let target = to.arrow();
     if array.data_type() == &target {
         return Ok((array.clone(), 0));
     }
-    let as_nanos = |array: &ArrayRef, via: DataType| -> Result<ArrayRef, String> {
-        let exact = cast(array, &via).map_err(|e| e.to_string())?;
-        cast(&exact, &DataType::Int64).map_err(|e| e.to_string())
+    let as_nanos = |array: &ArrayRef, via: DataType| -> Result<ArrayRef, ArrowError> {
+        let exact = cast(array, &via)?;
+        cast(&exact, &DataType::Int64)
     };
     match (array.data_type(), to) {
         (DataType::Timestamp(..) | DataType::Date32 | DataType::Date64, KqlType::Datetime) => {
@@ -136,11 +138,15 @@ pub fn from_stored(array: &ArrayRef, to: KqlType) -> Result<(ArrayRef, usize), S
             | (DataType::LargeBinary | DataType::BinaryView, KqlType::Dynamic)
     );
     if plain_cast {
-        return Ok((cast(array, &target).map_err(|e| e.to_string())?, 0));
+        return Ok((cast(array, &target)?, 0));
     }
     // Text, then Kusto's conversion rules (a string column of a known
     // datetime or int column, …).
-    let text = cast(array, &DataType::Utf8).map_err(|e| format!("cannot read {} as {to}: {e}", array.data_type()))?;
+    let text = cast(array, &DataType::Utf8).map_err(|source| ConvertError::AsText {
+        from: array.data_type().clone(),
+        to,
+        source,
+    })?;
     let text = text.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().expect("cast to Utf8");
     let mut builder = ColumnBuilder::new(to);
     let mut failures = 0;

@@ -2,7 +2,8 @@
 //! to a sink as it is made.
 
 use crate::evtx::{read_evtx, read_evtx_from, EvtxOptions};
-use crate::source::{Content, Format, Source};
+use crate::format::Format;
+use crate::source::{Content, Source};
 use crate::tabular::{load_text, load_text_at, table_for_columns, table_name_from_location, LoadReport, LoadedTable};
 use crate::{catalog, conform};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -19,11 +20,6 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// Whether a JSON object is a Windows event from NXLog or Winlogbeat.
-pub fn is_windows_json(map: &serde_json::Map<String, serde_json::Value>) -> bool {
-    crate::windows_json::looks_like_windows_json(map)
-}
-
 /// Reads `source` as `format`, handing batches to `sink`.
 pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &mut Sink) -> Outcome {
     match format {
@@ -32,24 +28,21 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
             // The parser seeks: extracted content is read from its
             // temporary file, and a gzip stream is decompressed to one first
             // (memory stays bounded).
-            let mut from_file = |path: &std::path::Path| match std::fs::File::open(path) {
-                Ok(file) => Ok(read_evtx_from(file, &source.location, evtx, &mut to_sink)),
-                Err(e) => Err(format!("{}: cannot read its extracted copy: {e}", source.location)),
-            };
+            let location = &source.location;
             let report = match &source.content {
-                Content::File => Ok(read_evtx(&source.path, evtx, &mut to_sink)),
-                Content::Bytes(bytes) => {
-                    Ok(read_evtx_from(std::io::Cursor::new(&bytes[..]), &source.location, evtx, &mut to_sink))
-                }
-                Content::Spooled(spool) => from_file(&spool.path),
-                Content::Gzip => match source.reader().and_then(|mut r| crate::source::Spool::write(&mut *r)) {
-                    Ok(spool) => from_file(&spool.path),
-                    Err(e) => Err(format!("{}: {e}", source.location)),
+                Content::File => read_evtx(&source.path, evtx, &mut to_sink),
+                Content::Bytes(bytes) => read_evtx_from(std::io::Cursor::new(&bytes[..]), location, evtx, &mut to_sink),
+                Content::Spooled(spool) => match spool.reopen() {
+                    Ok(file) => read_evtx_from(file, location, evtx, &mut to_sink),
+                    Err(e) => return failed(format!("{location}: cannot read its extracted copy: {e}")),
                 },
-            };
-            let report = match report {
-                Ok(report) => report,
-                Err(error) => return failed(error),
+                Content::Gzip => match source.reader().and_then(|mut r| crate::source::spool(&mut *r)) {
+                    Ok(spool) => match spool.reopen() {
+                        Ok(file) => read_evtx_from(file, location, evtx, &mut to_sink),
+                        Err(e) => return failed(format!("{location}: cannot read its extracted copy: {e}")),
+                    },
+                    Err(e) => return failed(format!("{location}: {e}")),
+                },
             };
             Outcome { report: report.load, error: report.error }
         }
@@ -97,13 +90,11 @@ fn read_json_document(source: &Source, sink: &mut Sink) -> Outcome {
         crate::json_stream::read_json_document(reader, location, &mut |tables, piece| emit(tables, piece, &mut report));
     match streamed {
         Ok(Streamed::Records) => Outcome { report, error: None },
-        Ok(Streamed::Document(map)) => match crate::tabular::load_json_document(map, location) {
-            Ok((tables, piece)) => {
-                emit(tables, piece, &mut report);
-                Outcome { report, error: None }
-            }
-            Err(e) => failed(e),
-        },
+        Ok(Streamed::Document(map)) => {
+            let (tables, piece) = crate::tabular::load_json_document(map, location);
+            emit(tables, piece, &mut report);
+            Outcome { report, error: None }
+        }
         Err((_, 0)) => {
             let bytes = match source.bytes() {
                 Ok(bytes) => bytes,
@@ -186,7 +177,7 @@ fn read_in_chunks(source: &Source, format: Format, sink: &mut Sink) -> Outcome {
                 }
                 absorb_once(report, piece);
             }
-            Err(e) => report.notices.push(e),
+            Err(e) => report.notices.push(e.to_string()),
         }
     };
     loop {
@@ -242,11 +233,11 @@ fn absorb_once(report: &mut LoadReport, mut piece: LoadReport) {
 /// Syslog, streamed (see [`crate::syslog::read_syslog_source`]).
 fn read_syslog(source: &Source, sink: &mut Sink) -> Outcome {
     let (report, error) = crate::syslog::read_syslog_source(source, &mut |table| sink_tables(vec![table], sink));
-    Outcome { report, error }
+    Outcome { report, error: error.map(|e| e.to_string()) }
 }
 
-fn failed(error: String) -> Outcome {
-    Outcome { report: LoadReport::default(), error: Some(error) }
+fn failed(error: impl std::fmt::Display) -> Outcome {
+    Outcome { report: LoadReport::default(), error: Some(error.to_string()) }
 }
 
 fn hand_over(tables: Vec<LoadedTable>, report: LoadReport, sink: &mut Sink) -> Outcome {

@@ -6,6 +6,7 @@
 //! those services cap in size) are collected and read whole by
 //! [`crate::tabular`].
 
+use crate::error::RecordError;
 use crate::tabular::{self, JsonRecord, LoadReport, LoadedTable, Numbered};
 use kqlite_engine::BATCH_ROWS;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -57,7 +58,7 @@ struct Batcher<'a> {
 }
 
 impl Batcher<'_> {
-    fn push(&mut self, record: Result<JsonRecord, String>) {
+    fn push(&mut self, record: Result<JsonRecord, RecordError>) {
         self.seen += 1;
         self.pending.push((self.seen, record));
         if self.pending.len() >= BATCH_ROWS {

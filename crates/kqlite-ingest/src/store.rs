@@ -19,11 +19,13 @@
 
 use crate::conform::{conform, schema_of};
 use crate::dispatch::Sink;
+use crate::error::{IngestError, PartError, StoreError, StrictFailure};
 use crate::evtx::EvtxOptions;
-use crate::pipeline::{
-    evtx_options, gather, read_file, run_parallel, strict_failure, thread_count, unrecognized_notice, FileSummary,
-    IngestOptions,
+use crate::inputs::{
+    evtx_options, gather, read_file, run_parallel, strict_failure, thread_count, unrecognized_notice, FileRead,
+    FileSummary, Identity,
 };
+use crate::options::IngestOptions;
 use crate::progress::Progress;
 use datafusion::arrow::array::{Array, Int64Array, StringArray, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
@@ -33,7 +35,7 @@ use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
 use kqlite_engine::{ColumnDef, KqlType, Session};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -78,93 +80,151 @@ impl StoreRun {
         !self.rejected.is_empty() || !self.not_stored.is_empty() || self.files.iter().any(|f| f.error.is_some())
     }
 
-    /// The strict-mode failure message, when there is one.
-    pub fn strict_failure(&self) -> Option<String> {
+    /// The strict-mode failure, when there is one.
+    pub fn strict_failure(&self) -> Option<StrictFailure> {
         self.has_failures().then(|| strict_failure(&self.files, &self.rejected))
     }
+}
+
+/// The manifest file, `kqlite-store.json`, as it is on disk:
+/// `{"version": 2, "tables": {"T": [["Column", "type"], …]}, "files": […]}`.
+/// (The version is read first, see [`ManifestVersion`].)
+#[derive(Deserialize)]
+struct ManifestFile {
+    tables: BTreeMap<String, Vec<StoredColumn>>,
+    files: Vec<StoredFile>,
+}
+
+fn first_layout() -> u64 {
+    1
+}
+
+/// Only the version, read first: a newer layout is refused by its version
+/// before anything else in it is read.
+#[derive(Deserialize)]
+struct ManifestVersion {
+    /// The store layout (absent in the first stores, which read as 1).
+    #[serde(default = "first_layout")]
+    version: u64,
+}
+
+/// A column as `[name, KQL type name]`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "(String, String)", into = "(String, String)")]
+struct StoredColumn(ColumnDef);
+
+/// A column type that is no KQL type name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown type {0}")]
+struct UnknownType(String);
+
+impl TryFrom<(String, String)> for StoredColumn {
+    type Error = UnknownType;
+
+    fn try_from((name, ty): (String, String)) -> Result<StoredColumn, UnknownType> {
+        match KqlType::from_name(&ty) {
+            Some(ty) => Ok(StoredColumn(ColumnDef::new(name, ty))),
+            None => Err(UnknownType(ty)),
+        }
+    }
+}
+
+impl From<StoredColumn> for (String, String) {
+    fn from(StoredColumn(column): StoredColumn) -> (String, String) {
+        let ty = column.ty.name().to_string();
+        (column.name, ty)
+    }
+}
+
+/// One file ingested: its content's SHA-256 (how a later run knows it is
+/// already stored), what it held and the parts it was written to.
+#[derive(Serialize, Deserialize)]
+struct StoredFile {
+    sha256: String,
+    path: String,
+    formats: Vec<String>,
+    records: usize,
+    loaded: usize,
+    rejected: usize,
+    /// Relative to the store, `/`-separated.
+    parts: Vec<String>,
 }
 
 /// The manifest's content.
 #[derive(Default)]
 struct Manifest {
     tables: BTreeMap<String, Vec<ColumnDef>>,
-    /// One JSON object per file ingested.
-    files: Vec<Value>,
+    files: Vec<StoredFile>,
     hashes: HashSet<String>,
 }
 
 impl Manifest {
-    fn load(dir: &Path) -> Result<Manifest, String> {
+    fn load(dir: &Path) -> Result<Manifest, StoreError> {
         let path = dir.join(MANIFEST);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
-            Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+            Err(source) => return Err(StoreError::ManifestUnreadable { path, source }),
         };
-        let bad = |what: &str| format!("{}: not a kqlite store manifest ({what})", path.display());
-        let doc: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-        if let Some(version) = doc.get("version").and_then(Value::as_u64).filter(|v| *v > STORE_VERSION) {
-            return Err(format!(
-                "{}: a store of layout version {version}, newer than this kqlite reads ({STORE_VERSION}): use a \
-                 newer kqlite",
-                path.display()
-            ));
+        let invalid = |source| StoreError::ManifestInvalid { path: path.clone(), source };
+        let version = serde_json::from_str::<ManifestVersion>(&text).map_err(invalid)?.version;
+        if version > STORE_VERSION {
+            return Err(StoreError::NewerLayout { path, version, supported: STORE_VERSION });
         }
-        let mut manifest = Manifest::default();
-        for (name, columns) in doc.get("tables").and_then(Value::as_object).ok_or_else(|| bad("no tables"))? {
-            let mut defs = Vec::new();
-            for column in columns.as_array().ok_or_else(|| bad("table columns are not a list"))? {
-                let (Some(column), Some(ty)) =
-                    (column.get(0).and_then(Value::as_str), column.get(1).and_then(Value::as_str))
-                else {
-                    return Err(bad("a column is not [name, type]"));
-                };
-                let ty = KqlType::from_name(ty).ok_or_else(|| bad(&format!("unknown type {ty}")))?;
-                defs.push(ColumnDef::new(column, ty));
-            }
-            manifest.tables.insert(name.clone(), defs);
-        }
-        for file in doc.get("files").and_then(Value::as_array).ok_or_else(|| bad("no files"))? {
-            let hash = file.get("sha256").and_then(Value::as_str).ok_or_else(|| bad("a file without sha256"))?;
-            manifest.hashes.insert(hash.to_string());
-            manifest.files.push(file.clone());
-        }
-        Ok(manifest)
+        let file: ManifestFile = serde_json::from_str(&text).map_err(invalid)?;
+        let tables = file
+            .tables
+            .into_iter()
+            .map(|(name, columns)| (name, columns.into_iter().map(|StoredColumn(c)| c).collect()))
+            .collect();
+        let hashes = file.files.iter().map(|f| f.sha256.clone()).collect();
+        Ok(Manifest { tables, files: file.files, hashes })
     }
 
     /// Writes the manifest (to a temporary file, then renamed over).
-    fn save(&self, dir: &Path) -> Result<(), String> {
-        let tables: serde_json::Map<String, Value> = self
-            .tables
-            .iter()
-            .map(|(name, columns)| {
-                (name.clone(), Value::Array(columns.iter().map(|c| json!([c.name, c.ty.name()])).collect()))
-            })
-            .collect();
-        let doc = json!({ "version": STORE_VERSION, "tables": tables, "files": self.files });
-        let text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
+    fn save(&self, dir: &Path) -> Result<(), StoreError> {
+        let file = ManifestFileRef {
+            version: STORE_VERSION,
+            tables: self
+                .tables
+                .iter()
+                .map(|(name, columns)| (name, columns.iter().cloned().map(StoredColumn).collect()))
+                .collect(),
+            files: &self.files,
+        };
+        let text = serde_json::to_string_pretty(&file).expect("the manifest serialises");
         let temporary = dir.join(format!(".{MANIFEST}.tmp"));
         std::fs::write(&temporary, text)
             .and_then(|_| std::fs::rename(&temporary, dir.join(MANIFEST)))
-            .map_err(|e| format!("{}: cannot write the manifest: {e}", dir.display()))
+            .map_err(|source| StoreError::ManifestWrite { dir: dir.to_path_buf(), source })
     }
+}
+
+/// [`ManifestFile`] borrowed from a [`Manifest`], for writing.
+#[derive(Serialize)]
+struct ManifestFileRef<'m> {
+    version: u64,
+    tables: BTreeMap<&'m String, Vec<StoredColumn>>,
+    files: &'m [StoredFile],
 }
 
 /// Reads `paths` into the store in `dir` (created if needed), skipping files
 /// already there. Fails only when a path does not exist or the store cannot
 /// be opened; everything else is in the returned run.
-pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -> Result<StoreRun, String> {
-    let (inputs, hashes) = gather(paths, options.threads, crate::pipeline::Identity::Sha256)?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the store: {e}", dir.display()))?;
+pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -> Result<StoreRun, IngestError> {
+    let (inputs, hashes) = gather(paths, options.threads, Identity::EveryFile)?;
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Create { dir: dir.to_path_buf(), source })?;
     remove_stale_temporaries(dir);
     let state = Mutex::new(Manifest::load(dir)?);
     let threads = thread_count(options.threads, inputs.files.len());
     let evtx = EvtxOptions { needs: options.needs.clone(), ..evtx_options(threads, inputs.files.len()) };
     let progress = Progress::start(inputs.files.len(), options.progress);
+    let reading =
+        Reading { strict: options.strict, spool_bytes: options.spool_limit(), evtx: &evtx, progress: &progress };
     let results = run_parallel(inputs.files.len(), threads, |i| {
         let (path, explicit) = &inputs.files[i];
         let hash = hashes[i].as_deref();
-        let outcome = store_file(dir, path, hash, *explicit, options.strict, &state, &evtx, &progress);
+        let outcome = store_file(dir, path, hash, *explicit, &state, &reading);
         progress.counters.files_done.fetch_add(1, Ordering::Relaxed);
         outcome
     });
@@ -193,7 +253,7 @@ pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -
                 run.notices.extend(read.notices);
                 unrecognized.extend(read.unrecognized);
                 if let Some(error) = error {
-                    run.notices.push(error);
+                    run.notices.push(error.to_string());
                 }
                 if !stored {
                     run.not_stored.push(path.clone());
@@ -210,22 +270,27 @@ pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -
 
 enum FileOutcome {
     AlreadyStored,
-    Read { read: crate::pipeline::FileRead, stored: bool, rows: BTreeMap<String, usize>, error: Option<String> },
+    Read { read: FileRead, stored: bool, rows: BTreeMap<String, usize>, error: Option<StoreError> },
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How every file of a store run is read.
+struct Reading<'r> {
+    strict: bool,
+    spool_bytes: u64,
+    evtx: &'r EvtxOptions,
+    progress: &'r Progress,
+}
+
 fn store_file(
     dir: &Path,
     path: &Path,
     hash: Option<&str>,
     explicit: bool,
-    strict: bool,
     state: &Mutex<Manifest>,
-    evtx: &crate::evtx::EvtxOptions,
-    progress: &Progress,
+    reading: &Reading,
 ) -> FileOutcome {
     let Some(hash) = hash else {
-        let mut read = crate::pipeline::FileRead::default();
+        let mut read = FileRead::default();
         read.summaries.push(FileSummary {
             path: path.to_path_buf(),
             format: "unknown",
@@ -244,7 +309,7 @@ fn store_file(
         let mut sink =
             |table: &str, columns: &[ColumnDef], batch: RecordBatch| parts.write(table, columns, batch, state);
         let sink: &mut Sink = &mut sink;
-        read_file(path, explicit, evtx, &progress.counters, sink)
+        read_file(path, explicit, reading.spool_bytes, reading.evtx, &reading.progress.counters, sink)
     };
     let mut read = read;
     if parts.conversion_failures > 0 {
@@ -261,7 +326,7 @@ fn store_file(
         parts.discard();
         return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(error) };
     }
-    if strict && failed {
+    if reading.strict && failed {
         parts.discard();
         return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: None };
     }
@@ -275,15 +340,15 @@ fn store_file(
         Ok(written) => written,
         Err(error) => return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(error) },
     };
-    let entry = json!({
-        "sha256": hash,
-        "path": path.display().to_string(),
-        "formats": read.summaries.iter().map(|s| s.format).collect::<Vec<_>>(),
-        "records": read.summaries.iter().map(|s| s.records).sum::<usize>(),
-        "loaded": loaded,
-        "rejected": read.rejected.len(),
-        "parts": written,
-    });
+    let entry = StoredFile {
+        sha256: hash.to_string(),
+        path: path.display().to_string(),
+        formats: read.summaries.iter().map(|s| s.format.to_string()).collect(),
+        records: read.summaries.iter().map(|s| s.records).sum(),
+        loaded,
+        rejected: read.rejected.len(),
+        parts: written,
+    };
     let mut manifest = state.lock().unwrap_or_else(|e| e.into_inner());
     manifest.hashes.insert(hash.to_string());
     manifest.files.push(entry);
@@ -322,7 +387,7 @@ struct Parts<'d> {
     rows: BTreeMap<String, usize>,
     /// Values that did not convert to the stored column types (kept as null).
     conversion_failures: usize,
-    error: Option<String>,
+    error: Option<StoreError>,
 }
 
 struct OpenPart {
@@ -377,15 +442,22 @@ impl<'d> Parts<'d> {
             batch
         };
         for (day, rows) in split_by_day(&batch, &target) {
-            if let Err(e) = self.write_day(table, &day, &target, rows) {
-                self.error = Some(format!("{}: cannot write {table} day={day}: {e}", self.dir.display()));
+            if let Err(source) = self.write_day(table, &day, &target, rows) {
+                self.error =
+                    Some(StoreError::WritePart { dir: self.dir.to_path_buf(), table: table.to_string(), day, source });
                 return;
             }
         }
         *self.rows.entry(table.to_string()).or_default() += batch.num_rows();
     }
 
-    fn write_day(&mut self, table: &str, day: &str, columns: &[ColumnDef], batch: RecordBatch) -> Result<(), String> {
+    fn write_day(
+        &mut self,
+        table: &str,
+        day: &str,
+        columns: &[ColumnDef],
+        batch: RecordBatch,
+    ) -> Result<(), PartError> {
         let key = (table.to_string(), day.to_string());
         let mut holds = present_columns(&batch, columns);
         if let Some(part) = self.open.get(&key) {
@@ -411,16 +483,16 @@ impl<'d> Parts<'d> {
         }
         if !self.open.contains_key(&key) {
             let folder = self.dir.join(table).join(format!("day={day}"));
-            std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&folder)?;
             let name = format!("part-{}-{}.parquet", self.hash, self.next);
             self.next += 1;
             let temporary = folder.join(format!(".{name}.tmp"));
-            let file = std::fs::File::create(&temporary).map_err(|e| e.to_string())?;
+            let file = std::fs::File::create(&temporary)?;
             let indexes: Vec<usize> = (0..columns.len()).filter(|&i| holds[i]).collect();
             let held: Vec<ColumnDef> = indexes.iter().map(|&i| columns[i].clone()).collect();
-            let first = batch.project(&indexes).map_err(|e| e.to_string())?;
+            let first = batch.project(&indexes)?;
             let properties = writer_properties(&held, &first);
-            let writer = ArrowWriter::try_new(file, schema_of(&held), Some(properties)).map_err(|e| e.to_string())?;
+            let writer = ArrowWriter::try_new(file, schema_of(&held), Some(properties))?;
             let part = OpenPart {
                 writer,
                 table_columns: columns.to_vec(),
@@ -435,34 +507,34 @@ impl<'d> Parts<'d> {
         self.writes += 1;
         let part = self.open.get_mut(&key).expect("opened");
         part.last_write = self.writes;
-        let batch = batch.project(&part.indexes).map_err(|e| e.to_string())?;
-        part.writer.write(&batch).map_err(|e| e.to_string())?;
+        let batch = batch.project(&part.indexes)?;
+        part.writer.write(&batch)?;
         // Wide rows (raw event XML) would make a full row group large.
         if part.writer.in_progress_size() > ROW_GROUP_BYTES {
-            part.writer.flush().map_err(|e| e.to_string())?;
+            part.writer.flush()?;
         }
         Ok(())
     }
 
-    fn close(&mut self, part: OpenPart) -> Result<(), String> {
-        part.writer.close().map_err(|e| e.to_string())?;
+    fn close(&mut self, part: OpenPart) -> Result<(), PartError> {
+        part.writer.close()?;
         self.closed.push((part.temporary, part.target));
         Ok(())
     }
 
     /// Closes every part and gives them their final names; returns them
     /// relative to the store.
-    fn commit(mut self) -> Result<Vec<String>, String> {
+    fn commit(mut self) -> Result<Vec<String>, StoreError> {
         let open: Vec<OpenPart> = self.open.drain().map(|(_, p)| p).collect();
         for part in open {
-            if let Err(e) = self.close(part) {
+            if let Err(source) = self.close(part) {
                 self.discard();
-                return Err(format!("{}: cannot finish a part: {e}", self.dir.display()));
+                return Err(StoreError::FinishPart { dir: self.dir.to_path_buf(), source });
             }
         }
         let mut written = Vec::new();
         for (temporary, target) in &self.closed {
-            std::fs::rename(temporary, target).map_err(|e| format!("{}: {e}", target.display()))?;
+            std::fs::rename(temporary, target).map_err(|source| StoreError::Rename { path: target.clone(), source })?;
             written.push(target.strip_prefix(self.dir).unwrap_or(target).to_string_lossy().replace('\\', "/"));
         }
         written.sort();
@@ -598,25 +670,23 @@ fn day_name(day: Option<i64>) -> String {
 }
 
 /// The tables of a store, with their KQL columns.
-pub fn store_tables(dir: &Path) -> Result<BTreeMap<String, Vec<ColumnDef>>, String> {
+pub fn store_tables(dir: &Path) -> Result<BTreeMap<String, Vec<ColumnDef>>, StoreError> {
     if !dir.join(MANIFEST).exists() {
-        return Err(format!(
-            "{}: not a kqlite store (no {MANIFEST}; make one with kqlite ingest --store)",
-            dir.display()
-        ));
+        return Err(StoreError::NotAStore { dir: dir.to_path_buf(), manifest: MANIFEST });
     }
     Ok(Manifest::load(dir)?.tables)
 }
 
 /// Registers every table of the store in `dir` (lazily read Parquet).
-pub async fn register_store(session: &mut Session, dir: &Path) -> Result<(), String> {
+pub async fn register_store(session: &mut Session, dir: &Path) -> Result<(), IngestError> {
     for (name, columns) in store_tables(dir)? {
         let table_dir = dir.join(&name);
-        if !has_parts(&table_dir) {
-            session.register_batches(&name, columns, Vec::new())?;
-            continue;
-        }
-        session.register_parquet_parts(&name, &table_dir.to_string_lossy(), &columns).await?;
+        let registered = if has_parts(&table_dir) {
+            session.register_parquet_parts(&name, &table_dir.to_string_lossy(), &columns).await
+        } else {
+            session.register_batches(&name, columns, Vec::new())
+        };
+        registered.map_err(|e| IngestError::Engine { source: e.into() })?;
     }
     Ok(())
 }
@@ -664,7 +734,7 @@ mod tests {
         parts.write("T", &columns, batch(["a1", ""], ["", ""], [None, None]), &state);
         parts.write("T", &columns, batch(["", "a2"], ["", ""], [None, None]), &state);
         parts.write("T", &columns, batch(["a3", ""], ["", "b4"], [None, None]), &state);
-        assert_eq!(parts.error, None);
+        assert!(parts.error.is_none(), "{:?}", parts.error);
         let written = parts.commit().unwrap();
         assert_eq!(written.len(), 2, "{written:?}");
         let held = |part: &str| {
@@ -702,11 +772,66 @@ mod tests {
     fn a_store_of_a_newer_layout_is_refused_with_its_version() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(MANIFEST), r#"{"version": 3, "tables": {}, "files": []}"#).unwrap();
-        let error = store_tables(dir.path()).unwrap_err();
+        let error = store_tables(dir.path()).unwrap_err().to_string();
         assert!(error.contains("layout version 3, newer than this kqlite reads (2)"), "{error}");
         std::fs::write(dir.path().join(MANIFEST), r#"{"version": 1, "tables": {"T": [["A", "string"]]}, "files": []}"#)
             .unwrap();
         assert_eq!(store_tables(dir.path()).unwrap()["T"], [ColumnDef::new("A", KqlType::String)]);
+    }
+
+    /// A manifest as the code before the typed manifest wrote it
+    /// (`serde_json::json!`, pretty-printed): it reads, its files count as
+    /// stored (by the SHA-256 of their content), and it is written back
+    /// byte for byte.
+    #[test]
+    fn a_manifest_written_before_reads_and_keeps_its_files_stored() {
+        const OLD: &str = r#"{
+  "version": 2,
+  "tables": {
+    "Syslog": [
+      [
+        "TimeGenerated",
+        "datetime"
+      ],
+      [
+        "SyslogMessage",
+        "string"
+      ]
+    ]
+  },
+  "files": [
+    {
+      "sha256": "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+      "path": "/evidence/hello.log",
+      "formats": [
+        "syslog"
+      ],
+      "records": 1,
+      "loaded": 1,
+      "rejected": 0,
+      "parts": [
+        "Syslog/day=2024-05-01/part-5891b5b522d5df08-0.parquet"
+      ]
+    }
+  ]
+}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        std::fs::create_dir(&store).unwrap();
+        std::fs::write(store.join(MANIFEST), OLD).unwrap();
+        let tables = store_tables(&store).unwrap();
+        assert_eq!(
+            tables["Syslog"],
+            [ColumnDef::new("TimeGenerated", KqlType::Datetime), ColumnDef::new("SyslogMessage", KqlType::String)]
+        );
+        // The same content under another name is already stored.
+        let input = dir.path().join("hello.log");
+        std::fs::write(&input, "hello\n").unwrap();
+        let run = ingest_to_store(std::slice::from_ref(&input), &store, &IngestOptions::default()).unwrap();
+        assert_eq!(run.already_stored, [input]);
+        assert!(run.files.is_empty());
+        Manifest::load(&store).unwrap().save(&store).unwrap();
+        assert_eq!(std::fs::read_to_string(store.join(MANIFEST)).unwrap(), OLD);
     }
 
     #[test]

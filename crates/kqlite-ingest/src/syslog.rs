@@ -42,6 +42,7 @@
 
 use crate::catalog;
 use crate::columns::ColumnBuilder;
+use crate::error::IngestError;
 use crate::source::{Content, Source};
 use crate::tabular::{LoadReport, LoadedTable};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
@@ -107,12 +108,12 @@ pub fn looks_like_syslog(first_bytes: &[u8]) -> bool {
 }
 
 /// Loads a syslog file (plain or gzip) as the `Syslog` table, streaming it.
-pub fn load_syslog(path: &Path) -> Result<(LoadedTable, LoadReport), String> {
+pub fn load_syslog(path: &Path) -> Result<(LoadedTable, LoadReport), IngestError> {
     let location = path.display().to_string();
     let mut magic = Vec::with_capacity(2);
     std::fs::File::open(path)
         .and_then(|f| f.take(2).read_to_end(&mut magic))
-        .map_err(|e| format!("cannot read {location}: {e}"))?;
+        .map_err(|source| IngestError::Unreadable { path: path.to_path_buf(), source })?;
     let content = if crate::source::is_gzip(&magic) { Content::Gzip } else { Content::File };
     let source = Source { path: path.to_path_buf(), location, content };
     let mut batches = Vec::new();
@@ -121,7 +122,7 @@ pub fn load_syslog(path: &Path) -> Result<(LoadedTable, LoadReport), String> {
         if report.records_read == 0 {
             return Err(error);
         }
-        report.notices.insert(0, error);
+        report.notices.insert(0, error.to_string());
     }
     Ok((syslog_table(batches), report))
 }
@@ -129,7 +130,10 @@ pub fn load_syslog(path: &Path) -> Result<(LoadedTable, LoadReport), String> {
 /// Reads an input as syslog ([`read_syslog`]): RFC 3164 years are read
 /// against the gzip header's time (it keeps the original file's), else the
 /// file's modification time, else now.
-pub(crate) fn read_syslog_source(source: &Source, emit: &mut dyn FnMut(LoadedTable)) -> (LoadReport, Option<String>) {
+pub(crate) fn read_syslog_source(
+    source: &Source,
+    emit: &mut dyn FnMut(LoadedTable),
+) -> (LoadReport, Option<IngestError>) {
     let file_time = || {
         std::fs::metadata(&source.path)
             .and_then(|m| m.modified())
@@ -189,7 +193,7 @@ pub fn read_syslog(
     location: &str,
     reference: i64,
     emit: &mut dyn FnMut(LoadedTable),
-) -> (LoadReport, Option<String>) {
+) -> (LoadReport, Option<IngestError>) {
     let mut report = LoadReport::default();
     // First pass: the years of RFC 3164 dates, without keeping the lines.
     let mut plan = YearPlan::default();
@@ -198,8 +202,8 @@ pub fn read_syslog(
             plan.see(year, month, day, seconds);
         }
     });
-    if let Err(e) = first {
-        return (report, Some(format!("{location}: {e}")));
+    if let Err(source) = first {
+        return (report, Some(IngestError::Stream { location: location.to_string(), source }));
     }
     plan.finish(reference);
 
@@ -238,11 +242,11 @@ pub fn read_syslog(
                     flush(&mut batch, &mut report);
                 }
             }
-            Err(reason) => report.rejected.push((format!("{location}:{number}"), reason)),
+            Err(reason) => report.rejected.push((format!("{location}:{number}"), reason.to_string())),
         }
     });
     flush(&mut batch, &mut report);
-    let error = second.err().map(|e| format!("{location}: {e} (the lines before were read)"));
+    let error = second.err().map(|source| IngestError::StreamCut { location: location.to_string(), source });
 
     if invalid_utf8 > 0 {
         report.notices.push(format!(
@@ -432,20 +436,59 @@ struct Record {
     had_structured_data: bool,
 }
 
-const NO_FORMAT: &str = "matches no syslog format (RFC 3164, RFC 5424, ISO-timestamp syslog or journalctl JSON)";
+/// Why a line was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("malformed <priority>")]
+    MalformedPriority,
+    #[error("bad priority <{0}>")]
+    BadPriority(String),
+    #[error("nothing after the timestamp")]
+    NothingAfterTimestamp,
+    #[error("bad timestamp '{0}'")]
+    BadTimestamp(String),
+    #[error("matches no syslog format (RFC 3164, RFC 5424, ISO-timestamp syslog or journalctl JSON)")]
+    NoFormat,
+    #[error("no space after the timestamp")]
+    NoSpaceAfterTimestamp,
+    #[error("no host name after the timestamp")]
+    NoHostName,
+    #[error("no program or message after the host name")]
+    NoMessage,
+    /// The first 20 characters of the timestamp.
+    #[error("bad RFC 3164 timestamp '{0}'")]
+    BadBsdTimestamp(String),
+    /// The field the record ends before.
+    #[error("RFC 5424 record ends before its {0}")]
+    Rfc5424Truncated(&'static str),
+    #[error("bad RFC 5424 timestamp '{0}'")]
+    BadRfc5424Timestamp(String),
+    #[error("unterminated RFC 5424 structured data")]
+    UnterminatedStructuredData,
+    #[error("RFC 5424 record has no structured data field ('-' or '[…]')")]
+    NoStructuredData,
+    #[error("JSON line is not an object")]
+    JournalNotObject,
+    #[error("not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("JSON line is not a journalctl -o json record (no __REALTIME_TIMESTAMP)")]
+    NotJournal,
+    #[error("bad __REALTIME_TIMESTAMP '{0}'")]
+    BadRealtime(String),
+}
 
-fn parse_line(line: &str) -> Result<Record, String> {
+fn parse_line(line: &str) -> Result<Record, LineError> {
     if line.starts_with('{') {
         return parse_journal(line);
     }
     let (priority, rest) = match line.strip_prefix('<') {
         Some(after) => {
-            let end = after.find('>').filter(|e| (1..=3).contains(e)).ok_or("malformed <priority>")?;
+            let end = after.find('>').filter(|e| (1..=3).contains(e)).ok_or(LineError::MalformedPriority)?;
             let value: u32 = after[..end]
                 .parse()
                 .ok()
                 .filter(|v| *v < 192)
-                .ok_or_else(|| format!("bad priority <{}>", &after[..end]))?;
+                .ok_or_else(|| LineError::BadPriority(after[..end].to_string()))?;
             (Some(value), &after[end + 1..])
         }
         None => (None, line),
@@ -458,26 +501,26 @@ fn parse_line(line: &str) -> Result<Record, String> {
         }
     }
     let (format, time, after_time) = if is_iso_start(bytes) {
-        let end = rest.find(' ').ok_or("nothing after the timestamp")?;
-        let nanos = parse_datetime(&rest[..end]).ok_or_else(|| format!("bad timestamp '{}'", &rest[..end]))?;
+        let end = rest.find(' ').ok_or(LineError::NothingAfterTimestamp)?;
+        let nanos = parse_datetime(&rest[..end]).ok_or_else(|| LineError::BadTimestamp(rest[..end].to_string()))?;
         (Format::Iso, Time::Known(Some(nanos)), &rest[end..])
     } else if let Some((time, after)) = parse_bsd_time(rest)? {
         (Format::Bsd, time, after)
     } else {
-        return Err(NO_FORMAT.to_string());
+        return Err(LineError::NoFormat);
     };
-    let after_time = after_time.strip_prefix(' ').ok_or("no space after the timestamp")?.trim_start_matches(' ');
+    let after_time = after_time.strip_prefix(' ').ok_or(LineError::NoSpaceAfterTimestamp)?.trim_start_matches(' ');
     // The host field; a first token that is already a tag (`sshd[1]:`,
     // `kernel:`) means the line has no host name.
     let token_end = after_time.find(' ').unwrap_or(after_time.len());
     let token = &after_time[..token_end];
     if token.is_empty() {
-        return Err("no host name after the timestamp".to_string());
+        return Err(LineError::NoHostName);
     }
     let (host, body) =
         if token.ends_with(':') { ("", after_time) } else { (token, after_time[token_end..].trim_start_matches(' ')) };
     if body.is_empty() {
-        return Err("no program or message after the host name".to_string());
+        return Err(LineError::NoMessage);
     }
     let (process, pid, message) = split_tag(body);
     let (facility, severity, inferred) = match priority {
@@ -512,12 +555,12 @@ fn is_iso_start(b: &[u8]) -> bool {
 
 /// `Mmm dd hh:mm:ss[.frac]` or `Mmm dd yyyy hh:mm:ss[.frac]`; Ok(None) when
 /// the text does not start with a month name.
-fn parse_bsd_time(text: &str) -> Result<Option<(Time, &str)>, String> {
+fn parse_bsd_time(text: &str) -> Result<Option<(Time, &str)>, LineError> {
     let Some(month) = MONTHS.iter().position(|m| text.starts_with(m)) else { return Ok(None) };
     if text.as_bytes().get(3) != Some(&b' ') {
         return Ok(None);
     }
-    let bad = || format!("bad RFC 3164 timestamp '{}'", text.chars().take(20).collect::<String>());
+    let bad = || LineError::BadBsdTimestamp(text.chars().take(20).collect());
     let rest = text[3..].trim_start_matches(' ');
     let day_len = rest.bytes().take_while(u8::is_ascii_digit).count();
     if !(1..=2).contains(&day_len) {
@@ -584,11 +627,11 @@ fn inferred_facility(process: &str) -> &'static str {
 }
 
 /// `VERSION` already read: `TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`.
-fn parse_5424(priority: u32, text: &str) -> Result<Record, String> {
+fn parse_5424(priority: u32, text: &str) -> Result<Record, LineError> {
     let mut rest = text;
     let mut fields = Vec::with_capacity(5);
     for name in ["timestamp", "host name", "app name", "process id", "message id"] {
-        let end = rest.find(' ').ok_or_else(|| format!("RFC 5424 record ends before its {name}"))?;
+        let end = rest.find(' ').ok_or(LineError::Rfc5424Truncated(name))?;
         fields.push(&rest[..end]);
         rest = &rest[end + 1..];
     }
@@ -599,7 +642,7 @@ fn parse_5424(priority: u32, text: &str) -> Result<Record, String> {
     let time = if fields[0] == "-" {
         None
     } else {
-        Some(parse_datetime(fields[0]).ok_or_else(|| format!("bad RFC 5424 timestamp '{}'", fields[0]))?)
+        Some(parse_datetime(fields[0]).ok_or_else(|| LineError::BadRfc5424Timestamp(fields[0].to_string()))?)
     };
     Ok(Record {
         line: 0,
@@ -618,7 +661,7 @@ fn parse_5424(priority: u32, text: &str) -> Result<Record, String> {
 
 /// The byte length of RFC 5424 STRUCTURED-DATA at the start of `text`, and
 /// whether it holds any (`-` is none).
-fn structured_data_len(text: &str) -> Result<(usize, bool), String> {
+fn structured_data_len(text: &str) -> Result<(usize, bool), LineError> {
     if text.starts_with('-') {
         return Ok((1, false));
     }
@@ -629,7 +672,7 @@ fn structured_data_len(text: &str) -> Result<(usize, bool), String> {
         i += 1;
         loop {
             match b.get(i) {
-                None => return Err("unterminated RFC 5424 structured data".to_string()),
+                None => return Err(LineError::UnterminatedStructuredData),
                 Some(b'\\') if quoted => i += 2,
                 Some(b'"') => {
                     quoted = !quoted;
@@ -644,17 +687,17 @@ fn structured_data_len(text: &str) -> Result<(usize, bool), String> {
         }
     }
     if i == 0 {
-        return Err("RFC 5424 record has no structured data field ('-' or '[…]')".to_string());
+        return Err(LineError::NoStructuredData);
     }
     Ok((i, true))
 }
 
-fn parse_journal(line: &str) -> Result<Record, String> {
+fn parse_journal(line: &str) -> Result<Record, LineError> {
     use serde_json::Value;
     let map = match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(m)) => m,
-        Ok(_) => return Err("JSON line is not an object".to_string()),
-        Err(e) => return Err(format!("not JSON: {e}")),
+        Ok(_) => return Err(LineError::JournalNotObject),
+        Err(e) => return Err(LineError::NotJson(e)),
     };
     let field = |name: &str| -> Option<String> {
         match map.get(name)? {
@@ -670,9 +713,8 @@ fn parse_journal(line: &str) -> Result<Record, String> {
             _ => None,
         }
     };
-    let micros = field("__REALTIME_TIMESTAMP")
-        .ok_or("JSON line is not a journalctl -o json record (no __REALTIME_TIMESTAMP)")?;
-    let micros: i64 = micros.parse().map_err(|_| format!("bad __REALTIME_TIMESTAMP '{micros}'"))?;
+    let micros = field("__REALTIME_TIMESTAMP").ok_or(LineError::NotJournal)?;
+    let micros: i64 = micros.parse().map_err(|_| LineError::BadRealtime(micros.clone()))?;
     let process = field("SYSLOG_IDENTIFIER").or_else(|| field("_COMM")).unwrap_or_default();
     let number = |name: &str, max: u32| field(name).and_then(|v| v.trim().parse::<u32>().ok()).filter(|v| *v < max);
     let (facility, inferred) = match number("SYSLOG_FACILITY", 24) {

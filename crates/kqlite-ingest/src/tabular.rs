@@ -26,6 +26,7 @@
 
 use crate::catalog;
 use crate::columns::{infer_json_type, infer_text_type, widen, ColumnBuilder};
+use crate::error::{IngestError, RecordError, TextError};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::BATCH_ROWS;
 use kqlite_engine::{ColumnDef, KqlType};
@@ -77,8 +78,9 @@ impl LoadReport {
 }
 
 /// Loads a CSV or JSON file as table `table`.
-pub fn load_file(path: &Path, table: &str) -> Result<(LoadedTable, LoadReport), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn load_file(path: &Path, table: &str) -> Result<(LoadedTable, LoadReport), IngestError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| IngestError::Unreadable { path: path.to_path_buf(), source })?;
     let location = path.display().to_string();
     let records = parse_records(&text, &location, 0)?;
     let mut report = LoadReport::default();
@@ -89,7 +91,7 @@ pub fn load_file(path: &Path, table: &str) -> Result<(LoadedTable, LoadReport), 
 /// Loads CSV or JSON text (any of the shapes in the module documentation)
 /// into one table per target table; `table` forces the table, otherwise it
 /// is chosen by the rules above. `location` names the input in reports.
-pub fn load_text(text: &str, location: &str, table: Option<&str>) -> Result<(Vec<LoadedTable>, LoadReport), String> {
+pub fn load_text(text: &str, location: &str, table: Option<&str>) -> Result<(Vec<LoadedTable>, LoadReport), TextError> {
     load_text_at(text, location, table, 0)
 }
 
@@ -101,13 +103,13 @@ pub fn load_text_at(
     location: &str,
     table: Option<&str>,
     line_offset: usize,
-) -> Result<(Vec<LoadedTable>, LoadReport), String> {
+) -> Result<(Vec<LoadedTable>, LoadReport), TextError> {
     Ok(tables_of(parse_records(text, location, line_offset)?, table, location))
 }
 
 /// One record: its number (line for line-based input, position otherwise)
 /// and its values, or why it could not be read.
-pub(crate) type Numbered<T> = (usize, Result<T, String>);
+pub(crate) type Numbered<T> = (usize, Result<T, RecordError>);
 
 /// A JSON record and the table its source named, if any (Defender categories).
 pub(crate) type JsonRecord = (Option<String>, Map<String, Value>);
@@ -137,7 +139,7 @@ impl Records {
     }
 }
 
-fn parse_records(text: &str, location: &str, line_offset: usize) -> Result<Records, String> {
+fn parse_records(text: &str, location: &str, line_offset: usize) -> Result<Records, TextError> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         return parse_json_records(text.trim_start_matches('\u{feff}'), location, line_offset);
@@ -145,7 +147,7 @@ fn parse_records(text: &str, location: &str, line_offset: usize) -> Result<Recor
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(trimmed.as_bytes());
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| format!("{location}: cannot read the CSV header: {e}"))?
+        .map_err(|source| TextError::CsvHeader { location: location.to_string(), source })?
         .iter()
         .map(normalise_column_name)
         .collect();
@@ -160,9 +162,9 @@ fn parse_records(text: &str, location: &str, line_offset: usize) -> Result<Recor
             Ok(true) if record.len() == header.len() => {
                 rows.push((line, Ok(record.iter().map(str::to_string).collect())))
             }
-            Ok(true) => rows.push((line, Err(format!("has {} fields, the header has {}", record.len(), header.len())))),
+            Ok(true) => rows.push((line, Err(RecordError::FieldCount { found: record.len(), expected: header.len() }))),
             Err(e) => {
-                rows.push((line, Err(e.to_string())));
+                rows.push((line, Err(RecordError::Csv(e))));
                 // An error that does not advance the reader would repeat forever.
                 if reader.position().line() as usize + skipped_lines == line {
                     break;
@@ -173,13 +175,13 @@ fn parse_records(text: &str, location: &str, line_offset: usize) -> Result<Recor
     Ok(Records::Text { header, rows })
 }
 
-fn parse_json_records(text: &str, location: &str, line_offset: usize) -> Result<Records, String> {
+fn parse_json_records(text: &str, location: &str, line_offset: usize) -> Result<Records, TextError> {
     // A whole-document shape first: array, API result, export, or one object.
     if let Ok(doc) = serde_json::from_str::<Value>(text) {
         return match doc {
             Value::Array(items) => Ok(Records::Json { rows: numbered_objects(items, "array element"), lines: false }),
-            Value::Object(map) => Ok(document_records(map, location)?),
-            _ => Err(format!("{location}: JSON document is neither an object nor an array")),
+            Value::Object(map) => Ok(document_records(map)),
+            _ => Err(TextError::NotRecords { location: location.to_string() }),
         };
     }
     // JSON lines.
@@ -190,8 +192,8 @@ fn parse_json_records(text: &str, location: &str, line_offset: usize) -> Result<
         .map(|(i, line)| {
             let value = match serde_json::from_str::<Value>(line) {
                 Ok(Value::Object(m)) => Ok((None, m)),
-                Ok(_) => Err("line is JSON but not an object".to_string()),
-                Err(e) => Err(format!("not JSON: {e}")),
+                Ok(_) => Err(RecordError::LineNotObject),
+                Err(e) => Err(RecordError::NotJson(e)),
             };
             (i + 1 + line_offset, value)
         })
@@ -199,15 +201,15 @@ fn parse_json_records(text: &str, location: &str, line_offset: usize) -> Result<
     Ok(Records::Json { rows, lines: true })
 }
 
-fn numbered_objects(items: Vec<Value>, what: &str) -> Vec<Numbered<JsonRecord>> {
+fn numbered_objects(items: Vec<Value>, what: &'static str) -> Vec<Numbered<JsonRecord>> {
     items.into_iter().enumerate().map(|(i, v)| (i + 1, array_element(v, what))).collect()
 }
 
 /// An element of a records array: an object, or why it is not a record.
-pub(crate) fn array_element(value: Value, what: &str) -> Result<JsonRecord, String> {
+pub(crate) fn array_element(value: Value, what: &'static str) -> Result<JsonRecord, RecordError> {
     match value {
         Value::Object(m) => Ok((None, m)),
-        other => Err(format!("{what} is not an object: {}", short(&other.to_string()))),
+        other => Err(RecordError::NotObject { what, value: short(&other.to_string()) }),
     }
 }
 
@@ -217,11 +219,8 @@ pub(crate) fn load_json_records(rows: Vec<Numbered<JsonRecord>>, location: &str)
 }
 
 /// Tables of a JSON object document read whole (API results, one record).
-pub(crate) fn load_json_document(
-    map: Map<String, Value>,
-    location: &str,
-) -> Result<(Vec<LoadedTable>, LoadReport), String> {
-    Ok(tables_of(document_records(map, location)?, None, location))
+pub(crate) fn load_json_document(map: Map<String, Value>, location: &str) -> (Vec<LoadedTable>, LoadReport) {
+    tables_of(document_records(map), None, location)
 }
 
 /// The tables of `records`, split by the table each belongs to (`table`
@@ -236,15 +235,15 @@ fn tables_of(records: Records, table: Option<&str>, location: &str) -> (Vec<Load
 }
 
 /// The records of a whole JSON object document.
-fn document_records(mut map: Map<String, Value>, location: &str) -> Result<Records, String> {
+fn document_records(mut map: Map<String, Value>) -> Records {
     if let Some(records) = api_tables(&map) {
-        return Ok(Records::Json { rows: records, lines: false });
+        return Records::Json { rows: records, lines: false };
     }
     // Defender API {"Schema","Results"} and Graph {"schema","results"}.
     for (schema, results) in [("Schema", "Results"), ("schema", "results")] {
         if map.contains_key(schema) {
             if let Some(Value::Array(items)) = map.remove(results) {
-                return Ok(Records::Json { rows: numbered_objects(items, "result"), lines: false });
+                return Records::Json { rows: numbered_objects(items, "result"), lines: false };
             }
         }
     }
@@ -253,24 +252,23 @@ fn document_records(mut map: Map<String, Value>, location: &str) -> Result<Recor
         if items.iter().any(|r| r.get("properties").is_some()) {
             let Some(Value::Array(items)) = map.remove("records") else { unreachable!() };
             let rows = items.into_iter().enumerate().map(|(i, r)| (i + 1, streaming_record(r))).collect();
-            return Ok(Records::Json { rows, lines: false });
+            return Records::Json { rows, lines: false };
         }
     }
-    let _ = location;
-    Ok(Records::Json { rows: vec![(1, Ok((None, map)))], lines: false })
+    Records::Json { rows: vec![(1, Ok((None, map)))], lines: false }
 }
 
 /// `{"category":"AdvancedHunting-DeviceLogonEvents","properties":{…}}`.
-pub(crate) fn streaming_record(record: Value) -> Result<JsonRecord, String> {
+pub(crate) fn streaming_record(record: Value) -> Result<JsonRecord, RecordError> {
     let Value::Object(mut record) = record else {
-        return Err(format!("record is not an object: {}", short(&record.to_string())));
+        return Err(RecordError::NotObject { what: "record", value: short(&record.to_string()) });
     };
     let category = record.get("category").and_then(Value::as_str).map(str::to_string);
     let table = category.as_deref().map(|c| c.strip_prefix("AdvancedHunting-").unwrap_or(c).to_string());
     match record.remove("properties") {
         Some(Value::Object(properties)) => Ok((table, properties)),
-        Some(other) => Err(format!("'properties' is not an object: {}", short(&other.to_string()))),
-        None => Err("record has no 'properties'".to_string()),
+        Some(other) => Err(RecordError::NotObject { what: "'properties'", value: short(&other.to_string()) }),
+        None => Err(RecordError::NoProperties),
     }
 }
 
@@ -291,7 +289,7 @@ fn api_tables(map: &Map<String, Value>) -> Option<Vec<Numbered<JsonRecord>>> {
                 Some(values) if values.len() == columns.len() => {
                     out.push((number, Ok((None, columns.iter().cloned().zip(values.iter().cloned()).collect()))))
                 }
-                _ => out.push((number, Err(format!("row does not have {} values", columns.len())))),
+                _ => out.push((number, Err(RecordError::RowWidth { expected: columns.len() }))),
             }
         }
     }
@@ -401,7 +399,7 @@ fn split_by_table(
                     Ok(values) => values,
                     Err(reason) => {
                         report.records_read += 1;
-                        report.rejected.push((template.describe(location, number), reason));
+                        report.rejected.push((template.describe(location, number), reason.to_string()));
                         continue;
                     }
                 };
@@ -421,7 +419,7 @@ fn split_by_table(
                     Ok(record) => record,
                     Err(reason) => {
                         report.records_read += 1;
-                        report.rejected.push((template.describe(location, number), reason));
+                        report.rejected.push((template.describe(location, number), reason.to_string()));
                         continue;
                     }
                 };
@@ -562,7 +560,7 @@ fn build_table(table: &str, records: Records, location: &str, report: &mut LoadR
                         report.loaded += 1;
                         pending += 1;
                     }
-                    Err(reason) => rejected.push((describe(*number), reason.clone())),
+                    Err(reason) => rejected.push((describe(*number), reason.to_string())),
                 }
                 if pending == BATCH_ROWS {
                     flush(&mut builders, &mut pending, &mut batches);
@@ -598,7 +596,7 @@ fn build_table(table: &str, records: Records, location: &str, report: &mut LoadR
                         report.loaded += 1;
                         pending += 1;
                     }
-                    Err(reason) => rejected.push((describe(*number), reason.clone())),
+                    Err(reason) => rejected.push((describe(*number), reason.to_string())),
                 }
                 if pending == BATCH_ROWS {
                     flush(&mut builders, &mut pending, &mut batches);

@@ -162,6 +162,8 @@ fn corrupt_inputs_are_counted_and_the_run_goes_on() {
 
     let strict = IngestOptions { strict: true, ..options() };
     let error = ingest_paths(std::slice::from_ref(&root), &strict).err().expect("strict fails");
+    assert!(matches!(error, kqlite_ingest::IngestError::Strict(_)), "{error:?}");
+    let error = error.to_string();
     assert!(error.contains("strict: 2 record(s) rejected and 2 input(s) unreadable"), "{error}");
     assert!(ingest_paths(&[root.join("good.csv")], &strict).is_ok());
 }
@@ -175,7 +177,8 @@ fn a_named_file_that_is_not_telemetry_is_an_error_and_a_missing_path_fails() {
     assert_eq!(ingested.files[0].format, "unknown");
     assert!(ingested.files[0].error.as_deref().unwrap().contains("not a format kqlite reads"));
     let missing = ingest_paths(&[root.join("nope")], &options()).err().unwrap();
-    assert!(missing.contains("does not exist"), "{missing}");
+    assert!(matches!(&missing, kqlite_ingest::IngestError::NotFound { path } if path.ends_with("nope")), "{missing:?}");
+    assert!(missing.to_string().contains("does not exist"), "{missing}");
 }
 
 #[tokio::test]

@@ -1,9 +1,8 @@
 //! Large container members and gzip'd EVTX are extracted to temporary files
 //! (spooled), not held in memory, and the temporary files are removed.
 //!
-//! One test in its own binary: it sets `KQLITE_SPOOL_BYTES` (a 4 KiB
-//! threshold, so that small fixtures take the large-input path) and
-//! `TMPDIR` for the whole process.
+//! One test in its own binary: it sets `TMPDIR` for the whole process. A
+//! 4 KiB spool threshold makes small fixtures take the large-input path.
 
 use kqlite_ingest::evtx::writer::{write_evtx_file, EventRecord};
 use kqlite_ingest::{ingest_paths, IngestOptions};
@@ -39,7 +38,6 @@ fn large_members_and_gzip_evtx_are_spooled_to_temporary_files() {
     let (input, spool_dir) = (root.join("in"), root.join("tmp"));
     std::fs::create_dir_all(&input).unwrap();
     std::fs::create_dir_all(&spool_dir).unwrap();
-    std::env::set_var("KQLITE_SPOOL_BYTES", "4096");
     std::env::set_var("TMPDIR", &spool_dir);
 
     let evtx = root.join("Security.evtx");
@@ -58,7 +56,13 @@ fn large_members_and_gzip_evtx_are_spooled_to_temporary_files() {
         .unwrap();
     std::fs::write(input.join("logs.zip"), zip.finish().unwrap().into_inner()).unwrap();
 
-    let options = IngestOptions { strict: false, progress: false, threads: 2, ..IngestOptions::default() };
+    let options = IngestOptions {
+        strict: false,
+        progress: false,
+        threads: 2,
+        spool_bytes: Some(4096),
+        ..IngestOptions::default()
+    };
     let ingested = ingest_paths(std::slice::from_ref(&input), &options).unwrap();
     let rows: usize = ingested
         .tables
