@@ -79,6 +79,7 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         threads: args.threads,
         needs: None,
+        ..options_from_env()
     };
     let started = std::time::Instant::now();
     let stdout = std::io::stdout();
@@ -113,6 +114,20 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ingest settings read from the environment: `KQLITE_SPOOL_BYTES`
+/// (extracted content larger than this goes to temporary files) and
+/// `KQLITE_STAGING_BYTES` (inputs larger than this are read through a
+/// temporary store; 0 stages everything). Unset or not a number: the
+/// library's defaults.
+pub fn options_from_env() -> IngestOptions {
+    let bytes = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    IngestOptions {
+        spool_bytes: bytes("KQLITE_SPOOL_BYTES"),
+        staging_bytes: bytes("KQLITE_STAGING_BYTES"),
+        ..IngestOptions::default()
+    }
 }
 
 pub fn print_notices(notices: &[String]) {

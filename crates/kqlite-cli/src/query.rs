@@ -100,7 +100,8 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
         if !args.paths.is_empty() {
             // What the query reads: EVTX records and columns it does not are left unread.
             let needs = query_needs(&text);
-            if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths, needs.is_some()) {
+            let staging = kqlite_ingest::IngestOptions { needs: needs.clone(), ..crate::ingest::options_from_env() };
+            if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths, &staging) {
                 match stage_on_the_fly(&mut session, &args).await? {
                     Ok(staging) => _staging = Some(staging),
                     Err(code) => return Ok(code),
@@ -159,8 +160,13 @@ fn ingest_on_the_fly(
     needs: Option<std::sync::Arc<kqlite_engine::ScanNeeds>>,
     unread_latest: &mut Option<i64>,
 ) -> Result<Option<ExitCode>> {
-    let options =
-        kqlite_ingest::IngestOptions { strict: false, progress: std::io::stderr().is_terminal(), threads: 0, needs };
+    let options = kqlite_ingest::IngestOptions {
+        strict: false,
+        progress: std::io::stderr().is_terminal(),
+        threads: 0,
+        needs,
+        ..crate::ingest::options_from_env()
+    };
     let ingested = kqlite_ingest::ingest_paths(&args.paths, &options).map_err(|e| anyhow!(e))?;
     crate::ingest::print_notices(&ingested.notices);
     crate::ingest::print_rejections(&ingested.rejected, 20);
@@ -217,7 +223,7 @@ async fn stage_on_the_fly(
         strict: false,
         progress: std::io::stderr().is_terminal(),
         threads: 0,
-        ..Default::default()
+        ..crate::ingest::options_from_env()
     };
     eprintln!(
         "kqlite: note: {} MiB of input: read through a temporary Parquet store, so the query streams it",
