@@ -322,3 +322,36 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
 fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Files in path order, hidden entries left out below the paths given,
+    /// and an entry that cannot be looked at reported with its path.
+    #[test]
+    fn walk_sorts_skips_hidden_entries_and_reports_each_unreadable_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for name in ["b/2.log", "b/1.log", "a.log", ".git/config", "c/.hidden", "c/z.log"] {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "x").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(root.join("missing"), root.join("b/0-broken")).unwrap();
+        let (files, errors) = walk(&[root.to_path_buf()]);
+        let names: Vec<String> =
+            files.iter().map(|f| f.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["a.log", "b/1.log", "b/2.log", "c/z.log"]);
+        #[cfg(unix)]
+        {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].0, root.join("b/0-broken"));
+            assert!(errors[0].1.starts_with(&format!("{}: ", root.join("b/0-broken").display())), "{errors:?}");
+        }
+        // A hidden file named on its own is read.
+        let (files, errors) = walk(&[root.join(".git/config")]);
+        assert_eq!((files, errors.len()), (vec![root.join(".git/config")], 0));
+    }
+}
