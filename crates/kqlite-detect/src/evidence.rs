@@ -94,7 +94,9 @@ async fn load(
 ) -> Result<EvidenceReport, String> {
     let stage = match staging {
         Staging::Store => true,
-        Staging::Auto => kqlite_ingest::staging::should_stage(paths, needs.is_some()),
+        Staging::Auto => {
+            kqlite_ingest::staging::should_stage(paths, &IngestOptions { needs: needs.clone(), ..IngestOptions::default() })
+        }
     };
     if !paths.is_empty() && stage {
         return load_staged(session, paths, needs).await;
