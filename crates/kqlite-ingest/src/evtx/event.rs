@@ -188,3 +188,35 @@ impl EventFields {
         event
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The event of exported JSON holds what reading its rendering as XML
+    /// gave: times to 100 ns, `EventData` escaped with `&quot;` in text too.
+    #[test]
+    fn fields_make_the_event_their_xml_made() {
+        let fields = EventFields {
+            event_id: "4688".into(),
+            channel: "Security".into(),
+            time: Some(1_553_038_465_123_456_789),
+            data: vec![("CommandLine".into(), "cmd /c \"a & <b>\" 'c'".into()), ("Empty".into(), String::new())],
+            ..EventFields::default()
+        };
+        let event = fields.to_event();
+        assert_eq!(event.time, Some(1_553_038_465_123_456_700));
+        assert_eq!(event.get(&event.event_id), "4688");
+        assert!(event.is_security());
+        let values: Vec<(&str, &str)> = event.fields().collect();
+        assert_eq!(values, [("CommandLine", "cmd /c \"a & <b>\" 'c'"), ("Empty", "")]);
+        assert_eq!(
+            event.event_data_xml,
+            "<EventData xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\">\
+             <Data Name=\"CommandLine\">cmd /c &quot;a &amp; &lt;b&gt;&quot; 'c'</Data>\
+             <Data Name=\"Empty\"></Data></EventData>"
+        );
+        let before_1970 = EventFields { time: Some(-1), ..EventFields::default() }.to_event();
+        assert_eq!(before_1970.time, Some(-100));
+    }
+}
