@@ -1,6 +1,7 @@
 //! Windows events exported as JSON into the same `SecurityEvent` and
 //! `WindowsEvent` rows as the EVTX reader makes (the mapping is the EVTX
-//! reader's own, through [`crate::evtx::EventRows`]).
+//! reader's own, through [`crate::evtx::EventRows`], built from the
+//! events' fields).
 //!
 //! Three shapes are read, one record per JSON line or array element:
 //! - NXLog (`im_msvistalog` + `to_json`), which the OTRF/Mordor datasets also
@@ -17,6 +18,20 @@ use crate::tabular::{LoadReport, LoadedTable};
 use kqlite_engine::time::parse_datetime;
 use kqlite_engine::BATCH_ROWS;
 use serde_json::{Map, Value};
+
+/// Why a record gives no event (the reason its rejection shows; the
+/// report says where: `file:LINE` or `file: element N`).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("not valid JSON: {0}")]
+    InvalidJson(#[source] serde_json::Error),
+    #[error("not a JSON array of events: {0}")]
+    InvalidArray(#[source] serde_json::Error),
+    #[error("expected a JSON object (a Windows event), found {0}")]
+    NotAnObject(&'static str),
+    #[error("no event ID (expected NXLog's EventID or Winlogbeat's winlog.event_id)")]
+    NoEventId,
+}
 
 /// Whether a JSON record (the first of a file) is a Windows event in one of
 /// the shapes [`load_windows_json`] reads. A Log Analytics export of
@@ -52,14 +67,15 @@ pub fn read_windows_json(
     let mut rows = EventRows::new();
     let mut read = 0;
     let mut rejected = Vec::new();
-    let mut take = |rows: &mut EventRows, record: Result<Value, String>, at: String| {
+    let mut take = |rows: &mut EventRows, record: Result<Value, RecordError>, at: String| {
         read += 1;
         let fields = record.and_then(|value| match value {
             Value::Object(map) => event_fields(&map),
-            other => Err(format!("expected a JSON object (a Windows event), found {}", kind(&other))),
+            other => Err(RecordError::NotAnObject(kind(&other))),
         });
-        if let Err(reason) = fields.and_then(|f| rows.push(&f)) {
-            rejected.push((at, reason));
+        match fields {
+            Ok(fields) => rows.push(&fields),
+            Err(reason) => rejected.push((at, reason.to_string())),
         }
     };
     let mut line = Vec::new();
@@ -95,12 +111,13 @@ pub fn read_windows_json(
                     }
                 }
                 Err(e) => {
-                    take(&mut rows, Err(format!("not a JSON array of events: {e}")), format!("{location}:{}", e.line()))
+                    let at = format!("{location}:{}", e.line());
+                    take(&mut rows, Err(RecordError::InvalidArray(e)), at)
                 }
             }
             break;
         }
-        let record = serde_json::from_str::<Value>(body).map_err(|e| format!("not valid JSON: {e}"));
+        let record = serde_json::from_str::<Value>(body).map_err(RecordError::InvalidJson);
         take(&mut rows, record, format!("{location}:{number}"));
         since_drain += 1;
         if since_drain == BATCH_ROWS {
@@ -145,10 +162,10 @@ fn text(value: &Value) -> String {
     }
 }
 
-fn event_fields(record: &Map<String, Value>) -> Result<EventFields, String> {
+fn event_fields(record: &Map<String, Value>) -> Result<EventFields, RecordError> {
     let fields = if is_winlogbeat(record) { winlogbeat(record) } else { flat(record) };
     if fields.event_id.trim().is_empty() {
-        return Err("no event ID (expected NXLog's EventID or Winlogbeat's winlog.event_id)".to_string());
+        return Err(RecordError::NoEventId);
     }
     Ok(fields)
 }

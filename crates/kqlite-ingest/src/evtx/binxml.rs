@@ -17,13 +17,11 @@
 //!
 //! Format: MS-EVEN6 §2.2 (BinXML) and the `evtx` crate's reader.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-use std::rc::Rc;
-
-type Fnv = BuildHasherDefault<super::Fnv>;
-
+use super::event::ReadItem;
+use super::keep::Keep;
 use super::plan::{DataPlan, Plan};
+use foldhash::HashMap;
+use std::rc::Rc;
 
 /// Why a chunk has to be read by the `evtx` crate instead.
 #[derive(Debug)]
@@ -195,8 +193,8 @@ impl Dom {
 /// compiled once and kept for the chunk's other records.
 pub(super) struct ChunkReader<'c> {
     data: &'c [u8],
-    templates: HashMap<u32, Rc<[Node<'c>]>, Fnv>,
-    name_ids: HashMap<u32, u32, Fnv>,
+    templates: HashMap<u32, Rc<[Node<'c>]>>,
+    name_ids: HashMap<u32, u32>,
     /// Each name, and where its local part starts (after a `prefix:`).
     names: Vec<(String, usize)>,
     /// The values of the record being read (kept for their capacity).
@@ -204,26 +202,26 @@ pub(super) struct ChunkReader<'c> {
     /// Text of the record being decided on (kept for its capacity).
     scratch: String,
     /// Each template's plan, or `None` for a template of another shape.
-    plans: HashMap<u32, Option<Rc<Plan>>, Fnv>,
+    plans: HashMap<u32, Option<Rc<Plan>>>,
     /// The same for templates of embedded payloads.
-    data_plans: HashMap<u32, Option<Rc<DataPlan>>, Fnv>,
+    data_plans: HashMap<u32, Option<Rc<DataPlan>>>,
     /// What the tables keep: a planned record no table keeps is not decoded.
-    keep: &'c super::Keep,
+    keep: &'c Keep,
 }
 
 impl<'c> ChunkReader<'c> {
-    pub fn new(data: &'c [u8], keep: &'c super::Keep) -> ChunkReader<'c> {
+    pub fn new(data: &'c [u8], keep: &'c Keep) -> ChunkReader<'c> {
         // Sized for a typical chunk (tens of names, a few templates): growing
         // from empty cost a rehash at every doubling, in every chunk.
         ChunkReader {
             data,
-            templates: HashMap::with_capacity_and_hasher(16, Fnv::default()),
-            name_ids: HashMap::with_capacity_and_hasher(128, Fnv::default()),
+            templates: HashMap::with_capacity_and_hasher(16, Default::default()),
+            name_ids: HashMap::with_capacity_and_hasher(128, Default::default()),
             names: Vec::with_capacity(128),
             values: Vec::new(),
             scratch: String::new(),
-            plans: HashMap::with_capacity_and_hasher(16, Fnv::default()),
-            data_plans: HashMap::with_capacity_and_hasher(16, Fnv::default()),
+            plans: HashMap::with_capacity_and_hasher(16, Default::default()),
+            data_plans: HashMap::with_capacity_and_hasher(16, Default::default()),
             keep,
         }
     }
@@ -242,7 +240,7 @@ impl<'c> ChunkReader<'c> {
 
     /// The event of a record that is one instance of a template with a
     /// [`Plan`]; `None` when the record has to go through [`Self::read`].
-    pub fn read_planned(&mut self, record: &RawRecord<'c>) -> Result<Option<super::ReadItem>> {
+    pub fn read_planned(&mut self, record: &RawRecord<'c>) -> Result<Option<ReadItem>> {
         let mut values = std::mem::take(&mut self.values);
         let mut scratch = std::mem::take(&mut self.scratch);
         values.clear();

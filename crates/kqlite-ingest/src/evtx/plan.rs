@@ -10,8 +10,12 @@
 //! give the same rows (the reader test compares them with the `evtx` crate's
 //! XML on every sample file).
 
-use super::binxml::{write_value, Node, Piece, Value, BINXML, NULL};
-use super::{encode_bag, escape_xml_into, Event, Text, EVENT_NS};
+use super::bag;
+use super::binxml::{self, write_value, Node, Piece, Unsupported, Value, BINXML, NULL};
+use super::event::{Event, ReadItem, Text};
+use super::keep::Keep;
+use super::render::{escape_into, Escape, EVENT_NS};
+use super::table::{security_column, EvtxTable};
 use kqlite_engine::dynamic::DynValue;
 use kqlite_engine::time::parse_datetime;
 
@@ -51,13 +55,13 @@ struct DataField {
     name: Box<str>,
     /// `<Data Name="…"`, the name escaped: written as is for every record.
     open_tag: Box<str>,
-    /// Its `SecurityEvent` column ([`super::security_column`]).
+    /// Its `SecurityEvent` column ([`security_column`]).
     security_column: u16,
     value: Slot,
     /// Rendered `<Data Name="…"/>` when empty (closed by an empty-element token).
     self_closing: bool,
     /// Whether a SecurityEvent row reads it when the queries read only some
-    /// columns ([`super::Keep::security_reads_field`]).
+    /// columns ([`Keep::security_reads_field`]).
     security_reads: bool,
 }
 
@@ -92,7 +96,7 @@ pub(super) struct DataPlan {
 
 impl DataPlan {
     /// The plan of an `EventData` element, when its children are all named `Data`.
-    fn of_element<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &super::Keep) -> Option<DataPlan> {
+    fn of_element<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &Keep) -> Option<DataPlan> {
         let Node::Element { name: n, dependency, attributes, children, self_closing } = node else { return None };
         if name(*n) != "EventData" || !attributes.is_empty() {
             return None;
@@ -109,7 +113,7 @@ impl DataPlan {
 
     /// The plan of a template that is one `EventData` element (the template
     /// of an embedded payload).
-    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str, keep: &super::Keep) -> Option<DataPlan> {
+    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str, keep: &Keep) -> Option<DataPlan> {
         match nodes {
             [node] => DataPlan::of_element(node, name, keep),
             _ => None,
@@ -120,12 +124,12 @@ impl DataPlan {
 /// Resolves an embedded payload: the data plan and values of the template
 /// instance a BinXML value holds, or `None` for any other content.
 pub(super) type Embedded<'r, 'c> =
-    dyn FnMut(Value<'c>) -> Result<Option<(std::rc::Rc<DataPlan>, Vec<Value<'c>>)>, super::binxml::Unsupported> + 'r;
+    dyn FnMut(Value<'c>) -> Result<Option<(std::rc::Rc<DataPlan>, Vec<Value<'c>>)>, Unsupported> + 'r;
 
 impl Plan {
     /// The plan of a template, when it has the usual shape; `name` gives an
     /// element or attribute name's local part.
-    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str, keep: &super::Keep) -> Option<Plan> {
+    pub fn new<'n>(nodes: &[Node<'_>], name: &dyn Fn(u32) -> &'n str, keep: &Keep) -> Option<Plan> {
         let [Node::Element { name: root, dependency, children, .. }] = nodes else { return None };
         if name(*root) != "Event" {
             return None;
@@ -205,10 +209,10 @@ impl Plan {
         &self,
         values: &[Value<'c>],
         header_time: Option<i64>,
-        keep: &super::Keep,
+        keep: &Keep,
         embedded: &mut Embedded<'_, 'c>,
         scratch: &mut String,
-    ) -> Result<Option<super::ReadItem>, super::binxml::Unsupported> {
+    ) -> Result<Option<ReadItem>, Unsupported> {
         // `Event` or `System` left out: an odd record, for the DOM.
         if any_null(&self.structure, values) {
             return Ok(None);
@@ -239,7 +243,7 @@ impl Plan {
                         time = t;
                     }
                 }
-                return Ok(Some(super::ReadItem::Unread { time: time.or(header_time), security }));
+                return Ok(Some(ReadItem::Unread { time: time.or(header_time), security }));
             }
             decided = Some(tables);
         }
@@ -275,15 +279,15 @@ impl Plan {
                 Computer => &mut event.computer,
                 UserId => &mut event.user_id,
             };
-            *target = as_text(span);
+            *target = Text::span(span);
         }
         event.time = time.flatten().or(header_time);
         let security = event.get_in(&text, &event.channel).eq_ignore_ascii_case("Security");
         // Everything kept, or decided above to be kept by some table.
         let (to_security, to_windows) =
             decided.unwrap_or_else(|| keep.tables(security, event.get_in(&text, &event.event_id)));
-        let bag_read = to_windows && keep.reads_event_data(super::EvtxTable::WindowsEvent);
-        let xml_read = to_security && keep.reads_event_data(super::EvtxTable::SecurityEvent);
+        let bag_read = to_windows && keep.reads_event_data(EvtxTable::WindowsEvent);
+        let xml_read = to_security && keep.reads_event_data(EvtxTable::SecurityEvent);
         // Only SecurityEvent's columns read: only their fields are decoded.
         let some_fields = !bag_read && !xml_read && !keep.keeps_all();
         let nested;
@@ -324,21 +328,21 @@ impl Plan {
                     text.push_str(&field.name);
                     let name = (start, text.len() as u32);
                     let Some(value) = write(&field.value.source, data_values, &mut text)? else { return Ok(None) };
-                    event.fields.push((as_text(name), as_text(value)));
+                    event.fields.push((Text::span(name), Text::span(value)));
                     event.security_columns.push(field.security_column);
                     present.push(field);
                 }
                 if bag_read {
                     // Names are distinct: the plan has no repeated ones.
-                    event.bag = encode_bag(&event, &text);
+                    event.bag = bag::encode_fields(&event, &text);
                 }
                 if security && xml_read {
                     event.event_data_xml = data.event_data_xml(&event, &text, &present);
                 }
             }
         }
-        event.xml = text;
-        Ok(Some(super::ReadItem::Event(event)))
+        event.text = text;
+        Ok(Some(ReadItem::Event(event)))
     }
 }
 
@@ -363,7 +367,7 @@ impl DataPlan {
                 continue;
             }
             out.push('>');
-            escape_xml_into(&mut out, value, false);
+            escape_into(&mut out, value, Escape::Text);
             out.push_str("</Data>");
         }
         out.push_str("</EventData>");
@@ -372,7 +376,7 @@ impl DataPlan {
 }
 
 /// A `<Data Name="literal">` element whose text is one piece.
-fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &super::Keep) -> Option<DataField> {
+fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &Keep) -> Option<DataField> {
     let Node::Element { name: n, dependency, attributes, children, self_closing } = node else { return None };
     let [(attribute, pieces)] = attributes.as_slice() else { return None };
     let [Piece::Text(field_name)] = pieces.as_slice() else { return None };
@@ -385,12 +389,12 @@ fn data_field<'n>(node: &Node<'_>, name: &dyn Fn(u32) -> &'n str, keep: &super::
         _ => return None,
     };
     let mut open_tag = String::from("<Data Name=\"");
-    escape_xml_into(&mut open_tag, field_name, true);
+    escape_into(&mut open_tag, field_name, Escape::Attribute);
     open_tag.push('"');
     Some(DataField {
         name: field_name.clone(),
         open_tag: open_tag.into(),
-        security_column: super::security_column(field_name),
+        security_column: security_column(field_name),
         value: Slot { source, dependency: *dependency },
         self_closing: *self_closing,
         security_reads: keep.security_reads_field(field_name),
@@ -410,11 +414,7 @@ fn single(pieces: &[Piece]) -> Option<Source> {
 /// A `TimeCreated` time: read as a number where the value is one (not
 /// written as text only to be parsed back), else written into `text` and
 /// parsed; `None` for a value only the DOM takes.
-fn slot_time(
-    source: &Source,
-    values: &[Value<'_>],
-    text: &mut String,
-) -> Result<Option<Option<i64>>, super::binxml::Unsupported> {
+fn slot_time(source: &Source, values: &[Value<'_>], text: &mut String) -> Result<Option<Option<i64>>, Unsupported> {
     if let Some(t) = value_time(source, values) {
         return Ok(Some(Some(t)));
     }
@@ -425,7 +425,7 @@ fn slot_time(
 /// The time of a source that is one FILETIME or SYSTEMTIME value.
 fn value_time(source: &Source, values: &[Value<'_>]) -> Option<i64> {
     match source {
-        Source::Value(i) => values.get(*i as usize).and_then(|v| super::binxml::value_time(*v)),
+        Source::Value(i) => values.get(*i as usize).and_then(|v| binxml::value_time(*v)),
         _ => None,
     }
 }
@@ -441,11 +441,7 @@ fn any_null(dependencies: &[u16], values: &[Value<'_>]) -> bool {
 }
 
 /// Appends the source's text; its span, or `None` for a value only the DOM takes.
-fn write(
-    source: &Source,
-    values: &[Value<'_>],
-    text: &mut String,
-) -> Result<Option<(u32, u32)>, super::binxml::Unsupported> {
+fn write(source: &Source, values: &[Value<'_>], text: &mut String) -> Result<Option<(u32, u32)>, Unsupported> {
     let start = text.len() as u32;
     match source {
         Source::Empty => {}
@@ -458,12 +454,4 @@ fn write(
         },
     }
     Ok(Some((start, text.len() as u32)))
-}
-
-fn as_text((start, end): (u32, u32)) -> Text {
-    if start == end {
-        Text::Empty
-    } else {
-        Text::Span(start, end)
-    }
 }

@@ -1,370 +1,269 @@
-//! A small, tolerant XML reader for the event XML the `evtx` crate renders.
-//!
-//! The renderer writes well-formed XML (escaped text, double-quoted
-//! attributes, no DTD), so a full XML library is not needed. This one reads a
-//! document into one flat arena (a few allocations per document, not per
-//! element) whose strings borrow from the text; it decodes the five
-//! predefined entities and character references, keeps CDATA text, skips
-//! comments and processing instructions, and returns an error (never panics)
-//! on anything else malformed.
+//! Records read through the `evtx` crate's XML: the fallback for chunks
+//! the BinXML reader leaves to the crate, and the path that keeps each
+//! record's XML (`RawEventData`) or carves deleted records. The XML is
+//! parsed by `quick-xml` into a small element tree whose texts are spans
+//! of the XML wherever they need no unescaping.
 
+use super::bag::{self, Tree};
+use super::error::RecordError;
+use super::event::{Event, Text};
+use super::render;
+use kqlite_engine::dynamic::DynValue;
+use kqlite_engine::time::parse_datetime;
+use quick_xml::events::{BytesStart, Event as XmlEvent};
+use quick_xml::Reader;
 use std::borrow::Cow;
-use std::ops::Range;
 
-/// Deeper nesting than this is reported as an error instead of recursing.
+/// Deeper nesting than this is reported as malformed rather than walked.
 const MAX_DEPTH: usize = 128;
 const NONE: u32 = u32::MAX;
 
-/// A parsed document; [`Document::root`] is its element.
-pub struct Document<'a> {
-    elements: Vec<Node<'a>>,
-    attributes: Vec<(&'a str, Cow<'a, str>)>,
-    texts: Vec<TextRun<'a>>,
+/// The fields of a record from its XML, which moves into the event (its
+/// text spans become the event's spans).
+pub(super) fn event_from_xml(header_time: Option<i64>, xml: String) -> Result<Event, RecordError> {
+    let mut event = Event::default();
+    {
+        let doc = Document::parse(&xml)?;
+        let root = 0;
+        if doc.local_name(root) != "Event" {
+            return Err(RecordError::NotAnEvent(doc.name(root).to_string()));
+        }
+        let text = |e: u32| doc.elements[e as usize].text.clone();
+        let attr = |e: u32, name: &str| doc.attribute(e, name).cloned().unwrap_or_default();
+        let mut system_time = None;
+        for e in doc.child(root, "System").into_iter().flat_map(|s| doc.children(s)) {
+            match doc.local_name(e) {
+                "Provider" => event.provider = attr(e, "Name"),
+                "EventID" => event.event_id = text(e),
+                "Version" => event.version = text(e),
+                "Level" => event.level = text(e),
+                "Task" => event.task = text(e),
+                "Opcode" => event.opcode = text(e),
+                "Keywords" => event.keywords = text(e),
+                "TimeCreated" => system_time = doc.attribute(e, "SystemTime").map(|t| t.in_buffer(&xml)),
+                "EventRecordID" => event.event_record_id = text(e),
+                "Correlation" => event.activity_id = attr(e, "ActivityID"),
+                "Execution" => {
+                    event.process_id = attr(e, "ProcessID");
+                    event.thread_id = attr(e, "ThreadID");
+                }
+                "Channel" => event.channel = text(e),
+                "Computer" => event.computer = text(e),
+                "Security" => event.user_id = attr(e, "UserID"),
+                _ => {}
+            }
+        }
+        event.time = system_time.and_then(parse_datetime).or(header_time);
+
+        let payload = doc.child(root, "EventData").or_else(|| doc.child(root, "UserData"));
+        let mut bag = None;
+        if let Some(payload) = payload {
+            if doc.local_name(payload) == "EventData" {
+                let mut plain = true;
+                for item in doc.children(payload) {
+                    match (doc.local_name(item), doc.attribute(item, "Name")) {
+                        ("Data", Some(name)) => event.fields.push((name.clone(), text(item))),
+                        _ => plain = false,
+                    }
+                }
+                if plain {
+                    bag = bag::encode_plain(&event, &xml);
+                }
+                if bag.is_none() {
+                    bag = Some(bag::of_event_data(&doc, payload));
+                }
+            } else if let Some(inner) = doc.children(payload).next() {
+                // UserData: the bag of its one child element.
+                bag = Some(bag::of_user_data(&doc, inner));
+                for leaf in doc.children(inner).filter(|&e| !doc.has_children(e)) {
+                    event.fields.push((Text::Owned(doc.local_name(leaf).to_string()), text(leaf)));
+                }
+            }
+            if event.get_in(&xml, &event.channel).eq_ignore_ascii_case("Security") {
+                let (start, end) = doc.elements[payload as usize].outer;
+                event.event_data_xml = render::with_namespace(&xml[start..end], doc.name(payload));
+            }
+        }
+        event.bag = bag.unwrap_or_else(|| DynValue::Object(Vec::new()).encode());
+    }
+    event.text = xml;
+    Ok(event)
 }
 
-struct Node<'a> {
-    name: &'a str,
-    local: &'a str,
-    attributes: Range<u32>,
+/// A parsed document: its elements in document order (the root first),
+/// names and texts as [`Text`]s of the XML.
+struct Document<'a> {
+    xml: &'a str,
+    elements: Vec<Node>,
+    /// Every element's attributes, element by element: qualified name, value.
+    attributes: Vec<(Text, Text)>,
+}
+
+struct Node {
+    name: Text,
+    local: Text,
+    attributes: (u32, u32),
     first_child: u32,
     last_child: u32,
     next_sibling: u32,
-    first_text: u32,
-    last_text: u32,
-    outer: Range<usize>,
-}
-
-struct TextRun<'a> {
-    text: Cow<'a, str>,
-    next: u32,
-}
-
-/// An element of a [`Document`].
-#[derive(Clone, Copy)]
-pub struct Element<'d, 'a> {
-    doc: &'d Document<'a>,
-    index: u32,
+    /// Its own text runs, joined.
+    text: Text,
+    /// The whole element in the XML, `<name …>…</name>` or `<name …/>`.
+    outer: (usize, usize),
 }
 
 impl<'a> Document<'a> {
-    pub fn root<'d>(&'d self) -> Element<'d, 'a> {
-        Element { doc: self, index: 0 }
-    }
-}
-
-impl<'d, 'a> Element<'d, 'a> {
-    fn node(&self) -> &'d Node<'a> {
-        &self.doc.elements[self.index as usize]
-    }
-
-    pub fn name(&self) -> &'a str {
-        self.node().name
-    }
-
-    /// The name without its namespace prefix.
-    pub fn local_name(&self) -> &'a str {
-        self.node().local
-    }
-
-    /// The whole element in the source, `<name …>…</name>` or `<name …/>`.
-    pub fn outer(&self) -> Range<usize> {
-        self.node().outer.clone()
-    }
-
-    pub fn attributes(&self) -> impl Iterator<Item = (&'a str, &'d str)> + 'd {
-        let Range { start, end } = self.node().attributes.clone();
-        self.doc.attributes[start as usize..end as usize].iter().map(|(n, v)| (*n, v.as_ref()))
-    }
-
-    pub fn attribute(&self, name: &str) -> Option<&'d str> {
-        self.attributes().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
-
-    /// An attribute's value as read (borrowed from the source when it had no entities).
-    pub fn attribute_cow(&self, name: &str) -> Option<&'d Cow<'a, str>> {
-        let Range { start, end } = self.node().attributes.clone();
-        self.doc.attributes[start as usize..end as usize].iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
-
-    pub fn elements(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
-        let doc = self.doc;
-        let mut next = self.node().first_child;
-        std::iter::from_fn(move || {
-            if next == NONE {
-                return None;
+    /// Parses a document: an optional prolog, then one root element (what
+    /// follows it is not read).
+    fn parse(xml: &'a str) -> Result<Document<'a>, RecordError> {
+        let mut reader = Reader::from_str(xml);
+        let mut doc = Document { xml, elements: Vec::with_capacity(32), attributes: Vec::with_capacity(32) };
+        let mut open: Vec<u32> = Vec::with_capacity(8);
+        let malformed = |reader: &Reader<&[u8]>, source: quick_xml::Error| RecordError::MalformedXml {
+            position: reader.error_position(),
+            source,
+        };
+        loop {
+            let before = reader.buffer_position() as usize;
+            let event = reader.read_event().map_err(|e| malformed(&reader, e))?;
+            match event {
+                XmlEvent::Start(e) => {
+                    if open.len() >= MAX_DEPTH {
+                        return Err(RecordError::TooDeep { position: before as u64 });
+                    }
+                    let i = doc.open(&e, before, open.last().copied()).map_err(|e| malformed(&reader, e))?;
+                    open.push(i);
+                }
+                XmlEvent::Empty(e) => {
+                    let i = doc.open(&e, before, open.last().copied()).map_err(|e| malformed(&reader, e))?;
+                    doc.elements[i as usize].outer.1 = reader.buffer_position() as usize;
+                    if open.is_empty() {
+                        break;
+                    }
+                }
+                XmlEvent::End(_) => {
+                    // quick-xml checks that the end tag matches the open one.
+                    let Some(i) = open.pop() else { break };
+                    doc.elements[i as usize].outer.1 = reader.buffer_position() as usize;
+                    if open.is_empty() {
+                        break;
+                    }
+                }
+                XmlEvent::Text(t) => {
+                    if let Some(&i) = open.last() {
+                        let run = t.unescape().map_err(|e| malformed(&reader, e))?;
+                        doc.push_text(i, run);
+                    }
+                }
+                XmlEvent::CData(t) => {
+                    if let Some(&i) = open.last() {
+                        let run = t.decode().map_err(|e| malformed(&reader, e.into()))?;
+                        doc.push_text(i, run);
+                    }
+                }
+                XmlEvent::Eof => {
+                    return Err(match open.first() {
+                        Some(&root) => RecordError::Unclosed(doc.name(root).to_string()),
+                        None => RecordError::NoRoot,
+                    })
+                }
+                XmlEvent::Decl(_) | XmlEvent::Comment(_) | XmlEvent::PI(_) | XmlEvent::DocType(_) => {}
             }
-            let element = Element { doc, index: next };
-            next = doc.elements[next as usize].next_sibling;
-            Some(element)
-        })
-    }
-
-    pub fn child(&self, local_name: &str) -> Option<Element<'d, 'a>> {
-        self.elements().find(|e| e.local_name() == local_name)
-    }
-
-    pub fn has_elements(&self) -> bool {
-        self.node().first_child != NONE
-    }
-
-    /// The element's own text (its text children joined; child elements skipped).
-    pub fn text(&self) -> Cow<'a, str> {
-        let node = self.node();
-        if node.first_text == NONE {
-            return Cow::Borrowed("");
         }
-        let first = &self.doc.texts[node.first_text as usize];
-        if first.next == NONE {
-            return first.text.clone();
-        }
-        let mut s = String::new();
-        let mut at = node.first_text;
-        while at != NONE {
-            let run = &self.doc.texts[at as usize];
-            s.push_str(&run.text);
-            at = run.next;
-        }
-        Cow::Owned(s)
-    }
-}
-
-/// Parses a document: an optional prolog, then one root element.
-pub fn parse(text: &str) -> Result<Document<'_>, String> {
-    let mut p = Parser {
-        s: text,
-        pos: 0,
-        doc: Document {
-            elements: Vec::with_capacity(32),
-            attributes: Vec::with_capacity(32),
-            texts: Vec::with_capacity(32),
-        },
-    };
-    loop {
-        p.skip_whitespace();
-        if p.rest().starts_with("<?") {
-            p.skip_past("?>")?;
-        } else if p.rest().starts_with("<!--") {
-            p.skip_past("-->")?;
-        } else if p.rest().starts_with("<!") {
-            p.skip_past(">")?;
-        } else {
-            break;
-        }
-    }
-    if !p.rest().starts_with('<') {
-        return Err(p.error("expected the root element"));
-    }
-    p.element(0)?;
-    Ok(p.doc)
-}
-
-struct Parser<'a> {
-    s: &'a str,
-    pos: usize,
-    doc: Document<'a>,
-}
-
-impl<'a> Parser<'a> {
-    fn rest(&self) -> &'a str {
-        &self.s[self.pos..]
+        Ok(doc)
     }
 
-    fn error(&self, what: &str) -> String {
-        format!("malformed event XML at byte {}: {what}", self.pos)
-    }
-
-    fn skip_whitespace(&mut self) {
-        let bytes = self.s.as_bytes();
-        while self.pos < bytes.len() && matches!(bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
-            self.pos += 1;
+    /// Adds the element `e` opens at byte `start`, under `parent`.
+    fn open(&mut self, e: &BytesStart<'_>, start: usize, parent: Option<u32>) -> Result<u32, quick_xml::Error> {
+        let index = self.elements.len() as u32;
+        let first_attribute = self.attributes.len() as u32;
+        for attribute in e.attributes() {
+            let attribute = attribute?;
+            let name = std::str::from_utf8(attribute.key.as_ref()).map_err(quick_xml::encoding::EncodingError::from)?;
+            let value = attribute.unescape_value()?;
+            self.attributes.push((self.text_of(Cow::Borrowed(name)), self.text_of(value)));
         }
-    }
-
-    fn skip_past(&mut self, end: &str) -> Result<(), String> {
-        match self.rest().find(end) {
-            Some(i) => {
-                self.pos += i + end.len();
-                Ok(())
-            }
-            None => Err(self.error(&format!("missing `{end}`"))),
-        }
-    }
-
-    fn name(&mut self) -> Result<&'a str, String> {
-        let rest = self.rest();
-        let len = rest
-            .bytes()
-            .position(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>' | b'=' | b'<'))
-            .unwrap_or(rest.len());
-        if len == 0 {
-            return Err(self.error("expected a name"));
-        }
-        self.pos += len;
-        Ok(&rest[..len])
-    }
-
-    fn push_text(&mut self, element: u32, text: Cow<'a, str>) {
-        let index = self.doc.texts.len() as u32;
-        self.doc.texts.push(TextRun { text, next: NONE });
-        let node = &mut self.doc.elements[element as usize];
-        if node.last_text == NONE {
-            node.first_text = index;
-        } else {
-            self.doc.texts[node.last_text as usize].next = index;
-        }
-        node.last_text = index;
-    }
-
-    /// At `<`: parses one element and everything inside it; returns its index.
-    fn element(&mut self, depth: usize) -> Result<u32, String> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("elements nested too deeply"));
-        }
-        if self.doc.elements.len() >= NONE as usize - 1 {
-            return Err(self.error("too many elements"));
-        }
-        let start = self.pos;
-        self.pos += 1;
-        let name = self.name()?;
-        let local = name.rsplit_once(':').map_or(name, |(_, n)| n);
-        let index = self.doc.elements.len() as u32;
-        let first_attribute = self.doc.attributes.len() as u32;
-        self.doc.elements.push(Node {
-            name,
-            local,
-            attributes: first_attribute..first_attribute,
+        let name = std::str::from_utf8(e.name().into_inner()).map_err(quick_xml::encoding::EncodingError::from)?;
+        let local = name.rsplit_once(':').map_or(name, |(_, local)| local);
+        self.elements.push(Node {
+            name: self.text_of(Cow::Borrowed(name)),
+            local: self.text_of(Cow::Borrowed(local)),
+            attributes: (first_attribute, self.attributes.len() as u32),
             first_child: NONE,
             last_child: NONE,
             next_sibling: NONE,
-            first_text: NONE,
-            last_text: NONE,
-            outer: start..start,
+            text: Text::Empty,
+            outer: (start, start),
         });
-        loop {
-            self.skip_whitespace();
-            let rest = self.rest();
-            if rest.starts_with("/>") {
-                self.pos += 2;
-                self.close(index, first_attribute, start);
-                return Ok(index);
+        if let Some(parent) = parent {
+            match self.elements[parent as usize].last_child {
+                NONE => self.elements[parent as usize].first_child = index,
+                last => self.elements[last as usize].next_sibling = index,
             }
-            if rest.starts_with('>') {
-                self.pos += 1;
-                break;
-            }
-            let attribute = self.name()?;
-            self.skip_whitespace();
-            if !self.rest().starts_with('=') {
-                return Err(self.error("expected `=` after an attribute name"));
-            }
-            self.pos += 1;
-            self.skip_whitespace();
-            let quote = match self.rest().as_bytes().first() {
-                Some(&q @ (b'"' | b'\'')) => q as char,
-                _ => return Err(self.error("expected a quoted attribute value")),
-            };
-            self.pos += 1;
-            let Some(len) = self.rest().find(quote) else { return Err(self.error("unterminated attribute value")) };
-            let raw = &self.rest()[..len];
-            self.pos += len + 1;
-            self.doc.attributes.push((attribute, unescape(raw)));
+            self.elements[parent as usize].last_child = index;
         }
-        self.doc.elements[index as usize].attributes = first_attribute..self.doc.attributes.len() as u32;
-        loop {
-            let rest = self.rest();
-            if rest.is_empty() {
-                return Err(self.error(&format!("`<{name}>` is not closed")));
-            }
-            if rest.starts_with("</") {
-                self.pos += 2;
-                let close = self.name()?;
-                if close != name {
-                    return Err(self.error(&format!("`<{name}>` closed by `</{close}>`")));
-                }
-                self.skip_whitespace();
-                if !self.rest().starts_with('>') {
-                    return Err(self.error("expected `>`"));
-                }
-                self.pos += 1;
-                self.doc.elements[index as usize].outer = start..self.pos;
-                return Ok(index);
-            }
-            if let Some(body) = rest.strip_prefix("<![CDATA[") {
-                let Some(len) = body.find("]]>") else { return Err(self.error("unterminated CDATA")) };
-                self.push_text(index, Cow::Borrowed(&body[..len]));
-                self.pos += "<![CDATA[".len() + len + 3;
-            } else if rest.starts_with("<!--") {
-                self.skip_past("-->")?;
-            } else if rest.starts_with("<?") {
-                self.skip_past("?>")?;
-            } else if rest.starts_with('<') {
-                let child = self.element(depth + 1)?;
-                let node = &mut self.doc.elements[index as usize];
-                if node.last_child == NONE {
-                    node.first_child = child;
-                } else {
-                    let last = node.last_child as usize;
-                    self.doc.elements[last].next_sibling = child;
-                }
-                self.doc.elements[index as usize].last_child = child;
-            } else {
-                let len = rest.find('<').unwrap_or(rest.len());
-                self.push_text(index, unescape(&rest[..len]));
-                self.pos += len;
-            }
-        }
+        Ok(index)
     }
 
-    fn close(&mut self, index: u32, first_attribute: u32, start: usize) {
-        let node = &mut self.doc.elements[index as usize];
-        node.attributes = first_attribute..self.doc.attributes.len() as u32;
-        node.outer = start..self.pos;
+    fn text_of(&self, value: Cow<'_, str>) -> Text {
+        Text::of(self.xml, value)
+    }
+
+    fn push_text(&mut self, e: u32, run: Cow<'_, str>) {
+        let joined = match &self.elements[e as usize].text {
+            Text::Empty => self.text_of(run),
+            existing => Text::Owned(format!("{}{run}", existing.in_buffer(self.xml))),
+        };
+        self.elements[e as usize].text = joined;
+    }
+
+    fn name(&self, e: u32) -> &str {
+        self.elements[e as usize].name.in_buffer(self.xml)
+    }
+
+    fn attribute(&self, e: u32, name: &str) -> Option<&Text> {
+        let (start, end) = self.elements[e as usize].attributes;
+        self.attributes[start as usize..end as usize]
+            .iter()
+            .find(|(n, _)| n.in_buffer(self.xml) == name)
+            .map(|(_, v)| v)
+    }
+
+    fn child(&self, e: u32, local_name: &str) -> Option<u32> {
+        self.children(e).find(|&c| self.local_name(c) == local_name)
     }
 }
 
-/// Decodes `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&#N;` and `&#xH;`;
-/// anything else after `&` is kept as written.
-pub fn unescape(raw: &str) -> Cow<'_, str> {
-    if !raw.contains('&') {
-        return Cow::Borrowed(raw);
+impl Tree for Document<'_> {
+    fn local_name(&self, e: u32) -> &str {
+        self.elements[e as usize].local.in_buffer(self.xml)
     }
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let decoded = rest.find(';').filter(|&end| end <= 12).and_then(|end| {
-            let entity = &rest[1..end];
-            let c = match entity {
-                "amp" => '&',
-                "lt" => '<',
-                "gt" => '>',
-                "quot" => '"',
-                "apos" => '\'',
-                _ => {
-                    let code = if let Some(hex) = entity.strip_prefix("#x").or_else(|| entity.strip_prefix("#X")) {
-                        u32::from_str_radix(hex, 16).ok()?
-                    } else {
-                        entity.strip_prefix('#')?.parse::<u32>().ok()?
-                    };
-                    char::from_u32(code)?
-                }
-            };
-            Some((c, end + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
+
+    fn attributes(&self, e: u32) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let (start, end) = self.elements[e as usize].attributes;
+        self.attributes[start as usize..end as usize]
+            .iter()
+            .map(|(n, v)| (n.in_buffer(self.xml), v.in_buffer(self.xml)))
     }
-    out.push_str(rest);
-    Cow::Owned(out)
+
+    fn children(&self, e: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut next = self.elements[e as usize].first_child;
+        std::iter::from_fn(move || {
+            let current = next;
+            (current != NONE).then(|| {
+                next = self.elements[current as usize].next_sibling;
+                current
+            })
+        })
+    }
+
+    fn has_children(&self, e: u32) -> bool {
+        self.elements[e as usize].first_child != NONE
+    }
+
+    fn text(&self, e: u32) -> &str {
+        self.elements[e as usize].text.in_buffer(self.xml)
+    }
 }
 
 #[cfg(test)]
@@ -375,31 +274,32 @@ mod tests {
     fn parses_event_xml() {
         let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Event xmlns=\"ns\"><System><EventID Qualifiers=\"\">4624</EventID>\
                    <TimeCreated SystemTime=\"2019-01-01T00:00:00.1234567Z\"/></System>\
-                   <EventData><Data Name=\"A\">x &amp; &lt;y&gt; &#65;&#x42; &bogus;</Data><Data Name=\"B\"></Data>\
+                   <EventData><Data Name=\"A\">x &amp; &lt;y&gt; &#65;&#x42;</Data><Data Name=\"B\"></Data>\
                    <Data Name=\"C\"><![CDATA[<raw>]]></Data><Data>a<!-- c -->b<x/>c</Data></EventData></Event>";
-        let doc = parse(xml).unwrap();
-        let root = doc.root();
-        assert_eq!(root.name(), "Event");
-        assert_eq!(root.attribute("xmlns"), Some("ns"));
-        let system = root.child("System").unwrap();
-        assert_eq!(system.child("EventID").unwrap().text(), "4624");
-        assert_eq!(system.child("TimeCreated").unwrap().attribute("SystemTime"), Some("2019-01-01T00:00:00.1234567Z"));
-        let data: Vec<_> = root.child("EventData").unwrap().elements().map(|d| d.text().into_owned()).collect();
-        assert_eq!(data, vec!["x & <y> AB &bogus;", "", "<raw>", "abc"]);
-        let ed = root.child("EventData").unwrap();
-        assert!(xml[ed.outer()].starts_with("<EventData><Data Name=\"A\">"));
-        assert!(xml[ed.outer()].ends_with("</EventData>"));
-        let time = system.child("TimeCreated").unwrap();
-        assert_eq!(&xml[time.outer()], "<TimeCreated SystemTime=\"2019-01-01T00:00:00.1234567Z\"/>");
-        assert!(!time.has_elements() && system.has_elements());
+        let doc = Document::parse(xml).unwrap();
+        assert_eq!(doc.name(0), "Event");
+        assert_eq!(doc.attribute(0, "xmlns").map(|v| v.in_buffer(xml)), Some("ns"));
+        let system = doc.child(0, "System").unwrap();
+        assert_eq!(doc.text(doc.child(system, "EventID").unwrap()), "4624");
+        let time = doc.child(system, "TimeCreated").unwrap();
+        assert_eq!(doc.attribute(time, "SystemTime").map(|v| v.in_buffer(xml)), Some("2019-01-01T00:00:00.1234567Z"));
+        let event_data = doc.child(0, "EventData").unwrap();
+        let data: Vec<&str> = doc.children(event_data).map(|d| doc.text(d)).collect();
+        assert_eq!(data, vec!["x & <y> AB", "", "<raw>", "abc"]);
+        let (start, end) = doc.elements[event_data as usize].outer;
+        assert!(xml[start..end].starts_with("<EventData><Data Name=\"A\">"));
+        assert!(xml[start..end].ends_with("</EventData>"));
+        let (start, end) = doc.elements[time as usize].outer;
+        assert_eq!(&xml[start..end], "<TimeCreated SystemTime=\"2019-01-01T00:00:00.1234567Z\"/>");
+        assert!(!doc.has_children(time) && doc.has_children(system));
     }
 
     #[test]
     fn malformed_input_is_an_error_not_a_panic() {
-        for bad in ["", "text", "<a", "<a><b></a>", "<a x=1/>", "<a x=\"1/>", "<a>", "<a><![CDATA[x</a>", "<é"] {
-            assert!(parse(bad).is_err(), "{bad}");
+        for bad in ["", "text", "<a", "<a><b></a>", "<a x=1/>", "<a x=\"1/>", "<a>", "<a><![CDATA[x</a>"] {
+            assert!(Document::parse(bad).is_err(), "{bad}");
         }
         let deep = "<a>".repeat(1000);
-        assert!(parse(&deep).is_err());
+        assert!(Document::parse(&deep).is_err());
     }
 }
