@@ -11,7 +11,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::{
     as_binary_array, as_boolean_array, as_float64_array, as_int32_array, as_int64_array, as_string_array,
 };
-use datafusion::common::Result;
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{cast, ColumnarValue, Expr};
 
 /// An expression with its KQL type.
@@ -201,4 +201,56 @@ fn dynamic_to_bool(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>
         },
         _ => None,
     })
+}
+
+/// Brings values to one type (for `coalesce` and friends).
+pub fn unify_values(values: Vec<Bound>) -> Option<(Vec<Expr>, KqlType)> {
+    let ty = values.iter().skip(1).try_fold(values.first()?.ty, |t, v| {
+        if t == v.ty {
+            Some(t)
+        } else {
+            KqlType::numeric_join(t, v.ty)
+        }
+    })?;
+    let exprs = values.into_iter().map(|v| implicit(v, ty).map(|b| b.expr)).collect::<Option<Vec<_>>>()?;
+    Some((exprs, ty))
+}
+
+/// Evaluates an expression without columns, if it is constant.
+pub fn evaluate_constant(expr: &Expr) -> Option<ScalarValue> {
+    use datafusion::arrow::datatypes::Schema;
+    use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+    use datafusion::common::DFSchema;
+    use datafusion::logical_expr::execution_props::ExecutionProps;
+    if let Expr::Literal(v, _) = expr {
+        return Some(v.clone());
+    }
+    if !expr.column_refs().is_empty() || contains_subquery(expr) {
+        return None;
+    }
+    let schema = DFSchema::empty();
+    let props = ExecutionProps::new();
+    let physical = datafusion::physical_expr::create_physical_expr(expr, &schema, &props, &Default::default()).ok()?;
+    let batch = RecordBatch::try_new_with_options(
+        std::sync::Arc::new(Schema::empty()),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )
+    .ok()?;
+    match physical.evaluate(&batch).ok()? {
+        ColumnarValue::Scalar(s) => Some(s),
+        ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0).ok(),
+    }
+}
+
+fn contains_subquery(expr: &Expr) -> bool {
+    let mut found = false;
+    use datafusion::common::tree_node::TreeNode;
+    let _ = expr.apply(|e| {
+        if matches!(e, Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_)) {
+            found = true;
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    found
 }

@@ -102,23 +102,30 @@ fn write_table(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Wri
     Ok(())
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// CSV with a header line, quoting only fields that need it.
+fn write_csv(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer = write_csv_record(writer, columns.iter().map(|c| c.name.clone()).collect())?;
+    for (batch, r) in rows(batches) {
+        let fields = columns.iter().enumerate().map(|(i, c)| cell_text(batch.column(i).as_ref(), r, c.ty)).collect();
+        writer = write_csv_record(writer, fields)?;
     }
+    writer.flush()
 }
 
-fn write_csv(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
-    let header: Vec<String> = columns.iter().map(|c| csv_field(&c.name)).collect();
-    writeln!(out, "{}", header.join(","))?;
-    for (batch, r) in rows(batches) {
-        let line: Vec<String> =
-            columns.iter().enumerate().map(|(i, c)| csv_field(&cell_text(batch.column(i).as_ref(), r, c.ty))).collect();
-        writeln!(out, "{}", line.join(","))?;
+/// One CSV line. A line of one empty field (or none) stays an empty line,
+/// as kqlite has always written it, where the `csv` writer would write `""`.
+fn write_csv_record<'a>(
+    mut writer: csv::Writer<&'a mut dyn Write>,
+    fields: Vec<String>,
+) -> io::Result<csv::Writer<&'a mut dyn Write>> {
+    if fields.len() <= 1 && fields.iter().all(String::is_empty) {
+        let out = writer.into_inner().map_err(|e| e.into_error())?;
+        out.write_all(b"\n")?;
+        return Ok(csv::Writer::from_writer(out));
     }
-    Ok(())
+    writer.write_record(&fields)?;
+    Ok(writer)
 }
 
 fn write_json(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
@@ -170,4 +177,33 @@ fn write_jsonl(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Wri
         out.write_all(s.as_bytes())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn csv_of(columns: &[&str], rows: &[&[&str]]) -> String {
+        let columns: Vec<ColumnDef> = columns.iter().map(|n| ColumnDef::new(n.to_string(), KqlType::String)).collect();
+        let arrays: Vec<ArrayRef> = (0..columns.len())
+            .map(|i| Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[i]))) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(crate::types::arrow_schema(&columns), arrays).unwrap();
+        let mut out = Vec::new();
+        write_csv(&columns, &[batch], &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_quotes_only_fields_with_separators_quotes_or_line_breaks() {
+        let text =
+            csv_of(&["a", "b,c"], &[&["", "plain"], &["say \"hi\"", "two\nlines"], &["cr\r", " spaced "], &["", ""]]);
+        assert_eq!(text, "a,\"b,c\"\n,plain\n\"say \"\"hi\"\"\",\"two\nlines\"\n\"cr\r\", spaced \n,\n");
+    }
+
+    #[test]
+    fn csv_writes_a_lone_empty_field_as_an_empty_line() {
+        assert_eq!(csv_of(&["a"], &[&[""], &["x"], &[""]]), "a\n\nx\n\n");
+    }
 }

@@ -1,21 +1,23 @@
 //! A query session: the tables, the clock and DataFusion's context.
 
-use crate::binder::{BindError, Binder, Relation, TableResolver};
+use crate::binder::{BindError, Binder, KeyScanError, Relation, TableResolver};
 use crate::types::{ColumnDef, KqlType};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
 use datafusion::common::TableReference;
 use datafusion::datasource::provider_as_source;
 use datafusion::datasource::TableProvider;
+use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{cast, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use kqlite_syntax::{Diagnostic, LineIndex};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
+use thiserror::Error;
 
 /// How `now()` is chosen for a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,14 +40,17 @@ struct TableEntry {
 }
 
 /// Why a query did not run.
-#[derive(Debug)]
+#[derive(Debug, Error)]
 pub enum QueryError {
     /// Syntax errors, with their spans.
+    #[error("{}", .0.first().map_or("syntax error", |d| d.message.as_str()))]
     Parse(Vec<Diagnostic>),
     /// A name, type or arity problem found before running.
+    #[error("{}", .0.message)]
     Bind(BindError),
-    /// A failure while running.
-    Execution(String),
+    /// A failure while planning or running.
+    #[error("{0}")]
+    Execution(#[from] DataFusionError),
 }
 
 impl QueryError {
@@ -61,7 +66,7 @@ impl QueryError {
                 }
             }
             QueryError::Bind(e) => (e.message.clone(), Some(index.line_col(e.span.start as usize))),
-            QueryError::Execution(m) => (m.clone(), None),
+            QueryError::Execution(e) => (e.to_string(), None),
         }
     }
 
@@ -70,22 +75,30 @@ impl QueryError {
         match self {
             QueryError::Parse(d) => d.iter().map(|d| d.render(source, name)).collect(),
             QueryError::Bind(e) => Diagnostic::error(e.span, e.message.clone()).render(source, name),
-            QueryError::Execution(m) => format!("{name}: error while running the query: {m}\n"),
+            QueryError::Execution(e) => format!("{name}: error while running the query: {e}\n"),
         }
     }
 }
 
-impl fmt::Display for QueryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            QueryError::Parse(d) => write!(f, "{}", d.first().map(|d| d.message.as_str()).unwrap_or("syntax error")),
-            QueryError::Bind(e) => write!(f, "{}", e.message),
-            QueryError::Execution(m) => write!(f, "{m}"),
-        }
-    }
+/// Why a table could not be registered.
+#[derive(Debug, Error)]
+pub enum RegisterError {
+    /// The file or directory does not exist or cannot be read.
+    #[error("cannot open {path}: {source}")]
+    Open { path: String, source: std::io::Error },
+    /// The Parquet files' schema cannot be read.
+    #[error("cannot read the Parquet schema of {path}: {source}")]
+    ParquetSchema { path: String, source: DataFusionError },
+    /// A stored column whose Arrow type has no KQL type.
+    #[error("{path}: column '{column}' has Arrow type {data_type}, which kqlite cannot map to a KQL type")]
+    UnmappedType { path: String, column: String, data_type: DataType },
+    /// The batches do not fit the columns.
+    #[error("{0}")]
+    Arrow(#[from] ArrowError),
+    /// DataFusion cannot make the table.
+    #[error("{0}")]
+    DataFusion(#[from] DataFusionError),
 }
-
-impl std::error::Error for QueryError {}
 
 /// A query's result: KQL-typed columns and Arrow batches.
 pub struct QueryResult {
@@ -158,14 +171,14 @@ impl Session {
         name: &str,
         columns: Vec<ColumnDef>,
         batches: Vec<RecordBatch>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RegisterError> {
         let schema = crate::types::arrow_schema(&columns);
         let batches = batches
             .into_iter()
-            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()).map_err(|e| e.to_string()))
+            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
             .collect::<Result<Vec<_>, _>>()?;
         let batches_for_check = batches.clone();
-        let table = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
+        let table = MemTable::try_new(schema, vec![batches])?;
         let may_have_null_strings = batches_have_null_strings(&columns, &batches_for_check);
         self.tables.insert(name.to_string(), TableEntry { provider: Arc::new(table), columns, may_have_null_strings });
         Ok(())
@@ -187,30 +200,29 @@ impl Session {
         name: &str,
         path: &str,
         known: Option<&[ColumnDef]>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RegisterError> {
         use datafusion::datasource::file_format::parquet::ParquetFormat;
         use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-        let absolute = std::fs::canonicalize(path).map_err(|e| format!("cannot open {path}: {e}"))?;
-        let url = ListingTableUrl::parse(absolute.to_string_lossy()).map_err(|e| e.to_string())?;
+        let absolute =
+            std::fs::canonicalize(path).map_err(|source| RegisterError::Open { path: path.to_string(), source })?;
+        let url = ListingTableUrl::parse(absolute.to_string_lossy())?;
         let extension = if absolute.is_dir() { ".parquet" } else { "" };
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(extension);
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .infer_schema(&self.ctx.state())
             .await
-            .map_err(|e| format!("cannot read the Parquet schema of {path}: {e}"))?;
-        let table = ListingTable::try_new(config).map_err(|e| e.to_string())?;
+            .map_err(|source| RegisterError::ParquetSchema { path: path.to_string(), source })?;
+        let table = ListingTable::try_new(config)?;
         let mut columns = Vec::new();
         for field in table.schema().fields() {
             let declared = known.and_then(|k| k.iter().find(|c| c.name == *field.name())).map(|c| c.ty);
             let ty = match declared {
                 Some(t) => t,
-                None => kql_type_of(field.data_type()).ok_or_else(|| {
-                    format!(
-                        "{path}: column '{}' has Arrow type {}, which kqlite cannot map to a KQL type",
-                        field.name(),
-                        field.data_type()
-                    )
+                None => kql_type_of(field.data_type()).ok_or_else(|| RegisterError::UnmappedType {
+                    path: path.to_string(),
+                    column: field.name().clone(),
+                    data_type: field.data_type().clone(),
                 })?,
             };
             columns.push(ColumnDef::new(field.name().clone(), ty));
@@ -225,15 +237,21 @@ impl Session {
     /// Arrow types ([`KqlType::arrow`]). A part may hold any subset of the
     /// columns: a column it leaves out reads as missing (empty strings,
     /// nulls), so parts need not store columns that are empty in all their rows.
-    pub async fn register_parquet_parts(&mut self, name: &str, dir: &str, columns: &[ColumnDef]) -> Result<(), String> {
+    pub async fn register_parquet_parts(
+        &mut self,
+        name: &str,
+        dir: &str,
+        columns: &[ColumnDef],
+    ) -> Result<(), RegisterError> {
         use datafusion::datasource::file_format::parquet::ParquetFormat;
         use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-        let absolute = std::fs::canonicalize(dir).map_err(|e| format!("cannot open {dir}: {e}"))?;
-        let url = ListingTableUrl::parse(absolute.to_string_lossy()).map_err(|e| e.to_string())?;
+        let absolute =
+            std::fs::canonicalize(dir).map_err(|source| RegisterError::Open { path: dir.to_string(), source })?;
+        let url = ListingTableUrl::parse(absolute.to_string_lossy())?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config =
             ListingTableConfig::new(url).with_listing_options(options).with_schema(crate::types::arrow_schema(columns));
-        let table = ListingTable::try_new(config).map_err(|e| e.to_string())?;
+        let table = ListingTable::try_new(config)?;
         // Left-out string columns read as nulls: `may_have_null_strings` makes them empty.
         self.tables.insert(
             name.to_string(),
@@ -388,7 +406,7 @@ impl Session {
     /// [`crate::scan_needs`]. Binds the query as [`Session::check`] does.
     pub fn scan_needs(&self, text: &str) -> Result<crate::scan_needs::ScanNeeds, QueryError> {
         let (relation, _) = self.bind(text, crate::time::now_nanos())?;
-        let plan = self.ctx.state().optimize(&relation.plan).map_err(|e| QueryError::Execution(e.to_string()))?;
+        let plan = self.ctx.state().optimize(&relation.plan).map_err(QueryError::Execution)?;
         Ok(crate::scan_needs::plan_needs(&plan))
     }
 
@@ -399,12 +417,11 @@ impl Session {
     }
 
     async fn run_bound(&self, (relation, notices): (Relation, Vec<String>)) -> Result<QueryResult, QueryError> {
-        let frame =
-            self.ctx.execute_logical_plan(relation.plan).await.map_err(|e| QueryError::Execution(e.to_string()))?;
-        let mut stream = frame.execute_stream().await.map_err(|e| QueryError::Execution(e.to_string()))?;
+        let frame = self.ctx.execute_logical_plan(relation.plan).await.map_err(QueryError::Execution)?;
+        let mut stream = frame.execute_stream().await.map_err(QueryError::Execution)?;
         let mut batches = Vec::new();
         while let Some(batch) = stream.next().await {
-            batches.push(batch.map_err(|e| QueryError::Execution(e.to_string()))?);
+            batches.push(batch.map_err(QueryError::Execution)?);
         }
         Ok(QueryResult { columns: relation.columns, batches, notices })
     }
@@ -489,25 +506,23 @@ impl TableResolver for Resolver<'_> {
         self.session.table_names()
     }
 
-    fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, String> {
-        let plan = LogicalPlanBuilder::from(plan)
-            .project(vec![crate::binder::col_ref(column)])
-            .and_then(|b| b.build())
-            .map_err(|e| e.to_string())?;
+    fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, KeyScanError> {
+        let plan =
+            LogicalPlanBuilder::from(plan).project(vec![crate::binder::col_ref(column)]).and_then(|b| b.build())?;
         let ctx = self.session.ctx.clone();
         // Binding is synchronous and may run inside an async runtime: read
         // the data on a thread of its own.
         let batches = std::thread::scope(|scope| {
             scope
-                .spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
+                .spawn(move || -> Result<Vec<RecordBatch>, KeyScanError> {
+                    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
                     runtime.block_on(async {
-                        let frame = ctx.execute_logical_plan(plan).await.map_err(|e| e.to_string())?;
-                        frame.collect().await.map_err(|e| e.to_string())
+                        let frame = ctx.execute_logical_plan(plan).await?;
+                        Ok(frame.collect().await?)
                     })
                 })
                 .join()
-                .map_err(|_| "the key scan panicked".to_string())?
+                .map_err(|_| KeyScanError::Panicked)?
         })?;
         let mut keys = std::collections::BTreeSet::new();
         for batch in &batches {
@@ -515,7 +530,7 @@ impl TableResolver for Resolver<'_> {
                 .column(0)
                 .as_any()
                 .downcast_ref::<datafusion::arrow::array::BinaryArray>()
-                .ok_or("the column is not dynamic")?;
+                .ok_or(KeyScanError::NotDynamic)?;
             for value in values.iter().flatten() {
                 for (key, _) in crate::dynamic::DynRef::new(value).entries() {
                     if !keys.contains(key) {

@@ -28,8 +28,11 @@ pub struct KqlUdf {
 
 impl PartialEq for KqlUdf {
     fn eq(&self, other: &Self) -> bool {
-        // Kernel names are unique, so name and type identify the function.
-        self.name == other.name && self.return_type == other.return_type
+        // DataFusion merges equal calls (common subexpressions), so two
+        // kernels that happen to share a name must never compare equal.
+        self.name == other.name
+            && self.return_type == other.return_type
+            && std::ptr::fn_addr_eq(self.kernel, other.kernel)
     }
 }
 
@@ -37,6 +40,7 @@ impl Eq for KqlUdf {}
 
 impl Hash for KqlUdf {
     fn hash<H: Hasher>(&self, state: &mut H) {
+        // Consistent with `eq`: equal UDFs have equal names and types.
         self.name.hash(state);
         self.return_type.hash(state);
     }
@@ -77,18 +81,25 @@ pub fn call_with_volatility(
     args: Vec<Expr>,
     volatility: Volatility,
 ) -> Expr {
+    check_unique_name(name, kernel);
     let udf = KqlUdf { name: name.to_string(), return_type, kernel, signature: Signature::user_defined(volatility) };
     ScalarUDF::new_from_impl(udf).call(args)
 }
 
-/// Wraps a function as a shared `ScalarUDF`, for registering by name.
-pub fn udf(name: &str, return_type: DataType, kernel: Kernel) -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(KqlUdf {
-        name: name.to_string(),
-        return_type,
-        kernel,
-        signature: Signature::user_defined(Volatility::Immutable),
-    }))
+/// In debug builds (every test), checks that `name` names one kernel only:
+/// plans, `EXPLAIN` output and error messages show kernels by name.
+fn check_unique_name(name: &str, kernel: Kernel) {
+    #[cfg(debug_assertions)]
+    {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        static KERNELS: OnceLock<Mutex<HashMap<String, Kernel>>> = OnceLock::new();
+        let mut kernels = KERNELS.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner());
+        let known = *kernels.entry(name.to_string()).or_insert(kernel);
+        assert!(std::ptr::fn_addr_eq(known, kernel), "two different kernels are named {name}");
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = (name, kernel);
 }
 
 /// Argument `i` as an array of `rows` rows (scalars are broadcast).
@@ -158,4 +169,41 @@ where
     let out: B =
         (0..n).map(|i| if input.is_null(i) { None } else { f(crate::dynamic::DynRef::new(input.value(i))) }).collect();
     maybe_scalar(args, Arc::new(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty(_: &[ColumnarValue], _: usize) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(String::new()))))
+    }
+
+    fn null(_: &[ColumnarValue], _: usize) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))
+    }
+
+    fn udf(name: &str, kernel: Kernel) -> KqlUdf {
+        KqlUdf {
+            name: name.to_string(),
+            return_type: DataType::Utf8,
+            kernel,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+
+    #[test]
+    fn udfs_are_equal_only_with_the_same_kernel() {
+        assert!(udf("kql_test_text", empty) == udf("kql_test_text", empty));
+        assert!(udf("kql_test_text", empty) != udf("kql_test_text", null));
+        assert_eq!(udf("kql_test_text", null).name(), "kql_test_text");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "two different kernels are named kql_test_shared")]
+    fn a_second_kernel_under_a_known_name_is_refused() {
+        let _ = call("kql_test_shared", DataType::Utf8, empty, Vec::new());
+        let _ = call("kql_test_shared", DataType::Utf8, null, Vec::new());
+    }
 }

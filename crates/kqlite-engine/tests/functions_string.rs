@@ -535,3 +535,16 @@ async fn has_any_index() {
     .await;
     check("T | project has_any_index(s, dynamic(['b']))", json!([[0], [-1], [-1]])).await;
 }
+
+/// `reverse` and the hash functions read a datetime through two kernels of
+/// the same text that differ on null (`""` and null): in one projection,
+/// each call must keep its own kernel rather than be merged with the other.
+#[tokio::test]
+async fn datetime_round_trip_texts_stay_apart_in_one_projection() {
+    check(
+        "datatable(d:datetime)[datetime(null), datetime(2017-10-15 12:00)]
+         | project r = reverse(d), h = hash_md5(d)",
+        json!([["", ""], ["Z0000000.00:00:21T51-01-7102", "7079d87b1aa0714078496a378fcc1e23"]]),
+    )
+    .await;
+}

@@ -90,7 +90,7 @@ impl<'r> Binder<'r> {
                 None => i,
             };
             let value = self.constant(&arg.value)?;
-            let text = super::scalar::evaluate_constant(&value.expr);
+            let text = crate::convert::evaluate_constant(&value.expr);
             match (role, text) {
                 (1, Some(datafusion::common::ScalarValue::Utf8(Some(s)))) => prefix = s,
                 (2, Some(datafusion::common::ScalarValue::Utf8(Some(s)))) => conflict = s,
@@ -173,7 +173,7 @@ impl<'r> Binder<'r> {
         let text = crate::convert::to_string(Bound::new(col_ref(&pivot), pivot_ty));
         let pack = functions::registry().lookup_scalar("bag_pack").expect("bag_pack is registered");
         let bag = (pack.bind)(&self.call, vec![text.clone(), Bound::new(lit(1i64), KqlType::Long)])
-            .map_err(|m| BindError::new(span, m))?;
+            .map_err(|e| BindError::new(span, e.to_string()))?;
         let keys_plan = LogicalPlanBuilder::from(input.plan.clone())
             .project(vec![bag.expr.alias("__pivot_keys")])
             .and_then(|b| b.build())
@@ -236,7 +236,7 @@ impl<'r> Binder<'r> {
             match arg.name.as_ref().map(|n| n.name.as_str()) {
                 Some("return_unmatched") => {
                     let value = self.constant(&arg.value)?;
-                    return_unmatched = match super::scalar::evaluate_constant(&value.expr) {
+                    return_unmatched = match crate::convert::evaluate_constant(&value.expr) {
                         Some(datafusion::common::ScalarValue::Boolean(Some(b))) => b,
                         _ => {
                             return Err(BindError::new(
@@ -279,7 +279,7 @@ impl<'r> Binder<'r> {
             &self.call,
             vec![Bound::new(col_ref(source), source_ty), Bound::new(col_ref(&right_name(range)), range_ty)],
         )
-        .map_err(|m| BindError::new(span, format!("ipv4_lookup(): {m}")))?;
+        .map_err(|e| BindError::new(span, format!("ipv4_lookup(): {e}")))?;
         let mut conditions = vec![matches.expr];
         let mut shared: Vec<String> = Vec::new();
         for key in extra {
@@ -333,7 +333,7 @@ impl<'r> Binder<'r> {
                 }
             }
             let value = self.constant(&arg.value)?;
-            let constant = super::scalar::evaluate_constant(&value.expr);
+            let constant = crate::convert::evaluate_constant(&value.expr);
             match (i, constant) {
                 (0, Some(ScalarValue::Float64(Some(t)))) => threshold = t,
                 (0, Some(ScalarValue::Int64(Some(t)))) => threshold = t as f64,
@@ -369,7 +369,7 @@ impl<'r> Binder<'r> {
             }
             None => (registry.lookup_aggregate("count").expect("count").bind)(&self.call, Vec::new()),
         }
-        .map_err(|m| BindError::new(span, m))?;
+        .map_err(|e| BindError::new(span, e.to_string()))?;
         let plan = LogicalPlanBuilder::from(input.plan.clone())
             .aggregate(dims.iter().map(|c| col_ref(&c.name)).collect::<Vec<_>>(), vec![count.expr.alias("__basket_n")])
             .and_then(|b| b.build())
@@ -382,7 +382,7 @@ impl<'r> Binder<'r> {
             &self.call,
             vec![row, Bound::new(lit(i64::MAX), KqlType::Long)],
         )
-        .map_err(|m| BindError::new(span, m))?;
+        .map_err(|e| BindError::new(span, e.to_string()))?;
         // 3. The patterns, one row each.
         let patterns = crate::udf::call(
             "kql_basket",

@@ -141,7 +141,7 @@ impl<'r> Binder<'r> {
                         entries.push(Bound::new(lit(c.name.clone()), KqlType::String));
                         entries.push(Bound::new(col_ref(&c.name), c.ty));
                     }
-                    let bag = (pack.bind)(&self.call, entries).map_err(|m| BindError::new(span, m))?;
+                    let bag = (pack.bind)(&self.call, entries).map_err(|e| BindError::new(span, e.to_string()))?;
                     outputs.push(("pack_".to_string(), bag));
                 }
             }

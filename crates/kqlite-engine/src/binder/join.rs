@@ -1,6 +1,7 @@
 //! `join`, `lookup` and `union`.
 
-use super::scalar::{comparison, JoinSides, RowScope};
+use super::operators::comparison;
+use super::scalar::{JoinSides, RowScope};
 use super::tabular::param_name;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};

@@ -8,10 +8,11 @@
 //! maximum over the whole input (one shared timeline for every series), so
 //! series of different groups line up element by element.
 
-use super::scalar::{evaluate_constant, RowScope};
+use super::scalar::RowScope;
 use super::tabular::param_name;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
+use crate::convert::evaluate_constant;
 use crate::convert::{implicit, to_dynamic, Bound};
 use crate::dynamic::{ArrayEncoder, DynRef, DynValue, ENCODED_NULL};
 use crate::functions;

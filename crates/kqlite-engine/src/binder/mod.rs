@@ -6,14 +6,17 @@
 //! Scalars bind to [`Bound`] expressions. Errors carry the span of the
 //! offending syntax and, where it helps, a did-you-mean suggestion.
 
+mod call;
 mod evaluate;
 mod expand;
 mod find;
 mod join;
+mod literal;
 mod make_series;
 mod multi_output;
 mod mv_apply;
 mod naming;
+mod operators;
 mod parse;
 mod parse_kv;
 mod scalar;
@@ -32,21 +35,6 @@ use std::fmt;
 use std::rc::Rc;
 
 pub use naming::suggest;
-pub use scalar::evaluate_constant;
-
-/// Brings values to one type (for `coalesce` and friends).
-pub fn unify_values(values: Vec<Bound>) -> Option<(Vec<Expr>, KqlType)> {
-    let ty = values.iter().skip(1).try_fold(values.first()?.ty, |t, v| {
-        if t == v.ty {
-            Some(t)
-        } else {
-            KqlType::numeric_join(t, v.ty)
-        }
-    })?;
-    let exprs =
-        values.into_iter().map(|v| crate::convert::implicit(v, ty).map(|b| b.expr)).collect::<Option<Vec<_>>>()?;
-    Some((exprs, ty))
-}
 
 /// Turns DataFusion planning errors into located bind errors.
 pub(super) trait AtSpan<T> {
@@ -138,6 +126,24 @@ impl std::error::Error for BindError {}
 
 pub type BindResult<T> = Result<T, BindError>;
 
+/// Why the keys of a dynamic column could not be read while binding
+/// (`bag_unpack`, `pivot`).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyScanError {
+    /// DataFusion could not plan or run the scan.
+    #[error("{0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// The scan's runtime could not start.
+    #[error("{0}")]
+    Runtime(#[from] std::io::Error),
+    /// The thread running the scan panicked.
+    #[error("the key scan panicked")]
+    Panicked,
+    /// The column does not hold dynamic values.
+    #[error("the column is not dynamic")]
+    NotDynamic,
+}
+
 /// Where the binder finds tables.
 pub trait TableResolver {
     /// A scan of the table, producing the engine's Arrow types, and its KQL schema.
@@ -152,7 +158,7 @@ pub trait TableResolver {
     ) -> datafusion::common::Result<(LogicalPlan, String)>;
     /// The distinct keys of the property bags in `column` of `plan`, sorted
     /// (for `bag_unpack`, whose output columns depend on the data).
-    fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, String>;
+    fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, KeyScanError>;
 }
 
 /// What a `let` name stands for.

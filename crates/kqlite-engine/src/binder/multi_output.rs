@@ -8,65 +8,11 @@
 use super::scalar::RowScope;
 use super::{naming, BindError, BindResult, Binder, Binding};
 use crate::convert::{implicit, Bound};
-use crate::functions::{self, series};
+use crate::functions;
+use crate::functions::series::MULTI_OUTPUT;
 use crate::types::KqlType;
 use datafusion::logical_expr::lit;
 use kqlite_syntax::ast::{ExprKind, NamedExpr};
-
-type BagFn = fn(Vec<Bound>) -> Result<Bound, String>;
-
-struct MultiOutput {
-    name: &'static str,
-    min_args: usize,
-    max_args: usize,
-    bag: BagFn,
-    /// Output columns: the bag key (also the column-name suffix) and its type.
-    fields: &'static [(&'static str, KqlType)],
-}
-
-const MULTI_OUTPUT: &[MultiOutput] = &[
-    MultiOutput {
-        name: "series_stats",
-        min_args: 1,
-        max_args: 2,
-        bag: series::stats_call,
-        fields: &[
-            ("min", KqlType::Real),
-            ("min_idx", KqlType::Long),
-            ("max", KqlType::Real),
-            ("max_idx", KqlType::Long),
-            ("avg", KqlType::Real),
-            ("stdev", KqlType::Real),
-            ("variance", KqlType::Real),
-        ],
-    },
-    MultiOutput {
-        name: "series_fit_line",
-        min_args: 1,
-        max_args: 1,
-        bag: series::fit_line_call,
-        fields: &[
-            ("rsquare", KqlType::Real),
-            ("slope", KqlType::Real),
-            ("variance", KqlType::Real),
-            ("rvariance", KqlType::Real),
-            ("interception", KqlType::Real),
-            ("line_fit", KqlType::Dynamic),
-        ],
-    },
-    MultiOutput {
-        name: "series_decompose_anomalies",
-        min_args: 1,
-        max_args: 7,
-        bag: series::decompose_anomalies_call,
-        fields: &[("ad_flag", KqlType::Dynamic), ("ad_score", KqlType::Dynamic), ("baseline", KqlType::Dynamic)],
-    },
-];
-
-/// Whether `name` is a function that returns several columns.
-pub(super) fn is_multi_output(name: &str) -> bool {
-    MULTI_OUTPUT.iter().any(|m| m.name == name)
-}
 
 impl<'r> Binder<'r> {
     /// The columns of `item` when it calls a multi-column function
@@ -105,7 +51,7 @@ impl<'r> Binder<'r> {
             ));
         }
         let bound = args.iter().map(|a| self.scalar(&a.value, scope)).collect::<BindResult<Vec<_>>>()?;
-        let bag = (spec.bag)(bound).map_err(|m| BindError::new(item.span, m))?;
+        let bag = (spec.bag)(bound).map_err(|e| BindError::new(item.span, e.to_string()))?;
         // Unnamed columns are `<function>_<argument>_<field>`, as Kusto names them.
         let argument = args.first().and_then(|a| naming::expression_name(&a.value));
         let mut out = Vec::new();

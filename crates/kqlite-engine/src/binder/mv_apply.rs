@@ -8,10 +8,11 @@
 //! it first). The input's columns ride along as hidden copies, so columns
 //! the subquery drops (by `summarize` or `project`) come back at the end.
 
-use super::scalar::{evaluate_constant, RowScope};
+use super::scalar::RowScope;
 use super::tabular::param_name;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
+use crate::convert::evaluate_constant;
 use crate::convert::{implicit, to_dynamic, Bound};
 use crate::functions;
 use crate::types::{ColumnDef, KqlType};

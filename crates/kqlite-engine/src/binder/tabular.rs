@@ -1,10 +1,12 @@
 //! Binding tabular expressions: table references, pipelines and operators.
 
-use super::scalar::{evaluate_constant, literal, RowScope};
+use super::literal::literal;
+use super::scalar::RowScope;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
+use crate::convert::evaluate_constant;
 use crate::convert::{implicit, Bound};
-use crate::functions;
+use crate::functions::{self, SpecialForm};
 use crate::types::{ColumnDef, KqlType};
 use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::{Field, Schema};
@@ -69,9 +71,9 @@ impl<'r> Binder<'r> {
             let values = self.bind_arguments(&def, args, span, &mut RowScope::empty())?;
             return self.tabular_function_body(&def, values, span);
         }
-        match (func.name.as_str(), args) {
-            ("materialize", [arg]) => self.tabular(&arg.value),
-            ("table", [arg]) => match &arg.value.kind {
+        match (functions::special_form(&func.name), args) {
+            (Some(SpecialForm::Materialize), [arg]) => self.tabular(&arg.value),
+            (Some(SpecialForm::Table), [arg]) => match &arg.value.kind {
                 ExprKind::Literal(ast::Literal::String { value, .. }) => self.table_name(value, arg.value.span),
                 _ => err(arg.value.span, "table() needs the table name as a string literal"),
             },
@@ -496,8 +498,7 @@ impl<'r> Binder<'r> {
         let mut counter = 0;
         for item in aggregates {
             if let ExprKind::Call { func, args } = &item.expr.kind {
-                if matches!(func.name.as_str(), "arg_max" | "arg_min" | "argmax" | "argmin") {
-                    let is_max = func.name.ends_with("max");
+                if let Some(SpecialForm::ArgExtreme { is_max }) = functions::special_form(&func.name) {
                     let expanded = self.arg_extreme(is_max, args, item, &input, &keys, &mut scope, item.span)?;
                     for (name, bound) in expanded {
                         let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();

@@ -7,9 +7,10 @@
 //! yields one extra row per parent when this level or a deeper one says
 //! `with others = …`.
 
-use super::scalar::{evaluate_constant, RowScope};
+use super::scalar::RowScope;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
+use crate::convert::evaluate_constant;
 use crate::convert::{implicit, to_string, Bound};
 use crate::functions;
 use crate::types::{ColumnDef, KqlType};

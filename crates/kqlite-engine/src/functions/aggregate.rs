@@ -6,7 +6,7 @@
 //! error bound above them, and an exact answer is within that bound too.
 //! `make_set`/`make_list` keep first-seen order.
 
-use super::{coerce, expect_one_of, Registry};
+use super::{coerce, expect_one_of, CallError, CallResult, Registry};
 use crate::convert::{to_dynamic, Bound};
 use crate::dynamic::{write_encoded_array, DynKind, DynRef, DynValue, ObjectEncoder, ENCODED_NULL};
 use crate::types::{KqlType, NANOS_PER_TICK};
@@ -37,7 +37,7 @@ pub fn register(r: &mut Registry) {
     });
     r.aggregate("countif", 1, 1, "countif", |_, mut a| {
         let p = coerce("countif", 0, a.swap_remove(0), KqlType::Bool)?;
-        let one = when(p.expr, lit(1i64)).otherwise(lit(0i64)).map_err(|e| e.to_string())?;
+        let one = when(p.expr, lit(1i64)).otherwise(lit(0i64))?;
         Ok(Bound::new(coalesce(vec![agg::sum(one), lit(0i64)]), KqlType::Long))
     });
     r.aggregate("sum", 1, 1, "sum", |_, a| sum("sum", a.into_iter().next().expect("one arg"), None));
@@ -159,7 +159,7 @@ fn only_if(value: Expr, predicate: Bound) -> Expr {
 }
 
 /// `sum`: Kusto's default for a group without values is 0, not null.
-fn sum(name: &str, value: Bound, predicate: Option<Bound>) -> Result<Bound, String> {
+fn sum(name: &str, value: Bound, predicate: Option<Bound>) -> CallResult<Bound> {
     use KqlType::*;
     expect_one_of(name, 0, &value, &[Int, Long, Real, Decimal, Timespan, Datetime])?;
     let ty = if value.ty == Int { Long } else { value.ty };
@@ -175,7 +175,7 @@ fn sum(name: &str, value: Bound, predicate: Option<Bound>) -> Result<Bound, Stri
 
 /// `avg`: a real (NaN without values, as Kusto's sum/count gives); the
 /// average of datetimes or timespans keeps the type, computed exactly.
-fn avg(name: &str, value: Bound, predicate: Option<Bound>) -> Result<Bound, String> {
+fn avg(name: &str, value: Bound, predicate: Option<Bound>) -> CallResult<Bound> {
     use KqlType::*;
     expect_one_of(name, 0, &value, &[Int, Long, Real, Decimal, Timespan, Datetime])?;
     Ok(match value.ty {
@@ -199,9 +199,9 @@ fn filtered(value: Expr, predicate: Option<Bound>) -> Expr {
 }
 
 /// `count_distinct`: exact, like `dcount` here; Kusto rejects dynamic.
-fn count_distinct(name: &str, value: &Bound, predicate: Option<Bound>) -> Result<Bound, String> {
+fn count_distinct(name: &str, value: &Bound, predicate: Option<Bound>) -> CallResult<Bound> {
     if value.ty == KqlType::Dynamic {
-        return Err(format!("argument 1 of {name}() cannot be dynamic; convert it first"));
+        return Err(CallError::DynamicArgument { function: name.to_string(), position: 1 });
     }
     Ok(Bound::new(distinct_count(value, predicate), KqlType::Long))
 }
@@ -222,7 +222,7 @@ enum Spread {
 
 /// A numeric argument of the statistics aggregates as a real: timespans and
 /// datetimes count in ticks (100ns), Kusto's unit for them.
-fn statistic_input(name: &str, index: usize, value: Bound) -> Result<Expr, String> {
+fn statistic_input(name: &str, index: usize, value: Bound) -> CallResult<Expr> {
     use KqlType::*;
     expect_one_of(name, index, &value, &[Int, Long, Real, Decimal, Timespan, Datetime])?;
     let real = cast(value.expr, DataType::Float64);
@@ -231,7 +231,7 @@ fn statistic_input(name: &str, index: usize, value: Bound) -> Result<Expr, Strin
 
 /// `stdev`, `variance` (sample) and their population forms. The sample
 /// forms are 0 for a group of fewer than two values, Kusto's default.
-fn spread(name: &str, a: Vec<Bound>, kind: Spread, predicate: Option<Bound>) -> Result<Bound, String> {
+fn spread(name: &str, a: Vec<Bound>, kind: Spread, predicate: Option<Bound>) -> CallResult<Bound> {
     let value = filtered(statistic_input(name, 0, a.into_iter().next().expect("one arg"))?, predicate);
     let e = match kind {
         Spread::Stdev => coalesce(vec![agg::stddev(value), lit(0f64)]),
@@ -243,7 +243,7 @@ fn spread(name: &str, a: Vec<Bound>, kind: Spread, predicate: Option<Bound>) -> 
 }
 
 /// `covariance(x, y)` (sample) and `covariancep(x, y)` (population).
-fn covariance(name: &str, a: Vec<Bound>, sample: bool, predicate: Option<Bound>) -> Result<Bound, String> {
+fn covariance(name: &str, a: Vec<Bound>, sample: bool, predicate: Option<Bound>) -> CallResult<Bound> {
     let mut a = a.into_iter();
     let x = statistic_input(name, 0, a.next().expect("two args"))?;
     let y = statistic_input(name, 1, a.next().expect("two args"))?;
@@ -256,36 +256,29 @@ fn covariance(name: &str, a: Vec<Bound>, sample: bool, predicate: Option<Bound>)
 
 /// `take_any`/`take_anyif`: prefers a non-null (for strings, non-empty)
 /// value, as Kusto's does.
-fn take_any(a: Vec<Bound>, predicate: Option<Bound>) -> Result<Bound, String> {
+fn take_any(a: Vec<Bound>, predicate: Option<Bound>) -> CallResult<Bound> {
     let value = a.into_iter().next().expect("one arg");
     let e = match value.ty {
         KqlType::String => nullif(value.expr, lit("")),
         _ => value.expr,
     };
-    let e = first_value_udaf()
-        .call(vec![filtered(e, predicate)])
-        .null_treatment(NullTreatment::IgnoreNulls)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let e = first_value_udaf().call(vec![filtered(e, predicate)]).null_treatment(NullTreatment::IgnoreNulls).build()?;
     Ok(Bound::new(e, value.ty))
 }
 
 /// `hll(x)`: the sketch is the exact set of distinct values (a dynamic
 /// array), so `hll_merge` is a union and `dcount_hll` its length — exact,
 /// hence within Kusto's error bound. The accuracy argument is accepted.
-fn hll(a: Vec<Bound>, predicate: Option<Bound>) -> Result<Bound, String> {
+fn hll(a: Vec<Bound>, predicate: Option<Bound>) -> CallResult<Bound> {
     let value = to_dynamic(a.into_iter().next().expect("one arg"));
     let udaf = collect_udaf(Collect::Hll, filtered(value.expr, predicate), lit(ScalarValue::Int64(None)));
     Ok(Bound::new(udaf, KqlType::Dynamic))
 }
 
-fn extreme(a: Vec<Bound>, is_max: bool, predicate: Option<Bound>) -> Result<Bound, String> {
+fn extreme(a: Vec<Bound>, is_max: bool, predicate: Option<Bound>) -> CallResult<Bound> {
     let value = a.into_iter().next().expect("one arg");
     if value.ty == KqlType::Dynamic {
-        return Err(format!(
-            "{}() cannot order dynamic values; convert them first",
-            if is_max { "max" } else { "min" }
-        ));
+        return Err(CallError::CannotOrderDynamic { function: if is_max { "max" } else { "min" }.to_string() });
     }
     let e = match predicate {
         Some(p) => only_if(value.expr, p),
@@ -314,7 +307,7 @@ enum Collect {
 /// Kusto's default cap on `make_set`/`make_list` sizes.
 const DEFAULT_MAX_SIZE: i64 = 1_048_576;
 
-fn collect(args: Vec<Bound>, kind: Collect, predicate: Option<Bound>) -> Result<Bound, String> {
+fn collect(args: Vec<Bound>, kind: Collect, predicate: Option<Bound>) -> CallResult<Bound> {
     let mut args = args.into_iter();
     let value = to_dynamic(args.next().expect("one arg"));
     let limit = match args.next() {
@@ -726,7 +719,7 @@ enum Shape {
 /// exactly (Kusto estimates with a t-digest; the exact value is within its
 /// error bound). `percentiles(x, p1, p2, …)` makes one column per
 /// percentile, which one bound expression cannot, so it takes a single one.
-fn percentiles(name: &str, a: Vec<Bound>, weighted: bool, shape: Shape) -> Result<Bound, String> {
+fn percentiles(name: &str, a: Vec<Bound>, weighted: bool, shape: Shape) -> CallResult<Bound> {
     use KqlType::*;
     let mut a = a.into_iter();
     let value = a.next().expect("value");
@@ -742,23 +735,27 @@ fn percentiles(name: &str, a: Vec<Bound>, weighted: bool, shape: Shape) -> Resul
             (Dynamic, Some(ScalarValue::Binary(Some(bytes)))) if shape == Shape::Array => {
                 let d = DynRef::new(&bytes);
                 if d.kind() != DynKind::Array {
-                    return Err(format!("argument {} of {name}() must be an array of numbers", first + i + 1));
+                    return Err(CallError::InvalidLiteral {
+                        function: name.to_string(),
+                        position: first + i + 1,
+                        expected: "an array of numbers",
+                    });
                 }
                 for item in d.array_items() {
-                    ps.push(item.as_real().ok_or_else(|| format!("{name}(): every percentile must be a number"))?);
+                    ps.push(
+                        item.as_real().ok_or_else(|| CallError::invalid(name, "every percentile must be a number"))?,
+                    );
                 }
             }
             (Int | Long | Real | Decimal, Some(v)) => match v.cast_to(&DataType::Float64) {
                 Ok(ScalarValue::Float64(Some(f))) => ps.push(f),
-                _ => return Err(format!("argument {} of {name}() must be a constant number", first + i + 1)),
+                _ => return Err(CallError::not_constant(name, first + i, "a constant number")),
             },
-            _ => return Err(format!("argument {} of {name}() must be a constant number", first + i + 1)),
+            _ => return Err(CallError::not_constant(name, first + i, "a constant number")),
         }
     }
     if shape == Shape::Single && ps.len() != 1 {
-        return Err(format!(
-            "{name}() with several percentiles makes several columns; use percentiles_array() or one percentile() per column"
-        ));
+        return Err(CallError::SeveralPercentiles { function: name.to_string() });
     }
     let (input, physical, result) = match value.ty {
         Int | Long => (cast(value.expr, DataType::Int64), DataType::Int64, Long),
@@ -766,7 +763,7 @@ fn percentiles(name: &str, a: Vec<Bound>, weighted: bool, shape: Shape) -> Resul
         Bool => (cast(value.expr, DataType::Int64), DataType::Int64, Bool),
         Real | Decimal => (cast(value.expr, DataType::Float64), DataType::Float64, Real),
         String | Guid => (value.expr, DataType::Utf8, value.ty),
-        Dynamic => return Err(format!("{name}() cannot order dynamic values; convert them first")),
+        Dynamic => return Err(CallError::CannotOrderDynamic { function: name.to_string() }),
     };
     let udaf = PercentileUdaf {
         // The percentiles are not arguments, so they must tell calls apart.

@@ -7,7 +7,7 @@
 //! Most kernels take a leading literal code (which part, which period) so
 //! one kernel serves a family of functions.
 
-use super::{coerce, expect_one_of, Registry, NUMERIC};
+use super::{coerce, expect_one_of, CallError, CallResult, Registry, NUMERIC};
 use crate::convert::Bound;
 use crate::time::{format_datetime_custom, format_timespan_custom};
 use crate::types::*;
@@ -164,7 +164,7 @@ enum Period {
 
 /// `startofX(date [, offset])` / `endofX(date [, offset])`: the first (or
 /// last tick) of the period `offset` periods away from the one holding `date`.
-fn period_bound(name: &str, period: Period, end: bool, mut a: Vec<Bound>) -> Result<Bound, String> {
+fn period_bound(name: &str, period: Period, end: bool, mut a: Vec<Bound>) -> CallResult<Bound> {
     expect_one_of(name, 0, &a[0], &[KqlType::Datetime])?;
     let offset = match a.len() {
         2 => {
@@ -280,39 +280,45 @@ impl Part {
 
 /// The string literal of a part or format argument, which Kusto requires
 /// to be a constant.
-fn literal_string(name: &str, index: usize, b: &Bound) -> Result<String, String> {
+fn literal_string(name: &str, index: usize, b: &Bound) -> CallResult<String> {
     expect_one_of(name, index, b, &[KqlType::String])?;
-    match crate::binder::evaluate_constant(&b.expr) {
+    match crate::convert::evaluate_constant(&b.expr) {
         Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => Ok(s),
-        _ => Err(format!("argument {} of {name}() must be a string literal", index + 1)),
+        _ => Err(CallError::not_constant(name, index, "a string literal")),
     }
 }
 
 /// The period of `datetime_diff` / `datetime_add`.
-fn period_part(name: &str, b: &Bound) -> Result<Part, String> {
+fn period_part(name: &str, b: &Bound) -> CallResult<Part> {
     let text = literal_string(name, 0, b)?;
     match Part::parse(&text) {
         Some(p) if p.nanos().is_some() || matches!(p, Part::Year | Part::Quarter | Part::Month) => Ok(p),
-        _ => Err(format!(
-            "{name}(): '{text}' is not one of year, quarter, month, week, day, hour, minute, second, \
-             millisecond, microsecond or nanosecond"
+        _ => Err(CallError::invalid(
+            name,
+            format!(
+                "'{text}' is not one of year, quarter, month, week, day, hour, minute, second, \
+                 millisecond, microsecond or nanosecond"
+            ),
         )),
     }
 }
 
-fn datetime_part(name: &str, a: Vec<Bound>) -> Result<Bound, String> {
+fn datetime_part(name: &str, a: Vec<Bound>) -> CallResult<Bound> {
     let text = literal_string(name, 0, &a[0])?;
     match Part::parse(&text) {
         Some(p) if p != Part::Week => part_of(name, p, a[1..].to_vec()),
-        _ => Err(format!(
-            "{name}(): '{text}' is not one of year, quarter, month, week_of_year, day, dayofyear, hour, minute, \
-             second, millisecond, microsecond or nanosecond"
+        _ => Err(CallError::invalid(
+            name,
+            format!(
+                "'{text}' is not one of year, quarter, month, week_of_year, day, dayofyear, hour, minute, \
+                 second, millisecond, microsecond or nanosecond"
+            ),
         )),
     }
 }
 
 /// One calendar or clock part of a datetime, as an int.
-fn part_of(name: &str, part: Part, a: Vec<Bound>) -> Result<Bound, String> {
+fn part_of(name: &str, part: Part, a: Vec<Bound>) -> CallResult<Bound> {
     expect_one_of(name, 0, &a[0], &[KqlType::Datetime])?;
     let args = vec![lit(part as i64), a[0].expr.clone()];
     Ok(Bound::new(udf::call("kql_datetime_part", DataType::Int32, datetime_part_kernel, args), KqlType::Int))
@@ -382,7 +388,7 @@ fn datetime_add(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 
 /// `format_datetime(date, format)` / `format_timespan(span, format)`; the
 /// format must be a literal. Null values format as "".
-fn format(name: &str, ty: KqlType, a: Vec<Bound>) -> Result<Bound, String> {
+fn format(name: &str, ty: KqlType, a: Vec<Bound>) -> CallResult<Bound> {
     expect_one_of(name, 0, &a[0], &[ty])?;
     let format = literal_string(name, 1, &a[1])?;
     let kernel: udf::Kernel = if ty == KqlType::Datetime { format_datetime_kernel } else { format_timespan_kernel };
@@ -416,7 +422,7 @@ fn format_kernel(args: &[ColumnarValue], rows: usize, f: fn(i64, &str) -> String
 /// `make_datetime(year, month, day [, hour, minute [, second]])` and
 /// `make_timespan([day,] hour, minute [, second])`: null when a component
 /// is out of range (month 13, hour 24, second 60, February 30).
-fn make(name: &str, a: Vec<Bound>) -> Result<Bound, String> {
+fn make(name: &str, a: Vec<Bound>) -> CallResult<Bound> {
     for (i, b) in a.iter().enumerate() {
         expect_one_of(name, i, b, NUMERIC)?;
     }
@@ -468,7 +474,7 @@ fn make_timespan(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 
 /// `unixtime_<unit>_todatetime(n)`: `n` units after 1970-01-01, truncated
 /// to Kusto's 100 ns ticks; null when out of range.
-fn unixtime(name: &str, unit: i64, a: Vec<Bound>) -> Result<Bound, String> {
+fn unixtime(name: &str, unit: i64, a: Vec<Bound>) -> CallResult<Bound> {
     expect_one_of(name, 0, &a[0], NUMERIC)?;
     let expr = if matches!(a[0].ty, KqlType::Int | KqlType::Long) {
         let args = vec![lit(unit), cast(a[0].expr.clone(), DataType::Int64)];
@@ -498,7 +504,7 @@ fn unixtime_real(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 /// with IANA zone names (chrono-tz, through arrow); null for an unknown
 /// zone. A local time skipped by a DST change is read with the offset in
 /// force after the change; a repeated one as the later (standard) time.
-fn zone(name: &str, to_local: bool, a: Vec<Bound>) -> Result<Bound, String> {
+fn zone(name: &str, to_local: bool, a: Vec<Bound>) -> CallResult<Bound> {
     expect_one_of(name, 0, &a[0], &[KqlType::Datetime])?;
     expect_one_of(name, 1, &a[1], &[KqlType::String])?;
     let args = vec![lit(to_local), a[0].expr.clone(), a[1].expr.clone()];
@@ -548,7 +554,7 @@ fn zone_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 /// `fixed_point` instead of zero. Datetimes and timespans take a timespan
 /// size and a fixed point of their own type; numbers give long, or real
 /// when any argument is real. Null for a zero size.
-fn bin_at(a: Vec<Bound>) -> Result<Bound, String> {
+fn bin_at(a: Vec<Bound>) -> CallResult<Bound> {
     let (value, size, fixed) = (&a[0], &a[1], &a[2]);
     let (name, kernel, ty, arrow): (_, udf::Kernel, _, _) = match value.ty {
         KqlType::Datetime | KqlType::Timespan => {
@@ -565,7 +571,7 @@ fn bin_at(a: Vec<Bound>) -> Result<Bound, String> {
                 ("kql_bin_at_real", bin_at_real, KqlType::Real, DataType::Float64)
             }
         }
-        t => return Err(format!("bin_at() rounds numbers, datetimes and timespans, not {t}")),
+        t => return Err(CallError::CannotRound { function: "bin_at".to_string(), actual: t }),
     };
     let args = a.iter().map(|b| cast(b.expr.clone(), arrow.clone())).collect();
     Ok(Bound::new(udf::call(name, arrow, kernel, args), ty))

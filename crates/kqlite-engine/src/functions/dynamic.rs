@@ -1,7 +1,7 @@
 //! Functions over `dynamic` values: access, construction, arrays and bags.
 
-use super::{coerce, Registry};
-use crate::convert::{to_dynamic, to_string, Bound};
+use super::{coerce, CallError, CallResult, Registry};
+use crate::convert::{to_dynamic, Bound};
 use crate::dynamic::{self, ArrayEncoder, DynKind, DynRef, DynValue, ObjectEncoder, ENCODED_NULL};
 use crate::types::KqlType;
 use crate::udf::{self, maybe_scalar, rows_to_compute};
@@ -73,10 +73,7 @@ pub fn register(r: &mut Registry) {
     });
     r.scalar("array_split", 2, 2, |_, a| {
         if !matches!(a[1].ty, KqlType::Int | KqlType::Long | KqlType::Dynamic) {
-            return Err(format!(
-                "argument 2 of array_split() must be an integer or a dynamic array, but it is {}",
-                a[1].ty
-            ));
+            return Err(CallError::argument_type("array_split", 1, "an integer or a dynamic array", a[1].ty));
         }
         let args = dynamic_args("array_split", a, &[Arg::Dynamic, Arg::Any])?;
         Ok(Bound::new(udf::call("kql_array_split", DataType::Binary, array_split, args), KqlType::Dynamic))
@@ -227,14 +224,17 @@ fn pack_array_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
 }
 
 /// `bag_pack("k1", v1, "k2", v2, …)`.
-fn bag_pack(values: Vec<Bound>) -> Result<Bound, String> {
+fn bag_pack(values: Vec<Bound>) -> CallResult<Bound> {
     if values.len() % 2 != 0 {
-        return Err("bag_pack() takes pairs of key and value: an even number of arguments".to_string());
+        return Err(CallError::Arity {
+            function: "bag_pack".to_string(),
+            expected: "pairs of key and value: an even number of arguments",
+        });
     }
     let mut args = Vec::new();
     for (i, pair) in values.chunks(2).enumerate() {
         if pair[0].ty != KqlType::String {
-            return Err(format!("argument {} of bag_pack() is a key and must be a string", i * 2 + 1));
+            return Err(CallError::KeyNotString { function: "bag_pack".to_string(), position: i * 2 + 1 });
         }
         args.push(pair[0].expr.clone());
         args.push(to_dynamic(pair[1].clone()).expr);
@@ -311,7 +311,7 @@ fn gettype(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 }
 
 /// `range(start, stop[, step])`: an inclusive dynamic array.
-fn range(args: Vec<Bound>) -> Result<Bound, String> {
+fn range(args: Vec<Bound>) -> CallResult<Bound> {
     let kind = args[0].ty;
     let mut exprs = Vec::new();
     let numeric_kind = |t: KqlType| matches!(t, KqlType::Int | KqlType::Long | KqlType::Datetime | KqlType::Timespan);
@@ -326,11 +326,7 @@ fn range(args: Vec<Bound>) -> Result<Bound, String> {
     }
     for (i, a) in args.into_iter().enumerate() {
         if !numeric_kind(a.ty) {
-            return Err(format!(
-                "argument {} of range() must be a number, datetime or timespan, but it is {}",
-                i + 1,
-                a.ty
-            ));
+            return Err(CallError::argument_type("range", i, "a number, datetime or timespan", a.ty));
         }
         exprs.push(datafusion::logical_expr::cast(a.expr, DataType::Int64));
     }
@@ -553,12 +549,6 @@ fn is_null_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> 
     maybe_scalar(args, Arc::new(out))
 }
 
-/// Used by string functions that accept dynamic input.
-#[allow(dead_code)]
-pub(crate) fn dynamic_text(value: Bound) -> Bound {
-    to_string(value)
-}
-
 /// How an argument of an array or bag function is checked before it is
 /// passed to the kernel as a dynamic value.
 #[derive(Clone, Copy)]
@@ -573,14 +563,14 @@ enum Arg {
 
 /// Checks the arguments and converts each to dynamic, so kernels read every
 /// argument the same way.
-fn dynamic_args(name: &str, args: Vec<Bound>, kinds: &[Arg]) -> Result<Vec<Expr>, String> {
+fn dynamic_args(name: &str, args: Vec<Bound>, kinds: &[Arg]) -> CallResult<Vec<Expr>> {
     args.into_iter()
         .zip(kinds.iter().chain(std::iter::repeat(&Arg::Dynamic)))
         .enumerate()
         .map(|(i, (b, kind))| {
             let b = match kind {
                 Arg::Dynamic if b.ty != KqlType::Dynamic => {
-                    return Err(format!("argument {} of {name}() must be dynamic, but it is {}", i + 1, b.ty))
+                    return Err(CallError::argument_type(name, i, "dynamic", b.ty))
                 }
                 Arg::Long => coerce(name, i, b, KqlType::Long)?,
                 Arg::String => coerce(name, i, b, KqlType::String)?,
@@ -592,7 +582,7 @@ fn dynamic_args(name: &str, args: Vec<Bound>, kinds: &[Arg]) -> Result<Vec<Expr>
 }
 
 /// A function of dynamic arguments only, returning dynamic.
-fn arrays_call(name: &str, kernel_name: &str, kernel: udf::Kernel, args: Vec<Bound>) -> Result<Bound, String> {
+fn arrays_call(name: &str, kernel_name: &str, kernel: udf::Kernel, args: Vec<Bound>) -> CallResult<Bound> {
     let args = dynamic_args(name, args, &[])?;
     Ok(Bound::new(udf::call(kernel_name, DataType::Binary, kernel, args), KqlType::Dynamic))
 }
@@ -786,7 +776,7 @@ fn array_split(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 /// `array_sort_asc(a1, …, aN[, nulls_last])` and `array_sort_desc`: one
 /// array gives the sorted array; several give an array of arrays, the
 /// others reordered like the first (null where their length differs).
-fn array_sort(name: &str, mut a: Vec<Bound>, descending: bool) -> Result<Bound, String> {
+fn array_sort(name: &str, mut a: Vec<Bound>, descending: bool) -> CallResult<Bound> {
     let nulls_last = match a.last() {
         Some(b) if b.ty == KqlType::Bool && a.len() > 1 => a.pop().expect("last").expr,
         _ => lit(true),
@@ -872,7 +862,7 @@ fn array_sort_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
 
 /// `array_iff(conditions, when_true, when_false)`: element-wise `iff`;
 /// the branches are arrays (indexed, null past their end) or scalars.
-fn array_iff(a: Vec<Bound>) -> Result<Bound, String> {
+fn array_iff(a: Vec<Bound>) -> CallResult<Bound> {
     let args = dynamic_args("array_iff", a, &[Arg::Dynamic, Arg::Any, Arg::Any])?;
     Ok(Bound::new(udf::call("kql_array_iff", DataType::Binary, array_iff_kernel, args), KqlType::Dynamic))
 }
@@ -906,7 +896,7 @@ fn array_iff_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue
 }
 
 /// `array_rotate_left/right(a, n)` and `array_shift_left/right(a, n[, fill])`.
-fn shift(name: &str, mut a: Vec<Bound>, right: bool, rotate: bool) -> Result<Bound, String> {
+fn shift(name: &str, mut a: Vec<Bound>, right: bool, rotate: bool) -> CallResult<Bound> {
     if a.len() == 2 {
         a.push(Bound::new(lit(ScalarValue::Binary(Some(ENCODED_NULL.to_vec()))), KqlType::Dynamic));
     }

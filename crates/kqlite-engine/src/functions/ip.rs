@@ -8,7 +8,7 @@
 //! IPv6 functions also take IPv4 text, as the mapped address
 //! `::ffff:a.b.c.d` whose prefix counts from bit 96.
 
-use super::{coerce, expect_one_of, Registry};
+use super::{coerce, expect_one_of, CallResult, Registry};
 use crate::convert::Bound;
 use crate::dynamic::{DynKind, DynRef};
 use crate::types::KqlType;
@@ -66,7 +66,7 @@ enum Arg {
 use Arg::*;
 
 /// Checks and converts the arguments as `kinds` says, and calls the kernel.
-fn call(name: &str, args: Vec<Bound>, kinds: &[Arg], ty: DataType, kernel: udf::Kernel) -> Result<Bound, String> {
+fn call(name: &str, args: Vec<Bound>, kinds: &[Arg], ty: DataType, kernel: udf::Kernel) -> CallResult<Bound> {
     let mut exprs: Vec<Expr> = Vec::with_capacity(args.len());
     for (i, b) in args.into_iter().enumerate() {
         let expr = match kinds[i.min(kinds.len() - 1)] {

@@ -1,9 +1,8 @@
 //! Numeric functions, `bin`, null handling (`isnull`, `coalesce`, …),
 //! bitwise functions, random values and hashes.
 
-use super::{coerce, expect_one_of, Registry, NUMERIC};
-use crate::binder::unify_values;
-use crate::convert::{to_string, Bound};
+use super::{coerce, expect_one_of, CallError, CallResult, Registry, NUMERIC};
+use crate::convert::{to_string, unify_values, Bound};
 use crate::types::{KqlType, NANOS_PER_TICK};
 use crate::udf::{self, maybe_scalar, rows_to_compute};
 use datafusion::arrow::array::*;
@@ -25,7 +24,8 @@ pub fn register(r: &mut Registry) {
         Ok(Bound::new(Expr::Not(Box::new(b.expr)), KqlType::Bool))
     });
     r.scalar("coalesce", 1, 64, |_, a| {
-        let (exprs, ty) = unify_values(a).ok_or("coalesce(): all arguments must have the same type")?;
+        let (exprs, ty) =
+            unify_values(a).ok_or_else(|| CallError::invalid("coalesce", "all arguments must have the same type"))?;
         Ok(Bound::new(df::coalesce(exprs), ty))
     });
     r.scalar("max_of", 2, 64, |_, a| extremum("max_of", a, df::greatest));
@@ -103,7 +103,7 @@ fn null_test(value: &Bound) -> Expr {
 
 /// `bin(value, size)`: rounds down to a multiple of `size` (numbers,
 /// datetimes by timespan, timespans).
-fn bin(args: Vec<Bound>) -> Result<Bound, String> {
+fn bin(args: Vec<Bound>) -> CallResult<Bound> {
     let (value, size) = (&args[0], &args[1]);
     match value.ty {
         KqlType::Datetime | KqlType::Timespan => {
@@ -125,7 +125,7 @@ fn bin(args: Vec<Bound>) -> Result<Bound, String> {
             let s = cast(size.expr.clone(), DataType::Float64);
             Ok(Bound::new(df::floor(value.expr.clone() / s.clone()) * s, KqlType::Real))
         }
-        t => Err(format!("bin() rounds numbers, datetimes and timespans, not {t}")),
+        t => Err(CallError::CannotRound { function: "bin".to_string(), actual: t }),
     }
 }
 
@@ -141,17 +141,18 @@ pub(crate) fn floor_multiple(v: Expr, s: Expr) -> Expr {
 /// `max_of`/`min_of`: arguments are promoted to a common orderable type,
 /// and nulls are skipped (null only when every argument is null), which is
 /// exactly DataFusion's `greatest`/`least`.
-fn extremum(name: &str, args: Vec<Bound>, f: fn(Vec<Expr>) -> Expr) -> Result<Bound, String> {
+fn extremum(name: &str, args: Vec<Bound>, f: fn(Vec<Expr>) -> Expr) -> CallResult<Bound> {
     use KqlType::*;
     for (i, b) in args.iter().enumerate() {
         expect_one_of(name, i, b, &[Bool, Int, Long, Real, Decimal, Datetime, Timespan, String])?;
     }
-    let (exprs, ty) = unify_values(args).ok_or_else(|| format!("{name}(): the arguments have no common type"))?;
+    let (exprs, ty) =
+        unify_values(args).ok_or_else(|| CallError::invalid(name, "the arguments have no common type"))?;
     Ok(Bound::new(f(exprs), ty))
 }
 
 /// `round(x[, digits])`: half away from zero; integers keep their type.
-fn round(args: Vec<Bound>) -> Result<Bound, String> {
+fn round(args: Vec<Bound>) -> CallResult<Bound> {
     expect_one_of("round", 0, &args[0], NUMERIC)?;
     let ty = args[0].ty;
     let digits = match args.get(1) {
@@ -194,7 +195,7 @@ fn round_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 
 /// Binds a real-valued function of real arguments; every argument must be
 /// a number (Kusto converts it to real).
-fn real_fn(name: &str, args: Vec<Bound>, kernel: udf::Kernel) -> Result<Bound, String> {
+pub(super) fn real_fn(name: &str, args: Vec<Bound>, kernel: udf::Kernel) -> CallResult<Bound> {
     let mut exprs = Vec::with_capacity(args.len());
     for (i, b) in args.into_iter().enumerate() {
         expect_one_of(name, i, &b, NUMERIC)?;
@@ -204,35 +205,43 @@ fn real_fn(name: &str, args: Vec<Bound>, kernel: udf::Kernel) -> Result<Bound, S
 }
 
 /// Defines a kernel applying `f` to real arguments. A NaN produced from
-/// non-NaN input (`log(-1)`, `sqrt(-1)`, `acos(2)`) is null, as in Kusto.
+/// non-NaN input (`log(-1)`, `sqrt(-1)`, `acos(2)`, the poles of gamma) is
+/// null, as in Kusto. Shared with [`super::misc`].
 macro_rules! real_kernel {
     ($name:ident, |$x:ident| $body:expr) => {
-        fn $name(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-            let n = rows_to_compute(args, rows);
+        fn $name(
+            args: &[datafusion::logical_expr::ColumnarValue],
+            rows: usize,
+        ) -> datafusion::common::Result<datafusion::logical_expr::ColumnarValue> {
+            let n = $crate::udf::rows_to_compute(args, rows);
             let a = args[0].to_array(n)?;
-            let out: Float64Array = as_float64_array(&a)?
+            let out: datafusion::arrow::array::Float64Array = datafusion::common::cast::as_float64_array(&a)?
                 .iter()
                 .map(|v| v.and_then(|$x: f64| Some($body).filter(|r: &f64| !r.is_nan() || $x.is_nan())))
                 .collect();
-            maybe_scalar(args, Arc::new(out))
+            $crate::udf::maybe_scalar(args, std::sync::Arc::new(out))
         }
     };
     ($name:ident, |$x:ident, $y:ident| $body:expr) => {
-        fn $name(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-            let n = rows_to_compute(args, rows);
+        fn $name(
+            args: &[datafusion::logical_expr::ColumnarValue],
+            rows: usize,
+        ) -> datafusion::common::Result<datafusion::logical_expr::ColumnarValue> {
+            let n = $crate::udf::rows_to_compute(args, rows);
             let (a, b) = (args[0].to_array(n)?, args[1].to_array(n)?);
-            let out: Float64Array = as_float64_array(&a)?
+            let out: datafusion::arrow::array::Float64Array = datafusion::common::cast::as_float64_array(&a)?
                 .iter()
-                .zip(as_float64_array(&b)?.iter())
+                .zip(datafusion::common::cast::as_float64_array(&b)?.iter())
                 .map(|(x, y)| {
                     let ($x, $y): (f64, f64) = (x?, y?);
                     Some($body).filter(|r: &f64| !r.is_nan() || $x.is_nan() || $y.is_nan())
                 })
                 .collect();
-            maybe_scalar(args, Arc::new(out))
+            $crate::udf::maybe_scalar(args, std::sync::Arc::new(out))
         }
     };
 }
+pub(super) use real_kernel;
 
 real_kernel!(sign, |x| if x == 0.0 { 0.0 } else { x.signum() });
 real_kernel!(sqrt, |x| x.sqrt());
@@ -255,7 +264,7 @@ real_kernel!(pow, |x, y| x.powf(y));
 real_kernel!(atan2, |y, x| y.atan2(x));
 
 /// `isnan`/`isinf`/`isfinite` of a number.
-fn real_test(name: &str, mut args: Vec<Bound>, kernel: udf::Kernel) -> Result<Bound, String> {
+fn real_test(name: &str, mut args: Vec<Bound>, kernel: udf::Kernel) -> CallResult<Bound> {
     expect_one_of(name, 0, &args[0], NUMERIC)?;
     let value = coerce(name, 0, args.swap_remove(0), KqlType::Real)?;
     Ok(Bound::new(udf::call(&format!("kql_{name}"), DataType::Boolean, kernel, vec![value.expr]), KqlType::Bool))
@@ -277,7 +286,7 @@ real_test_kernel!(isinf, f64::is_infinite);
 real_test_kernel!(isfinite, f64::is_finite);
 
 /// Integer arguments of the `binary_*` functions, widened to long.
-fn integer_args(name: &str, args: Vec<Bound>) -> Result<Vec<Expr>, String> {
+fn integer_args(name: &str, args: Vec<Bound>) -> CallResult<Vec<Expr>> {
     args.into_iter()
         .enumerate()
         .map(|(i, b)| {
@@ -288,7 +297,7 @@ fn integer_args(name: &str, args: Vec<Bound>) -> Result<Vec<Expr>, String> {
 }
 
 /// `binary_and`/`or`/`xor` (and `binary_not` as `x ^ -1`) on longs.
-fn bitwise(name: &str, args: Vec<Bound>, op: Option<Operator>) -> Result<Bound, String> {
+fn bitwise(name: &str, args: Vec<Bound>, op: Option<Operator>) -> CallResult<Bound> {
     let mut e = integer_args(name, args)?;
     let expr = match op {
         Some(op) => binary_expr(e.swap_remove(0), op, e.swap_remove(0)),
@@ -299,7 +308,7 @@ fn bitwise(name: &str, args: Vec<Bound>, op: Option<Operator>) -> Result<Bound, 
 
 /// `binary_shift_left`/`right(value, n)`: shifts by `n % 64`; null for a
 /// negative `n`.
-fn shift(name: &str, args: Vec<Bound>, kernel: udf::Kernel) -> Result<Bound, String> {
+fn shift(name: &str, args: Vec<Bound>, kernel: udf::Kernel) -> CallResult<Bound> {
     let e = integer_args(name, args)?;
     Ok(Bound::new(udf::call(&format!("kql_{name}"), DataType::Int64, kernel, e), KqlType::Long))
 }
@@ -368,7 +377,7 @@ fn hex(bytes: &[u8]) -> String {
 /// `hash(x[, mod])`: xxhash64 (seed 0) of the value's bytes, as Kusto does:
 /// strings hash their UTF-8 text, datetimes and timespans their 8 ticks
 /// bytes (little endian), other scalars their little-endian value.
-fn xxhash(name: &str, args: Vec<Bound>) -> Result<Bound, String> {
+fn xxhash(name: &str, args: Vec<Bound>) -> CallResult<Bound> {
     use KqlType::*;
     let value = &args[0];
     expect_one_of(name, 0, value, &[Bool, Int, Long, Real, Decimal, String, Datetime, Timespan, Guid])?;
@@ -429,10 +438,10 @@ fn xxhash_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 /// `hash_sha256`/`hash_sha1`/`hash_md5`: the lowercase hex digest of the
 /// value's text (datetimes in the round-trip form
 /// `2020-01-01T00:00:00.0000000Z`, which is what Kusto hashes); "" for null.
-fn digest(name: &str, mut args: Vec<Bound>, kernel_name: &str, kernel: udf::Kernel) -> Result<Bound, String> {
+fn digest(name: &str, mut args: Vec<Bound>, kernel_name: &str, kernel: udf::Kernel) -> CallResult<Bound> {
     let value = args.swap_remove(0);
     if value.ty == KqlType::Dynamic {
-        return Err(format!("argument 1 of {name}() must be a scalar, but it is dynamic"));
+        return Err(CallError::argument_type(name, 0, "a scalar", KqlType::Dynamic));
     }
     let text = match value.ty {
         KqlType::String | KqlType::Guid => df::coalesce(vec![value.expr, lit("")]),

@@ -1,7 +1,8 @@
 //! Less common scalar and aggregate functions: unit conversions, special
 //! math, Unicode code points, version and CSV parsing.
 
-use super::{coerce, expect_one_of, Registry, NUMERIC};
+use super::math::{real_fn, real_kernel};
+use super::{coerce, expect_one_of, CallResult, Registry, NUMERIC};
 use crate::convert::Bound;
 use crate::dynamic::{DynRef, DynValue};
 use crate::types::KqlType;
@@ -147,7 +148,7 @@ impl Unit {
 }
 
 /// Binds `convert_*(value, from, to)`: a real value and two unit names.
-fn convert(name: &str, args: Vec<Bound>, kernel: udf::Kernel) -> Result<Bound, String> {
+fn convert(name: &str, args: Vec<Bound>, kernel: udf::Kernel) -> CallResult<Bound> {
     let mut it = args.into_iter();
     let value = it.next().unwrap();
     expect_one_of(name, 0, &value, NUMERIC)?;
@@ -289,33 +290,11 @@ unit_family!(convert_force, force_unit, {
     "TonneForce" => Mul(9.80665002864e3),
 });
 
-fn real_fn(name: &str, args: Vec<Bound>, kernel: udf::Kernel) -> Result<Bound, String> {
-    let b = args.into_iter().next().unwrap();
-    expect_one_of(name, 0, &b, NUMERIC)?;
-    let x = coerce(name, 0, b, KqlType::Real)?.expr;
-    Ok(Bound::new(udf::call(&format!("kql_{name}"), DataType::Float64, kernel, vec![x]), KqlType::Real))
-}
-
-/// A real → real kernel; NaN from non-NaN input (poles of gamma) is null.
-macro_rules! real_kernel {
-    ($name:ident, $f:expr) => {
-        fn $name(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-            let n = rows_to_compute(args, rows);
-            let a = args[0].to_array(n)?;
-            let out: Float64Array = as_float64_array(&a)?
-                .iter()
-                .map(|v| v.and_then(|x: f64| Some($f(x)).filter(|r: &f64| !r.is_nan() || x.is_nan())))
-                .collect();
-            maybe_scalar(args, Arc::new(out))
-        }
-    };
-}
-
 // libm ports FreeBSD's msun (Sun's fdlibm): accurate to about 1 ulp.
-real_kernel!(erf, libm::erf);
-real_kernel!(erfc, libm::erfc);
-real_kernel!(gamma, libm::tgamma);
-real_kernel!(loggamma, libm::lgamma);
+real_kernel!(erf, |x| libm::erf(x));
+real_kernel!(erfc, |x| libm::erfc(x));
+real_kernel!(gamma, |x| libm::tgamma(x));
+real_kernel!(loggamma, |x| libm::lgamma(x));
 
 fn bitset_count_ones(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
@@ -326,7 +305,7 @@ fn bitset_count_ones(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
 
 /// `around(value, center, delta)`: `center - delta <= value <= center + delta`,
 /// on numbers, or datetimes with a timespan delta.
-fn around(args: Vec<Bound>) -> Result<Bound, String> {
+fn around(args: Vec<Bound>) -> CallResult<Bound> {
     let mut it = args.into_iter();
     let (value, center, delta) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
     let (v, c, d): (Expr, Expr, Expr) = match value.ty {

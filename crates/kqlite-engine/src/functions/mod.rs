@@ -3,13 +3,14 @@
 //! Each family lives in its own module and registers its functions in
 //! [`Registry::new`]. A binder receives the already-bound arguments (with
 //! their KQL types) and returns the DataFusion expression and KQL result
-//! type, or a message the caller turns into a located error.
+//! type, or a [`CallError`] the caller turns into a located error.
 
 pub mod aggregate;
 pub mod basket;
 pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
+mod error;
 pub mod ip;
 pub mod math;
 pub mod misc;
@@ -18,6 +19,8 @@ pub mod series;
 pub mod string;
 pub mod string_ops;
 pub mod xml;
+
+pub use error::{CallError, CallResult};
 
 use crate::convert::{implicit, Bound};
 use crate::types::KqlType;
@@ -30,7 +33,7 @@ pub struct CallContext {
     pub now: i64,
 }
 
-pub type BindFn = fn(&CallContext, Vec<Bound>) -> Result<Bound, String>;
+pub type BindFn = fn(&CallContext, Vec<Bound>) -> CallResult<Bound>;
 
 #[derive(Clone, Copy)]
 pub struct FunctionSpec {
@@ -102,39 +105,89 @@ impl Registry {
     }
 }
 
-/// Functions the binder implements itself (they need the row context,
-/// windows or subqueries), beyond the registry.
-pub const BINDER_FUNCTIONS: &[&str] = &[
-    "toscalar",
-    "case",
-    "iff",
-    "iif",
-    "column_ifexists",
-    "columnifexists",
-    "prev",
-    "next",
-    "row_number",
-    "row_cumsum",
-    "row_window_session",
-    "row_rank_dense",
-    "row_rank_min",
-    "row_rank",
-    "arg_max",
-    "arg_min",
-    "argmax",
-    "argmin",
-    "materialize",
-    "table",
-    "ingestion_time",
-    // Functions that return several columns (binder/multi_output.rs).
-    "series_stats",
-    "series_fit_line",
-    "series_decompose_anomalies",
+/// A function the binder implements itself, beyond the registry: it needs
+/// the row context, windows, subqueries or several output columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpecialForm {
+    /// `toscalar(T)`: the single value of a tabular expression.
+    ToScalar,
+    /// `case(predicate, then, …, else)`.
+    Case,
+    /// `iff(condition, then, else)`, also spelled `iif`.
+    Iff,
+    /// `column_ifexists(name, default)`.
+    ColumnIfExists,
+    /// A function over the serialized rows, in their order.
+    Window(WindowFunction),
+    /// `arg_max`/`arg_min` in summarize: a row's columns at the extreme.
+    ArgExtreme { is_max: bool },
+    /// `materialize(T)`: the tabular expression itself.
+    Materialize,
+    /// `table(name)`: a table named by a string literal.
+    Table,
+    /// `ingestion_time()`: null, as Kusto returns without an ingestion-time policy.
+    IngestionTime,
+    /// A function returning several columns ([`series::MULTI_OUTPUT`]).
+    MultiOutput,
+}
+
+/// The functions over the serialized rows ([`SpecialForm::Window`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowFunction {
+    /// `prev(x[, offset[, default]])`.
+    Prev,
+    /// `next(x[, offset[, default]])`.
+    Next,
+    /// `row_number([start])`.
+    RowNumber,
+    /// `row_cumsum(x)`.
+    RowCumsum,
+    /// `row_window_session`, `row_rank_dense`, `row_rank_min`: kqlite's own window UDFs.
+    Row(row_window::RowWindow),
+}
+
+/// The name of every special form but those in [`series::MULTI_OUTPUT`].
+pub const SPECIAL_FORMS: &[(&str, SpecialForm)] = &[
+    ("toscalar", SpecialForm::ToScalar),
+    ("case", SpecialForm::Case),
+    ("iff", SpecialForm::Iff),
+    ("iif", SpecialForm::Iff),
+    ("column_ifexists", SpecialForm::ColumnIfExists),
+    ("columnifexists", SpecialForm::ColumnIfExists),
+    ("prev", SpecialForm::Window(WindowFunction::Prev)),
+    ("next", SpecialForm::Window(WindowFunction::Next)),
+    ("row_number", SpecialForm::Window(WindowFunction::RowNumber)),
+    ("row_cumsum", SpecialForm::Window(WindowFunction::RowCumsum)),
+    ("row_window_session", SpecialForm::Window(WindowFunction::Row(row_window::RowWindow::Session))),
+    ("row_rank_dense", SpecialForm::Window(WindowFunction::Row(row_window::RowWindow::RankDense))),
+    ("row_rank_min", SpecialForm::Window(WindowFunction::Row(row_window::RowWindow::RankMin))),
+    // The older name Microsoft's binder still accepts.
+    ("row_rank", SpecialForm::Window(WindowFunction::Row(row_window::RowWindow::RankDense))),
+    ("arg_max", SpecialForm::ArgExtreme { is_max: true }),
+    ("arg_min", SpecialForm::ArgExtreme { is_max: false }),
+    ("argmax", SpecialForm::ArgExtreme { is_max: true }),
+    ("argmin", SpecialForm::ArgExtreme { is_max: false }),
+    ("materialize", SpecialForm::Materialize),
+    ("table", SpecialForm::Table),
+    ("ingestion_time", SpecialForm::IngestionTime),
 ];
+
+/// The special form `name` calls, if it is one.
+pub fn special_form(name: &str) -> Option<SpecialForm> {
+    SPECIAL_FORMS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, form)| form)
+        .or_else(|| series::MULTI_OUTPUT.iter().any(|m| m.name == name).then_some(SpecialForm::MultiOutput))
+}
 
 /// Every function name kqlite knows, sorted.
 pub fn all_function_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = registry().names().chain(BINDER_FUNCTIONS.iter().copied()).collect();
+    let mut names: Vec<&'static str> = registry()
+        .names()
+        .chain(SPECIAL_FORMS.iter().map(|&(name, _)| name))
+        .chain(series::MULTI_OUTPUT.iter().map(|m| m.name))
+        .collect();
     names.sort_unstable();
     names.dedup();
     names
@@ -147,19 +200,18 @@ pub fn registry() -> &'static Registry {
 
 /// Converts argument `index` of `function` to `target` (Kusto's implicit
 /// conversions) or explains the type error.
-pub fn coerce(function: &str, index: usize, value: Bound, target: KqlType) -> Result<Bound, String> {
+pub fn coerce(function: &str, index: usize, value: Bound, target: KqlType) -> CallResult<Bound> {
     let actual = value.ty;
-    implicit(value, target)
-        .ok_or_else(|| format!("argument {} of {function}() must be {target}, but it is {actual}", index + 1))
+    implicit(value, target).ok_or_else(|| CallError::argument_type(function, index, target.name(), actual))
 }
 
 /// Checks that argument `index` has one of the `allowed` types.
-pub fn expect_one_of(function: &str, index: usize, value: &Bound, allowed: &[KqlType]) -> Result<(), String> {
+pub fn expect_one_of(function: &str, index: usize, value: &Bound, allowed: &[KqlType]) -> CallResult<()> {
     if allowed.contains(&value.ty) {
         return Ok(());
     }
     let names: Vec<&str> = allowed.iter().map(|t| t.name()).collect();
-    Err(format!("argument {} of {function}() must be {}, but it is {}", index + 1, names.join(" or "), value.ty))
+    Err(CallError::argument_type(function, index, names.join(" or "), value.ty))
 }
 
 /// The number-like types that arithmetic functions accept.

@@ -8,7 +8,7 @@
 //! `binder::multi_output`). Non-numeric and null elements are missing
 //! values: they are left out of statistics and fits, and score 0.
 
-use super::{coerce, Registry};
+use super::{coerce, CallResult, Registry};
 use crate::convert::Bound;
 use crate::dynamic::{DynKind, DynRef, DynValue, ENCODED_NULL};
 use crate::types::KqlType;
@@ -26,8 +26,62 @@ pub fn register(r: &mut Registry) {
     r.scalar("series_outliers", 1, 5, |_, a| outliers_call(a));
 }
 
+/// Binds the arguments of a multi-column function to its one property bag.
+pub type BagFn = fn(Vec<Bound>) -> CallResult<Bound>;
+
+/// A function that returns several columns in `extend` and `project`
+/// (split from one property bag by `binder::multi_output`).
+pub struct MultiOutput {
+    pub name: &'static str,
+    pub min_args: usize,
+    pub max_args: usize,
+    pub bag: BagFn,
+    /// Output columns: the bag key (also the column-name suffix) and its type.
+    pub fields: &'static [(&'static str, KqlType)],
+}
+
+/// Every function that returns several columns.
+pub const MULTI_OUTPUT: &[MultiOutput] = &[
+    MultiOutput {
+        name: "series_stats",
+        min_args: 1,
+        max_args: 2,
+        bag: stats_call,
+        fields: &[
+            ("min", KqlType::Real),
+            ("min_idx", KqlType::Long),
+            ("max", KqlType::Real),
+            ("max_idx", KqlType::Long),
+            ("avg", KqlType::Real),
+            ("stdev", KqlType::Real),
+            ("variance", KqlType::Real),
+        ],
+    },
+    MultiOutput {
+        name: "series_fit_line",
+        min_args: 1,
+        max_args: 1,
+        bag: fit_line_call,
+        fields: &[
+            ("rsquare", KqlType::Real),
+            ("slope", KqlType::Real),
+            ("variance", KqlType::Real),
+            ("rvariance", KqlType::Real),
+            ("interception", KqlType::Real),
+            ("line_fit", KqlType::Dynamic),
+        ],
+    },
+    MultiOutput {
+        name: "series_decompose_anomalies",
+        min_args: 1,
+        max_args: 7,
+        bag: decompose_anomalies_call,
+        fields: &[("ad_flag", KqlType::Dynamic), ("ad_score", KqlType::Dynamic), ("baseline", KqlType::Dynamic)],
+    },
+];
+
 /// The bag behind `series_stats(x)`: min, min_idx, max, max_idx, avg, stdev, variance.
-pub fn stats_call(args: Vec<Bound>) -> Result<Bound, String> {
+pub fn stats_call(args: Vec<Bound>) -> CallResult<Bound> {
     let mut exprs = vec![coerce("series_stats", 0, args[0].clone(), KqlType::Dynamic)?.expr];
     if let Some(flag) = args.get(1) {
         exprs.push(coerce("series_stats", 1, flag.clone(), KqlType::Bool)?.expr);
@@ -36,13 +90,13 @@ pub fn stats_call(args: Vec<Bound>) -> Result<Bound, String> {
 }
 
 /// The bag behind `series_fit_line(x)`: rsquare, slope, variance, rvariance, interception, line_fit.
-pub fn fit_line_call(args: Vec<Bound>) -> Result<Bound, String> {
+pub fn fit_line_call(args: Vec<Bound>) -> CallResult<Bound> {
     let series = coerce("series_fit_line", 0, args[0].clone(), KqlType::Dynamic)?.expr;
     Ok(Bound::new(udf::call("kql_series_fit_line", DataType::Binary, fit_line_kernel, vec![series]), KqlType::Dynamic))
 }
 
 /// `series_outliers(series [, kind [, ignore_val [, min_percentile [, max_percentile]]]])`.
-pub fn outliers_call(args: Vec<Bound>) -> Result<Bound, String> {
+pub fn outliers_call(args: Vec<Bound>) -> CallResult<Bound> {
     let name = "series_outliers";
     let mut exprs = vec![coerce(name, 0, args[0].clone(), KqlType::Dynamic)?.expr];
     for (i, arg) in args.iter().enumerate().skip(1) {
@@ -55,7 +109,7 @@ pub fn outliers_call(args: Vec<Bound>) -> Result<Bound, String> {
 
 /// The bag behind `series_decompose_anomalies(series [, threshold, seasonality,
 /// trend, test_points, ad_method, seasonality_threshold])`: ad_flag, ad_score, baseline.
-pub fn decompose_anomalies_call(args: Vec<Bound>) -> Result<Bound, String> {
+pub fn decompose_anomalies_call(args: Vec<Bound>) -> CallResult<Bound> {
     let name = "series_decompose_anomalies";
     let types = [
         KqlType::Dynamic,
@@ -78,7 +132,7 @@ pub fn decompose_anomalies_call(args: Vec<Bound>) -> Result<Bound, String> {
 
 /// Converts an argument to `ty`, casting between number types (Kusto
 /// accepts an int where a real parameter is declared and vice versa).
-fn numeric_or(name: &str, i: usize, b: Bound, ty: KqlType) -> Result<datafusion::logical_expr::Expr, String> {
+fn numeric_or(name: &str, i: usize, b: Bound, ty: KqlType) -> CallResult<datafusion::logical_expr::Expr> {
     if ty.is_numeric() && b.ty.is_numeric() {
         return Ok(cast(b.expr, ty.arrow()));
     }

@@ -1,0 +1,194 @@
+//! Binding operators: arithmetic and comparison with Kusto's typing of
+//! numbers, datetimes, timespans and dynamic values.
+
+use super::scalar::err;
+use super::{BindError, BindResult};
+use crate::convert::{implicit, Bound};
+use crate::functions;
+use crate::types::KqlType;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{cast, lit, when, BinaryExpr, Expr, Operator};
+use kqlite_syntax::ast::BinaryOp;
+use kqlite_syntax::Span;
+
+/// Converts `value` to `target` for comparison purposes.
+pub(super) fn coerce_pair(value: Bound, target: KqlType) -> Option<Bound> {
+    if value.ty == target {
+        return Some(value);
+    }
+    if let Some(joined) = KqlType::numeric_join(value.ty, target) {
+        return implicit(value, joined);
+    }
+    implicit(value, target)
+}
+
+/// The type two branches share: numbers widen, a dynamic takes the other
+/// side's type, guid and string meet at string.
+pub(super) fn join_types(a: KqlType, b: KqlType) -> Option<KqlType> {
+    match (a, b) {
+        _ if a == b => Some(a),
+        (KqlType::Dynamic, t) | (t, KqlType::Dynamic) => Some(t),
+        (KqlType::String, KqlType::Guid) | (KqlType::Guid, KqlType::String) => Some(KqlType::String),
+        _ => KqlType::numeric_join(a, b),
+    }
+}
+
+/// Two values brought to one type (for `iff`, `coalesce`, comparisons).
+pub(crate) fn unify(a: Bound, b: Bound) -> Option<(Expr, Expr, KqlType)> {
+    if a.ty == b.ty {
+        return Some((a.expr, b.expr, a.ty));
+    }
+    let target = KqlType::numeric_join(a.ty, b.ty)
+        .or(if a.ty == KqlType::Dynamic { Some(b.ty) } else { None })
+        .or(if b.ty == KqlType::Dynamic { Some(a.ty) } else { None })
+        .or(if matches!((a.ty, b.ty), (KqlType::String, KqlType::Guid) | (KqlType::Guid, KqlType::String)) {
+            Some(KqlType::String)
+        } else {
+            None
+        })?;
+    let a = implicit(a, target)?;
+    let b = implicit(b, target)?;
+    Some((a.expr, b.expr, target))
+}
+
+pub(super) fn boolean(b: Bound, span: Span) -> BindResult<Expr> {
+    match b.ty {
+        KqlType::Bool => Ok(b.expr),
+        KqlType::Dynamic => Ok(implicit(b, KqlType::Bool).expect("dynamic to bool").expr),
+        t => err(span, format!("expected a bool expression, but this is {t}")),
+    }
+}
+
+pub(super) fn dynamic_operand(b: Bound, span: Span) -> BindResult<Bound> {
+    match b.ty {
+        KqlType::Dynamic => Ok(b),
+        KqlType::String => Ok(functions::dynamic::parse_json(b)),
+        t => err(span, format!("member and index access need a dynamic value, but this is {t}")),
+    }
+}
+
+fn binary_expr(l: Expr, op: Operator, r: Expr) -> Expr {
+    Expr::BinaryExpr(BinaryExpr::new(Box::new(l), op, Box::new(r)))
+}
+
+/// Arithmetic with Kusto's typing of datetime and timespan.
+pub(super) fn arithmetic(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindResult<Bound> {
+    use KqlType::*;
+    let df_op = match op {
+        BinaryOp::Add => Operator::Plus,
+        BinaryOp::Sub => Operator::Minus,
+        BinaryOp::Mul => Operator::Multiply,
+        BinaryOp::Div => Operator::Divide,
+        _ => Operator::Modulo,
+    };
+    let (lt, rt) = (l.ty, r.ty);
+    let l = if lt == Dynamic { implicit(l, Real).expect("dynamic to real") } else { l };
+    let r = if rt == Dynamic { implicit(r, Real).expect("dynamic to real") } else { r };
+    let (lt, rt) = (l.ty, r.ty);
+    let result = match (op, lt, rt) {
+        (_, a, b) if a.is_numeric() && b.is_numeric() => {
+            let ty = KqlType::numeric_join(a, b).expect("numeric");
+            let (le, re) = (implicit(l, ty).expect("numeric").expr, implicit(r, ty).expect("numeric").expr);
+            if matches!(op, BinaryOp::Div | BinaryOp::Mod) && matches!(ty, Int | Long) {
+                // Integer division by zero is null in Kusto, an error in DataFusion.
+                let zero = if ty == Int { lit(0i32) } else { lit(0i64) };
+                let value = if op == BinaryOp::Mod {
+                    // Kusto's modulo is Euclidean: -14 % 12 == 10, 14 % -12 == 2.
+                    let divisor = datafusion::functions::expr_fn::abs(re.clone());
+                    binary_expr(
+                        binary_expr(binary_expr(le, Operator::Modulo, re.clone()), Operator::Plus, divisor.clone()),
+                        Operator::Modulo,
+                        divisor,
+                    )
+                } else {
+                    binary_expr(le, df_op, re.clone())
+                };
+                let expr = when(re.eq(zero), lit(ScalarValue::try_from(&ty.arrow()).expect("null")))
+                    .otherwise(value)
+                    .map_err(|e| BindError::new(span, e.to_string()))?;
+                return Ok(Bound::new(expr, ty));
+            }
+            return Ok(Bound::new(binary_expr(le, df_op, re), ty));
+        }
+        (BinaryOp::Add, Datetime, Timespan) | (BinaryOp::Sub, Datetime, Timespan) => (Datetime, l.expr, r.expr),
+        (BinaryOp::Add, Timespan, Datetime) => (Datetime, l.expr, r.expr),
+        (BinaryOp::Sub, Datetime, Datetime) => (Timespan, l.expr, r.expr),
+        (BinaryOp::Add | BinaryOp::Sub, Timespan, Timespan) => (Timespan, l.expr, r.expr),
+        (BinaryOp::Mod, Timespan, Timespan) => (Timespan, l.expr, r.expr),
+        (BinaryOp::Div, Timespan, Timespan) => {
+            let expr = binary_expr(cast(l.expr, DataType::Float64), Operator::Divide, cast(r.expr, DataType::Float64));
+            return Ok(Bound::new(expr, Real));
+        }
+        (BinaryOp::Mul, Timespan, n) | (BinaryOp::Div, Timespan, n) if n.is_numeric() => {
+            let expr = cast(
+                binary_expr(cast(l.expr, DataType::Float64), df_op, cast(r.expr, DataType::Float64)),
+                DataType::Int64,
+            );
+            return Ok(Bound::new(expr, Timespan));
+        }
+        (BinaryOp::Mul, n, Timespan) if n.is_numeric() => {
+            let expr = cast(
+                binary_expr(cast(l.expr, DataType::Float64), df_op, cast(r.expr, DataType::Float64)),
+                DataType::Int64,
+            );
+            return Ok(Bound::new(expr, Timespan));
+        }
+        _ => {
+            let symbol = match op {
+                BinaryOp::Add => "+",
+                BinaryOp::Sub => "-",
+                BinaryOp::Mul => "*",
+                BinaryOp::Div => "/",
+                _ => "%",
+            };
+            return err(span, format!("operator '{symbol}' cannot be applied to {lt} and {rt}"));
+        }
+    };
+    let (ty, le, re) = result;
+    Ok(Bound::new(binary_expr(le, df_op, re), ty))
+}
+
+/// `==`, `!=`, `<`, … with numeric promotion and dynamic unwrapping.
+pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindResult<Bound> {
+    let df_op = match op {
+        BinaryOp::Eq => Operator::Eq,
+        BinaryOp::NotEq => Operator::NotEq,
+        BinaryOp::Lt => Operator::Lt,
+        BinaryOp::Le => Operator::LtEq,
+        BinaryOp::Gt => Operator::Gt,
+        _ => Operator::GtEq,
+    };
+    let (lt, rt) = (l.ty, r.ty);
+    // Kusto's == and != also compare text with numbers (`EventID == "4624"`)
+    // and booleans with numbers (`IsLocalAdmin == 0`).
+    let (l, r) = match (op, lt, rt) {
+        (BinaryOp::Eq | BinaryOp::NotEq, KqlType::String, t) if t.is_numeric() => {
+            (functions::conversion::from_string(l, t), r)
+        }
+        (BinaryOp::Eq | BinaryOp::NotEq, t, KqlType::String) if t.is_numeric() => {
+            (l, functions::conversion::from_string(r, t))
+        }
+        (_, KqlType::Bool, t) if t.is_numeric() => (functions::conversion::convert(l, KqlType::Long), r),
+        (_, t, KqlType::Bool) if t.is_numeric() => (l, functions::conversion::convert(r, KqlType::Long)),
+        _ => (l, r),
+    };
+    let Some((le, re, _)) = unify(l, r) else {
+        return err(span, format!("cannot compare {lt} with {rt}"));
+    };
+    if lt == KqlType::Dynamic && rt == KqlType::Dynamic && !matches!(op, BinaryOp::Eq | BinaryOp::NotEq) {
+        return err(span, "cannot order dynamic values; convert them with tolong(), tostring(), …");
+    }
+    let compared = binary_expr(le.clone(), df_op, re.clone());
+    // Kusto: a null compared with a value is unequal (`null != 5` is true,
+    // `5 == int(null)` false); two nulls compare as null. Strings are never
+    // null, so they need no guard.
+    if matches!(op, BinaryOp::Eq | BinaryOp::NotEq) && lt != KqlType::String && rt != KqlType::String {
+        let one_side_null = le.clone().is_null().and(re.clone().is_not_null()).or(le.is_not_null().and(re.is_null()));
+        let expr = when(one_side_null, lit(op == BinaryOp::NotEq))
+            .otherwise(compared)
+            .map_err(|e| BindError::new(span, e.to_string()))?;
+        return Ok(Bound::new(expr, KqlType::Bool));
+    }
+    Ok(Bound::new(compared, KqlType::Bool))
+}
