@@ -290,5 +290,3 @@ pub fn chain_text(error: &dyn std::error::Error) -> String {
     }
     text
 }
-
-pub type Result<T, E = DetectError> = std::result::Result<T, E>;
