@@ -95,7 +95,7 @@ pub enum DetectError {
     #[error("{origin}: field 'triggerOperator': '{operator}' (expected gt, lt, eq or ne)")]
     RuleTriggerOperator { origin: String, operator: String },
     #[error("{origin}: field 'triggerThreshold': expected a non-negative whole number, got {value:?}")]
-    RuleTriggerThreshold { origin: String, value: serde_norway::Value },
+    RuleTriggerThreshold { origin: String, value: Box<serde_norway::Value> },
     #[error("{origin}: field 'customDetails': entries must be Key: ColumnName")]
     RuleCustomDetails { origin: String },
     #[error("{origin}: field 'query'")]
@@ -236,9 +236,9 @@ pub enum DetectError {
         source: QueryError,
     },
     #[error("parameter '{name}' = {kql}: expected a list of hours 0..23, got {got}")]
-    HoursNotAList { name: String, kql: String, got: serde_json::Value },
+    HoursNotAList { name: String, kql: String, got: Box<serde_json::Value> },
     #[error("parameter '{name}' = {kql}: {value} is not an hour of the day (0..23)")]
-    NotAnHour { name: String, kql: String, value: serde_json::Value },
+    NotAnHour { name: String, kql: String, value: Box<serde_json::Value> },
     /// A table the engine would not register (the engine reports it as
     /// text; this becomes its typed error when the engine has one).
     #[error("{0}")]

@@ -64,13 +64,17 @@ async fn hours_value(session: &Session, name: &str, kql: &str) -> Result<Vec<i64
     let items = match value {
         Value::Array(items) => items,
         Value::Number(n) => vec![Value::Number(n)],
-        got => return Err(DetectError::HoursNotAList { name: name.to_string(), kql: kql.to_string(), got }),
+        got => {
+            return Err(DetectError::HoursNotAList { name: name.to_string(), kql: kql.to_string(), got: Box::new(got) })
+        }
     };
     items
         .iter()
         .map(|v| match v.as_i64() {
             Some(h @ 0..=23) => Ok(h),
-            _ => Err(DetectError::NotAnHour { name: name.to_string(), kql: kql.to_string(), value: v.clone() }),
+            _ => {
+                Err(DetectError::NotAnHour { name: name.to_string(), kql: kql.to_string(), value: Box::new(v.clone()) })
+            }
         })
         .collect()
 }

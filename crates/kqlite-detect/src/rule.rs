@@ -237,9 +237,9 @@ impl Rule {
         };
         let threshold = match &file.trigger_threshold {
             None => 0,
-            Some(v) => scalar_text(v)
-                .and_then(|t| t.trim().parse::<u64>().ok())
-                .ok_or_else(|| DetectError::RuleTriggerThreshold { origin: origin_text(), value: v.clone() })?,
+            Some(v) => scalar_text(v).and_then(|t| t.trim().parse::<u64>().ok()).ok_or_else(|| {
+                DetectError::RuleTriggerThreshold { origin: origin_text(), value: Box::new(v.clone()) }
+            })?,
         };
         let mut custom_details = Vec::new();
         for (key, value) in file.custom_details.iter().flatten() {
