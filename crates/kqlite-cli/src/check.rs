@@ -128,10 +128,10 @@ fn check_jsonl(path: &PathBuf, syntax_only: bool) -> Result<ExitCode> {
         let line = line.with_context(|| format!("{}:{}: cannot read line", path.display(), number + 1))?;
         let result = match query_field(&line) {
             Ok(query) => check_one(&query, (!syntax_only).then_some(&session)),
-            Err(message) => JsonResult {
+            Err(error) => JsonResult {
                 ok: false,
                 stage: "input",
-                errors: vec![JsonError { line: number + 1, col: 1, message }],
+                errors: vec![JsonError { line: number + 1, col: 1, message: format!("{error:#}") }],
                 columns: None,
             },
         };
@@ -143,12 +143,12 @@ fn check_jsonl(path: &PathBuf, syntax_only: bool) -> Result<ExitCode> {
     Ok(if any_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn query_field(line: &str) -> std::result::Result<String, String> {
-    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("input line is not JSON: {e}"))?;
+fn query_field(line: &str) -> Result<String> {
+    let value: serde_json::Value = serde_json::from_str(line).context("input line is not JSON")?;
     match value.get("query") {
         Some(serde_json::Value::String(q)) => Ok(q.clone()),
-        Some(_) => Err("the \"query\" field is not a string".to_string()),
-        None => Err("the input object has no \"query\" field".to_string()),
+        Some(_) => bail!("the \"query\" field is not a string"),
+        None => bail!("the input object has no \"query\" field"),
     }
 }
 

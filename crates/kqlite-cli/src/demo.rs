@@ -2,9 +2,9 @@
 //! intruder in it, hunt it with the built-in pack, and show what to run next.
 
 use crate::format::OutputFormat;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use kqlite_detect::demo::{self, DemoOptions, DemoSummary, WindowsFormat};
+use kqlite_demo::{DemoOptions, DemoSummary, WindowsFormat};
 use kqlite_detect::finding::Finding;
 use kqlite_detect::hunt::RuleStatus;
 use kqlite_detect::report::{write_findings, FindingFormat};
@@ -128,24 +128,10 @@ fn planted(summary: &DemoSummary) -> String {
 }
 
 fn verdict(summary: &DemoSummary, findings: &[Finding]) -> String {
-    let i = &summary.intrusion;
-    let intruder = |f: &Finding| {
-        let account = f.account.rsplit('\\').next().unwrap_or(&f.account);
-        account.eq_ignore_ascii_case(&i.account) && (f.source == i.source_ip || f.source == "127.0.0.1")
-    };
-    let found = findings.iter().filter(|f| intruder(f)).count();
-    let targets = i.all_targets();
-    let reached = targets
-        .iter()
-        .filter(|h| {
-            findings.iter().filter(|f| intruder(f)).any(|f| f.targets.iter().any(|t| t.eq_ignore_ascii_case(h)))
-        })
-        .count();
+    let v = summary.check(findings);
     format!(
-        "Result: {found} of {} findings are the intruder's, covering {} of the {} hosts it reached.\n",
-        findings.len(),
-        reached,
-        targets.len()
+        "Result: {} of {} findings are the intruder's, covering {} of the {} hosts it reached.\n",
+        v.intruder_findings, v.findings, v.hosts_found, v.hosts
     )
 }
 
@@ -182,10 +168,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let options =
         DemoOptions { seed: args.seed, hosts: args.hosts, days: args.days, windows_format, ..DemoOptions::default() };
     let dir = args.out.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("kqlite-demo-{}", args.seed)));
-    let summary = demo::generate(&dir, &options).map_err(|e| anyhow!(e))?;
+    let summary = kqlite_demo::generate(&dir, &options)?;
     let tuning = (!args.no_tuning).then(|| dir.join(&summary.tuning_file));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
-    let hunt = runtime.block_on(demo::hunt(&dir, tuning.as_deref())).map_err(|e| anyhow!(e))?;
+    let hunt = runtime.block_on(kqlite_demo::hunt(&dir, tuning.as_deref()))?;
 
     let table = args.format == OutputFormat::Table;
     let stdout = std::io::stdout();
@@ -227,7 +213,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     say(&planted(&summary), &mut out)?;
     say(&verdict(&summary, &hunt.findings), &mut out)?;
     if let Some(path) = &args.graph {
-        kqlite_detect::graph::write_graph(path, &hunt.findings)
+        kqlite_detect::report::write_graph(path, &hunt.findings)
             .with_context(|| format!("cannot write the graph to {}", path.display()))?;
         say(&format!("Graph written to {}\n", path.display()), &mut out)?;
     }

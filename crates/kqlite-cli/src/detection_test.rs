@@ -1,6 +1,6 @@
 //! `kqlite test DIR`: run detection test cases and report like a test runner.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use kqlite_detect::detection_test::{run_all, CaseResult};
 use std::path::PathBuf;
@@ -25,9 +25,9 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
-    let (rules, functions) = kqlite_detect::pack::load(args.rules_dir.as_deref()).map_err(|e| anyhow!(e))?;
+    let (rules, functions) = kqlite_detect::pack::load(args.rules_dir.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
-    let reports = runtime.block_on(run_all(&args.dir, &rules, &functions)).map_err(|e| anyhow!(e))?;
+    let reports = runtime.block_on(run_all(&args.dir, &rules, &functions))?;
     let (mut passed, mut failed, mut errors) = (0, 0, 0);
     for report in &reports {
         match &report.result {

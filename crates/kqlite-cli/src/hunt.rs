@@ -2,7 +2,7 @@
 
 use crate::format::OutputFormat;
 use crate::tables::parse_now;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use kqlite_detect::evidence::{load_evidence, EvidenceReport};
 use kqlite_detect::finding::Severity;
@@ -106,13 +106,13 @@ pub struct Prepared {
 /// `only_rules`: keep only the EVTX records and columns the rules read
 /// (right for the rules' queries only; pivots need all of it).
 pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> Result<Prepared> {
-    let (rules, functions) = kqlite_detect::pack::load(setup.rules_dir.as_deref()).map_err(|e| anyhow!(e))?;
+    let (rules, functions) = kqlite_detect::pack::load(setup.rules_dir.as_deref())?;
     let mut tuning = match &setup.tuning {
-        Some(path) => Tuning::load(path, &rules).map_err(|e| anyhow!(e))?,
+        Some(path) => Tuning::load(path, &rules)?,
         None => Tuning::default(),
     };
     if let Some(lookback) = &setup.lookback {
-        tuning.set_lookback(&rules, lookback).map_err(|e| anyhow!("--lookback: {e}"))?;
+        tuning.set_lookback(&rules, lookback).context("--lookback")?;
     }
     let mut session = Session::new();
     let evidence = match &setup.store {
@@ -123,22 +123,21 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> 
             None => load_evidence(&mut session, paths).await,
         },
         None => load_evidence(&mut session, paths).await,
-    }
-    .map_err(|e| anyhow!(e))?;
+    }?;
     print_evidence_report(&evidence);
     let clock = parse_now(&setup.now)?;
     session.set_clock(clock);
     if clock == Clock::LatestEvent {
         // Once, rather than a scan of every table per rule; records left
         // unread count too.
-        let now = hunt::latest_event_time(&session, &evidence).await.map_err(|e| anyhow!(e))?;
+        let now = hunt::latest_event_time(&session, &evidence).await?;
         session.set_clock(Clock::Fixed(now));
         eprintln!(
             "kqlite: now() is {} (the latest event; --now system for the clock)",
             kqlite_engine::time::format_datetime(now)
         );
     }
-    hunt::prepare_session(&mut session, &tuning, &functions).map_err(|e| anyhow!(e))?;
+    hunt::prepare_session(&mut session, &tuning, &functions)?;
     Ok(Prepared { session, rules, tuning, evidence })
 }
 
@@ -182,7 +181,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         if !args.only.is_empty() {
             let mut selected = RuleSet::default();
             for key in &args.only {
-                let rule = prepared.rules.find(key).map_err(|e| anyhow!("--rule {key}: {e}"))?.clone();
+                let rule = prepared.rules.find(key).with_context(|| format!("--rule {key}"))?.clone();
                 if !selected.rules.iter().any(|r| r.id == rule.id) {
                     selected.rules.push(rule);
                 }
@@ -228,8 +227,8 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         }
         out.flush()?;
         if let Some(path) = &args.graph {
-            kqlite_detect::graph::write_graph(path, &findings)
-                .map_err(|e| anyhow::anyhow!("--graph {}: {e}", path.display()))?;
+            kqlite_detect::report::write_graph(path, &findings)
+                .with_context(|| format!("--graph {}", path.display()))?;
             eprintln!("kqlite: wrote the lateral-movement graph to {}", path.display());
         }
         eprintln!("kqlite: {} findings", findings.len());

@@ -2,7 +2,7 @@
 
 use crate::format::OutputFormat;
 use crate::hunt::{prepare, HuntSetup};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use kqlite_detect::hunt::{self, RuleStatus};
 use kqlite_detect::pivot::{matches, pivot_query};
@@ -62,7 +62,7 @@ pub fn run(args: PivotArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
     runtime.block_on(async {
         let prepared = prepare(&args.paths, &args.setup, false).await?;
-        let rule = prepared.rules.find(&args.rule).map_err(|e| anyhow!(e))?.clone();
+        let rule = prepared.rules.find(&args.rule)?.clone();
         let pivots: Vec<_> = rule.pivots.iter().filter(|p| args.name.as_ref().is_none_or(|n| &p.name == n)).collect();
         if pivots.is_empty() {
             let names: Vec<&str> = rule.pivots.iter().map(|p| p.name.as_str()).collect();

@@ -1,6 +1,6 @@
 //! `kqlite rules list|show`: what the detection pack holds.
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use kqlite_detect::rule::Rule;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ enum RulesCommand {
 }
 
 pub fn run(args: RulesArgs) -> Result<ExitCode> {
-    let (rules, _) = kqlite_detect::pack::load(args.rules_dir.as_deref()).map_err(|e| anyhow!(e))?;
+    let (rules, _) = kqlite_detect::pack::load(args.rules_dir.as_deref())?;
     match args.command {
         RulesCommand::List => {
             let width = rules.rules.iter().map(|r| r.stem.len()).max().unwrap_or(0);
@@ -47,7 +47,7 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
             }
         }
         RulesCommand::Show { rule } => {
-            let rule = rules.find(&rule).map_err(|e| anyhow!(e))?;
+            let rule = rules.find(&rule)?;
             print!("{}", show(rule));
         }
     }

@@ -14,14 +14,14 @@ pub struct TableArg {
 }
 
 impl FromStr for TableArg {
-    type Err = String;
+    type Err = anyhow::Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self> {
         match s.split_once('=') {
             Some((name, path)) if !name.is_empty() && !path.is_empty() => {
                 Ok(TableArg { name: name.to_string(), path: PathBuf::from(path) })
             }
-            _ => Err(format!("expected Name=PATH, got '{s}'")),
+            _ => bail!("expected Name=PATH, got '{s}'"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Detection tests: per-rule cases of input events and expected findings
 //! (format in `rules/README.md`, "Detection tests").
 
+use crate::error::{chain_text, DetectError};
 use crate::evidence;
 use crate::finding::{Finding, Severity};
 use crate::hunt::{self, RuleStatus};
@@ -62,18 +63,21 @@ pub struct CaseReport {
 }
 
 /// The case directories under `root` (those holding `expected.yaml`), sorted.
-pub fn find_cases(root: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn find_cases(root: &Path) -> Result<Vec<PathBuf>, DetectError> {
+    // A root that is not a readable directory is an error (walkdir would
+    // list a file root as itself).
+    std::fs::read_dir(root).map_err(|source| DetectError::Io { path: root.to_path_buf(), source })?;
     let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        if dir.join("expected.yaml").is_file() {
-            out.push(dir.clone());
-        }
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        for entry in entries.filter_map(Result::ok) {
-            if entry.path().is_dir() {
-                stack.push(entry.path());
-            }
+    // Links are followed, as `kqlite test` always has: a case may be a link
+    // to a shared directory.
+    for entry in walkdir::WalkDir::new(root).follow_links(true) {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_path_buf();
+            let source = e.into_io_error().unwrap_or_else(|| std::io::Error::other("a directory links to itself"));
+            DetectError::Io { path, source }
+        })?;
+        if entry.file_type().is_dir() && entry.path().join("expected.yaml").is_file() {
+            out.push(entry.into_path());
         }
     }
     out.sort();
@@ -200,7 +204,7 @@ pub async fn run_case(dir: &Path, root: &Path, rules: &RuleSet, functions: &[(St
     match run_case_inner(dir, &expected, &rule_key, rules, functions).await {
         Ok(problems) if problems.is_empty() => {}
         Ok(problems) => report.result = CaseResult::Failed(problems),
-        Err(e) => report.result = CaseResult::Error(e),
+        Err(e) => report.result = CaseResult::Error(chain_text(&e)),
     }
     report
 }
@@ -211,7 +215,7 @@ async fn run_case_inner(
     rule_key: &str,
     rules: &RuleSet,
     functions: &[(String, String)],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, DetectError> {
     let rule = rules.find(rule_key)?;
     let tuning = match &expected.tuning {
         Some(p) => Tuning::load(&dir.join(p), rules)?,
@@ -220,53 +224,53 @@ async fn run_case_inner(
     // Input files are the case directory's own files; subdirectories hold
     // what the tuning file needs (watchlists).
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .map_err(|source| DetectError::Io { path: dir.to_path_buf(), source })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .filter(|p| !p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "md"))
         .collect();
     inputs.sort();
     if inputs.is_empty() {
-        return Err("the case has no input files".to_string());
+        return Err(DetectError::CaseWithoutInputs);
     }
     let mut session = Session::with_partitions(1);
     let loaded = evidence::load_evidence(&mut session, &inputs).await?;
     if let Some((path, why)) = loaded.skipped.first() {
-        return Err(format!("input {} was not read: {why}", path.display()));
+        return Err(DetectError::CaseInputNotRead { path: path.clone(), reason: why.clone() });
     }
     if let Some((location, why)) = loaded.rejected.first() {
-        return Err(format!("input record rejected at {location}: {why}"));
+        return Err(DetectError::CaseRecordRejected { location: location.clone(), reason: why.clone() });
     }
     if loaded.conversion_failures > 0 {
-        return Err(format!(
-            "values in {} input file(s) did not convert to their column type (a malformed datetime or number?)",
-            loaded.conversion_failures
-        ));
+        return Err(DetectError::CaseConversion { files: loaded.conversion_failures });
     }
     let clock = match expected.now.as_deref() {
         None | Some("latest") => Clock::LatestEvent,
         Some(text) => Clock::Fixed(
-            kqlite_engine::time::parse_datetime(text)
-                .ok_or_else(|| format!("now: '{text}' is not a datetime (expected e.g. 2024-05-02T12:00:00Z)"))?,
+            kqlite_engine::time::parse_datetime(text).ok_or_else(|| DetectError::CaseNow(text.to_string()))?,
         ),
     };
     session.set_clock(clock);
     // Fix the clock once: `latest` would otherwise rescan every table per query.
-    let now = session.now().await.map_err(|e| e.to_string())?;
+    let now = session.now().await?;
     session.set_clock(Clock::Fixed(now));
     hunt::prepare_session(&mut session, &tuning, functions)?;
     let outcome = hunt::run_rule(&session, rule, &tuning, &hunt::tables_with_data(&loaded)).await;
     if let RuleStatus::Failed(e) = &outcome.status {
-        return Err(format!("rule {}: {e}", rule.stem));
+        return Err(DetectError::CaseRuleFailed { stem: rule.stem.clone(), status: e.clone() });
     }
     Ok(compare(&expected.findings, &outcome.findings))
 }
 
 /// Runs every case under `root`.
-pub async fn run_all(root: &Path, rules: &RuleSet, functions: &[(String, String)]) -> Result<Vec<CaseReport>, String> {
+pub async fn run_all(
+    root: &Path,
+    rules: &RuleSet,
+    functions: &[(String, String)],
+) -> Result<Vec<CaseReport>, DetectError> {
     let cases = find_cases(root)?;
     if cases.is_empty() {
-        return Err(format!("no test cases under {} (a case is a directory with expected.yaml)", root.display()));
+        return Err(DetectError::NoTestCases { root: root.to_path_buf() });
     }
     let mut reports = Vec::new();
     for case in cases {

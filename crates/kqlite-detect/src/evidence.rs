@@ -5,6 +5,7 @@
 //! syslog text to `Syslog`, CSV/JSON/Parquet (plain, .gz or .zip) to the
 //! Sentinel table their content matches, in parallel across files.
 
+use crate::error::DetectError;
 use kqlite_engine::{ScanNeeds, Session};
 use kqlite_ingest::pipeline::{ingest_paths, register_store, register_tables, IngestOptions};
 use std::collections::BTreeMap;
@@ -60,7 +61,7 @@ impl EvidenceReport {
 /// built-in Sentinel table that got no data as an empty table, so rules
 /// over absent tables bind and return nothing. A path that does not exist
 /// is an error; unreadable files are reported in `skipped`.
-pub async fn load_evidence(session: &mut Session, paths: &[PathBuf]) -> Result<EvidenceReport, String> {
+pub async fn load_evidence(session: &mut Session, paths: &[PathBuf]) -> Result<EvidenceReport, DetectError> {
     load_evidence_with(session, paths, Staging::Auto).await
 }
 
@@ -69,7 +70,7 @@ pub async fn load_evidence_with(
     session: &mut Session,
     paths: &[PathBuf],
     staging: Staging,
-) -> Result<EvidenceReport, String> {
+) -> Result<EvidenceReport, DetectError> {
     load(session, paths, staging, None).await
 }
 
@@ -82,7 +83,7 @@ pub async fn load_evidence_for(
     session: &mut Session,
     paths: &[PathBuf],
     needs: Arc<ScanNeeds>,
-) -> Result<EvidenceReport, String> {
+) -> Result<EvidenceReport, DetectError> {
     load(session, paths, Staging::Auto, Some(needs)).await
 }
 
@@ -91,7 +92,7 @@ async fn load(
     paths: &[PathBuf],
     staging: Staging,
     needs: Option<Arc<ScanNeeds>>,
-) -> Result<EvidenceReport, String> {
+) -> Result<EvidenceReport, DetectError> {
     let stage = match staging {
         Staging::Store => true,
         Staging::Auto => {
@@ -103,7 +104,8 @@ async fn load(
     }
     let mut report = EvidenceReport::default();
     if !paths.is_empty() {
-        let ingested = ingest_paths(paths, &IngestOptions { needs, ..IngestOptions::default() })?;
+        let ingested =
+            ingest_paths(paths, &IngestOptions { needs, ..IngestOptions::default() }).map_err(DetectError::Ingest)?;
         report.unread = ingested.unread;
         report.unread_tables = ingested.unread_tables.clone();
         report.latest_time = ingested.latest_time;
@@ -121,7 +123,7 @@ async fn load(
             *report.rows.entry(table.name.clone()).or_default() +=
                 table.batches.iter().map(|b| b.num_rows()).sum::<usize>();
         }
-        register_tables(session, ingested.tables)?;
+        register_tables(session, ingested.tables).map_err(DetectError::Ingest)?;
     }
     register_absent_catalog_tables(session)?;
     Ok(report)
@@ -130,7 +132,7 @@ async fn load(
 /// A session holding every built-in Sentinel table, empty: what queries are
 /// bound against to learn what they read ([`Session::scan_needs`]) before
 /// any evidence is.
-pub fn catalog_session() -> Result<Session, String> {
+pub fn catalog_session() -> Result<Session, DetectError> {
     let mut session = Session::new();
     register_absent_catalog_tables(&mut session)?;
     Ok(session)
@@ -138,12 +140,12 @@ pub fn catalog_session() -> Result<Session, String> {
 
 /// Every built-in Sentinel table without data becomes an empty table, so
 /// rules over absent tables bind and return nothing.
-fn register_absent_catalog_tables(session: &mut Session) -> Result<(), String> {
+fn register_absent_catalog_tables(session: &mut Session) -> Result<(), DetectError> {
     let present = session.table_names();
     for name in kqlite_ingest::catalog::table_names() {
         if !present.iter().any(|p| p == name) {
             let columns = kqlite_ingest::catalog::table_schema(name).expect("listed").to_vec();
-            session.register_batches(name, columns, Vec::new())?;
+            session.register_batches(name, columns, Vec::new()).map_err(DetectError::RegisterTable)?;
         }
     }
     Ok(())
@@ -154,16 +156,16 @@ async fn load_staged(
     session: &mut Session,
     paths: &[PathBuf],
     needs: Option<Arc<ScanNeeds>>,
-) -> Result<EvidenceReport, String> {
+) -> Result<EvidenceReport, DetectError> {
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let options = IngestOptions { progress, needs, ..IngestOptions::default() };
     eprintln!(
         "kqlite: note: {} MiB of evidence: read through a temporary Parquet store, so the rules stream it",
         kqlite_ingest::staging::input_bytes(paths) >> 20
     );
-    let (staging, run) = kqlite_ingest::staging::stage(paths, &options)?;
+    let (staging, run) = kqlite_ingest::staging::stage(paths, &options).map_err(DetectError::Ingest)?;
     let before = session.table_names();
-    register_store(session, staging.path()).await?;
+    register_store(session, staging.path()).await.map_err(DetectError::Ingest)?;
     let lazy = session.table_names().into_iter().filter(|n| !before.contains(n)).collect();
     register_absent_catalog_tables(session)?;
     let mut report = EvidenceReport::default();
@@ -192,12 +194,12 @@ async fn load_staged(
 /// Registers the tables of a store written by `kqlite ingest --store`
 /// (read lazily from its Parquet files), then the empty catalog tables,
 /// like [`load_evidence`].
-pub async fn load_store(session: &mut Session, dir: &std::path::Path) -> Result<EvidenceReport, String> {
+pub async fn load_store(session: &mut Session, dir: &std::path::Path) -> Result<EvidenceReport, DetectError> {
     if !dir.is_dir() {
-        return Err(format!("store {} does not exist", dir.display()));
+        return Err(DetectError::NoStore { path: dir.to_path_buf() });
     }
     let before = session.table_names();
-    kqlite_ingest::pipeline::register_store(session, dir).await?;
+    kqlite_ingest::pipeline::register_store(session, dir).await.map_err(DetectError::Ingest)?;
     let mut report = EvidenceReport::default();
     for name in session.table_names() {
         if !before.contains(&name) {

@@ -24,16 +24,21 @@ impl Severity {
     }
 }
 
-impl std::str::FromStr for Severity {
-    type Err = String;
+/// A severity name that is not one of Sentinel's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity '{0}' (expected informational, low, medium or high)")]
+pub struct UnknownSeverity(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl std::str::FromStr for Severity {
+    type Err = UnknownSeverity;
+
+    fn from_str(s: &str) -> Result<Self, UnknownSeverity> {
         match s.to_ascii_lowercase().as_str() {
             "informational" | "info" => Ok(Severity::Informational),
             "low" => Ok(Severity::Low),
             "medium" => Ok(Severity::Medium),
             "high" => Ok(Severity::High),
-            _ => Err(format!("unknown severity '{s}' (expected informational, low, medium or high)")),
+            _ => Err(UnknownSeverity(s.to_string())),
         }
     }
 }

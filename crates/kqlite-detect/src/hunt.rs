@@ -1,5 +1,6 @@
 //! Running rules over a session and turning result rows into findings.
 
+use crate::error::{chain_text, DetectError};
 use crate::finding::{Finding, Severity};
 use crate::query_edit;
 use crate::rule::{self, Rule, RuleSet};
@@ -36,37 +37,51 @@ pub struct RuleOutcome {
 /// Prepares a session for rules: watchlists (the `Watchlist` table and
 /// `_GetWatchlist`) and the pack's shared functions. `functions` are
 /// (name, KQL text) pairs.
-pub fn prepare_session(session: &mut Session, tuning: &Tuning, functions: &[(String, String)]) -> Result<(), String> {
+pub fn prepare_session(
+    session: &mut Session,
+    tuning: &Tuning,
+    functions: &[(String, String)],
+) -> Result<(), DetectError> {
     watchlist::register(session, &tuning.watchlists)?;
     for (name, text) in functions {
-        session.define_named_functions(name, text).map_err(|e| e.render(text, name))?;
+        session.define_named_functions(name, text).map_err(|error| DetectError::FunctionDefinition {
+            name: name.clone(),
+            text: text.clone(),
+            error,
+        })?;
     }
     Ok(())
 }
 
 /// Evaluates a KQL value that should be a list of hours of the day.
-async fn hours_value(session: &Session, name: &str, kql: &str) -> Result<Vec<i64>, String> {
-    let result =
-        session.query(&format!("print Hours = {kql}")).await.map_err(|e| format!("parameter '{name}' = {kql}: {e}"))?;
+async fn hours_value(session: &Session, name: &str, kql: &str) -> Result<Vec<i64>, DetectError> {
+    let result = session
+        .query(&format!("print Hours = {kql}"))
+        .await
+        .map_err(|source| DetectError::HoursParameter { name: name.to_string(), kql: kql.to_string(), source })?;
     let rows = result_rows(&result);
     let value = rows.first().and_then(|r| r.first()).cloned().unwrap_or(Value::Null);
     let items = match value {
         Value::Array(items) => items,
         Value::Number(n) => vec![Value::Number(n)],
-        other => return Err(format!("parameter '{name}' = {kql}: expected a list of hours 0..23, got {other}")),
+        got => {
+            return Err(DetectError::HoursNotAList { name: name.to_string(), kql: kql.to_string(), got: Box::new(got) })
+        }
     };
     items
         .iter()
         .map(|v| match v.as_i64() {
             Some(h @ 0..=23) => Ok(h),
-            _ => Err(format!("parameter '{name}' = {kql}: {v} is not an hour of the day (0..23)")),
+            _ => {
+                Err(DetectError::NotAnHour { name: name.to_string(), kql: kql.to_string(), value: Box::new(v.clone()) })
+            }
         })
         .collect()
 }
 
 /// The query a rule runs under `tuning`, with local after-hours windows
 /// converted to UTC.
-pub async fn tuned_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<String, String> {
+pub async fn tuned_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<String, DetectError> {
     let mut hours = Vec::new();
     for (name, kql) in tuning.hours_parameters(rule)? {
         hours.push((name.clone(), hours_value(session, &name, &kql).await?));
@@ -163,13 +178,13 @@ pub async fn run_rule(session: &Session, rule: &Rule, tuning: &Tuning, tables_wi
             let fired = rule.trigger.fires(rows);
             outcome(RuleStatus::Ran { rows, fired }, if fired { findings } else { Vec::new() })
         }
-        Err(e) => outcome(RuleStatus::Failed(e), Vec::new()),
+        Err(e) => outcome(RuleStatus::Failed(chain_text(&e)), Vec::new()),
     }
 }
 
 /// The text a rule runs under `tuning`: its tuned query, and that query
 /// with its `findingReasons` appended (the text run).
-async fn rule_texts(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(String, String), String> {
+async fn rule_texts(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(String, String), DetectError> {
     let query = tuned_query(session, rule, tuning).await?;
     let reasons = reason_predicates(rule);
     let with_reasons = if reasons.is_empty() {
@@ -185,8 +200,11 @@ async fn rule_texts(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(
 /// The newest event time of the evidence (`now()` of a hunt at the latest
 /// event): over the loaded tables and the EVTX records left unread;
 /// the system clock when there is no event.
-pub async fn latest_event_time(session: &Session, evidence: &crate::evidence::EvidenceReport) -> Result<i64, String> {
-    let loaded = session.latest_event_time().await.map_err(|e| e.to_string())?;
+pub async fn latest_event_time(
+    session: &Session,
+    evidence: &crate::evidence::EvidenceReport,
+) -> Result<i64, DetectError> {
+    let loaded = session.latest_event_time().await?;
     Ok(loaded.max(evidence.latest_time).unwrap_or_else(kqlite_engine::time::now_nanos))
 }
 
@@ -221,7 +239,7 @@ pub async fn rules_needs(
     Some(needs)
 }
 
-async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(u64, Vec<Finding>), String> {
+async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(u64, Vec<Finding>), DetectError> {
     let (query, with_reasons) = rule_texts(session, rule, tuning).await?;
     let result = match session.query(&with_reasons).await {
         Ok(r) => r,
@@ -231,20 +249,13 @@ async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Resu
                 && matches!(error, kqlite_engine::QueryError::Bind(_))
                 && session.check(&query).is_ok();
             return Err(match reasons_failed {
-                true => format!("its findingReasons do not bind against the result: {error}"),
-                false => locate(&error, &query),
+                true => DetectError::FindingReasons(error),
+                false => DetectError::RuleQuery { query, error },
             });
         }
     };
     let findings = findings_from(rule, tuning.severity(rule), &result);
     Ok((result.row_count() as u64, findings))
-}
-
-fn locate(error: &kqlite_engine::QueryError, query: &str) -> String {
-    match error.located(query) {
-        (message, Some((line, col))) => format!("query line {line}, column {col}: {message}"),
-        (message, None) => message,
-    }
 }
 
 /// The rule's `findingReasons` predicates, parenthesised.

@@ -4,13 +4,13 @@
 //! Sentinel analytic rules, [`pack`] holds the built-in ones, [`tuning`] and
 //! [`watchlist`] adapt them to an organisation, [`hunt`] runs them over the
 //! [`evidence`], [`detection_test`] checks them against known cases and
-//! [`pivot`] prepares their follow-up queries.
+//! [`pivot`] prepares their follow-up queries. [`report`] writes findings
+//! and their graph; [`error`] says why something failed.
 
-pub mod demo;
 pub mod detection_test;
+pub mod error;
 pub mod evidence;
 pub mod finding;
-pub mod graph;
 pub mod hunt;
 pub mod pack;
 pub mod pivot;
@@ -19,3 +19,5 @@ pub mod report;
 pub mod rule;
 pub mod tuning;
 pub mod watchlist;
+
+pub use error::DetectError;

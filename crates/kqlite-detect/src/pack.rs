@@ -1,6 +1,7 @@
 //! The built-in rule pack: the `rules/` directory's YAML rules and shared
 //! functions, embedded in the binary so a hunt needs no files beside it.
 
+use crate::error::DetectError;
 use crate::rule::{Rule, RuleSet};
 use std::path::Path;
 
@@ -18,7 +19,7 @@ const FUNCTIONS: &[(&str, &str)] = &[("sshd_auth.kql", include_str!("../../../ru
 
 /// The embedded rules. They are checked by the crate's tests, so a failure
 /// here is a build defect, reported rather than panicking.
-pub fn builtin_rules() -> Result<RuleSet, String> {
+pub fn builtin_rules() -> Result<RuleSet, DetectError> {
     let mut set = RuleSet::default();
     for (file, text) in RULES {
         let stem = file.trim_end_matches(".yaml");
@@ -35,7 +36,7 @@ pub fn builtin_functions() -> Vec<(String, String)> {
 /// Rules from `dir` (its `*.yaml` files) or the built-in pack, and the
 /// functions from `dir/functions/*.kql` (or the built-in ones when `dir`
 /// has no `functions` directory).
-pub fn load(dir: Option<&Path>) -> Result<(RuleSet, Vec<(String, String)>), String> {
+pub fn load(dir: Option<&Path>) -> Result<(RuleSet, Vec<(String, String)>), DetectError> {
     let Some(dir) = dir else {
         return Ok((builtin_rules()?, builtin_functions()));
     };
@@ -45,14 +46,14 @@ pub fn load(dir: Option<&Path>) -> Result<(RuleSet, Vec<(String, String)>), Stri
         return Ok((rules, builtin_functions()));
     }
     let mut paths: Vec<_> = std::fs::read_dir(&functions_dir)
-        .map_err(|e| format!("cannot read {}: {e}", functions_dir.display()))?
+        .map_err(|source| DetectError::Io { path: functions_dir.clone(), source })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "kql"))
         .collect();
     paths.sort();
     let mut functions = Vec::new();
     for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| DetectError::Io { path: path.clone(), source })?;
         functions.push((path.display().to_string(), text));
     }
     Ok((rules, functions))

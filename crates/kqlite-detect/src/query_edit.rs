@@ -3,6 +3,7 @@
 //! query's result expression (exclusions, finding reasons) and prepending
 //! `let`s (pivot inputs). Every edit is re-parsed before it is used.
 
+use crate::error::{DetectError, SyntaxError};
 use kqlite_syntax::ast::{LetValue, Statement};
 use kqlite_syntax::LineIndex;
 
@@ -14,7 +15,7 @@ pub struct TopLevelLet {
     pub value: std::ops::Range<usize>,
 }
 
-fn parse_errors(text: &str) -> Option<String> {
+fn parse_errors(text: &str) -> Option<SyntaxError> {
     let parsed = kqlite_syntax::parse(text);
     if !parsed.has_errors() {
         return None;
@@ -22,13 +23,13 @@ fn parse_errors(text: &str) -> Option<String> {
     let index = LineIndex::new(text);
     let d = parsed.diagnostics.iter().find(|d| d.is_error()).or(parsed.diagnostics.first())?;
     let (line, col) = index.line_col(d.span.start as usize);
-    Some(format!("line {line}, column {col}: {}", d.message))
+    Some(SyntaxError { line, column: col, message: d.message.clone() })
 }
 
 /// The query's top-level `let` statements, in order.
-pub fn top_level_lets(query: &str) -> Result<Vec<TopLevelLet>, String> {
+pub fn top_level_lets(query: &str) -> Result<Vec<TopLevelLet>, DetectError> {
     if let Some(e) = parse_errors(query) {
-        return Err(format!("syntax error at {e}"));
+        return Err(DetectError::Syntax(e));
     }
     let parsed = kqlite_syntax::parse(query);
     Ok(parsed
@@ -51,18 +52,18 @@ pub fn top_level_lets(query: &str) -> Result<Vec<TopLevelLet>, String> {
 /// Replaces the values of top-level lets: `overrides` are (name, KQL text).
 /// An unknown name is an error listing the query's lets; a value that does
 /// not parse is an error naming the parameter.
-pub fn override_lets(query: &str, overrides: &[(String, String)]) -> Result<String, String> {
+pub fn override_lets(query: &str, overrides: &[(String, String)]) -> Result<String, DetectError> {
     let lets = top_level_lets(query)?;
     let mut edits: Vec<(std::ops::Range<usize>, &str, &str)> = Vec::new();
     for (name, value) in overrides {
         let Some(found) = lets.iter().find(|l| &l.name == name) else {
-            return Err(format!(
-                "unknown parameter '{name}': the query's top-level lets are {}",
-                lets.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
-            ));
+            return Err(DetectError::UnknownParameter {
+                name: name.clone(),
+                lets: lets.iter().map(|l| l.name.clone()).collect(),
+            });
         };
-        if let Some(e) = parse_errors(&format!("print ({value})")) {
-            return Err(format!("parameter '{name}': '{value}' is not a KQL expression ({e})"));
+        if let Some(error) = parse_errors(&format!("print ({value})")) {
+            return Err(DetectError::ParameterNotExpression { name: name.clone(), value: value.clone(), error });
         }
         edits.push((found.value.clone(), value.as_str(), name.as_str()));
     }
@@ -72,19 +73,21 @@ pub fn override_lets(query: &str, overrides: &[(String, String)]) -> Result<Stri
     for (range, value, _) in &edits {
         text.replace_range(range.clone(), &format!("({value})"));
     }
-    if let Some(e) = parse_errors(&text) {
-        let names: Vec<&str> = edits.iter().map(|(_, _, n)| *n).collect();
-        return Err(format!("overriding {} made the query invalid: {e}", names.join(", ")));
+    if let Some(error) = parse_errors(&text) {
+        let names = edits.iter().map(|(_, _, n)| n.to_string()).collect();
+        return Err(DetectError::OverrideInvalid { names, error });
     }
     Ok(text)
 }
 
 /// Appends `operators` (text starting with `|`) to the query's last
 /// tabular expression, so the query's lets stay in scope.
-pub fn append_operators(query: &str, operators: &str) -> Result<String, String> {
+pub fn append_operators(query: &str, operators: &str) -> Result<String, DetectError> {
     let parsed = kqlite_syntax::parse(query);
     if parsed.has_errors() {
-        return Err(format!("syntax error at {}", parse_errors(query).unwrap_or_default()));
+        if let Some(e) = parse_errors(query) {
+            return Err(DetectError::Syntax(e));
+        }
     }
     let last = parsed
         .query
@@ -95,11 +98,11 @@ pub fn append_operators(query: &str, operators: &str) -> Result<String, String> 
             Statement::Expr(e) => Some(e.span),
             _ => None,
         })
-        .ok_or("the query has no result expression to append to")?;
+        .ok_or(DetectError::NoResultExpression)?;
     let end = last.range().end;
     let text = format!("{}\n{operators}\n{}", &query[..end], &query[end..]);
-    if let Some(e) = parse_errors(&text) {
-        return Err(format!("appending '{operators}' made the query invalid: {e}"));
+    if let Some(error) = parse_errors(&text) {
+        return Err(DetectError::AppendInvalid { operators: operators.to_string(), error });
     }
     Ok(text)
 }
@@ -152,13 +155,13 @@ mod tests {
 
     #[test]
     fn unknown_parameter_lists_the_lets() {
-        let err = override_lets(QUERY, &[("Lookbak".into(), "1d".into())]).unwrap_err();
+        let err = override_lets(QUERY, &[("Lookbak".into(), "1d".into())]).unwrap_err().to_string();
         assert!(err.contains("unknown parameter 'Lookbak'") && err.contains("Lookback, Names"), "{err}");
     }
 
     #[test]
     fn invalid_value_is_rejected_with_the_parameter() {
-        let err = override_lets(QUERY, &[("Lookback".into(), "1d; T | take 1".into())]).unwrap_err();
+        let err = override_lets(QUERY, &[("Lookback".into(), "1d; T | take 1".into())]).unwrap_err().to_string();
         assert!(err.contains("parameter 'Lookback'"), "{err}");
     }
 

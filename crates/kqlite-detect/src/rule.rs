@@ -2,6 +2,7 @@
 //! and kqlite's extensions to them (investigation guide, response steps,
 //! pivots, tunable parameters, finding reasons). See `rules/README.md`.
 
+use crate::error::DetectError;
 use crate::finding::Severity;
 use crate::query_edit;
 use serde::Deserialize;
@@ -206,22 +207,24 @@ fn scalar_text(value: &serde_norway::Value) -> Option<String> {
 
 impl Rule {
     /// Reads a rule file.
-    pub fn load(path: &Path) -> Result<Rule, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read rule {}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Rule, DetectError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DetectError::ReadRule { path: path.to_path_buf(), source })?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         Rule::parse(&text, &path.display().to_string(), &stem)
     }
 
     /// Parses a rule from YAML text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str, stem: &str) -> Result<Rule, String> {
-        let file: RuleFile = serde_norway::from_str(text).map_err(|e| format!("{origin}: not a valid rule: {e}"))?;
-        let id = scalar_text(&file.id).ok_or_else(|| format!("{origin}: 'id' must be a string"))?;
-        let severity: Severity = file.severity.parse().map_err(|e| format!("{origin}: field 'severity': {e}"))?;
+    pub fn parse(text: &str, origin: &str, stem: &str) -> Result<Rule, DetectError> {
+        let origin_text = || origin.to_string();
+        let file: RuleFile =
+            serde_norway::from_str(text).map_err(|source| DetectError::RuleYaml { origin: origin_text(), source })?;
+        let id = scalar_text(&file.id).ok_or_else(|| DetectError::RuleId { origin: origin_text() })?;
+        let severity: Severity =
+            file.severity.parse().map_err(|source| DetectError::RuleSeverity { origin: origin_text(), source })?;
         let kind = file.kind.unwrap_or_else(|| "Scheduled".to_string());
         if !kind.eq_ignore_ascii_case("scheduled") && !kind.eq_ignore_ascii_case("nrt") {
-            return Err(format!(
-                "{origin}: field 'kind': '{kind}' rules cannot run offline (expected Scheduled or NRT)"
-            ));
+            return Err(DetectError::RuleKind { origin: origin_text(), kind });
         }
         let operator = match file.trigger_operator.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("gt") | Some("greaterthan") => TriggerOperator::GreaterThan,
@@ -229,35 +232,37 @@ impl Rule {
             Some("eq") | Some("equal") => TriggerOperator::Equal,
             Some("ne") | Some("notequal") => TriggerOperator::NotEqual,
             Some(other) => {
-                return Err(format!("{origin}: field 'triggerOperator': '{other}' (expected gt, lt, eq or ne)"))
+                return Err(DetectError::RuleTriggerOperator { origin: origin_text(), operator: other.to_string() })
             }
         };
         let threshold = match &file.trigger_threshold {
             None => 0,
             Some(v) => scalar_text(v).and_then(|t| t.trim().parse::<u64>().ok()).ok_or_else(|| {
-                format!("{origin}: field 'triggerThreshold': expected a non-negative whole number, got {v:?}")
+                DetectError::RuleTriggerThreshold { origin: origin_text(), value: Box::new(v.clone()) }
             })?,
         };
         let mut custom_details = Vec::new();
         for (key, value) in file.custom_details.iter().flatten() {
             match (scalar_text(key), scalar_text(value)) {
                 (Some(k), Some(v)) => custom_details.push((k, v)),
-                _ => return Err(format!("{origin}: field 'customDetails': entries must be Key: ColumnName")),
+                _ => return Err(DetectError::RuleCustomDetails { origin: origin_text() }),
             }
         }
-        let lets = query_edit::top_level_lets(&file.query).map_err(|e| format!("{origin}: field 'query': {e}"))?;
+        let lets = query_edit::top_level_lets(&file.query)
+            .map_err(|e| DetectError::RuleQueryText { origin: origin_text(), source: Box::new(e) })?;
         let mut parameters = Vec::new();
         for (key, value) in file.parameters.iter().flatten() {
-            let name =
-                scalar_text(key).ok_or_else(|| format!("{origin}: field 'parameters': names must be strings"))?;
+            let name = scalar_text(key).ok_or_else(|| DetectError::RuleParameterName { origin: origin_text() })?;
             if !lets.iter().any(|l| l.name == name) {
-                return Err(format!(
-                    "{origin}: field 'parameters': '{name}' is not a top-level let of the query (its lets: {})",
-                    lets.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
-                ));
+                return Err(DetectError::RuleParameterNotLet {
+                    origin: origin_text(),
+                    name,
+                    lets: lets.iter().map(|l| l.name.clone()).collect(),
+                });
             }
-            let doc: ParameterDoc = serde_norway::from_value(value.clone())
-                .map_err(|e| format!("{origin}: field 'parameters.{name}': {e}"))?;
+            let doc: ParameterDoc = serde_norway::from_value(value.clone()).map_err(|source| {
+                DetectError::RuleParameterYaml { origin: origin_text(), name: name.clone(), source }
+            })?;
             parameters.push(Parameter { name, description: doc.description, hours_of_day: doc.hours_of_day });
         }
         let required_tables = {
@@ -325,9 +330,9 @@ pub struct RuleSet {
 
 impl RuleSet {
     /// Every `*.yaml`/`*.yml` file directly in `dir`, sorted by name.
-    pub fn load_dir(dir: &Path) -> Result<RuleSet, String> {
-        let entries =
-            std::fs::read_dir(dir).map_err(|e| format!("cannot read rules directory {}: {e}", dir.display()))?;
+    pub fn load_dir(dir: &Path) -> Result<RuleSet, DetectError> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|source| DetectError::ReadRulesDirectory { path: dir.to_path_buf(), source })?;
         let mut paths: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
@@ -340,9 +345,13 @@ impl RuleSet {
         Ok(set)
     }
 
-    pub fn add(&mut self, rule: Rule) -> Result<(), String> {
+    pub fn add(&mut self, rule: Rule) -> Result<(), DetectError> {
         if let Some(other) = self.rules.iter().find(|r| r.id == rule.id) {
-            return Err(format!("{}: rule id '{}' is also the id of {}", rule.origin, rule.id, other.origin));
+            return Err(DetectError::DuplicateRuleId {
+                origin: rule.origin.clone(),
+                id: rule.id.clone(),
+                other: other.origin.clone(),
+            });
         }
         self.rules.push(rule);
         Ok(())
@@ -350,7 +359,7 @@ impl RuleSet {
 
     /// The rule named by `key`: exact id or stem, then technique part, then
     /// a unique prefix of an id or stem.
-    pub fn find(&self, key: &str) -> Result<&Rule, String> {
+    pub fn find(&self, key: &str) -> Result<&Rule, DetectError> {
         let exact: Vec<&Rule> =
             self.rules.iter().filter(|r| r.id.eq_ignore_ascii_case(key) || r.stem.eq_ignore_ascii_case(key)).collect();
         if let [one] = exact.as_slice() {
@@ -370,14 +379,14 @@ impl RuleSet {
             .collect();
         match prefixed.as_slice() {
             [one] => Ok(one),
-            [] => Err(format!(
-                "no rule '{key}' (rules: {})",
-                self.rules.iter().map(|r| r.stem.as_str()).collect::<Vec<_>>().join(", ")
-            )),
-            many => Err(format!(
-                "'{key}' names several rules: {}",
-                many.iter().map(|r| r.stem.as_str()).collect::<Vec<_>>().join(", ")
-            )),
+            [] => Err(DetectError::NoRule {
+                key: key.to_string(),
+                rules: self.rules.iter().map(|r| r.stem.clone()).collect(),
+            }),
+            many => Err(DetectError::AmbiguousRule {
+                key: key.to_string(),
+                rules: many.iter().map(|r| r.stem.clone()).collect(),
+            }),
         }
     }
 }

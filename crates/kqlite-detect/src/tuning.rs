@@ -2,6 +2,7 @@
 //! parameter overrides, severity changes and exclusions (see
 //! `rules/README.md`, "The tuning file").
 
+use crate::error::{DetectError, TimeZoneProblem};
 use crate::finding::Severity;
 use crate::query_edit::{self, quoted_name, string_literal};
 use crate::rule::{Rule, RuleSet};
@@ -56,7 +57,8 @@ struct TuningFile {
 }
 
 /// `+02:00`, `-5`, `UTC`, `Z` → whole hours.
-fn parse_offset(text: &str) -> Result<i64, String> {
+fn parse_offset(text: &str) -> Result<i64, DetectError> {
+    let problem = |problem| DetectError::TimeZone { text: text.to_string(), problem };
     let t = text.trim();
     if t.eq_ignore_ascii_case("utc") || t == "Z" {
         return Ok(0);
@@ -65,18 +67,16 @@ fn parse_offset(text: &str) -> Result<i64, String> {
     let (sign, rest) = match t.chars().next() {
         Some('+') => (1, &t[1..]),
         Some('-') => (-1, &t[1..]),
-        _ => return Err(format!("timeZone '{text}': expected a UTC offset like +02:00, -05:00 or UTC")),
+        _ => return Err(problem(TimeZoneProblem::NotAnOffset)),
     };
     let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
-    let hours: i64 = hours.parse().map_err(|_| format!("timeZone '{text}': hours are not a number"))?;
-    let minutes: i64 = minutes.parse().map_err(|_| format!("timeZone '{text}': minutes are not a number"))?;
+    let hours: i64 = hours.parse().map_err(|_| problem(TimeZoneProblem::HoursNotANumber))?;
+    let minutes: i64 = minutes.parse().map_err(|_| problem(TimeZoneProblem::MinutesNotANumber))?;
     if minutes != 0 {
-        return Err(format!(
-            "timeZone '{text}': only whole-hour offsets are supported (after-hours windows are hours of the day)"
-        ));
+        return Err(problem(TimeZoneProblem::NotWholeHours));
     }
     if hours > 14 {
-        return Err(format!("timeZone '{text}': offsets range from -12:00 to +14:00"));
+        return Err(problem(TimeZoneProblem::OutOfRange));
     }
     Ok(sign * hours)
 }
@@ -84,33 +84,45 @@ fn parse_offset(text: &str) -> Result<i64, String> {
 impl Tuning {
     /// Reads a tuning file and its watchlists; rule keys are resolved
     /// against `rules` so a typo is an error, not a silently ignored entry.
-    pub fn load(path: &Path, rules: &RuleSet) -> Result<Tuning, String> {
+    pub fn load(path: &Path, rules: &RuleSet) -> Result<Tuning, DetectError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read tuning file {origin}: {e}"))?;
-        let file: TuningFile =
-            serde_norway::from_str(&text).map_err(|e| format!("{origin}: not a valid tuning file: {e}"))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DetectError::ReadTuning { path: path.to_path_buf(), source })?;
+        let file: TuningFile = serde_norway::from_str(&text)
+            .map_err(|source| DetectError::TuningYaml { origin: origin.clone(), source })?;
+        let in_file = |e: DetectError| DetectError::InTuningFile { origin: origin.clone(), source: Box::new(e) };
         let base = path.parent().unwrap_or(Path::new("."));
         let watchlists = match &file.watchlists {
-            Some(dir) => watchlist::load_dir(&base.join(dir)).map_err(|e| format!("{origin}: {e}"))?,
+            Some(dir) => watchlist::load_dir(&base.join(dir)).map_err(in_file)?,
             None => Vec::new(),
         };
         let utc_offset_hours = match &file.time_zone {
-            Some(tz) => parse_offset(tz).map_err(|e| format!("{origin}: {e}"))?,
+            Some(tz) => parse_offset(tz).map_err(in_file)?,
             None => 0,
         };
         let mut resolved = BTreeMap::new();
         for (key, tuning) in file.rules {
-            let rule = rules.find(&key).map_err(|e| format!("{origin}: rules.{key}: {e}"))?;
+            let in_rule = |e: DetectError| DetectError::TuningRule {
+                origin: origin.clone(),
+                key: key.clone(),
+                source: Box::new(e),
+            };
+            let rule = rules.find(&key).map_err(in_rule)?;
             if let Some(s) = &tuning.severity {
-                s.parse::<Severity>().map_err(|e| format!("{origin}: rules.{key}.severity: {e}"))?;
+                s.parse::<Severity>().map_err(|source| DetectError::TuningSeverity {
+                    origin: origin.clone(),
+                    key: key.clone(),
+                    source,
+                })?;
             }
             for exclusion in &tuning.exclude {
                 if !watchlists.iter().any(|w| w.alias == exclusion.watchlist) {
-                    return Err(format!(
-                        "{origin}: rules.{key}.exclude: no watchlist '{}' (watchlists: {})",
-                        exclusion.watchlist,
-                        watchlists.iter().map(|w| w.alias.as_str()).collect::<Vec<_>>().join(", ")
-                    ));
+                    return Err(DetectError::UnknownWatchlist {
+                        origin: origin.clone(),
+                        key: key.clone(),
+                        watchlist: exclusion.watchlist.clone(),
+                        known: watchlists.iter().map(|w| w.alias.clone()).collect(),
+                    });
                 }
             }
             let tuned = Tuning {
@@ -120,7 +132,7 @@ impl Tuning {
                 rules: BTreeMap::from([(rule.id.clone(), tuning.clone())]),
             };
             // Catch unknown parameters and bad values now, with the file's name.
-            tuned.rule_query(rule, &[]).map_err(|e| format!("{origin}: rules.{key}: {e}"))?;
+            tuned.rule_query(rule, &[]).map_err(in_rule)?;
             resolved.insert(rule.id.clone(), tuning);
         }
         Ok(Tuning { origin, watchlists, utc_offset_hours, rules: resolved })
@@ -131,9 +143,9 @@ impl Tuning {
     /// parameter where a rule has one, and `BaselineWindow` (the history a
     /// rule compares with, lookback included) to the lookback plus the
     /// baseline the rule had. For evidence older or longer than a day.
-    pub fn set_lookback(&mut self, rules: &crate::rule::RuleSet, lookback: &str) -> Result<(), String> {
+    pub fn set_lookback(&mut self, rules: &crate::rule::RuleSet, lookback: &str) -> Result<(), DetectError> {
         if kqlite_engine::time::parse_timespan(lookback).is_none_or(|n| n <= 0) {
-            return Err(format!("lookback '{lookback}' is not a positive timespan (expected e.g. 7d, 36h or 3650d)"));
+            return Err(DetectError::InvalidLookback(lookback.to_string()));
         }
         for rule in &rules.rules {
             let lets = query_edit::top_level_lets(&rule.query)?;
@@ -173,16 +185,16 @@ impl Tuning {
     }
 
     /// The parameter overrides as (name, KQL value), in file order.
-    pub fn parameter_overrides(&self, rule: &Rule) -> Result<Vec<(String, String)>, String> {
+    pub fn parameter_overrides(&self, rule: &Rule) -> Result<Vec<(String, String)>, DetectError> {
         let mut out = Vec::new();
         if let Some(t) = self.for_rule(rule) {
             for (k, v) in &t.parameters {
-                let name = k.as_str().ok_or("parameter names must be strings")?.to_string();
+                let name = k.as_str().ok_or(DetectError::ParameterNameNotString)?.to_string();
                 let value = match v {
                     serde_norway::Value::String(s) => s.clone(),
                     serde_norway::Value::Number(n) => n.to_string(),
                     serde_norway::Value::Bool(b) => b.to_string(),
-                    _ => return Err(format!("parameter '{name}': the value must be KQL text")),
+                    _ => return Err(DetectError::ParameterNotText(name)),
                 };
                 out.push((name, value));
             }
@@ -194,7 +206,7 @@ impl Tuning {
     /// `hours_of_day` supplies the evaluated local hours of each
     /// `hoursOfDay` parameter when a time zone is set (see
     /// [`Tuning::hours_parameters`]).
-    pub fn rule_query(&self, rule: &Rule, hours_of_day: &[(String, Vec<i64>)]) -> Result<String, String> {
+    pub fn rule_query(&self, rule: &Rule, hours_of_day: &[(String, Vec<i64>)]) -> Result<String, DetectError> {
         let mut overrides = self.parameter_overrides(rule)?;
         for (name, local_hours) in hours_of_day {
             let utc: Vec<String> =
@@ -222,7 +234,10 @@ impl Tuning {
                     None => listed,
                 };
                 query = query_edit::append_operators(&query, &format!("| where not(coalesce({condition}, false))"))
-                    .map_err(|e| format!("exclusion of watchlist '{}': {e}", exclusion.watchlist))?;
+                    .map_err(|e| DetectError::Exclusion {
+                        watchlist: exclusion.watchlist.clone(),
+                        source: Box::new(e),
+                    })?;
             }
         }
         Ok(query)
@@ -230,7 +245,7 @@ impl Tuning {
 
     /// The `hoursOfDay` parameters whose value must be shifted to UTC, with
     /// the KQL text of their local value (override or the rule's default).
-    pub fn hours_parameters(&self, rule: &Rule) -> Result<Vec<(String, String)>, String> {
+    pub fn hours_parameters(&self, rule: &Rule) -> Result<Vec<(String, String)>, DetectError> {
         if self.utc_offset_hours == 0 {
             return Ok(Vec::new());
         }
@@ -257,11 +272,11 @@ mod tests {
 
     #[test]
     fn offsets() {
-        assert_eq!(parse_offset("+02:00"), Ok(2));
-        assert_eq!(parse_offset("-5"), Ok(-5));
-        assert_eq!(parse_offset("UTC"), Ok(0));
-        assert_eq!(parse_offset("UTC+1"), Ok(1));
-        assert!(parse_offset("+05:30").unwrap_err().contains("whole-hour"));
+        assert_eq!(parse_offset("+02:00").unwrap(), 2);
+        assert_eq!(parse_offset("-5").unwrap(), -5);
+        assert_eq!(parse_offset("UTC").unwrap(), 0);
+        assert_eq!(parse_offset("UTC+1").unwrap(), 1);
+        assert!(parse_offset("+05:30").unwrap_err().to_string().contains("whole-hour"));
         assert!(parse_offset("Europe/Paris").is_err());
     }
 }

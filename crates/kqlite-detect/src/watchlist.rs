@@ -1,6 +1,7 @@
 //! Sentinel watchlists from CSV files: the `Watchlist` table and the
 //! `_GetWatchlist(alias)` function, as Log Analytics provides them.
 
+use crate::error::DetectError;
 use datafusion::arrow::array::{ArrayRef, BinaryBuilder, Int64Builder, StringBuilder};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::dynamic::DynValue;
@@ -23,7 +24,7 @@ pub const GET_WATCHLIST: &str = "let _GetWatchlist = (watchlistAlias: string) {\
 
 /// Splits CSV text into records (RFC 4180: quotes, doubled quotes, CRLF).
 /// Each record comes with its 1-based starting line.
-fn csv_records(text: &str, location: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
+fn csv_records(text: &str, location: &str) -> Result<Vec<(usize, Vec<String>)>, DetectError> {
     let mut records = Vec::new();
     let mut field = String::new();
     let mut record = Vec::new();
@@ -58,7 +59,7 @@ fn csv_records(text: &str, location: &str) -> Result<Vec<(usize, Vec<String>)>, 
         }
     }
     if in_quotes {
-        return Err(format!("{location}:{record_line}: a quoted field is not closed"));
+        return Err(DetectError::WatchlistUnclosedQuote { location: location.to_string(), line: record_line });
     }
     if any {
         record.push(field);
@@ -70,9 +71,10 @@ fn csv_records(text: &str, location: &str) -> Result<Vec<(usize, Vec<String>)>, 
 impl Watchlist {
     /// Reads `path`; the alias is the file stem. A first line
     /// `# SearchKey: Column` names the SearchKey column, else the first.
-    pub fn load(path: &Path) -> Result<Watchlist, String> {
+    pub fn load(path: &Path) -> Result<Watchlist, DetectError> {
         let location = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read watchlist {location}: {e}"))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DetectError::ReadWatchlist { path: path.to_path_buf(), source })?;
         let alias = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let mut records = csv_records(text.trim_start_matches('\u{feff}'), &location)?;
         let mut declared = None;
@@ -80,7 +82,7 @@ impl Watchlist {
             if let Some(rest) = first.first().and_then(|f| f.trim().strip_prefix('#')) {
                 let rest = rest.trim();
                 let key = rest.strip_prefix("SearchKey:").map(str::trim).ok_or_else(|| {
-                    format!("{location}:1: a comment line must be '# SearchKey: Column', got '#{rest}'")
+                    DetectError::WatchlistComment { location: location.clone(), got: rest.to_string() }
                 })?;
                 declared = Some(key.to_string());
                 records.remove(0);
@@ -88,19 +90,16 @@ impl Watchlist {
         }
         records.retain(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
         let Some((_, header)) = records.first().cloned() else {
-            return Err(format!("{location}: the watchlist has no header line"));
+            return Err(DetectError::WatchlistNoHeader { location });
         };
         let columns: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
         if let Some(empty) = columns.iter().position(String::is_empty) {
-            return Err(format!("{location}: header column {} has no name", empty + 1));
+            return Err(DetectError::WatchlistUnnamedColumn { location, column: empty + 1 });
         }
         let search_key = match declared {
             Some(key) => {
                 if !columns.contains(&key) {
-                    return Err(format!(
-                        "{location}: SearchKey column '{key}' is not in the header ({})",
-                        columns.join(", ")
-                    ));
+                    return Err(DetectError::WatchlistSearchKey { location, key, columns });
                 }
                 key
             }
@@ -109,11 +108,12 @@ impl Watchlist {
         let mut items = Vec::new();
         for (line, record) in records.into_iter().skip(1) {
             if record.len() != columns.len() {
-                return Err(format!(
-                    "{location}:{line}: expected {} fields like the header, found {}",
-                    columns.len(),
-                    record.len()
-                ));
+                return Err(DetectError::WatchlistFieldCount {
+                    location,
+                    line,
+                    expected: columns.len(),
+                    found: record.len(),
+                });
             }
             items.push(record.into_iter().map(|f| f.trim().to_string()).collect());
         }
@@ -128,9 +128,9 @@ impl Watchlist {
 }
 
 /// Every `*.csv` in `dir`, sorted by alias.
-pub fn load_dir(dir: &Path) -> Result<Vec<Watchlist>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read watchlist directory {}: {e}", dir.display()))?;
+pub fn load_dir(dir: &Path) -> Result<Vec<Watchlist>, DetectError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|source| DetectError::ReadWatchlistDirectory { path: dir.to_path_buf(), source })?;
     let mut paths: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
@@ -154,7 +154,7 @@ pub fn table_columns() -> Vec<ColumnDef> {
 
 /// Registers the `Watchlist` table (empty without watchlists) and defines
 /// `_GetWatchlist`.
-pub fn register(session: &mut Session, watchlists: &[Watchlist]) -> Result<(), String> {
+pub fn register(session: &mut Session, watchlists: &[Watchlist]) -> Result<(), DetectError> {
     let mut time = Int64Builder::new();
     let mut alias = StringBuilder::new();
     let mut name = StringBuilder::new();
@@ -191,9 +191,13 @@ pub fn register(session: &mut Session, watchlists: &[Watchlist]) -> Result<(), S
         Arc::new(item_id.finish()),
     ];
     let schema = kqlite_engine::arrow_schema(&columns);
-    let batch = RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())?;
-    session.register_batches("Watchlist", columns, vec![batch])?;
-    session.define_named_functions("_GetWatchlist", GET_WATCHLIST).map_err(|e| e.render(GET_WATCHLIST, "_GetWatchlist"))
+    let batch = RecordBatch::try_new(schema, arrays)?;
+    session.register_batches("Watchlist", columns, vec![batch]).map_err(DetectError::RegisterTable)?;
+    session.define_named_functions("_GetWatchlist", GET_WATCHLIST).map_err(|error| DetectError::FunctionDefinition {
+        name: "_GetWatchlist".to_string(),
+        text: GET_WATCHLIST.to_string(),
+        error,
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +210,6 @@ mod tests {
         assert_eq!(r[0], (1, vec!["a".to_string(), "b".to_string()]));
         assert_eq!(r[1], (2, vec!["x,\"y\"".to_string(), "2".to_string()]));
         assert_eq!(r[2], (3, vec!["multi\nline".to_string(), "3".to_string()]));
-        assert!(csv_records("a\n\"open", "f.csv").unwrap_err().contains("f.csv:2"));
+        assert!(csv_records("a\n\"open", "f.csv").unwrap_err().to_string().contains("f.csv:2"));
     }
 }

@@ -2,7 +2,7 @@
 //! names an attacker controls, and well-formed SVG.
 
 use kqlite_detect::finding::{Finding, Severity};
-use kqlite_detect::graph::{to_dot, to_html, to_svg};
+use kqlite_detect::report::graph::{to_dot, to_html, to_svg};
 
 fn finding(rule: &str, severity: Severity, account: &str, source: &str, targets: &[&str], count: u64) -> Finding {
     Finding {
@@ -288,7 +288,7 @@ fn write_graph_picks_the_format_from_the_extension() {
     for (name, start) in [("g.dot", "digraph"), ("g.GV", "digraph"), ("g.svg", "<?xml"), ("g.html", "<!DOCTYPE html>")]
     {
         let path = dir.path().join(name);
-        kqlite_detect::graph::write_graph(&path, &sample()).unwrap();
+        kqlite_detect::report::graph::write_graph(&path, &sample()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(start), "{name}: {}", &text[..40]);
     }

@@ -1,6 +1,7 @@
 //! Rule files, the built-in pack, watchlists and tuning, through the
 //! library API.
 
+use kqlite_detect::error::chain_text;
 use kqlite_detect::finding::{Finding, Severity};
 use kqlite_detect::hunt;
 use kqlite_detect::rule::{parse_duration, Rule, RuleSet, TriggerOperator};
@@ -147,20 +148,26 @@ async fn findings_follow_entity_mappings_and_the_trigger() {
 fn bad_rules_are_rejected_with_the_field() {
     let replace = |from: &str, to: &str| SENTINEL_STYLE.replace(from, to);
     let err = Rule::parse(&replace("kind: Scheduled", "kind: Fusion"), "f.yaml", "f").unwrap_err();
+    let err = chain_text(&err);
     assert!(err.contains("f.yaml: field 'kind'"), "{err}");
     let err = Rule::parse(&replace("severity: Medium", "severity: Severe"), "f.yaml", "f").unwrap_err();
+    let err = chain_text(&err);
     assert!(err.contains("field 'severity'") && err.contains("unknown severity 'Severe'"), "{err}");
     let err =
         Rule::parse(&replace("triggerOperator: GreaterThan", "triggerOperator: around"), "f.yaml", "f").unwrap_err();
+    let err = chain_text(&err);
     assert!(err.contains("triggerOperator"), "{err}");
     let err =
         Rule::parse(&replace("query: |\n  let threshold", "query: |\n  let threshold = ;\n  let x"), "f.yaml", "f")
             .unwrap_err();
+    let err = chain_text(&err);
     assert!(err.contains("field 'query': syntax error at line 1"), "{err}");
     let with_param = format!("{SENTINEL_STYLE}parameters:\n  Threshold:\n    description: x\n");
     let err = Rule::parse(&with_param, "f.yaml", "f").unwrap_err();
+    let err = chain_text(&err);
     assert!(err.contains("'Threshold' is not a top-level let of the query (its lets: threshold)"), "{err}");
     let err = Rule::parse("name: x\n", "f.yaml", "f").unwrap_err();
+    let err = chain_text(&err);
     assert!(err.starts_with("f.yaml: not a valid rule: missing field"), "{err}");
     assert!(Rule::parse(&replace("kind: Scheduled", "kind: NRT"), "f.yaml", "f").is_ok());
 }
@@ -174,9 +181,10 @@ fn rules_are_found_by_id_stem_technique_and_prefix() {
     assert_eq!(set.find("T1110").unwrap().stem, "T1110-failed-logons");
     assert_eq!(set.find("t1110.001").unwrap().stem, "T1110.001-guessing");
     assert_eq!(set.find("ffff").unwrap().stem, "T1110.001-guessing");
-    assert!(set.find("T11").unwrap_err().contains("names several rules"));
-    assert!(set.find("nope").unwrap_err().contains("no rule 'nope'"));
+    assert!(chain_text(&set.find("T11").unwrap_err()).contains("names several rules"));
+    assert!(chain_text(&set.find("nope").unwrap_err()).contains("no rule 'nope'"));
     let err = set.add(Rule::parse(SENTINEL_STYLE, "c", "dup").unwrap()).unwrap_err();
+    let err = chain_text(&err);
     assert!(err.contains("is also the id of a"), "{err}");
 }
 
@@ -257,6 +265,7 @@ async fn watchlists_load_and_get_watchlist_returns_their_columns() {
     std::fs::write(dir.join("Hosts.csv"), "# SearchKey: Ip\nName,Ip\n\"JUMP, 1\",10.0.0.1\nJUMP2,10.0.0.2\n").unwrap();
     std::fs::write(dir.join("Broken.csv"), "A,B\n1,2\n3\n").unwrap();
     let err = watchlist::load_dir(&dir).unwrap_err();
+    let err = chain_text(&err);
     assert!(err.contains("Broken.csv:3: expected 2 fields like the header, found 1"), "{err}");
     std::fs::remove_file(dir.join("Broken.csv")).unwrap();
     let lists = watchlist::load_dir(&dir).unwrap();

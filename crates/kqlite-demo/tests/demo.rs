@@ -2,7 +2,7 @@
 //! technique, the benign activity is silent once tuned with the generated
 //! tuning file, and the same seed gives the same files.
 
-use kqlite_detect::demo::{self, DemoOptions, DemoSummary, WindowsFormat};
+use kqlite_demo::{self as demo, DemoOptions, DemoSummary, WindowsFormat};
 use kqlite_detect::finding::Finding;
 use std::path::Path;
 
@@ -104,7 +104,7 @@ fn tuned_hunt_finds_only_the_intruder(windows_format: WindowsFormat) {
         "RDP over the tunnel missed:\n{listing}"
     );
     // The graph of the hunt has the intruder's edges.
-    let dot = kqlite_detect::graph::to_dot(findings);
+    let dot = kqlite_detect::report::graph::to_dot(findings);
     assert!(dot.contains(&format!("{}@{}", intrusion.account, intrusion.source_ip)), "{dot}");
 }
 
