@@ -86,7 +86,7 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
     let mut out = stdout.lock();
     let failed = match &args.store {
         Some(dir) => {
-            let run = ingest_to_store(&args.paths, dir, &options).map_err(|e| anyhow!(e))?;
+            let run = ingest_to_store(&args.paths, dir, &options)?;
             print_notices(&run.notices);
             print_rejections(&run.rejected, args.show_rejects);
             print_files(&mut out, &run.files)?;
@@ -99,7 +99,7 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
             run.has_failures()
         }
         None => {
-            let (ingested, rows) = survey_paths(&args.paths, &options).map_err(|e| anyhow!(e))?;
+            let (ingested, rows) = survey_paths(&args.paths, &options)?;
             print_notices(&ingested.notices);
             print_rejections(&ingested.rejected, args.show_rejects);
             print_files(&mut out, &ingested.files)?;

@@ -91,7 +91,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("kqlite: error: {err:#}");
+            // The chain once: a library error that names its cause is not
+            // followed by that cause again.
+            let chain: &(dyn std::error::Error + 'static) = err.as_ref();
+            eprintln!("kqlite: error: {}", kqlite_detect::error::chain_text(chain));
             ExitCode::from(2)
         }
     }

@@ -167,7 +167,7 @@ fn ingest_on_the_fly(
         needs,
         ..crate::ingest::options_from_env()
     };
-    let ingested = kqlite_ingest::ingest_paths(&args.paths, &options).map_err(|e| anyhow!(e))?;
+    let ingested = kqlite_ingest::ingest_paths(&args.paths, &options)?;
     crate::ingest::print_notices(&ingested.notices);
     crate::ingest::print_rejections(&ingested.rejected, 20);
     for file in ingested.files.iter().filter(|f| f.error.is_some()) {
@@ -202,12 +202,12 @@ fn ingest_on_the_fly(
         .filter(|t| !ingested.tables.iter().any(|loaded| &loaded.name == *t))
         .cloned()
         .collect();
-    kqlite_ingest::register_tables(session, ingested.tables).map_err(|e| anyhow!(e))?;
+    kqlite_ingest::register_tables(session, ingested.tables)?;
     // A table whose every record the query cannot match (`where false`) was
     // read and left out: it exists, empty, rather than being unknown.
     for table in left_out {
         let columns = kqlite_ingest::catalog::table_schema(&table).map(<[_]>::to_vec).unwrap_or_default();
-        session.register_batches(&table, columns, Vec::new()).map_err(|e| anyhow!(e))?;
+        session.register_batches(&table, columns, Vec::new())?;
     }
     Ok(None)
 }
@@ -229,7 +229,7 @@ async fn stage_on_the_fly(
         "kqlite: note: {} MiB of input: read through a temporary Parquet store, so the query streams it",
         kqlite_ingest::staging::input_bytes(&args.paths) >> 20
     );
-    let (staging, run) = kqlite_ingest::staging::stage(&args.paths, &options).map_err(|e| anyhow!(e))?;
+    let (staging, run) = kqlite_ingest::staging::stage(&args.paths, &options)?;
     crate::ingest::print_notices(&run.notices);
     crate::ingest::print_rejections(&run.rejected, 20);
     for file in run.files.iter().filter(|f| f.error.is_some()) {
@@ -239,7 +239,7 @@ async fn stage_on_the_fly(
         eprintln!("kqlite: --strict: records were rejected or inputs could not be read; the query was not run");
         return Ok(Err(ExitCode::from(1)));
     }
-    kqlite_ingest::register_store(session, staging.path()).await.map_err(|e| anyhow!(e))?;
+    kqlite_ingest::register_store(session, staging.path()).await?;
     Ok(Ok(staging))
 }
 

@@ -239,15 +239,14 @@ pub enum DetectError {
     HoursNotAList { name: String, kql: String, got: Box<serde_json::Value> },
     #[error("parameter '{name}' = {kql}: {value} is not an hour of the day (0..23)")]
     NotAnHour { name: String, kql: String, value: Box<serde_json::Value> },
-    /// A table the engine would not register (the engine reports it as
-    /// text; this becomes its typed error when the engine has one).
-    #[error("{0}")]
-    RegisterTable(String),
+    /// A table the engine would not register.
+    #[error(transparent)]
+    RegisterTable(#[from] kqlite_engine::RegisterError),
 
     // Evidence.
-    /// An error of `kqlite-ingest` (text until ingest has a typed error).
-    #[error("{0}")]
-    Ingest(String),
+    /// An error of `kqlite-ingest`.
+    #[error(transparent)]
+    Ingest(#[from] kqlite_ingest::IngestError),
     #[error("store {} does not exist", .path.display())]
     NoStore { path: PathBuf },
 
@@ -284,8 +283,14 @@ pub fn chain_text(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut next = error.source();
     while let Some(source) = next {
-        text.push_str(": ");
-        text.push_str(&source.to_string());
+        // Some errors name their cause in their own message (readers keep
+        // it there for the per-record reasons they report as text); it is
+        // said once, as snafu's `Report` does.
+        let cause = source.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
         next = source.source();
     }
     text

@@ -11,10 +11,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// An error of the query engine (its session API reports errors as text
-/// for now; boxed so that a typed engine error keeps its own chain).
-pub type EngineError = Box<dyn std::error::Error + Send + Sync>;
-
 /// Why ingesting failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -57,13 +53,11 @@ pub enum IngestError {
     Register {
         table: String,
         #[source]
-        source: EngineError,
+        source: kqlite_engine::RegisterError,
     },
-    #[error("{source}")]
-    Engine {
-        #[source]
-        source: EngineError,
-    },
+    /// The engine refused a stored table.
+    #[error(transparent)]
+    Engine(#[from] kqlite_engine::RegisterError),
     /// The temporary directory of a staging store could not be made.
     #[error("cannot create a staging store in {}: {source}", dir.display())]
     Staging {
@@ -71,14 +65,6 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// Callers that still carry errors as text (`?` into `String`) keep
-/// compiling; the text is the error's message.
-impl From<IngestError> for String {
-    fn from(error: IngestError) -> String {
-        error.to_string()
-    }
 }
 
 /// Why a file could not be opened as the inputs it holds (a gzip stream,

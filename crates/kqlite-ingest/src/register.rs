@@ -38,7 +38,7 @@ pub fn register_tables(session: &mut Session, tables: Vec<LoadedTable>) -> Resul
     for table in merged {
         let batches = conform_all(&table.columns, table.batches);
         if let Err(e) = session.register_batches(&table.name, table.columns, batches) {
-            return Err(IngestError::Register { table: table.name, source: e.into() });
+            return Err(IngestError::Register { table: table.name, source: e });
         }
     }
     Ok(())

@@ -686,7 +686,7 @@ pub async fn register_store(session: &mut Session, dir: &Path) -> Result<(), Ing
         } else {
             session.register_batches(&name, columns, Vec::new())
         };
-        registered.map_err(|e| IngestError::Engine { source: e.into() })?;
+        registered?;
     }
     Ok(())
 }
