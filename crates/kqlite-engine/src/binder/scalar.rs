@@ -1,7 +1,7 @@
 //! Binding scalar expressions: names, literals, operators, calls.
 
 use super::AtSpan;
-use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Either, Relation};
+use super::{col_ref, BindError, BindResult, Binder, Binding, Either, Relation};
 use crate::convert::{implicit, Bound};
 use crate::dynamic::{DynKind, DynRef, DynValue};
 use crate::functions::row_window::RowWindow;
@@ -12,6 +12,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{InList, InSubquery};
 use datafusion::logical_expr::{cast, lit, when, BinaryExpr, Expr, LogicalPlanBuilder, Operator, Subquery};
 use kqlite_syntax::ast::{self, BinaryOp, ExprKind, ListOp, Literal, UnaryOp};
+use kqlite_syntax::suggest::{suggest, MaxDistance};
 use kqlite_syntax::Span;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -187,7 +188,7 @@ impl<'r> Binder<'r> {
             _ => {}
         }
         let candidates = self.visible_names(scope.columns);
-        let hint = naming::suggest(name, candidates.iter().map(String::as_str))
+        let hint = suggest(name, candidates.iter().map(String::as_str), MaxDistance::Name)
             .map(|s| format!("; did you mean '{s}'?"))
             .unwrap_or_default();
         err(span, format!("unknown name '{name}'{hint}"))
@@ -205,7 +206,7 @@ impl<'r> Binder<'r> {
                     (j.right, (j.right_name)(&name.name))
                 };
                 let Some(c) = columns.iter().find(|c| c.name == name.name) else {
-                    let hint = naming::suggest(&name.name, columns.iter().map(|c| c.name.as_str()))
+                    let hint = suggest(&name.name, columns.iter().map(|c| c.name.as_str()), MaxDistance::Name)
                         .map(|s| format!("; did you mean '{s}'?"))
                         .unwrap_or_default();
                     return err(name.span, format!("{} has no column '{}'{hint}", side.name, name.name));
@@ -502,7 +503,7 @@ impl<'r> Binder<'r> {
         }
         let Some(spec) = functions::registry().lookup_scalar(name).copied() else {
             let known: Vec<&str> = functions::registry().names().collect();
-            let hint = naming::suggest(name, known.iter().copied())
+            let hint = suggest(name, known.iter().copied(), MaxDistance::Name)
                 .map(|s| format!("; did you mean '{s}'?"))
                 .unwrap_or_default();
             return err(func.span, format!("unknown function '{name}'{hint}"));
