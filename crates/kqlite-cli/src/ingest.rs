@@ -1,7 +1,7 @@
 //! `kqlite ingest`: read telemetry into a Parquet store (or just check it),
 //! with a per-file summary of what was loaded and rejected.
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use clap::Args;
 use kqlite_ingest::pipeline::{survey_paths, FileSummary, IngestOptions};
 use kqlite_ingest::store::ingest_to_store;

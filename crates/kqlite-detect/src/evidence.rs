@@ -95,9 +95,10 @@ async fn load(
 ) -> Result<EvidenceReport, DetectError> {
     let stage = match staging {
         Staging::Store => true,
-        Staging::Auto => {
-            kqlite_ingest::staging::should_stage(paths, &IngestOptions { needs: needs.clone(), ..IngestOptions::default() })
-        }
+        Staging::Auto => kqlite_ingest::staging::should_stage(
+            paths,
+            &IngestOptions { needs: needs.clone(), ..IngestOptions::default() },
+        ),
     };
     if !paths.is_empty() && stage {
         return load_staged(session, paths, needs).await;

@@ -1,13 +1,15 @@
 //! The KQL abstract syntax tree.
 //!
-//! Every node carries the byte [`Span`] it was parsed from. Spans are ignored
-//! by equality (see [`Span`]), so `parse(print(ast)) == ast` can be checked
-//! with `==`. `Display` (in `display.rs`) prints valid KQL.
+//! Every node carries the byte [`Span`] it was parsed from, and `==`
+//! compares spans too; [`crate::SpanlessEq`] compares trees without them, as
+//! in `parse(print(ast)).spanless_eq(&ast)`. `Display` (in `display.rs`)
+//! prints valid KQL.
 //!
 //! Tabular and scalar expressions share one [`Expr`] type: KQL mixes them
 //! freely (`toscalar(T | count)`, `x in (T | project y)`, `let v = T | …`),
 //! and telling them apart is the binder's job, not the parser's.
 
+use crate::operators::OperatorKeyword;
 use crate::span::Span;
 
 /// A whole query: statements separated by `;`. The last one is usually the
@@ -694,5 +696,67 @@ pub struct SortKeyNamed {
 impl Expr {
     pub fn new(kind: ExprKind, span: Span) -> Expr {
         Expr { kind, span }
+    }
+}
+
+impl OperatorKind {
+    /// The operator's word as the query wrote it where the tree keeps the
+    /// spelling (`mvexpand`, `parse-where`, `limit`, `order`); `filter` is
+    /// named `where`. [`OperatorKind::Input`], written as nothing, is named
+    /// `input`.
+    pub fn name(&self) -> &'static str {
+        use OperatorKeyword as W;
+        use OperatorKind as K;
+        let keyword = match self {
+            K::Where { .. } => W::Where,
+            K::Extend { .. } => W::Extend,
+            K::Project { .. } => W::Project,
+            K::ProjectAway { .. } => W::ProjectAway,
+            K::ProjectKeep { .. } => W::ProjectKeep,
+            K::ProjectRename { .. } => W::ProjectRename,
+            K::ProjectReorder { .. } => W::ProjectReorder,
+            K::Summarize { .. } => W::Summarize,
+            K::Join { .. } => W::Join,
+            K::Lookup { .. } => W::Lookup,
+            K::Union { .. } => W::Union,
+            K::MvExpand { legacy_name: false, .. } => W::MvExpand,
+            K::MvExpand { legacy_name: true, .. } => W::MvExpandLegacy,
+            K::MvApply { .. } => W::MvApply,
+            K::Parse { is_where: false, .. } => W::Parse,
+            K::Parse { is_where: true, .. } => W::ParseWhere,
+            K::ParseKv { .. } => W::ParseKv,
+            K::Evaluate { .. } => W::Evaluate,
+            K::MakeSeries(_) => W::MakeSeries,
+            K::Top { .. } => W::Top,
+            K::TopNested { .. } => W::TopNested,
+            K::TopHitters { .. } => W::TopHitters,
+            K::Take { keyword: TakeKeyword::Take, .. } => W::Take,
+            K::Take { keyword: TakeKeyword::Limit, .. } => W::Limit,
+            K::Sort { keyword: SortKeyword::Sort, .. } => W::Sort,
+            K::Sort { keyword: SortKeyword::Order, .. } => W::Order,
+            K::Distinct { .. } => W::Distinct,
+            K::Count => W::Count,
+            K::As { .. } => W::As,
+            K::Serialize { .. } => W::Serialize,
+            K::Render { .. } => W::Render,
+            K::Sample { .. } => W::Sample,
+            K::SampleDistinct { .. } => W::SampleDistinct,
+            K::GetSchema => W::GetSchema,
+            K::Partition { .. } => W::Partition,
+            K::Facet { .. } => W::Facet,
+            K::Invoke { .. } => W::Invoke,
+            K::Fork { .. } => W::Fork,
+            K::Reduce { .. } => W::Reduce,
+            K::Consume { .. } => W::Consume,
+            K::ProjectSmart => W::ProjectSmart,
+            K::Print { .. } => W::Print,
+            K::Range { .. } => W::Range,
+            K::Datatable { .. } => W::Datatable,
+            K::ExternalData { .. } => W::ExternalData,
+            K::Find { .. } => W::Find,
+            K::Search { .. } => W::Search,
+            K::Input => return "input",
+        };
+        keyword.as_str()
     }
 }

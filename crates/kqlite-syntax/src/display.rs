@@ -14,6 +14,7 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use crate::ast::*;
+use crate::operators::OperatorKeyword;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -505,116 +506,97 @@ impl Display for Operator {
 impl Display for OperatorKind {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         use OperatorKind as K;
+        let keyword = self.name();
         match self {
-            K::Where { predicate } => write!(f, "where {predicate}"),
-            K::Extend { columns } => write!(f, "extend {}", comma(columns)),
-            K::Project { columns } => write!(f, "project {}", comma(columns)),
-            K::ProjectAway { columns } => write!(f, "project-away {}", comma(columns)),
-            K::ProjectKeep { columns } => write!(f, "project-keep {}", comma(columns)),
+            K::Where { predicate } => write!(f, "{keyword} {predicate}"),
+            K::Extend { columns } => write!(f, "{keyword} {}", comma(columns)),
+            K::Project { columns } => write!(f, "{keyword} {}", comma(columns)),
+            K::ProjectAway { columns } => write!(f, "{keyword} {}", comma(columns)),
+            K::ProjectKeep { columns } => write!(f, "{keyword} {}", comma(columns)),
             K::ProjectRename { renames } => {
-                f.write_str("project-rename ")?;
+                write!(f, "{keyword} ")?;
                 for (i, (new, old)) in renames.iter().enumerate() {
                     let sep = if i > 0 { ", " } else { "" };
                     write!(f, "{sep}{new} = {old}")?;
                 }
                 Ok(())
             }
-            K::ProjectReorder { columns } => write!(f, "project-reorder {}", comma(columns)),
+            K::ProjectReorder { columns } => write!(f, "{keyword} {}", comma(columns)),
             K::Summarize { params, aggregates, by } => {
-                write!(f, "summarize{}{}{}", Params(params), List(" ", aggregates), List(" by ", by))
+                write!(f, "{keyword}{}{}{}", Params(params), List(" ", aggregates), List(" by ", by))
             }
             K::Join { params, right, on } => {
-                write!(f, "join{} {right}{}", Params(params), List(" on ", on))
+                write!(f, "{keyword}{} {right}{}", Params(params), List(" on ", on))
             }
             K::Lookup { params, right, on } => {
-                write!(f, "lookup{} {right}{}", Params(params), List(" on ", on))
+                write!(f, "{keyword}{} {right}{}", Params(params), List(" on ", on))
             }
             K::Union { params, tables } => {
-                write!(f, "union{}{}", Params(params), List(" ", tables))
+                write!(f, "{keyword}{}{}", Params(params), List(" ", tables))
             }
-            K::MvExpand { params, items, limit, legacy_name } => {
-                let keyword = if *legacy_name { "mvexpand" } else { "mv-expand" };
+            K::MvExpand { params, items, limit, .. } => {
                 write!(f, "{keyword}{} {}{}", Params(params), comma(items), Opt(" limit ", limit.as_ref()))
             }
             K::MvApply { params, items, limit, on } => {
-                write!(f, "mv-apply{} {}{} on {on}", Params(params), comma(items), Opt(" limit ", limit.as_ref()))
+                write!(f, "{keyword}{} {}{} on {on}", Params(params), comma(items), Opt(" limit ", limit.as_ref()))
             }
-            K::Parse { is_where, params, source, pattern } => {
-                let keyword = if *is_where { "parse-where" } else { "parse" };
+            K::Parse { params, source, pattern, .. } => {
                 write!(f, "{keyword}{} {source} with {}", Params(params), Sep(pattern, " "))
             }
             K::ParseKv { source, columns, options } => {
-                write!(f, "parse-kv {source} as ({}){}", comma(columns), With(options))
+                write!(f, "{keyword} {source} as ({}){}", comma(columns), With(options))
             }
-            K::Evaluate { params, call } => write!(f, "evaluate{} {call}", Params(params)),
+            K::Evaluate { params, call } => write!(f, "{keyword}{} {call}", Params(params)),
             K::MakeSeries(series) => series.fmt(f),
-            K::Top { count, by } => write!(f, "top {count} by {by}"),
+            K::Top { count, by } => write!(f, "{keyword} {count} by {by}"),
             K::TopNested { clauses } => comma(clauses).fmt(f),
             K::TopHitters { count, of, by } => {
-                write!(f, "top-hitters {count} of {of}{}", Opt(" by ", by.as_ref()))
+                write!(f, "{keyword} {count} of {of}{}", Opt(" by ", by.as_ref()))
             }
-            K::Take { keyword, count } => write!(f, "{keyword} {count}"),
-            K::Sort { keyword, params, keys } => write!(f, "{keyword}{} by {}", Params(params), comma(keys)),
+            K::Take { count, .. } => write!(f, "{keyword} {count}"),
+            K::Sort { params, keys, .. } => write!(f, "{keyword}{} by {}", Params(params), comma(keys)),
             K::Distinct { params, columns } => {
-                write!(f, "distinct{} {}", Params(params), comma(columns))
+                write!(f, "{keyword}{} {}", Params(params), comma(columns))
             }
-            K::Count => f.write_str("count"),
-            K::As { params, name } => write!(f, "as{} {name}", Params(params)),
-            K::Serialize { columns } => write!(f, "serialize{}", List(" ", columns)),
-            K::Render { chart, properties } => write!(f, "render {chart}{}", With(properties)),
-            K::Sample { count } => write!(f, "sample {count}"),
-            K::SampleDistinct { count, of } => write!(f, "sample-distinct {count} of {of}"),
-            K::GetSchema => f.write_str("getschema"),
+            K::Count => f.write_str(keyword),
+            K::As { params, name } => write!(f, "{keyword}{} {name}", Params(params)),
+            K::Serialize { columns } => write!(f, "{keyword}{}", List(" ", columns)),
+            K::Render { chart, properties } => write!(f, "{keyword} {chart}{}", With(properties)),
+            K::Sample { count } => write!(f, "{keyword} {count}"),
+            K::SampleDistinct { count, of } => write!(f, "{keyword} {count} of {of}"),
+            K::GetSchema => f.write_str(keyword),
             K::Partition { params, by, body, braces } => {
-                write!(f, "partition{} by {by} ", Params(params))?;
+                write!(f, "{keyword}{} by {by} ", Params(params))?;
                 if *braces {
                     write!(f, "{{ {body} }}")
                 } else {
                     body.fmt(f)
                 }
             }
-            K::Facet { by, with } => write!(f, "facet by {}{}", comma(by), Opt(" with ", with.as_deref())),
-            K::Invoke { call } => write!(f, "invoke {call}"),
-            K::Fork { branches } => write!(f, "fork {}", Sep(branches, " ")),
-            K::Reduce { params, by, with } => write!(f, "reduce{} by {by}{}", Params(params), List(" with ", with)),
-            K::Consume { params } => write!(f, "consume{}", Params(params)),
-            K::ProjectSmart => f.write_str("project-smart"),
-            K::Print { columns } => write!(f, "print{}", List(" ", columns)),
-            K::Range { column, from, to, step } => write!(f, "range {column} from {from} to {to} step {step}"),
-            K::Datatable { schema, values } => write!(f, "datatable({schema}) [{}]", comma(values)),
+            K::Facet { by, with } => write!(f, "{keyword} by {}{}", comma(by), Opt(" with ", with.as_deref())),
+            K::Invoke { call } => write!(f, "{keyword} {call}"),
+            K::Fork { branches } => write!(f, "{keyword} {}", Sep(branches, " ")),
+            K::Reduce { params, by, with } => write!(f, "{keyword}{} by {by}{}", Params(params), List(" with ", with)),
+            K::Consume { params } => write!(f, "{keyword}{}", Params(params)),
+            K::ProjectSmart => f.write_str(keyword),
+            K::Print { columns } => write!(f, "{keyword}{}", List(" ", columns)),
+            K::Range { column, from, to, step } => write!(f, "{keyword} {column} from {from} to {to} step {step}"),
+            K::Datatable { schema, values } => write!(f, "{keyword}({schema}) [{}]", comma(values)),
             K::ExternalData { schema, uris, options } => {
-                write!(f, "externaldata({schema}) [{}]{}", comma(uris), With(options))
+                write!(f, "{keyword}({schema}) [{}]{}", comma(uris), With(options))
             }
             K::Find { params, tables, predicate, project } => write!(
                 f,
-                "find{}{} where {predicate}{}",
+                "{keyword}{}{} where {predicate}{}",
                 Params(params),
                 InTables(tables.as_ref()),
                 Opt(" ", project.as_ref())
             ),
             K::Search { params, tables, predicate } => {
-                write!(f, "search{}{} {predicate}", Params(params), InTables(tables.as_ref()))
+                write!(f, "{keyword}{}{} {predicate}", Params(params), InTables(tables.as_ref()))
             }
             K::Input => Ok(()),
         }
-    }
-}
-
-impl Display for TakeKeyword {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TakeKeyword::Take => "take",
-            TakeKeyword::Limit => "limit",
-        })
-    }
-}
-
-impl Display for SortKeyword {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SortKeyword::Sort => "sort",
-            SortKeyword::Order => "order",
-        })
     }
 }
 
@@ -622,7 +604,7 @@ impl Display for FindProject {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             FindProject::Columns(columns) => write!(f, "project {}", comma(columns)),
-            FindProject::Smart => f.write_str("project-smart"),
+            FindProject::Smart => f.write_str(OperatorKeyword::ProjectSmart.as_str()),
         }
     }
 }
@@ -660,7 +642,8 @@ impl Display for MakeSeries {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "make-series{} {} on {} {}{}",
+            "{}{} {} on {} {}{}",
+            OperatorKeyword::MakeSeries,
             Params(&self.params),
             comma(&self.aggregates),
             self.on,
@@ -699,7 +682,8 @@ impl Display for TopNestedClause {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "top-nested{} of {}{}{}",
+            "{}{} of {}{}{}",
+            OperatorKeyword::TopNested,
             Opt(" ", self.count.as_ref()),
             self.of,
             Opt(" with others = ", self.others.as_ref()),
@@ -718,6 +702,7 @@ impl Display for SortKeyNamed {
 mod tests {
     use super::*;
     use crate::span::Span;
+    use crate::spanless::SpanlessEq;
 
     fn e(kind: ExprKind) -> Expr {
         Expr::new(kind, Span::default())
@@ -789,7 +774,7 @@ mod tests {
             let printed = parsed.query.to_string();
             let again = crate::parse(&printed);
             assert!(!again.has_errors(), "{src} -> {printed}: {:?}", again.diagnostics);
-            assert_eq!(again.query, parsed.query, "{src} -> {printed}");
+            assert!(again.query.spanless_eq(&parsed.query), "{src} -> {printed}");
         }
     }
 

@@ -8,6 +8,7 @@
 //! (`datetime(2017-01-01 10:00)`, `guid(74be27de-…)`).
 
 use crate::diagnostic::Diagnostic;
+use crate::operators::OperatorKeyword;
 use crate::span::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -117,31 +118,6 @@ pub struct Token {
     /// Operators such as `!has` and `in~` are written without a gap.
     pub space_before: bool,
 }
-
-/// Operator names written with a hyphen; the lexer makes each one token.
-const HYPHENATED: &[&str] = &[
-    "project-away",
-    "project-keep",
-    "project-rename",
-    "project-reorder",
-    "project-smart",
-    "mv-expand",
-    "mv-apply",
-    "parse-where",
-    "parse-kv",
-    "make-series",
-    "top-nested",
-    "top-hitters",
-    "sample-distinct",
-    "make-graph",
-    "graph-match",
-    "graph-merge",
-    "graph-to-table",
-    "graph-shortest-paths",
-    "graph-mark-components",
-    "partition-by",
-    "execute-and-cache",
-];
 
 /// Words that, directly followed by `(`, introduce a literal with raw contents.
 const RAW_LITERAL_WORDS: &[&str] = &["datetime", "date", "timespan", "time", "guid"];
@@ -464,7 +440,7 @@ impl<'a> Lexer<'a> {
         while is_ident_continue(self.peek(0)) {
             self.pos += 1;
         }
-        // Hyphenated operator names.
+        // Hyphenated operator names are one token.
         if self.peek(0) == b'-' && self.peek(1).is_ascii_alphabetic() {
             let word_end = self.pos;
             let mut end = self.pos + 1;
@@ -477,7 +453,8 @@ impl<'a> Lexer<'a> {
                 end += 1;
             }
             let candidate = &self.src[start..end];
-            if let Some(name) = HYPHENATED.iter().filter(|h| candidate.starts_with(**h)).max_by_key(|h| h.len()) {
+            let hyphenated = OperatorKeyword::ALL.iter().filter(|k| k.is_hyphenated()).map(|k| k.as_str());
+            if let Some(name) = hyphenated.filter(|h| candidate.starts_with(h)).max_by_key(|h| h.len()) {
                 let after = start + name.len();
                 if !self.bytes.get(after).is_some_and(|b| is_ident_continue(*b)) {
                     self.pos = after;

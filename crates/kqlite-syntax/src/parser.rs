@@ -8,8 +8,9 @@
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{decode_string, is_obfuscated_string, lex, Token, TokenKind};
+use crate::operators::OperatorKeyword;
 use crate::span::Span;
-use crate::suggest::edit_distance;
+use crate::suggest::{suggest, MaxDistance};
 
 /// The result of parsing: a tree (possibly with [`ExprKind::Error`] holes)
 /// and every diagnostic found.
@@ -71,57 +72,8 @@ const SCALAR_TYPES: &[&str] = &[
 /// Types that have a `type(value)` literal form.
 const TYPED_LITERAL_TYPES: &[&str] = &["bool", "boolean", "int", "int32", "long", "int64", "real", "double", "decimal"];
 
-/// Words that start a tabular operator after `|`.
-const OPERATOR_WORDS: &[&str] = &[
-    "where",
-    "filter",
-    "extend",
-    "project",
-    "project-away",
-    "project-keep",
-    "project-rename",
-    "project-reorder",
-    "project-smart",
-    "summarize",
-    "join",
-    "lookup",
-    "union",
-    "mv-expand",
-    "mvexpand",
-    "mv-apply",
-    "parse",
-    "parse-where",
-    "parse-kv",
-    "evaluate",
-    "make-series",
-    "top",
-    "top-nested",
-    "top-hitters",
-    "take",
-    "limit",
-    "sort",
-    "order",
-    "distinct",
-    "count",
-    "as",
-    "serialize",
-    "render",
-    "sample",
-    "sample-distinct",
-    "getschema",
-    "partition",
-    "facet",
-    "invoke",
-    "fork",
-    "reduce",
-    "consume",
-    "search",
-    "extend",
-    "scan",
-];
-
-/// Keywords that cannot name a column or table unless bracketed
-/// (`['title']`); checked against Microsoft's parser.
+/// Keywords other than operator words that cannot name a column or table
+/// unless bracketed (`['title']`); checked against Microsoft's parser.
 const RESERVED: &[&str] = &[
     "and",
     "or",
@@ -134,32 +86,8 @@ const RESERVED: &[&str] = &[
     "desc",
     "of",
     "to",
-    "where",
-    "project",
     "title",
-    "print",
-    "union",
-    "datatable",
     "dynamic",
-    "as",
-    "sample",
-    "invoke",
-    "find",
-    "search",
-    "externaldata",
-    "mv-expand",
-    "mv-apply",
-    "make-series",
-    "top-nested",
-    "top-hitters",
-    "sample-distinct",
-    "project-away",
-    "project-rename",
-    "project-keep",
-    "project-reorder",
-    "project-smart",
-    "parse-where",
-    "parse-kv",
     "first",
     "last",
     "startswith",
@@ -190,9 +118,18 @@ const RESERVED: &[&str] = &[
     "others",
     "materialize",
     "toscalar",
-    "graph-match",
-    "make-graph",
 ];
+
+/// Whether `word` cannot name a column or table unless bracketed: a reserved
+/// keyword or a reserved operator word.
+fn is_reserved(word: &str) -> bool {
+    RESERVED.contains(&word) || OperatorKeyword::from_word(word).is_some_and(OperatorKeyword::is_reserved)
+}
+
+/// Whether `word` starts an operator after `|`.
+fn follows_pipe(word: &str) -> bool {
+    OperatorKeyword::from_word(word).is_some_and(OperatorKeyword::follows_pipe)
+}
 
 struct Parser<'a> {
     src: &'a str,
@@ -626,7 +563,7 @@ impl<'a> Parser<'a> {
 
     fn ident(&mut self) -> PResult<Ident> {
         match self.kind() {
-            TokenKind::Ident if RESERVED.contains(&self.text()) => {
+            TokenKind::Ident if is_reserved(self.text()) => {
                 let word = self.text();
                 self.fail(&format!("a name ('{word}' is a keyword; write ['{word}'] to use it as a name)"))
             }
@@ -648,7 +585,7 @@ impl<'a> Parser<'a> {
     /// `['name']`, 0 when there is no name there.
     fn name_len(&self, ahead: usize) -> usize {
         match self.kind_at(ahead) {
-            TokenKind::Ident if !RESERVED.contains(&self.text_of(self.tok_at(ahead))) => 1,
+            TokenKind::Ident if !is_reserved(self.text_of(self.tok_at(ahead))) => 1,
             TokenKind::LBracket
                 if self.kind_at(ahead + 1) == TokenKind::String
                     && self.kind_at(ahead + 2) == TokenKind::RBracket
@@ -763,17 +700,27 @@ impl<'a> Parser<'a> {
             let next = self.kind_at(1);
             // These words are reserved, so they always start a source;
             // `range` and `evaluate` may also be names.
-            let is_source = match word {
-                "print" | "union" | "search" | "find" | "datatable" | "externaldata" | "external_data" => true,
-                "range" => self.name_len(1) > 0,
-                "evaluate" => next == TokenKind::Ident,
+            use OperatorKeyword as W;
+            let keyword = OperatorKeyword::from_word(word);
+            let is_source = match keyword {
+                Some(
+                    W::Print
+                    | W::Union
+                    | W::Search
+                    | W::Find
+                    | W::Datatable
+                    | W::ExternalData
+                    | W::ExternalDataUnderscore,
+                ) => true,
+                Some(W::Range) => self.name_len(1) > 0,
+                Some(W::Evaluate) => next == TokenKind::Ident,
                 _ => false,
             };
             if is_source {
                 let op = self.operator()?;
                 return Ok(Expr::new(ExprKind::Source(Box::new(op)), self.span_from(start)));
             }
-            if RESERVED.contains(&word) && OPERATOR_WORDS.contains(&word) {
+            if keyword.is_some_and(|k| k.is_reserved() && k.follows_pipe()) {
                 // A reserved operator word starts a pipeline with an implicit
                 // input, as in `(where x > 1 | top 1 by x)`.
                 return self.implicit_input_pipe();
@@ -786,7 +733,7 @@ impl<'a> Parser<'a> {
     /// `facet`, `fork` and `partition`.
     fn sub_pipeline(&mut self, close: TokenKind) -> PResult<Expr> {
         self.enter()?;
-        let result = if self.kind() == TokenKind::Ident && OPERATOR_WORDS.contains(&self.text()) {
+        let result = if self.kind() == TokenKind::Ident && follows_pipe(self.text()) {
             self.implicit_input_pipe()
         } else {
             self.pipe_expr()
@@ -812,9 +759,11 @@ impl<'a> Parser<'a> {
         if self.kind() != TokenKind::Ident {
             return self.fail("a tabular operator (where, extend, project, summarize, join, …)");
         }
+        use OperatorKeyword as W;
         let word = self.text();
-        let kind = match word {
-            "where" | "filter" => {
+        let keyword = OperatorKeyword::from_word(word);
+        let kind = match keyword {
+            Some(W::Where | W::Filter) => {
                 self.bump();
                 let predicate_start = self.span();
                 let n = self.name_len(0);
@@ -835,23 +784,23 @@ impl<'a> Parser<'a> {
                 };
                 OperatorKind::Where { predicate }
             }
-            "extend" => {
+            Some(W::Extend) => {
                 self.bump();
                 OperatorKind::Extend { columns: self.named_exprs()? }
             }
-            "project" => {
+            Some(W::Project) => {
                 self.bump();
                 OperatorKind::Project { columns: self.named_exprs()? }
             }
-            "project-away" => {
+            Some(W::ProjectAway) => {
                 self.bump();
                 OperatorKind::ProjectAway { columns: self.column_patterns()? }
             }
-            "project-keep" => {
+            Some(W::ProjectKeep) => {
                 self.bump();
                 OperatorKind::ProjectKeep { columns: self.column_patterns()? }
             }
-            "project-rename" => {
+            Some(W::ProjectRename) => {
                 self.bump();
                 let mut renames = Vec::new();
                 loop {
@@ -865,7 +814,7 @@ impl<'a> Parser<'a> {
                 }
                 OperatorKind::ProjectRename { renames }
             }
-            "project-reorder" => {
+            Some(W::ProjectReorder) => {
                 self.bump();
                 let mut columns = Vec::new();
                 loop {
@@ -879,11 +828,11 @@ impl<'a> Parser<'a> {
                 }
                 OperatorKind::ProjectReorder { columns }
             }
-            "project-smart" => {
+            Some(W::ProjectSmart) => {
                 self.bump();
                 OperatorKind::ProjectSmart
             }
-            "summarize" => {
+            Some(W::Summarize) => {
                 self.bump();
                 let params = self.params(&[])?;
                 let aggregates =
@@ -891,8 +840,8 @@ impl<'a> Parser<'a> {
                 let by = if self.eat_word("by") { self.named_exprs()? } else { Vec::new() };
                 OperatorKind::Summarize { params, aggregates, by }
             }
-            "join" | "lookup" => {
-                let is_join = word == "join";
+            Some(W::Join | W::Lookup) => {
+                let is_join = keyword == Some(W::Join);
                 self.bump();
                 let params = self.params(&["kind", "withsource"])?;
                 let right = self.table_operand()?;
@@ -913,7 +862,7 @@ impl<'a> Parser<'a> {
                     OperatorKind::Lookup { params, right, on }
                 }
             }
-            "union" => {
+            Some(W::Union) => {
                 self.bump();
                 let params = self.params(&["kind", "withsource", "isfuzzy"])?;
                 let mut tables = vec![self.union_leg()?];
@@ -922,15 +871,15 @@ impl<'a> Parser<'a> {
                 }
                 OperatorKind::Union { params, tables }
             }
-            "mv-expand" | "mvexpand" => {
-                let legacy_name = word == "mvexpand";
+            Some(W::MvExpand | W::MvExpandLegacy) => {
+                let legacy_name = keyword == Some(W::MvExpandLegacy);
                 self.bump();
                 let params = self.params(&["bagexpansion", "with_itemindex", "kind"])?;
                 let items = self.mv_items()?;
                 let limit = if self.eat_word("limit") { Some(self.additive()?) } else { None };
                 OperatorKind::MvExpand { params, items, limit, legacy_name }
             }
-            "mv-apply" => {
+            Some(W::MvApply) => {
                 self.bump();
                 let params = self.params(&["with_itemindex", "kind", "bagexpansion"])?;
                 let items = self.mv_items()?;
@@ -939,8 +888,8 @@ impl<'a> Parser<'a> {
                 let on = Box::new(self.paren_sub_pipeline()?);
                 OperatorKind::MvApply { params, items, limit, on }
             }
-            "parse" | "parse-where" => {
-                let is_where = word == "parse-where";
+            Some(W::Parse | W::ParseWhere) => {
+                let is_where = keyword == Some(W::ParseWhere);
                 self.bump();
                 let params = self.params(&["kind", "flags"])?;
                 let source = self.or_expr()?;
@@ -948,7 +897,7 @@ impl<'a> Parser<'a> {
                 let pattern = self.parse_pattern()?;
                 OperatorKind::Parse { is_where, params, source, pattern }
             }
-            "parse-kv" => {
+            Some(W::ParseKv) => {
                 self.bump();
                 let source = self.or_expr()?;
                 self.expect_word("as")?;
@@ -956,7 +905,7 @@ impl<'a> Parser<'a> {
                 let options = if self.eat_word("with") { self.paren_params()? } else { Vec::new() };
                 OperatorKind::ParseKv { source, columns: schema.columns, options }
             }
-            "evaluate" => {
+            Some(W::Evaluate) => {
                 self.bump();
                 let params = self.params(&[])?;
                 let call = self.postfix()?;
@@ -966,30 +915,30 @@ impl<'a> Parser<'a> {
                 }
                 OperatorKind::Evaluate { params, call }
             }
-            "make-series" => {
+            Some(W::MakeSeries) => {
                 self.bump();
                 OperatorKind::MakeSeries(self.make_series()?)
             }
-            "top" => {
+            Some(W::Top) => {
                 self.bump();
                 let count = self.additive()?;
                 self.expect_word("by")?;
                 let by = self.sort_key()?;
                 OperatorKind::Top { count, by }
             }
-            "top-nested" => {
+            Some(W::TopNested) => {
                 let mut clauses = Vec::new();
                 loop {
-                    self.expect_word("top-nested")?;
+                    self.expect_word(W::TopNested.as_str())?;
                     clauses.push(self.top_nested_clause()?);
-                    if !(self.at(TokenKind::Comma) && self.at_word_at(1, "top-nested")) {
+                    if !(self.at(TokenKind::Comma) && self.at_word_at(1, W::TopNested.as_str())) {
                         break;
                     }
                     self.bump();
                 }
                 OperatorKind::TopNested { clauses }
             }
-            "top-hitters" => {
+            Some(W::TopHitters) => {
                 self.bump();
                 let count = self.additive()?;
                 self.expect_word("of")?;
@@ -997,14 +946,14 @@ impl<'a> Parser<'a> {
                 let by = if self.eat_word("by") { Some(self.or_expr()?) } else { None };
                 OperatorKind::TopHitters { count, of, by }
             }
-            "take" | "limit" => {
-                let keyword = if word == "take" { TakeKeyword::Take } else { TakeKeyword::Limit };
+            Some(W::Take | W::Limit) => {
+                let keyword = if keyword == Some(W::Take) { TakeKeyword::Take } else { TakeKeyword::Limit };
                 self.bump();
                 let _ = self.params(&[])?;
                 OperatorKind::Take { keyword, count: self.or_expr()? }
             }
-            "sort" | "order" => {
-                let keyword = if word == "sort" { SortKeyword::Sort } else { SortKeyword::Order };
+            Some(W::Sort | W::Order) => {
+                let keyword = if keyword == Some(W::Sort) { SortKeyword::Sort } else { SortKeyword::Order };
                 self.bump();
                 let params = self.params(&[])?;
                 self.expect_word("by")?;
@@ -1014,26 +963,26 @@ impl<'a> Parser<'a> {
                 }
                 OperatorKind::Sort { keyword, params, keys }
             }
-            "distinct" => {
+            Some(W::Distinct) => {
                 self.bump();
                 let params = self.params(&[])?;
                 OperatorKind::Distinct { params, columns: self.named_exprs()? }
             }
-            "count" => {
+            Some(W::Count) => {
                 self.bump();
                 OperatorKind::Count
             }
-            "as" => {
+            Some(W::As) => {
                 self.bump();
                 let params = self.params(&[])?;
                 OperatorKind::As { params, name: self.ident()? }
             }
-            "serialize" => {
+            Some(W::Serialize) => {
                 self.bump();
                 let columns = if self.at_pipe_end() { Vec::new() } else { self.named_exprs()? };
                 OperatorKind::Serialize { columns }
             }
-            "render" => {
+            Some(W::Render) => {
                 self.bump();
                 let chart = self.ident()?;
                 let mut properties = self.params(&[
@@ -1059,23 +1008,23 @@ impl<'a> Parser<'a> {
                 }
                 OperatorKind::Render { chart, properties }
             }
-            "sample" => {
+            Some(W::Sample) => {
                 self.bump();
                 let _ = self.params(&[])?;
                 OperatorKind::Sample { count: self.or_expr()? }
             }
-            "sample-distinct" => {
+            Some(W::SampleDistinct) => {
                 self.bump();
                 let _ = self.params(&[])?;
                 let count = self.additive()?;
                 self.expect_word("of")?;
                 OperatorKind::SampleDistinct { count, of: self.or_expr()? }
             }
-            "getschema" => {
+            Some(W::GetSchema) => {
                 self.bump();
                 OperatorKind::GetSchema
             }
-            "partition" => {
+            Some(W::Partition) => {
                 self.bump();
                 let params = self.params(&[])?;
                 self.expect_word("by")?;
@@ -1091,7 +1040,7 @@ impl<'a> Parser<'a> {
                     OperatorKind::Partition { params, by, body: Box::new(body), braces: false }
                 }
             }
-            "facet" => {
+            Some(W::Facet) => {
                 self.bump();
                 self.expect_word("by")?;
                 let mut by = vec![self.ident()?];
@@ -1101,7 +1050,7 @@ impl<'a> Parser<'a> {
                 let with = if self.eat_word("with") { Some(Box::new(self.paren_sub_pipeline()?)) } else { None };
                 OperatorKind::Facet { by, with }
             }
-            "invoke" => {
+            Some(W::Invoke) => {
                 self.bump();
                 let call = self.postfix()?;
                 if !matches!(call.kind, ExprKind::Call { .. }) {
@@ -1109,7 +1058,7 @@ impl<'a> Parser<'a> {
                 }
                 OperatorKind::Invoke { call }
             }
-            "fork" => {
+            Some(W::Fork) => {
                 self.bump();
                 let mut branches = Vec::new();
                 loop {
@@ -1131,7 +1080,7 @@ impl<'a> Parser<'a> {
                 }
                 OperatorKind::Fork { branches }
             }
-            "reduce" => {
+            Some(W::Reduce) => {
                 self.bump();
                 let params = self.params(&["kind"])?;
                 self.expect_word("by")?;
@@ -1139,15 +1088,15 @@ impl<'a> Parser<'a> {
                 let with = if self.eat_word("with") { self.bare_params()? } else { Vec::new() };
                 OperatorKind::Reduce { params, by, with }
             }
-            "consume" => {
+            Some(W::Consume) => {
                 self.bump();
                 OperatorKind::Consume { params: self.params(&["decodeblocks"])? }
             }
-            "print" => {
+            Some(W::Print) => {
                 self.bump();
                 OperatorKind::Print { columns: self.named_exprs()? }
             }
-            "range" => {
+            Some(W::Range) => {
                 self.bump();
                 let column = self.ident()?;
                 self.expect_word("from")?;
@@ -1158,14 +1107,14 @@ impl<'a> Parser<'a> {
                 let step = self.or_expr()?;
                 OperatorKind::Range { column, from, to, step }
             }
-            "datatable" => {
+            Some(W::Datatable) => {
                 self.bump();
                 let _ = self.params(&[])?;
                 let schema = self.tabular_schema()?;
                 let values = self.bracket_list()?;
                 OperatorKind::Datatable { schema, values }
             }
-            "externaldata" | "external_data" => {
+            Some(W::ExternalData | W::ExternalDataUnderscore) => {
                 self.bump();
                 let _ = self.params(&[])?;
                 let schema = self.tabular_schema()?;
@@ -1173,22 +1122,22 @@ impl<'a> Parser<'a> {
                 let options = if self.eat_word("with") { self.paren_params()? } else { Vec::new() };
                 OperatorKind::ExternalData { schema, uris, options }
             }
-            "find" => {
+            Some(W::Find) => {
                 self.bump();
                 let params = self.params(&["withsource", "kind", "datascope"])?;
                 let tables = if self.eat_word("in") { Some(self.paren_table_list()?) } else { None };
                 self.expect_word("where")?;
                 let predicate = self.or_expr()?;
-                let project = if self.eat_word("project-smart") {
+                let project = if self.eat_word(W::ProjectSmart.as_str()) {
                     Some(FindProject::Smart)
-                } else if self.eat_word("project") {
+                } else if self.eat_word(W::Project.as_str()) {
                     Some(FindProject::Columns(self.column_patterns()?))
                 } else {
                     None
                 };
                 OperatorKind::Find { params, tables, predicate, project }
             }
-            "search" => {
+            Some(W::Search) => {
                 self.bump();
                 let params = self.params(&["kind", "withsource"])?;
                 let tables = if self.at_word("in") && self.kind_at(1) == TokenKind::LParen {
@@ -1200,8 +1149,20 @@ impl<'a> Parser<'a> {
                 let predicate = self.or_expr()?;
                 OperatorKind::Search { params, tables, predicate }
             }
-            _ => {
-                let message = match suggest(word, OPERATOR_WORDS) {
+            None
+            | Some(
+                W::Scan
+                | W::MakeGraph
+                | W::GraphMatch
+                | W::GraphMerge
+                | W::GraphToTable
+                | W::GraphShortestPaths
+                | W::GraphMarkComponents
+                | W::PartitionBy
+                | W::ExecuteAndCache,
+            ) => {
+                let operator_words = OperatorKeyword::ALL.iter().filter(|k| k.follows_pipe()).map(|k| k.as_str());
+                let message = match suggest(word, operator_words, MaxDistance::Keyword) {
                     Some(s) => format!("unknown tabular operator '{word}'; did you mean '{s}'?"),
                     None => format!(
                         "expected a tabular operator (where, extend, project, summarize, join, …), found '{word}'"
@@ -1275,7 +1236,7 @@ impl<'a> Parser<'a> {
                 if matches!(word, "true" | "false" | "True" | "False" | "TRUE" | "FALSE") {
                     return self.primary();
                 }
-                if RESERVED.contains(&word) {
+                if is_reserved(word) {
                     return self.fail("a parameter value");
                 }
                 let t = self.bump();
@@ -1971,13 +1932,13 @@ impl<'a> Parser<'a> {
         if word == "materialize" && next == TokenKind::LParen {
             return self.error_at(t.span, "materialize() is only allowed as the whole value of a let statement");
         }
-        if next == TokenKind::LParen && !RESERVED.contains(&word) {
+        if next == TokenKind::LParen && !is_reserved(word) {
             self.bump();
             let func = Ident::new(word, t.span);
             let args = self.call_args()?;
             return Ok(Expr::new(ExprKind::Call { func, args }, self.span_from(t.span)));
         }
-        if RESERVED.contains(&word) {
+        if is_reserved(word) {
             return self.fail(&format!("an expression ('{word}' is a keyword; write ['{word}'] to use it as a name)"));
         }
         self.bump();
@@ -2138,15 +2099,4 @@ fn raw_literal(raw: &str) -> Literal {
         "timespan" | "time" => Literal::TimespanCall(inner),
         _ => Literal::Guid(inner),
     }
-}
-
-/// The closest candidate by edit distance, for "did you mean".
-pub fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    let lower = word.to_ascii_lowercase();
-    candidates
-        .iter()
-        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }

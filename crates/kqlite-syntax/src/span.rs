@@ -4,11 +4,10 @@ use std::fmt;
 
 /// A half-open byte range `start..end` into the source text.
 ///
-/// Spans are *ignored by equality*: two AST nodes that differ only in where
-/// they came from compare equal. This is what lets `parse(print(ast)) == ast`
-/// hold (printing changes positions, never meaning), the same choice
-/// sqlparser-rs makes for its span tokens.
-#[derive(Clone, Copy, Default, Eq)]
+/// Equality compares positions, so AST nodes compare equal with `==` only
+/// when parsed from the same place; compare trees parsed from different
+/// text with [`crate::SpanlessEq`].
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
@@ -35,16 +34,6 @@ impl Span {
     pub fn is_empty(self) -> bool {
         self.start == self.end
     }
-}
-
-impl PartialEq for Span {
-    fn eq(&self, _other: &Span) -> bool {
-        true
-    }
-}
-
-impl std::hash::Hash for Span {
-    fn hash<H: std::hash::Hasher>(&self, _state: &mut H) {}
 }
 
 impl fmt::Debug for Span {

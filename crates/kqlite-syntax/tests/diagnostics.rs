@@ -3,7 +3,7 @@
 mod common;
 
 use common::parse_errors;
-use kqlite_syntax::parse;
+use kqlite_syntax::{parse, SpanlessEq};
 use proptest::prelude::*;
 
 #[test]
@@ -178,7 +178,7 @@ proptest! {
             let printed = parsed.query.to_string();
             let again = parse(&printed);
             prop_assert!(!again.has_errors(), "{} -> {}", src, printed);
-            prop_assert_eq!(again.query, parsed.query);
+            prop_assert!(again.query.spanless_eq(&parsed.query), "{:?}\nreads back as\n{:?}", parsed.query, again.query);
         }
     }
 }

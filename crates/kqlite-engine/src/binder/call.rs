@@ -4,7 +4,7 @@
 
 use super::operators::{boolean, join_types, unify};
 use super::scalar::{err, scalar_subquery, RowScope};
-use super::{col_ref, naming, BindError, BindResult, Binder, Binding};
+use super::{col_ref, BindError, BindResult, Binder, Binding};
 use crate::convert::{evaluate_constant, implicit, Bound};
 use crate::functions::row_window::RowWindow;
 use crate::functions::{self, SpecialForm, WindowFunction};
@@ -13,6 +13,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{lit, when, Expr};
 use kqlite_syntax::ast::{self, ExprKind, Literal};
+use kqlite_syntax::suggest::{suggest, MaxDistance};
 use kqlite_syntax::Span;
 use std::collections::HashMap;
 
@@ -112,7 +113,7 @@ impl<'r> Binder<'r> {
         }
         let Some(spec) = functions::registry().lookup_scalar(name).copied() else {
             let known: Vec<&str> = functions::registry().names().collect();
-            let hint = naming::suggest(name, known.iter().copied())
+            let hint = suggest(name, known.iter().copied(), MaxDistance::Name)
                 .map(|s| format!("; did you mean '{s}'?"))
                 .unwrap_or_default();
             return err(func.span, format!("unknown function '{name}'{hint}"));

@@ -34,8 +34,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
-pub use naming::suggest;
-
 /// Turns DataFusion planning errors into located bind errors.
 pub(super) trait AtSpan<T> {
     fn at(self, span: Span) -> BindResult<T>;

@@ -324,7 +324,7 @@ impl<'r> Binder<'r> {
                 span,
                 format!(
                     "the {} operator is not supported inside mv-apply; use where, extend, project, summarize, top, take, sort, distinct, count, mv-expand or parse",
-                    super::tabular::operator_name(other)
+                    other.name()
                 ),
             )),
         }

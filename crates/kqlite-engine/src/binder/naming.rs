@@ -1,7 +1,6 @@
-//! Names Kusto gives to output columns, and did-you-mean suggestions.
+//! Names Kusto gives to output columns.
 
 use kqlite_syntax::ast::{self, ExprKind};
-use kqlite_syntax::suggest::edit_distance;
 
 /// Functions whose result keeps the name of their first argument
 /// (`tostring(Account)` is named `Account`), as Microsoft's binder names them.
@@ -125,23 +124,6 @@ pub fn aggregate_name(prefix: &str, expr: &ast::Expr) -> String {
         (_, Some(arg)) => format!("{prefix}_{arg}"),
         (_, None) => format!("{prefix}_"),
     }
-}
-
-/// The closest name within a small edit distance, for "did you mean".
-pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    let mut best: Option<(usize, &'a str)> = None;
-    for c in candidates {
-        if c == name {
-            continue;
-        }
-        let d = edit_distance(&lower, &c.to_lowercase());
-        let limit = (name.chars().count() / 3).clamp(1, 3);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
-        }
-    }
-    best.map(|(_, c)| c)
 }
 
 /// Makes `name` unique among `taken` the way Kusto does for joins: `Name1`,

@@ -5,7 +5,7 @@
 use super::literal::{dynamic_element_literal, literal};
 use super::operators::{arithmetic, boolean, coerce_pair, comparison, dynamic_operand};
 use super::AtSpan;
-use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Either, Relation};
+use super::{col_ref, BindError, BindResult, Binder, Binding, Either, Relation};
 use crate::convert::{evaluate_constant, implicit, Bound};
 use crate::dynamic::{DynKind, DynRef};
 use crate::functions::{self, string_ops, SpecialForm};
@@ -14,6 +14,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{InList, InSubquery};
 use datafusion::logical_expr::{lit, Expr, LogicalPlanBuilder, Subquery};
 use kqlite_syntax::ast::{self, BinaryOp, ExprKind, ListOp, UnaryOp};
+use kqlite_syntax::suggest::{suggest, MaxDistance};
 use kqlite_syntax::Span;
 use std::sync::Arc;
 
@@ -191,7 +192,7 @@ impl<'r> Binder<'r> {
             _ => {}
         }
         let candidates = self.visible_names(scope.columns);
-        let hint = naming::suggest(name, candidates.iter().map(String::as_str))
+        let hint = suggest(name, candidates.iter().map(String::as_str), MaxDistance::Name)
             .map(|s| format!("; did you mean '{s}'?"))
             .unwrap_or_default();
         err(span, format!("unknown name '{name}'{hint}"))
@@ -209,7 +210,7 @@ impl<'r> Binder<'r> {
                     (j.right, (j.right_name)(&name.name))
                 };
                 let Some(c) = columns.iter().find(|c| c.name == name.name) else {
-                    let hint = naming::suggest(&name.name, columns.iter().map(|c| c.name.as_str()))
+                    let hint = suggest(&name.name, columns.iter().map(|c| c.name.as_str()), MaxDistance::Name)
                         .map(|s| format!("; did you mean '{s}'?"))
                         .unwrap_or_default();
                     return err(name.span, format!("{} has no column '{}'{hint}", side.name, name.name));

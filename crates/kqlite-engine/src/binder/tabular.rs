@@ -11,9 +11,10 @@ use crate::types::{ColumnDef, KqlType};
 use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::{JoinType, ScalarValue};
+use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{lit, Expr, LogicalPlan, LogicalPlanBuilder, SortExpr};
 use kqlite_syntax::ast::{self, ExprKind, NamedExpr, OperatorKind};
+use kqlite_syntax::suggest::{suggest, MaxDistance};
 use kqlite_syntax::Span;
 use std::sync::Arc;
 
@@ -57,7 +58,7 @@ impl<'r> Binder<'r> {
             for scope in &self.scopes {
                 candidates.extend(scope.keys().cloned());
             }
-            let hint = naming::suggest(name, candidates.iter().map(String::as_str))
+            let hint = suggest(name, candidates.iter().map(String::as_str), MaxDistance::Name)
                 .map(|s| format!("; did you mean '{s}'?"))
                 .unwrap_or_default();
             return err(span, format!("unknown table '{name}'{hint}"));
@@ -389,7 +390,7 @@ impl<'r> Binder<'r> {
             }
             OperatorKind::TopNested { clauses } => self.top_nested(input, clauses, span),
             OperatorKind::MakeSeries(series) => self.make_series(input, series, span),
-            other => err(span, format!("the {} operator is not supported yet", operator_name(other))),
+            other => err(span, format!("the {} operator is not supported yet", other.name())),
         }
     }
 
@@ -415,7 +416,7 @@ impl<'r> Binder<'r> {
     }
 
     fn unknown_column<T>(&self, name: &str, span: Span, columns: &[ColumnDef]) -> BindResult<T> {
-        let hint = naming::suggest(name, columns.iter().map(|c| c.name.as_str()))
+        let hint = suggest(name, columns.iter().map(|c| c.name.as_str()), MaxDistance::Name)
             .map(|s| format!("; did you mean '{s}'?"))
             .unwrap_or_default();
         err(span, format!("unknown column '{name}'{hint}"))
@@ -763,7 +764,7 @@ impl<'r> Binder<'r> {
             OperatorKind::Find { params, tables, predicate, project } => {
                 self.find(params, tables.as_deref(), predicate, project.as_ref(), span)
             }
-            other => err(span, format!("the {} operator is not supported yet", operator_name(other))),
+            other => err(span, format!("the {} operator is not supported yet", other.name())),
         }
     }
 }
@@ -839,34 +840,6 @@ fn dotnet_type(ty: KqlType) -> &'static str {
         KqlType::Dynamic => "Object",
     }
 }
-
-pub(super) fn operator_name(kind: &OperatorKind) -> &'static str {
-    match kind {
-        OperatorKind::MakeSeries(_) => "make-series",
-        OperatorKind::TopNested { .. } => "top-nested",
-        OperatorKind::TopHitters { .. } => "top-hitters",
-        OperatorKind::Evaluate { .. } => "evaluate",
-        OperatorKind::MvApply { .. } => "mv-apply",
-        OperatorKind::ParseKv { .. } => "parse-kv",
-        OperatorKind::Partition { .. } => "partition",
-        OperatorKind::Facet { .. } => "facet",
-        OperatorKind::Fork { .. } => "fork",
-        OperatorKind::Reduce { .. } => "reduce",
-        OperatorKind::Consume { .. } => "consume",
-        OperatorKind::SampleDistinct { .. } => "sample-distinct",
-        OperatorKind::Find { .. } => "find",
-        OperatorKind::Search { .. } => "search",
-        OperatorKind::ExternalData { .. } => "externaldata",
-        OperatorKind::ProjectSmart => "project-smart",
-        OperatorKind::Print { .. } => "print",
-        OperatorKind::Range { .. } => "range",
-        OperatorKind::Datatable { .. } => "datatable",
-        _ => "this",
-    }
-}
-
-#[allow(dead_code)]
-fn unused(_: LogicalPlan, _: JoinType) {}
 
 /// Window aliases are numbered per expression; suffix them with the item's
 /// position so several items can use windows.
