@@ -115,10 +115,10 @@ fn write_csv(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write
 
 /// One CSV line. A line of one empty field (or none) stays an empty line,
 /// as kqlite has always written it, where the `csv` writer would write `""`.
-fn write_csv_record<'a>(
-    mut writer: csv::Writer<&'a mut dyn Write>,
+fn write_csv_record(
+    mut writer: csv::Writer<&mut dyn Write>,
     fields: Vec<String>,
-) -> io::Result<csv::Writer<&'a mut dyn Write>> {
+) -> io::Result<csv::Writer<&mut dyn Write>> {
     if fields.len() <= 1 && fields.iter().all(String::is_empty) {
         let out = writer.into_inner().map_err(|e| e.into_error())?;
         out.write_all(b"\n")?;

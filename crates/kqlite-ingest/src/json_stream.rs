@@ -14,8 +14,6 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::io::Read;
 
-/// Records handed on at a time.
-
 /// What a document turned out to be.
 pub enum Streamed {
     /// Its records were handed to the callback as they were read.

@@ -270,7 +270,7 @@ pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -
 
 enum FileOutcome {
     AlreadyStored,
-    Read { read: FileRead, stored: bool, rows: BTreeMap<String, usize>, error: Option<StoreError> },
+    Read { read: FileRead, stored: bool, rows: BTreeMap<String, usize>, error: Option<Box<StoreError>> },
 }
 
 /// How every file of a store run is read.
@@ -324,7 +324,7 @@ fn store_file(
     let loaded: usize = read.summaries.iter().map(|s| s.loaded).sum();
     if let Some(error) = parts.error.take() {
         parts.discard();
-        return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(error) };
+        return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(Box::new(error)) };
     }
     if reading.strict && failed {
         parts.discard();
@@ -338,7 +338,9 @@ fn store_file(
     let rows = parts.rows.clone();
     let written = match parts.commit() {
         Ok(written) => written,
-        Err(error) => return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(error) },
+        Err(error) => {
+            return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(Box::new(error)) }
+        }
     };
     let entry = StoredFile {
         sha256: hash.to_string(),
@@ -354,7 +356,7 @@ fn store_file(
     manifest.files.push(entry);
     let error = manifest.save(dir).err();
     drop(manifest);
-    FileOutcome::Read { read, stored: error.is_none(), rows, error }
+    FileOutcome::Read { read, stored: error.is_none(), rows, error: error.map(Box::new) }
 }
 
 /// Hidden temporary parts left by an interrupted run.

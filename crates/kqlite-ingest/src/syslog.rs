@@ -175,8 +175,6 @@ pub fn load_bytes(bytes: &[u8], location: &str, reference: i64) -> (LoadedTable,
     (syslog_table(batches), report)
 }
 
-/// Records handed on at a time.
-
 /// Opens the input afresh: [`read_syslog`] reads it twice.
 pub type Open<'a> = dyn FnMut() -> std::io::Result<Box<dyn BufRead + 'a>> + 'a;
 

@@ -301,15 +301,11 @@ impl Coalescer {
 /// The `.evtx` files under `dir`, recursively, sorted by path.
 pub fn find_evtx_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("evtx")) {
-                out.push(path);
-            }
+    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type().is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("evtx")) {
+            out.push(entry.into_path());
         }
     }
     out.sort();
