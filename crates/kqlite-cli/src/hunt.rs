@@ -4,13 +4,14 @@ use crate::format::OutputFormat;
 use crate::tables::parse_now;
 use anyhow::{Context, Result};
 use clap::Args;
-use kqlite_detect::evidence::{load_evidence, EvidenceReport};
+use kqlite_detect::evidence::{load_evidence_using, EvidenceReport, Staging};
 use kqlite_detect::finding::Severity;
 use kqlite_detect::hunt::{self, RuleStatus};
 use kqlite_detect::report::{write_findings, FindingFormat};
 use kqlite_detect::rule::RuleSet;
 use kqlite_detect::tuning::Tuning;
 use kqlite_engine::{Clock, Session};
+use kqlite_ingest::IngestOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -117,12 +118,13 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> 
     let mut session = Session::new();
     let evidence = match &setup.store {
         Some(dir) => kqlite_detect::evidence::load_store(&mut session, dir).await,
-        // Only what the rules read is kept (pivots run other queries: all of it).
-        None if only_rules => match hunt::rules_needs(&rules, &tuning, &functions).await {
-            Some(needs) => kqlite_detect::evidence::load_evidence_for(&mut session, paths, Arc::new(needs)).await,
-            None => load_evidence(&mut session, paths).await,
-        },
-        None => load_evidence(&mut session, paths).await,
+        None => {
+            // Only what the rules read is kept (pivots run other queries: all of it).
+            let needs =
+                if only_rules { hunt::rules_needs(&rules, &tuning, &functions).await.map(Arc::new) } else { None };
+            let options = IngestOptions { needs, ..crate::ingest::options_from_env() };
+            load_evidence_using(&mut session, paths, Staging::Auto, options).await
+        }
     }?;
     print_evidence_report(&evidence);
     let clock = parse_now(&setup.now)?;

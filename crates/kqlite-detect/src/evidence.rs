@@ -71,7 +71,7 @@ pub async fn load_evidence_with(
     paths: &[PathBuf],
     staging: Staging,
 ) -> Result<EvidenceReport, DetectError> {
-    load(session, paths, staging, None).await
+    load_evidence_using(session, paths, staging, IngestOptions::default()).await
 }
 
 /// [`load_evidence`] for queries known in advance (what they read, from
@@ -84,29 +84,29 @@ pub async fn load_evidence_for(
     paths: &[PathBuf],
     needs: Arc<ScanNeeds>,
 ) -> Result<EvidenceReport, DetectError> {
-    load(session, paths, Staging::Auto, Some(needs)).await
+    let options = IngestOptions { needs: Some(needs), ..IngestOptions::default() };
+    load_evidence_using(session, paths, Staging::Auto, options).await
 }
 
-async fn load(
+/// [`load_evidence`] with the reading settings given: what the queries read
+/// (`needs`) and the sizes past which inputs are spooled or staged, which
+/// the caller decides (the CLI reads them from its environment).
+pub async fn load_evidence_using(
     session: &mut Session,
     paths: &[PathBuf],
     staging: Staging,
-    needs: Option<Arc<ScanNeeds>>,
+    options: IngestOptions,
 ) -> Result<EvidenceReport, DetectError> {
     let stage = match staging {
         Staging::Store => true,
-        Staging::Auto => kqlite_ingest::staging::should_stage(
-            paths,
-            &IngestOptions { needs: needs.clone(), ..IngestOptions::default() },
-        ),
+        Staging::Auto => kqlite_ingest::staging::should_stage(paths, &options),
     };
     if !paths.is_empty() && stage {
-        return load_staged(session, paths, needs).await;
+        return load_staged(session, paths, options).await;
     }
     let mut report = EvidenceReport::default();
     if !paths.is_empty() {
-        let ingested =
-            ingest_paths(paths, &IngestOptions { needs, ..IngestOptions::default() }).map_err(DetectError::Ingest)?;
+        let ingested = ingest_paths(paths, &options).map_err(DetectError::Ingest)?;
         report.unread = ingested.unread;
         report.unread_tables = ingested.unread_tables.clone();
         report.latest_time = ingested.latest_time;
@@ -156,10 +156,10 @@ fn register_absent_catalog_tables(session: &mut Session) -> Result<(), DetectErr
 async fn load_staged(
     session: &mut Session,
     paths: &[PathBuf],
-    needs: Option<Arc<ScanNeeds>>,
+    options: IngestOptions,
 ) -> Result<EvidenceReport, DetectError> {
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let options = IngestOptions { progress, needs, ..IngestOptions::default() };
+    let options = IngestOptions { progress, ..options };
     eprintln!(
         "kqlite: note: {} MiB of evidence: read through a temporary Parquet store, so the rules stream it",
         kqlite_ingest::staging::input_bytes(paths) >> 20
