@@ -1,12 +1,13 @@
 //! `kqlite check`: report syntax errors in KQL queries.
 
+use crate::query::query_text;
 use crate::tables::catalog_session;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use kqlite_engine::Session;
 use kqlite_syntax::{parse, LineIndex};
 use serde::Serialize;
-use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -66,20 +67,11 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if let Some(path) = &args.jsonl {
         return check_jsonl(path, args.syntax_only);
     }
-    let (text, name) = match (&args.query, &args.file) {
-        (_, Some(path)) => (
-            std::fs::read_to_string(path).with_context(|| format!("cannot read query file {}", path.display()))?,
-            path.display().to_string(),
-        ),
-        (Some(q), None) if q == "-" => (read_stdin()?, "<stdin>".to_string()),
-        (Some(q), None) => (q.clone(), "<query>".to_string()),
-        (None, None) => {
-            if std::io::stdin().is_terminal() {
-                bail!("no query given: pass the query text, -f FILE, - for standard input, or --jsonl FILE (see kqlite check --help)");
-            }
-            (read_stdin()?, "<stdin>".to_string())
-        }
-    };
+    let (text, name) = query_text(
+        args.query.as_ref(),
+        args.file.as_ref(),
+        "no query given: pass the query text, -f FILE, - for standard input, or --jsonl FILE (see kqlite check --help)",
+    )?;
     let parsed = parse(&text);
     let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
     let stderr = std::io::stderr();
@@ -107,12 +99,6 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
-}
-
-fn read_stdin() -> Result<String> {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("cannot read the query from standard input")?;
-    Ok(text)
 }
 
 /// One result line per input line, always, so outputs can be joined with

@@ -77,16 +77,11 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
             args.paths.insert(0, PathBuf::from(first));
         }
     }
-    let (text, name) = match (&args.query, &args.file) {
-        (_, Some(path)) => (
-            std::fs::read_to_string(path).with_context(|| format!("cannot read query file {}", path.display()))?,
-            path.display().to_string(),
-        ),
-        (Some(q), None) if q == "-" => (read_stdin()?, "<stdin>".to_string()),
-        (Some(q), None) => (q.clone(), "<query>".to_string()),
-        (None, None) if !std::io::stdin().is_terminal() => (read_stdin()?, "<stdin>".to_string()),
-        (None, None) => bail!("no query given: pass the query text, -f FILE or - (see kqlite query --help)"),
-    };
+    let (text, name) = query_text(
+        args.query.as_ref(),
+        args.file.as_ref(),
+        "no query given: pass the query text, -f FILE or - (see kqlite query --help)",
+    )?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
     runtime.block_on(async {
         let mut session = Session::new();
@@ -241,6 +236,23 @@ async fn stage_on_the_fly(
     }
     kqlite_ingest::register_store(session, staging.path()).await?;
     Ok(Ok(staging))
+}
+
+/// The query text and the name diagnostics give it: the file's content
+/// with `file`, standard input with `-` (or with no query when standard
+/// input is not a terminal), else the query argument. With neither and a
+/// terminal, fails with `usage`.
+pub(crate) fn query_text(query: Option<&String>, file: Option<&PathBuf>, usage: &str) -> Result<(String, String)> {
+    Ok(match (query, file) {
+        (_, Some(path)) => (
+            std::fs::read_to_string(path).with_context(|| format!("cannot read query file {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        (Some(q), None) if q == "-" => (read_stdin()?, "<stdin>".to_string()),
+        (Some(q), None) => (q.clone(), "<query>".to_string()),
+        (None, None) if !std::io::stdin().is_terminal() => (read_stdin()?, "<stdin>".to_string()),
+        (None, None) => bail!("{usage}"),
+    })
 }
 
 fn read_stdin() -> Result<String> {

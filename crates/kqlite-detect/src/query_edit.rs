@@ -107,22 +107,8 @@ pub fn append_operators(query: &str, operators: &str) -> Result<String, DetectEr
     Ok(text)
 }
 
-/// A KQL string literal for `value`.
-pub fn string_literal(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// A KQL string literal for a value (the query printer's quoting).
+pub use kqlite_syntax::string_literal;
 
 /// A bracketed KQL name (`['Column name']`) that is safe for any column.
 pub fn quoted_name(name: &str) -> String {

@@ -76,6 +76,17 @@ async fn documentation_examples() {
     .await;
 }
 
+/// Checks `make-series c=count() on t {range} by k` over `T`, sorted by
+/// k: group a's and group b's counts, and the time axis both share (CSV
+/// text of a JSON array).
+async fn check_counts_by_k(range: &str, a: &str, b: &str, axis: &str) {
+    check(
+        &format!("{T}T | make-series c=count() on t {range} by k | sort by k asc"),
+        &format!("k,c,t\na,\"{a}\",{axis}\nb,\"{b}\",{axis}"),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn groups_and_ranges() {
     check(
@@ -86,35 +97,29 @@ async fn groups_and_ranges() {
     )
     .await;
     // Without from/to the range spans the data, the same for every group.
-    check(
-        &format!("{T}T | make-series c=count() on t step 1d by k | sort by k asc"),
-        &format!("k,c,t\na,\"[2,0,1,0]\",{DAYS_1_4}\nb,\"[0,1,0,1]\",{DAYS_1_4}"),
-    )
-    .await;
+    check_counts_by_k("step 1d", "[2,0,1,0]", "[0,1,0,1]", DAYS_1_4).await;
     // Only from: up to the last bin with data.
-    check(
-        &format!("{T}T | make-series c=count() on t from datetime(2020-01-02) step 1d by k | sort by k asc"),
-        r#"k,c,t
-a,"[0,1,0]","[""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z"",""2020-01-04T00:00:00Z""]"
-b,"[1,0,1]","[""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z"",""2020-01-04T00:00:00Z""]""#,
+    check_counts_by_k(
+        "from datetime(2020-01-02) step 1d",
+        "[0,1,0]",
+        "[1,0,1]",
+        r#""[""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z"",""2020-01-04T00:00:00Z""]""#,
     )
     .await;
     // Only to: from the first bin with data.
-    check(
-        &format!("{T}T | make-series c=count() on t to datetime(2020-01-03) step 1d by k | sort by k asc"),
-        r#"k,c,t
-a,"[2,0]","[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z""]"
-b,"[0,1]","[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z""]""#,
+    check_counts_by_k(
+        "to datetime(2020-01-03) step 1d",
+        "[2,0]",
+        "[0,1]",
+        r#""[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z""]""#,
     )
     .await;
     // `in range(start, stop, step)`: bins by bin(), stop inclusive.
-    check(
-        &format!(
-            "{T}T | make-series c=count() on t in range(datetime(2020-01-01 06:00), datetime(2020-01-03), 1d) by k | sort by k asc"
-        ),
-        r#"k,c,t
-a,"[2,0,1]","[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z""]"
-b,"[0,1,0]","[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z""]""#,
+    check_counts_by_k(
+        "in range(datetime(2020-01-01 06:00), datetime(2020-01-03), 1d)",
+        "[2,0,1]",
+        "[0,1,0]",
+        r#""[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z""]""#,
     )
     .await;
     // No by clause, and a step that does not divide the range.

@@ -164,6 +164,19 @@ pub(crate) struct FileRead {
     pub latest_time: Option<i64>,
 }
 
+impl FileRead {
+    /// Adds what reading another file did to these totals.
+    pub fn absorb(&mut self, read: FileRead) {
+        self.unread += read.unread;
+        self.unread_tables.extend(read.unread_tables);
+        self.latest_time = self.latest_time.max(read.latest_time);
+        self.summaries.extend(read.summaries);
+        self.rejected.extend(read.rejected);
+        self.notices.extend(read.notices);
+        self.unrecognized.extend(read.unrecognized);
+    }
+}
+
 /// Reads every input in `path` into `sink`. A file that was named and that
 /// no reader takes is an error; one found by walking is skipped.
 /// Extracted content over `spool_bytes` goes to a temporary file.

@@ -7,7 +7,8 @@
 use crate::error::IngestError;
 use crate::evtx::EvtxOptions;
 use crate::inputs::{
-    evtx_options, gather, read_file, run_parallel, strict_failure, thread_count, unrecognized_notice, Identity,
+    evtx_options, gather, read_file, run_parallel, strict_failure, thread_count, unrecognized_notice, FileRead,
+    Identity,
 };
 use crate::progress::Progress;
 use crate::register::merge;
@@ -42,6 +43,21 @@ pub struct Ingested {
 }
 
 impl Ingested {
+    /// The report of reading files, with no tables yet: `read` holds the
+    /// totals, and the notice of unrecognized files comes last.
+    fn from_reads(mut read: FileRead) -> Self {
+        read.notices.extend(unrecognized_notice(&read.unrecognized));
+        Ingested {
+            tables: Vec::new(),
+            files: read.summaries,
+            rejected: read.rejected,
+            notices: read.notices,
+            unread: read.unread,
+            unread_tables: read.unread_tables,
+            latest_time: read.latest_time,
+        }
+    }
+
     pub fn has_failures(&self) -> bool {
         !self.rejected.is_empty() || self.files.iter().any(|f| f.error.is_some())
     }
@@ -66,20 +82,13 @@ pub fn ingest_paths(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingest
         (read, batches)
     });
     progress.finish();
-    let mut ingested = Ingested { notices: inputs.notices, ..Ingested::default() };
+    let mut total = FileRead { notices: inputs.notices, ..FileRead::default() };
     let mut pieces = Vec::new();
-    let mut unrecognized = Vec::new();
     for (read, batches) in results {
-        ingested.unread += read.unread;
-        ingested.unread_tables.extend(read.unread_tables);
-        ingested.latest_time = ingested.latest_time.max(read.latest_time);
-        ingested.files.extend(read.summaries);
-        ingested.rejected.extend(read.rejected);
-        ingested.notices.extend(read.notices);
-        unrecognized.extend(read.unrecognized);
+        total.absorb(read);
         pieces.extend(batches);
     }
-    ingested.notices.extend(unrecognized_notice(&unrecognized));
+    let mut ingested = Ingested::from_reads(total);
     let (tables, failures) = merge(pieces);
     if failures > 0 {
         ingested.notices.push(format!(
@@ -121,14 +130,12 @@ pub fn survey_paths(
         read
     });
     progress.finish();
-    let mut ingested = Ingested { notices: inputs.notices, ..Ingested::default() };
-    let mut unrecognized = Vec::new();
+    let mut total = FileRead { notices: inputs.notices, ..FileRead::default() };
     for read in results {
-        ingested.files.extend(read.summaries);
-        ingested.rejected.extend(read.rejected);
-        ingested.notices.extend(read.notices);
-        unrecognized.extend(read.unrecognized);
+        total.absorb(read);
     }
-    ingested.notices.extend(unrecognized_notice(&unrecognized));
+    // A survey reports no unread records and no event times.
+    let ingested =
+        Ingested { unread: 0, unread_tables: Default::default(), latest_time: None, ..Ingested::from_reads(total) };
     Ok((ingested, rows.into_inner().unwrap_or_else(|e| e.into_inner())))
 }

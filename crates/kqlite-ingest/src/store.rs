@@ -229,43 +229,39 @@ pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -
         outcome
     });
     progress.finish();
-    let mut run = StoreRun {
-        files: Vec::new(),
-        already_stored: Vec::new(),
-        not_stored: Vec::new(),
-        rejected: Vec::new(),
-        notices: inputs.notices,
-        rows_written: BTreeMap::new(),
-        unread: 0,
-        unread_tables: Default::default(),
-        latest_time: None,
-    };
-    let mut unrecognized = Vec::new();
+    let mut total = FileRead { notices: inputs.notices, ..FileRead::default() };
+    let mut already_stored = Vec::new();
+    let mut not_stored = Vec::new();
+    let mut rows_written = BTreeMap::new();
     for (path, outcome) in inputs.files.iter().map(|f| &f.0).zip(results) {
         match outcome {
-            FileOutcome::AlreadyStored => run.already_stored.push(path.clone()),
+            FileOutcome::AlreadyStored => already_stored.push(path.clone()),
             FileOutcome::Read { read, stored, rows, error } => {
-                run.unread += read.unread;
-                run.unread_tables.extend(read.unread_tables);
-                run.latest_time = run.latest_time.max(read.latest_time);
-                run.files.extend(read.summaries);
-                run.rejected.extend(read.rejected);
-                run.notices.extend(read.notices);
-                unrecognized.extend(read.unrecognized);
+                total.absorb(read);
                 if let Some(error) = error {
-                    run.notices.push(error.to_string());
+                    total.notices.push(error.to_string());
                 }
                 if !stored {
-                    run.not_stored.push(path.clone());
+                    not_stored.push(path.clone());
                 }
                 for (table, n) in rows {
-                    *run.rows_written.entry(table).or_default() += n;
+                    *rows_written.entry(table).or_default() += n;
                 }
             }
         }
     }
-    run.notices.extend(unrecognized_notice(&unrecognized));
-    Ok(run)
+    total.notices.extend(unrecognized_notice(&total.unrecognized));
+    Ok(StoreRun {
+        files: total.summaries,
+        already_stored,
+        not_stored,
+        rejected: total.rejected,
+        notices: total.notices,
+        rows_written,
+        unread: total.unread,
+        unread_tables: total.unread_tables,
+        latest_time: total.latest_time,
+    })
 }
 
 enum FileOutcome {

@@ -4,6 +4,8 @@
 //! One test in its own binary: it sets `TMPDIR` for the whole process. A
 //! 4 KiB spool threshold makes small fixtures take the large-input path.
 
+mod common;
+
 use kqlite_ingest::evtx::writer::{write_evtx_file, EventRecord};
 use kqlite_ingest::{ingest_paths, IngestOptions};
 use std::io::Write;
@@ -11,22 +13,15 @@ use std::io::Write;
 fn logons(n: u64) -> Vec<EventRecord> {
     (0..n)
         .map(|i| EventRecord {
-            channel: "Security".into(),
-            provider: "Microsoft-Windows-Security-Auditing".into(),
-            event_id: 4624,
-            version: 2,
-            task: 12544,
-            keywords: 0x8020_0000_0000_0000,
             time_created: 1_714_560_000_000_000_000 + i as i64 * 1_000_000_000,
             record_id: i + 1,
-            computer: "dc1.corp.local".into(),
             data: vec![
                 ("TargetUserName".into(), format!("user{i}")),
                 ("TargetDomainName".into(), "CORP".into()),
                 ("LogonType".into(), "3".into()),
                 ("IpAddress".into(), "10.0.0.5".into()),
             ],
-            ..EventRecord::default()
+            ..common::security_logon()
         })
         .collect()
 }

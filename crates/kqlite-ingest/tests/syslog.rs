@@ -97,6 +97,17 @@ Mar  3 10:18:00 10.1.2.3 kernel: [    1.000000] eth0: link up
 Mar  3 10:19:00 web1 sshd(pam_unix)[77]: authentication failure; logname= uid=0 rhost=203.0.113.9
 ";
 
+/// Writes `text`, which must look like syslog, to `name` in `dir` (last
+/// modified 2024-03-05), loads it and checks nothing was rejected: the rows
+/// and the report.
+fn load_clean(dir: &Path, name: &str, text: &str) -> (Vec<Vec<String>>, LoadReport) {
+    assert!(looks_like_syslog(text.as_bytes()));
+    let path = write_file(dir, name, text.as_bytes(), "2024-03-05T00:00:00Z");
+    let (table, report) = load(&path);
+    assert_eq!(report.rejected, vec![]);
+    (table_rows(&table), report)
+}
+
 fn bsd_expected() -> Vec<Vec<String>> {
     vec![
         row([
@@ -208,12 +219,9 @@ fn rfc5424_iso_and_priorities() {
 <86>2024-03-03T11:00:00+02:00 web2 sudo[5]: pam_unix(sudo:session): session opened for user root
 <13>Mar  3 10:15:01 web3 logger: hello
 ";
-    assert!(looks_like_syslog(text.as_bytes()));
-    let path = write_file(&dir, "mixed.log", text.as_bytes(), "2024-03-05T00:00:00Z");
-    let (table, report) = load(&path);
-    assert_eq!(report.rejected, vec![]);
+    let (rows, report) = load_clean(&dir, "mixed.log", text);
     assert_eq!(
-        table_rows(&table),
+        rows,
         vec![
             row([
                 "2023-10-11T22:14:15.003Z",
@@ -286,12 +294,8 @@ fn journalctl_json_lines() {
         r#"{"__REALTIME_TIMESTAMP":"1709460903000000","_HOSTNAME":"web2","SYSLOG_IDENTIFIER":"kernel","MESSAGE":"oops","PRIORITY":"3","SYSLOG_FACILITY":"0"}"#,
         "\n",
     );
-    assert!(looks_like_syslog(text.as_bytes()));
-    let path = write_file(&dir, "journal.json", text.as_bytes(), "2024-03-05T00:00:00Z");
-    let (table, report) = load(&path);
-    assert_eq!(report.rejected, vec![]);
     assert_eq!(
-        table_rows(&table),
+        load_clean(&dir, "journal.json", text).0,
         vec![
             row([
                 "2024-03-03T10:15:01.123456Z",

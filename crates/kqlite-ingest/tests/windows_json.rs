@@ -2,6 +2,8 @@
 //! into SecurityEvent and WindowsEvent, compared with the EVTX reader's rows
 //! for the same event written as EVTX.
 
+mod common;
+
 use datafusion::arrow::array::{Array, BinaryArray, Int32Array, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::dynamic::DynRef;
@@ -22,6 +24,14 @@ fn table<'a>(tables: &'a [LoadedTable], name: &str) -> &'a LoadedTable {
 
 fn rows(t: &LoadedTable) -> usize {
     t.batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+/// Checks the cells of `row` (first batch) are the `(column, value)`s in
+/// `expect`; `label` names the input in a failure.
+fn assert_cells(t: &LoadedTable, row: usize, label: &str, expect: &[(&str, &str)]) {
+    for (column, value) in expect {
+        assert_eq!(cell(t, column, row), *value, "{label} {column}");
+    }
 }
 
 /// A string, int or datetime cell of the first batch as text.
@@ -86,9 +96,7 @@ fn nxlog_and_winlogbeat_become_security_and_windows_events() {
         ("Activity", "4624 - An account was successfully logged on."),
         ("TimeGenerated", "1714557600250000000"),
     ];
-    for (column, value) in expect {
-        assert_eq!(cell(security, column, 0), value, "NXLog {column}");
-    }
+    assert_cells(security, 0, "NXLog", &expect);
     assert!(cell(security, "EventData", 0).contains("<Data Name=\"TargetUserName\">alice</Data>"));
 
     // Winlogbeat: nested winlog.*, named keywords, text task left out.
@@ -103,9 +111,7 @@ fn nxlog_and_winlogbeat_become_security_and_windows_events() {
         ("SystemThreadId", "4480"),
         ("Task", "null"),
     ];
-    for (column, value) in expect {
-        assert_eq!(cell(security, column, 1), value, "Winlogbeat {column}");
-    }
+    assert_cells(security, 1, "Winlogbeat", &expect);
 
     // Every record is a WindowsEvent; the dotted Sysmon one only that.
     assert_eq!(cell(windows, "Channel", 2), "Microsoft-Windows-Sysmon/Operational");
@@ -149,17 +155,10 @@ fn bad_records_are_rejected_with_their_line() {
 #[test]
 fn json_and_evtx_of_the_same_event_make_the_same_rows() {
     let event = EventRecord {
-        channel: "Security".into(),
-        provider: "Microsoft-Windows-Security-Auditing".into(),
-        event_id: 4624,
-        version: 2,
-        task: 12544,
-        keywords: 0x8020_0000_0000_0000,
         time_created: 1_714_557_600_250_000_000,
         record_id: 77,
         process_id: 636,
         thread_id: 4472,
-        computer: "dc1.corp.local".into(),
         data: [
             ("SubjectUserSid", "S-1-5-18"),
             ("SubjectUserName", "DC1$"),
@@ -174,7 +173,7 @@ fn json_and_evtx_of_the_same_event_make_the_same_rows() {
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .to_vec(),
-        ..EventRecord::default()
+        ..common::security_logon()
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("one.evtx");

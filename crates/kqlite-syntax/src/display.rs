@@ -125,6 +125,12 @@ impl Display for Quoted<'_> {
     }
 }
 
+/// A KQL double-quoted string literal for `value`, as the query printer
+/// writes one: quotes, backslashes and control characters escaped.
+pub fn string_literal(value: &str) -> String {
+    Quoted(value).to_string()
+}
+
 /// Words that are bracketed when used as names: the parser's reserved words
 /// (expression operators, type and literal words, clause words, operator
 /// names), plus operator parameter names and statement keywords, which are

@@ -27,6 +27,7 @@ pub mod spanless;
 pub mod suggest;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use display::string_literal;
 pub use parser::{parse, Parsed};
 pub use span::{LineIndex, Span};
 pub use spanless::SpanlessEq;

@@ -426,15 +426,27 @@ impl<'r> Binder<'r> {
         span: Span,
         scope: &mut RowScope<'_>,
     ) -> BindResult<Bound> {
+        self.function_body(def, params, span, |b, e| b.scalar(e, scope))
+    }
+
+    /// Binds a user function's body in a scope of its parameters: the
+    /// `let` statements, then the final expression with `last`.
+    pub(super) fn function_body<T>(
+        &mut self,
+        def: &ast::FunctionDef,
+        params: Vec<(String, Binding)>,
+        span: Span,
+        last: impl FnOnce(&mut Self, &ast::Expr) -> BindResult<T>,
+    ) -> BindResult<T> {
         self.scopes.push(params.into_iter().collect());
         let result = (|| {
-            let (last, lets) =
+            let (tail, lets) =
                 def.body.statements.split_last().ok_or_else(|| BindError::new(span, "empty function body"))?;
             for s in lets {
                 self.statement(s)?;
             }
-            match last {
-                ast::Statement::Expr(e) => self.scalar(e, scope),
+            match tail {
+                ast::Statement::Expr(e) => last(self, e),
                 _ => err(span, "a function body must end with an expression"),
             }
         })();

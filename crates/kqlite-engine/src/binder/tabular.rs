@@ -88,20 +88,7 @@ impl<'r> Binder<'r> {
         params: Vec<(String, Binding)>,
         span: Span,
     ) -> BindResult<Relation> {
-        self.scopes.push(params.into_iter().collect());
-        let result = (|| {
-            let (last, lets) =
-                def.body.statements.split_last().ok_or_else(|| BindError::new(span, "empty function body"))?;
-            for s in lets {
-                self.statement(s)?;
-            }
-            match last {
-                ast::Statement::Expr(e) => self.tabular(e),
-                _ => err(span, "a function body must end with an expression"),
-            }
-        })();
-        self.scopes.pop();
-        result
+        self.function_body(def, params, span, |b, e| b.tabular(e))
     }
 
     /// Binds named output expressions against `columns`.

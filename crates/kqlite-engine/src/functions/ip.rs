@@ -105,37 +105,49 @@ fn mask4(prefix: u32) -> u32 {
     u32::MAX.checked_shl(32 - prefix.min(32)).unwrap_or(0)
 }
 
+/// 1–3 decimal digits (no sign, no spaces) as a number.
+fn short_decimal(text: &str) -> Option<u32> {
+    let ok = !text.is_empty() && text.len() <= 3 && text.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| text.parse().ok()).flatten()
+}
+
+/// An address part: 1–3 decimal digits, at most 255.
+fn quad_part(text: &str) -> Option<u8> {
+    u8::try_from(short_decimal(text)?).ok()
+}
+
 /// Dotted-quad text: exactly four decimal parts of 1–3 digits, each ≤ 255.
 fn parse_quad(text: &str) -> Option<u32> {
     let mut parts = text.split('.');
     let mut addr = 0u32;
     for _ in 0..4 {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        addr = (addr << 8) | u8::try_from(part.parse::<u32>().ok()?).ok()? as u32;
+        addr = (addr << 8) | u32::from(quad_part(parts.next()?)?);
     }
     parts.next().is_none().then_some(addr)
 }
 
 /// A prefix length: decimal digits, at most `max`.
 fn parse_prefix(text: &str, max: u32) -> Option<u32> {
-    let digits = text.trim();
-    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    short_decimal(text.trim()).filter(|p| *p <= max)
+}
+
+/// Trimmed `ip` or `ip/prefix` text split at the slash.
+fn split_prefix(text: &str) -> (&str, Option<&str>) {
+    let text = text.trim();
+    match text.split_once('/') {
+        Some((ip, p)) => (ip.trim(), Some(p)),
+        None => (text, None),
     }
-    digits.parse().ok().filter(|p| *p <= max)
 }
 
 /// `a.b.c.d` or `a.b.c.d/prefix`.
 fn parse_v4(text: &str) -> Option<V4> {
-    let text = text.trim();
-    let (ip, prefix) = match text.split_once('/') {
-        Some((ip, p)) => (ip, parse_prefix(p, 32)?),
-        None => (text, 32),
+    let (ip, prefix) = split_prefix(text);
+    let prefix = match prefix {
+        Some(p) => parse_prefix(p, 32)?,
+        None => 32,
     };
-    let addr = parse_quad(ip.trim())?;
+    let addr = parse_quad(ip)?;
     Some(V4 { addr: addr & mask4(prefix), prefix })
 }
 
@@ -154,11 +166,7 @@ fn mask6(prefix: u32) -> u128 {
 /// nothing else set (`::a.b.c.d`) is taken as the IPv4 address too, and a
 /// prefix after dotted text counts IPv4 bits.
 fn parse_v6(text: &str) -> Option<V6> {
-    let text = text.trim();
-    let (ip, prefix) = match text.split_once('/') {
-        Some((ip, p)) => (ip.trim(), Some(p)),
-        None => (text, None),
-    };
+    let (ip, prefix) = split_prefix(text);
     let (addr, dotted) = if ip.contains(':') {
         let addr = u128::from(ip.parse::<Ipv6Addr>().ok()?);
         let dotted = ip.contains('.');
@@ -435,13 +443,7 @@ fn parse_ipv4_prefix_needle(text: &str) -> Option<Vec<u8>> {
     if parts.len() > 3 {
         return None;
     }
-    parts
-        .iter()
-        .map(|p| {
-            let ok = !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit());
-            ok.then(|| p.parse::<u8>().ok()).flatten()
-        })
-        .collect()
+    parts.iter().map(|p| quad_part(p)).collect()
 }
 
 /// Whether any needle (arguments 1..) starts an IPv4 address in the text.
