@@ -152,6 +152,27 @@ pub fn rows_to_compute(args: &[ColumnarValue], rows: usize) -> usize {
     }
 }
 
+/// A one-argument kernel from text to dynamic values: `parse` gives each
+/// text's encoded value, and a null text, or text `parse` gives None for,
+/// is dynamic null.
+pub fn text_to_dynamic(
+    args: &[ColumnarValue],
+    rows: usize,
+    parse: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Result<ColumnarValue> {
+    let n = rows_to_compute(args, rows);
+    let array = args[0].to_array(n)?;
+    let input = datafusion::common::cast::as_string_array(&array)?;
+    let mut out = datafusion::arrow::array::BinaryBuilder::with_capacity(n, n * 16);
+    for i in 0..n {
+        match (!input.is_null(i)).then(|| parse(input.value(i))).flatten() {
+            Some(value) => out.append_value(value),
+            None => out.append_value(crate::dynamic::ENCODED_NULL),
+        }
+    }
+    maybe_scalar(args, Arc::new(out.finish()))
+}
+
 /// A one-argument kernel over dynamic values: `f` maps each value to the
 /// output's element, and a SQL null input gives null without calling `f`.
 /// The dynamic → scalar conversions are all this shape.

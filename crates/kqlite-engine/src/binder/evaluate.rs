@@ -5,6 +5,7 @@
 //! their address; `basket` mines the frequent patterns of column values.
 
 use super::scalar::RowScope;
+use super::tabular::project_outputs;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::Bound;
@@ -300,15 +301,7 @@ impl<'r> Binder<'r> {
             let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
             outputs.push((naming::unique_name(&c.name, &taken), Bound::new(col_ref(&right_name(&c.name)), c.ty)));
         }
-        let exprs: Vec<Expr> = outputs
-            .iter()
-            .map(|(n, b)| match &b.expr {
-                Expr::Column(c) if c.name == *n => b.expr.clone(),
-                e => e.clone().alias(n),
-            })
-            .collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
-        Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+        project_outputs(plan, outputs, span)
     }
 }
 

@@ -7,13 +7,33 @@ use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::{implicit, to_dynamic, Bound};
 use crate::functions;
-use crate::types::KqlType;
+use crate::types::{ColumnDef, KqlType};
 use datafusion::common::UnnestOptions;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use kqlite_syntax::ast;
 use kqlite_syntax::Span;
 
 impl<'r> Binder<'r> {
+    /// An item's array as a list (at most `limit` elements): the list
+    /// expression, aliased to a fresh name starting with `prefix`, that
+    /// name, and the element type its `to typeof(…)` asks for.
+    pub(super) fn expand_list(
+        &mut self,
+        item: &ast::MvExpandItem,
+        columns: &[ColumnDef],
+        limit: &Option<Bound>,
+        prefix: &str,
+    ) -> BindResult<(Expr, String, Option<KqlType>)> {
+        let value = to_dynamic(self.scalar(&item.column.expr, &mut RowScope::new(columns))?);
+        let name = self.fresh(prefix);
+        let list = functions::dynamic::to_list(value, limit.clone()).alias(&name);
+        let to_type = match &item.to_type {
+            Some(t) => Some(self.type_name(t)?),
+            None => None,
+        };
+        Ok((list, name, to_type))
+    }
+
     pub(super) fn mv_expand(
         &mut self,
         input: Relation,
@@ -39,14 +59,8 @@ impl<'r> Binder<'r> {
                     })?,
                 _ => return Err(BindError::new(item.column.span, "mv-expand takes one name per expression")),
             };
-            let value = self.scalar(&item.column.expr, &mut RowScope::new(&input.columns))?;
-            let value = to_dynamic(value);
-            let list_name = self.fresh("mv");
-            exprs.push(functions::dynamic::to_list(value, limit.clone()).alias(&list_name));
-            let to_type = match &item.to_type {
-                Some(t) => Some(self.type_name(t)?),
-                None => None,
-            };
+            let (list, list_name, to_type) = self.expand_list(item, &input.columns, &limit, "mv")?;
+            exprs.push(list);
             expanded.push((name, list_name, to_type));
         }
         let lists: Vec<datafusion::common::Column> =

@@ -18,7 +18,7 @@ fn err<T>(span: Span, message: impl Into<String>) -> BindResult<T> {
 
 /// A typed null for a missing column; strings are never null in Kusto, so
 /// they get the empty string.
-fn missing_value(ty: KqlType) -> Expr {
+pub(super) fn missing_value(ty: KqlType) -> Expr {
     match ty {
         KqlType::String => lit(""),
         _ => lit(ScalarValue::try_from(&ty.arrow()).expect("null of a primitive type")),

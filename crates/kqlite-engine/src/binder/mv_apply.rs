@@ -8,19 +8,17 @@
 //! it first). The input's columns ride along as hidden copies, so columns
 //! the subquery drops (by `summarize` or `project`) come back at the end.
 
-use super::scalar::RowScope;
 use super::tabular::param_name;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
-use crate::convert::evaluate_constant;
-use crate::convert::{implicit, to_dynamic, Bound};
+use crate::convert::{implicit, Bound};
 use crate::functions;
 use crate::types::{ColumnDef, KqlType};
 use crate::udf::{self, maybe_scalar, rows_to_compute};
 use datafusion::arrow::array::{Array, ArrayRef, Int64Builder, ListBuilder};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::cast::as_list_array;
-use datafusion::common::{Result, ScalarValue, UnnestOptions};
+use datafusion::common::{Result, UnnestOptions};
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::{lit, ColumnarValue, Expr, ExprFunctionExt, LogicalPlanBuilder, SortExpr};
 use kqlite_syntax::ast::{self, ExprKind, NamedExpr, OperatorKind};
@@ -86,13 +84,8 @@ impl<'r> Binder<'r> {
                 }),
                 _ => return Err(BindError::new(item.column.span, "mv-apply takes one name per expression")),
             };
-            let value = to_dynamic(self.scalar(&item.column.expr, &mut RowScope::new(&input.columns))?);
-            let list = self.fresh("mvl");
-            list_exprs.push(functions::dynamic::to_list(value, limit.clone()).alias(&list));
-            let to_type = match &item.to_type {
-                Some(t) => Some(self.type_name(t)?),
-                None => None,
-            };
+            let (list_expr, list, to_type) = self.expand_list(item, &input.columns, &limit, "mvl")?;
+            list_exprs.push(list_expr);
             lists.push((name, list, to_type));
         }
         // Expanded items replace input columns of the same name.
@@ -296,14 +289,14 @@ impl<'r> Binder<'r> {
                 self.bind_operator(rel, OperatorKind::Distinct { params: params.clone(), columns }, span)
             }
             OperatorKind::Top { count, by } => {
-                let n = self.row_count(count)?;
-                let key = self.per_row_sort_key(by, &rel.columns)?;
+                let n = self.count_value(count)?;
+                let key = self.sort_key(by, &rel.columns)?;
                 let rank = row_number().partition_by(vec![col_ref(&hidden.row)]).order_by(vec![key.clone()]);
                 let ordered = vec![SortExpr::new(col_ref(&hidden.row), true, false), key];
                 self.keep_first(rel, rank.build().at(span)?, n, Some(ordered), span)
             }
             OperatorKind::Take { count, .. } | OperatorKind::Sample { count } => {
-                let n = self.row_count(count)?;
+                let n = self.count_value(count)?;
                 let rank = row_number().partition_by(vec![col_ref(&hidden.row)]);
                 let rank = if present(&rel, &hidden.index) {
                     rank.order_by(vec![SortExpr::new(col_ref(&hidden.index), true, false)])
@@ -315,7 +308,7 @@ impl<'r> Binder<'r> {
             OperatorKind::Sort { keys, .. } => {
                 let mut sort = vec![SortExpr::new(col_ref(&hidden.row), true, false)];
                 for k in keys {
-                    sort.push(self.per_row_sort_key(k, &rel.columns)?);
+                    sort.push(self.sort_key(k, &rel.columns)?);
                 }
                 let plan = LogicalPlanBuilder::from(rel.plan).sort(sort).and_then(|b| b.build()).at(span)?;
                 Ok(Relation { plan, columns: rel.columns })
@@ -350,34 +343,6 @@ impl<'r> Binder<'r> {
         }
         let plan = builder.project(columns).and_then(|b| b.build()).at(span)?;
         Ok(Relation { plan, columns: rel.columns })
-    }
-
-    fn row_count(&mut self, count: &ast::Expr) -> BindResult<usize> {
-        let b = self.constant(count)?;
-        match evaluate_constant(&b.expr) {
-            Some(ScalarValue::Int64(Some(n))) if n >= 0 => Ok(n as usize),
-            Some(ScalarValue::Int32(Some(n))) if n >= 0 => Ok(n as usize),
-            _ => Err(BindError::new(count.span, "expected a non-negative constant row count")),
-        }
-    }
-
-    /// A sort key with Kusto's defaults: descending, nulls last when
-    /// descending and first when ascending.
-    fn per_row_sort_key(&mut self, key: &ast::SortKey, columns: &[ColumnDef]) -> BindResult<SortExpr> {
-        let b = self.scalar(&key.expr, &mut RowScope::new(columns))?;
-        if b.ty == KqlType::Dynamic {
-            return Err(BindError::new(
-                key.expr.span,
-                "cannot sort by a dynamic value; convert it with tolong(), tostring(), …",
-            ));
-        }
-        let asc = key.order == Some(ast::SortOrder::Asc);
-        let nulls_first = match key.nulls {
-            Some(ast::NullsOrder::First) => true,
-            Some(ast::NullsOrder::Last) => false,
-            None => asc,
-        };
-        Ok(SortExpr::new(b.expr, asc, nulls_first))
     }
 }
 

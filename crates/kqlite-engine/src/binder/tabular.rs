@@ -429,7 +429,7 @@ impl<'r> Binder<'r> {
         Ok(out)
     }
 
-    fn count_value(&mut self, count: &ast::Expr) -> BindResult<usize> {
+    pub(super) fn count_value(&mut self, count: &ast::Expr) -> BindResult<usize> {
         let b = self.constant(count)?;
         match evaluate_constant(&b.expr) {
             Some(ScalarValue::Int64(Some(n))) if n >= 0 => Ok(n as usize),
@@ -441,21 +441,22 @@ impl<'r> Binder<'r> {
     /// Sort keys; Kusto sorts descending by default, nulls last when
     /// descending and first when ascending.
     fn sort_keys(&mut self, keys: &[ast::SortKey], columns: &[ColumnDef]) -> BindResult<Vec<SortExpr>> {
-        keys.iter()
-            .map(|k| {
-                let b = self.scalar(&k.expr, &mut RowScope::new(columns))?;
-                if b.ty == KqlType::Dynamic {
-                    return err(k.expr.span, "cannot sort by a dynamic value; convert it with tostring(), tolong(), …");
-                }
-                let asc = k.order == Some(ast::SortOrder::Asc);
-                let nulls_first = match k.nulls {
-                    Some(ast::NullsOrder::First) => true,
-                    Some(ast::NullsOrder::Last) => false,
-                    None => asc,
-                };
-                Ok(SortExpr::new(b.expr, asc, nulls_first))
-            })
-            .collect()
+        keys.iter().map(|k| self.sort_key(k, columns)).collect()
+    }
+
+    /// One sort key, with the defaults of [`Self::sort_keys`].
+    pub(super) fn sort_key(&mut self, key: &ast::SortKey, columns: &[ColumnDef]) -> BindResult<SortExpr> {
+        let b = self.scalar(&key.expr, &mut RowScope::new(columns))?;
+        if b.ty == KqlType::Dynamic {
+            return err(key.expr.span, "cannot sort by a dynamic value; convert it with tostring(), tolong(), …");
+        }
+        let asc = key.order == Some(ast::SortOrder::Asc);
+        let nulls_first = match key.nulls {
+            Some(ast::NullsOrder::First) => true,
+            Some(ast::NullsOrder::Last) => false,
+            None => asc,
+        };
+        Ok(SortExpr::new(b.expr, asc, nulls_first))
     }
 
     fn summarize(

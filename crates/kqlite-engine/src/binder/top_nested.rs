@@ -7,6 +7,7 @@
 //! yields one extra row per parent when this level or a deeper one says
 //! `with others = …`.
 
+use super::join::missing_value;
 use super::scalar::RowScope;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
@@ -33,14 +34,6 @@ struct Level {
     asc: bool,
     others: Option<Bound>,
     aggregation: ast::Expr,
-}
-
-/// A typed null; strings are empty instead, as Kusto strings are never null.
-fn missing(ty: KqlType) -> Expr {
-    match ty {
-        KqlType::String => lit(""),
-        _ => lit(ScalarValue::try_from(&ty.arrow()).expect("null of a primitive type")),
-    }
 }
 
 impl<'r> Binder<'r> {
@@ -268,8 +261,8 @@ impl<'r> Binder<'r> {
                     outputs.push(agg.expr.alias(&l.agg_name));
                 }
                 _ => {
-                    outputs.push(missing(l.key_ty).alias(&l.key_name));
-                    outputs.push(missing(l.agg_ty).alias(&l.agg_name));
+                    outputs.push(missing_value(l.key_ty).alias(&l.key_name));
+                    outputs.push(missing_value(l.agg_ty).alias(&l.agg_name));
                 }
             }
         }

@@ -125,23 +125,12 @@ pub fn parse_json(value: Bound) -> Bound {
 }
 
 fn parse_json_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_string_array(&array)?;
-    let mut out = BinaryBuilder::with_capacity(n, n * 16);
-    for i in 0..n {
-        if input.is_null(i) || input.value(i).is_empty() {
-            out.append_value(ENCODED_NULL);
-            continue;
-        }
-        let text = input.value(i);
-        match dynamic::parse_json(text) {
-            Some(bytes) => out.append_value(bytes),
-            // Kusto keeps text that is not JSON as a string value.
-            None => out.append_value(DynValue::String(text.to_string()).encode()),
-        }
-    }
-    maybe_scalar(args, Arc::new(out.finish()))
+    udf::text_to_dynamic(args, rows, |text| {
+        // Empty text is null; Kusto keeps other text that is not JSON as a
+        // string value.
+        (!text.is_empty())
+            .then(|| dynamic::parse_json(text).unwrap_or_else(|| DynValue::String(text.to_string()).encode()))
+    })
 }
 
 /// `d.key` / `d["key"]`.

@@ -2,17 +2,14 @@
 
 use super::{coerce, Registry};
 use crate::convert::Bound;
-use crate::dynamic::{DynValue, ENCODED_NULL};
+use crate::dynamic::DynValue;
 use crate::types::KqlType;
-use crate::udf::{self, maybe_scalar, rows_to_compute};
-use datafusion::arrow::array::{Array, BinaryBuilder};
+use crate::udf;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::as_string_array;
 use datafusion::common::Result;
 use datafusion::logical_expr::ColumnarValue;
 use quick_xml::events::Event;
 use quick_xml::Reader;
-use std::sync::Arc;
 
 /// Kusto turns longer inputs into null rather than parsing them.
 const MAX_INPUT: usize = 1_048_576;
@@ -29,17 +26,7 @@ pub fn register(r: &mut Registry) {
 
 /// Invalid XML yields dynamic null, never an error, so one bad row does not fail the query.
 fn parse_xml_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_string_array(&array)?;
-    let mut out = BinaryBuilder::with_capacity(n, n * 16);
-    for i in 0..n {
-        match (!input.is_null(i)).then(|| parse_xml(input.value(i))).flatten() {
-            Some(value) => out.append_value(value.encode()),
-            None => out.append_value(ENCODED_NULL),
-        }
-    }
-    maybe_scalar(args, Arc::new(out.finish()))
+    udf::text_to_dynamic(args, rows, |text| parse_xml(text).map(|value| value.encode()))
 }
 
 /// An element being read: its attributes (`@name`) and its content in document order,
