@@ -608,22 +608,12 @@ fn bin_at_real(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 // Kernels
 
 fn hour_of_day(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_int64_array(&array)?;
-    let out: Int32Array =
-        input.iter().map(|v| v.map(|t| (t.rem_euclid(NANOS_PER_DAY) / NANOS_PER_HOUR) as i32)).collect();
-    maybe_scalar(args, Arc::new(out))
+    map_rows::<Int32Type>(args, rows, |t, _| Some((t[0].rem_euclid(NANOS_PER_DAY) / NANOS_PER_HOUR) as i32))
 }
 
 /// Days since the previous Sunday, as a timespan (Kusto's `dayofweek`).
 fn day_of_week(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let array = args[0].to_array(n)?;
-    let input = as_int64_array(&array)?;
-    let out: Int64Array =
-        input.iter().map(|v| v.map(|t| days_since_sunday_epoch(t).rem_euclid(7) * NANOS_PER_DAY)).collect();
-    maybe_scalar(args, Arc::new(out))
+    map_rows::<Int64Type>(args, rows, |t, _| Some(days_since_sunday_epoch(t[0]).rem_euclid(7) * NANOS_PER_DAY))
 }
 
 /// Applies `f` to each row of Int64 arguments, optionally followed by one

@@ -54,6 +54,22 @@ fn has_repeated_names(event: &Event, text: &str) -> bool {
 /// An element tree a bag is built from: a record's BinXML
 /// [`Dom`](super::binxml::Dom), or the `evtx` crate's XML of it, parsed.
 /// Elements are indexes.
+/// The end of a linked list of element indexes (no child, no sibling).
+pub(super) const NONE: u32 = u32::MAX;
+
+/// The elements of a linked list: `first`, then each one's `next`, up to
+/// [`NONE`]. Both DOMs link an element's children this way.
+pub(super) fn siblings(first: u32, next: impl Fn(u32) -> u32) -> impl Iterator<Item = u32> {
+    let mut current = first;
+    std::iter::from_fn(move || {
+        let this = current;
+        (this != NONE).then(|| {
+            current = next(this);
+            this
+        })
+    })
+}
+
 pub(super) trait Tree {
     /// The element's name without its namespace prefix.
     fn local_name(&self, e: u32) -> &str;

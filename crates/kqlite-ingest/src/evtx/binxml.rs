@@ -17,6 +17,7 @@
 //!
 //! Format: MS-EVEN6 §2.2 (BinXML) and the `evtx` crate's reader.
 
+use super::bag::{siblings, NONE};
 use super::event::ReadItem;
 use super::keep::Keep;
 use super::plan::{DataPlan, Plan};
@@ -35,7 +36,6 @@ const RECORD_HEADER: usize = 24;
 const FIRST_RECORD: usize = 512;
 /// Nested fragments and templates deeper than this are not events.
 const MAX_DEPTH: usize = 16;
-const NONE: u32 = u32::MAX;
 
 // Value types (MS-EVEN6 §2.2.18).
 pub(super) const NULL: u8 = 0x00;
@@ -165,14 +165,7 @@ impl Dom {
     }
 
     pub fn children(&self, e: u32) -> impl Iterator<Item = u32> + '_ {
-        let mut next = self.elements[e as usize].first_child;
-        std::iter::from_fn(move || {
-            let current = next;
-            (current != NONE).then(|| {
-                next = self.elements[current as usize].next;
-                current
-            })
-        })
+        siblings(self.elements[e as usize].first_child, |c| self.elements[c as usize].next)
     }
 
     pub fn attributes(&self, e: u32) -> &[DomAttribute] {

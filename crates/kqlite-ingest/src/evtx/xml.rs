@@ -4,7 +4,7 @@
 //! parsed by `quick-xml` into a small element tree whose texts are spans
 //! of the XML wherever they need no unescaping.
 
-use super::bag::{self, Tree};
+use super::bag::{self, Tree, NONE};
 use super::error::RecordError;
 use super::event::{Event, Text};
 use super::render;
@@ -16,7 +16,6 @@ use std::borrow::Cow;
 
 /// Deeper nesting than this is reported as malformed rather than walked.
 const MAX_DEPTH: usize = 128;
-const NONE: u32 = u32::MAX;
 
 /// The fields of a record from its XML, which moves into the event (its
 /// text spans become the event's spans).
@@ -247,14 +246,7 @@ impl Tree for Document<'_> {
     }
 
     fn children(&self, e: u32) -> impl Iterator<Item = u32> + '_ {
-        let mut next = self.elements[e as usize].first_child;
-        std::iter::from_fn(move || {
-            let current = next;
-            (current != NONE).then(|| {
-                next = self.elements[current as usize].next_sibling;
-                current
-            })
-        })
+        bag::siblings(self.elements[e as usize].first_child, |c| self.elements[c as usize].next_sibling)
     }
 
     fn has_children(&self, e: u32) -> bool {
