@@ -73,23 +73,25 @@ def generate(directory: Path, security_events: int, device_events: int, seed: in
 # The rule in SQL. `has_any` follows Kusto's term rule: a boundary is needed
 # at each needle edge that is alphanumeric ("svc-" only at its start).
 PRIVILEGED = r"(^|[^a-z0-9])(administrator|admin|service|backup)($|[^a-z0-9])|(^|[^a-z0-9])svc-"
+
+
+def security_logons(logon_type_name: str, logon_type: int) -> str:
+    """The SELECT of one SecurityEvent logon type's successful remote logons (4624)."""
+    return f"""\
+  SELECT TimeGenerated, Computer, TargetUserName, TargetDomainName, IpAddress AS SourceHost,
+         '{logon_type_name}' AS LogonTypeName,
+         hour(TimeGenerated) BETWEEN 0 AND 5 AS IsAfterHours,
+         regexp_matches(lower(TargetUserName), '{PRIVILEGED}') AS IsPrivilegedAccount
+  FROM read_parquet('{{dir}}/SecurityEvent.parquet')
+  WHERE TimeGenerated > TIMESTAMPTZ '{{now}}' - INTERVAL 24 HOUR AND EventID = 4624 AND LogonType = {logon_type}
+    AND IpAddress <> '' AND IpAddress NOT IN ('127.0.0.1', '::1', '-')"""
+
+
 SQL = f"""
 WITH rdp AS (
-  SELECT TimeGenerated, Computer, TargetUserName, TargetDomainName, IpAddress AS SourceHost,
-         'RemoteInteractive' AS LogonTypeName,
-         hour(TimeGenerated) BETWEEN 0 AND 5 AS IsAfterHours,
-         regexp_matches(lower(TargetUserName), '{PRIVILEGED}') AS IsPrivilegedAccount
-  FROM read_parquet('{{dir}}/SecurityEvent.parquet')
-  WHERE TimeGenerated > TIMESTAMPTZ '{{now}}' - INTERVAL 24 HOUR AND EventID = 4624 AND LogonType = 10
-    AND IpAddress <> '' AND IpAddress NOT IN ('127.0.0.1', '::1', '-')
+{security_logons('RemoteInteractive', 10)}
 ), net AS (
-  SELECT TimeGenerated, Computer, TargetUserName, TargetDomainName, IpAddress AS SourceHost,
-         'Network' AS LogonTypeName,
-         hour(TimeGenerated) BETWEEN 0 AND 5 AS IsAfterHours,
-         regexp_matches(lower(TargetUserName), '{PRIVILEGED}') AS IsPrivilegedAccount
-  FROM read_parquet('{{dir}}/SecurityEvent.parquet')
-  WHERE TimeGenerated > TIMESTAMPTZ '{{now}}' - INTERVAL 24 HOUR AND EventID = 4624 AND LogonType = 3
-    AND IpAddress <> '' AND IpAddress NOT IN ('127.0.0.1', '::1', '-')
+{security_logons('Network', 3)}
     AND NOT TargetUserName LIKE '%$'
     AND lower(TargetUserName) NOT IN ('anonymous logon', 'local service', 'network service')
 ), mde AS (

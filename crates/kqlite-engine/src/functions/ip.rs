@@ -94,12 +94,18 @@ fn call(name: &str, args: Vec<Bound>, kinds: &[Arg], ty: DataType, kernel: udf::
     })
 }
 
-/// An IPv4 network: the address with the prefix applied, and the prefix.
+/// A network: the address with the prefix applied, and the prefix.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct V4 {
-    addr: u32,
+struct Net<A> {
+    addr: A,
     prefix: u32,
 }
+
+/// An IPv4 network.
+type V4 = Net<u32>;
+
+/// An address or network in IPv6 space.
+type V6 = Net<u128>;
 
 fn mask4(prefix: u32) -> u32 {
     u32::MAX.checked_shl(32 - prefix.min(32)).unwrap_or(0)
@@ -149,13 +155,6 @@ fn parse_v4(text: &str) -> Option<V4> {
     };
     let addr = parse_quad(ip)?;
     Some(V4 { addr: addr & mask4(prefix), prefix })
-}
-
-/// An address or network in IPv6 space.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct V6 {
-    addr: u128,
-    prefix: u32,
 }
 
 fn mask6(prefix: u32) -> u128 {
