@@ -137,10 +137,11 @@ pub(crate) fn evtx_options(threads: usize, files: usize) -> EvtxOptions {
     EvtxOptions { parse_threads: if threads > 1 && files > 1 { 1 } else { 0 }, ..EvtxOptions::default() }
 }
 
-/// Runs `work(0..count)` on `threads` threads, results in index order.
-/// Indexes are taken in order as threads free up, so files start in path
-/// order. One thread runs on the caller's, where rayon work inside `work`
-/// (a lone EVTX file's chunks) gets the global pool.
+/// Runs `work(0..count)` on a rayon pool of `threads` threads, results in
+/// index order. Indexes are taken in order as threads free up
+/// (`par_bridge`), so files start in path order. A lone input runs on the
+/// caller's thread, where its own rayon work (an EVTX file's chunks) gets
+/// the global pool.
 pub(crate) fn run_parallel<T: Send>(count: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
     use rayon::iter::{ParallelBridge, ParallelIterator};
     let pool =
