@@ -185,10 +185,17 @@ fn large_inputs_are_staged_in_a_temporary_store_with_the_same_answers() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let staging = std::env::temp_dir().join(format!("kqlite-staging-{}-0", child.id()));
+    // Named `kqlite-staging-<pid>-<random>` by the child.
+    let prefix = format!("kqlite-staging-{}-", child.id());
     let out = child.wait_with_output().unwrap();
     assert_eq!(scalar(&out), "6");
-    assert!(!staging.exists(), "{} was left behind", staging.display());
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .collect();
+    assert!(left.is_empty(), "staging stores left behind: {left:?}");
     let hunt = run(kqlite().env("KQLITE_STAGING_BYTES", "0").args(["hunt", "--format", "json"]).arg(&root));
     assert!(matches!(hunt.status.code(), Some(0 | 1)), "{}", text(&hunt.stderr));
 }
