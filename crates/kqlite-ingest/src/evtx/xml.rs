@@ -150,8 +150,9 @@ impl<'a> Document<'a> {
                 }
                 XmlEvent::Text(t) => {
                     if let Some(&i) = open.last() {
-                        let run = t.unescape().map_err(|e| malformed(&reader, e))?;
-                        doc.push_text(i, run);
+                        let raw = std::str::from_utf8(&t)
+                            .map_err(|e| malformed(&reader, quick_xml::encoding::EncodingError::from(e).into()))?;
+                        doc.push_text(i, unescape(&raw));
                     }
                 }
                 XmlEvent::CData(t) => {
@@ -179,7 +180,8 @@ impl<'a> Document<'a> {
         for attribute in e.attributes() {
             let attribute = attribute?;
             let name = std::str::from_utf8(attribute.key.as_ref()).map_err(quick_xml::encoding::EncodingError::from)?;
-            let value = attribute.unescape_value()?;
+            let raw = std::str::from_utf8(&attribute.value).map_err(quick_xml::encoding::EncodingError::from)?;
+            let value = unescape(raw);
             self.attributes.push((self.text_of(Cow::Borrowed(name)), self.text_of(value)));
         }
         let name = std::str::from_utf8(e.name().into_inner()).map_err(quick_xml::encoding::EncodingError::from)?;
@@ -258,6 +260,55 @@ impl Tree for Document<'_> {
     }
 }
 
+/// Text with its character and entity references replaced. quick-xml
+/// refuses a reference it does not know (`&bogus;`) and a lone `&`; the
+/// evtx crate writes BinXML entity references as they were (`&name;`), so
+/// such text is read leniently: known references replaced, others kept as
+/// written.
+fn unescape(raw: &str) -> Cow<'_, str> {
+    match quick_xml::escape::unescape(raw) {
+        Ok(text) => text,
+        Err(_) => Cow::Owned(unescape_known(raw)),
+    }
+}
+
+/// Replaces the references that name a character or a predefined entity
+/// and keeps every other `&` as written.
+fn unescape_known(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let resolved = rest.find(';').and_then(|end| {
+            let name = &rest[1..end];
+            let c = match name.strip_prefix('#') {
+                Some(code) => {
+                    let number = match code.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => code.parse::<u32>().ok()?,
+                    };
+                    char::from_u32(number)?.to_string()
+                }
+                None => quick_xml::escape::resolve_predefined_entity(name)?.to_string(),
+            };
+            Some((c, end + 1))
+        });
+        match resolved {
+            Some((c, len)) => {
+                out.push_str(&c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +335,15 @@ mod tests {
         let (start, end) = doc.elements[time as usize].outer;
         assert_eq!(&xml[start..end], "<TimeCreated SystemTime=\"2019-01-01T00:00:00.1234567Z\"/>");
         assert!(!doc.has_children(time) && doc.has_children(system));
+    }
+
+    #[test]
+    fn unknown_references_and_lone_ampersands_are_kept_as_written() {
+        let xml = "<Event><Data Name=\"a&amp;b &bogus;\">x &bogus; &amp; y & z &#65;</Data></Event>";
+        let doc = Document::parse(xml).unwrap();
+        let data = doc.child(0, "Data").unwrap();
+        assert_eq!(doc.text(data), "x &bogus; & y & z A");
+        assert_eq!(doc.attribute(data, "Name").map(|v| v.in_buffer(xml)), Some("a&b &bogus;"));
     }
 
     #[test]
