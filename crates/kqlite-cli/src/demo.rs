@@ -171,7 +171,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let summary = kqlite_demo::generate(&dir, &options)?;
     let tuning = (!args.no_tuning).then(|| dir.join(&summary.tuning_file));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
-    let hunt = runtime.block_on(kqlite_demo::hunt(&dir, tuning.as_deref()))?;
+    let hunt = runtime.block_on(kqlite_demo::hunt_reading(
+        &dir,
+        tuning.as_deref(),
+        true,
+        crate::ingest::options_from_env(),
+    ))?;
 
     let table = args.format == OutputFormat::Table;
     let stdout = std::io::stdout();

@@ -27,7 +27,7 @@ pub struct TestArgs {
 pub fn run(args: TestArgs) -> Result<ExitCode> {
     let (rules, functions) = kqlite_detect::pack::load(args.rules_dir.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
-    let reports = runtime.block_on(run_all(&args.dir, &rules, &functions))?;
+    let reports = runtime.block_on(run_all(&args.dir, &rules, &functions, &crate::ingest::options_from_env()))?;
     let (mut passed, mut failed, mut errors) = (0, 0, 0);
     for report in &reports {
         match &report.result {

@@ -3,8 +3,9 @@
 
 use anyhow::Result;
 use clap::Args;
-use kqlite_ingest::pipeline::{survey_paths, FileSummary, IngestOptions};
+use kqlite_ingest::pipeline::survey_paths;
 use kqlite_ingest::store::ingest_to_store;
+use kqlite_ingest::{FileSummary, IngestOptions};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -1,13 +1,14 @@
 //! The hunt over a generated environment: the built-in pack, tuned by the
 //! generated tuning file, at the newest event time.
 
-use kqlite_detect::evidence::EvidenceReport;
+use kqlite_detect::evidence::{load_evidence_using, EvidenceReport, Staging};
 use kqlite_detect::finding::{Finding, Severity};
 use kqlite_detect::hunt::RuleOutcome;
 use kqlite_detect::rule::RuleSet;
 use kqlite_detect::tuning::Tuning;
 use kqlite_detect::DetectError;
 use kqlite_engine::{Clock, Session};
+use kqlite_ingest::IngestOptions;
 use std::path::Path;
 
 /// The rules the demo hunts with: the built-in pack (T1021 and its RDP,
@@ -29,12 +30,18 @@ pub struct DemoHunt {
 /// Hunts the logs generated in `dir` (its `logs/` directory) with
 /// [`rule_pack`], tuned by `tuning` when given, at the newest event time.
 pub async fn hunt(dir: &Path, tuning: Option<&Path>) -> Result<DemoHunt, DetectError> {
-    hunt_reading(dir, tuning, true).await
+    hunt_reading(dir, tuning, true, IngestOptions::default()).await
 }
 
-/// [`hunt`]; `only_rules`: keep only the EVTX records and columns the rules
-/// read (as `kqlite hunt` does), else everything.
-pub async fn hunt_reading(dir: &Path, tuning: Option<&Path>, only_rules: bool) -> Result<DemoHunt, DetectError> {
+/// [`hunt`], reading with `options`' settings; `only_rules`: keep only the
+/// EVTX records and columns the rules read (as `kqlite hunt` does), else
+/// everything.
+pub async fn hunt_reading(
+    dir: &Path,
+    tuning: Option<&Path>,
+    only_rules: bool,
+    options: IngestOptions,
+) -> Result<DemoHunt, DetectError> {
     let (rules, functions) = rule_pack()?;
     let tuning = match tuning {
         Some(path) => Tuning::load(path, &rules)?,
@@ -43,15 +50,11 @@ pub async fn hunt_reading(dir: &Path, tuning: Option<&Path>, only_rules: bool) -
     let mut session = Session::new();
     let paths = [dir.join("logs")];
     let needs = match only_rules {
-        true => kqlite_detect::hunt::rules_needs(&rules, &tuning, &functions).await,
+        true => kqlite_detect::hunt::rules_needs(&rules, &tuning, &functions).await.map(std::sync::Arc::new),
         false => None,
     };
-    let evidence = match needs {
-        Some(needs) => {
-            kqlite_detect::evidence::load_evidence_for(&mut session, &paths, std::sync::Arc::new(needs)).await?
-        }
-        None => kqlite_detect::evidence::load_evidence(&mut session, &paths).await?,
-    };
+    let options = IngestOptions { needs, ..options };
+    let evidence = load_evidence_using(&mut session, &paths, Staging::Auto, options).await?;
     let now = kqlite_detect::hunt::latest_event_time(&session, &evidence).await?;
     session.set_clock(Clock::Fixed(now));
     kqlite_detect::hunt::prepare_session(&mut session, &tuning, &functions)?;
@@ -76,8 +79,8 @@ mod tests {
     async fn reading_only_what_the_rules_read_gives_the_same_findings() {
         let dir = tempfile::tempdir().unwrap();
         generate(dir.path(), &DemoOptions { hosts: 60, days: 2, ..DemoOptions::default() }).unwrap();
-        let pruned = hunt_reading(dir.path(), None, true).await.unwrap();
-        let full = hunt_reading(dir.path(), None, false).await.unwrap();
+        let pruned = hunt_reading(dir.path(), None, true, IngestOptions::default()).await.unwrap();
+        let full = hunt_reading(dir.path(), None, false, IngestOptions::default()).await.unwrap();
         // Other EventIDs (4625, 4672, 4688, …) were left out, and only those.
         assert!(pruned.evidence.unread > 0, "the demo has records no rule reads");
         assert_eq!(full.evidence.unread, 0);

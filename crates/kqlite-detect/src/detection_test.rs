@@ -2,12 +2,13 @@
 //! (format in `rules/README.md`, "Detection tests").
 
 use crate::error::{chain_text, DetectError};
-use crate::evidence;
+use crate::evidence::{self, Staging};
 use crate::finding::{Finding, Severity};
 use crate::hunt::{self, RuleStatus};
 use crate::rule::RuleSet;
 use crate::tuning::Tuning;
 use kqlite_engine::{Clock, Session};
+use kqlite_ingest::IngestOptions;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -71,11 +72,16 @@ pub fn find_cases(root: &Path) -> Result<Vec<PathBuf>, DetectError> {
     // Links are followed, as `kqlite test` always has: a case may be a link
     // to a shared directory.
     for entry in walkdir::WalkDir::new(root).follow_links(true) {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_path_buf();
-            let source = e.into_io_error().unwrap_or_else(|| std::io::Error::other("a directory links to itself"));
-            DetectError::Io { path, source }
-        })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // A link to nothing is passed over, as it always was.
+            Err(e) if e.io_error().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) => continue,
+            Err(e) => {
+                let path = e.path().unwrap_or(root).to_path_buf();
+                let source = e.into_io_error().unwrap_or_else(|| std::io::Error::other("a directory links to itself"));
+                return Err(DetectError::Io { path, source });
+            }
+        };
         if entry.file_type().is_dir() && entry.path().join("expected.yaml").is_file() {
             out.push(entry.into_path());
         }
@@ -180,8 +186,15 @@ fn compare(expected: &[ExpectedFinding], actual: &[Finding]) -> Vec<String> {
     problems
 }
 
-/// Runs one case directory against `rules`.
-pub async fn run_case(dir: &Path, root: &Path, rules: &RuleSet, functions: &[(String, String)]) -> CaseReport {
+/// Runs one case directory against `rules`, reading its inputs with
+/// `options`' settings.
+pub async fn run_case(
+    dir: &Path,
+    root: &Path,
+    rules: &RuleSet,
+    functions: &[(String, String)],
+    options: &IngestOptions,
+) -> CaseReport {
     let name = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
     let name = if name.is_empty() { dir.display().to_string() } else { name };
     let mut report = CaseReport { name, rule: String::new(), description: String::new(), result: CaseResult::Passed };
@@ -201,7 +214,7 @@ pub async fn run_case(dir: &Path, root: &Path, rules: &RuleSet, functions: &[(St
         dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     });
     report.rule = rule_key.clone();
-    match run_case_inner(dir, &expected, &rule_key, rules, functions).await {
+    match run_case_inner(dir, &expected, &rule_key, rules, functions, options).await {
         Ok(problems) if problems.is_empty() => {}
         Ok(problems) => report.result = CaseResult::Failed(problems),
         Err(e) => report.result = CaseResult::Error(chain_text(&e)),
@@ -215,6 +228,7 @@ async fn run_case_inner(
     rule_key: &str,
     rules: &RuleSet,
     functions: &[(String, String)],
+    options: &IngestOptions,
 ) -> Result<Vec<String>, DetectError> {
     let rule = rules.find(rule_key)?;
     let tuning = match &expected.tuning {
@@ -234,7 +248,7 @@ async fn run_case_inner(
         return Err(DetectError::CaseWithoutInputs);
     }
     let mut session = Session::with_partitions(1);
-    let loaded = evidence::load_evidence(&mut session, &inputs).await?;
+    let loaded = evidence::load_evidence_using(&mut session, &inputs, Staging::Auto, options.clone()).await?;
     if let Some((path, why)) = loaded.skipped.first() {
         return Err(DetectError::CaseInputNotRead { path: path.clone(), reason: why.clone() });
     }
@@ -262,11 +276,12 @@ async fn run_case_inner(
     Ok(compare(&expected.findings, &outcome.findings))
 }
 
-/// Runs every case under `root`.
+/// Runs every case under `root`, reading inputs with `options`' settings.
 pub async fn run_all(
     root: &Path,
     rules: &RuleSet,
     functions: &[(String, String)],
+    options: &IngestOptions,
 ) -> Result<Vec<CaseReport>, DetectError> {
     let cases = find_cases(root)?;
     if cases.is_empty() {
@@ -274,7 +289,7 @@ pub async fn run_all(
     }
     let mut reports = Vec::new();
     for case in cases {
-        reports.push(run_case(&case, root, rules, functions).await);
+        reports.push(run_case(&case, root, rules, functions, options).await);
     }
     Ok(reports)
 }

@@ -1,13 +1,13 @@
 //! Loading evidence (files and directories of logs) into a session's tables.
 //!
-//! One function, [`load_evidence`], over the ingest pipeline
-//! (`kqlite_ingest::pipeline`): EVTX to `SecurityEvent` and `WindowsEvent`,
+//! [`load_evidence_using`] (with [`load_evidence`] and friends for the usual
+//! settings) over the ingest pipeline (`kqlite_ingest::pipeline`): EVTX to `SecurityEvent` and `WindowsEvent`,
 //! syslog text to `Syslog`, CSV/JSON/Parquet (plain, .gz or .zip) to the
 //! Sentinel table their content matches, in parallel across files.
 
 use crate::error::DetectError;
 use kqlite_engine::{ScanNeeds, Session};
-use kqlite_ingest::pipeline::{ingest_paths, register_store, register_tables, IngestOptions};
+use kqlite_ingest::{ingest_paths, register_store, register_tables, IngestOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use std::sync::Arc;
 /// Where evidence is held while rules run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Staging {
-    /// In memory when small, in a temporary store past
-    /// [`kqlite_ingest::staging::STAGING_THRESHOLD_BYTES`].
+    /// In memory when small, in a temporary store when larger
+    /// ([`kqlite_ingest::staging::should_stage`] decides, from the options).
     Auto,
     /// Always through a temporary store.
     Store,
@@ -200,7 +200,7 @@ pub async fn load_store(session: &mut Session, dir: &std::path::Path) -> Result<
         return Err(DetectError::NoStore { path: dir.to_path_buf() });
     }
     let before = session.table_names();
-    kqlite_ingest::pipeline::register_store(session, dir).await.map_err(DetectError::Ingest)?;
+    kqlite_ingest::register_store(session, dir).await.map_err(DetectError::Ingest)?;
     let mut report = EvidenceReport::default();
     for name in session.table_names() {
         if !before.contains(&name) {

@@ -19,11 +19,8 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
-// Where these were defined before, for callers that name them here.
-pub use crate::inputs::FileSummary;
-pub use crate::options::IngestOptions;
-pub use crate::register::register_tables;
-pub use crate::store::register_store;
+use crate::inputs::FileSummary;
+use crate::options::IngestOptions;
 
 /// Everything an in-memory run read.
 #[derive(Default)]

@@ -143,7 +143,7 @@ impl<R: Read> Read for GzipErrors<R> {
 }
 
 /// A decompression error that says it is one.
-pub fn gzip_error(e: std::io::Error) -> std::io::Error {
+fn gzip_error(e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("cannot decompress gzip: {e}"))
 }
 

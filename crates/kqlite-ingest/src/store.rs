@@ -148,6 +148,10 @@ struct StoredFile {
     rejected: usize,
     /// Relative to the store, `/`-separated.
     parts: Vec<String>,
+    /// Keys this version does not know, kept when the manifest is written
+    /// back.
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The manifest's content.
@@ -346,6 +350,7 @@ fn store_file(
         loaded,
         rejected: read.rejected.len(),
         parts: written,
+        other: serde_json::Map::new(),
     };
     let mut manifest = state.lock().unwrap_or_else(|e| e.into_inner());
     manifest.hashes.insert(hash.to_string());

@@ -44,7 +44,7 @@ pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>, ma
 /// The Levenshtein distance between `a` and `b`, in characters: the fewest
 /// single-character insertions, deletions and substitutions that turn one
 /// into the other. Case-sensitive; callers fold case first when they want.
-pub fn edit_distance(a: &str, b: &str) -> usize {
+fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

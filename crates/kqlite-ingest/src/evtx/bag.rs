@@ -51,9 +51,6 @@ fn has_repeated_names(event: &Event, text: &str) -> bool {
     prints.iter().enumerate().any(|(i, p)| prints[..i].iter().enumerate().any(|(j, q)| p == q && names[i] == names[j]))
 }
 
-/// An element tree a bag is built from: a record's BinXML
-/// [`Dom`](super::binxml::Dom), or the `evtx` crate's XML of it, parsed.
-/// Elements are indexes.
 /// The end of a linked list of element indexes (no child, no sibling).
 pub(super) const NONE: u32 = u32::MAX;
 
@@ -70,6 +67,9 @@ pub(super) fn siblings(first: u32, next: impl Fn(u32) -> u32) -> impl Iterator<I
     })
 }
 
+/// An element tree a bag is built from: a record's BinXML
+/// [`Dom`](super::binxml::Dom), or the `evtx` crate's XML of it, parsed.
+/// Elements are indexes.
 pub(super) trait Tree {
     /// The element's name without its namespace prefix.
     fn local_name(&self, e: u32) -> &str;

@@ -302,7 +302,12 @@ impl Coalescer {
 pub fn find_evtx_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
-        let entry = entry?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // A link to nothing is passed over, as it always was.
+            Err(e) if e.io_error().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) => continue,
+            Err(e) => return Err(e.into()),
+        };
         let path = entry.path();
         if entry.file_type().is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("evtx")) {
             out.push(entry.into_path());

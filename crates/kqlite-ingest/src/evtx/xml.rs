@@ -152,7 +152,7 @@ impl<'a> Document<'a> {
                     if let Some(&i) = open.last() {
                         let raw = std::str::from_utf8(&t)
                             .map_err(|e| malformed(&reader, quick_xml::encoding::EncodingError::from(e).into()))?;
-                        doc.push_text(i, unescape(&raw));
+                        doc.push_text(i, unescape(raw));
                     }
                 }
                 XmlEvent::CData(t) => {
