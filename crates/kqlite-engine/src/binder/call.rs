@@ -2,8 +2,8 @@
 //! forms the binder implements itself (`iff`, `case`, windows, …) and calls
 //! of user-defined functions.
 
-use super::operators::{boolean, join_types, unify};
 use super::scalar::{err, scalar_subquery, RowScope};
+use super::scalar_operators::{boolean, join_types, unify};
 use super::{col_ref, BindError, BindResult, Binder, Binding};
 use crate::convert::{evaluate_constant, implicit, Bound};
 use crate::functions::row_window::RowWindow;

@@ -1,7 +1,7 @@
 //! `join`, `lookup` and `union`.
 
-use super::operators::comparison;
 use super::scalar::{JoinSides, RowScope};
+use super::scalar_operators::comparison;
 use super::tabular::param_name;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};

@@ -16,10 +16,10 @@ mod make_series;
 mod multi_output;
 mod mv_apply;
 mod naming;
-mod operators;
 mod parse;
 mod parse_kv;
 mod scalar;
+mod scalar_operators;
 mod tabular;
 mod top_nested;
 
@@ -29,6 +29,7 @@ use crate::types::{ColumnDef, KqlType};
 use datafusion::common::Column;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use kqlite_syntax::ast::{self, FunctionDef, Query, Statement};
+use kqlite_syntax::operators::OperatorKeyword;
 use kqlite_syntax::Span;
 use std::collections::HashMap;
 use std::fmt;
@@ -45,47 +46,48 @@ impl<T> AtSpan<T> for datafusion::common::Result<T> {
     }
 }
 
-/// Tabular operators the binder lowers (others are reported as unsupported).
+/// Tabular operators the binder lowers (others are reported as unsupported),
+/// in the order `kqlite functions --operators` lists them.
 pub const SUPPORTED_OPERATORS: &[&str] = &[
-    "where",
-    "filter",
-    "extend",
-    "project",
-    "project-away",
-    "project-keep",
-    "project-rename",
-    "project-reorder",
-    "summarize",
-    "sort",
-    "order",
-    "top",
-    "take",
-    "limit",
-    "sample",
-    "count",
-    "distinct",
-    "serialize",
-    "as",
-    "render",
-    "getschema",
-    "join",
-    "lookup",
-    "union",
-    "mv-expand",
-    "mvexpand",
-    "parse",
-    "parse-where",
-    "invoke",
-    "print",
-    "range",
-    "datatable",
-    "externaldata",
-    "parse-kv",
-    "mv-apply",
-    "top-nested",
-    "make-series",
-    "evaluate",
-    "find",
+    OperatorKeyword::Where.as_str(),
+    OperatorKeyword::Filter.as_str(),
+    OperatorKeyword::Extend.as_str(),
+    OperatorKeyword::Project.as_str(),
+    OperatorKeyword::ProjectAway.as_str(),
+    OperatorKeyword::ProjectKeep.as_str(),
+    OperatorKeyword::ProjectRename.as_str(),
+    OperatorKeyword::ProjectReorder.as_str(),
+    OperatorKeyword::Summarize.as_str(),
+    OperatorKeyword::Sort.as_str(),
+    OperatorKeyword::Order.as_str(),
+    OperatorKeyword::Top.as_str(),
+    OperatorKeyword::Take.as_str(),
+    OperatorKeyword::Limit.as_str(),
+    OperatorKeyword::Sample.as_str(),
+    OperatorKeyword::Count.as_str(),
+    OperatorKeyword::Distinct.as_str(),
+    OperatorKeyword::Serialize.as_str(),
+    OperatorKeyword::As.as_str(),
+    OperatorKeyword::Render.as_str(),
+    OperatorKeyword::GetSchema.as_str(),
+    OperatorKeyword::Join.as_str(),
+    OperatorKeyword::Lookup.as_str(),
+    OperatorKeyword::Union.as_str(),
+    OperatorKeyword::MvExpand.as_str(),
+    OperatorKeyword::MvExpandLegacy.as_str(),
+    OperatorKeyword::Parse.as_str(),
+    OperatorKeyword::ParseWhere.as_str(),
+    OperatorKeyword::Invoke.as_str(),
+    OperatorKeyword::Print.as_str(),
+    OperatorKeyword::Range.as_str(),
+    OperatorKeyword::Datatable.as_str(),
+    OperatorKeyword::ExternalData.as_str(),
+    OperatorKeyword::ParseKv.as_str(),
+    OperatorKeyword::MvApply.as_str(),
+    OperatorKeyword::TopNested.as_str(),
+    OperatorKeyword::MakeSeries.as_str(),
+    OperatorKeyword::Evaluate.as_str(),
+    OperatorKeyword::Find.as_str(),
 ];
 
 /// A tabular value: a plan and the KQL type of each of its columns, in order.

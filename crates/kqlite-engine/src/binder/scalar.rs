@@ -1,9 +1,9 @@
 //! Binding scalar expressions: names, members, `in` lists and subqueries.
-//! Literals ([`super::literal`]), operators ([`super::operators`]) and calls
+//! Literals ([`super::literal`]), operators ([`super::scalar_operators`]) and calls
 //! ([`super::call`]) are bound in their own modules.
 
 use super::literal::{dynamic_element_literal, literal};
-use super::operators::{arithmetic, boolean, coerce_pair, comparison, dynamic_operand};
+use super::scalar_operators::{arithmetic, boolean, coerce_pair, comparison, dynamic_operand};
 use super::AtSpan;
 use super::{col_ref, BindError, BindResult, Binder, Binding, Either, Relation};
 use crate::convert::{evaluate_constant, implicit, Bound};
