@@ -449,3 +449,18 @@ async fn int_arithmetic_is_long() {
     )
     .await;
 }
+
+/// coalesce() "evaluates a list of expressions and returns the first non-null
+/// (or non-empty for string) expression" (KQL reference, coalesce-function):
+/// `coalesce(tolong("not a number"), tolong("42"), 33)` is 42 and empty
+/// strings are skipped.
+#[tokio::test]
+async fn coalesce_skips_empty_strings() {
+    check(r#"print a = coalesce("", "", "found"), b = coalesce("x", "y")"#, &["a,b", "found,x"]).await;
+    check(
+        r#"datatable (A: string, B: string)["", "b", "a", "c", "", ""] | project r = strcat("[", coalesce(A, B), "]")"#,
+        &["r", "[b]", "[a]", "[]"],
+    )
+    .await;
+    check(r#"print a = coalesce(tolong("not a number"), tolong("42"), 33)"#, &["a", "42"]).await;
+}
