@@ -3,7 +3,7 @@
 //! where a scalar is expected) and the text forms `tostring()` produces.
 
 use crate::dynamic::{DynKind, DynRef, DynValue};
-use crate::time::{format_datetime, format_timespan};
+use crate::time::{format_datetime_text, format_timespan};
 use crate::types::KqlType;
 use crate::udf::{self, maybe_scalar, rows_to_compute};
 use datafusion::arrow::array::*;
@@ -170,7 +170,7 @@ to_string_kernel!(bool_to_string, as_boolean_array, |v| if v { "true" } else { "
 to_string_kernel!(int_to_string, as_int32_array, |v| v.to_string());
 to_string_kernel!(long_to_string, as_int64_array, |v| v.to_string());
 to_string_kernel!(real_to_string, as_float64_array, |v| format_real(v));
-to_string_kernel!(datetime_to_string, as_int64_array, |v| format_datetime(v));
+to_string_kernel!(datetime_to_string, as_int64_array, |v| format_datetime_text(v));
 to_string_kernel!(timespan_to_string, as_int64_array, |v| format_timespan(v));
 to_string_kernel!(dynamic_to_string, as_binary_array, |v| DynRef::new(v).to_kql_string());
 

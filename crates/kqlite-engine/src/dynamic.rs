@@ -423,7 +423,7 @@ impl<'a> DynRef<'a> {
             DynKind::Real => write_real_json(out, self.as_real().unwrap_or(f64::NAN)),
             DynKind::String | DynKind::Guid => write_json_string(out, self.as_str().unwrap_or("")),
             DynKind::Datetime => {
-                write_json_string(out, &crate::time::format_datetime(self.as_long().unwrap_or(0)));
+                write_json_string(out, &crate::time::format_datetime_text(self.as_long().unwrap_or(0)));
             }
             DynKind::Timespan => {
                 write_json_string(out, &crate::time::format_timespan(self.as_long().unwrap_or(0)));
@@ -461,7 +461,7 @@ impl<'a> DynRef<'a> {
             DynKind::Bool => Value::Bool(self.as_bool() == Some(true)),
             DynKind::Long => Value::from(self.as_long().unwrap_or(0)),
             DynKind::String | DynKind::Guid => Value::from(self.as_str().unwrap_or("")),
-            DynKind::Datetime => Value::String(crate::time::format_datetime(self.as_long().unwrap_or(0))),
+            DynKind::Datetime => Value::String(crate::time::format_datetime_text(self.as_long().unwrap_or(0))),
             DynKind::Timespan => Value::String(crate::time::format_timespan(self.as_long().unwrap_or(0))),
             DynKind::Array => Value::Array(self.array_items().map(|item| item.to_json_value()).collect()),
             DynKind::Object => {
@@ -485,7 +485,7 @@ impl<'a> DynRef<'a> {
         match self.kind() {
             DynKind::Null => String::new(),
             DynKind::String | DynKind::Guid => self.as_str().unwrap_or("").to_string(),
-            DynKind::Datetime => crate::time::format_datetime(self.as_long().unwrap_or(0)),
+            DynKind::Datetime => crate::time::format_datetime_text(self.as_long().unwrap_or(0)),
             DynKind::Timespan => crate::time::format_timespan(self.as_long().unwrap_or(0)),
             _ => self.to_json(),
         }

@@ -129,6 +129,20 @@ pub fn format_datetime(nanos: i64) -> String {
 /// [`format_datetime`], appended to `out` (digits written by hand: output
 /// of many rows formats a datetime per cell).
 pub fn write_datetime(out: &mut String, nanos: i64) {
+    write_datetime_with(out, nanos, false);
+}
+
+/// A datetime as Kusto converts it to text (`tostring`, `strcat`, values in
+/// `dynamic`): always seven fraction digits (100 ns ticks), e.g.
+/// `2024-01-01T00:00:00.0000000Z`; the KQL reference shows
+/// `range(datetime(2007-01-01), …)` as `["2007-01-01T00:00:00.0000000Z", …]`.
+pub fn format_datetime_text(nanos: i64) -> String {
+    let mut out = String::with_capacity(28);
+    write_datetime_with(&mut out, nanos, true);
+    out
+}
+
+fn write_datetime_with(out: &mut String, nanos: i64, ticks: bool) {
     let secs = nanos.div_euclid(NANOS_PER_SECOND);
     let frac = nanos.rem_euclid(NANOS_PER_SECOND);
     let Some(dt) = DateTime::from_timestamp(secs, 0) else { return };
@@ -157,7 +171,16 @@ pub fn write_datetime(out: &mut String, nanos: i64) {
         out.push(':');
         digits(out, dt.second(), 2);
     }
-    if frac != 0 {
+    if ticks {
+        let mut buffer = [b'0'; 7];
+        let mut v = frac / NANOS_PER_TICK;
+        for slot in buffer.iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.push('.');
+        out.push_str(std::str::from_utf8(&buffer).unwrap_or_default());
+    } else if frac != 0 {
         let mut buffer = [b'0'; 9];
         let mut v = frac;
         for slot in buffer.iter_mut().rev() {

@@ -345,3 +345,26 @@ async fn bin_at() {
     assert_error("print bin_at(now(), 1h, 1h)").await;
     assert_error("print bin_at(now(), 1d)").await;
 }
+
+/// Kusto converts a datetime to text with seven fraction digits (100 ns
+/// ticks), always: `tostring(datetime(2024-01-01))` is
+/// `2024-01-01T00:00:00.0000000Z`, and so are datetimes inside dynamic
+/// values (the KQL reference's range-function example prints
+/// `range(datetime(2007-01-01), …)` as `["2007-01-01T00:00:00.0000000Z", …]`).
+/// Result columns of type datetime print as the reference's result tables
+/// show them (`2017-05-14T12:00:00Z`).
+#[tokio::test]
+async fn datetime_to_text_has_seven_fraction_digits() {
+    assert_eq!(
+        row("a = tostring(datetime(2024-01-01)), b = strcat('at ', datetime(2009-06-15 13:45:30.0001150)), c = tostring(datetime(2024-01-01 00:00:00.123456789))").await,
+        "2024-01-01T00:00:00.0000000Z,at 2009-06-15T13:45:30.0001150Z,2024-01-01T00:00:00.1234567Z"
+    );
+    assert_eq!(
+        row("r = range(datetime(2007-01-01), datetime(2007-01-02), 1d), d = datetime(2024-01-01)").await,
+        r#""[""2007-01-01T00:00:00.0000000Z"",""2007-01-02T00:00:00.0000000Z""]",2024-01-01T00:00:00Z"#
+    );
+    assert_eq!(
+        row("t = todatetime(tostring(datetime(2024-01-01 10:20:30.5))) == datetime(2024-01-01 10:20:30.5)").await,
+        "true"
+    );
+}

@@ -431,3 +431,36 @@ async fn ipv6() {
     )
     .await;
 }
+
+/// Kusto computes arithmetic on two ints in long: Microsoft's binder
+/// (Kusto.Language) types `toint(2) * toint(3)`, `/`, `+`, `-` and `%` of
+/// ints as `long`, so the sum of two large ints does not wrap. Unary minus
+/// keeps int.
+#[tokio::test]
+async fn int_arithmetic_is_long() {
+    check_types(
+        "print a = toint(2) * toint(3), b = toint(7) / toint(2), c = toint(2) + toint(3), d = toint(2) - toint(3), e = toint(7) % toint(4), f = toint(2) * 3, g = -toint(2), h = toint(2) * 2.0",
+        &["long", "long", "long", "long", "long", "long", "int", "real"],
+    )
+    .await;
+    check(
+        "print a = toint(2147483647) + toint(1), b = toint(7) / toint(2), c = toint(1) / toint(0)",
+        &["a,b,c", "2147483648,3,"],
+    )
+    .await;
+}
+
+/// coalesce() "evaluates a list of expressions and returns the first non-null
+/// (or non-empty for string) expression" (KQL reference, coalesce-function):
+/// `coalesce(tolong("not a number"), tolong("42"), 33)` is 42 and empty
+/// strings are skipped.
+#[tokio::test]
+async fn coalesce_skips_empty_strings() {
+    check(r#"print a = coalesce("", "", "found"), b = coalesce("x", "y")"#, &["a,b", "found,x"]).await;
+    check(
+        r#"datatable (A: string, B: string)["", "b", "a", "c", "", ""] | project r = strcat("[", coalesce(A, B), "]")"#,
+        &["r", "[b]", "[a]", "[]"],
+    )
+    .await;
+    check(r#"print a = coalesce(tolong("not a number"), tolong("42"), 33)"#, &["a", "42"]).await;
+}

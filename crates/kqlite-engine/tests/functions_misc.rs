@@ -99,3 +99,22 @@ async fn strings() {
     assert_eq!(out, "v\nx.1\n0.0.0.5\n0.0.3\n0.0.7.0\n0.1.2.0\n0.2\n1\n1.2.3.4\n");
     assert_eq!(one("print p = parse_version('0.0.7.0')").await, "700000000");
 }
+
+/// toscalar() of an empty result is the null value of the column's type
+/// (toscalar-function: the value is the first column of the first row), and
+/// a Kusto string is never null (the reference's null-values page: the
+/// string type doesn't support null values), so an empty string result is
+/// `""`: `s == ""` is true.
+#[tokio::test]
+async fn toscalar_of_empty_result() {
+    common::check_partitioned(
+        "let m = toscalar(datatable(a:long)[] | where a > 0); let s = toscalar(datatable(s:string)[]); let d = toscalar(range x from 1 to 3 step 1 | where x > 5 | project t = datetime(2020-01-01) + x * 1d); print a = isnull(m), b = m + 1, c = s == '', d = isnull(s), e = strcat('[', s, ']'), f = isnull(d)",
+        "a,b,c,d,e,f\ntrue,,true,false,[],true",
+    )
+    .await;
+    common::check_partitioned(
+        "let m = toscalar(range x from 1 to 100 step 1 | where x > 1000 | summarize by x); range x from 1 to 3 step 1 | extend y = coalesce(m, -1) | summarize sum(y)",
+        "sum_y\n-3",
+    )
+    .await;
+}

@@ -28,7 +28,10 @@ let stime = datetime(2017-01-01);
 let etime = datetime(2017-01-10);
 ";
 
-const DOC_DAYS: &str = r#""[""2017-01-01T00:00:00Z"",""2017-01-02T00:00:00Z"",""2017-01-03T00:00:00Z"",""2017-01-04T00:00:00Z"",""2017-01-05T00:00:00Z"",""2017-01-06T00:00:00Z"",""2017-01-07T00:00:00Z"",""2017-01-08T00:00:00Z"",""2017-01-09T00:00:00Z""]""#;
+/// The bins of the reference's example: datetimes inside dynamic values print
+/// with seven fraction digits, as the reference's make-series result shows
+/// (`"2017-01-01T00:00:00.0000000Z"`).
+const DOC_DAYS: &str = r#""[""2017-01-01T00:00:00.0000000Z"",""2017-01-02T00:00:00.0000000Z"",""2017-01-03T00:00:00.0000000Z"",""2017-01-04T00:00:00.0000000Z"",""2017-01-05T00:00:00.0000000Z"",""2017-01-06T00:00:00.0000000Z"",""2017-01-07T00:00:00.0000000Z"",""2017-01-08T00:00:00.0000000Z"",""2017-01-09T00:00:00.0000000Z""]""#;
 
 const T: &str = "let T = datatable(t:datetime, k:string, x:long)[
   datetime(2020-01-01), 'a', 1,
@@ -39,8 +42,7 @@ const T: &str = "let T = datatable(t:datetime, k:string, x:long)[
 ];
 ";
 
-const DAYS_1_4: &str =
-    r#""[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z"",""2020-01-04T00:00:00Z""]""#;
+const DAYS_1_4: &str = r#""[""2020-01-01T00:00:00.0000000Z"",""2020-01-02T00:00:00.0000000Z"",""2020-01-03T00:00:00.0000000Z"",""2020-01-04T00:00:00.0000000Z""]""#;
 
 #[tokio::test]
 async fn documentation_examples() {
@@ -103,7 +105,7 @@ async fn groups_and_ranges() {
         "from datetime(2020-01-02) step 1d",
         "[0,1,0]",
         "[1,0,1]",
-        r#""[""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z"",""2020-01-04T00:00:00Z""]""#,
+        r#""[""2020-01-02T00:00:00.0000000Z"",""2020-01-03T00:00:00.0000000Z"",""2020-01-04T00:00:00.0000000Z""]""#,
     )
     .await;
     // Only to: from the first bin with data.
@@ -111,7 +113,7 @@ async fn groups_and_ranges() {
         "to datetime(2020-01-03) step 1d",
         "[2,0]",
         "[0,1]",
-        r#""[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z""]""#,
+        r#""[""2020-01-01T00:00:00.0000000Z"",""2020-01-02T00:00:00.0000000Z""]""#,
     )
     .await;
     // `in range(start, stop, step)`: bins by bin(), stop inclusive.
@@ -119,14 +121,14 @@ async fn groups_and_ranges() {
         "in range(datetime(2020-01-01 06:00), datetime(2020-01-03), 1d)",
         "[2,0,1]",
         "[0,1,0]",
-        r#""[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z""]""#,
+        r#""[""2020-01-01T00:00:00.0000000Z"",""2020-01-02T00:00:00.0000000Z"",""2020-01-03T00:00:00.0000000Z""]""#,
     )
     .await;
     // No by clause, and a step that does not divide the range.
     check(
         &format!("{T}T | make-series c=count() on t from datetime(2020-01-01) to datetime(2020-01-04 12:00) step 2d"),
         r#"c,t
-"[3,2]","[""2020-01-01T00:00:00Z"",""2020-01-03T00:00:00Z""]""#,
+"[3,2]","[""2020-01-01T00:00:00.0000000Z"",""2020-01-03T00:00:00.0000000Z""]""#,
     )
     .await;
     // A range without rows in it: no rows.
@@ -167,7 +169,7 @@ async fn defaults_and_expressions() {
             "{T}T | where k == 'a' | make-series c=count() default=long(null), a=avg(x) default=double(null), m=max(x) default=-1 on t from datetime(2020-01-01) to datetime(2020-01-04) step 1d"
         ),
         r#"c,a,m,t
-"[2,null,1]","[1.5,null,3]","[2,-1,3]","[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z"",""2020-01-03T00:00:00Z""]""#,
+"[2,null,1]","[1.5,null,3]","[2,-1,3]","[""2020-01-01T00:00:00.0000000Z"",""2020-01-02T00:00:00.0000000Z"",""2020-01-03T00:00:00.0000000Z""]""#,
     )
     .await;
     // The default takes the aggregate's type: avg's 0 is a real.
@@ -182,7 +184,7 @@ async fn defaults_and_expressions() {
             "{T}T | make-series sum(x) + 1, dcount(k) on t from datetime(2020-01-01) to datetime(2020-01-03) step 1d"
         ),
         r#"Column1,dcount_k,t
-"[4,11]","[1,1]","[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z""]""#,
+"[4,11]","[1,1]","[""2020-01-01T00:00:00.0000000Z"",""2020-01-02T00:00:00.0000000Z""]""#,
     )
     .await;
 }
@@ -194,13 +196,13 @@ async fn names() {
     check(
         &format!("{T}T | make-series count(), count() on t from datetime(2020-01-01) to datetime(2020-01-02) step 1d by bin(t, 1d) | sort by t asc"),
         r#"t,count_,count_1,t1
-2020-01-01T00:00:00Z,[2],[2],"[""2020-01-01T00:00:00Z""]""#,
+2020-01-01T00:00:00Z,[2],[2],"[""2020-01-01T00:00:00.0000000Z""]""#,
     )
     .await;
     check(
         &format!("{T}T | make-series c=count() on t + 1d from datetime(2020-01-05) to datetime(2020-01-06) step 1d"),
         r#"c,Column1
-[1],"[""2020-01-05T00:00:00Z""]""#,
+[1],"[""2020-01-05T00:00:00.0000000Z""]""#,
     )
     .await;
     check_error(&format!("{T}T | make-series k=count() on t step 1d by k"), "'k' is already declared").await;
@@ -240,7 +242,7 @@ async fn series_downstream() {
             "{T}T | take 0 | make-series kind=nonempty c=count() on t from datetime(2020-01-01) to datetime(2020-01-03) step 1d by k"
         ),
         r#"k,c,t
-,"[0,0]","[""2020-01-01T00:00:00Z"",""2020-01-02T00:00:00Z""]""#,
+,"[0,0]","[""2020-01-01T00:00:00.0000000Z"",""2020-01-02T00:00:00.0000000Z""]""#,
     )
     .await;
 }

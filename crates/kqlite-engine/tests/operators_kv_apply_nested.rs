@@ -332,3 +332,24 @@ Donald,2017-01-20T00:00:00Z,4",
     .await;
     check_error(&format!("{SALES} | top-nested 2 of State by Damage"), "aggregation").await;
 }
+
+/// mv-expand of null and of empty values, as the KQL reference's mv-expand
+/// page says: "If the dynamic value is null, a single record is produced
+/// for that value (null). If the dynamic value is an empty array or property
+/// bag, no record is produced for that value." With several columns the row
+/// count is the largest expansion, missing values are null.
+#[tokio::test]
+async fn mv_expand_null_and_empty() {
+    check(
+        "datatable(a:long, d:dynamic)[1, dynamic(null), 2, dynamic([]), 3, dynamic([7,8]), 4, dynamic({})] | mv-expand d | extend n = isnull(d)",
+        "a,d,n\n1,,true\n3,7,false\n3,8,false\n",
+    )
+    .await;
+    check("print a = 1, d = dynamic(null) | mv-expand d to typeof(long) | extend n = isnull(d)", "a,d,n\n1,,true\n")
+        .await;
+    check(
+        "datatable(a:long, d:dynamic, e:dynamic)[1, dynamic(null), dynamic([5, 6]), 2, dynamic([]), dynamic(null)] | mv-expand d, e",
+        "a,d,e\n1,,5\n1,,6\n2,,\n",
+    )
+    .await;
+}

@@ -31,3 +31,19 @@ async fn windows_and_notices() {
         println!("== {q}\n{}", run(q).await);
     }
 }
+
+/// `take` applies before a later sort: Kusto's take "returns up to the
+/// specified number of rows" of its input, and `order by`/`top` then sort
+/// only those rows (KQL reference, take-operator and sort-operator: each
+/// operator works on the output of the one before it). DataFusion's sort
+/// pushdown must not turn `take 2 | order by x desc` into a top 2 of all rows.
+#[tokio::test]
+async fn take_before_sort() {
+    use common::check;
+    check("range x from 1 to 10 step 1 | take 2 | order by x desc", "x\n2\n1\n").await;
+    check("range x from 1 to 10 step 1 | limit 3 | sort by x desc | take 1", "x\n3\n").await;
+    check("range x from 1 to 10 step 1 | take 3 | project y = x | order by y desc", "y\n3\n2\n1\n").await;
+    check("datatable(x:long)[5, 3, 8, 1, 9, 2] | take 2 | order by x desc", "x\n5\n3\n").await;
+    check("datatable(x:long)[5, 3, 8, 1, 9, 2] | take 4 | top 2 by x desc", "x\n8\n5\n").await;
+    check("range x from 1 to 10 step 1 | where x > 3 | take 2 | sort by x asc", "x\n4\n5\n").await;
+}

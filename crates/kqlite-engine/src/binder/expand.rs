@@ -26,7 +26,7 @@ impl<'r> Binder<'r> {
     ) -> BindResult<(Expr, String, Option<KqlType>)> {
         let value = to_dynamic(self.scalar(&item.column.expr, &mut RowScope::new(columns))?);
         let name = self.fresh(prefix);
-        let list = functions::dynamic::to_list(value, limit.clone()).alias(&name);
+        let list = functions::dynamic::expand_items(value, limit.clone()).alias(&name);
         let to_type = match &item.to_type {
             Some(t) => Some(self.type_name(t)?),
             None => None,

@@ -427,5 +427,9 @@ pub(super) fn scalar_subquery(relation: Relation, span: Span) -> BindResult<Boun
     }
     .map_err(|e| BindError::new(span, e.to_string()))?;
     let subquery = Subquery { subquery: Arc::new(plan), outer_ref_columns: vec![], spans: Default::default() };
-    Ok(Bound::new(Expr::ScalarSubquery(subquery), ty))
+    let value = Expr::ScalarSubquery(subquery);
+    // An empty result is null, and a Kusto string is never null: "".
+    let value =
+        if ty == KqlType::String { datafusion::functions::expr_fn::coalesce(vec![value, lit("")]) } else { value };
+    Ok(Bound::new(value, ty))
 }

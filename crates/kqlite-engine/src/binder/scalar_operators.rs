@@ -88,11 +88,16 @@ pub(super) fn arithmetic(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
     let (lt, rt) = (l.ty, r.ty);
     let result = match (op, lt, rt) {
         (_, a, b) if a.is_numeric() && b.is_numeric() => {
-            let ty = KqlType::numeric_join(a, b).expect("numeric");
+            // Kusto computes int arithmetic in long: `toint(2) * toint(3)` is
+            // a long (Microsoft's binder types every int/int operator long).
+            let ty = match KqlType::numeric_join(a, b).expect("numeric") {
+                Int => Long,
+                t => t,
+            };
             let (le, re) = (implicit(l, ty).expect("numeric").expr, implicit(r, ty).expect("numeric").expr);
-            if matches!(op, BinaryOp::Div | BinaryOp::Mod) && matches!(ty, Int | Long) {
+            if matches!(op, BinaryOp::Div | BinaryOp::Mod) && ty == Long {
                 // Integer division by zero is null in Kusto, an error in DataFusion.
-                let zero = if ty == Int { lit(0i32) } else { lit(0i64) };
+                let zero = lit(0i64);
                 let value = if op == BinaryOp::Mod {
                     // Kusto's modulo is Euclidean: -14 % 12 == 10, 14 % -12 == 2.
                     let divisor = datafusion::functions::expr_fn::abs(re.clone());

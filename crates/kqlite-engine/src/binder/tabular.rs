@@ -286,7 +286,16 @@ impl<'r> Binder<'r> {
             OperatorKind::Summarize { aggregates, by, .. } => self.summarize(input, aggregates, by, span),
             OperatorKind::Sort { keys, .. } => {
                 let sort = self.sort_keys(keys, &input.columns)?;
-                let plan = LogicalPlanBuilder::from(input.plan).sort(sort).and_then(|b| b.build()).at(span)?;
+                // Kusto sorts what reaches it: `take 2 | order by x` sorts two
+                // rows. DataFusion 55's EnforceSorting pushes a sort without a
+                // fetch below a limit (turning it into a top-N over all rows,
+                // apache/datafusion#25378); a sort whose fetch is the input's
+                // bound is kept above the limit.
+                let fetch = input.plan.max_rows();
+                let plan = LogicalPlanBuilder::from(input.plan)
+                    .sort_with_limit(sort, fetch)
+                    .and_then(|b| b.build())
+                    .at(span)?;
                 Ok(Relation { plan, columns: input.columns })
             }
             OperatorKind::Top { count, by } => {

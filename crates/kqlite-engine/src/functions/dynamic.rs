@@ -478,6 +478,21 @@ pub fn to_list(value: Bound, limit: Option<Bound>) -> Expr {
     udf::call("kql_mv_expand_items", DataType::List(item), to_list_kernel, vec![to_string_if_needed(value), limit])
 }
 
+/// [`to_list`] as `mv-expand` and `mv-apply` expand: a null value gives one
+/// null element (Kusto: "If the dynamic value is null, a single record is
+/// produced for that value (null). If the dynamic value is an empty array or
+/// property bag, no record is produced for that value.").
+pub fn expand_items(value: Bound, limit: Option<Bound>) -> Expr {
+    let limit = limit.map(|l| l.expr).unwrap_or_else(|| lit(ScalarValue::Int64(None)));
+    let item = Arc::new(Field::new_list_field(DataType::Binary, true));
+    udf::call(
+        "kql_mv_expand_items_null_row",
+        DataType::List(item),
+        expand_items_kernel,
+        vec![to_string_if_needed(value), limit],
+    )
+}
+
 fn to_string_if_needed(value: Bound) -> Expr {
     match value.ty {
         KqlType::Dynamic => value.expr,
@@ -486,6 +501,14 @@ fn to_string_if_needed(value: Bound) -> Expr {
 }
 
 fn to_list_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    list_items(args, rows, false)
+}
+
+fn expand_items_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    list_items(args, rows, true)
+}
+
+fn list_items(args: &[ColumnarValue], rows: usize, null_row: bool) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
     let array = args[0].to_array(n)?;
     let input = as_binary_array(&array)?;
@@ -496,12 +519,19 @@ fn to_list_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> 
     let mut builder = ListBuilder::new(BinaryBuilder::new());
     let mut buf = Vec::new();
     for i in 0..n {
+        let take = limit.unwrap_or(usize::MAX);
+        if null_row && (input.is_null(i) || DynRef::new(input.value(i)).kind() == DynKind::Null) {
+            if take > 0 {
+                builder.values().append_null();
+            }
+            builder.append(true);
+            continue;
+        }
         if input.is_null(i) {
             builder.append(false);
             continue;
         }
         let d = DynRef::new(input.value(i));
-        let take = limit.unwrap_or(usize::MAX);
         match d.kind() {
             DynKind::Array => {
                 for item in d.array_items().take(take) {

@@ -26,6 +26,13 @@ pub fn register(r: &mut Registry) {
     r.scalar("coalesce", 1, 64, |_, a| {
         let (exprs, ty) =
             unify_values(a).ok_or_else(|| CallError::invalid("coalesce", "all arguments must have the same type"))?;
+        if ty == KqlType::String {
+            // Kusto's coalesce returns the first non-null, or for strings
+            // the first non-empty, argument; all empty gives "".
+            let mut exprs: Vec<Expr> = exprs.into_iter().map(|e| df::nullif(e, lit(""))).collect();
+            exprs.push(lit(""));
+            return Ok(Bound::new(df::coalesce(exprs), ty));
+        }
         Ok(Bound::new(df::coalesce(exprs), ty))
     });
     r.scalar("max_of", 2, 64, |_, a| extremum("max_of", a, df::greatest));
