@@ -353,3 +353,22 @@ async fn mv_expand_null_and_empty() {
     )
     .await;
 }
+
+/// `with_itemindex=Index` adds the 0-based position of each element in the
+/// expanded collection, after the other columns (the mv-expand reference's
+/// example: `range x from 1 to 4 step 1 | summarize x = make_list(x) |
+/// mv-expand with_itemindex=Index x`). With several columns the positions
+/// run as long as the longest.
+#[tokio::test]
+async fn mv_expand_with_itemindex() {
+    check(
+        "range x from 1 to 4 step 1 | summarize x = make_list(x) | mv-expand with_itemindex=Index x",
+        "x,Index\n1,0\n2,1\n3,2\n4,3\n",
+    )
+    .await;
+    check(
+        "print a = dynamic(['p', 'q', 'r']), b = dynamic([10]) | mv-expand with_itemindex=i a, b",
+        "a,b,i\np,10,0\nq,,1\nr,,2\n",
+    )
+    .await;
+}

@@ -1,8 +1,9 @@
 //! `mv-expand`: one output row per element of a dynamic array (or per
 //! property of a bag).
 
+use super::mv_apply::index_list_expr;
 use super::scalar::RowScope;
-use super::tabular::{project_outputs, set_output};
+use super::tabular::{param_name, project_outputs, set_output};
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::{implicit, to_dynamic, Bound};
@@ -37,6 +38,7 @@ impl<'r> Binder<'r> {
     pub(super) fn mv_expand(
         &mut self,
         input: Relation,
+        params: &[ast::OperatorParam],
         items: &[ast::MvExpandItem],
         limit: Option<&ast::Expr>,
         span: Span,
@@ -63,11 +65,22 @@ impl<'r> Binder<'r> {
             exprs.push(list);
             expanded.push((name, list_name, to_type));
         }
-        let lists: Vec<datafusion::common::Column> =
+        let mut lists: Vec<datafusion::common::Column> =
             expanded.iter().map(|(_, l, _)| datafusion::common::Column::from_name(l)).collect();
-        let plan = LogicalPlanBuilder::from(input.plan.clone())
-            .project(exprs)
-            .and_then(|b| b.unnest_columns_with_options(lists, UnnestOptions::new().with_preserve_nulls(false)))
+        let mut builder = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).at(span)?;
+        // `with_itemindex=Name`: each element's 0-based position, a list of
+        // positions expanded beside the elements (as long as the longest).
+        let index = param_name(params, "with_itemindex").map(|name| (name, self.fresh("mvidx")));
+        if let Some((_, index_list)) = &index {
+            let mut with_index: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
+            with_index.extend(expanded.iter().map(|(_, l, _)| col_ref(l)));
+            let positions = index_list_expr(expanded.iter().map(|(_, l, _)| col_ref(l)).collect());
+            with_index.push(positions.alias(index_list));
+            builder = builder.project(with_index).at(span)?;
+            lists.push(datafusion::common::Column::from_name(index_list));
+        }
+        let plan = builder
+            .unnest_columns_with_options(lists, UnnestOptions::new().with_preserve_nulls(false))
             .and_then(|b| b.build())
             .at(span)?;
         // Put each element where its column was (or at the end), typed.
@@ -81,6 +94,9 @@ impl<'r> Binder<'r> {
                 None => element,
             };
             set_output(&mut outputs, name, element);
+        }
+        if let Some((name, index_list)) = index {
+            set_output(&mut outputs, name, Bound::new(col_ref(&index_list), KqlType::Long));
         }
         project_outputs(plan, outputs, span)
     }

@@ -372,7 +372,7 @@ fn sub_pipeline(on: &ast::Expr) -> BindResult<Vec<&ast::Operator>> {
 }
 
 /// `[0, 1, …]` as long as the longest of the lists: the element index.
-fn index_list_expr(lists: Vec<Expr>) -> Expr {
+pub(super) fn index_list_expr(lists: Vec<Expr>) -> Expr {
     let item = Arc::new(Field::new_list_field(DataType::Int64, true));
     udf::call("kql_mv_apply_index", DataType::List(item), index_list_kernel, lists)
 }

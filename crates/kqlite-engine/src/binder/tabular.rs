@@ -358,7 +358,9 @@ impl<'r> Binder<'r> {
                 inputs.extend(self.union_inputs(tables)?);
                 self.union(inputs, params, span)
             }
-            OperatorKind::MvExpand { items, limit, .. } => self.mv_expand(input, items, limit.as_ref(), span),
+            OperatorKind::MvExpand { params, items, limit, .. } => {
+                self.mv_expand(input, params, items, limit.as_ref(), span)
+            }
             OperatorKind::Parse { params, source, pattern, is_where } => {
                 self.parse_operator(input, params, source, pattern, *is_where, span)
             }
