@@ -372,3 +372,17 @@ async fn mv_expand_with_itemindex() {
     )
     .await;
 }
+
+/// `range` with a real bound or step makes a real column, and a step that
+/// goes away from the end makes no rows (the range operator reference; the
+/// column types are Microsoft's binder's: `range x from 1 to 3 step 0.5`
+/// is real, `range x from 10 to 1 step 1` is long).
+#[tokio::test]
+async fn range_with_real_bounds_and_backward_steps() {
+    check("range x from 1.0 to 3.0 step 0.5", "x\n1\n1.5\n2\n2.5\n3\n").await;
+    check("range x from 1 to 3 step 0.75 | extend t = gettype(x)", "x,t\n1,real\n1.75,real\n2.5,real\n").await;
+    check("range x from 3.0 to 1 step -1", "x\n3\n2\n1\n").await;
+    check("range x from 10 to 1 step 1 | count", "Count\n0\n").await;
+    check("range x from 1.0 to 0.5 step 0.1 | count", "Count\n0\n").await;
+    check_error("range x from 1 to 10 step 0", "range step must be non-zero").await;
+}

@@ -8,7 +8,7 @@ use crate::convert::evaluate_constant;
 use crate::convert::{implicit, Bound};
 use crate::functions::{self, SpecialForm};
 use crate::types::{ColumnDef, KqlType};
-use datafusion::arrow::array::{ArrayRef, Int64Array};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
@@ -674,21 +674,45 @@ impl<'r> Binder<'r> {
                     Some(ScalarValue::Int32(Some(v))) => Some(v as i64),
                     _ => None,
                 };
-                let (Some(a), Some(b), Some(s)) = (as_i64(&from_b), as_i64(&to_b), as_i64(&step_b)) else {
-                    return err(span, "range needs constant integer, datetime or timespan bounds and step");
+                let as_f64 = |b: &Bound| match evaluate_constant(&b.expr) {
+                    Some(ScalarValue::Float64(Some(v))) => Some(v),
+                    _ => as_i64(b).map(|v| v as f64),
                 };
-                if s == 0 || (b - a).signum() * s.signum() < 0 && a != b {
-                    return err(step.span, "range step must be non-zero and go from the start toward the end");
-                }
-                let count = ((b - a) / s + 1).max(0) as usize;
-                if count > 100_000_000 {
-                    return err(span, format!("range would produce {count} rows"));
-                }
-                let values: Int64Array = (0..count as i64).map(|i| Some(a + i * s)).collect();
-                let ty = if ty == KqlType::Int { KqlType::Long } else { ty };
+                // Real bounds or step make a real column (`range x from 1.0 to 3.0 step 0.5`).
+                let real = [&from_b, &to_b, &step_b].iter().any(|b| b.ty == KqlType::Real);
+                let (values, ty): (ArrayRef, KqlType) = if real {
+                    let (Some(a), Some(b), Some(s)) = (as_f64(&from_b), as_f64(&to_b), as_f64(&step_b)) else {
+                        return err(span, "range needs constant integer, real, datetime or timespan bounds and step");
+                    };
+                    if s == 0.0 || !s.is_finite() || !a.is_finite() || !b.is_finite() {
+                        return err(step.span, "range step must be a non-zero finite number");
+                    }
+                    // A step away from the end gives no rows, as in Kusto.
+                    let count = ((b - a) / s).floor() + 1.0;
+                    let count = if count > 0.0 { count as usize } else { 0 };
+                    if count > 100_000_000 {
+                        return err(span, format!("range would produce {count} rows"));
+                    }
+                    let values: Float64Array = (0..count).map(|i| Some(a + i as f64 * s)).collect();
+                    (Arc::new(values), KqlType::Real)
+                } else {
+                    let (Some(a), Some(b), Some(s)) = (as_i64(&from_b), as_i64(&to_b), as_i64(&step_b)) else {
+                        return err(span, "range needs constant integer, real, datetime or timespan bounds and step");
+                    };
+                    if s == 0 {
+                        return err(step.span, "range step must be non-zero");
+                    }
+                    // A step away from the end gives no rows, as in Kusto.
+                    let count = if (b - a).signum() * s.signum() < 0 { 0 } else { ((b - a) / s + 1).max(0) as usize };
+                    if count > 100_000_000 {
+                        return err(span, format!("range would produce {count} rows"));
+                    }
+                    let values: Int64Array = (0..count as i64).map(|i| Some(a + i * s)).collect();
+                    (Arc::new(values), if ty == KqlType::Int { KqlType::Long } else { ty })
+                };
                 let schema = Arc::new(Schema::new(vec![Field::new(&column.name, ty.arrow(), true)]));
-                let batch = RecordBatch::try_new(schema, vec![Arc::new(values) as ArrayRef])
-                    .map_err(|e| BindError::new(span, e.to_string()))?;
+                let batch =
+                    RecordBatch::try_new(schema, vec![values]).map_err(|e| BindError::new(span, e.to_string()))?;
                 let (plan, _) = self.resolver.temporary(batch).at(span)?;
                 Ok(Relation { plan, columns: vec![ColumnDef::new(column.name.clone(), ty)] })
             }
