@@ -376,3 +376,18 @@ async fn json_and_paths() {
     .await;
     check("print a = parsejson('{\"a\":1}').a, b = tostring(parsejson('text'))", "a,b\n1,text").await;
 }
+
+/// `array_index_of(array, value [, start [, length [, occurrence]]])`: the
+/// reference's example, row for row (array-index-of-function.md), and null
+/// for an occurrence below 0 or a length below -1.
+#[tokio::test]
+async fn array_index_of_with_start_length_and_occurrence() {
+    let query = r#"let arr = dynamic(["this", "is", "an", "example", "an", "example"]);
+print idx1 = array_index_of(arr, "an"), idx2 = array_index_of(arr, "example", 1, 3),
+      idx3 = array_index_of(arr, "example", 1, 2), idx4 = array_index_of(arr, "is", 2, 4),
+      idx5 = array_index_of(arr, "example", 2, -1), idx6 = array_index_of(arr, "an", 1, -1, 2),
+      idx7 = array_index_of(arr, "an", 1, -1, 3), idx8 = array_index_of(arr, "an", -3),
+      idx9 = array_index_of(arr, "is", -4),
+      bad1 = isnull(array_index_of(arr, "an", 0, -1, -1)), bad2 = isnull(array_index_of(arr, "an", 0, -2))"#;
+    check(query, "idx1,idx2,idx3,idx4,idx5,idx6,idx7,idx8,idx9,bad1,bad2\n2,3,-1,-1,3,4,-1,4,-1,true,true\n").await;
+}

@@ -41,13 +41,20 @@ pub fn register(r: &mut Registry) {
             KqlType::Bool,
         ))
     });
-    r.scalar("array_index_of", 2, 2, |_, mut a| {
-        let value = to_dynamic(a.pop().expect("two args"));
-        let set = coerce("array_index_of", 0, a.pop().expect("two args"), KqlType::Dynamic)?;
-        Ok(Bound::new(
-            udf::call("kql_array_index_of", DataType::Int64, array_index_of, vec![set.expr, value.expr]),
-            KqlType::Long,
-        ))
+    // array_index_of(array, value [, start [, length [, occurrence]]]).
+    r.scalar("array_index_of", 2, 5, |_, a| {
+        let mut a = a.into_iter();
+        let set = coerce("array_index_of", 0, a.next().expect("two args"), KqlType::Dynamic)?;
+        let value = to_dynamic(a.next().expect("two args"));
+        let mut args = vec![set.expr, value.expr];
+        // Defaults: from the first element, any length, the first occurrence.
+        for (index, default) in [(2, 0i64), (3, -1), (4, 1)] {
+            args.push(match a.next() {
+                Some(b) => coerce("array_index_of", index, b, KqlType::Long)?.expr,
+                None => lit(default),
+            });
+        }
+        Ok(Bound::new(udf::call("kql_array_index_of", DataType::Int64, array_index_of, args), KqlType::Long))
     });
     r.scalar("parsejson", 1, 1, |_, a| Ok(parse_json(first(a))));
     r.scalar("arraylength", 1, 1, |_, a| {
@@ -450,20 +457,36 @@ fn array_index_of(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> 
     let sets = as_binary_array(&sets)?;
     let values = args[1].to_array(n)?;
     let values = as_binary_array(&values)?;
+    let numbers: Vec<ArrayRef> = args[2..5].iter().map(|a| a.to_array(n)).collect::<Result<_>>()?;
+    let (starts, lengths, occurrences) =
+        (as_int64_array(&numbers[0])?, as_int64_array(&numbers[1])?, as_int64_array(&numbers[2])?);
     let out: Int64Array = (0..n)
         .map(|i| {
-            if sets.is_null(i) || values.is_null(i) {
+            if [sets.is_null(i), values.is_null(i), starts.is_null(i), lengths.is_null(i), occurrences.is_null(i)]
+                .contains(&true)
+            {
                 return None;
             }
             let v = DynRef::new(values.value(i));
             let set = DynRef::new(sets.value(i));
-            if set.kind() != DynKind::Array {
+            let (start, length, occurrence) = (starts.value(i), lengths.value(i), occurrences.value(i));
+            // "null for irrelevant inputs (occurrence < 0 or length < -1)".
+            if set.kind() != DynKind::Array || occurrence < 0 || length < -1 {
                 return None;
             }
+            let len = set.len().unwrap_or(0) as i64;
+            // A negative start counts back from the end.
+            let first = if start < 0 { (len + start).max(0) } else { start };
+            let examined = if length == -1 { len } else { length };
             Some(
                 set.array_items()
-                    .position(|item| super::string_ops::dyn_equal(v, item, false))
-                    .map_or(-1, |p| p as i64),
+                    .enumerate()
+                    .skip(first as usize)
+                    .take(examined.max(0) as usize)
+                    .filter(|(_, item)| super::string_ops::dyn_equal(v, *item, false))
+                    .nth((occurrence.max(1) - 1) as usize)
+                    .filter(|_| occurrence > 0)
+                    .map_or(-1, |(p, _)| p as i64),
             )
         })
         .collect();
