@@ -118,3 +118,14 @@ async fn toscalar_of_empty_result() {
     )
     .await;
 }
+
+/// `toscalar()` of a scalar expression is that value (Microsoft's binder
+/// accepts `print toscalar(1.5)` and types it real); a bad table is still
+/// reported as one.
+#[tokio::test]
+async fn toscalar_of_a_scalar_expression() {
+    assert_eq!(one("print v = toscalar(1.5)").await, "1.5");
+    assert_eq!(one("print v = toscalar(strcat('a', 'b'))").await, "ab");
+    assert_eq!(one("print v = toscalar(print x = 7)").await, "7");
+    common::check_error("print v = toscalar(NoSuchTable | count)", "unknown table 'NoSuchTable'").await;
+}

@@ -33,8 +33,13 @@ impl<'r> Binder<'r> {
         match functions::special_form(name) {
             Some(SpecialForm::ToScalar) => {
                 let [arg] = args else { return err(span, "toscalar() takes one tabular argument") };
-                let relation = self.tabular(&arg.value)?;
-                return scalar_subquery(relation, arg.value.span);
+                return match self.tabular(&arg.value) {
+                    Ok(relation) => scalar_subquery(relation, arg.value.span),
+                    // `toscalar(1.5)`: a scalar expression is its own value;
+                    // when neither reading binds, the tabular error is the
+                    // one that says what toscalar() expects.
+                    Err(tabular_error) => self.scalar(&arg.value, scope).map_err(|_| tabular_error),
+                };
             }
             Some(SpecialForm::Case) => return self.case(args, span, scope),
             Some(SpecialForm::Iff) => {
