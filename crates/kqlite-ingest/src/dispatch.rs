@@ -29,17 +29,21 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
             // temporary file, and a gzip stream is decompressed to one first
             // (memory stays bounded).
             let location = &source.location;
+            let mut from_spool = |spool: &tempfile::NamedTempFile| match spool.reopen() {
+                Ok(file) => Ok(read_evtx_from(file, location, evtx, &mut to_sink)),
+                Err(e) => Err(format!("{location}: cannot read its extracted copy: {e}")),
+            };
             let report = match &source.content {
                 Content::File => read_evtx(&source.path, evtx, &mut to_sink),
                 Content::Bytes(bytes) => read_evtx_from(std::io::Cursor::new(&bytes[..]), location, evtx, &mut to_sink),
-                Content::Spooled(spool) => match spool.reopen() {
-                    Ok(file) => read_evtx_from(file, location, evtx, &mut to_sink),
-                    Err(e) => return failed(format!("{location}: cannot read its extracted copy: {e}")),
+                Content::Spooled(spool) => match from_spool(spool) {
+                    Ok(report) => report,
+                    Err(message) => return failed(message),
                 },
                 Content::Gzip => match source.reader().and_then(|mut r| crate::source::spool(&mut *r)) {
-                    Ok(spool) => match spool.reopen() {
-                        Ok(file) => read_evtx_from(file, location, evtx, &mut to_sink),
-                        Err(e) => return failed(format!("{location}: cannot read its extracted copy: {e}")),
+                    Ok(spool) => match from_spool(&spool) {
+                        Ok(report) => report,
+                        Err(message) => return failed(message),
                     },
                     Err(e) => return failed(format!("{location}: {e}")),
                 },

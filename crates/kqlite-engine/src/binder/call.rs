@@ -460,7 +460,7 @@ impl<'r> Binder<'r> {
     }
 }
 
-fn check_arity(name: &str, got: usize, min: usize, max: usize, span: Span) -> BindResult<()> {
+pub(super) fn check_arity(name: &str, got: usize, min: usize, max: usize, span: Span) -> BindResult<()> {
     if got < min || got > max {
         let expected = if min == max {
             format!("{min}")

@@ -5,6 +5,7 @@
 //! Each is computed as one property bag (functions::series) and split into
 //! typed columns here.
 
+use super::call::check_arity;
 use super::scalar::RowScope;
 use super::{naming, BindError, BindResult, Binder, Binding};
 use crate::convert::{implicit, Bound};
@@ -27,18 +28,7 @@ impl<'r> Binder<'r> {
             return Ok(None);
         }
         let Some(spec) = MULTI_OUTPUT.iter().find(|m| m.name == func.name) else { return Ok(None) };
-        if args.len() < spec.min_args || args.len() > spec.max_args {
-            return Err(BindError::new(
-                item.span,
-                format!(
-                    "the function call has an incorrect number of arguments: {}() takes {} to {}, got {}",
-                    spec.name,
-                    spec.min_args,
-                    spec.max_args,
-                    args.len()
-                ),
-            ));
-        }
+        check_arity(spec.name, args.len(), spec.min_args, spec.max_args, item.span)?;
         if item.names.len() > spec.fields.len() {
             return Err(BindError::new(
                 item.span,

@@ -44,11 +44,13 @@ pub(super) fn encode_fields(event: &Event, text: &str) -> Vec<u8> {
 /// Whether two `EventData` fields share a name (the bag holds them as an
 /// array: a shape left to the DOM).
 fn has_repeated_names(event: &Event, text: &str) -> bool {
-    let names: Vec<&str> = event.fields.iter().map(|(n, _)| event.get_in(text, n)).collect();
-    // Checked on a cheap fingerprint first (length and ends).
-    let print = |n: &str| (n.len(), n.as_bytes().first().copied(), n.as_bytes().last().copied());
-    let prints: Vec<_> = names.iter().map(|n| print(n)).collect();
-    prints.iter().enumerate().any(|(i, p)| prints[..i].iter().enumerate().any(|(j, q)| p == q && names[i] == names[j]))
+    // Compared in place: this runs for nearly every record, with a handful
+    // of fields, so no list of names is built.
+    let fields = &event.fields;
+    fields.iter().enumerate().any(|(i, (name, _))| {
+        let name = event.get_in(text, name);
+        fields[..i].iter().any(|(other, _)| event.get_in(text, other) == name)
+    })
 }
 
 /// The end of a linked list of element indexes (no child, no sibling).

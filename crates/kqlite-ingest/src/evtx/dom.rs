@@ -82,20 +82,15 @@ pub(super) fn event_from_dom(
             if bag.is_none() {
                 bag = Some(bag::of_event_data(&DomTree { reader, dom: d }, payload));
             }
-            if security {
-                event.event_data_xml = render::dom_element(reader, d, payload, true);
+        } else if let Some(inner) = d.children(payload).next() {
+            bag = Some(bag::of_user_data(&DomTree { reader, dom: d }, inner));
+            for leaf in d.children(inner).filter(|&c| !d.has_children(c)) {
+                let name = reader.name(d.elements[leaf as usize].name).to_string();
+                event.fields.push((Text::Owned(name), span(d.elements[leaf as usize].text)));
             }
-        } else {
-            if let Some(inner) = d.children(payload).next() {
-                bag = Some(bag::of_user_data(&DomTree { reader, dom: d }, inner));
-                for leaf in d.children(inner).filter(|&c| !d.has_children(c)) {
-                    let name = reader.name(d.elements[leaf as usize].name).to_string();
-                    event.fields.push((Text::Owned(name), span(d.elements[leaf as usize].text)));
-                }
-            }
-            if security {
-                event.event_data_xml = render::dom_element(reader, d, payload, true);
-            }
+        }
+        if security {
+            event.event_data_xml = render::dom_element(reader, d, payload, true);
         }
     }
     event.bag = bag.unwrap_or_else(|| DynValue::Object(Vec::new()).encode());

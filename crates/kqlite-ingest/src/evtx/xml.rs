@@ -280,25 +280,23 @@ fn unescape_known(raw: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let resolved = rest.find(';').and_then(|end| {
+        let end = rest.find(';');
+        let resolved = end.and_then(|end| {
             let name = &rest[1..end];
-            let c = match name.strip_prefix('#') {
+            match name.strip_prefix('#') {
                 Some(code) => {
                     let number = match code.strip_prefix(['x', 'X']) {
                         Some(hex) => u32::from_str_radix(hex, 16).ok()?,
                         None => code.parse::<u32>().ok()?,
                     };
-                    char::from_u32(number)?.to_string()
+                    out.push(char::from_u32(number)?);
                 }
-                None => quick_xml::escape::resolve_predefined_entity(name)?.to_string(),
-            };
-            Some((c, end + 1))
+                None => out.push_str(quick_xml::escape::resolve_predefined_entity(name)?),
+            }
+            Some(end + 1)
         });
         match resolved {
-            Some((c, len)) => {
-                out.push_str(&c);
-                rest = &rest[len..];
-            }
+            Some(len) => rest = &rest[len..],
             None => {
                 out.push('&');
                 rest = &rest[1..];
