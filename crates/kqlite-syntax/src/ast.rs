@@ -481,10 +481,12 @@ pub enum OperatorKind {
         columns: Vec<ColumnDecl>,
         options: Vec<OperatorParam>,
     },
-    /// `evaluate [params] plugin(args)`.
+    /// `evaluate [params] plugin(args) [: (output schema)]`.
     Evaluate {
         params: Vec<OperatorParam>,
         call: Expr,
+        /// The declared output schema (`bag_unpack(d) : (*, Name: string)`).
+        output: Option<TabularSchema>,
     },
     MakeSeries(MakeSeries),
     /// `top N by expr [asc|desc] [nulls …]`
@@ -571,6 +573,17 @@ pub enum OperatorKind {
     },
     /// `project-smart` (legacy, no arguments).
     ProjectSmart,
+    /// `scan [with_match_id=Id] [declare (cols)] with (step …; …)`.
+    Scan {
+        params: Vec<OperatorParam>,
+        /// `declare (name: type [= default], …)`.
+        declare: Vec<Param>,
+        steps: Vec<ScanStep>,
+    },
+    /// `project-by-names expr, …`: columns named by string expressions.
+    ProjectByNames {
+        columns: Vec<Expr>,
+    },
     /// `lookup`-style `execute-and-cache`, `assert-schema` and other rarely
     /// used operators are not supported by the parser.
     ///
@@ -678,6 +691,16 @@ pub enum MakeSeriesRange {
     InRange { start: Expr, stop: Expr, step: Expr },
 }
 
+/// `step Name [output=all|last|none]: condition [=> Col = expr, …];` in `scan`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanStep {
+    pub name: Ident,
+    pub output: Option<Ident>,
+    pub condition: Expr,
+    pub assignments: Vec<(Ident, Expr)>,
+    pub span: Span,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TopNestedClause {
     pub count: Option<Expr>,
@@ -749,6 +772,8 @@ impl OperatorKind {
             K::Reduce { .. } => W::Reduce,
             K::Consume { .. } => W::Consume,
             K::ProjectSmart => W::ProjectSmart,
+            K::ProjectByNames { .. } => W::ProjectByNames,
+            K::Scan { .. } => W::Scan,
             K::Print { .. } => W::Print,
             K::Range { .. } => W::Range,
             K::Datatable { .. } => W::Datatable,

@@ -145,7 +145,8 @@ const KEYWORDS: &[&str] = &[
     "default", "others", "title", "kind", "withsource", "isfuzzy", "bagexpansion", "with_itemindex", "hint", "flags",
     "let", "set", "declare", "alias", "view", "materialize", "toscalar", "datatable", "print", "range", "union",
     "search", "find", "evaluate", "externaldata", "external_data", "sample", "invoke", "where", "extend", "project",
-    "summarize",
+    "summarize", "containscs", "like", "notlike", "likecs", "notlikecs", "int32", "int64", "boolean", "uniqueid",
+    "with_source",
 ];
 
 /// Words that the lexer joins with a following `(` into one literal token.
@@ -552,7 +553,13 @@ impl Display for OperatorKind {
             K::ParseKv { source, columns, options } => {
                 write!(f, "{keyword} {source} as ({}){}", comma(columns), With(options))
             }
-            K::Evaluate { params, call } => write!(f, "{keyword}{} {call}", Params(params)),
+            K::Evaluate { params, call, output } => {
+                write!(f, "{keyword}{} {call}", Params(params))?;
+                match output {
+                    Some(schema) => write!(f, " : ({schema})"),
+                    None => Ok(()),
+                }
+            }
             K::MakeSeries(series) => series.fmt(f),
             K::Top { count, by } => write!(f, "{keyword} {count} by {by}"),
             K::TopNested { clauses } => comma(clauses).fmt(f),
@@ -585,6 +592,15 @@ impl Display for OperatorKind {
             K::Reduce { params, by, with } => write!(f, "{keyword}{} by {by}{}", Params(params), List(" with ", with)),
             K::Consume { params } => write!(f, "{keyword}{}", Params(params)),
             K::ProjectSmart => f.write_str(keyword),
+            K::ProjectByNames { columns } => write!(f, "{keyword} {}", comma(columns)),
+            K::Scan { params, declare, steps } => {
+                f.write_str(keyword)?;
+                Params(params).fmt(f)?;
+                if !declare.is_empty() {
+                    write!(f, " declare ({})", comma(declare))?;
+                }
+                write!(f, " with ({})", Sep(steps, " "))
+            }
             K::Print { columns } => write!(f, "{keyword}{}", List(" ", columns)),
             K::Range { column, from, to, step } => write!(f, "{keyword} {column} from {from} to {to} step {step}"),
             K::Datatable { schema, values } => write!(f, "{keyword}({schema}) [{}]", comma(values)),
@@ -681,6 +697,21 @@ impl Display for MakeSeriesRange {
                 write!(f, "in range({start}, {stop}, {step})")
             }
         }
+    }
+}
+
+impl Display for ScanStep {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "step {}", self.name)?;
+        if let Some(output) = &self.output {
+            // A word (`all`, `last`, `none`), never bracketed.
+            write!(f, " output={}", output.name)?;
+        }
+        write!(f, ": {}", self.condition)?;
+        for (i, (name, value)) in self.assignments.iter().enumerate() {
+            write!(f, "{}{name} = {value}", if i == 0 { " => " } else { ", " })?;
+        }
+        f.write_str(";")
     }
 }
 

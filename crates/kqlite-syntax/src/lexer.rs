@@ -122,7 +122,8 @@ pub struct Token {
 /// Words that, directly followed by `(`, introduce a literal with raw contents.
 const RAW_LITERAL_WORDS: &[&str] = &["datetime", "date", "timespan", "time", "guid"];
 
-/// Time units accepted after a number, as Kusto spells them.
+/// Time units accepted after a number, spelled exactly as Kusto's lexer
+/// takes them (case-sensitive: `10D` and `10mins` are names, not timespans).
 pub const TIMESPAN_UNITS: &[&str] = &[
     "d",
     "day",
@@ -134,12 +135,10 @@ pub const TIMESPAN_UNITS: &[&str] = &[
     "hours",
     "m",
     "min",
-    "mins",
     "minute",
     "minutes",
     "s",
     "sec",
-    "secs",
     "second",
     "seconds",
     "ms",
@@ -184,12 +183,26 @@ struct Lexer<'a> {
     diagnostics: Vec<Diagnostic>,
 }
 
+/// Whether `c` separates tokens. Kusto's set, checked against its parser:
+/// non-breaking (U+00A0, U+202F) and other Unicode spaces pasted from web
+/// pages count, as do U+200B and the byte order mark; U+000B, U+0085 and the
+/// line and paragraph separators (U+2028, U+2029) do not.
+fn is_space(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | '\r' | '\u{0c}' | '\u{a0}' | '\u{1680}' | '\u{180e}' | '\u{2000}'
+            ..='\u{200b}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
+    )
+}
+
+/// Names are ASCII in Kusto (`print é=1` is rejected): letters, `_` and `$`
+/// start one; letters, digits and `_` continue it.
 fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b'$' || b >= 0x80
+    b.is_ascii_alphabetic() || b == b'_' || b == b'$'
 }
 
 fn is_ident_continue(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 impl<'a> Lexer<'a> {
@@ -218,19 +231,14 @@ impl<'a> Lexer<'a> {
     fn skip_trivia(&mut self) -> bool {
         let start = self.pos;
         loop {
-            match self.peek(0) {
-                b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => self.pos += 1,
-                b'/' if self.peek(1) == b'/' => {
-                    while self.pos < self.bytes.len() && self.bytes[self.pos] != b'\n' {
-                        self.pos += 1;
-                    }
+            if self.peek(0) == b'/' && self.peek(1) == b'/' {
+                while self.pos < self.bytes.len() && self.bytes[self.pos] != b'\n' {
+                    self.pos += 1;
                 }
-                // Non-breaking and other Unicode spaces occur in pasted queries.
-                0xc2 if self.peek(1) == 0xa0 => self.pos += 2,
-                0xef if self.peek(1) == 0xbb && self.peek(2) == 0xbf => self.pos += 3,
-                0xe2 if self.peek(1) == 0x80 && matches!(self.peek(2), 0x80..=0x8b | 0xa8 | 0xa9 | 0xaf) => {
-                    self.pos += 3
-                }
+                continue;
+            }
+            match self.src[self.pos..].chars().next() {
+                Some(c) if is_space(c) => self.pos += c.len_utf8(),
                 _ => break,
             }
         }
@@ -372,14 +380,39 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// A number, a timespan, or a name that starts with digits.
+    ///
+    /// Kusto reads a run of letters, digits and `_` that starts with a digit
+    /// as a literal when all of it is one (`10`, `1e5`, `0x1F`, `1d`), and
+    /// otherwise as a name (`3rdPartyApp`, `10mins`, `1e5x`), as its lexer does.
     fn number(&mut self) -> TokenKind {
         let start = self.pos;
+        let kind = self.number_literal();
+        if !is_ident_continue(self.peek(0)) {
+            return kind;
+        }
+        let mut end = start;
+        while self.bytes.get(end).is_some_and(|b| is_ident_continue(*b)) {
+            end += 1;
+        }
+        if self.bytes[start..end].iter().all(u8::is_ascii_digit) {
+            // `1.5hx` is `1`, `.` and the name `5hx`, as in Kusto.
+            self.pos = end;
+            return TokenKind::Long;
+        }
+        self.pos = end;
+        TokenKind::Ident
+    }
+
+    /// The longest number literal at the current position, with a time unit
+    /// suffix when one follows; the caller checks what comes after it.
+    fn number_literal(&mut self) -> TokenKind {
         if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X') && self.peek(2).is_ascii_hexdigit() {
             self.pos += 2;
             while self.peek(0).is_ascii_hexdigit() {
                 self.pos += 1;
             }
-            return self.number_suffix(start, TokenKind::Long);
+            return TokenKind::Long;
         }
         let mut kind = TokenKind::Long;
         while self.peek(0).is_ascii_digit() {
@@ -404,34 +437,16 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
-        self.number_suffix(start, kind)
-    }
-
-    /// A number directly followed by letters: a time unit makes a timespan;
-    /// anything else is an error (`12abc`).
-    fn number_suffix(&mut self, start: usize, kind: TokenKind) -> TokenKind {
-        if !is_ident_start(self.peek(0)) || self.peek(0) == b'$' {
-            return kind;
-        }
         let suffix_start = self.pos;
-        while is_ident_continue(self.peek(0)) {
-            self.pos += 1;
+        let mut end = suffix_start;
+        while self.bytes.get(end).is_some_and(|b| is_ident_continue(*b)) {
+            end += 1;
         }
-        let suffix = &self.src[suffix_start..self.pos];
-        if TIMESPAN_UNITS.contains(&suffix.to_ascii_lowercase().as_str()) {
-            TokenKind::Timespan
-        } else {
-            self.error(
-                start,
-                self.pos,
-                format!(
-                    "invalid number '{}': '{}' is not a time unit (expected d, h, m, s, ms, microsecond or tick)",
-                    &self.src[start..self.pos],
-                    suffix
-                ),
-            );
-            kind
+        if end > suffix_start && TIMESPAN_UNITS.contains(&&self.src[suffix_start..end]) {
+            self.pos = end;
+            return TokenKind::Timespan;
         }
+        kind
     }
 
     fn word(&mut self) -> TokenKind {
@@ -575,7 +590,12 @@ line```"#
             kinds("1 2.5 1e3 0x1F 1d 1.5h 100ms 10microsecond 1tick 5min"),
             vec![Long, Real, Real, Long, Timespan, Timespan, Timespan, Timespan, Timespan, Timespan, Eof]
         );
-        assert!(!lex("12abc").diagnostics.is_empty());
+        // A run that is not all one literal is a name, as in Kusto.
+        assert_eq!(
+            kinds("3rdPartyApp 12abc 10mins 10D 1e5x 0x1Fz 1_000"),
+            vec![Ident; 7].into_iter().chain([Eof]).collect::<Vec<_>>()
+        );
+        assert_eq!(kinds("1.5hx"), vec![Long, Dot, Ident, Eof]);
     }
 
     #[test]

@@ -63,6 +63,7 @@ operator_keywords! {
     ProjectRename = "project-rename", follows_pipe: true, reserved: true;
     ProjectReorder = "project-reorder", follows_pipe: true, reserved: true;
     ProjectSmart = "project-smart", follows_pipe: true, reserved: true;
+    ProjectByNames = "project-by-names", follows_pipe: true, reserved: true;
     Summarize = "summarize", follows_pipe: true, reserved: false;
     Join = "join", follows_pipe: true, reserved: false;
     Lookup = "lookup", follows_pipe: true, reserved: false;
@@ -100,14 +101,13 @@ operator_keywords! {
     Reduce = "reduce", follows_pipe: true, reserved: false;
     Consume = "consume", follows_pipe: true, reserved: false;
     Search = "search", follows_pipe: true, reserved: true;
-    /// Recognised, not parsed.
     Scan = "scan", follows_pipe: true, reserved: false;
     Print = "print", follows_pipe: false, reserved: true;
     Range = "range", follows_pipe: false, reserved: false;
     Datatable = "datatable", follows_pipe: false, reserved: true;
     ExternalData = "externaldata", follows_pipe: false, reserved: true;
     /// Another spelling of `externaldata`.
-    ExternalDataUnderscore = "external_data", follows_pipe: false, reserved: false;
+    ExternalDataUnderscore = "external_data", follows_pipe: false, reserved: true;
     Find = "find", follows_pipe: false, reserved: true;
     /// Recognised (lexed as one word), not parsed.
     MakeGraph = "make-graph", follows_pipe: false, reserved: true;
@@ -116,15 +116,15 @@ operator_keywords! {
     /// Recognised (lexed as one word), not parsed.
     GraphMerge = "graph-merge", follows_pipe: false, reserved: false;
     /// Recognised (lexed as one word), not parsed.
-    GraphToTable = "graph-to-table", follows_pipe: false, reserved: false;
+    GraphToTable = "graph-to-table", follows_pipe: false, reserved: true;
     /// Recognised (lexed as one word), not parsed.
-    GraphShortestPaths = "graph-shortest-paths", follows_pipe: false, reserved: false;
+    GraphShortestPaths = "graph-shortest-paths", follows_pipe: false, reserved: true;
     /// Recognised (lexed as one word), not parsed.
-    GraphMarkComponents = "graph-mark-components", follows_pipe: false, reserved: false;
+    GraphMarkComponents = "graph-mark-components", follows_pipe: false, reserved: true;
     /// Recognised (lexed as one word), not parsed.
-    PartitionBy = "partition-by", follows_pipe: false, reserved: false;
+    PartitionBy = "partition-by", follows_pipe: false, reserved: true;
     /// Recognised (lexed as one word), not parsed.
-    ExecuteAndCache = "execute-and-cache", follows_pipe: false, reserved: false;
+    ExecuteAndCache = "execute-and-cache", follows_pipe: false, reserved: true;
 }
 
 impl OperatorKeyword {

@@ -104,6 +104,11 @@ const RESERVED: &[&str] = &[
     "hassuffix_cs",
     "notcontains",
     "notcontainscs",
+    "containscs",
+    "like",
+    "notlike",
+    "likecs",
+    "notlikecs",
     "set",
     "datetime",
     "timespan",
@@ -118,7 +123,47 @@ const RESERVED: &[&str] = &[
     "others",
     "materialize",
     "toscalar",
+    "int32",
+    "int64",
+    "boolean",
+    "uniqueid",
+    "isfuzzy",
+    "flags",
+    "bagexpansion",
+    "with_itemindex",
 ];
+
+/// Reserved words that may still be declared as names (`extend where = 1`,
+/// `datatable(title: string)`, a parameter `(in: long)`), though a bare
+/// reference to them must be bracketed; checked against Microsoft's parser.
+const DECLARABLE_KEYWORDS: &[&str] = &[
+    "by",
+    "in",
+    "has",
+    "contains",
+    "of",
+    "to",
+    "title",
+    "set",
+    "materialize",
+    "toscalar",
+    "where",
+    "top-nested",
+    "top-hitters",
+    "as",
+    "sample",
+    "sample-distinct",
+    "invoke",
+    "search",
+    "print",
+    "datatable",
+    "externaldata",
+    "find",
+];
+
+/// Words that may be referenced bare but not declared as names (`extend
+/// kind = 1` and `let true = 1` are errors in Microsoft's parser).
+const UNDECLARABLE: &[&str] = &["kind", "true", "false", "with_source", "withsource", "graph-merge"];
 
 /// Whether `word` cannot name a column or table unless bracketed: a reserved
 /// keyword or a reserved operator word.
@@ -427,6 +472,11 @@ impl<'a> Parser<'a> {
         let start = self.span();
         if self.at_word("let") {
             self.bump();
+            // Unlike columns, a `let` name cannot be a reserved word at all.
+            if self.kind() == TokenKind::Ident && UNDECLARABLE.contains(&self.text()) {
+                let word = self.text();
+                return self.fail(&format!("a name ('{word}' cannot be a let name; write ['{word}'])"));
+            }
             let name = self.ident()?;
             self.expect(TokenKind::Assign)?;
             let value = self.let_value()?;
@@ -505,7 +555,7 @@ impl<'a> Parser<'a> {
         if !self.eat(TokenKind::RParen) {
             loop {
                 let start = self.span();
-                let name = self.ident()?;
+                let name = self.declared_ident()?;
                 self.expect(TokenKind::Colon)?;
                 let ty = if self.at(TokenKind::LParen) {
                     ParamType::Tabular(self.tabular_schema()?)
@@ -546,7 +596,7 @@ impl<'a> Parser<'a> {
 
     fn column_decl(&mut self) -> PResult<ColumnDecl> {
         let start = self.span();
-        let name = self.ident()?;
+        let name = self.declared_ident()?;
         self.expect(TokenKind::Colon)?;
         let ty = self.type_name()?;
         Ok(ColumnDecl { name, ty, span: self.span_from(start) })
@@ -559,6 +609,34 @@ impl<'a> Parser<'a> {
         } else {
             self.fail("a type name (bool, int, long, real, decimal, string, datetime, timespan, guid or dynamic)")
         }
+    }
+
+    /// How many tokens the declared name at `ahead` spans (see
+    /// [`Parser::declared_ident`]): 1, 3 for `['name']`, or 0.
+    fn declared_name_len(&self, ahead: usize) -> usize {
+        match self.kind_at(ahead) {
+            TokenKind::Ident => {
+                let word = self.text_of(self.tok_at(ahead));
+                let declarable = DECLARABLE_KEYWORDS.contains(&word) || !is_reserved(word);
+                usize::from(declarable && !UNDECLARABLE.contains(&word))
+            }
+            _ => self.name_len(ahead),
+        }
+    }
+
+    /// A name being declared (a column in `extend`, a schema or a tuple, a
+    /// parameter): Kusto takes some reserved words here (`extend where = 1`)
+    /// and refuses some other words (`kind`, `true`).
+    fn declared_ident(&mut self) -> PResult<Ident> {
+        if self.kind() == TokenKind::Ident && self.declared_name_len(0) == 1 {
+            let t = self.bump();
+            return Ok(Ident::new(self.text_of(t), t.span));
+        }
+        if self.kind() == TokenKind::Ident && UNDECLARABLE.contains(&self.text()) {
+            let word = self.text();
+            return self.fail(&format!("a name ('{word}' cannot name a column here; write ['{word}'])"));
+        }
+        self.ident()
     }
 
     fn ident(&mut self) -> PResult<Ident> {
@@ -832,6 +910,14 @@ impl<'a> Parser<'a> {
                 self.bump();
                 OperatorKind::ProjectSmart
             }
+            Some(W::ProjectByNames) => {
+                self.bump();
+                let mut columns = vec![self.or_expr()?];
+                while self.eat(TokenKind::Comma) {
+                    columns.push(self.or_expr()?);
+                }
+                OperatorKind::ProjectByNames { columns }
+            }
             Some(W::Summarize) => {
                 self.bump();
                 let params = self.params(&[])?;
@@ -913,7 +999,9 @@ impl<'a> Parser<'a> {
                     return self
                         .error_at(call.span, "expected a plugin call after 'evaluate', such as bag_unpack(Column)");
                 }
-                OperatorKind::Evaluate { params, call }
+                // Kusto's grammar takes an output schema after the call.
+                let output = if self.eat(TokenKind::Colon) { Some(self.tabular_schema()?) } else { None };
+                OperatorKind::Evaluate { params, call, output }
             }
             Some(W::MakeSeries) => {
                 self.bump();
@@ -1149,10 +1237,25 @@ impl<'a> Parser<'a> {
                 let predicate = self.or_expr()?;
                 OperatorKind::Search { params, tables, predicate }
             }
+            Some(W::Scan) => {
+                self.bump();
+                let params = self.params(&["with_match_id"])?;
+                let declare = if self.eat_word("declare") { self.param_list()? } else { Vec::new() };
+                self.expect_word("with")?;
+                self.expect(TokenKind::LParen)?;
+                let mut steps = Vec::new();
+                while self.at_word("step") {
+                    steps.push(self.scan_step()?);
+                }
+                if !self.at(TokenKind::RParen) {
+                    return self.fail("'step' or ')'");
+                }
+                self.bump();
+                OperatorKind::Scan { params, declare, steps }
+            }
             None
             | Some(
-                W::Scan
-                | W::MakeGraph
+                W::MakeGraph
                 | W::GraphMatch
                 | W::GraphMerge
                 | W::GraphToTable
@@ -1173,6 +1276,38 @@ impl<'a> Parser<'a> {
             }
         };
         Ok(Operator { kind, span: self.span_from(start) })
+    }
+
+    /// `step Name [output=…]: condition [=> Col = expr, …];`
+    fn scan_step(&mut self) -> PResult<ScanStep> {
+        let start = self.expect_word("step")?.span;
+        let name = self.declared_ident()?;
+        let output = if self.at_word("output") && self.kind_at(1) == TokenKind::Assign {
+            self.bump();
+            self.bump();
+            // `all`, `last` or `none`; `last` is otherwise a keyword.
+            let value = self.expect(TokenKind::Ident)?;
+            Some(Ident::new(self.text_of(value), value.span))
+        } else {
+            None
+        };
+        self.expect(TokenKind::Colon)?;
+        let condition = self.or_expr()?;
+        let mut assignments = Vec::new();
+        if self.eat(TokenKind::FatArrow) {
+            loop {
+                let column = self.declared_ident()?;
+                self.expect(TokenKind::Assign)?;
+                assignments.push((column, self.or_expr()?));
+                if !self.eat(TokenKind::Comma) {
+                    break;
+                }
+            }
+        }
+        if !self.eat(TokenKind::Semicolon) {
+            return self.fail("';' after the scan step");
+        }
+        Ok(ScanStep { name, output, condition, assignments, span: self.span_from(start) })
     }
 
     /// `name=value` operator parameters: any `hint.*`, plus the names in `known`.
@@ -1507,8 +1642,9 @@ impl<'a> Parser<'a> {
     /// `expr`, `Name = expr` or `(A, B) = expr`.
     fn named_expr(&mut self) -> PResult<NamedExpr> {
         let start = self.span();
-        if self.name_len(0) > 0 && self.kind_at(self.name_len(0)) == TokenKind::Assign {
-            let name = self.ident()?;
+        let n = self.declared_name_len(0);
+        if n > 0 && self.kind_at(n) == TokenKind::Assign {
+            let name = self.declared_ident()?;
             self.bump();
             let expr = self.or_expr()?;
             return Ok(NamedExpr { names: vec![name], tuple: false, expr, span: self.span_from(start) });
@@ -1519,9 +1655,9 @@ impl<'a> Parser<'a> {
                 .is_some_and(|close| self.tokens.get(close + 1).is_some_and(|t| t.kind == TokenKind::Assign));
             if is_tuple {
                 self.bump();
-                let mut names = vec![self.ident()?];
+                let mut names = vec![self.declared_ident()?];
                 while self.eat(TokenKind::Comma) {
-                    names.push(self.ident()?);
+                    names.push(self.declared_ident()?);
                 }
                 self.expect(TokenKind::RParen)?;
                 self.expect(TokenKind::Assign)?;
@@ -1670,8 +1806,14 @@ impl<'a> Parser<'a> {
                 2,
             )),
             _ => {
+                // Kusto's legacy spellings: `notcontains`, `notcontainscs`, `containscs`.
+                let (word, negated) = match word.strip_prefix("not") {
+                    Some(rest @ ("contains" | "containscs")) if !negated => (rest, true),
+                    _ => (word, negated),
+                };
                 let (base, case_sensitive) = match word.strip_suffix("_cs") {
                     Some(b) => (b, true),
+                    None if word == "containscs" => ("contains", true),
                     None => (word, false),
                 };
                 let kind = match base {

@@ -110,6 +110,7 @@ spanless_eq_struct! {
     MakeSeries { params, aggregates, on, range, by };
     MakeSeriesAggregate { column, default };
     TopNestedClause { count, of, others, by };
+    ScanStep { name, output, condition, assignments } ignoring span;
     SortKeyNamed { column, order };
 }
 
@@ -276,8 +277,8 @@ impl SpanlessEq for OperatorKind {
                 K::ParseKv { source: s, columns: c, options: o }
                     if source.spanless_eq(s) && columns.spanless_eq(c) && options.spanless_eq(o)
             ),
-            K::Evaluate { params, call } => {
-                matches!(other, K::Evaluate { params: p, call: c } if params.spanless_eq(p) && call.spanless_eq(c))
+            K::Evaluate { params, call, output } => {
+                matches!(other, K::Evaluate { params: p, call: c, output: o } if params.spanless_eq(p) && call.spanless_eq(c) && output.spanless_eq(o))
             }
             K::MakeSeries(a) => matches!(other, K::MakeSeries(b) if a.spanless_eq(b)),
             K::Top { count, by } => {
@@ -329,6 +330,11 @@ impl SpanlessEq for OperatorKind {
             ),
             K::Consume { params } => matches!(other, K::Consume { params: p } if params.spanless_eq(p)),
             K::ProjectSmart => matches!(other, K::ProjectSmart),
+            K::ProjectByNames { columns } => {
+                matches!(other, K::ProjectByNames { columns: c } if columns.spanless_eq(c))
+            }
+            K::Scan { params, declare, steps } => matches!(other, K::Scan { params: p, declare: d, steps: s }
+                if params.spanless_eq(p) && declare.spanless_eq(d) && steps.spanless_eq(s)),
             K::Print { columns } => matches!(other, K::Print { columns: c } if columns.spanless_eq(c)),
             K::Range { column, from, to, step } => matches!(
                 other,

@@ -381,7 +381,81 @@ fn unicode_and_bracketed_function_names() {
     // Found by the fuzzer: a name that needs brackets, called as a function.
     parse_ok("T | where TimeGenerated > ['\u{61e}go'](24h)");
     parse_ok("print ['my f'](1)");
-    parse_ok("print Größe = 1");
+    parse_ok("print ['Größe'] = 1");
+    // Kusto's names are ASCII: a bare `Größe` is an error there.
+    assert!(!common::parse_errors("print Größe = 1").is_empty());
+}
+
+#[test]
+fn unicode_spaces_separate_tokens() {
+    // Checked against Microsoft's parser: these are whitespace ...
+    for space in ['\u{a0}', '\u{202f}', '\u{2003}', '\u{200b}', '\u{3000}', '\u{feff}', '\u{c}'] {
+        parse_ok(&format!("T{space}|{space}where{space}a{space}=={space}1{space}"));
+        parse_ok(&format!("print{space}x=1"));
+    }
+    // ... and these are not.
+    for other in ['\u{85}', '\u{2028}', '\u{200c}', '\u{ad}', '\u{b}'] {
+        assert!(!common::parse_errors(&format!("print{other}x=1")).is_empty(), "{other:?} is not whitespace");
+    }
+}
+
+#[test]
+fn names_that_start_with_digits() {
+    match last_operator("T | project 3rdPartyApp = 1, 2022MostExploited, a.3rd, 10mins = 2, 1e5x = 3") {
+        OperatorKind::Project { columns } => {
+            let names: Vec<&str> = columns.iter().flat_map(|c| c.names.iter().map(|n| n.name.as_str())).collect();
+            assert_eq!(names, ["3rdPartyApp", "10mins", "1e5x"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok("let 3rd = 5; datatable(2ndCol: string)['x'] | where 2ndCol == 3rd");
+    // Whole literals stay literals.
+    let q = parse_ok("print a = 1d, b = 10m, c = 1e5, d = 0x1F, e = 1.5h");
+    assert!(!q.to_string().contains('['), "{q}");
+    for src in ["print 1d = 1", "print 0x1F = 1", "print 1e5 = 1"] {
+        assert!(!common::parse_errors(src).is_empty(), "{src} should be rejected");
+    }
+}
+
+#[test]
+fn legacy_string_operator_spellings() {
+    for (src, negated, case_sensitive) in [
+        ("T | where a notcontains 'x'", true, false),
+        ("T | where a notcontainscs 'x'", true, true),
+        ("T | where a containscs 'x'", false, true),
+    ] {
+        match last_operator(src) {
+            OperatorKind::Where { predicate: Expr { kind: ExprKind::Binary { op: BinaryOp::Str(op), .. }, .. } } => {
+                assert_eq!((op.kind, op.negated, op.case_sensitive), (StringOpKind::Contains, negated, case_sensitive))
+            }
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn keywords_as_declared_names() {
+    // Microsoft's parser takes these reserved words where a name is declared ...
+    parse_ok("T | extend where = 1, as = 2, title = 3 | project in = 1, by = 2 | summarize of = count()");
+    parse_ok("print print = 1");
+    parse_ok("datatable(title: string, as: long)['x', 1]");
+    parse_ok("let f = (set: long) { ['set'] }; print f(1)");
+    parse_ok("T | extend (as, where) = f(x)");
+    // ... but not as references, let names, or for these words at all.
+    for src in [
+        "T | where as > 1",
+        "let where = 1; print 1",
+        "T | extend kind = 1",
+        "let true = 1; print 1",
+        "datatable(kind: string)['x']",
+        "T | extend int64 = 1",
+        "T | where boolean > 1",
+        "T | project uniqueid",
+        "print external_data = 1",
+        "T | where a like 'x'",
+    ] {
+        assert!(!common::parse_errors(src).is_empty(), "{src} should be rejected");
+    }
 }
 
 #[test]
@@ -408,4 +482,36 @@ fn reserved_words_and_statement_rules() {
 fn where_equals_round_trips_with_any_value() {
     // Found by the fuzzer: `where A = B in~ (…)` printed as `A == B in~ (…)`.
     parse_ok("T | where Eve = ntCategoryType in~ (\"exchange\", \"gmail\")");
+}
+
+#[test]
+fn evaluate_output_schema_and_project_by_names() {
+    match last_operator("T | evaluate bag_unpack(d) : (*, Name: string, Age: long)") {
+        OperatorKind::Evaluate { output: Some(schema), .. } => assert!(schema.open && schema.columns.len() == 2),
+        other => panic!("{other:?}"),
+    }
+    match last_operator("T | project-by-names 'Name', column_names_of(S), cols") {
+        OperatorKind::ProjectByNames { columns } => assert_eq!(columns.len(), 3),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn scan_operator() {
+    let src = "T | scan with_match_id=m declare (start: datetime, n: long = 0) with (
+        step s1 output=none: Event == 'login' => start = Timestamp;
+        step s2 output=last: Event == 'logout' => n = s1.n + 1, start = s1.start;
+        step s3: true;
+    )";
+    match last_operator(src) {
+        OperatorKind::Scan { params, declare, steps } => {
+            assert_eq!((params.len(), declare.len(), steps.len()), (1, 2, 3));
+            assert_eq!(steps[1].output.as_ref().map(|o| o.name.as_str()), Some("last"));
+            assert_eq!(steps[1].assignments.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok("T | scan with ()");
+    // Every step ends with ';', as in Microsoft's parser.
+    assert!(!common::parse_errors("T | scan with (step s1: true)").is_empty());
 }
