@@ -103,10 +103,5 @@ pub async fn load_tables(session: &mut Session, tables: &[TableArg]) -> Result<(
 /// A session whose tables are the built-in Sentinel schemas, empty: for
 /// binding queries without data.
 pub fn catalog_session() -> Session {
-    let mut session = Session::with_partitions(1);
-    for name in kqlite_ingest::catalog::table_names() {
-        let columns = kqlite_ingest::catalog::table_schema(name).expect("listed").to_vec();
-        session.register_batches(name, columns, Vec::new()).expect("empty tables register");
-    }
-    session
+    kqlite_ingest::catalog::with_catalog(Session::with_partitions(1))
 }

@@ -25,9 +25,15 @@ pub(crate) struct EventRows {
 }
 
 impl EventRows {
-    pub(crate) fn new() -> EventRows {
+    /// `security_in_windows_event`: Security-channel events also become
+    /// WindowsEvent rows (see [`EvtxOptions::security_in_windows_event`](super::EvtxOptions::security_in_windows_event)).
+    pub(crate) fn new(security_in_windows_event: bool) -> EventRows {
         EventRows {
-            tables: Tables::new(BATCH_ROWS, false, Keep::all()),
+            tables: Tables::new(
+                BATCH_ROWS,
+                false,
+                Keep::all().with_security_in_windows_event(security_in_windows_event),
+            ),
             report: EvtxReport::default(),
             batches: Vec::new(),
         }
@@ -466,7 +472,7 @@ impl Tables {
             report.load.latest_time = Some(report.load.latest_time.map_or(t, |l| l.max(t)));
         }
         self.left_out[EvtxTable::SecurityEvent as usize] |= is_security;
-        self.left_out[EvtxTable::WindowsEvent as usize] = true;
+        self.left_out[EvtxTable::WindowsEvent as usize] |= self.keep.windows_event_holds(is_security);
         report.load.unread += 1;
     }
 
@@ -485,7 +491,7 @@ impl Tables {
             report.load.latest_time = Some(report.load.latest_time.map_or(t, |l| l.max(t)));
         }
         self.left_out[EvtxTable::SecurityEvent as usize] |= is_security && !security;
-        self.left_out[EvtxTable::WindowsEvent as usize] |= !windows;
+        self.left_out[EvtxTable::WindowsEvent as usize] |= !windows && self.keep.windows_event_holds(is_security);
         let level_name = level_name(event.get(&event.level));
         if security {
             self.push_security(event, &level_name, report);
