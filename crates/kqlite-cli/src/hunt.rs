@@ -1,7 +1,7 @@
 //! `kqlite hunt`: run the detection pack over evidence and print findings.
 
 use crate::format::OutputFormat;
-use crate::tables::parse_now;
+use crate::table_args::parse_now;
 use anyhow::{Context, Result};
 use clap::Args;
 use kqlite_detect::evidence::{load_evidence_using, EvidenceReport, Staging};

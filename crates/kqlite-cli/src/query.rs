@@ -1,7 +1,7 @@
 //! `kqlite query`: run KQL over local files.
 
 use crate::format::OutputFormat;
-use crate::tables::{load_tables, parse_now, TableArg};
+use crate::table_args::{load_tables, parse_now, TableArg};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use kqlite_engine::output::{self, Format};

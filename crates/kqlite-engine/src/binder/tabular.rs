@@ -355,7 +355,7 @@ impl<'r> Binder<'r> {
             }
             OperatorKind::Union { params, tables } => {
                 let mut inputs = vec![(None, input)];
-                inputs.extend(self.union_inputs(params, tables)?);
+                inputs.extend(self.union_inputs(params, tables, true)?);
                 self.union(inputs, params, span)
             }
             OperatorKind::MvExpand { params, items, limit, .. } => {
@@ -397,11 +397,12 @@ impl<'r> Binder<'r> {
     /// the tables with data). With
     /// `isfuzzy=true`, a leg naming a table or function that does not exist
     /// is left out with a notice, as Kusto does; the union fails only when
-    /// no leg is left.
+    /// no leg is left (`piped`: the input piped into `union` is one).
     pub(super) fn union_inputs(
         &mut self,
         params: &[ast::OperatorParam],
         tables: &[ast::Expr],
+        piped: bool,
     ) -> BindResult<Vec<(Option<String>, Relation)>> {
         let fuzzy = param_name(params, "isfuzzy").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let mut inputs = Vec::new();
@@ -429,10 +430,14 @@ impl<'r> Binder<'r> {
             }
         }
         if inputs.is_empty() {
-            if let Some(first) = skipped.into_iter().next() {
-                return Err(first);
+            match skipped.first() {
+                None => {
+                    let span = tables.first().map_or(Span::default(), |t| t.span);
+                    return err(span, "no table matches the union's patterns");
+                }
+                Some(first) if !piped => return Err(first.clone()),
+                Some(_) => {}
             }
-            return err(tables.first().map_or(Span::default(), |t| t.span), "no table matches the union's patterns");
         }
         for e in skipped {
             self.notices.push(format!("union isfuzzy=true left out a leg: {}", e.message));
@@ -789,7 +794,7 @@ impl<'r> Binder<'r> {
                 self.values_relation(rows, columns, span)
             }
             OperatorKind::Union { params, tables } => {
-                let inputs = self.union_inputs(params, tables)?;
+                let inputs = self.union_inputs(params, tables, false)?;
                 self.union(inputs, params, span)
             }
             OperatorKind::ExternalData { schema, uris, .. } => {
