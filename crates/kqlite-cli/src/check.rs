@@ -1,7 +1,7 @@
 //! `kqlite check`: report syntax errors in KQL queries.
 
 use crate::query::query_text;
-use crate::tables::catalog_session;
+use crate::table_args::catalog_session;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use kqlite_engine::Session;

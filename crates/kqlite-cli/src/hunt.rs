@@ -1,7 +1,7 @@
 //! `kqlite hunt`: run the detection pack over evidence and print findings.
 
 use crate::format::OutputFormat;
-use crate::tables::parse_now;
+use crate::table_args::parse_now;
 use anyhow::{Context, Result};
 use clap::Args;
 use kqlite_detect::evidence::{load_evidence_using, EvidenceReport, Staging};
@@ -93,6 +93,9 @@ pub struct HuntSetup {
     /// a folder of old captures. Overrides the tuning file.
     #[arg(long, value_name = "TIMESPAN")]
     lookback: Option<String>,
+
+    #[command(flatten)]
+    windows: crate::ingest::WindowsEventArgs,
 }
 
 /// A session with the evidence loaded and the rules ready to run.
@@ -115,14 +118,18 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> 
     if let Some(lookback) = &setup.lookback {
         tuning.set_lookback(&rules, lookback).context("--lookback")?;
     }
-    let mut session = Session::new();
+    let mut session = kqlite_ingest::catalog::new_session();
     let evidence = match &setup.store {
         Some(dir) => kqlite_detect::evidence::load_store(&mut session, dir).await,
         None => {
             // Only what the rules read is kept (pivots run other queries: all of it).
             let needs =
                 if only_rules { hunt::rules_needs(&rules, &tuning, &functions).await.map(Arc::new) } else { None };
-            let options = IngestOptions { needs, ..crate::ingest::options_from_env() };
+            let options = IngestOptions {
+                needs,
+                security_in_windows_event: setup.windows.security_in_windows_event,
+                ..crate::ingest::options_from_env()
+            };
             load_evidence_using(&mut session, paths, Staging::Auto, options).await
         }
     }?;

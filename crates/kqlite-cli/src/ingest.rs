@@ -23,8 +23,9 @@ use std::process::ExitCode;
 /// directories are walked recursively (hidden files skipped, files that are
 /// no known format listed and skipped).
 ///
-/// Records go to the Sentinel table they belong to: EVTX to SecurityEvent and
-/// WindowsEvent, syslog to Syslog, Defender streaming records to the table
+/// Records go to the Sentinel table they belong to: EVTX Security-channel
+/// events to SecurityEvent, other channels to WindowsEvent (see
+/// --security-in-windowsevent), syslog to Syslog, Defender streaming records to the table
 /// their category names; other exports by their Type column, else the
 /// catalog table whose columns they match best, else a table named after the
 /// file. Every record is loaded or rejected with its file and line/record.
@@ -72,6 +73,22 @@ pub struct IngestArgs {
     /// No progress line, even on a terminal.
     #[arg(long, short = 'q')]
     quiet: bool,
+
+    #[command(flatten)]
+    windows: WindowsEventArgs,
+}
+
+/// Where Windows events go, for the commands that read logs.
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct WindowsEventArgs {
+    /// Also put Security-channel events into WindowsEvent. By default they
+    /// are SecurityEvent rows only, as the Windows Security Events connector
+    /// stores them (WindowsEvent holds the other channels, as the Windows
+    /// Forwarded Events connector would), so content that reads both tables,
+    /// such as ASIM's parsers, counts each event once. Use this for content
+    /// written against the WindowsEvent copy of Security events.
+    #[arg(long = "security-in-windowsevent")]
+    pub security_in_windows_event: bool,
 }
 
 pub fn run(args: IngestArgs) -> Result<ExitCode> {
@@ -80,6 +97,7 @@ pub fn run(args: IngestArgs) -> Result<ExitCode> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         threads: args.threads,
         needs: None,
+        security_in_windows_event: args.windows.security_in_windows_event,
         ..options_from_env()
     };
     let started = std::time::Instant::now();

@@ -10,6 +10,7 @@ mod ingest;
 mod pivot;
 mod query;
 mod rules;
+mod table_args;
 mod tables;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,7 @@ enum Command {
     Pivot(pivot::PivotArgs),
     Test(detection_test::TestArgs),
     Demo(demo::DemoArgs),
+    Tables(tables::TablesArgs),
     /// List the KQL functions and tabular operators kqlite implements.
     Functions {
         /// List tabular operators instead of functions.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Pivot(args) => pivot::run(args),
         Command::Test(args) => detection_test::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Tables(args) => tables::run(args),
         Command::Functions { operators } => {
             let names: Vec<&str> = if operators {
                 kqlite_engine::binder::SUPPORTED_OPERATORS.to_vec()

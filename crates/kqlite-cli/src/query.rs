@@ -1,7 +1,7 @@
 //! `kqlite query`: run KQL over local files.
 
 use crate::format::OutputFormat;
-use crate::tables::{load_tables, parse_now, TableArg};
+use crate::table_args::{load_tables, parse_now, TableArg};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use kqlite_engine::output::{self, Format};
@@ -68,6 +68,9 @@ pub struct QueryArgs {
     /// Print the DataFusion logical plan instead of running the query.
     #[arg(long)]
     explain: bool,
+
+    #[command(flatten)]
+    windows: crate::ingest::WindowsEventArgs,
 }
 
 pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
@@ -84,7 +87,7 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
     )?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
     runtime.block_on(async {
-        let mut session = Session::new();
+        let mut session = kqlite_ingest::catalog::new_session();
         session.set_clock(parse_now(&args.now)?);
         if let Some(store) = &args.store {
             kqlite_ingest::register_store(&mut session, store).await.map_err(|e| anyhow!("--store: {e}"))?;
@@ -160,6 +163,7 @@ fn ingest_on_the_fly(
         progress: std::io::stderr().is_terminal(),
         threads: 0,
         needs,
+        security_in_windows_event: args.windows.security_in_windows_event,
         ..crate::ingest::options_from_env()
     };
     let ingested = kqlite_ingest::ingest_paths(&args.paths, &options)?;
@@ -218,6 +222,7 @@ async fn stage_on_the_fly(
         strict: false,
         progress: std::io::stderr().is_terminal(),
         threads: 0,
+        security_in_windows_event: args.windows.security_in_windows_event,
         ..crate::ingest::options_from_env()
     };
     eprintln!(

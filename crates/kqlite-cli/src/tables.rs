@@ -1,112 +1,172 @@
-//! Loading `--table Name=PATH` arguments into a session, and `--now`.
+//! `kqlite tables`: the Sentinel / Log Analytics / Defender XDR tables kqlite
+//! knows, their columns and KQL types, and the rows a store holds.
 
-use anyhow::{anyhow, bail, Result};
-use kqlite_engine::{Clock, Session};
-use std::io::Read;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, ValueEnum};
+use kqlite_engine::{ColumnDef, Session};
+use kqlite_syntax::suggest::{suggest, MaxDistance};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
-use std::str::FromStr;
+use std::process::ExitCode;
 
-/// `Name=PATH`.
-#[derive(Clone, Debug)]
-pub struct TableArg {
-    pub name: String,
-    pub path: PathBuf,
+/// List the tables queries can name, or one table's columns and KQL types.
+///
+/// Every Log Analytics table (SecurityEvent, Syslog, SigninLogs, …) and
+/// Defender XDR's advanced-hunting tables (DeviceProcessEvents, EmailEvents,
+/// AlertEvidence, …) exist in kqlite as in a Sentinel workspace: a query over
+/// one the evidence has no rows for finds it empty, with these columns.
+/// Names are case-sensitive, as in Kusto.
+#[derive(Args)]
+#[command(
+    verbatim_doc_comment,
+    after_help = "Examples:
+  kqlite tables
+      Every table with its number of columns.
+  kqlite tables DeviceLogonEvents
+      Its columns and their KQL types (Defender's tables have both Timestamp
+      and TimeGenerated, so queries written for either run).
+  kqlite tables --store ./store
+      Also the rows each table holds in a store made by `kqlite ingest --store`
+      (tables the store holds outside the catalog are listed too).
+  kqlite tables SecurityEvent --format json
+
+Exit status: 0 on success, 1 when NAME is no table, 2 on bad usage or an
+unreadable store."
+)]
+pub struct TablesArgs {
+    /// A table to describe: its columns and their KQL types.
+    name: Option<String>,
+
+    /// Also count the rows each table holds in this store.
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TablesFormat::Table)]
+    format: TablesFormat,
 }
 
-impl FromStr for TableArg {
-    type Err = anyhow::Error;
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TablesFormat {
+    /// Aligned text.
+    Table,
+    /// One JSON document.
+    Json,
+}
 
-    fn from_str(s: &str) -> Result<Self> {
-        match s.split_once('=') {
-            Some((name, path)) if !name.is_empty() && !path.is_empty() => {
-                Ok(TableArg { name: name.to_string(), path: PathBuf::from(path) })
+/// A table as listed: its columns, and its rows when a store was given.
+struct Listed {
+    columns: Vec<ColumnDef>,
+    rows: Option<usize>,
+}
+
+pub fn run(args: TablesArgs) -> Result<ExitCode> {
+    let tables = listed_tables(args.store.as_ref())?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match &args.name {
+        None => write_list(&mut out, &tables, args.format)?,
+        Some(name) => {
+            let Some(table) = tables.get(name.as_str()) else {
+                let hint = suggest(name, tables.keys().map(String::as_str), MaxDistance::Name)
+                    .map(|s| format!("; did you mean '{s}'?"))
+                    .unwrap_or_default();
+                eprintln!("kqlite: no table '{name}'{hint} (`kqlite tables` lists them)");
+                return Ok(ExitCode::from(1));
+            };
+            write_table(&mut out, name, table, args.format)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The catalog's tables, with the store's (and their rows) when given.
+fn listed_tables(store: Option<&PathBuf>) -> Result<BTreeMap<String, Listed>> {
+    let mut tables: BTreeMap<String, Listed> = kqlite_ingest::catalog::table_names()
+        .map(|name| {
+            let columns = kqlite_ingest::catalog::table_schema(name).unwrap_or_default().to_vec();
+            (name.to_string(), Listed { columns, rows: store.map(|_| 0) })
+        })
+        .collect();
+    let Some(dir) = store else { return Ok(tables) };
+    if !dir.is_dir() {
+        bail!("--store {}: no such directory", dir.display());
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
+    runtime.block_on(async {
+        let mut session = Session::new();
+        kqlite_ingest::register_store(&mut session, dir).await.map_err(|e| anyhow!("--store: {e}"))?;
+        for name in session.table_names() {
+            let query = format!("['{}'] | count", name.replace('\'', "\\'"));
+            let result = session.query(&query).await.map_err(|e| anyhow!("--store: counting {name}: {e}"))?;
+            let rows = kqlite_detect::hunt::result_rows(&result)
+                .first()
+                .and_then(|row| row.first())
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let columns = session.table_columns(&name).unwrap_or_default().to_vec();
+            tables.insert(name, Listed { columns, rows: Some(usize::try_from(rows).unwrap_or(usize::MAX)) });
+        }
+        Ok(tables)
+    })
+}
+
+fn write_list(out: &mut impl Write, tables: &BTreeMap<String, Listed>, format: TablesFormat) -> Result<()> {
+    match format {
+        TablesFormat::Json => {
+            let list: Vec<Value> = tables
+                .iter()
+                .map(|(name, t)| {
+                    let mut entry = json!({ "table": name, "columns": t.columns.len() });
+                    if let Some(rows) = t.rows {
+                        entry["rows"] = json!(rows);
+                    }
+                    entry
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+        }
+        TablesFormat::Table => {
+            let width = tables.keys().map(String::len).max().unwrap_or(0).max("Table".len());
+            let with_rows = tables.values().any(|t| t.rows.is_some());
+            write!(out, "{:width$}  Columns", "Table")?;
+            writeln!(out, "{}", if with_rows { "  Rows" } else { "" })?;
+            for (name, t) in tables {
+                write!(out, "{name:width$}  {:>7}", t.columns.len())?;
+                match t.rows {
+                    Some(rows) => writeln!(out, "  {rows}")?,
+                    None => writeln!(out)?,
+                }
             }
-            _ => bail!("expected Name=PATH, got '{s}'"),
         }
-    }
-}
-
-pub fn parse_now(value: &str) -> Result<Clock> {
-    match value {
-        "system" => Ok(Clock::System),
-        "latest" => Ok(Clock::LatestEvent),
-        text => kqlite_engine::time::parse_datetime(text).map(Clock::Fixed).ok_or_else(|| {
-            anyhow!("--now: '{text}' is not a datetime (expected e.g. 2024-05-01T00:00:00Z, latest or system)")
-        }),
-    }
-}
-
-fn is_parquet(path: &std::path::Path) -> bool {
-    if path.is_dir() {
-        return true;
-    }
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PAR1"
-}
-
-fn starts_like_syslog(path: &std::path::Path) -> bool {
-    let mut head = vec![0u8; 4096];
-    let Ok(mut file) = std::fs::File::open(path) else { return false };
-    let n = file.read(&mut head).unwrap_or(0);
-    kqlite_ingest::syslog::looks_like_syslog(&head[..n])
-}
-
-/// Loads every table, printing what was rejected to stderr.
-pub async fn load_tables(session: &mut Session, tables: &[TableArg]) -> Result<()> {
-    for table in tables {
-        if !table.path.exists() {
-            bail!("--table {}: {} does not exist", table.name, table.path.display());
-        }
-        if is_parquet(&table.path) {
-            let known = kqlite_ingest::catalog::table_schema(&table.name);
-            session
-                .register_parquet(&table.name, &table.path.to_string_lossy(), known)
-                .await
-                .map_err(|e| anyhow!("--table {}: {e}", table.name))?;
-            continue;
-        }
-        let (loaded, report) = if starts_like_syslog(&table.path) {
-            // auth.log, secure, RFC 5424 or journalctl JSON: the Syslog table.
-            let (mut loaded, report) =
-                kqlite_ingest::syslog::load_syslog(&table.path).map_err(|e| anyhow!("--table {}: {e}", table.name))?;
-            loaded.name = table.name.clone();
-            (loaded, report)
-        } else {
-            kqlite_ingest::load_file(&table.path, &table.name).map_err(|e| anyhow!("--table {}: {e}", table.name))?
-        };
-        for notice in &report.notices {
-            eprintln!("kqlite: note: {notice}");
-        }
-        for (location, reason) in report.rejected.iter().take(20) {
-            eprintln!("kqlite: rejected {location}: {reason}");
-        }
-        if report.rejected.len() > 20 {
-            eprintln!("kqlite: … and {} more rejected records", report.rejected.len() - 20);
-        }
-        if !report.rejected.is_empty() || report.conversion_failures > 0 {
-            eprintln!(
-                "kqlite: {}: {} records read, {} loaded, {} rejected, {} values did not convert to their column type (stored as null)",
-                table.path.display(),
-                report.records_read,
-                report.loaded,
-                report.rejected.len(),
-                report.conversion_failures
-            );
-        }
-        session
-            .register_batches(&loaded.name, loaded.columns, loaded.batches)
-            .map_err(|e| anyhow!("--table {}: {e}", table.name))?;
     }
     Ok(())
 }
 
-/// A session whose tables are the built-in Sentinel schemas, empty: for
-/// binding queries without data.
-pub fn catalog_session() -> Session {
-    let mut session = Session::with_partitions(1);
-    for name in kqlite_ingest::catalog::table_names() {
-        let columns = kqlite_ingest::catalog::table_schema(name).expect("listed").to_vec();
-        session.register_batches(name, columns, Vec::new()).expect("empty tables register");
+fn write_table(out: &mut impl Write, name: &str, table: &Listed, format: TablesFormat) -> Result<()> {
+    match format {
+        TablesFormat::Json => {
+            let columns: Vec<Value> =
+                table.columns.iter().map(|c| json!({ "name": c.name, "type": c.ty.name() })).collect();
+            let mut doc = json!({ "table": name, "columns": columns });
+            if let Some(rows) = table.rows {
+                doc["rows"] = json!(rows);
+            }
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        TablesFormat::Table => {
+            match table.rows {
+                Some(rows) => writeln!(out, "{name}: {} columns, {rows} rows", table.columns.len())?,
+                None => writeln!(out, "{name}: {} columns", table.columns.len())?,
+            }
+            let width = table.columns.iter().map(|c| c.name.len()).max().unwrap_or(0);
+            for column in &table.columns {
+                writeln!(out, "  {:width$}  {}", column.name, column.ty.name())?;
+            }
+        }
     }
-    session
+    Ok(())
 }

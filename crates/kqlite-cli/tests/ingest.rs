@@ -199,3 +199,50 @@ fn large_inputs_are_staged_in_a_temporary_store_with_the_same_answers() {
     let hunt = run(kqlite().env("KQLITE_STAGING_BYTES", "0").args(["hunt", "--format", "json"]).arg(&root));
     assert!(matches!(hunt.status.code(), Some(0 | 1)), "{}", text(&hunt.stderr));
 }
+
+/// Security-channel Windows events are SecurityEvent rows only, as Sentinel's
+/// connector stores them (ASIM reads both tables and would count them
+/// twice); --security-in-windowsevent also makes them WindowsEvent rows.
+#[test]
+fn security_events_land_in_security_event_only_unless_asked() {
+    let root = scratch("routing");
+    write(
+        &root.join("nxlog.json"),
+        concat!(
+            r#"{"EventTime":"2024-05-01 10:00:00","Hostname":"dc1","EventID":4624,"SourceName":"Microsoft-Windows-Security-Auditing","Channel":"Security","TargetUserName":"alice","LogonType":"3"}"#,
+            "\n",
+            r#"{"EventTime":"2024-05-01 10:01:00","Hostname":"dc1","EventID":7045,"SourceName":"Service Control Manager","Channel":"System","ServiceName":"x"}"#,
+            "\n"
+        ),
+    );
+    let query = "union withsource=T SecurityEvent, WindowsEvent | summarize n = count() by T | sort by T asc";
+    let default = run(kqlite().args(["query", "--format", "csv", query]).arg(&root));
+    assert_eq!(text(&default.stdout), "T,n\nSecurityEvent,1\nWindowsEvent,1\n");
+    let both = run(kqlite().args(["query", "--security-in-windowsevent", "--format", "csv", query]).arg(&root));
+    assert_eq!(text(&both.stdout), "T,n\nSecurityEvent,1\nWindowsEvent,2\n");
+    let store = root.join("store");
+    let ingest = run(kqlite().arg("ingest").arg(root.join("nxlog.json")).arg("--store").arg(&store));
+    assert_eq!(ingest.status.code(), Some(0));
+    let stored = run(kqlite().args(["query", "--format", "csv", "--store"]).arg(&store).arg(query));
+    assert_eq!(text(&stored.stdout), text(&default.stdout));
+    let help = text(&run(kqlite().args(["ingest", "--help"])).stdout);
+    assert!(help.contains("--security-in-windowsevent") && help.contains("ASIM"), "{help}");
+}
+
+/// A Sentinel table the evidence has no rows for exists, empty, as in a
+/// workspace; a fuzzy union leaves out tables that do not exist at all.
+#[test]
+fn tables_without_data_exist_empty() {
+    let root = scratch("empty-tables");
+    evidence(&root);
+    let count = run(kqlite().args(["query", "--format", "csv", "DeviceProcessEvents | count"]).arg(&root));
+    assert_eq!(scalar(&count), "0");
+    let fuzzy = "union isfuzzy=true DeviceProcessEvents, SecurityEvent, Nope_CL | count";
+    let out = run(kqlite().args(["query", "--format", "csv", fuzzy]).arg(&root));
+    assert_eq!(scalar(&out), "4");
+    assert!(text(&out.stderr).contains("left out a leg: unknown table 'Nope_CL'"));
+    let strict = run(kqlite().args(["query", "union Nope_CL"]).arg(&root));
+    assert_eq!(strict.status.code(), Some(1));
+    let check = run(kqlite().args(["check", "EmailEvents | where Timestamp > ago(1d) | count"]));
+    assert_eq!(check.status.code(), Some(0));
+}

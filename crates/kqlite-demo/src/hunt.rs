@@ -7,7 +7,7 @@ use kqlite_detect::hunt::RuleOutcome;
 use kqlite_detect::rule::RuleSet;
 use kqlite_detect::tuning::Tuning;
 use kqlite_detect::DetectError;
-use kqlite_engine::{Clock, Session};
+use kqlite_engine::Clock;
 use kqlite_ingest::IngestOptions;
 use std::path::Path;
 
@@ -47,7 +47,7 @@ pub async fn hunt_reading(
         Some(path) => Tuning::load(path, &rules)?,
         None => Tuning::default(),
     };
-    let mut session = Session::new();
+    let mut session = kqlite_ingest::catalog::new_session();
     let paths = [dir.join("logs")];
     let needs = match only_rules {
         true => kqlite_detect::hunt::rules_needs(&rules, &tuning, &functions).await.map(std::sync::Arc::new),

@@ -130,25 +130,18 @@ pub async fn load_evidence_using(
     Ok(report)
 }
 
-/// A session holding every built-in Sentinel table, empty: what queries are
+/// A session knowing every built-in Sentinel table, empty: what queries are
 /// bound against to learn what they read ([`Session::scan_needs`]) before
 /// any evidence is.
 pub fn catalog_session() -> Result<Session, DetectError> {
-    let mut session = Session::new();
-    register_absent_catalog_tables(&mut session)?;
-    Ok(session)
+    Ok(kqlite_ingest::catalog::new_session())
 }
 
-/// Every built-in Sentinel table without data becomes an empty table, so
-/// rules over absent tables bind and return nothing.
+/// Every built-in Sentinel table without data reads as an empty table, so
+/// rules over absent tables bind and return nothing (the catalog is asked
+/// lazily, for the tables a query names).
 fn register_absent_catalog_tables(session: &mut Session) -> Result<(), DetectError> {
-    let present = session.table_names();
-    for name in kqlite_ingest::catalog::table_names() {
-        if !present.iter().any(|p| p == name) {
-            let columns = kqlite_ingest::catalog::table_schema(name).expect("listed").to_vec();
-            session.register_batches(name, columns, Vec::new()).map_err(DetectError::RegisterTable)?;
-        }
-    }
+    session.set_catalog(std::sync::Arc::new(kqlite_ingest::catalog::BuiltinCatalog));
     Ok(())
 }
 

@@ -30,5 +30,5 @@ pub mod udf;
 pub const BATCH_ROWS: usize = 8192;
 
 pub use scan_needs::{ScanNeeds, TableNeeds};
-pub use session::{Clock, QueryError, QueryResult, RegisterError, Session};
+pub use session::{Clock, QueryError, QueryResult, RegisterError, Session, TableCatalog};
 pub use types::{arrow_schema, ColumnDef, KqlType};

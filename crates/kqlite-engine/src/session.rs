@@ -30,6 +30,18 @@ pub enum Clock {
     LatestEvent,
 }
 
+/// Tables that exist without data: the schemas of a workspace's tables
+/// (Log Analytics, Defender XDR), which a query finds empty when no data was
+/// registered under their name, as a Sentinel workspace does. The session
+/// asks only for names it does not hold, so a catalog of hundreds of tables
+/// costs nothing until a query names one.
+pub trait TableCatalog: Send + Sync {
+    /// The columns of table `name` (case-sensitive, as KQL names are), if the catalog has it.
+    fn columns(&self, name: &str) -> Option<Vec<ColumnDef>>;
+    /// Every table name in the catalog, for suggestions and wildcards (`union Device*`).
+    fn names(&self) -> Vec<String>;
+}
+
 /// A table registered in the session.
 #[derive(Clone)]
 struct TableEntry {
@@ -125,6 +137,8 @@ pub struct Session {
     definitions: String,
     /// Where each definition starts in `definitions`, and its name for messages.
     definition_starts: Vec<(usize, String)>,
+    /// Tables that exist empty when no data is registered under their name.
+    catalog: Option<Arc<dyn TableCatalog>>,
 }
 
 impl Default for Session {
@@ -157,7 +171,15 @@ impl Session {
             clock: Clock::System,
             definitions: String::new(),
             definition_starts: Vec::new(),
+            catalog: None,
         }
+    }
+
+    /// Tables the session knows without data: a query naming one that has
+    /// no registered data reads it as an empty table of the catalog's
+    /// schema ([`TableCatalog`]).
+    pub fn set_catalog(&mut self, catalog: Arc<dyn TableCatalog>) {
+        self.catalog = Some(catalog);
     }
 
     pub fn set_clock(&mut self, clock: Clock) {
@@ -305,8 +327,21 @@ impl Session {
         Ok(())
     }
 
+    /// The tables registered with data (maybe none rows); see
+    /// [`Session::known_table_names`] for those of the catalog too.
     pub fn table_names(&self) -> Vec<String> {
         self.tables.keys().cloned().collect()
+    }
+
+    /// Every table a query can name: the registered ones and the catalog's, sorted.
+    pub fn known_table_names(&self) -> Vec<String> {
+        let mut names = self.table_names();
+        if let Some(catalog) = &self.catalog {
+            names.extend(catalog.names());
+            names.sort_unstable();
+            names.dedup();
+        }
+        names
     }
 
     pub fn table_columns(&self, name: &str) -> Option<&[ColumnDef]> {
@@ -454,9 +489,24 @@ struct Resolver<'s> {
     temporaries: RefCell<usize>,
 }
 
+impl Resolver<'_> {
+    /// A catalog table without data: a scan of an empty table of its
+    /// schema, named like the table so that what a query reads from it
+    /// ([`crate::scan_needs`]) is known before data is loaded.
+    fn empty_table(&self, name: &str) -> Option<(LogicalPlan, Vec<ColumnDef>)> {
+        let columns = self.session.catalog.as_ref()?.columns(name)?;
+        let table = MemTable::try_new(crate::types::arrow_schema(&columns), vec![Vec::new()]).ok()?;
+        let plan = LogicalPlanBuilder::scan(TableReference::bare(name), provider_as_source(Arc::new(table)), None)
+            .ok()?
+            .build()
+            .ok()?;
+        Some((plan, columns))
+    }
+}
+
 impl TableResolver for Resolver<'_> {
     fn table(&self, name: &str) -> Option<(LogicalPlan, Vec<ColumnDef>)> {
-        let entry = self.session.tables.get(name)?;
+        let Some(entry) = self.session.tables.get(name) else { return self.empty_table(name) };
         let source = provider_as_source(entry.provider.clone());
         let plan = LogicalPlanBuilder::scan(TableReference::bare(name), source, None).ok()?.build().ok()?;
         // Bring stored Arrow types to the engine's (timestamps → i64 ns, …).
@@ -503,6 +553,10 @@ impl TableResolver for Resolver<'_> {
     }
 
     fn table_names(&self) -> Vec<String> {
+        self.session.known_table_names()
+    }
+
+    fn registered_table_names(&self) -> Vec<String> {
         self.session.table_names()
     }
 

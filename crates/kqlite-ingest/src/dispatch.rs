@@ -56,7 +56,12 @@ pub fn read_source(source: &Source, format: Format, evtx: &EvtxOptions, sink: &m
             Ok(reader) => {
                 let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
                 let mut to_sink = |tables: Vec<LoadedTable>| sink_tables(tables, sink);
-                let report = crate::windows_json::read_windows_json(&mut reader, &source.location, &mut to_sink);
+                let report = crate::windows_json::read_windows_json(
+                    &mut reader,
+                    &source.location,
+                    evtx.security_in_windows_event,
+                    &mut to_sink,
+                );
                 Outcome { report, error: None }
             }
             Err(e) => failed(format!("{}: cannot read: {e}", source.location)),

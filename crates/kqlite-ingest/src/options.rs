@@ -27,6 +27,11 @@ pub struct IngestOptions {
     /// (256 MiB), or [`crate::staging::PRUNED_STAGING_THRESHOLD_BYTES`]
     /// (2 GiB) when `needs` is set.
     pub staging_bytes: Option<u64>,
+    /// Also make a WindowsEvent row of each Security-channel Windows event
+    /// (EVTX, exported JSON); off, they are SecurityEvent rows only, as
+    /// Sentinel's connectors store them (see
+    /// [`crate::evtx::EvtxOptions::security_in_windows_event`]).
+    pub security_in_windows_event: bool,
 }
 
 impl IngestOptions {

@@ -67,7 +67,11 @@ pub fn ingest_paths(paths: &[PathBuf], options: &IngestOptions) -> Result<Ingest
     let (inputs, _) = gather(paths, options.threads, Identity::CopiesOnly)?;
     let spool_bytes = options.spool_limit();
     let threads = thread_count(options.threads, inputs.files.len());
-    let evtx = EvtxOptions { needs: options.needs.clone(), ..evtx_options(threads, inputs.files.len()) };
+    let evtx = EvtxOptions {
+        needs: options.needs.clone(),
+        security_in_windows_event: options.security_in_windows_event,
+        ..evtx_options(threads, inputs.files.len())
+    };
     let progress = Progress::start(inputs.files.len(), options.progress);
     let results = run_parallel(inputs.files.len(), threads, |i| {
         let (path, explicit) = &inputs.files[i];
@@ -110,7 +114,10 @@ pub fn survey_paths(
     let (inputs, _) = gather(paths, options.threads, Identity::CopiesOnly)?;
     let spool_bytes = options.spool_limit();
     let threads = thread_count(options.threads, inputs.files.len());
-    let evtx = evtx_options(threads, inputs.files.len());
+    let evtx = EvtxOptions {
+        security_in_windows_event: options.security_in_windows_event,
+        ..evtx_options(threads, inputs.files.len())
+    };
     let progress = Progress::start(inputs.files.len(), options.progress);
     let rows: Mutex<std::collections::BTreeMap<String, usize>> = Mutex::default();
     let results = run_parallel(inputs.files.len(), threads, |i| {

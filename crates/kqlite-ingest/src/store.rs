@@ -221,7 +221,11 @@ pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -
     remove_stale_temporaries(dir);
     let state = Mutex::new(Manifest::load(dir)?);
     let threads = thread_count(options.threads, inputs.files.len());
-    let evtx = EvtxOptions { needs: options.needs.clone(), ..evtx_options(threads, inputs.files.len()) };
+    let evtx = EvtxOptions {
+        needs: options.needs.clone(),
+        security_in_windows_event: options.security_in_windows_event,
+        ..evtx_options(threads, inputs.files.len())
+    };
     let progress = Progress::start(inputs.files.len(), options.progress);
     let reading =
         Reading { strict: options.strict, spool_bytes: options.spool_limit(), evtx: &evtx, progress: &progress };

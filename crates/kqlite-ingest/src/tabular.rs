@@ -15,7 +15,8 @@
 //! 3. otherwise the catalog table whose schema matches the file's columns
 //!    best: most columns in common, at least two of them specific to the
 //!    table (not `TimeGenerated`, `Computer`, `TenantId`, …) and at least
-//!    two thirds of the file's columns; ties go to the smaller schema;
+//!    two thirds of the file's columns; ties go to the usual security
+//!    tables (`SecurityEvent`, `DeviceLogonEvents`, …), then the smaller schema;
 //! 4. otherwise a custom table named after the file (`my-log.csv` → `my_log`).
 //!
 //! A known table gets its catalog schema; other tables get one inferred from
@@ -327,28 +328,62 @@ const COMMON_COLUMNS: [&str; 14] = [
     "_Internal_WorkspaceResourceId",
 ];
 
+/// The tables exports most often come from (the security tables kqlite's
+/// readers and rules use): among tables that fit a file's columns equally
+/// well, one of these is taken. With every Log Analytics table in the
+/// catalog, a few columns often fit several (Defender's logon columns fit
+/// `BehaviorEntities` as well as `DeviceLogonEvents`).
+const USUAL_TABLES: &[&str] = &[
+    "SecurityEvent",
+    "WindowsEvent",
+    "Event",
+    "Syslog",
+    "DeviceLogonEvents",
+    "DeviceProcessEvents",
+    "DeviceNetworkEvents",
+    "DeviceFileEvents",
+    "DeviceEvents",
+    "DeviceInfo",
+    "SigninLogs",
+    "AuditLogs",
+    "IdentityLogonEvents",
+    "CommonSecurityLog",
+    "SecurityAlert",
+    "DeviceRegistryEvents",
+    "DeviceImageLoadEvents",
+    "IdentityQueryEvents",
+    "IdentityDirectoryEvents",
+    "OfficeActivity",
+    "AzureActivity",
+];
+
 /// The catalog table whose schema fits `columns` best (rule 3 above), with
-/// the number of columns in common.
+/// the number of columns in common: the most columns in common, then one
+/// of [`USUAL_TABLES`], then the smallest schema.
 pub fn table_for_columns<'a>(columns: impl IntoIterator<Item = &'a str>) -> Option<(&'static str, usize)> {
     let columns: Vec<&str> = columns.into_iter().collect();
-    let mut best: Option<(&'static str, usize, usize)> = None;
+    // (name, matched, usual, schema size)
+    let mut best: Option<(&'static str, usize, bool, usize)> = None;
     for name in catalog::table_names() {
-        let schema = catalog::table_schema(name).expect("listed");
+        let schema = catalog::table_schema(name).unwrap_or_default();
         let has = |c: &str| schema.iter().any(|d| d.name == c);
         let matched = columns.iter().filter(|c| has(c)).count();
         let specific = columns.iter().filter(|c| has(c) && !COMMON_COLUMNS.contains(c)).count();
         if specific < 2 || matched * 3 < columns.len() * 2 {
             continue;
         }
+        let usual = USUAL_TABLES.contains(&name);
         let better = match best {
             None => true,
-            Some((_, m, size)) => matched > m || (matched == m && schema.len() < size),
+            Some((_, m, u, size)) => {
+                (matched, usual, std::cmp::Reverse(schema.len())) > (m, u, std::cmp::Reverse(size))
+            }
         };
         if better {
-            best = Some((name, matched, schema.len()));
+            best = Some((name, matched, usual, schema.len()));
         }
     }
-    best.map(|(name, matched, _)| (name, matched))
+    best.map(|(name, matched, _, _)| (name, matched))
 }
 
 /// A table name from a location: the file name without extensions, with

@@ -49,9 +49,10 @@ pub fn looks_like_windows_json(first_record: &Map<String, Value>) -> bool {
 
 /// Loads JSON lines or a JSON array of Windows events; `location` names the
 /// input in rejections (`location:LINE`, or `location: element N` in an array).
+/// Security-channel events become SecurityEvent rows only, as with EVTX.
 pub fn load_windows_json(bytes: &[u8], location: &str) -> (Vec<LoadedTable>, LoadReport) {
     let mut tables = Vec::new();
-    let report = read_windows_json(&mut &bytes[..], location, &mut |mut more| tables.append(&mut more));
+    let report = read_windows_json(&mut &bytes[..], location, false, &mut |mut more| tables.append(&mut more));
     (tables, report)
 }
 
@@ -62,9 +63,10 @@ pub fn load_windows_json(bytes: &[u8], location: &str) -> (Vec<LoadedTable>, Loa
 pub fn read_windows_json(
     reader: &mut dyn std::io::BufRead,
     location: &str,
+    security_in_windows_event: bool,
     emit: &mut dyn FnMut(Vec<LoadedTable>),
 ) -> LoadReport {
-    let mut rows = EventRows::new();
+    let mut rows = EventRows::new(security_in_windows_event);
     let mut read = 0;
     let mut rejected = Vec::new();
     let mut take = |rows: &mut EventRows, record: Result<Value, RecordError>, at: String| {

@@ -9,7 +9,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::dynamic::DynRef;
 use kqlite_ingest::evtx::writer::{write_evtx_file, EventRecord};
 use kqlite_ingest::evtx::{read_evtx, EvtxOptions, EvtxTable};
-use kqlite_ingest::windows_json::{load_windows_json, looks_like_windows_json};
+use kqlite_ingest::windows_json::{load_windows_json, looks_like_windows_json, read_windows_json};
 use kqlite_ingest::LoadedTable;
 
 const NXLOG_4624: &str = r#"{"EventTime":"2024-05-01 10:00:00","Hostname":"dc1.corp.local","Keywords":-9214364837600034816,"EventType":"AUDIT_SUCCESS","SeverityValue":2,"Severity":"INFO","EventID":4624,"SourceName":"Microsoft-Windows-Security-Auditing","ProviderGuid":"{54849625-5478-4994-A5BA-3E3B0328C30D}","Version":2,"Task":12544,"OpcodeValue":0,"RecordNumber":77,"ProcessID":636,"ThreadID":4472,"Channel":"Security","Message":"An account was successfully logged on.","SubjectUserSid":"S-1-5-18","SubjectUserName":"DC1$","SubjectDomainName":"CORP","TargetUserSid":"S-1-5-21-1-2-3-1104","TargetUserName":"alice","TargetDomainName":"CORP","LogonType":"3","LogonProcessName":"NtLmSsp ","IpAddress":"10.0.0.5","IpPort":"50123","@timestamp":"2024-05-01T10:00:00.250Z","EventReceivedTime":"2024-05-01 10:00:01","SourceModuleName":"eventlog","SourceModuleType":"im_msvistalog"}"#;
@@ -75,7 +75,8 @@ fn nxlog_and_winlogbeat_become_security_and_windows_events() {
     assert_eq!(report.conversion_failures, 0);
     let security = table(&tables, "SecurityEvent");
     let windows = table(&tables, "WindowsEvent");
-    assert_eq!((rows(security), rows(windows)), (2, 3));
+    // Security events are SecurityEvent rows only, as Sentinel's connector stores them.
+    assert_eq!((rows(security), rows(windows)), (2, 1));
 
     // NXLog: flat fields, Keywords as a signed number, @timestamp preferred.
     let expect = [
@@ -113,17 +114,24 @@ fn nxlog_and_winlogbeat_become_security_and_windows_events() {
     ];
     assert_cells(security, 1, "Winlogbeat", &expect);
 
-    // Every record is a WindowsEvent; the dotted Sysmon one only that.
-    assert_eq!(cell(windows, "Channel", 2), "Microsoft-Windows-Sysmon/Operational");
-    assert_eq!(cell(windows, "Provider", 2), "Microsoft-Windows-Sysmon");
-    assert_eq!(cell(windows, "EventID", 2), "1");
-    assert_eq!(cell(windows, "Computer", 2), "ws7");
+    // The Sysmon event is a WindowsEvent.
+    assert_eq!(cell(windows, "Channel", 0), "Microsoft-Windows-Sysmon/Operational");
+    assert_eq!(cell(windows, "Provider", 0), "Microsoft-Windows-Sysmon");
+    assert_eq!(cell(windows, "EventID", 0), "1");
+    assert_eq!(cell(windows, "Computer", 0), "ws7");
     assert_eq!(
-        bag(windows, 2),
+        bag(windows, 0),
         r#"{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c \"whoami & <x>\""}"#
     );
     // Sentinel fills RawEventData only for events it cannot parse.
-    assert_eq!(cell(windows, "RawEventData", 2), "");
+    assert_eq!(cell(windows, "RawEventData", 0), "");
+
+    // Asked for, Security events are WindowsEvent rows too.
+    let mut both = Vec::new();
+    read_windows_json(&mut input.as_bytes(), "events.json", true, &mut |mut t| both.append(&mut t));
+    let windows: Vec<&LoadedTable> = both.iter().filter(|t| t.name == "WindowsEvent").collect();
+    assert_eq!(windows.iter().map(|t| rows(t)).sum::<usize>(), 3);
+    let windows = windows.iter().find(|t| rows(t) > 0).unwrap();
     assert!(bag(windows, 0).contains(r#""IpAddress":"10.0.0.5""#));
     assert!(!bag(windows, 0).contains("SourceModuleName"), "NXLog's own fields are not EventData");
 }
@@ -149,7 +157,7 @@ fn bad_records_are_rejected_with_their_line() {
     let (tables, report) = load_windows_json(input.as_bytes(), "array.json");
     assert_eq!((report.records_read, report.loaded), (2, 1));
     assert_eq!(report.rejected[0].0, "array.json: element 2");
-    assert_eq!(rows(table(&tables, "WindowsEvent")), 1);
+    assert_eq!(rows(table(&tables, "SecurityEvent")), 1);
 }
 
 #[test]
@@ -182,9 +190,12 @@ fn json_and_evtx_of_the_same_event_make_the_same_rows() {
         .iter()
         .map(|t| LoadedTable { name: t.name().into(), columns: t.columns().to_vec(), batches: Vec::new() })
         .collect();
-    let report = read_evtx(&path, &EvtxOptions::default(), &mut |t, b| from_evtx[t as usize].batches.push(b));
+    // Both copies of the Security event, to compare WindowsEvent rows too.
+    let options = EvtxOptions { security_in_windows_event: true, ..EvtxOptions::default() };
+    let report = read_evtx(&path, &options, &mut |t, b| from_evtx[t as usize].batches.push(b));
     assert_eq!(report.load.loaded, 1, "{report:?}");
-    let (from_json, report) = load_windows_json(NXLOG_4624.as_bytes(), "one.json");
+    let mut from_json = Vec::new();
+    let report = read_windows_json(&mut NXLOG_4624.as_bytes(), "one.json", true, &mut |mut t| from_json.append(&mut t));
     assert_eq!(report.loaded, 1, "{report:?}");
 
     let security = (table(&from_evtx, "SecurityEvent"), table(&from_json, "SecurityEvent"));
@@ -207,19 +218,18 @@ fn json_and_evtx_of_the_same_event_make_the_same_rows() {
 /// one notice for the whole input.
 #[test]
 fn long_inputs_are_read_a_batch_at_a_time() {
-    use kqlite_ingest::windows_json::read_windows_json;
     let mut text = String::new();
     for i in 0..20_000 {
         text.push_str(if i == 9_000 { "{not json" } else { NXLOG_4624 });
         text.push('\n');
     }
     let mut handed = Vec::new();
-    let report = read_windows_json(&mut text.as_bytes(), "big.json", &mut |tables| {
+    let report = read_windows_json(&mut text.as_bytes(), "big.json", false, &mut |tables| {
         handed.push(tables.iter().map(rows).sum::<usize>());
     });
     assert!(handed.len() >= 3, "{handed:?}");
-    // Each record is a SecurityEvent and a WindowsEvent row.
-    assert_eq!(handed.iter().sum::<usize>(), 2 * 19_999);
+    // Each record is one SecurityEvent row.
+    assert_eq!(handed.iter().sum::<usize>(), 19_999);
     assert_eq!((report.records_read, report.loaded, report.rejected.len()), (20_000, 19_999, 1));
     assert_eq!(report.rejected[0].0, "big.json:9001");
     let unmapped = report.notices.iter().filter(|n| n.contains("no SecurityEvent column")).count();

@@ -33,10 +33,10 @@ impl<'r> Binder<'r> {
     ) -> BindResult<Relation> {
         let source_column = param_name(params, "withsource").unwrap_or_else(|| "source_".to_string());
         let candidates: Vec<(Option<String>, Relation)> = match tables {
-            Some(tables) => self.union_inputs(tables)?,
+            Some(tables) => self.union_inputs(&[], tables, false)?,
             None => {
                 let mut all = Vec::new();
-                for name in self.resolver.table_names() {
+                for name in self.resolver.registered_table_names() {
                     all.push((Some(name.clone()), self.table_name(&name, span)?));
                 }
                 all

@@ -108,11 +108,19 @@ impl Relation {
 pub struct BindError {
     pub message: String,
     pub span: Span,
+    /// The table or tabular function that does not exist, when that is
+    /// the error (`union isfuzzy=true` skips such legs).
+    pub unresolved: Option<String>,
 }
 
 impl BindError {
     pub fn new(span: Span, message: impl Into<String>) -> BindError {
-        BindError { message: message.into(), span }
+        BindError { message: message.into(), span, unresolved: None }
+    }
+
+    /// The error of a name that is no table or tabular function.
+    pub fn unresolved(span: Span, name: &str, message: impl Into<String>) -> BindError {
+        BindError { message: message.into(), span, unresolved: Some(name.to_string()) }
     }
 }
 
@@ -148,8 +156,12 @@ pub enum KeyScanError {
 pub trait TableResolver {
     /// A scan of the table, producing the engine's Arrow types, and its KQL schema.
     fn table(&self, name: &str) -> Option<(LogicalPlan, Vec<ColumnDef>)>;
-    /// Every table name, for suggestions.
+    /// Every table name a query can name (with data or not), for
+    /// suggestions and wildcards.
     fn table_names(&self) -> Vec<String>;
+    /// The tables registered with data (`find` without `in` searches these:
+    /// a table known only by its schema has no rows to find).
+    fn registered_table_names(&self) -> Vec<String>;
     /// Registers an in-memory table built during binding (datatable, range)
     /// and returns a scan of it.
     fn temporary(

@@ -61,7 +61,7 @@ impl<'r> Binder<'r> {
             let hint = suggest(name, candidates.iter().map(String::as_str), MaxDistance::Name)
                 .map(|s| format!("; did you mean '{s}'?"))
                 .unwrap_or_default();
-            return err(span, format!("unknown table '{name}'{hint}"));
+            return Err(BindError::unresolved(span, name, format!("unknown table '{name}'{hint}")));
         };
         Ok(Relation { plan, columns })
     }
@@ -78,7 +78,7 @@ impl<'r> Binder<'r> {
                 ExprKind::Literal(ast::Literal::String { value, .. }) => self.table_name(value, arg.value.span),
                 _ => err(arg.value.span, "table() needs the table name as a string literal"),
             },
-            _ => err(func.span, format!("unknown tabular function '{}'", func.name)),
+            _ => Err(BindError::unresolved(func.span, &func.name, format!("unknown tabular function '{}'", func.name))),
         }
     }
 
@@ -355,7 +355,7 @@ impl<'r> Binder<'r> {
             }
             OperatorKind::Union { params, tables } => {
                 let mut inputs = vec![(None, input)];
-                inputs.extend(self.union_inputs(tables)?);
+                inputs.extend(self.union_inputs(params, tables, true)?);
                 self.union(inputs, params, span)
             }
             OperatorKind::MvExpand { params, items, limit, .. } => {
@@ -393,22 +393,54 @@ impl<'r> Binder<'r> {
     }
 
     /// Union legs, with wildcard patterns (`Device*`) expanded to the
-    /// matching tables.
-    pub(super) fn union_inputs(&mut self, tables: &[ast::Expr]) -> BindResult<Vec<(Option<String>, Relation)>> {
+    /// matching tables (those of the catalog too, empty or not; `*` alone:
+    /// the tables with data). With
+    /// `isfuzzy=true`, a leg naming a table or function that does not exist
+    /// is left out with a notice, as Kusto does; the union fails only when
+    /// no leg is left (`piped`: the input piped into `union` is one).
+    pub(super) fn union_inputs(
+        &mut self,
+        params: &[ast::OperatorParam],
+        tables: &[ast::Expr],
+        piped: bool,
+    ) -> BindResult<Vec<(Option<String>, Relation)>> {
+        let fuzzy = param_name(params, "isfuzzy").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let mut inputs = Vec::new();
+        let mut skipped = Vec::new();
         for t in tables {
             if let ExprKind::NamePattern(pattern) = &t.kind {
-                let names: Vec<String> =
-                    self.resolver.table_names().into_iter().filter(|n| wildcard_match(pattern, n)).collect();
+                // `*` alone is every table with data: a workspace holds only
+                // the tables its connectors fill, and hundreds of empty
+                // catalog tables would make a result of thousands of
+                // columns that no workspace gives.
+                let candidates = match pattern.as_str() {
+                    "*" => self.resolver.registered_table_names(),
+                    _ => self.resolver.table_names(),
+                };
+                let names: Vec<String> = candidates.into_iter().filter(|n| wildcard_match(pattern, n)).collect();
                 for name in names {
                     inputs.push((Some(name.clone()), self.table_name(&name, t.span)?));
                 }
                 continue;
             }
-            inputs.push((table_label(t), self.tabular(t)?));
+            match self.tabular(t) {
+                Ok(relation) => inputs.push((table_label(t), relation)),
+                Err(e) if fuzzy && e.unresolved.is_some() => skipped.push(e),
+                Err(e) => return Err(e),
+            }
         }
         if inputs.is_empty() {
-            return err(tables.first().map_or(Span::default(), |t| t.span), "no table matches the union's patterns");
+            match skipped.first() {
+                None => {
+                    let span = tables.first().map_or(Span::default(), |t| t.span);
+                    return err(span, "no table matches the union's patterns");
+                }
+                Some(first) if !piped => return Err(first.clone()),
+                Some(_) => {}
+            }
+        }
+        for e in skipped {
+            self.notices.push(format!("union isfuzzy=true left out a leg: {}", e.message));
         }
         Ok(inputs)
     }
@@ -762,7 +794,7 @@ impl<'r> Binder<'r> {
                 self.values_relation(rows, columns, span)
             }
             OperatorKind::Union { params, tables } => {
-                let inputs = self.union_inputs(tables)?;
+                let inputs = self.union_inputs(params, tables, false)?;
                 self.union(inputs, params, span)
             }
             OperatorKind::ExternalData { schema, uris, .. } => {

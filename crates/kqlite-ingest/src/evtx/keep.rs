@@ -16,6 +16,9 @@ pub(super) struct Keep {
     security_computed: bool,
     /// Whether each table's `EventData` is kept (it is the costly column to make).
     event_data: [bool; 2],
+    /// Whether Security-channel records also go to WindowsEvent
+    /// ([`EvtxOptions::security_in_windows_event`](super::EvtxOptions::security_in_windows_event)).
+    security_in_windows_event: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -57,7 +60,19 @@ impl Keep {
             kept(&security, EvtxTable::SecurityEvent, "EventData"),
             kept(&windows, EvtxTable::WindowsEvent, "EventData"),
         ];
-        Keep { security, windows, all, security_computed, event_data }
+        Keep { security, windows, all, security_computed, event_data, security_in_windows_event: false }
+    }
+
+    /// Also puts Security-channel records into WindowsEvent.
+    pub(super) fn with_security_in_windows_event(self, security_in_windows_event: bool) -> Keep {
+        Keep { security_in_windows_event, ..self }
+    }
+
+    /// Whether a record of the channel belongs in WindowsEvent at all:
+    /// Security records are SecurityEvent's, as the Windows Security Events
+    /// connector sends them, unless asked for in both.
+    pub(super) fn windows_event_holds(&self, security_channel: bool) -> bool {
+        !security_channel || self.security_in_windows_event
     }
 
     /// Whether a record goes to SecurityEvent, and to WindowsEvent. An
@@ -70,7 +85,7 @@ impl Keep {
                 _ => true,
             })
         };
-        (security_channel && wants(&self.security), wants(&self.windows))
+        (security_channel && wants(&self.security), self.windows_event_holds(security_channel) && wants(&self.windows))
     }
 
     /// Whether every record and column is kept.

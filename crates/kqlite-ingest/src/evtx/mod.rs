@@ -1,10 +1,13 @@
 //! Windows EVTX files into Sentinel's `SecurityEvent` and `WindowsEvent` tables.
 //!
-//! Every record becomes a `WindowsEvent` row (its `EventData` a property bag,
-//! `RawEventData` the record's XML when asked for); records of the Security
-//! channel also become `SecurityEvent` rows, with each `<Data Name="X">`
-//! value copied verbatim into column `X` and the columns Sentinel computes
-//! (`Activity`, `Account`, `LogonTypeName`, …) filled in.
+//! Records of the Security channel become `SecurityEvent` rows, with each
+//! `<Data Name="X">` value copied verbatim into column `X` and the columns
+//! Sentinel computes (`Activity`, `Account`, `LogonTypeName`, …) filled in,
+//! as the Windows Security Events connector stores them; records of other
+//! channels become `WindowsEvent` rows (its `EventData` a property bag,
+//! `RawEventData` the record's XML when asked for), as the Windows Forwarded
+//! Events connector would. [`EvtxOptions::security_in_windows_event`] puts
+//! Security records in both.
 //!
 //! Files are read several at a time, each file's chunks in parallel on
 //! rayon threads ([`read`]). A chunk's records are read straight from their

@@ -44,6 +44,13 @@ pub struct EvtxOptions {
     /// ([`LoadReport::unread`]), their strings never decoded, and columns
     /// no query reads hold no values. `None`: everything is kept.
     pub needs: Option<Arc<ScanNeeds>>,
+    /// Also make a WindowsEvent row of each Security-channel record. Off,
+    /// Security records are SecurityEvent rows only, as the Windows Security
+    /// Events connector sends them (WindowsEvent holds the other channels,
+    /// as the Windows Forwarded Events connector would), so content reading
+    /// both tables (ASIM's parsers) counts each event once. On, for content
+    /// written against the WindowsEvent copy of Security events.
+    pub security_in_windows_event: bool,
 }
 
 impl Default for EvtxOptions {
@@ -55,6 +62,7 @@ impl Default for EvtxOptions {
             recover_records: false,
             raw_event_data: false,
             needs: None,
+            security_in_windows_event: false,
         }
     }
 }
@@ -71,7 +79,9 @@ pub struct EvtxReport {
     /// parser could not read, or a chunk cut short by the end of the file
     /// (the rejected chunk's reason names the record IDs its header lists).
     /// `records_read == loaded + rejected.len()`; `loaded` counts records
-    /// (each is one `WindowsEvent` row).
+    /// (each is one `SecurityEvent` row when of the Security channel, else
+    /// one `WindowsEvent` row; both with
+    /// [`EvtxOptions::security_in_windows_event`]).
     pub load: LoadReport,
     /// Rows added to `SecurityEvent` (records of the Security channel).
     pub security_events: usize,
@@ -80,7 +90,8 @@ pub struct EvtxReport {
     /// first such reason; the rows are the same either way, only slower.
     pub xml_chunks: usize,
     pub xml_chunk_reason: Option<&'static str>,
-    /// Rows added to `WindowsEvent` (every loaded record).
+    /// Rows added to `WindowsEvent` (records of other channels than Security,
+    /// and Security's too with [`EvtxOptions::security_in_windows_event`]).
     pub windows_events: usize,
     /// Security `EventData` names without a `SecurityEvent` column of their
     /// own, and how often each was seen; their values stay in `EventData`.
@@ -134,7 +145,7 @@ pub fn read_evtx_from<R: Read + Seek>(
     let settings =
         ParserSettings::new().num_threads(options.parse_threads).indent(false).recover_records(options.recover_records);
     let mut parser = parser.with_configuration(settings.clone());
-    let keep = Keep::of(options.needs.as_deref());
+    let keep = Keep::of(options.needs.as_deref()).with_security_in_windows_event(options.security_in_windows_event);
     let mut tables = Tables::new(options.batch_rows.max(1), options.raw_event_data, keep.clone());
     // A panic inside the parser (propagated from its worker threads) ends
     // this file, not the caller: what was read so far is kept.

@@ -25,9 +25,15 @@ pub(crate) struct EventRows {
 }
 
 impl EventRows {
-    pub(crate) fn new() -> EventRows {
+    /// `security_in_windows_event`: Security-channel events also become
+    /// WindowsEvent rows (see [`EvtxOptions::security_in_windows_event`](super::EvtxOptions::security_in_windows_event)).
+    pub(crate) fn new(security_in_windows_event: bool) -> EventRows {
         EventRows {
-            tables: Tables::new(BATCH_ROWS, false, Keep::all()),
+            tables: Tables::new(
+                BATCH_ROWS,
+                false,
+                Keep::all().with_security_in_windows_event(security_in_windows_event),
+            ),
             report: EvtxReport::default(),
             batches: Vec::new(),
         }
@@ -466,7 +472,7 @@ impl Tables {
             report.load.latest_time = Some(report.load.latest_time.map_or(t, |l| l.max(t)));
         }
         self.left_out[EvtxTable::SecurityEvent as usize] |= is_security;
-        self.left_out[EvtxTable::WindowsEvent as usize] = true;
+        self.left_out[EvtxTable::WindowsEvent as usize] |= self.keep.windows_event_holds(is_security);
         report.load.unread += 1;
     }
 
@@ -485,7 +491,7 @@ impl Tables {
             report.load.latest_time = Some(report.load.latest_time.map_or(t, |l| l.max(t)));
         }
         self.left_out[EvtxTable::SecurityEvent as usize] |= is_security && !security;
-        self.left_out[EvtxTable::WindowsEvent as usize] |= !windows;
+        self.left_out[EvtxTable::WindowsEvent as usize] |= !windows && self.keep.windows_event_holds(is_security);
         let level_name = level_name(event.get(&event.level));
         if security {
             self.push_security(event, &level_name, report);
@@ -658,8 +664,14 @@ mod tests {
         "<Data Name=\"NotAColumn\">a &amp; b</Data></EventData></Event>"
     );
 
+    /// Rows as the reader makes them by default: Security records in SecurityEvent only.
     fn load(xmls: &[&str]) -> (Vec<(EvtxTable, RecordBatch)>, EvtxReport) {
-        let mut tables = Tables::new(BATCH_ROWS, true, Keep::all());
+        load_with(xmls, false)
+    }
+
+    fn load_with(xmls: &[&str], security_in_windows_event: bool) -> (Vec<(EvtxTable, RecordBatch)>, EvtxReport) {
+        let keep = Keep::all().with_security_in_windows_event(security_in_windows_event);
+        let mut tables = Tables::new(BATCH_ROWS, true, keep);
         let mut report = EvtxReport::default();
         let mut batches = Vec::new();
         let mut sink = |t, b| batches.push((t, b));
@@ -677,7 +689,7 @@ mod tests {
 
     #[test]
     fn security_record_keeps_values_verbatim_and_computes_columns() {
-        let (batches, report) = load(&[LOGON]);
+        let (batches, report) = load_with(&[LOGON], true);
         assert_eq!(batches.len(), 2);
         let (table, security) = &batches[0];
         assert_eq!(*table, EvtxTable::SecurityEvent);
@@ -729,7 +741,7 @@ mod tests {
             "<SubjectUserSid>S-1-5-21-1</SubjectUserSid><SubjectUserName>bob</SubjectUserName>",
             "<SubjectDomainName>CORP</SubjectDomainName></LogFileCleared></UserData></Event>"
         );
-        let (batches, _) = load(&[xml]);
+        let (batches, _) = load_with(&[xml], true);
         let security = &batches[0].1;
         assert_eq!(text(security, "SubjectUserName"), "bob");
         assert_eq!(text(security, "Account"), "CORP\\bob");
@@ -741,6 +753,22 @@ mod tests {
             DynRef::new(bag.value(0)).to_json(),
             r#"{"SubjectUserSid":"S-1-5-21-1","SubjectUserName":"bob","SubjectDomainName":"CORP"}"#
         );
+    }
+
+    #[test]
+    fn security_records_go_to_security_event_only_unless_asked_for_in_both() {
+        // As the Windows Security Events connector stores them: ASIM reads
+        // both tables and would count a logon twice.
+        let (batches, report) = load(&[LOGON]);
+        let tables: Vec<EvtxTable> = batches.iter().map(|(t, _)| *t).collect();
+        assert_eq!(tables, [EvtxTable::SecurityEvent]);
+        assert_eq!((report.load.loaded, report.security_events, report.windows_events), (1, 1, 0));
+        // Not "left out" of WindowsEvent: it never belonged there.
+        assert!(report.load.unread_tables.is_empty(), "{:?}", report.load.unread_tables);
+        let (batches, report) = load_with(&[LOGON], true);
+        let tables: Vec<EvtxTable> = batches.iter().map(|(t, _)| *t).collect();
+        assert_eq!(tables, [EvtxTable::SecurityEvent, EvtxTable::WindowsEvent]);
+        assert_eq!((report.load.loaded, report.security_events, report.windows_events), (1, 1, 1));
     }
 
     #[test]
