@@ -27,8 +27,17 @@ SHARED = Path(os.environ.get("KQLITE_SHARED", ROOT.parent / "shared"))
 
 
 def catalog_tables(kqlite_root: Path):
-    tsv = kqlite_root / "crates/kqlite-ingest/schemas/sentinel.tsv"
-    return {line.split("\t")[0] for line in tsv.read_text().splitlines() if line and not line.startswith("#")}
+    return set(catalog_schema(kqlite_root))
+
+
+def catalog_schema(kqlite_root: Path):
+    """table -> {column: type}; the catalog has one line per table: Table<TAB>Column:type<TAB>..."""
+    schema = {}
+    for line in (kqlite_root / "crates/kqlite-ingest/schemas/sentinel.tsv").read_text().splitlines():
+        if line and not line.startswith("#"):
+            table, *columns = line.split("\t")
+            schema[table] = dict(c.rsplit(":", 1) for c in columns)
+    return schema
 
 
 def run_jsonl(command, path):
@@ -66,11 +75,7 @@ def main():
     ours = run_jsonl([args.kqlite, "check", "--jsonl"], queries)
     # Microsoft's binder gets exactly kqlite's built-in schemas, so the
     # comparison is of binders, not of schema sources.
-    schema = collections.defaultdict(dict)
-    for line in (ROOT / "crates/kqlite-ingest/schemas/sentinel.tsv").read_text().splitlines():
-        if line and not line.startswith("#"):
-            table, column, ty = line.split("\t")
-            schema[table][column] = ty
+    schema = catalog_schema(ROOT)
     schema_path = out / "schemas.json"
     schema_path.write_text(json.dumps(schema))
     theirs = run_jsonl([str(oracle), "--schema", str(schema_path), "--jsonl"], queries)

@@ -56,10 +56,11 @@ VALUES = {
 def catalog(root: Path):
     """table -> [(column, type)] from the generated catalog."""
     tables = collections.defaultdict(list)
+    # One line per table: Table<TAB>Column:type<TAB>...
     for line in (root / "crates/kqlite-ingest/schemas/sentinel.tsv").read_text().splitlines():
         if line and not line.startswith("#"):
-            table, column, ty = line.split("\t")[:3]
-            tables[table].append((column, ty))
+            table, *columns = line.split("\t")
+            tables[table] = [tuple(c.rsplit(":", 1)) for c in columns]
     return tables
 
 

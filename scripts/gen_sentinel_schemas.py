@@ -16,6 +16,11 @@ Defender's advanced-hunting tables name their time column `Timestamp`, the
 Sentinel copies `TimeGenerated`; both are kept so queries written for either
 run unchanged.
 
+Every table gets Log Analytics' standard columns `TenantId` and `Type` when
+the source leaves them out (it does for about 160 tables, AuditLogs among
+them): a workspace has them in every table, and real rules read them
+(`AuditLogs | … | project TenantId`).
+
 Types are KQL type names. The source's spellings (String, Double, BigInt,
 boolean, integer, ...) are mapped; a type the generator does not know is
 reported on stderr and read as string. Rows that are HTML table debris
@@ -89,6 +94,9 @@ with open(out, "w") as f:
         defender = table.startswith(DEFENDER_PREFIXES) or table in DEFENDER_TABLES
         if defender and "Timestamp" not in names and table not in added_from_docs:
             cols = [("Timestamp", "datetime")] + cols
+        for standard in ("TenantId", "Type"):
+            if standard not in names:
+                cols = cols + [(standard, "string")]
         # TimeGenerated first, as Log Analytics shows it.
         cols = sorted(cols, key=lambda c: (c[0] != "TimeGenerated", c[0] != "Timestamp"))
         f.write(table + "".join(f"\t{name}:{ty}" for name, ty in cols) + "\n")
