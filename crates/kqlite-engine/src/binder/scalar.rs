@@ -318,9 +318,9 @@ impl<'r> Binder<'r> {
                 };
                 let c = coerce_pair(c, target_ty)
                     .ok_or_else(|| BindError::new(span, format!("'in' list mixes {ty} with {target_ty} values")))?;
-                list.push(if case_insensitive { lower(c.expr) } else { c.expr });
+                list.push(if case_insensitive { fold_case(c) } else { c.expr });
             }
-            let left = if case_insensitive { lower(left.expr) } else { left.expr };
+            let left = if case_insensitive { fold_case(left) } else { left.expr };
             parts.push(Expr::InList(InList::new(Box::new(left), list, false)));
         }
         for d in dynamic_lists {
@@ -399,6 +399,12 @@ impl<'r> Binder<'r> {
         let bound = items.iter().map(|i| self.scalar(i, scope)).collect::<BindResult<Vec<_>>>()?;
         Ok(functions::dynamic::pack_array(bound))
     }
+}
+
+/// A value as lowercase text for `in~`: a dynamic value (`make_set(x) in~
+/// ("POST")`) is compared as its text, as `in~` is a string operator.
+fn fold_case(value: Bound) -> Expr {
+    lower(crate::convert::to_string(value).expr)
 }
 
 pub(super) fn lower(e: Expr) -> Expr {

@@ -1,0 +1,85 @@
+//! Engine bugs found by running the real Sentinel corpus (issue 14): each
+//! test is the smallest query of the shape a real rule or hunting query has.
+
+mod common;
+
+use common::{check, check_error};
+use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+use datafusion::arrow::record_batch::RecordBatch;
+use kqlite_engine::output::{write, Format};
+use kqlite_engine::{ColumnDef, KqlType, Session};
+use std::sync::Arc;
+
+/// A session with `Syslog(TimeGenerated:datetime, SyslogMessage:string)`
+/// whose strings hold a null, so the table reads through a projection that
+/// renames `Syslog.TimeGenerated` to `TimeGenerated`, as a Parquet store's do.
+fn syslog_session() -> Session {
+    let mut s = Session::with_partitions(1);
+    let columns =
+        vec![ColumnDef::new("TimeGenerated", KqlType::Datetime), ColumnDef::new("SyslogMessage", KqlType::String)];
+    let time: ArrayRef = Arc::new(Int64Array::from(vec![0, 1]));
+    let message: ArrayRef = Arc::new(StringArray::from(vec![Some("user=alice id=7"), None]));
+    let batch = RecordBatch::try_new(kqlite_engine::types::arrow_schema(&columns), vec![time, message]).unwrap();
+    s.register_batches("Syslog", columns, vec![batch]).unwrap();
+    s
+}
+
+async fn csv(session: &Session, q: &str) -> String {
+    let result = session.query(q).await.unwrap_or_else(|e| panic!("{q}: {}", e.render(q, "q")));
+    let mut out = Vec::new();
+    write(&result, Format::Csv, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// DataFusion's `push_down_leaf_projections` failed with "Schema contains
+/// qualified field name "Syslog"."TimeGenerated" and unqualified field name
+/// "TimeGenerated"" on `project` then `parse` (Base64_Download_Activity.yaml).
+#[tokio::test]
+async fn parse_after_project_of_a_renamed_table_column() {
+    let q = r#"Syslog | project TimeGenerated, SyslogMessage | parse SyslogMessage with "user=" user:string " " * | project user"#;
+    assert_eq!(csv(&syslog_session(), q).await, "user\nalice\n\n");
+}
+
+/// `table()` takes a constant string, not only a literal: a `let` name, and
+/// a function's string parameter as the SigninLogs rules' `aadFunc` does.
+#[tokio::test]
+async fn table_named_by_a_let_or_a_parameter() {
+    let s = syslog_session();
+    let q = r#"let t = "Syslog"; table(t) | count"#;
+    assert_eq!(csv(&s, q).await, "Count\n2\n");
+    let q = r#"let f = (tableName:string) { table(tableName) | count }; f("Syslog")"#;
+    assert_eq!(csv(&s, q).await, "Count\n2\n");
+    check_error(r#"let n = 1; table(n)"#, "table() needs the table name as a constant string").await;
+}
+
+/// Obsolete names Microsoft's front end still accepts (`oracle --functions`).
+#[tokio::test]
+async fn deprecated_function_names() {
+    check(
+        r#"print a = base64_decodestring("aGk="), b = base64_encodestring("hi"), c = totime("1d"), d = parseurl("http://h/p").Host, e = extractall("(a)", "aa"), f = to_utf8("A"), g = pack_dictionary("k", 1)"#,
+        "a,b,c,d,e,f,g\nhi,aGk=,1.00:00:00,h,\"[\"\"a\"\",\"\"a\"\"]\",[65],\"{\"\"k\"\":1}\"\n",
+    )
+    .await;
+    check(r#"print x = 1 | summarize make_dictionary(pack("a", x))"#, "dictionary_\n\"{\"\"a\"\":1}\"\n").await;
+}
+
+/// `in~` compares a dynamic value as text: `make_set(RequestMethod) in~
+/// ("POST")` failed with "Function 'lower' requires String, but received
+/// Binary" (Zscaler-LowVolumeDomainRequests.yaml).
+#[tokio::test]
+async fn case_insensitive_in_over_a_dynamic_value() {
+    check(
+        r#"print d = dynamic("POST"), s = dynamic(["POST"]) | project a = d in~ ("post"), b = d !in~ ("post"), c = s in~ ("post")"#,
+        "a,b,c\ntrue,false,false\n",
+    )
+    .await;
+}
+
+/// Microsoft's binder takes any scalar for a typed parameter and types it
+/// as declared: a datetime for `startTimeSpan:timespan` (an AuditLogs hunt).
+#[tokio::test]
+async fn function_argument_converted_to_the_parameter_type() {
+    check(r#"let f = (t:timespan) { print x = t }; f(1d)"#, "x\n1.00:00:00\n").await;
+    check(r#"let f = (n:long) { print x = n + 1 }; f("41")"#, "x\n42\n").await;
+    check(r#"let f = (startTimeSpan:timespan) { print x = 1 }; f(datetime(2020-01-01))"#, "x\n1\n").await;
+}
