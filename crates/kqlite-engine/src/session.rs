@@ -496,14 +496,7 @@ impl TableResolver for Resolver<'_> {
             } else {
                 expr
             };
-            // A column read as stored keeps its qualifier: renaming
-            // `Syslog.TimeGenerated` to its own unqualified name makes
-            // DataFusion's push_down_leaf_projections fail as ambiguous
-            // (apache/datafusion#25446).
-            exprs.push(match expr {
-                Expr::Column(c) if c.name == column.name => Expr::Column(c),
-                e => e.alias(&column.name),
-            });
+            exprs.push(expr.alias(&column.name));
         }
         let plan = if needs_cast { LogicalPlanBuilder::from(plan).project(exprs).ok()?.build().ok()? } else { plan };
         Some((plan, entry.columns.clone()))

@@ -83,3 +83,12 @@ async fn function_argument_converted_to_the_parameter_type() {
     check(r#"let f = (n:long) { print x = n + 1 }; f("41")"#, "x\n42\n").await;
     check(r#"let f = (startTimeSpan:timespan) { print x = 1 }; f(datetime(2020-01-01))"#, "x\n1\n").await;
 }
+
+/// The same failure with a filter over `parse`'s columns, on a table whose
+/// string columns read through `coalesce(Syslog.X, "") AS X`
+/// (CryptoCurrencyMiners.yaml).
+#[tokio::test]
+async fn filter_over_parsed_columns() {
+    let q = r#"Syslog | parse SyslogMessage with "user=" user:string " " * | where user == "alice" | parse-where SyslogMessage with * "id=" id:long | project user, id"#;
+    assert_eq!(csv(&syslog_session(), q).await, "user,id\nalice,7\n");
+}
