@@ -92,3 +92,15 @@ async fn filter_over_parsed_columns() {
     let q = r#"Syslog | parse SyslogMessage with "user=" user:string " " * | where user == "alice" | parse-where SyslogMessage with * "id=" id:long | project user, id"#;
     assert_eq!(csv(&syslog_session(), q).await, "user,id\nalice,7\n");
 }
+
+/// A function whose body ends with a table it `let`-binds is tabular:
+/// `aadFunc` in AAD_PAVPN_Correlation.yaml was taken for a scalar ("'s' is a
+/// table; use toscalar(s)").
+#[tokio::test]
+async fn function_returning_its_own_let_bound_table() {
+    let s = syslog_session();
+    let q = r#"let f = (tableName:string) { let rows = table(tableName) | summarize make_set(SyslogMessage); rows }; let a = f("Syslog"); a | count"#;
+    assert_eq!(csv(&s, q).await, "Count\n1\n");
+    let q = r#"let f = () { let rows = Syslog | count; rows }; f()"#;
+    assert_eq!(csv(&s, q).await, "Count\n2\n");
+}

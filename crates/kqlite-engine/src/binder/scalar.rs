@@ -100,11 +100,21 @@ impl<'r> Binder<'r> {
                     self.resolver.table(&id.name).is_some()
                         || f.params.iter().any(|p| p.name.name == id.name && matches!(p.ty, ast::ParamType::Tabular(_)))
                         || matches!(self.lookup(&id.name), Some(Binding::Tabular(_)))
+                        || self.body_let_is_tabular(&f.body.statements, &id.name)
                 }
                 _ => self.is_tabular(e),
             },
             _ => false,
         }
+    }
+
+    /// Whether the body's own `let name = …` is a table: `{ let s = T | …; s }`.
+    fn body_let_is_tabular(&self, statements: &[ast::Statement], name: &str) -> bool {
+        let value = statements.iter().rev().find_map(|s| match s {
+            ast::Statement::Let(l) if l.name.name == name => Some(&l.value),
+            _ => None,
+        });
+        matches!(value, Some(ast::LetValue::Expr(e)) if self.is_tabular(e))
     }
 
     pub(super) fn scalar(&mut self, expr: &ast::Expr, scope: &mut RowScope<'_>) -> BindResult<Bound> {
