@@ -104,3 +104,15 @@ async fn function_returning_its_own_let_bound_table() {
     let q = r#"let f = () { let rows = Syslog | count; rows }; f()"#;
     assert_eq!(csv(&s, q).await, "Count\n2\n");
 }
+
+/// A name-keeping function's named argument names its column, as
+/// Microsoft's binder names `round(FailureRate = x)` `FailureRate`
+/// (LoginSpikeWithIncreaseFailureRate.yaml); others stay `Column1`.
+#[tokio::test]
+async fn named_argument_names_the_column() {
+    check(
+        r#"print Failed = 1, Total = 4 | project round(FailureRate = toreal(Failed) / toreal(Total) * 100), strcat(a = "x"), Failed | where FailureRate > 1"#,
+        "FailureRate,Column1,Failed\n25,x,1\n",
+    )
+    .await;
+}
