@@ -116,3 +116,22 @@ async fn named_argument_names_the_column() {
     )
     .await;
 }
+
+/// `series_decompose` and `series_decompose_forecast` give the four columns
+/// Microsoft's binder names (`series_decompose_x_baseline`, …; a name given
+/// names the first).
+#[tokio::test]
+async fn series_decompose_columns() {
+    check(
+        r#"print x = dynamic([1, 2, 3]) | extend series_decompose(x, 0) | project-away x"#,
+        "series_decompose_x_baseline,series_decompose_x_seasonal,series_decompose_x_trend,series_decompose_x_residual\n\
+         \"[2,2,2]\",\"[0,0,0]\",\"[2,2,2]\",\"[-1,0,1]\"\n",
+    )
+    .await;
+    check(
+        r#"print x = dynamic([1, 3, 5, 0]) | project f = series_decompose_forecast(x, 1, 0, "linefit")"#,
+        "f,series_decompose_forecast_x_seasonal,series_decompose_forecast_x_trend,series_decompose_forecast_x_residual\n\
+         \"[1,3,5,7]\",\"[0,0,0,0]\",\"[1,3,5,7]\",\"[0,0,0,-7]\"\n",
+    )
+    .await;
+}
