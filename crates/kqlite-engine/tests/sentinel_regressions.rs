@@ -135,3 +135,26 @@ async fn series_decompose_columns() {
     )
     .await;
 }
+
+/// `sequence_detect`: the reference's StormEvents example in small (a heat
+/// event followed within the windows by each of two wildfires is two
+/// sequences), with Microsoft's binder's columns.
+#[tokio::test]
+async fn sequence_detect_plugin() {
+    let q = r#"datatable(StartTime:datetime, EventType:string, State:string)[
+        datetime(2007-05-08), "Excessive Heat", "CALIFORNIA",
+        datetime(2007-05-08 16:02), "Wildfire", "CALIFORNIA",
+        datetime(2007-05-10 11:30), "Wildfire", "CALIFORNIA",
+        datetime(2007-05-20), "Wildfire", "CALIFORNIA",
+        datetime(2007-05-09), "Wildfire", "TEXAS"]
+    | evaluate sequence_detect(StartTime, 5d, 5d, heat=(EventType == "Excessive Heat"), wildfire=(EventType == 'Wildfire'), State)
+    | order by wildfire_StartTime asc"#;
+    check(
+        q,
+        "State,heat_StartTime,wildfire_StartTime,Duration\n\
+         CALIFORNIA,2007-05-08T00:00:00Z,2007-05-08T16:02:00Z,16:02:00\n\
+         CALIFORNIA,2007-05-08T00:00:00Z,2007-05-10T11:30:00Z,2.11:30:00\n",
+    )
+    .await;
+    check_error("print t = now() | evaluate sequence_detect(t, 1h, 1h)", "at least one boolean step").await;
+}

@@ -2,7 +2,8 @@
 //! into columns and `pivot` the values of a column into columns; their
 //! output schemas depend on the data, so the keys are read with a query
 //! while binding. `ipv4_lookup` joins rows to the IPv4 ranges that hold
-//! their address; `basket` mines the frequent patterns of column values.
+//! their address; `basket` mines the frequent patterns of column values;
+//! `sequence_detect` has a module of its own.
 
 use super::scalar::RowScope;
 use super::tabular::project_outputs;
@@ -55,6 +56,7 @@ impl<'r> Binder<'r> {
             "pivot" => self.pivot(input, args, span),
             "ipv4_lookup" => self.ipv4_lookup(input, args, span),
             "basket" => self.basket(input, args, span),
+            "sequence_detect" => self.sequence_detect(input, args, span),
             other => Err(BindError::new(func.span, format!("the evaluate plugin '{other}' is not supported"))),
         }
     }

@@ -15,6 +15,7 @@ pub mod ip;
 pub mod math;
 pub mod misc;
 pub mod row_window;
+pub mod sequence_detect;
 pub mod series;
 pub mod string;
 pub mod string_ops;
