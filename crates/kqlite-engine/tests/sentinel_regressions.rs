@@ -158,3 +158,24 @@ async fn sequence_detect_plugin() {
     .await;
     check_error("print t = now() | evaluate sequence_detect(t, 1h, 1h)", "at least one boolean step").await;
 }
+
+/// `autocluster`: the reference's example shape (State, EventType, Damage;
+/// SizeWeight 0.6) summarised by a few patterns, open columns empty, with
+/// `basket`'s columns.
+#[tokio::test]
+async fn autocluster_plugin() {
+    let q = r#"range i from 0 to 99 step 1
+    | extend State = case(i < 60, strcat("S", i % 6), i < 90, "TEXAS", strcat("X", i)),
+             EventType = case(i < 60, "Hail", i < 90, "Flood", strcat("E", i)),
+             Damage = case(i < 60, "NO", i < 90, "YES", strcat("D", i))
+    | project State, EventType, Damage
+    | evaluate autocluster(0.6)"#;
+    check(
+        q,
+        "SegmentId,Count,Percent,State,EventType,Damage\n\
+         0,60,60,,Hail,NO\n\
+         1,30,30,TEXAS,Flood,YES\n",
+    )
+    .await;
+    check_error("print a = 1 | evaluate autocluster(2)", "between 0 and 1").await;
+}
