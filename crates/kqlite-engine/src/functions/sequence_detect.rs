@@ -80,9 +80,8 @@ pub fn sequence_detect_kernel(args: &[ColumnarValue], rows: usize) -> Result<Col
     let n = rows_to_compute(args, rows);
     let lists = args[0].to_array(n)?;
     let lists = as_binary_array(&lists)?;
-    let constants: Vec<_> = args[1..].iter().map(|a| a.to_array(n)).collect::<Result<_>>()?;
-    let [steps, step_window, span] = [&constants[0], &constants[1], &constants[2]].map(|a| as_int64_array(a));
-    let (steps, step_window, span) = (steps?, step_window?, span?);
+    let (steps, step_window, span) = (args[1].to_array(n)?, args[2].to_array(n)?, args[3].to_array(n)?);
+    let (steps, step_window, span) = (as_int64_array(&steps)?, as_int64_array(&step_window)?, as_int64_array(&span)?);
     let mut out = BinaryBuilder::with_capacity(n, 256);
     for i in 0..n {
         let d = DynRef::new(if lists.is_null(i) { ENCODED_NULL } else { lists.value(i) });
