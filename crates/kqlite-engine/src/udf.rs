@@ -6,9 +6,9 @@
 //! (the needle of `has`, the unit of `bin`) stay scalars and are not
 //! broadcast to full columns.
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::{Array, ArrayRef, StructArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -100,6 +100,38 @@ fn check_unique_name(name: &str, kernel: Kernel) {
     }
     #[cfg(not(debug_assertions))]
     let _ = (name, kernel);
+}
+
+/// Field `name` (of Arrow type `ty`) of a struct that one kernel returns
+/// for several output columns (`parse`'s capture groups). Not DataFusion's
+/// `get_field`: the optimizer moves `get_field` towards the scans, meant for
+/// stored structs, and its `push_down_leaf_projections` fails on the plans
+/// `parse` makes (apache/datafusion#25446); these structs are computed, so
+/// nothing gains from moving their reads.
+pub fn struct_field(value: Expr, name: &str, ty: DataType) -> Expr {
+    call("kql_struct_field", ty, struct_field_kernel, vec![value, datafusion::prelude::lit(name.to_string())])
+}
+
+fn struct_field_kernel(args: &[ColumnarValue], _rows: usize) -> Result<ColumnarValue> {
+    let Some(Some(name)) = scalar_str(&args[1]) else {
+        return exec_err!("kql_struct_field: the field name must be a constant");
+    };
+    let field = |value: &dyn Array| -> Result<ArrayRef> {
+        let Some(fields) = value.as_any().downcast_ref::<StructArray>() else {
+            return exec_err!("kql_struct_field: expected a struct, got {}", value.data_type());
+        };
+        match fields.column_by_name(name) {
+            Some(column) => Ok(column.clone()),
+            None => exec_err!("kql_struct_field: the struct has no field {name}"),
+        }
+    };
+    match &args[0] {
+        ColumnarValue::Array(array) => Ok(ColumnarValue::Array(field(array.as_ref())?)),
+        ColumnarValue::Scalar(ScalarValue::Struct(value)) => {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&field(value.as_ref())?, 0)?))
+        }
+        ColumnarValue::Scalar(other) => exec_err!("kql_struct_field: expected a struct, got {}", other.data_type()),
+    }
 }
 
 /// Argument `i` as an array of `rows` rows (scalars are broadcast).

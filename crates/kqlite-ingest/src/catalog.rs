@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn security_event_has_all_columns_with_types() {
         let s = table_schema("SecurityEvent").unwrap();
-        assert_eq!(s.len(), 228);
+        assert_eq!(s.len(), 229);
         let ty = |n: &str| s.iter().find(|c| c.name == n).map(|c| c.ty);
         assert_eq!(ty("EventID"), Some(KqlType::Int));
         assert_eq!(ty("LogonType"), Some(KqlType::Int));

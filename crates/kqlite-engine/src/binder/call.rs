@@ -397,15 +397,13 @@ impl<'r> Binder<'r> {
             let binding = match (&param.ty, arg) {
                 (ast::ParamType::Tabular(_), Some(a)) => Binding::Tabular(self.tabular(&a.value)?),
                 (ast::ParamType::Scalar(ty), Some(a)) => {
+                    // Microsoft's binder takes any scalar for a typed
+                    // parameter (a datetime for `startTimeSpan:timespan`,
+                    // AuditLogs rules do) and types the parameter as
+                    // declared: convert as the `to*` function would.
                     let ty = self.type_name(ty)?;
                     let v = self.scalar(&a.value, scope)?;
-                    let actual = v.ty;
-                    Binding::Scalar(implicit(v, ty).ok_or_else(|| {
-                        BindError::new(
-                            a.value.span,
-                            format!("parameter '{}' is {ty}, the argument is {actual}", param.name.name),
-                        )
-                    })?)
+                    Binding::Scalar(implicit(v.clone(), ty).unwrap_or_else(|| functions::conversion::convert(v, ty)))
                 }
                 (ast::ParamType::Scalar(ty), None) => match &param.default {
                     Some(d) => {

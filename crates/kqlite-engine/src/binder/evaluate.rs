@@ -2,7 +2,9 @@
 //! into columns and `pivot` the values of a column into columns; their
 //! output schemas depend on the data, so the keys are read with a query
 //! while binding. `ipv4_lookup` joins rows to the IPv4 ranges that hold
-//! their address; `basket` mines the frequent patterns of column values.
+//! their address; `basket` mines the frequent patterns of column values
+//! and `autocluster` the few that summarise them;
+//! `sequence_detect` has a module of its own.
 
 use super::scalar::RowScope;
 use super::tabular::project_outputs;
@@ -55,6 +57,8 @@ impl<'r> Binder<'r> {
             "pivot" => self.pivot(input, args, span),
             "ipv4_lookup" => self.ipv4_lookup(input, args, span),
             "basket" => self.basket(input, args, span),
+            "autocluster" => self.autocluster(input, args, span),
+            "sequence_detect" => self.sequence_detect(input, args, span),
             other => Err(BindError::new(func.span, format!("the evaluate plugin '{other}' is not supported"))),
         }
     }
@@ -352,6 +356,77 @@ impl<'r> Binder<'r> {
         if max_dims < 1 {
             return Err(BindError::new(span, "basket(): the maximum dimension count must be at least 1"));
         }
+        self.pattern_rows(input, weight, wildcards, span, |rows| {
+            crate::udf::call(
+                "kql_basket",
+                datafusion::arrow::datatypes::DataType::Binary,
+                functions::basket::basket_kernel,
+                vec![rows, lit(threshold), lit(max_dims)],
+            )
+        })
+    }
+
+    /// `autocluster([SizeWeight [, WeightColumn [, NumSeeds [, CustomWildcard…]]]])`:
+    /// the few patterns that summarise the rows (functions::basket::cluster_patterns),
+    /// in `basket`'s columns. The search is deterministic, so `NumSeeds`
+    /// (the count of random starting points) is checked and not needed.
+    fn autocluster(&mut self, input: Relation, args: &[ast::Arg], span: Span) -> BindResult<Relation> {
+        use datafusion::common::ScalarValue;
+        let mut size_weight = 0.5;
+        let mut weight: Option<String> = None;
+        let mut wildcards: Vec<Bound> = Vec::new();
+        for (i, arg) in args.iter().enumerate() {
+            if i == 1 {
+                if let ExprKind::Name(id) = &arg.value.kind {
+                    column_argument(arg, &input, "autocluster")?;
+                    weight = Some(id.name.clone());
+                    continue;
+                }
+            }
+            let value = self.constant(&arg.value)?;
+            let constant = crate::convert::evaluate_constant(&value.expr);
+            match (i, constant) {
+                (0, Some(ScalarValue::Float64(Some(w)))) => size_weight = w,
+                (0, Some(ScalarValue::Int64(Some(w)))) => size_weight = w as f64,
+                (2, Some(ScalarValue::Int64(Some(seeds)))) if seeds >= 1 => {}
+                (2, Some(ScalarValue::Int32(Some(seeds)))) if seeds >= 1 => {}
+                (0..=2, Some(v)) if v.is_null() => {}
+                (i, _) if i >= 3 => wildcards.push(value),
+                _ => {
+                    return Err(BindError::new(
+                        arg.value.span,
+                        "autocluster(): expected a constant size weight, a weight column and a positive seed count",
+                    ))
+                }
+            }
+        }
+        if !(0.0..=1.0).contains(&size_weight) {
+            return Err(BindError::new(
+                span,
+                format!("autocluster(): the size weight must be between 0 and 1, got {size_weight}"),
+            ));
+        }
+        self.pattern_rows(input, weight, wildcards, span, |rows| {
+            crate::udf::call(
+                "kql_autocluster",
+                datafusion::arrow::datatypes::DataType::Binary,
+                functions::basket::autocluster_kernel,
+                vec![rows, lit(size_weight)],
+            )
+        })
+    }
+
+    /// The rows of `basket` and `autocluster`: `mine` turns the column of
+    /// the input's distinct rows (`[v1, …, vn, weight]` each) into patterns.
+    fn pattern_rows(
+        &mut self,
+        input: Relation,
+        weight: Option<String>,
+        wildcards: Vec<Bound>,
+        span: Span,
+        mine: impl FnOnce(Expr) -> Expr,
+    ) -> BindResult<Relation> {
+        use datafusion::common::ScalarValue;
         let dims: Vec<ColumnDef> = input.columns.iter().filter(|c| Some(&c.name) != weight.as_ref()).cloned().collect();
         let registry = functions::registry();
         // 1. Weight per distinct combination of dimension values.
@@ -377,12 +452,7 @@ impl<'r> Binder<'r> {
         )
         .map_err(|e| BindError::new(span, e.to_string()))?;
         // 3. The patterns, one row each.
-        let patterns = crate::udf::call(
-            "kql_basket",
-            datafusion::arrow::datatypes::DataType::Binary,
-            functions::basket::basket_kernel,
-            vec![col_ref("__basket_rows"), lit(threshold), lit(max_dims)],
-        );
+        let patterns = mine(col_ref("__basket_rows"));
         let plan = LogicalPlanBuilder::from(plan)
             .aggregate(Vec::<Expr>::new(), vec![list.expr.alias("__basket_rows")])
             .and_then(|b| {

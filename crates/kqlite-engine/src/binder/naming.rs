@@ -65,8 +65,11 @@ pub fn expression_name(expr: &ast::Expr) -> Option<String> {
                 _ => None,
             }
         }
+        // A named argument names the column: `round(FailureRate = x * 100)`
+        // is `FailureRate` (LoginSpikeWithIncreaseFailureRate.yaml).
         ExprKind::Call { func, args } if KEEPS_ARGUMENT_NAME.contains(&func.name.as_str()) => {
-            args.first().and_then(|a| expression_name(&a.value))
+            let first = args.first()?;
+            first.name.as_ref().map(|n| n.name.clone()).or_else(|| expression_name(&first.value))
         }
         ExprKind::Call { func, args } => {
             let (_, prefix) = PREFIXES_ARGUMENT_NAME.iter().find(|(f, _)| *f == func.name)?;

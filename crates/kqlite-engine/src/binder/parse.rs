@@ -11,6 +11,8 @@ use super::{col_ref, BindError, BindResult, Binder, Relation};
 use crate::convert::{to_string, Bound};
 use crate::functions;
 use crate::types::KqlType;
+use crate::udf;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{lit, Expr, LogicalPlanBuilder};
 use kqlite_syntax::ast::{self, Literal, ParsePart};
 use kqlite_syntax::Span;
@@ -78,12 +80,12 @@ impl<'r> Binder<'r> {
         let plan = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).at(span)?;
         let mut plan = plan;
         if is_where {
-            let matched = datafusion::functions::core::expr_fn::get_field(col_ref(&matched_name), "matched");
+            let matched = udf::struct_field(col_ref(&matched_name), "matched", DataType::Boolean);
             plan = LogicalPlanBuilder::from(plan).filter(matched).and_then(|b| b.build()).at(span)?;
         }
         let mut outputs = Self::keep_all(&input);
         for (i, (name, ty)) in columns.into_iter().enumerate() {
-            let group = datafusion::functions::core::expr_fn::get_field(col_ref(&matched_name), format!("g{}", i + 1));
+            let group = udf::struct_field(col_ref(&matched_name), &format!("g{}", i + 1), DataType::Utf8);
             let value = Bound::new(datafusion::functions::expr_fn::coalesce(vec![group, lit("")]), KqlType::String);
             let value = functions::conversion::from_string(value, ty);
             set_output(&mut outputs, name, value);

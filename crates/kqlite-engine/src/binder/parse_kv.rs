@@ -20,7 +20,6 @@ use datafusion::arrow::array::{Array, ArrayRef, StringBuilder, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::cast::as_string_array;
 use datafusion::common::{exec_err, Result, ScalarValue};
-use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{lit, ColumnarValue, Expr, LogicalPlanBuilder};
 use kqlite_syntax::ast::{self, ExprKind, Literal};
 use kqlite_syntax::Span;
@@ -51,7 +50,8 @@ impl<'r> Binder<'r> {
         let plan = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).at(span)?;
         let mut outputs = Self::keep_all(&input);
         for (i, (name, ty)) in keys.into_iter().enumerate() {
-            let raw = Bound::new(get_field(col_ref(&struct_name), format!("k{i}")), KqlType::String);
+            let raw =
+                Bound::new(udf::struct_field(col_ref(&struct_name), &format!("k{i}"), DataType::Utf8), KqlType::String);
             // A missing key is null, except for strings, which are empty.
             let value = match ty {
                 KqlType::String => to_string(raw),

@@ -100,11 +100,21 @@ impl<'r> Binder<'r> {
                     self.resolver.table(&id.name).is_some()
                         || f.params.iter().any(|p| p.name.name == id.name && matches!(p.ty, ast::ParamType::Tabular(_)))
                         || matches!(self.lookup(&id.name), Some(Binding::Tabular(_)))
+                        || self.body_let_is_tabular(&f.body.statements, &id.name)
                 }
                 _ => self.is_tabular(e),
             },
             _ => false,
         }
+    }
+
+    /// Whether the body's own `let name = …` is a table: `{ let s = T | …; s }`.
+    fn body_let_is_tabular(&self, statements: &[ast::Statement], name: &str) -> bool {
+        let value = statements.iter().rev().find_map(|s| match s {
+            ast::Statement::Let(l) if l.name.name == name => Some(&l.value),
+            _ => None,
+        });
+        matches!(value, Some(ast::LetValue::Expr(e)) if self.is_tabular(e))
     }
 
     pub(super) fn scalar(&mut self, expr: &ast::Expr, scope: &mut RowScope<'_>) -> BindResult<Bound> {
@@ -318,9 +328,9 @@ impl<'r> Binder<'r> {
                 };
                 let c = coerce_pair(c, target_ty)
                     .ok_or_else(|| BindError::new(span, format!("'in' list mixes {ty} with {target_ty} values")))?;
-                list.push(if case_insensitive { lower(c.expr) } else { c.expr });
+                list.push(if case_insensitive { fold_case(c) } else { c.expr });
             }
-            let left = if case_insensitive { lower(left.expr) } else { left.expr };
+            let left = if case_insensitive { fold_case(left) } else { left.expr };
             parts.push(Expr::InList(InList::new(Box::new(left), list, false)));
         }
         for d in dynamic_lists {
@@ -399,6 +409,12 @@ impl<'r> Binder<'r> {
         let bound = items.iter().map(|i| self.scalar(i, scope)).collect::<BindResult<Vec<_>>>()?;
         Ok(functions::dynamic::pack_array(bound))
     }
+}
+
+/// A value as lowercase text for `in~`: a dynamic value (`make_set(x) in~
+/// ("POST")`) is compared as its text, as `in~` is a string operator.
+fn fold_case(value: Bound) -> Expr {
+    lower(crate::convert::to_string(value).expr)
 }
 
 pub(super) fn lower(e: Expr) -> Expr {

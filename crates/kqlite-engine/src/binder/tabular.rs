@@ -74,10 +74,17 @@ impl<'r> Binder<'r> {
         }
         match (functions::special_form(&func.name), args) {
             (Some(SpecialForm::Materialize), [arg]) => self.tabular(&arg.value),
-            (Some(SpecialForm::Table), [arg]) => match &arg.value.kind {
-                ExprKind::Literal(ast::Literal::String { value, .. }) => self.table_name(value, arg.value.span),
-                _ => err(arg.value.span, "table() needs the table name as a string literal"),
-            },
+            (Some(SpecialForm::Table), [arg]) => {
+                // Kusto takes any constant string: a literal, a `let` name or
+                // a function's string parameter (`table(tableName)`).
+                let name = self.constant(&arg.value)?;
+                match evaluate_constant(&name.expr) {
+                    Some(
+                        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)),
+                    ) if name.ty == KqlType::String => self.table_name(&s, arg.value.span),
+                    _ => err(arg.value.span, "table() needs the table name as a constant string"),
+                }
+            }
             _ => Err(BindError::unresolved(func.span, &func.name, format!("unknown tabular function '{}'", func.name))),
         }
     }

@@ -1,4 +1,5 @@
-//! The pattern mining behind `evaluate basket()`: Apriori over the rows'
+//! The pattern mining behind `evaluate basket()` and `evaluate
+//! autocluster()`: Apriori over the rows'
 //! (column, value) items, keeping the frequent item sets that no larger
 //! frequent set with the same support contains (Kusto's output lists
 //! `State=*, Damage=NO, DamageCrops=0` but not `Damage=NO` alone when every
@@ -6,7 +7,9 @@
 //!
 //! The binder groups the input by every dimension column, collects the
 //! groups into one dynamic array of `[v1, …, vn, weight]` rows and calls
-//! [`basket_kernel`]; it expands the patterns it returns into rows.
+//! [`basket_kernel`] or [`autocluster_kernel`]; it expands the patterns
+//! they return into rows. `autocluster` chooses among basket's patterns
+//! the few that summarise the rows best ([`cluster_patterns`]).
 
 use crate::dynamic::{DynKind, DynRef, DynValue, ENCODED_NULL};
 use crate::udf::{maybe_scalar, rows_to_compute};
@@ -98,97 +101,177 @@ pub fn frequent_patterns(rows: &[(Vec<u32>, f64)], threshold: f64, max_dims: usi
     closed
 }
 
+/// Patterns that summarise the rows, as `evaluate autocluster()` returns
+/// them: greedily, the candidate (a closed frequent set covering at least
+/// `MIN_SHARE` of the weight) that scores best on the rows no chosen
+/// pattern covers yet, until none covers `MIN_SHARE` of the weight there.
+/// A pattern's score is the reference's weighted geometric mean of how
+/// generic it is (its share of the rows) and how informative (its share of
+/// the columns), weighted `size_weight` and `1 - size_weight`.
+pub fn cluster_patterns(rows: &[(Vec<u32>, f64)], size_weight: f64) -> Vec<Pattern> {
+    const MIN_SHARE: f64 = 0.05;
+    let Some(columns) = rows.first().map(|r| r.0.len()).filter(|&c| c > 0) else { return Vec::new() };
+    let total: f64 = rows.iter().map(|r| r.1).sum();
+    let mut candidates = frequent_patterns(rows, MIN_SHARE, columns);
+    let covers = |p: &Pattern, values: &[u32]| p.items.iter().all(|(c, v)| values[*c] == *v);
+    let mut covered = vec![false; rows.len()];
+    let mut chosen = Vec::new();
+    loop {
+        let best = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let fresh: f64 = rows
+                    .iter()
+                    .zip(&covered)
+                    .filter(|((values, _), done)| !**done && covers(p, values))
+                    .map(|r| r.0 .1)
+                    .sum();
+                let generic = fresh / total;
+                let informative = p.items.len() as f64 / columns as f64;
+                (i, fresh, generic.powf(size_weight) * informative.powf(1.0 - size_weight))
+            })
+            .filter(|(_, fresh, _)| *fresh >= MIN_SHARE * total)
+            .max_by(|a, b| a.2.total_cmp(&b.2).then(b.0.cmp(&a.0)));
+        let Some((i, _, _)) = best else { break };
+        let pattern = candidates.remove(i);
+        for ((values, _), done) in rows.iter().zip(covered.iter_mut()) {
+            *done |= covers(&pattern, values);
+        }
+        chosen.push(pattern);
+    }
+    chosen
+}
+
+/// A dynamic array of `[v1, …, vn, weight]` rows as value ids per column,
+/// numbered in the order of their encodings so results do not depend on
+/// the order rows arrived in, and each column's values by id.
+type Table = (Vec<(Vec<u32>, f64)>, Vec<Vec<DynValue>>);
+
+fn read_table(d: DynRef<'_>, kernel: &str) -> Result<Table> {
+    let mut ids: Vec<HashMap<Vec<u8>, u32>> = Vec::new();
+    let mut values: Vec<Vec<DynValue>> = Vec::new();
+    let mut table: Vec<(Vec<u32>, f64)> = Vec::new();
+    if d.kind() != DynKind::Array {
+        return Ok((table, values));
+    }
+    for row in d.array_items() {
+        let items: Vec<DynRef<'_>> = row.array_items().collect();
+        let Some((weight, dims)) = items.split_last() else {
+            return exec_err!("{kernel}: a row must end with its weight");
+        };
+        if ids.is_empty() {
+            ids = vec![HashMap::new(); dims.len()];
+            values = vec![Vec::new(); dims.len()];
+        }
+        if dims.len() != ids.len() {
+            return exec_err!("{kernel}: rows have {} and {} columns", ids.len(), dims.len());
+        }
+        let weight = weight.as_real().unwrap_or(0.0);
+        let mut row_ids = Vec::with_capacity(dims.len());
+        for (c, v) in dims.iter().enumerate() {
+            let next = ids[c].len() as u32;
+            let id = *ids[c].entry(v.bytes().to_vec()).or_insert_with(|| {
+                values[c].push(v.to_value());
+                next
+            });
+            row_ids.push(id);
+        }
+        table.push((row_ids, weight));
+    }
+    for (c, column_ids) in ids.iter().enumerate() {
+        let mut order: Vec<(&Vec<u8>, u32)> = column_ids.iter().map(|(bytes, id)| (bytes, *id)).collect();
+        order.sort();
+        let mut renumber = vec![0u32; order.len()];
+        let mut sorted_values = vec![DynValue::Null; order.len()];
+        for (new, (_, old)) in order.iter().enumerate() {
+            renumber[*old as usize] = new as u32;
+            sorted_values[new] = values[c][*old as usize].clone();
+        }
+        values[c] = sorted_values;
+        for (row, _) in &mut table {
+            row[c] = renumber[row[c] as usize];
+        }
+    }
+    Ok((table, values))
+}
+
+/// Patterns as `[segment_id, count, percent, [is_set…], v1, …, vn]`, an
+/// unset column (a wildcard) holding null.
+fn encode_patterns(patterns: Vec<Pattern>, values: &[Vec<DynValue>], total: f64) -> DynValue {
+    let columns = values.len();
+    let encoded = patterns
+        .into_iter()
+        .enumerate()
+        .map(|(segment, p)| {
+            let mut set = vec![DynValue::Bool(false); columns];
+            let mut cells = vec![DynValue::Null; columns];
+            for (c, v) in &p.items {
+                set[*c] = DynValue::Bool(true);
+                cells[*c] = values[*c][*v as usize].clone();
+            }
+            let mut pattern = vec![
+                DynValue::Long(segment as i64),
+                DynValue::Long(p.support.round() as i64),
+                DynValue::Real(100.0 * p.support / total),
+                DynValue::Array(set),
+            ];
+            pattern.extend(cells);
+            DynValue::Array(pattern)
+        })
+        .collect();
+    DynValue::Array(encoded)
+}
+
+/// Runs `mine` over each row's table (argument 0, a dynamic array of
+/// `[v1, …, vn, weight]`) and encodes the patterns it returns.
+fn patterns_kernel(
+    args: &[ColumnarValue],
+    rows: usize,
+    kernel: &str,
+    mine: impl Fn(&[(Vec<u32>, f64)], usize) -> Result<Vec<Pattern>>,
+) -> Result<ColumnarValue> {
+    let n = rows_to_compute(args, rows);
+    let list = args[0].to_array(n)?;
+    let list = as_binary_array(&list)?;
+    let mut out = BinaryBuilder::with_capacity(n, 256);
+    for i in 0..n {
+        let d = DynRef::new(if list.is_null(i) { ENCODED_NULL } else { list.value(i) });
+        let (table, values) = read_table(d, kernel)?;
+        let total: f64 = table.iter().map(|r| r.1).sum();
+        let patterns = mine(&table, i)?;
+        out.append_value(encode_patterns(patterns, &values, total).encode());
+    }
+    maybe_scalar(args, Arc::new(out.finish()))
+}
+
 /// `kql_basket(rows, threshold, max_dims)`: `rows` is a dynamic array of
 /// `[v1, …, vn, weight]`; the result is a dynamic array of patterns
 /// `[segment_id, count, percent, [is_set…], v1, …, vn]`, where an unset
 /// column (a wildcard) holds null.
 pub fn basket_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
-    let list = args[0].to_array(n)?;
-    let list = as_binary_array(&list)?;
     let thresholds = args[1].to_array(n)?;
     let thresholds = as_float64_array(&thresholds)?;
     let dims = args[2].to_array(n)?;
     let dims = as_int64_array(&dims)?;
-    let mut out = BinaryBuilder::with_capacity(n, 256);
-    for i in 0..n {
-        let d = DynRef::new(if list.is_null(i) { ENCODED_NULL } else { list.value(i) });
-        if d.kind() != DynKind::Array {
-            out.append_value(DynValue::Array(Vec::new()).encode());
-            continue;
-        }
-        // Intern each column's values; remember one encoding per id.
-        let mut ids: Vec<HashMap<Vec<u8>, u32>> = Vec::new();
-        let mut values: Vec<Vec<DynValue>> = Vec::new();
-        let mut table: Vec<(Vec<u32>, f64)> = Vec::new();
-        for row in d.array_items() {
-            let items: Vec<DynRef<'_>> = row.array_items().collect();
-            let Some((weight, dims)) = items.split_last() else {
-                return exec_err!("kql_basket: a row must end with its weight");
-            };
-            if ids.is_empty() {
-                ids = vec![HashMap::new(); dims.len()];
-                values = vec![Vec::new(); dims.len()];
-            }
-            if dims.len() != ids.len() {
-                return exec_err!("kql_basket: rows have {} and {} columns", ids.len(), dims.len());
-            }
-            let weight = weight.as_real().unwrap_or(0.0);
-            let mut row_ids = Vec::with_capacity(dims.len());
-            for (c, v) in dims.iter().enumerate() {
-                let next = ids[c].len() as u32;
-                let id = *ids[c].entry(v.bytes().to_vec()).or_insert_with(|| {
-                    values[c].push(v.to_value());
-                    next
-                });
-                row_ids.push(id);
-            }
-            table.push((row_ids, weight));
-        }
-        // Number each column's values in the order of their encodings, so
-        // the output order does not depend on the order rows arrived in.
-        for (c, column_ids) in ids.iter().enumerate() {
-            let mut order: Vec<(&Vec<u8>, u32)> = column_ids.iter().map(|(bytes, id)| (bytes, *id)).collect();
-            order.sort();
-            let mut renumber = vec![0u32; order.len()];
-            let mut sorted_values = vec![DynValue::Null; order.len()];
-            for (new, (_, old)) in order.iter().enumerate() {
-                renumber[*old as usize] = new as u32;
-                sorted_values[new] = values[c][*old as usize].clone();
-            }
-            values[c] = sorted_values;
-            for (row, _) in &mut table {
-                row[c] = renumber[row[c] as usize];
-            }
-        }
-        let total: f64 = table.iter().map(|r| r.1).sum();
+    patterns_kernel(args, rows, "kql_basket", |table, i| {
         let threshold = if thresholds.is_null(i) { 0.05 } else { thresholds.value(i) };
         let max_dims = if dims.is_null(i) { 5 } else { dims.value(i).max(1) as usize };
-        let patterns = frequent_patterns(&table, threshold, max_dims);
-        let columns = ids.len();
-        let encoded: Vec<DynValue> = patterns
-            .into_iter()
-            .enumerate()
-            .map(|(segment, p)| {
-                let mut set = vec![DynValue::Bool(false); columns];
-                let mut cells = vec![DynValue::Null; columns];
-                for (c, v) in &p.items {
-                    set[*c] = DynValue::Bool(true);
-                    cells[*c] = values[*c][*v as usize].clone();
-                }
-                let mut pattern = vec![
-                    DynValue::Long(segment as i64),
-                    DynValue::Long(p.support.round() as i64),
-                    DynValue::Real(100.0 * p.support / total),
-                    DynValue::Array(set),
-                ];
-                pattern.extend(cells);
-                DynValue::Array(pattern)
-            })
-            .collect();
-        out.append_value(DynValue::Array(encoded).encode());
-    }
-    maybe_scalar(args, Arc::new(out.finish()))
+        Ok(frequent_patterns(table, threshold, max_dims))
+    })
+}
+
+/// `kql_autocluster(rows, size_weight)`: as [`basket_kernel`], with the
+/// patterns of [`cluster_patterns`].
+pub fn autocluster_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let n = rows_to_compute(args, rows);
+    let weights = args[1].to_array(n)?;
+    let weights = as_float64_array(&weights)?;
+    patterns_kernel(args, rows, "kql_autocluster", |table, i| {
+        let size_weight = if weights.is_null(i) { 0.5 } else { weights.value(i) };
+        Ok(cluster_patterns(table, size_weight))
+    })
 }
 
 #[cfg(test)]
@@ -222,6 +305,29 @@ mod tests {
         );
         // {event 1} (4 rows) is left out: {state 0, event 1} covers the same rows;
         // {damage 1} likewise for {state 0, event 1, damage 1}.
+    }
+
+    #[test]
+    fn autocluster_summarises_with_few_patterns() {
+        // 60 rows of (state, event 0, damage 0) across many states, 30 of
+        // (state 9, event 1, damage 1), 10 scattered: with a balanced
+        // weight the two groups are the patterns, the first leaving the
+        // state open.
+        let mut table = Vec::new();
+        for s in 0..6 {
+            table.extend(rows(&[(s, 0, 0, 10)]));
+        }
+        table.extend(rows(&[(9, 1, 1, 30)]));
+        for k in 0..10 {
+            table.extend(rows(&[(20 + k, 2 + k, 2 + k, 1)]));
+        }
+        let got = cluster_patterns(&table, 0.5);
+        let sets: Vec<(Vec<(usize, u32)>, f64)> = got.into_iter().map(|p| (p.items, p.support)).collect();
+        assert_eq!(sets, vec![(vec![(1, 0), (2, 0)], 60.0), (vec![(0, 9), (1, 1), (2, 1)], 30.0)]);
+        // All weight on generality: the most common single value first.
+        let generic = cluster_patterns(&table, 1.0);
+        assert_eq!(generic[0].support, 60.0);
+        assert!(cluster_patterns(&[], 0.5).is_empty());
     }
 
     #[test]

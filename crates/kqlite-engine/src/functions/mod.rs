@@ -15,6 +15,7 @@ pub mod ip;
 pub mod math;
 pub mod misc;
 pub mod row_window;
+pub mod sequence_detect;
 pub mod series;
 pub mod string;
 pub mod string_ops;
@@ -73,7 +74,30 @@ impl Registry {
         xml::register(&mut r);
         misc::register(&mut r);
         series::register(&mut r);
+        r.deprecated_aliases();
         r
+    }
+
+    /// Old names Microsoft's front end still accepts (`oracle --functions`
+    /// lists them obsolete), each bound like the function that replaced it.
+    fn deprecated_aliases(&mut self) {
+        const SCALARS: &[(&str, &str)] = &[
+            ("base64_decodestring", "base64_decode_tostring"),
+            ("base64_encodestring", "base64_encode_tostring"),
+            ("extractall", "extract_all"),
+            ("parseurl", "parse_url"),
+            ("parseurlquery", "parse_urlquery"),
+            ("totime", "totimespan"),
+            ("to_utf8", "unicode_codepoints_from_string"),
+            ("pack_dictionary", "bag_pack"),
+        ];
+        for &(alias, current) in SCALARS {
+            let spec = *self.scalars.get(current).unwrap_or_else(|| panic!("{current} is registered before {alias}"));
+            self.scalars.insert(alias, spec);
+        }
+        // `make_dictionary(x)` names its column `dictionary_`, not `bag_`.
+        let bag = *self.aggregates.get("make_bag").expect("make_bag is registered");
+        self.aggregates.insert("make_dictionary", AggregateSpec { name_prefix: "dictionary", ..bag });
     }
 
     pub fn scalar(&mut self, name: &'static str, min_args: usize, max_args: usize, bind: BindFn) {
@@ -123,7 +147,7 @@ pub enum SpecialForm {
     ArgExtreme { is_max: bool },
     /// `materialize(T)`: the tabular expression itself.
     Materialize,
-    /// `table(name)`: a table named by a string literal.
+    /// `table(name)`: a table named by a constant string.
     Table,
     /// `ingestion_time()`: null, as Kusto returns without an ingestion-time policy.
     IngestionTime,

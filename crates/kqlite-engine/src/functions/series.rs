@@ -1,9 +1,10 @@
 //! Series analysis over dynamic numeric arrays (the output of `make-series`
 //! and `make_list`): `series_stats`, `series_fit_line`, `series_outliers`
-//! and `series_decompose_anomalies`.
+//! and the decomposition family (`series_decompose`,
+//! `series_decompose_anomalies`, `series_decompose_forecast`).
 //!
 //! Functions that Kusto returns as several columns (`series_stats`,
-//! `series_fit_line`, `series_decompose_anomalies`) are computed here as one
+//! `series_fit_line`, the decompositions) are computed here as one
 //! property bag; the binder splits the bag into the documented columns (see
 //! `binder::multi_output`). Non-numeric and null elements are missing
 //! values: they are left out of statistics and fits, and score 0.
@@ -78,6 +79,24 @@ pub const MULTI_OUTPUT: &[MultiOutput] = &[
         bag: decompose_anomalies_call,
         fields: &[("ad_flag", KqlType::Dynamic), ("ad_score", KqlType::Dynamic), ("baseline", KqlType::Dynamic)],
     },
+    MultiOutput { name: "series_decompose", min_args: 1, max_args: 5, bag: decompose_call, fields: DECOMPOSITION },
+    // Microsoft's binder gives the forecast the decomposition's four columns,
+    // the forecast (the baseline) first.
+    MultiOutput {
+        name: "series_decompose_forecast",
+        min_args: 2,
+        max_args: 5,
+        bag: decompose_forecast_call,
+        fields: DECOMPOSITION,
+    },
+];
+
+/// The columns of `series_decompose` and `series_decompose_forecast`.
+const DECOMPOSITION: &[(&str, KqlType)] = &[
+    ("baseline", KqlType::Dynamic),
+    ("seasonal", KqlType::Dynamic),
+    ("trend", KqlType::Dynamic),
+    ("residual", KqlType::Dynamic),
 ];
 
 /// The bag behind `series_stats(x)`: min, min_idx, max, max_idx, avg, stdev, variance.
@@ -126,6 +145,34 @@ pub fn decompose_anomalies_call(args: Vec<Bound>) -> CallResult<Bound> {
     }
     Ok(Bound::new(
         udf::call("kql_series_decompose_anomalies", DataType::Binary, decompose_anomalies_kernel, exprs),
+        KqlType::Dynamic,
+    ))
+}
+
+/// The bag behind `series_decompose(series [, seasonality, trend,
+/// test_points, seasonality_threshold])`: baseline, seasonal, trend, residual.
+pub fn decompose_call(args: Vec<Bound>) -> CallResult<Bound> {
+    let name = "series_decompose";
+    let types = [KqlType::Dynamic, KqlType::Long, KqlType::String, KqlType::Long, KqlType::Real];
+    let mut exprs = Vec::new();
+    for (i, arg) in args.into_iter().enumerate() {
+        exprs.push(numeric_or(name, i, arg, types[i])?);
+    }
+    Ok(Bound::new(udf::call("kql_series_decompose", DataType::Binary, decompose_kernel, exprs), KqlType::Dynamic))
+}
+
+/// `series_decompose_forecast(series, points [, seasonality, trend,
+/// seasonality_threshold])`: `series_decompose` learning all but the last
+/// `points`, which the baseline forecasts.
+pub fn decompose_forecast_call(args: Vec<Bound>) -> CallResult<Bound> {
+    let name = "series_decompose_forecast";
+    let types = [KqlType::Dynamic, KqlType::Long, KqlType::Long, KqlType::String, KqlType::Real];
+    let mut exprs = Vec::new();
+    for (i, arg) in args.into_iter().enumerate() {
+        exprs.push(numeric_or(name, i, arg, types[i])?);
+    }
+    Ok(Bound::new(
+        udf::call("kql_series_decompose_forecast", DataType::Binary, decompose_forecast_kernel, exprs),
         KqlType::Dynamic,
     ))
 }
@@ -434,11 +481,21 @@ impl Default for DecomposeOptions {
     }
 }
 
-/// Anomaly flags (+1, -1, 0), scores and baseline, by decomposing the
-/// series into seasonal and trend components (the baseline) and scoring the
-/// residual with Tukey's fences, as `series_decompose_anomalies` documents.
-/// The last `test_points` are left out of learning and extrapolated.
-pub fn decompose_anomalies(values: &[Option<f64>], o: &DecomposeOptions) -> (Vec<i64>, Vec<f64>, Vec<f64>) {
+/// A series split into seasonal and trend components (their sum is the
+/// baseline) and the residual, as `series_decompose` documents.
+pub struct Decomposition {
+    pub baseline: Vec<f64>,
+    pub seasonal: Vec<f64>,
+    pub trend: Vec<f64>,
+    /// `x - baseline`; missing where the series is.
+    pub residual: Vec<Option<f64>>,
+}
+
+/// Decomposes `values`: the seasonal component is the median of the points
+/// of each phase of the period, the trend is fitted to the deseasoned
+/// series; the last `o.test_points` are left out of learning and
+/// extrapolated.
+pub fn decompose(values: &[Option<f64>], o: &DecomposeOptions) -> Decomposition {
     let n = values.len();
     let learn = n.saturating_sub(o.test_points);
     // Missing values are read as 0, as make-series fills them.
@@ -473,6 +530,15 @@ pub fn decompose_anomalies(values: &[Option<f64>], o: &DecomposeOptions) -> (Vec
     };
     let baseline: Vec<f64> = (0..n).map(|i| seasonal[i] + trend[i]).collect();
     let residual: Vec<Option<f64>> = (0..n).map(|i| values[i].map(|_| x[i] - baseline[i])).collect();
+    Decomposition { baseline, seasonal, trend, residual }
+}
+
+/// Anomaly flags (+1, -1, 0), scores and baseline: the residual of
+/// [`decompose`] scored with Tukey's fences, as
+/// `series_decompose_anomalies` documents.
+pub fn decompose_anomalies(values: &[Option<f64>], o: &DecomposeOptions) -> (Vec<i64>, Vec<f64>, Vec<f64>) {
+    let learn = values.len().saturating_sub(o.test_points);
+    let Decomposition { baseline, residual, .. } = decompose(values, o);
     let scores = outlier_scores(&residual, o.ad_method != "tukey", 10.0, 90.0, learn);
     let flags = scores
         .iter()
@@ -487,6 +553,45 @@ pub fn decompose_anomalies(values: &[Option<f64>], o: &DecomposeOptions) -> (Vec
         })
         .collect();
     (flags, scores, baseline)
+}
+
+/// A decomposition as the bag `binder::multi_output` splits.
+fn decomposition_bag(d: Decomposition) -> DynValue {
+    let reals = |v: Vec<f64>| DynValue::Array(v.into_iter().map(real).collect());
+    DynValue::Object(vec![
+        ("baseline".into(), reals(d.baseline)),
+        ("seasonal".into(), reals(d.seasonal)),
+        ("trend".into(), reals(d.trend)),
+        ("residual".into(), DynValue::Array(d.residual.into_iter().map(|r| r.map_or(DynValue::Null, real)).collect())),
+    ])
+}
+
+fn decompose_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    per_row(args, rows, |arrays, row, values| {
+        let d = DecomposeOptions::default();
+        let options = DecomposeOptions {
+            seasonality: arg_i64(arrays, 1, row)?.unwrap_or(d.seasonality),
+            trend: arg_str(arrays, 2, row)?.unwrap_or(d.trend),
+            test_points: arg_i64(arrays, 3, row)?.unwrap_or(0).max(0) as usize,
+            seasonality_threshold: arg_f64(arrays, 4, row)?.unwrap_or(d.seasonality_threshold),
+            ..d
+        };
+        Ok(decomposition_bag(decompose(&values, &options)))
+    })
+}
+
+fn decompose_forecast_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    per_row(args, rows, |arrays, row, values| {
+        let d = DecomposeOptions::default();
+        let options = DecomposeOptions {
+            test_points: arg_i64(arrays, 1, row)?.unwrap_or(0).max(0) as usize,
+            seasonality: arg_i64(arrays, 2, row)?.unwrap_or(d.seasonality),
+            trend: arg_str(arrays, 3, row)?.unwrap_or(d.trend),
+            seasonality_threshold: arg_f64(arrays, 4, row)?.unwrap_or(d.seasonality_threshold),
+            ..d
+        };
+        Ok(decomposition_bag(decompose(&values, &options)))
+    })
 }
 
 fn decompose_anomalies_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -575,6 +680,38 @@ mod tests {
         assert_eq!(flags[17], 1);
         assert!(scores[17] > 1.5);
         assert!((baseline[3] - 13.).abs() < 2., "{}", baseline[3]);
+    }
+
+    #[test]
+    fn decompose_splits_a_weekly_pattern_and_a_trend() {
+        // The reference's examples: a weekly pattern (period 7 here) plus a
+        // linear trend; baseline = seasonal + trend and residual = x - baseline.
+        let pattern = [5., 7., 9., 8., 6., 1., 0.];
+        let v: Vec<f64> = (0..35).map(|i| pattern[i % 7] + 0.5 * i as f64).collect();
+        let o = DecomposeOptions { seasonality: 7, trend: "linefit".into(), ..Default::default() };
+        let d = decompose(&series(&v), &o);
+        for i in 0..35 {
+            assert!((d.baseline[i] - (d.seasonal[i] + d.trend[i])).abs() < 1e-9);
+            assert!((d.residual[i].unwrap() - (v[i] - d.baseline[i])).abs() < 1e-9);
+        }
+        // The phases keep their order and the trend its slope.
+        assert!(d.seasonal[2] > d.seasonal[0] && d.seasonal[6] < d.seasonal[5]);
+        assert!((d.trend[1] - d.trend[0] - 0.5).abs() < 0.1, "{:?}", &d.trend[..2]);
+    }
+
+    #[test]
+    fn decompose_forecasts_the_test_points_from_the_rest() {
+        // A line learned from the first 15 points extrapolates the last 5,
+        // which are garbage and must not move the fit.
+        let mut v: Vec<f64> = (0..20).map(|i| 3.0 * i as f64 + 1.0).collect();
+        v[15..].iter_mut().for_each(|x| *x = 0.0);
+        let o = DecomposeOptions { seasonality: 0, trend: "linefit".into(), test_points: 5, ..Default::default() };
+        let d = decompose(&series(&v), &o);
+        assert!((d.baseline[19] - 58.0).abs() < 1e-9, "{}", d.baseline[19]);
+        // With no seasonality and the default trend, the baseline is the average.
+        let d = decompose(&series(&[1., 2., 3.]), &DecomposeOptions { seasonality: 0, ..Default::default() });
+        assert_eq!(d.baseline, vec![2.0, 2.0, 2.0]);
+        assert_eq!(d.seasonal, vec![0.0; 3]);
     }
 
     #[test]
