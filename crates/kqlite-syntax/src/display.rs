@@ -601,6 +601,10 @@ impl Display for OperatorKind {
                 }
                 write!(f, " with ({})", Sep(steps, " "))
             }
+            K::MakeGraph(graph) => graph.fmt(f),
+            K::GraphMatch(graph_match) => graph_match.fmt(f),
+            K::GraphToTable { outputs } => write!(f, "{keyword} {}", comma(outputs)),
+            K::GraphMarkComponents { params } => write!(f, "{keyword}{}", Params(params)),
             K::Print { columns } => write!(f, "{keyword}{}", List(" ", columns)),
             K::Range { column, from, to, step } => write!(f, "{keyword} {column} from {from} to {to} step {step}"),
             K::Datatable { schema, values } => write!(f, "{keyword}({schema}) [{}]", comma(values)),
@@ -619,6 +623,71 @@ impl Display for OperatorKind {
             }
             K::Input => Ok(()),
         }
+    }
+}
+
+impl Display for MakeGraph {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let arrow = if self.directed { "-->" } else { "--" };
+        write!(f, "{} {} {arrow} {}", OperatorKeyword::MakeGraph, self.source, self.target)?;
+        if let Some(node_id) = &self.node_id {
+            write!(f, " with_node_id={node_id}")?;
+        }
+        write!(f, "{}", List(" with ", &self.nodes))?;
+        match &self.partitioned_by {
+            Some(partition) => write!(f, " partitioned-by {} {}", partition.column, partition.body),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Display for GraphNodesTable {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on {}", self.table, self.key)
+    }
+}
+
+impl Display for GraphMatch {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let keyword =
+            if self.shortest_paths { OperatorKeyword::GraphShortestPaths } else { OperatorKeyword::GraphMatch };
+        write!(f, "{keyword}{} {}", Params(&self.params), comma(&self.patterns))?;
+        write!(f, "{}{}", Opt(" where ", self.predicate.as_ref()), List(" project ", &self.project))
+    }
+}
+
+impl Display for GraphPattern {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.start.fmt(f)?;
+        self.steps.iter().try_for_each(|(edge, node)| write!(f, "{edge}{node}"))
+    }
+}
+
+impl Display for GraphNode {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "({})", Opt("", self.name.as_ref()))
+    }
+}
+
+impl Display for GraphEdge {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let (open, close) = match self.direction {
+            EdgeDirection::Any => ("-[", "]-"),
+            EdgeDirection::Forward => ("-[", "]->"),
+            EdgeDirection::Backward => ("<-[", "]-"),
+            EdgeDirection::Both => ("<-[", "]->"),
+        };
+        write!(f, "{open}{}", Opt("", self.name.as_ref()))?;
+        if let Some((low, high)) = &self.range {
+            write!(f, "*{low}..{high}")?;
+        }
+        f.write_str(close)
+    }
+}
+
+impl Display for GraphTableOutput {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}", self.elements.keyword(), Opt(" as ", self.name.as_ref()), Params(&self.params))
     }
 }
 

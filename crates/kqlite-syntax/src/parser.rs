@@ -1253,17 +1253,28 @@ impl<'a> Parser<'a> {
                 self.bump();
                 OperatorKind::Scan { params, declare, steps }
             }
-            None
-            | Some(
-                W::MakeGraph
-                | W::GraphMatch
-                | W::GraphMerge
-                | W::GraphToTable
-                | W::GraphShortestPaths
-                | W::GraphMarkComponents
-                | W::PartitionBy
-                | W::ExecuteAndCache,
-            ) => {
+            Some(W::MakeGraph) => {
+                self.bump();
+                OperatorKind::MakeGraph(self.make_graph()?)
+            }
+            Some(W::GraphMatch | W::GraphShortestPaths) => {
+                let shortest_paths = keyword == Some(W::GraphShortestPaths);
+                self.bump();
+                OperatorKind::GraphMatch(self.graph_match(shortest_paths)?)
+            }
+            Some(W::GraphToTable) => {
+                self.bump();
+                let mut outputs = vec![self.graph_table_output()?];
+                while self.eat(TokenKind::Comma) {
+                    outputs.push(self.graph_table_output()?);
+                }
+                OperatorKind::GraphToTable { outputs }
+            }
+            Some(W::GraphMarkComponents) => {
+                self.bump();
+                OperatorKind::GraphMarkComponents { params: self.known_params(&["kind", "with_component_id"])? }
+            }
+            None | Some(W::GraphMerge | W::PartitionBy | W::ExecuteAndCache) => {
                 let operator_words = OperatorKeyword::ALL.iter().filter(|k| k.follows_pipe()).map(|k| k.as_str());
                 let message = match suggest(word, operator_words, MaxDistance::Keyword) {
                     Some(s) => format!("unknown tabular operator '{word}'; did you mean '{s}'?"),
@@ -1276,6 +1287,165 @@ impl<'a> Parser<'a> {
             }
         };
         Ok(Operator { kind, span: self.span_from(start) })
+    }
+
+    // ----- graph operators ----------------------------------------------
+
+    /// After `make-graph`: `Source --> Target [with Nodes on Key, … |
+    /// with_node_id=Name] [partitioned-by Column (operators)]`.
+    fn make_graph(&mut self) -> PResult<MakeGraph> {
+        let source = self.ident()?;
+        let directed = if self.at_adjacent(&[TokenKind::Minus, TokenKind::Minus, TokenKind::Gt]) {
+            self.pos += 3;
+            true
+        } else if self.at_adjacent(&[TokenKind::Minus, TokenKind::Minus]) {
+            self.pos += 2;
+            false
+        } else {
+            return self.fail("'-->' or '--' between the source and target columns");
+        };
+        let target = self.ident()?;
+        let mut nodes = Vec::new();
+        let mut node_id = None;
+        if self.at_word("with_node_id") && self.kind_at(1) == TokenKind::Assign {
+            self.pos += 2;
+            node_id = Some(self.ident()?);
+        } else if self.eat_word("with") {
+            loop {
+                let start = self.span();
+                let table = self.table_operand()?;
+                self.expect_word("on")?;
+                let key = self.ident()?;
+                nodes.push(GraphNodesTable { table, key, span: self.span_from(start) });
+                if !self.eat(TokenKind::Comma) {
+                    break;
+                }
+            }
+        }
+        let partitioned_by = if self.at_word("partitioned")
+            && self.tok_at(1).kind == TokenKind::Minus
+            && !self.tok_at(1).space_before
+            && self.at_word_at(2, "by")
+            && !self.tok_at(2).space_before
+        {
+            let start = self.span();
+            self.pos += 3;
+            let column = self.ident()?;
+            let body = Box::new(self.paren_sub_pipeline()?);
+            Some(GraphPartition { column, body, span: self.span_from(start) })
+        } else {
+            None
+        };
+        Ok(MakeGraph { source, directed, target, nodes, node_id, partitioned_by })
+    }
+
+    /// Whether the next tokens are `kinds`, written with no space between them
+    /// (Kusto lexes `-->`, `-[` and `]->` as single tokens).
+    fn at_adjacent(&self, kinds: &[TokenKind]) -> bool {
+        kinds.iter().enumerate().all(|(i, kind)| {
+            let t = self.tok_at(i);
+            t.kind == *kind && (i == 0 || !t.space_before)
+        })
+    }
+
+    /// After `graph-match` or `graph-shortest-paths`: parameters, patterns,
+    /// then optional `where` and `project` clauses.
+    fn graph_match(&mut self, shortest_paths: bool) -> PResult<GraphMatch> {
+        let params = self.known_params(&[if shortest_paths { "output" } else { "cycles" }])?;
+        let mut patterns = vec![self.graph_pattern()?];
+        while self.eat(TokenKind::Comma) {
+            patterns.push(self.graph_pattern()?);
+        }
+        let predicate = if self.eat_word(OperatorKeyword::Where.as_str()) { Some(self.or_expr()?) } else { None };
+        let project = if self.eat_word(OperatorKeyword::Project.as_str()) { self.named_exprs()? } else { Vec::new() };
+        Ok(GraphMatch { shortest_paths, params, patterns, predicate, project })
+    }
+
+    /// `(a)-[e]->(b)…`: a node, then edges each followed by a node.
+    fn graph_pattern(&mut self) -> PResult<GraphPattern> {
+        let start_span = self.span();
+        let start = self.graph_node()?;
+        let mut steps = Vec::new();
+        while self.at(TokenKind::Minus) || self.at_adjacent(&[TokenKind::Lt, TokenKind::Minus]) {
+            let edge = self.graph_edge()?;
+            steps.push((edge, self.graph_node()?));
+        }
+        Ok(GraphPattern { start, steps, span: self.span_from(start_span) })
+    }
+
+    /// `(name)` or `()`.
+    fn graph_node(&mut self) -> PResult<GraphNode> {
+        let start = self.expect(TokenKind::LParen)?.span;
+        let name = if self.at(TokenKind::RParen) { None } else { Some(self.ident()?) };
+        self.expect(TokenKind::RParen)?;
+        Ok(GraphNode { name, span: self.span_from(start) })
+    }
+
+    /// `-[name*low..high]->` and the other edge forms of [`GraphEdge`].
+    fn graph_edge(&mut self) -> PResult<GraphEdge> {
+        let start = self.span();
+        let backward = self.at_adjacent(&[TokenKind::Lt, TokenKind::Minus]);
+        if backward {
+            self.bump();
+        }
+        if self.at_adjacent(&[TokenKind::Minus, TokenKind::Minus]) {
+            // `--`, `-->`, `<--`; `<-->` is no edge in Kusto's grammar.
+            self.pos += 2;
+            let forward = !backward && self.at_adjacent(&[TokenKind::Gt]) && !self.tok().space_before;
+            if forward {
+                self.bump();
+            }
+            let direction = match (backward, forward) {
+                (true, _) => EdgeDirection::Backward,
+                (false, true) => EdgeDirection::Forward,
+                (false, false) => EdgeDirection::Any,
+            };
+            return Ok(GraphEdge { direction, name: None, range: None, span: self.span_from(start) });
+        }
+        if !self.at_adjacent(&[TokenKind::Minus, TokenKind::LBracket]) {
+            return self.fail("an edge: '-[', '-->', '--' or '<--'");
+        }
+        self.pos += 2;
+        let name = if self.name_len(0) > 0 { Some(self.ident()?) } else { None };
+        let range = if self.eat(TokenKind::Star) {
+            let low = self.unary()?;
+            self.expect(TokenKind::DotDot)?;
+            let high = self.unary()?;
+            Some((low, high))
+        } else {
+            None
+        };
+        if !self.at_adjacent(&[TokenKind::RBracket, TokenKind::Minus]) {
+            return self.fail("']->' or ']-' closing the edge");
+        }
+        self.pos += 2;
+        let forward = self.at_adjacent(&[TokenKind::Gt]) && !self.tok().space_before;
+        if forward {
+            self.bump();
+        }
+        let direction = match (backward, forward) {
+            (false, false) => EdgeDirection::Any,
+            (false, true) => EdgeDirection::Forward,
+            (true, false) => EdgeDirection::Backward,
+            (true, true) => EdgeDirection::Both,
+        };
+        Ok(GraphEdge { direction, name, range, span: self.span_from(start) })
+    }
+
+    /// `nodes [as Name] [with_node_id=…]` or `edges [as Name] [with_source_id=…]
+    /// [with_target_id=…]` in `graph-to-table`.
+    fn graph_table_output(&mut self) -> PResult<GraphTableOutput> {
+        let start = self.span();
+        let (elements, known): (_, &[&str]) = if self.eat_word("nodes") {
+            (GraphElements::Nodes, &["with_node_id"])
+        } else if self.eat_word("edges") {
+            (GraphElements::Edges, &["with_source_id", "with_target_id"])
+        } else {
+            return self.fail("'nodes' or 'edges'");
+        };
+        let name = if self.eat_word("as") { Some(self.declared_ident()?) } else { None };
+        let params = self.known_params(known)?;
+        Ok(GraphTableOutput { elements, name, params, span: self.span_from(start) })
     }
 
     /// `step Name [output=…]: condition [=> Col = expr, …];`
@@ -1312,13 +1482,23 @@ impl<'a> Parser<'a> {
 
     /// `name=value` operator parameters: any `hint.*`, plus the names in `known`.
     fn params(&mut self, known: &[&str]) -> PResult<Vec<OperatorParam>> {
+        self.params_with(known, true)
+    }
+
+    /// `name=value` operator parameters named in `known` only: the graph
+    /// operators take no `hint.*`.
+    fn known_params(&mut self, known: &[&str]) -> PResult<Vec<OperatorParam>> {
+        self.params_with(known, false)
+    }
+
+    fn params_with(&mut self, known: &[&str], hints: bool) -> PResult<Vec<OperatorParam>> {
         let mut params = Vec::new();
         loop {
             if self.kind() != TokenKind::Ident {
                 break;
             }
             let word = self.text();
-            let is_hint = word == "hint" && self.kind_at(1) == TokenKind::Dot;
+            let is_hint = hints && word == "hint" && self.kind_at(1) == TokenKind::Dot;
             let is_known = known.contains(&word) && self.kind_at(1) == TokenKind::Assign;
             if !is_hint && !is_known {
                 break;
