@@ -318,6 +318,10 @@ pub enum StringOpKind {
     EndsWith,
     /// `matches regex` (never negated; always case-sensitive).
     MatchesRegex,
+    /// `like`, `notlike`, `likecs`, `notlikecs`: Kusto's grammar takes them
+    /// (spelled only so: no `!like`, no `like_cs`), its reference does not
+    /// document them.
+    Like,
 }
 
 impl StringOpKind {
@@ -330,6 +334,7 @@ impl StringOpKind {
             StringOpKind::StartsWith => "startswith",
             StringOpKind::EndsWith => "endswith",
             StringOpKind::MatchesRegex => "matches regex",
+            StringOpKind::Like => "like",
         }
     }
 }

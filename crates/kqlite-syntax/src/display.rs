@@ -449,6 +449,11 @@ impl Display for BinaryOp {
 
 impl Display for StringOp {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if self.kind == StringOpKind::Like {
+            let not = if self.negated { "not" } else { "" };
+            let cs = if self.case_sensitive { "cs" } else { "" };
+            return write!(f, "{not}like{cs}");
+        }
         let bang = if self.negated { "!" } else { "" };
         let cs = if self.case_sensitive && self.kind != StringOpKind::MatchesRegex { "_cs" } else { "" };
         write!(f, "{bang}{}{cs}", self.kind.keyword())

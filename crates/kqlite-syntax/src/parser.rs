@@ -1981,6 +1981,14 @@ impl<'a> Parser<'a> {
             "between" => Some(WordOp::Between(negated, first + 1)),
             "has_any" if !negated => Some(WordOp::List(ListOp::HasAny, 1)),
             "has_all" if !negated => Some(WordOp::List(ListOp::HasAll, 1)),
+            "like" | "notlike" | "likecs" | "notlikecs" if !negated => Some(WordOp::Str(
+                StringOp {
+                    kind: StringOpKind::Like,
+                    negated: word.starts_with("not"),
+                    case_sensitive: word.ends_with("cs"),
+                },
+                1,
+            )),
             "matches" if !negated && self.at_word_at(1, "regex") => Some(WordOp::Str(
                 StringOp { kind: StringOpKind::MatchesRegex, negated: false, case_sensitive: true },
                 2,

@@ -629,3 +629,23 @@ fn graph_to_table_and_components() {
         assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
     }
 }
+
+#[test]
+fn like_operators() {
+    for (src, negated, case_sensitive) in [
+        ("T | where a like 'x%'", false, false),
+        ("T | where a notlike 'x'", true, false),
+        ("T | where a likecs 'x'", false, true),
+        ("T | where a notlikecs 'x'", true, true),
+    ] {
+        match last_operator(src) {
+            OperatorKind::Where { predicate: Expr { kind: ExprKind::Binary { op: BinaryOp::Str(op), .. }, .. } } => {
+                assert_eq!(op, StringOp { kind: StringOpKind::Like, negated, case_sensitive }, "{src}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Microsoft's parser has no `!like` and no `like_cs`.
+    assert!(!common::parse_errors("T | where a !like 'x'").is_empty());
+    assert!(!common::parse_errors("T | where a like_cs 'x'").is_empty());
+}
