@@ -377,6 +377,22 @@ pub struct OperatorParam {
     pub span: Span,
 }
 
+/// `name = value` in `render … with (…)`, or before `with` for `kind`,
+/// `title` and `accumulate`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderProperty {
+    pub name: String,
+    pub value: RenderValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RenderValue {
+    Expr(Expr),
+    /// The column lists `ycolumns`, `series` and `anomalycolumns`: `ycolumns=a, b`.
+    Columns(Vec<Ident>),
+}
+
 /// An output column: `expr` or `Name = expr` or `(A, B) = expr`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedExpr {
@@ -533,10 +549,10 @@ pub enum OperatorKind {
     Serialize {
         columns: Vec<NamedExpr>,
     },
-    /// `render chart [with (name = value, …)]`
+    /// `render chart [kind=…] [with (name = value, …)]`
     Render {
         chart: Ident,
-        properties: Vec<OperatorParam>,
+        properties: Vec<RenderProperty>,
     },
     Sample {
         count: Expr,

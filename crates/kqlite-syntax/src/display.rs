@@ -472,6 +472,15 @@ impl Display for OperatorParam {
     }
 }
 
+impl Display for RenderProperty {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            RenderValue::Expr(value) => write!(f, "{}={value}", self.name),
+            RenderValue::Columns(columns) => write!(f, "{}={}", self.name, comma(columns)),
+        }
+    }
+}
+
 impl Display for NamedExpr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match (self.names.as_slice(), self.tuple) {
@@ -579,7 +588,13 @@ impl Display for OperatorKind {
             K::Count => f.write_str(keyword),
             K::As { params, name } => write!(f, "{keyword}{} {name}", Params(params)),
             K::Serialize { columns } => write!(f, "{keyword}{}", List(" ", columns)),
-            K::Render { chart, properties } => write!(f, "{keyword} {chart}{}", With(properties)),
+            K::Render { chart, properties } => {
+                write!(f, "{keyword} {chart}")?;
+                if properties.is_empty() {
+                    return Ok(());
+                }
+                write!(f, " with ({})", comma(properties))
+            }
             K::Sample { count } => write!(f, "{keyword} {count}"),
             K::SampleDistinct { count, of } => write!(f, "{keyword} {count} of {of}"),
             K::GetSchema => f.write_str(keyword),

@@ -161,6 +161,33 @@ const DECLARABLE_KEYWORDS: &[&str] = &[
     "find",
 ];
 
+/// `render` properties, all allowed inside `with (…)`.
+const RENDER_PROPERTIES: &[&str] = &[
+    "kind",
+    "title",
+    "xcolumn",
+    "ycolumns",
+    "series",
+    "anomalycolumns",
+    "xtitle",
+    "ytitle",
+    "legend",
+    "ysplit",
+    "accumulate",
+    "xaxis",
+    "yaxis",
+    "ymin",
+    "ymax",
+    "xmin",
+    "xmax",
+];
+
+/// `render` properties whose value is a list of column names.
+const RENDER_COLUMN_LISTS: &[&str] = &["ycolumns", "series", "anomalycolumns"];
+
+/// `render` properties Microsoft's parser also takes before `with`.
+const RENDER_BARE_PROPERTIES: &[&str] = &["kind", "title", "accumulate"];
+
 /// Words that may be referenced bare but not declared as names (`extend
 /// kind = 1` and `let true = 1` are errors in Microsoft's parser).
 const UNDECLARABLE: &[&str] = &["kind", "true", "false", "with_source", "withsource", "graph-merge"];
@@ -1073,26 +1100,32 @@ impl<'a> Parser<'a> {
             Some(W::Render) => {
                 self.bump();
                 let chart = self.ident()?;
-                let mut properties = self.params(&[
-                    "kind",
-                    "title",
-                    "xcolumn",
-                    "ycolumns",
-                    "series",
-                    "xtitle",
-                    "ytitle",
-                    "legend",
-                    "ysplit",
-                    "accumulate",
-                    "xaxis",
-                    "yaxis",
-                    "ymin",
-                    "ymax",
-                    "xmin",
-                    "xmax",
-                ])?;
+                let mut properties = Vec::new();
+                while self.kind() == TokenKind::Ident
+                    && RENDER_BARE_PROPERTIES.contains(&self.text())
+                    && self.kind_at(1) == TokenKind::Assign
+                {
+                    let start = self.span();
+                    let name = self.bump();
+                    self.bump();
+                    let value = RenderValue::Expr(self.param_value()?);
+                    properties.push(RenderProperty {
+                        name: self.text_of(name).to_string(),
+                        value,
+                        span: self.span_from(start),
+                    });
+                }
                 if self.eat_word("with") {
-                    properties.extend(self.paren_params()?);
+                    self.expect(TokenKind::LParen)?;
+                    if !self.at(TokenKind::RParen) {
+                        loop {
+                            properties.push(self.render_property()?);
+                            if !self.eat(TokenKind::Comma) {
+                                break;
+                            }
+                        }
+                    }
+                    self.expect(TokenKind::RParen)?;
                 }
                 OperatorKind::Render { chart, properties }
             }
@@ -1446,6 +1479,30 @@ impl<'a> Parser<'a> {
         let name = if self.eat_word("as") { Some(self.declared_ident()?) } else { None };
         let params = self.known_params(known)?;
         Ok(GraphTableOutput { elements, name, params, span: self.span_from(start) })
+    }
+
+    /// `name = value` in `render … with (…)`; the column-list properties take
+    /// names separated by commas, up to the next `name =`.
+    fn render_property(&mut self) -> PResult<RenderProperty> {
+        let start = self.span();
+        let is_property = self.kind() == TokenKind::Ident && RENDER_PROPERTIES.contains(&self.text());
+        if !is_property || self.kind_at(1) != TokenKind::Assign {
+            return self.fail("a render property (title, xcolumn, ycolumns, series, kind, …) and '='");
+        }
+        let name_token = self.bump();
+        let name = self.text_of(name_token).to_string();
+        self.bump();
+        let value = if RENDER_COLUMN_LISTS.contains(&name.as_str()) {
+            let mut columns = vec![self.ident()?];
+            while self.at(TokenKind::Comma) && self.kind_at(2) != TokenKind::Assign {
+                self.bump();
+                columns.push(self.ident()?);
+            }
+            RenderValue::Columns(columns)
+        } else {
+            RenderValue::Expr(self.or_expr()?)
+        };
+        Ok(RenderProperty { name, value, span: self.span_from(start) })
     }
 
     /// `step Name [output=…]: condition [=> Col = expr, …];`

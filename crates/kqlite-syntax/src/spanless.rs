@@ -104,6 +104,7 @@ spanless_eq_struct! {
     Expr { kind } ignoring span;
     Arg { name, value };
     OperatorParam { name, value } ignoring span;
+    RenderProperty { name, value } ignoring span;
     NamedExpr { names, tuple, expr } ignoring span;
     SortKey { expr, order, nulls } ignoring span;
     Operator { kind } ignoring span;
@@ -142,6 +143,7 @@ spanless_eq_newtype_enum! {
     LetValue { Expr, Function }
     ParamType { Scalar, Tabular }
     TypeOfArg { Scalar, Tabular }
+    RenderValue { Expr, Columns }
 }
 
 // The enums below match on `self` without a wildcard, so a new variant does

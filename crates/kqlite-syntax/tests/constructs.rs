@@ -452,7 +452,6 @@ fn keywords_as_declared_names() {
         "T | where boolean > 1",
         "T | project uniqueid",
         "print external_data = 1",
-        "T | where a like 'x'",
     ] {
         assert!(!common::parse_errors(src).is_empty(), "{src} should be rejected");
     }
@@ -648,4 +647,33 @@ fn like_operators() {
     // Microsoft's parser has no `!like` and no `like_cs`.
     assert!(!common::parse_errors("T | where a !like 'x'").is_empty());
     assert!(!common::parse_errors("T | where a like_cs 'x'").is_empty());
+}
+
+#[test]
+fn render_column_lists() {
+    match last_operator(
+        "T | render timechart kind=stacked with (ycolumns=a, b, title='x', series=c, anomalycolumns=d, e)",
+    ) {
+        OperatorKind::Render { properties, .. } => {
+            let names: Vec<_> = properties.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, ["kind", "ycolumns", "title", "series", "anomalycolumns"]);
+            assert!(matches!(&properties[1].value, RenderValue::Columns(c) if c.len() == 2));
+            assert!(matches!(&properties[3].value, RenderValue::Columns(c) if c.len() == 1));
+            assert!(matches!(&properties[2].value, RenderValue::Expr(_)));
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok("T | render piechart title='x' accumulate=true");
+    // As in Microsoft's parser: lists only for the column-list properties,
+    // names only in them, known property names, few properties before `with`.
+    for bad in [
+        "T | render timechart with (xcolumn=a, b)",
+        "T | render timechart with (ycolumns='a', 'b')",
+        "T | render timechart with (ycolumns=a, b,)",
+        "T | render timechart with (foo=1)",
+        "T | render timechart ycolumns=a",
+        "T | render timechart with (title='a') with (kind=stacked)",
+    ] {
+        assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
+    }
 }
