@@ -195,6 +195,9 @@ pub enum ExprKind {
     },
     /// `(expr)`, kept so printing reproduces the grouping.
     Paren(Box<Expr>),
+    /// `[expr]`, which Kusto's grammar takes as an operand (`print [1]`);
+    /// `['name']` is a [`ExprKind::Name`] instead.
+    Bracketed(Box<Expr>),
     /// `input | operator`
     Pipe {
         input: Box<Expr>,

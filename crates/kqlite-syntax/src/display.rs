@@ -342,6 +342,7 @@ impl Display for ExprKind {
                 write!(f, "{target} {bang}between ({low} .. {high})")
             }
             ExprKind::Paren(inner) => write!(f, "({inner})"),
+            ExprKind::Bracketed(inner) => write!(f, "[{inner}]"),
             ExprKind::Pipe { input, operator } => match &input.kind {
                 ExprKind::Source(source) if matches!(source.kind, OperatorKind::Input) => operator.fmt(f),
                 _ => write!(f, "{input}\n| {operator}"),

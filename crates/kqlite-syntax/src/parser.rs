@@ -198,6 +198,11 @@ fn is_reserved(word: &str) -> bool {
     RESERVED.contains(&word) || OperatorKeyword::from_word(word).is_some_and(OperatorKeyword::is_reserved)
 }
 
+/// Whether `word` also starts a pipeline of its own (`union`, `search`).
+fn follows_pipe_as_source(word: &str) -> bool {
+    matches!(OperatorKeyword::from_word(word), Some(OperatorKeyword::Union | OperatorKeyword::Search))
+}
+
 /// Whether `word` starts an operator after `|`.
 fn follows_pipe(word: &str) -> bool {
     OperatorKeyword::from_word(word).is_some_and(OperatorKeyword::follows_pipe)
@@ -1756,7 +1761,8 @@ impl<'a> Parser<'a> {
                     self.bump();
                     parts.push(ParsePart::Star);
                 }
-                TokenKind::Ident => {
+                // `and` and `or` are no column names here, as in Microsoft's parser.
+                TokenKind::Ident if !matches!(self.text(), "and" | "or") => {
                     let t = self.bump();
                     let name = Ident::new(self.text_of(t), t.span);
                     let ty = if self.eat(TokenKind::Colon) { Some(self.type_name()?) } else { None };
@@ -2085,6 +2091,10 @@ impl<'a> Parser<'a> {
         self.bump();
         let mut items = Vec::new();
         loop {
+            if self.kind() == TokenKind::Ident && !follows_pipe_as_source(self.text()) && follows_pipe(self.text()) {
+                // Kusto takes `x in (T | where …)`, not `x in (where …)`.
+                return self.fail("a list item or a (subquery) with a source");
+            }
             items.push(self.pipe_expr()?);
             if !self.eat(TokenKind::Comma) {
                 break;
@@ -2259,6 +2269,15 @@ impl<'a> Parser<'a> {
                 let span = id.span;
                 Ok(Expr::new(ExprKind::Name(id), span))
             }
+            TokenKind::LBracket => {
+                self.enter()?;
+                self.bump();
+                let inner = self.or_expr();
+                self.leave();
+                let inner = inner?;
+                self.expect(TokenKind::RBracket)?;
+                Ok(Expr::new(ExprKind::Bracketed(Box::new(inner)), self.span_from(start)))
+            }
             TokenKind::Ident => self.word_primary(),
             TokenKind::LBrace => {
                 let body = self.function_body()?;
@@ -2292,6 +2311,11 @@ impl<'a> Parser<'a> {
                 let value = self.dynamic_value()?;
                 self.expect(TokenKind::RParen)?;
                 return Ok(Expr::new(ExprKind::Literal(Literal::Dynamic(value)), self.span_from(t.span)));
+            }
+            "datatable" | "externaldata" | "external_data" => {
+                // Tabular literals are operands too, as in `f(externaldata(…)[…])`.
+                let op = self.operator()?;
+                return Ok(Expr::new(ExprKind::Source(Box::new(op)), self.span_from(t.span)));
             }
             "typeof" if next == TokenKind::LParen => {
                 self.bump();

@@ -226,6 +226,7 @@ impl SpanlessEq for ExprKind {
                     if negated == n && target.spanless_eq(t) && low.spanless_eq(l) && high.spanless_eq(h)
             ),
             K::Paren(a) => matches!(other, K::Paren(b) if a.spanless_eq(b)),
+            K::Bracketed(a) => matches!(other, K::Bracketed(b) if a.spanless_eq(b)),
             K::Pipe { input, operator } => {
                 matches!(other, K::Pipe { input: i, operator: o } if input.spanless_eq(i) && operator.spanless_eq(o))
             }

@@ -677,3 +677,35 @@ fn render_column_lists() {
         assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
     }
 }
+
+/// Forms Microsoft's parser takes or refuses where kqlite used to differ.
+#[test]
+fn operand_forms_as_microsoft_parses_them() {
+    match &only_expr(&parse_ok("print [1 + 2]")).kind {
+        ExprKind::Source(op) => match &op.kind {
+            OperatorKind::Print { columns } => assert!(matches!(columns[0].expr.kind, ExprKind::Bracketed(_))),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    parse_ok("T | extend x = [a][0], y = [a].b, z = f([a])");
+    // `['name']` stays a name.
+    assert!(
+        matches!(last_operator("T | project ['a b']"), OperatorKind::Project { columns } if matches!(columns[0].expr.kind, ExprKind::Name(_)))
+    );
+    parse_ok("print f(externaldata(a: string)['https://x/y.csv'] with (format='csv'))");
+    parse_ok("T | where x in (externaldata(a: string)['u'])");
+    parse_ok("print f(datatable(a: long)[1])");
+    for bad in [
+        "print x = [1, 2]",
+        "T | where x in ('a', where 'x')",
+        "T | where x in (take 1)",
+        "T | parse a with 'x' b and 'y' c",
+        "T | parse a with 'x' b or 'y' c",
+        "print f(print 1)",
+    ] {
+        assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
+    }
+    parse_ok("T | where x in (union A, B)");
+    parse_ok("T | where x in (print 1)");
+}

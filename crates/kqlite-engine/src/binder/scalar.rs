@@ -158,7 +158,7 @@ impl<'r> Binder<'r> {
                 err(expr.span, "a tabular expression is used where a scalar is expected; wrap it in toscalar(…)")
             }
             ExprKind::TypeOf(_) => err(expr.span, "typeof(…) is only allowed as a plugin or mv-expand argument"),
-            ExprKind::MethodCall { .. } | ExprKind::NamePattern(_) | ExprKind::Block(_) => {
+            ExprKind::MethodCall { .. } | ExprKind::NamePattern(_) | ExprKind::Block(_) | ExprKind::Bracketed(_) => {
                 err(expr.span, "this expression is not supported in a scalar context")
             }
             ExprKind::Error => err(expr.span, "the query has syntax errors"),
