@@ -548,3 +548,11 @@ async fn datetime_round_trip_texts_stay_apart_in_one_projection() {
     )
     .await;
 }
+
+/// Kusto's grammar takes `like` and its spellings; kqlite parses them and
+/// refuses them by name when binding.
+#[tokio::test]
+async fn like_is_refused_by_name() {
+    check_error("T | where s like 'a%'", "the 'like' operator is not supported yet").await;
+    check_error("T | where s notlikecs 'a%'", "the 'notlikecs' operator is not supported yet").await;
+}

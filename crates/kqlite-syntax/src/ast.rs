@@ -195,6 +195,9 @@ pub enum ExprKind {
     },
     /// `(expr)`, kept so printing reproduces the grouping.
     Paren(Box<Expr>),
+    /// `[expr]`, which Kusto's grammar takes as an operand (`print [1]`);
+    /// `['name']` is a [`ExprKind::Name`] instead.
+    Bracketed(Box<Expr>),
     /// `input | operator`
     Pipe {
         input: Box<Expr>,
@@ -318,6 +321,10 @@ pub enum StringOpKind {
     EndsWith,
     /// `matches regex` (never negated; always case-sensitive).
     MatchesRegex,
+    /// `like`, `notlike`, `likecs`, `notlikecs`: Kusto's grammar takes them
+    /// (spelled only so: no `!like`, no `like_cs`), its reference does not
+    /// document them.
+    Like,
 }
 
 impl StringOpKind {
@@ -330,6 +337,7 @@ impl StringOpKind {
             StringOpKind::StartsWith => "startswith",
             StringOpKind::EndsWith => "endswith",
             StringOpKind::MatchesRegex => "matches regex",
+            StringOpKind::Like => "like",
         }
     }
 }
@@ -370,6 +378,22 @@ pub struct OperatorParam {
     pub name: String,
     pub value: Expr,
     pub span: Span,
+}
+
+/// `name = value` in `render … with (…)`, or before `with` for `kind`,
+/// `title` and `accumulate`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderProperty {
+    pub name: String,
+    pub value: RenderValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RenderValue {
+    Expr(Expr),
+    /// The column lists `ycolumns`, `series` and `anomalycolumns`: `ycolumns=a, b`.
+    Columns(Vec<Ident>),
 }
 
 /// An output column: `expr` or `Name = expr` or `(A, B) = expr`.
@@ -528,10 +552,10 @@ pub enum OperatorKind {
     Serialize {
         columns: Vec<NamedExpr>,
     },
-    /// `render chart [with (name = value, …)]`
+    /// `render chart [kind=…] [with (name = value, …)]`
     Render {
         chart: Ident,
-        properties: Vec<OperatorParam>,
+        properties: Vec<RenderProperty>,
     },
     Sample {
         count: Expr,
@@ -583,6 +607,17 @@ pub enum OperatorKind {
     /// `project-by-names expr, …`: columns named by string expressions.
     ProjectByNames {
         columns: Vec<Expr>,
+    },
+    MakeGraph(MakeGraph),
+    /// `graph-match` or `graph-shortest-paths`.
+    GraphMatch(GraphMatch),
+    /// `graph-to-table nodes [as N] [with_node_id=…], edges [as E] […]`
+    GraphToTable {
+        outputs: Vec<GraphTableOutput>,
+    },
+    /// `graph-mark-components [kind=…] [with_component_id=…]`
+    GraphMarkComponents {
+        params: Vec<OperatorParam>,
     },
     /// `lookup`-style `execute-and-cache`, `assert-schema` and other rarely
     /// used operators are not supported by the parser.
@@ -701,6 +736,121 @@ pub struct ScanStep {
     pub span: Span,
 }
 
+/// `make-graph Source --> Target [with Nodes on Key, …] [with_node_id=Name]
+/// [partitioned-by Column (graph operators)]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MakeGraph {
+    /// The column of each edge's source node.
+    pub source: Ident,
+    /// `-->` when true, `--` (undirected) when false.
+    pub directed: bool,
+    /// The column of each edge's target node.
+    pub target: Ident,
+    /// `with Nodes on Key, …`: tables that hold the nodes' properties.
+    pub nodes: Vec<GraphNodesTable>,
+    /// `with_node_id=Name`: the nodes come from the edges, their id in `Name`.
+    pub node_id: Option<Ident>,
+    pub partitioned_by: Option<GraphPartition>,
+}
+
+/// `Nodes on Key` in `make-graph … with`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphNodesTable {
+    /// A table name or a `(subquery)`.
+    pub table: Expr,
+    pub key: Ident,
+    pub span: Span,
+}
+
+/// `partitioned-by Column (graph operators)`: one graph per partition, each
+/// run through the operators in the parentheses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphPartition {
+    pub column: Ident,
+    /// The parenthesised sub-pipeline, as [`ExprKind::Paren`].
+    pub body: Box<Expr>,
+    pub span: Span,
+}
+
+/// `graph-match [cycles=…] patterns [where predicate] [project columns]`, or
+/// `graph-shortest-paths [output=…] …` when `shortest_paths`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphMatch {
+    pub shortest_paths: bool,
+    pub params: Vec<OperatorParam>,
+    /// One or more comma-separated patterns.
+    pub patterns: Vec<GraphPattern>,
+    pub predicate: Option<Expr>,
+    /// Empty when there is no `project` clause.
+    pub project: Vec<NamedExpr>,
+}
+
+/// `(a)-[e*1..3]->(b)<-[f]-(c)`: a node, then edges each followed by a node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphPattern {
+    pub start: GraphNode,
+    pub steps: Vec<(GraphEdge, GraphNode)>,
+    pub span: Span,
+}
+
+/// `(name)` or `()` in a graph pattern.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphNode {
+    pub name: Option<Ident>,
+    pub span: Span,
+}
+
+/// An edge in a graph pattern: `-[e*1..3]->`, `<-[e]-`, `-[]-`, `-->`,
+/// `<--`, `--`. The forms without brackets are edges with no name and no
+/// range, and print as `-[]->` and so on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphEdge {
+    pub direction: EdgeDirection,
+    pub name: Option<Ident>,
+    /// `*low..high`: a variable-length edge of `low` to `high` hops.
+    pub range: Option<(Expr, Expr)>,
+    pub span: Span,
+}
+
+/// Which arrow heads an edge in a graph pattern has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeDirection {
+    /// `-[…]-`: either direction.
+    Any,
+    /// `-[…]->`
+    Forward,
+    /// `<-[…]-`
+    Backward,
+    /// `<-[…]->`, which Kusto's grammar also takes.
+    Both,
+}
+
+/// One table that `graph-to-table` outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphTableOutput {
+    pub elements: GraphElements,
+    /// `as Name`: the table is bound to `Name` for the statements that follow.
+    pub name: Option<Ident>,
+    /// `with_node_id=…`, `with_source_id=…`, `with_target_id=…`.
+    pub params: Vec<OperatorParam>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphElements {
+    Nodes,
+    Edges,
+}
+
+impl GraphElements {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            GraphElements::Nodes => "nodes",
+            GraphElements::Edges => "edges",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TopNestedClause {
     pub count: Option<Expr>,
@@ -774,6 +924,11 @@ impl OperatorKind {
             K::ProjectSmart => W::ProjectSmart,
             K::ProjectByNames { .. } => W::ProjectByNames,
             K::Scan { .. } => W::Scan,
+            K::MakeGraph(_) => W::MakeGraph,
+            K::GraphMatch(GraphMatch { shortest_paths: false, .. }) => W::GraphMatch,
+            K::GraphMatch(GraphMatch { shortest_paths: true, .. }) => W::GraphShortestPaths,
+            K::GraphToTable { .. } => W::GraphToTable,
+            K::GraphMarkComponents { .. } => W::GraphMarkComponents,
             K::Print { .. } => W::Print,
             K::Range { .. } => W::Range,
             K::Datatable { .. } => W::Datatable,

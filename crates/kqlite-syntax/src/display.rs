@@ -342,6 +342,7 @@ impl Display for ExprKind {
                 write!(f, "{target} {bang}between ({low} .. {high})")
             }
             ExprKind::Paren(inner) => write!(f, "({inner})"),
+            ExprKind::Bracketed(inner) => write!(f, "[{inner}]"),
             ExprKind::Pipe { input, operator } => match &input.kind {
                 ExprKind::Source(source) if matches!(source.kind, OperatorKind::Input) => operator.fmt(f),
                 _ => write!(f, "{input}\n| {operator}"),
@@ -449,6 +450,11 @@ impl Display for BinaryOp {
 
 impl Display for StringOp {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if self.kind == StringOpKind::Like {
+            let not = if self.negated { "not" } else { "" };
+            let cs = if self.case_sensitive { "cs" } else { "" };
+            return write!(f, "{not}like{cs}");
+        }
         let bang = if self.negated { "!" } else { "" };
         let cs = if self.case_sensitive && self.kind != StringOpKind::MatchesRegex { "_cs" } else { "" };
         write!(f, "{bang}{}{cs}", self.kind.keyword())
@@ -464,6 +470,15 @@ impl Display for ListOp {
 impl Display for OperatorParam {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}", self.name, self.value)
+    }
+}
+
+impl Display for RenderProperty {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            RenderValue::Expr(value) => write!(f, "{}={value}", self.name),
+            RenderValue::Columns(columns) => write!(f, "{}={}", self.name, comma(columns)),
+        }
     }
 }
 
@@ -574,7 +589,13 @@ impl Display for OperatorKind {
             K::Count => f.write_str(keyword),
             K::As { params, name } => write!(f, "{keyword}{} {name}", Params(params)),
             K::Serialize { columns } => write!(f, "{keyword}{}", List(" ", columns)),
-            K::Render { chart, properties } => write!(f, "{keyword} {chart}{}", With(properties)),
+            K::Render { chart, properties } => {
+                write!(f, "{keyword} {chart}")?;
+                if properties.is_empty() {
+                    return Ok(());
+                }
+                write!(f, " with ({})", comma(properties))
+            }
             K::Sample { count } => write!(f, "{keyword} {count}"),
             K::SampleDistinct { count, of } => write!(f, "{keyword} {count} of {of}"),
             K::GetSchema => f.write_str(keyword),
@@ -601,6 +622,10 @@ impl Display for OperatorKind {
                 }
                 write!(f, " with ({})", Sep(steps, " "))
             }
+            K::MakeGraph(graph) => graph.fmt(f),
+            K::GraphMatch(graph_match) => graph_match.fmt(f),
+            K::GraphToTable { outputs } => write!(f, "{keyword} {}", comma(outputs)),
+            K::GraphMarkComponents { params } => write!(f, "{keyword}{}", Params(params)),
             K::Print { columns } => write!(f, "{keyword}{}", List(" ", columns)),
             K::Range { column, from, to, step } => write!(f, "{keyword} {column} from {from} to {to} step {step}"),
             K::Datatable { schema, values } => write!(f, "{keyword}({schema}) [{}]", comma(values)),
@@ -619,6 +644,71 @@ impl Display for OperatorKind {
             }
             K::Input => Ok(()),
         }
+    }
+}
+
+impl Display for MakeGraph {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let arrow = if self.directed { "-->" } else { "--" };
+        write!(f, "{} {} {arrow} {}", OperatorKeyword::MakeGraph, self.source, self.target)?;
+        if let Some(node_id) = &self.node_id {
+            write!(f, " with_node_id={node_id}")?;
+        }
+        write!(f, "{}", List(" with ", &self.nodes))?;
+        match &self.partitioned_by {
+            Some(partition) => write!(f, " partitioned-by {} {}", partition.column, partition.body),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Display for GraphNodesTable {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on {}", self.table, self.key)
+    }
+}
+
+impl Display for GraphMatch {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let keyword =
+            if self.shortest_paths { OperatorKeyword::GraphShortestPaths } else { OperatorKeyword::GraphMatch };
+        write!(f, "{keyword}{} {}", Params(&self.params), comma(&self.patterns))?;
+        write!(f, "{}{}", Opt(" where ", self.predicate.as_ref()), List(" project ", &self.project))
+    }
+}
+
+impl Display for GraphPattern {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.start.fmt(f)?;
+        self.steps.iter().try_for_each(|(edge, node)| write!(f, "{edge}{node}"))
+    }
+}
+
+impl Display for GraphNode {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "({})", Opt("", self.name.as_ref()))
+    }
+}
+
+impl Display for GraphEdge {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let (open, close) = match self.direction {
+            EdgeDirection::Any => ("-[", "]-"),
+            EdgeDirection::Forward => ("-[", "]->"),
+            EdgeDirection::Backward => ("<-[", "]-"),
+            EdgeDirection::Both => ("<-[", "]->"),
+        };
+        write!(f, "{open}{}", Opt("", self.name.as_ref()))?;
+        if let Some((low, high)) = &self.range {
+            write!(f, "*{low}..{high}")?;
+        }
+        f.write_str(close)
+    }
+}
+
+impl Display for GraphTableOutput {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}", self.elements.keyword(), Opt(" as ", self.name.as_ref()), Params(&self.params))
     }
 }
 

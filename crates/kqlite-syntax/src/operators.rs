@@ -14,7 +14,7 @@ use std::fmt;
 macro_rules! operator_keywords {
     ($($(#[$doc:meta])* $variant:ident = $text:literal, follows_pipe: $pipe:literal, reserved: $reserved:literal;)*) => {
         /// A word that names a tabular operator, including the ones kqlite
-        /// recognises but does not parse (`scan`, `make-graph`, …).
+        /// recognises but does not parse (`graph-merge`, `execute-and-cache`, …).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum OperatorKeyword {
             $($(#[$doc])* $variant,)*
@@ -109,18 +109,13 @@ operator_keywords! {
     /// Another spelling of `externaldata`.
     ExternalDataUnderscore = "external_data", follows_pipe: false, reserved: true;
     Find = "find", follows_pipe: false, reserved: true;
-    /// Recognised (lexed as one word), not parsed.
-    MakeGraph = "make-graph", follows_pipe: false, reserved: true;
-    /// Recognised (lexed as one word), not parsed.
-    GraphMatch = "graph-match", follows_pipe: false, reserved: true;
+    MakeGraph = "make-graph", follows_pipe: true, reserved: true;
+    GraphMatch = "graph-match", follows_pipe: true, reserved: true;
     /// Recognised (lexed as one word), not parsed.
     GraphMerge = "graph-merge", follows_pipe: false, reserved: false;
-    /// Recognised (lexed as one word), not parsed.
-    GraphToTable = "graph-to-table", follows_pipe: false, reserved: true;
-    /// Recognised (lexed as one word), not parsed.
-    GraphShortestPaths = "graph-shortest-paths", follows_pipe: false, reserved: true;
-    /// Recognised (lexed as one word), not parsed.
-    GraphMarkComponents = "graph-mark-components", follows_pipe: false, reserved: true;
+    GraphToTable = "graph-to-table", follows_pipe: true, reserved: true;
+    GraphShortestPaths = "graph-shortest-paths", follows_pipe: true, reserved: true;
+    GraphMarkComponents = "graph-mark-components", follows_pipe: true, reserved: true;
     /// Recognised (lexed as one word), not parsed.
     PartitionBy = "partition-by", follows_pipe: false, reserved: true;
     /// Recognised (lexed as one word), not parsed.

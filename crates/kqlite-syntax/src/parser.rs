@@ -161,6 +161,33 @@ const DECLARABLE_KEYWORDS: &[&str] = &[
     "find",
 ];
 
+/// `render` properties, all allowed inside `with (…)`.
+const RENDER_PROPERTIES: &[&str] = &[
+    "kind",
+    "title",
+    "xcolumn",
+    "ycolumns",
+    "series",
+    "anomalycolumns",
+    "xtitle",
+    "ytitle",
+    "legend",
+    "ysplit",
+    "accumulate",
+    "xaxis",
+    "yaxis",
+    "ymin",
+    "ymax",
+    "xmin",
+    "xmax",
+];
+
+/// `render` properties whose value is a list of column names.
+const RENDER_COLUMN_LISTS: &[&str] = &["ycolumns", "series", "anomalycolumns"];
+
+/// `render` properties Microsoft's parser also takes before `with`.
+const RENDER_BARE_PROPERTIES: &[&str] = &["kind", "title", "accumulate"];
+
 /// Words that may be referenced bare but not declared as names (`extend
 /// kind = 1` and `let true = 1` are errors in Microsoft's parser).
 const UNDECLARABLE: &[&str] = &["kind", "true", "false", "with_source", "withsource", "graph-merge"];
@@ -169,6 +196,11 @@ const UNDECLARABLE: &[&str] = &["kind", "true", "false", "with_source", "withsou
 /// keyword or a reserved operator word.
 fn is_reserved(word: &str) -> bool {
     RESERVED.contains(&word) || OperatorKeyword::from_word(word).is_some_and(OperatorKeyword::is_reserved)
+}
+
+/// Whether `word` also starts a pipeline of its own (`union`, `search`).
+fn follows_pipe_as_source(word: &str) -> bool {
+    matches!(OperatorKeyword::from_word(word), Some(OperatorKeyword::Union | OperatorKeyword::Search))
 }
 
 /// Whether `word` starts an operator after `|`.
@@ -1073,26 +1105,32 @@ impl<'a> Parser<'a> {
             Some(W::Render) => {
                 self.bump();
                 let chart = self.ident()?;
-                let mut properties = self.params(&[
-                    "kind",
-                    "title",
-                    "xcolumn",
-                    "ycolumns",
-                    "series",
-                    "xtitle",
-                    "ytitle",
-                    "legend",
-                    "ysplit",
-                    "accumulate",
-                    "xaxis",
-                    "yaxis",
-                    "ymin",
-                    "ymax",
-                    "xmin",
-                    "xmax",
-                ])?;
+                let mut properties = Vec::new();
+                while self.kind() == TokenKind::Ident
+                    && RENDER_BARE_PROPERTIES.contains(&self.text())
+                    && self.kind_at(1) == TokenKind::Assign
+                {
+                    let start = self.span();
+                    let name = self.bump();
+                    self.bump();
+                    let value = RenderValue::Expr(self.param_value()?);
+                    properties.push(RenderProperty {
+                        name: self.text_of(name).to_string(),
+                        value,
+                        span: self.span_from(start),
+                    });
+                }
                 if self.eat_word("with") {
-                    properties.extend(self.paren_params()?);
+                    self.expect(TokenKind::LParen)?;
+                    if !self.at(TokenKind::RParen) {
+                        loop {
+                            properties.push(self.render_property()?);
+                            if !self.eat(TokenKind::Comma) {
+                                break;
+                            }
+                        }
+                    }
+                    self.expect(TokenKind::RParen)?;
                 }
                 OperatorKind::Render { chart, properties }
             }
@@ -1253,17 +1291,28 @@ impl<'a> Parser<'a> {
                 self.bump();
                 OperatorKind::Scan { params, declare, steps }
             }
-            None
-            | Some(
-                W::MakeGraph
-                | W::GraphMatch
-                | W::GraphMerge
-                | W::GraphToTable
-                | W::GraphShortestPaths
-                | W::GraphMarkComponents
-                | W::PartitionBy
-                | W::ExecuteAndCache,
-            ) => {
+            Some(W::MakeGraph) => {
+                self.bump();
+                OperatorKind::MakeGraph(self.make_graph()?)
+            }
+            Some(W::GraphMatch | W::GraphShortestPaths) => {
+                let shortest_paths = keyword == Some(W::GraphShortestPaths);
+                self.bump();
+                OperatorKind::GraphMatch(self.graph_match(shortest_paths)?)
+            }
+            Some(W::GraphToTable) => {
+                self.bump();
+                let mut outputs = vec![self.graph_table_output()?];
+                while self.eat(TokenKind::Comma) {
+                    outputs.push(self.graph_table_output()?);
+                }
+                OperatorKind::GraphToTable { outputs }
+            }
+            Some(W::GraphMarkComponents) => {
+                self.bump();
+                OperatorKind::GraphMarkComponents { params: self.known_params(&["kind", "with_component_id"])? }
+            }
+            None | Some(W::GraphMerge | W::PartitionBy | W::ExecuteAndCache) => {
                 let operator_words = OperatorKeyword::ALL.iter().filter(|k| k.follows_pipe()).map(|k| k.as_str());
                 let message = match suggest(word, operator_words, MaxDistance::Keyword) {
                     Some(s) => format!("unknown tabular operator '{word}'; did you mean '{s}'?"),
@@ -1276,6 +1325,189 @@ impl<'a> Parser<'a> {
             }
         };
         Ok(Operator { kind, span: self.span_from(start) })
+    }
+
+    // ----- graph operators ----------------------------------------------
+
+    /// After `make-graph`: `Source --> Target [with Nodes on Key, … |
+    /// with_node_id=Name] [partitioned-by Column (operators)]`.
+    fn make_graph(&mut self) -> PResult<MakeGraph> {
+        let source = self.ident()?;
+        let directed = if self.at_adjacent(&[TokenKind::Minus, TokenKind::Minus, TokenKind::Gt]) {
+            self.pos += 3;
+            true
+        } else if self.at_adjacent(&[TokenKind::Minus, TokenKind::Minus]) {
+            self.pos += 2;
+            false
+        } else {
+            return self.fail("'-->' or '--' between the source and target columns");
+        };
+        let target = self.ident()?;
+        let mut nodes = Vec::new();
+        let mut node_id = None;
+        if self.at_word("with_node_id") && self.kind_at(1) == TokenKind::Assign {
+            self.pos += 2;
+            node_id = Some(self.ident()?);
+        } else if self.eat_word("with") {
+            loop {
+                let start = self.span();
+                let table = self.table_operand()?;
+                self.expect_word("on")?;
+                let key = self.ident()?;
+                nodes.push(GraphNodesTable { table, key, span: self.span_from(start) });
+                if !self.eat(TokenKind::Comma) {
+                    break;
+                }
+            }
+        }
+        let partitioned_by = if self.at_word("partitioned")
+            && self.tok_at(1).kind == TokenKind::Minus
+            && !self.tok_at(1).space_before
+            && self.at_word_at(2, "by")
+            && !self.tok_at(2).space_before
+        {
+            let start = self.span();
+            self.pos += 3;
+            let column = self.ident()?;
+            let body = Box::new(self.paren_sub_pipeline()?);
+            Some(GraphPartition { column, body, span: self.span_from(start) })
+        } else {
+            None
+        };
+        Ok(MakeGraph { source, directed, target, nodes, node_id, partitioned_by })
+    }
+
+    /// Whether the next tokens are `kinds`, written with no space between them
+    /// (Kusto lexes `-->`, `-[` and `]->` as single tokens).
+    fn at_adjacent(&self, kinds: &[TokenKind]) -> bool {
+        kinds.iter().enumerate().all(|(i, kind)| {
+            let t = self.tok_at(i);
+            t.kind == *kind && (i == 0 || !t.space_before)
+        })
+    }
+
+    /// After `graph-match` or `graph-shortest-paths`: parameters, patterns,
+    /// then optional `where` and `project` clauses.
+    fn graph_match(&mut self, shortest_paths: bool) -> PResult<GraphMatch> {
+        let params = self.known_params(&[if shortest_paths { "output" } else { "cycles" }])?;
+        let mut patterns = vec![self.graph_pattern()?];
+        while self.eat(TokenKind::Comma) {
+            patterns.push(self.graph_pattern()?);
+        }
+        let predicate = if self.eat_word(OperatorKeyword::Where.as_str()) { Some(self.or_expr()?) } else { None };
+        let project = if self.eat_word(OperatorKeyword::Project.as_str()) { self.named_exprs()? } else { Vec::new() };
+        Ok(GraphMatch { shortest_paths, params, patterns, predicate, project })
+    }
+
+    /// `(a)-[e]->(b)…`: a node, then edges each followed by a node.
+    fn graph_pattern(&mut self) -> PResult<GraphPattern> {
+        let start_span = self.span();
+        let start = self.graph_node()?;
+        let mut steps = Vec::new();
+        while self.at(TokenKind::Minus) || self.at_adjacent(&[TokenKind::Lt, TokenKind::Minus]) {
+            let edge = self.graph_edge()?;
+            steps.push((edge, self.graph_node()?));
+        }
+        Ok(GraphPattern { start, steps, span: self.span_from(start_span) })
+    }
+
+    /// `(name)` or `()`.
+    fn graph_node(&mut self) -> PResult<GraphNode> {
+        let start = self.expect(TokenKind::LParen)?.span;
+        let name = if self.at(TokenKind::RParen) { None } else { Some(self.ident()?) };
+        self.expect(TokenKind::RParen)?;
+        Ok(GraphNode { name, span: self.span_from(start) })
+    }
+
+    /// `-[name*low..high]->` and the other edge forms of [`GraphEdge`].
+    fn graph_edge(&mut self) -> PResult<GraphEdge> {
+        let start = self.span();
+        let backward = self.at_adjacent(&[TokenKind::Lt, TokenKind::Minus]);
+        if backward {
+            self.bump();
+        }
+        if self.at_adjacent(&[TokenKind::Minus, TokenKind::Minus]) {
+            // `--`, `-->`, `<--`; `<-->` is no edge in Kusto's grammar.
+            self.pos += 2;
+            let forward = !backward && self.at_adjacent(&[TokenKind::Gt]) && !self.tok().space_before;
+            if forward {
+                self.bump();
+            }
+            let direction = match (backward, forward) {
+                (true, _) => EdgeDirection::Backward,
+                (false, true) => EdgeDirection::Forward,
+                (false, false) => EdgeDirection::Any,
+            };
+            return Ok(GraphEdge { direction, name: None, range: None, span: self.span_from(start) });
+        }
+        if !self.at_adjacent(&[TokenKind::Minus, TokenKind::LBracket]) {
+            return self.fail("an edge: '-[', '-->', '--' or '<--'");
+        }
+        self.pos += 2;
+        let name = if self.name_len(0) > 0 { Some(self.ident()?) } else { None };
+        let range = if self.eat(TokenKind::Star) {
+            let low = self.unary()?;
+            self.expect(TokenKind::DotDot)?;
+            let high = self.unary()?;
+            Some((low, high))
+        } else {
+            None
+        };
+        if !self.at_adjacent(&[TokenKind::RBracket, TokenKind::Minus]) {
+            return self.fail("']->' or ']-' closing the edge");
+        }
+        self.pos += 2;
+        let forward = self.at_adjacent(&[TokenKind::Gt]) && !self.tok().space_before;
+        if forward {
+            self.bump();
+        }
+        let direction = match (backward, forward) {
+            (false, false) => EdgeDirection::Any,
+            (false, true) => EdgeDirection::Forward,
+            (true, false) => EdgeDirection::Backward,
+            (true, true) => EdgeDirection::Both,
+        };
+        Ok(GraphEdge { direction, name, range, span: self.span_from(start) })
+    }
+
+    /// `nodes [as Name] [with_node_id=…]` or `edges [as Name] [with_source_id=…]
+    /// [with_target_id=…]` in `graph-to-table`.
+    fn graph_table_output(&mut self) -> PResult<GraphTableOutput> {
+        let start = self.span();
+        let (elements, known): (_, &[&str]) = if self.eat_word("nodes") {
+            (GraphElements::Nodes, &["with_node_id"])
+        } else if self.eat_word("edges") {
+            (GraphElements::Edges, &["with_source_id", "with_target_id"])
+        } else {
+            return self.fail("'nodes' or 'edges'");
+        };
+        let name = if self.eat_word("as") { Some(self.declared_ident()?) } else { None };
+        let params = self.known_params(known)?;
+        Ok(GraphTableOutput { elements, name, params, span: self.span_from(start) })
+    }
+
+    /// `name = value` in `render … with (…)`; the column-list properties take
+    /// names separated by commas, up to the next `name =`.
+    fn render_property(&mut self) -> PResult<RenderProperty> {
+        let start = self.span();
+        let is_property = self.kind() == TokenKind::Ident && RENDER_PROPERTIES.contains(&self.text());
+        if !is_property || self.kind_at(1) != TokenKind::Assign {
+            return self.fail("a render property (title, xcolumn, ycolumns, series, kind, …) and '='");
+        }
+        let name_token = self.bump();
+        let name = self.text_of(name_token).to_string();
+        self.bump();
+        let value = if RENDER_COLUMN_LISTS.contains(&name.as_str()) {
+            let mut columns = vec![self.ident()?];
+            while self.at(TokenKind::Comma) && self.kind_at(2) != TokenKind::Assign {
+                self.bump();
+                columns.push(self.ident()?);
+            }
+            RenderValue::Columns(columns)
+        } else {
+            RenderValue::Expr(self.or_expr()?)
+        };
+        Ok(RenderProperty { name, value, span: self.span_from(start) })
     }
 
     /// `step Name [output=…]: condition [=> Col = expr, …];`
@@ -1312,13 +1544,23 @@ impl<'a> Parser<'a> {
 
     /// `name=value` operator parameters: any `hint.*`, plus the names in `known`.
     fn params(&mut self, known: &[&str]) -> PResult<Vec<OperatorParam>> {
+        self.params_with(known, true)
+    }
+
+    /// `name=value` operator parameters named in `known` only: the graph
+    /// operators take no `hint.*`.
+    fn known_params(&mut self, known: &[&str]) -> PResult<Vec<OperatorParam>> {
+        self.params_with(known, false)
+    }
+
+    fn params_with(&mut self, known: &[&str], hints: bool) -> PResult<Vec<OperatorParam>> {
         let mut params = Vec::new();
         loop {
             if self.kind() != TokenKind::Ident {
                 break;
             }
             let word = self.text();
-            let is_hint = word == "hint" && self.kind_at(1) == TokenKind::Dot;
+            let is_hint = hints && word == "hint" && self.kind_at(1) == TokenKind::Dot;
             let is_known = known.contains(&word) && self.kind_at(1) == TokenKind::Assign;
             if !is_hint && !is_known {
                 break;
@@ -1519,7 +1761,8 @@ impl<'a> Parser<'a> {
                     self.bump();
                     parts.push(ParsePart::Star);
                 }
-                TokenKind::Ident => {
+                // `and` and `or` are no column names here, as in Microsoft's parser.
+                TokenKind::Ident if !matches!(self.text(), "and" | "or") => {
                     let t = self.bump();
                     let name = Ident::new(self.text_of(t), t.span);
                     let ty = if self.eat(TokenKind::Colon) { Some(self.type_name()?) } else { None };
@@ -1801,6 +2044,14 @@ impl<'a> Parser<'a> {
             "between" => Some(WordOp::Between(negated, first + 1)),
             "has_any" if !negated => Some(WordOp::List(ListOp::HasAny, 1)),
             "has_all" if !negated => Some(WordOp::List(ListOp::HasAll, 1)),
+            "like" | "notlike" | "likecs" | "notlikecs" if !negated => Some(WordOp::Str(
+                StringOp {
+                    kind: StringOpKind::Like,
+                    negated: word.starts_with("not"),
+                    case_sensitive: word.ends_with("cs"),
+                },
+                1,
+            )),
             "matches" if !negated && self.at_word_at(1, "regex") => Some(WordOp::Str(
                 StringOp { kind: StringOpKind::MatchesRegex, negated: false, case_sensitive: true },
                 2,
@@ -1840,6 +2091,10 @@ impl<'a> Parser<'a> {
         self.bump();
         let mut items = Vec::new();
         loop {
+            if self.kind() == TokenKind::Ident && !follows_pipe_as_source(self.text()) && follows_pipe(self.text()) {
+                // Kusto takes `x in (T | where …)`, not `x in (where …)`.
+                return self.fail("a list item or a (subquery) with a source");
+            }
             items.push(self.pipe_expr()?);
             if !self.eat(TokenKind::Comma) {
                 break;
@@ -2014,6 +2269,15 @@ impl<'a> Parser<'a> {
                 let span = id.span;
                 Ok(Expr::new(ExprKind::Name(id), span))
             }
+            TokenKind::LBracket => {
+                self.enter()?;
+                self.bump();
+                let inner = self.or_expr();
+                self.leave();
+                let inner = inner?;
+                self.expect(TokenKind::RBracket)?;
+                Ok(Expr::new(ExprKind::Bracketed(Box::new(inner)), self.span_from(start)))
+            }
             TokenKind::Ident => self.word_primary(),
             TokenKind::LBrace => {
                 let body = self.function_body()?;
@@ -2047,6 +2311,11 @@ impl<'a> Parser<'a> {
                 let value = self.dynamic_value()?;
                 self.expect(TokenKind::RParen)?;
                 return Ok(Expr::new(ExprKind::Literal(Literal::Dynamic(value)), self.span_from(t.span)));
+            }
+            "datatable" | "externaldata" | "external_data" => {
+                // Tabular literals are operands too, as in `f(externaldata(…)[…])`.
+                let op = self.operator()?;
+                return Ok(Expr::new(ExprKind::Source(Box::new(op)), self.span_from(t.span)));
             }
             "typeof" if next == TokenKind::LParen => {
                 self.bump();

@@ -70,6 +70,8 @@ spanless_eq_by_partial_eq!(
     NullsOrder,
     TakeKeyword,
     SortKeyword,
+    EdgeDirection,
+    GraphElements,
 );
 
 /// Structs compared field by field, skipping the `ignoring` ones (spans).
@@ -102,6 +104,7 @@ spanless_eq_struct! {
     Expr { kind } ignoring span;
     Arg { name, value };
     OperatorParam { name, value } ignoring span;
+    RenderProperty { name, value } ignoring span;
     NamedExpr { names, tuple, expr } ignoring span;
     SortKey { expr, order, nulls } ignoring span;
     Operator { kind } ignoring span;
@@ -112,6 +115,14 @@ spanless_eq_struct! {
     TopNestedClause { count, of, others, by };
     ScanStep { name, output, condition, assignments } ignoring span;
     SortKeyNamed { column, order };
+    MakeGraph { source, directed, target, nodes, node_id, partitioned_by };
+    GraphNodesTable { table, key } ignoring span;
+    GraphPartition { column, body } ignoring span;
+    GraphMatch { shortest_paths, params, patterns, predicate, project };
+    GraphPattern { start, steps } ignoring span;
+    GraphNode { name } ignoring span;
+    GraphEdge { direction, name, range } ignoring span;
+    GraphTableOutput { elements, name, params } ignoring span;
 }
 
 /// Enums whose every variant holds one value.
@@ -132,6 +143,7 @@ spanless_eq_newtype_enum! {
     LetValue { Expr, Function }
     ParamType { Scalar, Tabular }
     TypeOfArg { Scalar, Tabular }
+    RenderValue { Expr, Columns }
 }
 
 // The enums below match on `self` without a wildcard, so a new variant does
@@ -214,6 +226,7 @@ impl SpanlessEq for ExprKind {
                     if negated == n && target.spanless_eq(t) && low.spanless_eq(l) && high.spanless_eq(h)
             ),
             K::Paren(a) => matches!(other, K::Paren(b) if a.spanless_eq(b)),
+            K::Bracketed(a) => matches!(other, K::Bracketed(b) if a.spanless_eq(b)),
             K::Pipe { input, operator } => {
                 matches!(other, K::Pipe { input: i, operator: o } if input.spanless_eq(i) && operator.spanless_eq(o))
             }
@@ -335,6 +348,14 @@ impl SpanlessEq for OperatorKind {
             }
             K::Scan { params, declare, steps } => matches!(other, K::Scan { params: p, declare: d, steps: s }
                 if params.spanless_eq(p) && declare.spanless_eq(d) && steps.spanless_eq(s)),
+            K::MakeGraph(a) => matches!(other, K::MakeGraph(b) if a.spanless_eq(b)),
+            K::GraphMatch(a) => matches!(other, K::GraphMatch(b) if a.spanless_eq(b)),
+            K::GraphToTable { outputs } => {
+                matches!(other, K::GraphToTable { outputs: o } if outputs.spanless_eq(o))
+            }
+            K::GraphMarkComponents { params } => {
+                matches!(other, K::GraphMarkComponents { params: p } if params.spanless_eq(p))
+            }
             K::Print { columns } => matches!(other, K::Print { columns: c } if columns.spanless_eq(c)),
             K::Range { column, from, to, step } => matches!(
                 other,

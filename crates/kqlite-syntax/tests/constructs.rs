@@ -452,7 +452,6 @@ fn keywords_as_declared_names() {
         "T | where boolean > 1",
         "T | project uniqueid",
         "print external_data = 1",
-        "T | where a like 'x'",
     ] {
         assert!(!common::parse_errors(src).is_empty(), "{src} should be rejected");
     }
@@ -514,4 +513,199 @@ fn scan_operator() {
     parse_ok("T | scan with ()");
     // Every step ends with ';', as in Microsoft's parser.
     assert!(!common::parse_errors("T | scan with (step s1: true)").is_empty());
+}
+
+#[test]
+fn make_graph_forms() {
+    match last_operator("E | make-graph src --> dst with (N | take 1) on name, Other on id") {
+        OperatorKind::MakeGraph(graph) => {
+            assert!(graph.directed && graph.node_id.is_none() && graph.partitioned_by.is_none());
+            assert_eq!((graph.source.name.as_str(), graph.target.name.as_str()), ("src", "dst"));
+            assert_eq!(graph.nodes.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    match last_operator("E | make-graph a -- b with_node_id=id") {
+        OperatorKind::MakeGraph(graph) => {
+            assert!(!graph.directed);
+            assert_eq!(graph.node_id.map(|n| n.name), Some("id".to_string()));
+        }
+        other => panic!("{other:?}"),
+    }
+    match last_operator(
+        "E | make-graph a-->b with N on n partitioned-by tenant (graph-match (x)-->(y) project x | take 1)",
+    ) {
+        OperatorKind::MakeGraph(graph) => {
+            let partition = graph.partitioned_by.expect("partitioned-by");
+            assert_eq!(partition.column.name, "tenant");
+            assert!(matches!(partition.body.kind, ExprKind::Paren(_)));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Microsoft's parser: no backward arrow, no dotted columns, no `with` and
+    // `with_node_id` together, and the partition body in parentheses.
+    for bad in [
+        "E | make-graph a <-- b",
+        "E | make-graph a.b --> c",
+        "E | make-graph a - -> b",
+        "E | make-graph a --> b with N on n with_node_id=x",
+        "E | make-graph a --> b partitioned-by p graph-to-table nodes",
+    ] {
+        assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
+    }
+}
+
+#[test]
+fn graph_match_patterns() {
+    let src = "G | graph-match cycles=none (a)-[e*1..3]->(b)<-[f]-(c)-[]-(), (c)-->(d)<--(e)--(f)
+        where a.name == 'x' and all(e, w > 1)
+        project From = a.name, path = map(e, w), d.name";
+    match last_operator(src) {
+        OperatorKind::GraphMatch(m) => {
+            assert!(!m.shortest_paths);
+            assert_eq!((m.params.len(), m.patterns.len(), m.project.len()), (1, 2, 3));
+            assert!(m.predicate.is_some());
+            let directions: Vec<_> = m.patterns[0].steps.iter().map(|(edge, _)| edge.direction).collect();
+            assert_eq!(directions, [EdgeDirection::Forward, EdgeDirection::Backward, EdgeDirection::Any]);
+            assert!(m.patterns[0].steps[0].0.range.is_some());
+            assert!(m.patterns[0].steps[2].1.name.is_none());
+            let directions: Vec<_> = m.patterns[1].steps.iter().map(|(edge, _)| edge.direction).collect();
+            assert_eq!(directions, [EdgeDirection::Forward, EdgeDirection::Backward, EdgeDirection::Any]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match last_operator("G | graph-shortest-paths output=all (s)-[e*1..5]->(d) where s.id == 1 project d") {
+        OperatorKind::GraphMatch(m) => assert!(m.shortest_paths && m.params.len() == 1),
+        other => panic!("{other:?}"),
+    }
+    // Bounds are operands (`x`, `(1)`, `-1`), spaces inside brackets are fine;
+    // `where` and `project` are optional.
+    parse_ok("G | graph-match (a)-[e * x .. (y)]->(b)");
+    parse_ok("G | graph-match (a)-[*-1..3]->(b) where a.x == 1 | take 1");
+    parse_ok("G | graph-match (a) project a");
+    parse_ok("G | graph-match (a)<-[e]->(b) project a");
+    for bad in [
+        "G | graph-match (a)-[e*3]->(b)",
+        "G | graph-match (a)-[e*1..]->(b)",
+        "G | graph-match (a)-[e*1..y+1]->(b)",
+        "G | graph-match (a) - [e]->(b)",
+        "G | graph-match (a) -- > (b)",
+        "G | graph-match (a)<-->(b)",
+        "G | graph-match (where)-->(b)",
+        "G | graph-match (a:Label)-->(b)",
+        "G | graph-match hint.x=1 (a)-->(b)",
+        "G | graph-match (a)-[e]->(b) project a where a",
+    ] {
+        assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
+    }
+}
+
+#[test]
+fn graph_to_table_and_components() {
+    match last_operator("G | graph-to-table nodes as N with_node_id=id, edges as E with_source_id=s with_target_id=t") {
+        OperatorKind::GraphToTable { outputs } => {
+            assert_eq!(outputs.len(), 2);
+            assert_eq!(outputs[0].elements, GraphElements::Nodes);
+            assert_eq!(outputs[1].name.as_ref().map(|n| n.name.as_str()), Some("E"));
+            assert_eq!(outputs[1].params.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok("G | graph-to-table edges");
+    parse_ok("G | graph-to-table nodes as N; N");
+    match last_operator("G | graph-mark-components kind=weak with_component_id=c") {
+        OperatorKind::GraphMarkComponents { params } => assert_eq!(params.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    parse_ok("G | graph-mark-components");
+    for bad in [
+        "G | graph-to-table edges with_source_id=s as E",
+        "G | graph-to-table vertices",
+        "G | graph-mark-components foo=1",
+        // Microsoft's parser does not know `graph-merge`.
+        "G | graph-merge H",
+    ] {
+        assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
+    }
+}
+
+#[test]
+fn like_operators() {
+    for (src, negated, case_sensitive) in [
+        ("T | where a like 'x%'", false, false),
+        ("T | where a notlike 'x'", true, false),
+        ("T | where a likecs 'x'", false, true),
+        ("T | where a notlikecs 'x'", true, true),
+    ] {
+        match last_operator(src) {
+            OperatorKind::Where { predicate: Expr { kind: ExprKind::Binary { op: BinaryOp::Str(op), .. }, .. } } => {
+                assert_eq!(op, StringOp { kind: StringOpKind::Like, negated, case_sensitive }, "{src}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Microsoft's parser has no `!like` and no `like_cs`.
+    assert!(!common::parse_errors("T | where a !like 'x'").is_empty());
+    assert!(!common::parse_errors("T | where a like_cs 'x'").is_empty());
+}
+
+#[test]
+fn render_column_lists() {
+    match last_operator(
+        "T | render timechart kind=stacked with (ycolumns=a, b, title='x', series=c, anomalycolumns=d, e)",
+    ) {
+        OperatorKind::Render { properties, .. } => {
+            let names: Vec<_> = properties.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, ["kind", "ycolumns", "title", "series", "anomalycolumns"]);
+            assert!(matches!(&properties[1].value, RenderValue::Columns(c) if c.len() == 2));
+            assert!(matches!(&properties[3].value, RenderValue::Columns(c) if c.len() == 1));
+            assert!(matches!(&properties[2].value, RenderValue::Expr(_)));
+        }
+        other => panic!("{other:?}"),
+    }
+    parse_ok("T | render piechart title='x' accumulate=true");
+    // As in Microsoft's parser: lists only for the column-list properties,
+    // names only in them, known property names, few properties before `with`.
+    for bad in [
+        "T | render timechart with (xcolumn=a, b)",
+        "T | render timechart with (ycolumns='a', 'b')",
+        "T | render timechart with (ycolumns=a, b,)",
+        "T | render timechart with (foo=1)",
+        "T | render timechart ycolumns=a",
+        "T | render timechart with (title='a') with (kind=stacked)",
+    ] {
+        assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
+    }
+}
+
+/// Forms Microsoft's parser takes or refuses where kqlite used to differ.
+#[test]
+fn operand_forms_as_microsoft_parses_them() {
+    match &only_expr(&parse_ok("print [1 + 2]")).kind {
+        ExprKind::Source(op) => match &op.kind {
+            OperatorKind::Print { columns } => assert!(matches!(columns[0].expr.kind, ExprKind::Bracketed(_))),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    parse_ok("T | extend x = [a][0], y = [a].b, z = f([a])");
+    // `['name']` stays a name.
+    assert!(
+        matches!(last_operator("T | project ['a b']"), OperatorKind::Project { columns } if matches!(columns[0].expr.kind, ExprKind::Name(_)))
+    );
+    parse_ok("print f(externaldata(a: string)['https://x/y.csv'] with (format='csv'))");
+    parse_ok("T | where x in (externaldata(a: string)['u'])");
+    parse_ok("print f(datatable(a: long)[1])");
+    for bad in [
+        "print x = [1, 2]",
+        "T | where x in ('a', where 'x')",
+        "T | where x in (take 1)",
+        "T | parse a with 'x' b and 'y' c",
+        "T | parse a with 'x' b or 'y' c",
+        "print f(print 1)",
+    ] {
+        assert!(!common::parse_errors(bad).is_empty(), "{bad} should not parse");
+    }
+    parse_ok("T | where x in (union A, B)");
+    parse_ok("T | where x in (print 1)");
 }

@@ -13,7 +13,7 @@ use crate::types::{ColumnDef, KqlType};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{InList, InSubquery};
 use datafusion::logical_expr::{lit, Expr, LogicalPlanBuilder, Subquery};
-use kqlite_syntax::ast::{self, BinaryOp, ExprKind, ListOp, UnaryOp};
+use kqlite_syntax::ast::{self, BinaryOp, ExprKind, ListOp, StringOpKind, UnaryOp};
 use kqlite_syntax::suggest::{suggest, MaxDistance};
 use kqlite_syntax::Span;
 use std::sync::Arc;
@@ -168,7 +168,7 @@ impl<'r> Binder<'r> {
                 err(expr.span, "a tabular expression is used where a scalar is expected; wrap it in toscalar(…)")
             }
             ExprKind::TypeOf(_) => err(expr.span, "typeof(…) is only allowed as a plugin or mv-expand argument"),
-            ExprKind::MethodCall { .. } | ExprKind::NamePattern(_) | ExprKind::Block(_) => {
+            ExprKind::MethodCall { .. } | ExprKind::NamePattern(_) | ExprKind::Block(_) | ExprKind::Bracketed(_) => {
                 err(expr.span, "this expression is not supported in a scalar context")
             }
             ExprKind::Error => err(expr.span, "the query has syntax errors"),
@@ -259,6 +259,10 @@ impl<'r> Binder<'r> {
                 let eq = lower(l).eq(lower(r));
                 Ok(Bound::new(if op == BinaryOp::NotEqCi { string_ops::total_not(eq) } else { eq }, KqlType::Bool))
             }
+            BinaryOp::Str(op) if op.kind == StringOpKind::Like => err(
+                span,
+                format!("the '{op}' operator is not supported yet; use matches regex or a has/contains operator"),
+            ),
             BinaryOp::Str(op) => Ok(string_ops::bind_string_op(op, l, r)),
             BinaryOp::SearchColon => err(span, "'Column: term' is only valid in search predicates"),
         }

@@ -57,7 +57,8 @@ fn op_code(op: StringOp) -> i64 {
         StringOpKind::Contains => 3,
         StringOpKind::StartsWith => 4,
         StringOpKind::EndsWith => 5,
-        StringOpKind::MatchesRegex => 6,
+        // Bound without `kql_string_op` (`like` is refused by the binder).
+        StringOpKind::MatchesRegex | StringOpKind::Like => 6,
     };
     kind | (i64::from(op.case_sensitive) << 4) | (i64::from(op.negated) << 5)
 }
@@ -118,7 +119,7 @@ impl Matcher {
                     (!need_start || !alnum_before(hay, pos)) && (!need_end || !alnum_after(hay, end))
                 })
             }
-            StringOpKind::MatchesRegex => false,
+            StringOpKind::MatchesRegex | StringOpKind::Like => false,
         }
     }
 }
