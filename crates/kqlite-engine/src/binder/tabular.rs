@@ -3,7 +3,7 @@
 use super::literal::literal;
 use super::scalar::RowScope;
 use super::AtSpan;
-use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
+use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Function, Relation};
 use crate::convert::evaluate_constant;
 use crate::convert::{implicit, Bound};
 use crate::functions::{self, SpecialForm};
@@ -44,15 +44,18 @@ impl<'r> Binder<'r> {
 
     pub(super) fn table_name(&mut self, name: &str, span: Span) -> BindResult<Relation> {
         match self.lookup(name) {
-            Some(Binding::Tabular(r)) => return Ok(r.clone()),
-            Some(Binding::Function(f)) if f.params.is_empty() => {
-                let f = f.clone();
-                return self.tabular_function_body(&f, Vec::new(), span);
+            Some(Binding::Tabular(r)) => return Ok(r),
+            Some(Binding::Function(f)) if f.callable_as_view() => {
+                let values = self.bind_arguments(&f, &[], span, &mut RowScope::empty())?;
+                return self.tabular_function_body(&f, values, span);
             }
             Some(Binding::Scalar(_)) => return err(span, format!("'{name}' is a scalar value, not a table")),
             _ => {}
         }
         let Some((plan, columns)) = self.resolver.table(name) else {
+            if let Some(error) = self.stored_error(name, span) {
+                return Err(error);
+            }
             let tables = self.resolver.table_names();
             let mut candidates: Vec<String> = tables;
             for scope in &self.scopes {
@@ -68,7 +71,6 @@ impl<'r> Binder<'r> {
 
     fn tabular_call(&mut self, func: &ast::Ident, args: &[ast::Arg], span: Span) -> BindResult<Relation> {
         if let Some(Binding::Function(def)) = self.lookup(&func.name) {
-            let def = def.clone();
             let values = self.bind_arguments(&def, args, span, &mut RowScope::empty())?;
             return self.tabular_function_body(&def, values, span);
         }
@@ -78,13 +80,15 @@ impl<'r> Binder<'r> {
                 ExprKind::Literal(ast::Literal::String { value, .. }) => self.table_name(value, arg.value.span),
                 _ => err(arg.value.span, "table() needs the table name as a string literal"),
             },
-            _ => err(func.span, format!("unknown tabular function '{}'", func.name)),
+            _ => Err(self
+                .stored_error(&func.name, func.span)
+                .unwrap_or_else(|| BindError::new(func.span, format!("unknown tabular function '{}'", func.name)))),
         }
     }
 
     fn tabular_function_body(
         &mut self,
-        def: &ast::FunctionDef,
+        def: &Function,
         params: Vec<(String, Binding)>,
         span: Span,
     ) -> BindResult<Relation> {
@@ -369,7 +373,6 @@ impl<'r> Binder<'r> {
                     let Some(Binding::Function(def)) = self.lookup(&func.name) else {
                         return err(func.span, format!("unknown function '{}'", func.name));
                     };
-                    let def = def.clone();
                     let Some(first) = def.params.first() else {
                         return err(span, "invoke needs a function whose first parameter is a table");
                     };
