@@ -16,7 +16,7 @@ pub struct ContentArgs {
     /// hunt, pivot and rules its analytic rules (Detections/, Solutions/*/Analytic
     /// Rules/) and hunting queries (Hunting Queries/) are added to the rules.
     /// Files that do not load are reported; the rest load. Repeatable.
-    #[arg(long = "content", value_name = "DIR")]
+    #[arg(long = "content", value_name = "DIR", global = true)]
     pub dirs: Vec<PathBuf>,
 }
 

@@ -276,8 +276,14 @@ impl Rule {
                 _ => return Err(DetectError::RuleCustomDetails { origin: origin_text() }),
             }
         }
-        let lets = query_edit::top_level_lets(&file.query)
-            .map_err(|e| DetectError::RuleQueryText { origin: origin_text(), source: Box::new(e) })?;
+        // The query is parsed here only to check `parameters` against its
+        // lets: loading thousands of Sentinel rules parses none (a query
+        // that does not parse is reported when it runs).
+        let lets = match file.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+            true => query_edit::top_level_lets(&file.query)
+                .map_err(|e| DetectError::RuleQueryText { origin: origin_text(), source: Box::new(e) })?,
+            false => Vec::new(),
+        };
         let mut parameters = Vec::new();
         for (key, value) in file.parameters.iter().flatten() {
             let name = scalar_text(key).ok_or_else(|| DetectError::RuleParameterName { origin: origin_text() })?;
