@@ -126,3 +126,16 @@ async fn tables_read_go_through_stored_functions() {
     assert!(session.tables_read("vimAuthSource").unwrap().is_empty());
     assert!(session.stored_function_names().contains(&"_Im_AuthSource".to_string()));
 }
+
+#[tokio::test]
+async fn a_stored_function_named_after_a_table_reads_the_table() {
+    let mut session = session();
+    // A text parser whose file is named after the table it reads, and a
+    // pair that call each other: neither recurses.
+    session.add_stored_function(function("Events", Vec::new(), "Events | extend Parsed = true", "Events.txt", 1), &[]);
+    session.add_stored_function(function("PingA", Vec::new(), "PingB", "a.kql", 1), &[]);
+    session.add_stored_function(function("PingB", Vec::new(), "PingA", "b.kql", 1), &[]);
+    assert_eq!(csv(&session, "Events | getschema | project ColumnName").await, "ColumnName\nUser\nOk\n");
+    let error = session.query("PingA").await.err().unwrap().to_string();
+    assert!(error.contains("unknown name 'PingA' (in PingB at b.kql:1:3) (in PingA at a.kql:1:3)"), "{error}");
+}

@@ -445,6 +445,7 @@ impl<'r> Binder<'r> {
         last: impl FnOnce(&mut Self, &ast::Expr) -> BindResult<T>,
     ) -> BindResult<T> {
         self.scopes.push(params.into_iter().collect());
+        self.active_stored.extend(def.stored.clone());
         let result = (|| {
             let (tail, lets) =
                 def.body.statements.split_last().ok_or_else(|| BindError::new(span, "empty function body"))?;
@@ -457,6 +458,9 @@ impl<'r> Binder<'r> {
             }
         })();
         self.scopes.pop();
+        if def.stored.is_some() {
+            self.active_stored.pop();
+        }
         match &def.stored {
             Some(stored) => result.map_err(|e| stored.locate_error(e, span)),
             None => result,

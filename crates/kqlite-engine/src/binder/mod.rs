@@ -206,6 +206,10 @@ pub struct Binder<'r> {
     /// Values of `declare query_parameters`, by name.
     parameters: HashMap<String, Bound>,
     scopes: Vec<HashMap<String, Binding>>,
+    /// The stored functions whose bodies are being bound: a body naming one
+    /// of them means the table of that name, never a recursive call (a
+    /// parser named after the table it reads).
+    active_stored: Vec<Arc<StoredFunction>>,
     /// Unique names for temporary tables and hidden columns.
     counter: usize,
     /// Things the user should know about the result (e.g. data kqlite
@@ -220,6 +224,7 @@ impl<'r> Binder<'r> {
             call: CallContext { now },
             parameters: HashMap::new(),
             scopes: vec![HashMap::new()],
+            active_stored: Vec::new(),
             counter: 0,
             notices: Vec::new(),
         }
@@ -309,13 +314,19 @@ impl<'r> Binder<'r> {
     /// What `name` stands for: a `let` (innermost first), else a stored
     /// function (one that does not parse is reported by [`Binder::stored_error`]).
     fn lookup(&self, name: &str) -> Option<Binding> {
-        if let Some(binding) = self.scopes.iter().rev().find_map(|s| s.get(name)) {
+        if let Some(binding) = self.lookup_let(name) {
             return Some(binding.clone());
         }
         match self.resolver.stored_function(name)? {
+            Ok((_, stored)) if self.active_stored.iter().any(|a| Arc::ptr_eq(a, &stored)) => None,
             Ok((def, stored)) => Some(Binding::Function(Function { def, stored: Some(stored) })),
             Err(_) => None,
         }
+    }
+
+    /// What `name` stands for among the `let`s in scope (innermost first).
+    fn lookup_let(&self, name: &str) -> Option<&Binding> {
+        self.scopes.iter().rev().find_map(|s| s.get(name))
     }
 
     /// Why the stored function `name` cannot be used, when it cannot.

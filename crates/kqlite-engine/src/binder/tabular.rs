@@ -43,7 +43,15 @@ impl<'r> Binder<'r> {
     }
 
     pub(super) fn table_name(&mut self, name: &str, span: Span) -> BindResult<Relation> {
-        match self.lookup(name) {
+        // `let`s shadow tables; tables come before stored functions (Log
+        // Analytics keeps their names apart; a parser file named after a
+        // table must not hide it).
+        let binding = match self.lookup_let(name) {
+            Some(binding) => Some(binding.clone()),
+            None if self.resolver.table(name).is_some() => None,
+            None => self.lookup(name),
+        };
+        match binding {
             Some(Binding::Tabular(r)) => return Ok(r),
             Some(Binding::Function(f)) if f.callable_as_view() => {
                 let values = self.bind_arguments(&f, &[], span, &mut RowScope::empty())?;
