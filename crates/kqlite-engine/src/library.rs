@@ -145,18 +145,6 @@ impl Library {
         }
     }
 
-    pub fn contains(&self, name: &str) -> bool {
-        self.entries.contains_key(name)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Every name, sorted.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.entries.keys().cloned().collect();
