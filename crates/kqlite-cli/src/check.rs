@@ -1,5 +1,6 @@
 //! `kqlite check`: report syntax errors in KQL queries.
 
+use crate::content_args::ContentArgs;
 use crate::query::query_text;
 use crate::table_args::catalog_session;
 use anyhow::{bail, Context, Result};
@@ -45,6 +46,9 @@ pub struct CheckArgs {
     /// Sentinel schemas (for queries over tables kqlite does not know).
     #[arg(long)]
     syntax_only: bool,
+
+    #[command(flatten)]
+    content: ContentArgs,
 }
 
 #[derive(Serialize)]
@@ -64,8 +68,11 @@ struct JsonResult {
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
+    let content = args.content.load(false)?;
+    let mut session = catalog_session();
+    crate::query::add_content(&mut session, &content)?;
     if let Some(path) = &args.jsonl {
-        return check_jsonl(path, args.syntax_only);
+        return check_jsonl(path, args.syntax_only, &session);
     }
     let (text, name) = query_text(
         args.query.as_ref(),
@@ -87,7 +94,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         writeln!(std::io::stdout(), "ok: the query is valid KQL syntax")?;
         return Ok(ExitCode::SUCCESS);
     }
-    match catalog_session().check(&text) {
+    match session.check(&text) {
         Ok(columns) => {
             let schema: Vec<String> = columns.iter().map(|c| format!("{}: {}", c.name, c.ty)).collect();
             writeln!(std::io::stdout(), "ok: the query is valid KQL; result columns: ({})", schema.join(", "))?;
@@ -103,17 +110,16 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
 
 /// One result line per input line, always, so outputs can be joined with
 /// their inputs by line number.
-fn check_jsonl(path: &PathBuf, syntax_only: bool) -> Result<ExitCode> {
+fn check_jsonl(path: &PathBuf, syntax_only: bool, session: &Session) -> Result<ExitCode> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = std::io::BufReader::new(file);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut any_error = false;
-    let session = catalog_session();
     for (number, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("{}:{}: cannot read line", path.display(), number + 1))?;
         let result = match query_field(&line) {
-            Ok(query) => check_one(&query, (!syntax_only).then_some(&session)),
+            Ok(query) => check_one(&query, (!syntax_only).then_some(session)),
             Err(error) => JsonResult {
                 ok: false,
                 stage: "input",

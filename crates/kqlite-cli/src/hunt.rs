@@ -1,5 +1,6 @@
 //! `kqlite hunt`: run the detection pack over evidence and print findings.
 
+use crate::content_args::ContentArgs;
 use crate::format::OutputFormat;
 use crate::table_args::parse_now;
 use anyhow::{Context, Result};
@@ -34,10 +35,22 @@ use std::sync::Arc;
 ///   kqlite hunt ./old-captures --lookback 3650d
 ///   kqlite ingest ./evidence --store ./store && kqlite hunt --store ./store
 ///
-/// Exit status: 0 when no rule found anything, 1 when findings were
-/// reported (also when another rule failed), 2 on bad usage, a missing
-/// path, a rule or tuning file that does not load, or a rule that failed
-/// to run while none reported findings (each error is printed).
+/// With --content, a Sentinel checkout's analytic rules and hunting queries
+/// run too (hunting queries' rows are informational findings), over its
+/// parsers and watchlists:
+///   kqlite hunt ./evidence --content ~/Azure-Sentinel
+///
+/// A rule is skipped ("no data") only when none of the tables its query
+/// reads (through the parsers it calls) has evidence.
+///
+/// Exit status (each error is printed):
+///   0  no findings, and every rule ran
+///   1  findings, and every rule ran and every content file loaded
+///   2  bad usage, a missing path, a --rules or tuning file that does not
+///      load; or no findings while some rule failed to run or some
+///      --content file did not load
+///   3  findings, while some rule failed to run or some --content file
+///      did not load
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct HuntArgs {
@@ -96,6 +109,9 @@ pub struct HuntSetup {
 
     #[command(flatten)]
     windows: crate::ingest::WindowsEventArgs,
+
+    #[command(flatten)]
+    content: ContentArgs,
 }
 
 /// A session with the evidence loaded and the rules ready to run.
@@ -104,13 +120,17 @@ pub struct Prepared {
     pub rules: RuleSet,
     pub tuning: Tuning,
     pub evidence: EvidenceReport,
+    /// `--content` files that did not load (printed when loading).
+    pub content_problems: usize,
 }
 
 /// Loads rules, tuning and evidence; prints the loading report to stderr.
 /// `only_rules`: keep only the EVTX records and columns the rules read
 /// (right for the rules' queries only; pivots need all of it).
 pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> Result<Prepared> {
-    let (rules, functions) = kqlite_detect::pack::load(setup.rules_dir.as_deref())?;
+    let (mut rules, functions) = kqlite_detect::pack::load(setup.rules_dir.as_deref())?;
+    let mut content = setup.content.load(true)?;
+    crate::rules::add_content_rules(&mut rules, std::mem::take(&mut content.rules));
     let mut tuning = match &setup.tuning {
         Some(path) => Tuning::load(path, &rules)?,
         None => Tuning::default(),
@@ -123,8 +143,10 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> 
         Some(dir) => kqlite_detect::evidence::load_store(&mut session, dir).await,
         None => {
             // Only what the rules read is kept (pivots run other queries: all of it).
-            let needs =
-                if only_rules { hunt::rules_needs(&rules, &tuning, &functions).await.map(Arc::new) } else { None };
+            let needs = match only_rules {
+                true => hunt::rules_needs_with_content(&rules, &tuning, &functions, &content).await.map(Arc::new),
+                false => None,
+            };
             let options = IngestOptions {
                 needs,
                 security_in_windows_event: setup.windows.security_in_windows_event,
@@ -146,8 +168,8 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> 
             kqlite_engine::time::format_datetime(now)
         );
     }
-    hunt::prepare_session(&mut session, &tuning, &functions)?;
-    Ok(Prepared { session, rules, tuning, evidence })
+    hunt::prepare_session_with_content(&mut session, &tuning, &functions, &content)?;
+    Ok(Prepared { session, rules, tuning, evidence, content_problems: content.problems.len() })
 }
 
 fn print_evidence_report(report: &EvidenceReport) {
@@ -244,12 +266,12 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         if findings.is_empty() {
             lookback_hint(&prepared.session, &with_data).await;
         }
-        let code = if !findings.is_empty() {
-            ExitCode::from(1)
-        } else if failed {
-            ExitCode::from(2)
-        } else {
-            ExitCode::SUCCESS
+        let failed = failed || prepared.content_problems > 0;
+        let code = match (!findings.is_empty(), failed) {
+            (true, false) => ExitCode::from(1),
+            (true, true) => ExitCode::from(3),
+            (false, true) => ExitCode::from(2),
+            (false, false) => ExitCode::SUCCESS,
         };
         // The process ends here: freeing hundreds of thousands of findings
         // and the evidence one allocation at a time would only delay the exit.

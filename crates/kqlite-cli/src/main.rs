@@ -2,6 +2,7 @@
 //! thin layer over the library crates; each subcommand lives in its module.
 
 mod check;
+mod content_args;
 mod demo;
 mod detection_test;
 mod format;

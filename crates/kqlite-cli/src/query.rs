@@ -1,9 +1,11 @@
 //! `kqlite query`: run KQL over local files.
 
+use crate::content_args::ContentArgs;
 use crate::format::OutputFormat;
 use crate::table_args::{load_tables, parse_now, TableArg};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use kqlite_detect::content::Content;
 use kqlite_engine::output::{self, Format};
 use kqlite_engine::{Clock, QueryError, Session};
 use std::io::{IsTerminal, Read, Write};
@@ -25,6 +27,7 @@ use std::process::ExitCode;
 ///   kqlite query --store ./store 'SecurityEvent | summarize count() by EventID'
 ///   kqlite query -f detection.kql --now latest --format json -- logs/ auth.log.gz
 ///   kqlite query --table SecurityEvent=events.csv 'SecurityEvent | count'
+///   kqlite query --content ~/Azure-Sentinel 'imAuthentication | count' ./evtx-logs
 ///
 /// Exit status: 0 on success, 1 when the query is rejected or fails (or, with
 /// --strict, when input records were rejected), 2 on bad usage or unreadable
@@ -71,6 +74,9 @@ pub struct QueryArgs {
 
     #[command(flatten)]
     windows: crate::ingest::WindowsEventArgs,
+
+    #[command(flatten)]
+    content: ContentArgs,
 }
 
 pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
@@ -85,10 +91,12 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
         args.file.as_ref(),
         "no query given: pass the query text, -f FILE or - (see kqlite query --help)",
     )?;
+    let content = args.content.load(false)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
     runtime.block_on(async {
         let mut session = kqlite_ingest::catalog::new_session();
         session.set_clock(parse_now(&args.now)?);
+        add_content(&mut session, &content)?;
         if let Some(store) = &args.store {
             kqlite_ingest::register_store(&mut session, store).await.map_err(|e| anyhow!("--store: {e}"))?;
         }
@@ -97,7 +105,7 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
         let mut unread_latest = None;
         if !args.paths.is_empty() {
             // What the query reads: EVTX records and columns it does not are left unread.
-            let needs = query_needs(&text);
+            let needs = query_needs(&text, &content);
             let staging = kqlite_ingest::IngestOptions { needs: needs.clone(), ..crate::ingest::options_from_env() };
             if args.store.is_none() && kqlite_ingest::staging::should_stage(&args.paths, &staging) {
                 match stage_on_the_fly(&mut session, &args).await? {
@@ -143,9 +151,21 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
 /// What `text` reads from the built-in tables (see
 /// `Session::scan_needs`); `None` when it does not bind against them alone
 /// (it names a `--table`, say): then everything is read.
-fn query_needs(text: &str) -> Option<std::sync::Arc<kqlite_engine::ScanNeeds>> {
-    let session = kqlite_detect::evidence::catalog_session().ok()?;
+fn query_needs(text: &str, content: &Content) -> Option<std::sync::Arc<kqlite_engine::ScanNeeds>> {
+    let mut session = kqlite_detect::evidence::catalog_session().ok()?;
+    add_content(&mut session, content).ok()?;
     session.scan_needs(text).ok().map(std::sync::Arc::new)
+}
+
+/// `--content`'s parsers and watchlists (with `_GetWatchlist`, which ASIM's
+/// parsers call); nothing without `--content`.
+pub(crate) fn add_content(session: &mut Session, content: &Content) -> Result<()> {
+    if content.parsers.is_empty() && content.watchlists.is_empty() {
+        return Ok(());
+    }
+    kqlite_detect::watchlist::register(session, &content.watchlists)?;
+    content.add_parsers_to(session);
+    Ok(())
 }
 
 /// Reads PATHs into the session (their tables replace same-named store

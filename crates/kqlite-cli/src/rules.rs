@@ -1,8 +1,9 @@
 //! `kqlite rules list|show`: what the detection pack holds.
 
+use crate::content_args::ContentArgs;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use kqlite_detect::rule::Rule;
+use kqlite_detect::rule::{Rule, RuleSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,11 +16,15 @@ pub struct RulesArgs {
     /// Rules directory; default: the built-in pack.
     #[arg(long = "rules", value_name = "DIR", global = true)]
     rules_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    content: ContentArgs,
 }
 
 #[derive(Subcommand)]
 enum RulesCommand {
-    /// One line per rule: stem, severity, techniques, name.
+    /// One line per rule: stem, severity (Informational for hunting
+    /// queries), techniques, name.
     List,
     /// A rule in full: description, query, parameters, false positives,
     /// investigation guide, response steps and pivot queries.
@@ -30,7 +35,9 @@ enum RulesCommand {
 }
 
 pub fn run(args: RulesArgs) -> Result<ExitCode> {
-    let (rules, _) = kqlite_detect::pack::load(args.rules_dir.as_deref())?;
+    let (mut rules, _) = kqlite_detect::pack::load(args.rules_dir.as_deref())?;
+    let content = args.content.load(true)?;
+    add_content_rules(&mut rules, content.rules);
     match args.command {
         RulesCommand::List => {
             let width = rules.rules.iter().map(|r| r.stem.len()).max().unwrap_or(0);
@@ -54,6 +61,16 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Adds content's rules to `rules`; one whose id a rule already has is
+/// reported and left out.
+pub fn add_content_rules(rules: &mut RuleSet, content: RuleSet) {
+    for rule in content.rules {
+        if let Err(e) = rules.add(rule) {
+            eprintln!("kqlite: content: not loaded: {e}");
+        }
+    }
+}
+
 fn section(out: &mut String, title: &str) {
     out.push_str(&format!("\n## {title}\n\n"));
 }
@@ -69,7 +86,10 @@ pub fn show(rule: &Rule) -> String {
     }
     out.push_str(&format!("tactics:     {}\n", rule.tactics.join(", ")));
     out.push_str(&format!("techniques:  {}\n", rule.techniques.join(", ")));
-    out.push_str(&format!("tables:      {}\n", rule.required_tables.join(", ")));
+    out.push_str(&format!(
+        "connectors:  {} (requiredDataConnectors; what runs is decided by the query)\n",
+        rule.required_tables.join(", ")
+    ));
     out.push_str(&format!(
         "schedule:    every {} over {}, alert when result rows {}\n",
         rule.query_frequency.as_deref().unwrap_or("?"),

@@ -90,6 +90,8 @@ pub enum DetectError {
         #[source]
         source: UnknownSeverity,
     },
+    #[error("{origin}: missing field 'severity' (an analytic rule needs one; hunting queries belong under 'Hunting Queries')")]
+    RuleNoSeverity { origin: String },
     #[error("{origin}: field 'kind': '{kind}' rules cannot run offline (expected Scheduled or NRT)")]
     RuleKind { origin: String, kind: String },
     #[error("{origin}: field 'triggerOperator': '{operator}' (expected gt, lt, eq or ne)")]

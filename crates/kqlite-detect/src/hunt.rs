@@ -1,5 +1,6 @@
 //! Running rules over a session and turning result rows into findings.
 
+use crate::content::Content;
 use crate::error::{chain_text, DetectError};
 use crate::finding::{Finding, Severity};
 use crate::query_edit;
@@ -20,7 +21,8 @@ pub enum RuleStatus {
         rows: u64,
         fired: bool,
     },
-    /// Not run: none of its required tables has data.
+    /// Not run: none of the tables its query reads (through the functions
+    /// it calls) has data; those tables.
     NoData(Vec<String>),
     Disabled,
     Failed(String),
@@ -42,7 +44,23 @@ pub fn prepare_session(
     tuning: &Tuning,
     functions: &[(String, String)],
 ) -> Result<(), DetectError> {
-    watchlist::register(session, &tuning.watchlists)?;
+    prepare_session_with_content(session, tuning, functions, &Content::default())
+}
+
+/// [`prepare_session`] with Sentinel content's parsers (stored functions)
+/// and watchlists too; the tuning file's watchlist of an alias wins over
+/// the content's.
+pub fn prepare_session_with_content(
+    session: &mut Session,
+    tuning: &Tuning,
+    functions: &[(String, String)],
+    content: &Content,
+) -> Result<(), DetectError> {
+    let mut watchlists = tuning.watchlists.clone();
+    let from_content = content.watchlists.iter().filter(|w| !watchlists.iter().any(|t| t.alias == w.alias));
+    watchlists.extend(from_content.cloned().collect::<Vec<_>>());
+    watchlist::register(session, &watchlists)?;
+    content.add_parsers_to(session);
     for (name, text) in functions {
         session.define_named_functions(name, text).map_err(|error| DetectError::FunctionDefinition {
             name: name.clone(),
@@ -170,10 +188,19 @@ pub async fn run_rule(session: &Session, rule: &Rule, tuning: &Tuning, tables_wi
     if tuning.is_disabled(rule) {
         return outcome(RuleStatus::Disabled, Vec::new());
     }
-    if !rule.required_tables.is_empty() && !rule.required_tables.iter().any(|t| tables_with_data.contains(t)) {
-        return outcome(RuleStatus::NoData(rule.required_tables.clone()), Vec::new());
+    let texts = match rule_texts(session, rule, tuning).await {
+        Ok(texts) => texts,
+        Err(e) => return outcome(RuleStatus::Failed(chain_text(&e)), Vec::new()),
+    };
+    // What the query reads decides, not `requiredDataConnectors` (Sentinel's
+    // UI metadata, often naming other tables). A query that does not bind
+    // runs, to report its error.
+    if let Ok(read) = session.tables_read(&texts.0) {
+        if !read.is_empty() && !read.iter().any(|t| tables_with_data.contains(t)) {
+            return outcome(RuleStatus::NoData(read.into_iter().collect()), Vec::new());
+        }
     }
-    match run_rule_query(session, rule, tuning).await {
+    match run_rule_query(session, rule, tuning, texts).await {
         Ok((rows, findings)) => {
             let fired = rule.trigger.fires(rows);
             outcome(RuleStatus::Ran { rows, fired }, if fired { findings } else { Vec::new() })
@@ -218,8 +245,18 @@ pub async fn rules_needs(
     tuning: &Tuning,
     functions: &[(String, String)],
 ) -> Option<kqlite_engine::ScanNeeds> {
+    rules_needs_with_content(rules, tuning, functions, &Content::default()).await
+}
+
+/// [`rules_needs`] with Sentinel content's parsers and watchlists.
+pub async fn rules_needs_with_content(
+    rules: &RuleSet,
+    tuning: &Tuning,
+    functions: &[(String, String)],
+    content: &Content,
+) -> Option<kqlite_engine::ScanNeeds> {
     let mut session = crate::evidence::catalog_session().ok()?;
-    prepare_session(&mut session, tuning, functions).ok()?;
+    prepare_session_with_content(&mut session, tuning, functions, content).ok()?;
     // Rules are planned on all cores: planning over Sentinel's wide tables
     // takes milliseconds a rule, before any file is read.
     let (session, tuning) = (Arc::new(session), Arc::new(tuning.clone()));
@@ -239,8 +276,13 @@ pub async fn rules_needs(
     Some(needs)
 }
 
-async fn run_rule_query(session: &Session, rule: &Rule, tuning: &Tuning) -> Result<(u64, Vec<Finding>), DetectError> {
-    let (query, with_reasons) = rule_texts(session, rule, tuning).await?;
+/// Runs a rule's `texts` ([`rule_texts`]).
+async fn run_rule_query(
+    session: &Session,
+    rule: &Rule,
+    tuning: &Tuning,
+    (query, with_reasons): (String, String),
+) -> Result<(u64, Vec<Finding>), DetectError> {
     let result = match session.query(&with_reasons).await {
         Ok(r) => r,
         Err(error) => {

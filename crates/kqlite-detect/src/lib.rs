@@ -1,5 +1,7 @@
 //! `kqlite-detect`: detections over kqlite tables.
 //!
+//! [`content`] reads Sentinel content (rules, hunting queries, parsers,
+//! watchlists) from an Azure-Sentinel checkout.
 //! [`finding`] is what a detection reports to an analyst. [`rule`] reads
 //! Sentinel analytic rules, [`pack`] holds the built-in ones, [`tuning`] and
 //! [`watchlist`] adapt them to an organisation, [`hunt`] runs them over the
@@ -7,6 +9,7 @@
 //! [`pivot`] prepares their follow-up queries. [`report`] writes findings
 //! and their graph; [`error`] says why something failed.
 
+pub mod content;
 pub mod detection_test;
 pub mod error;
 pub mod evidence;

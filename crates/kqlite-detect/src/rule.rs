@@ -19,7 +19,9 @@ pub struct Rule {
     pub origin: String,
     /// The file name without `.yaml` (`T1021-remote-services`).
     pub stem: String,
-    /// Tables named by `requiredDataConnectors[].dataTypes`.
+    /// Tables named by `requiredDataConnectors[].dataTypes`: Sentinel's UI
+    /// metadata, shown but never used to decide what runs (a hunt asks the
+    /// bound query which tables it reads, [`kqlite_engine::Session::tables_read`]).
     pub required_tables: Vec<String>,
     pub query_frequency: Option<String>,
     pub query_period: Option<String>,
@@ -129,7 +131,9 @@ struct RuleFile {
     name: String,
     #[serde(default)]
     description: Option<String>,
-    severity: String,
+    /// Absent in hunting queries.
+    #[serde(default)]
+    severity: Option<String>,
     #[serde(default)]
     required_data_connectors: Option<Vec<Connector>>,
     #[serde(default)]
@@ -214,16 +218,40 @@ impl Rule {
         Rule::parse(&text, &path.display().to_string(), &stem)
     }
 
-    /// Parses a rule from YAML text; `origin` names it in errors.
+    /// Parses an analytic rule from YAML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str, stem: &str) -> Result<Rule, DetectError> {
+        Rule::parse_as(text, origin, stem, RuleKind::Analytic)
+    }
+
+    /// Parses a hunting query (Sentinel's `Hunting Queries` YAML): no
+    /// severity or trigger, so every result row is an informational finding.
+    pub fn parse_hunting(text: &str, origin: &str, stem: &str) -> Result<Rule, DetectError> {
+        Rule::parse_as(text, origin, stem, RuleKind::Hunting)
+    }
+
+    /// Whether this is a hunting query rather than an analytic rule.
+    pub fn is_hunting(&self) -> bool {
+        self.kind == HUNTING_KIND
+    }
+
+    fn parse_as(text: &str, origin: &str, stem: &str, as_kind: RuleKind) -> Result<Rule, DetectError> {
         let origin_text = || origin.to_string();
         let file: RuleFile =
             serde_norway::from_str(text).map_err(|source| DetectError::RuleYaml { origin: origin_text(), source })?;
         let id = scalar_text(&file.id).ok_or_else(|| DetectError::RuleId { origin: origin_text() })?;
-        let severity: Severity =
-            file.severity.parse().map_err(|source| DetectError::RuleSeverity { origin: origin_text(), source })?;
-        let kind = file.kind.unwrap_or_else(|| "Scheduled".to_string());
-        if !kind.eq_ignore_ascii_case("scheduled") && !kind.eq_ignore_ascii_case("nrt") {
+        let severity: Severity = match (&file.severity, as_kind) {
+            (Some(text), _) => {
+                text.parse().map_err(|source| DetectError::RuleSeverity { origin: origin_text(), source })?
+            }
+            (None, RuleKind::Hunting) => Severity::Informational,
+            (None, RuleKind::Analytic) => return Err(DetectError::RuleNoSeverity { origin: origin_text() }),
+        };
+        let kind = match as_kind {
+            RuleKind::Hunting => HUNTING_KIND.to_string(),
+            RuleKind::Analytic => file.kind.unwrap_or_else(|| "Scheduled".to_string()),
+        };
+        if as_kind == RuleKind::Analytic && !kind.eq_ignore_ascii_case("scheduled") && !kind.eq_ignore_ascii_case("nrt")
+        {
             return Err(DetectError::RuleKind { origin: origin_text(), kind });
         }
         let operator = match file.trigger_operator.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -248,8 +276,14 @@ impl Rule {
                 _ => return Err(DetectError::RuleCustomDetails { origin: origin_text() }),
             }
         }
-        let lets = query_edit::top_level_lets(&file.query)
-            .map_err(|e| DetectError::RuleQueryText { origin: origin_text(), source: Box::new(e) })?;
+        // The query is parsed here only to check `parameters` against its
+        // lets: loading thousands of Sentinel rules parses none (a query
+        // that does not parse is reported when it runs).
+        let lets = match file.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+            true => query_edit::top_level_lets(&file.query)
+                .map_err(|e| DetectError::RuleQueryText { origin: origin_text(), source: Box::new(e) })?,
+            false => Vec::new(),
+        };
         let mut parameters = Vec::new();
         for (key, value) in file.parameters.iter().flatten() {
             let name = scalar_text(key).ok_or_else(|| DetectError::RuleParameterName { origin: origin_text() })?;
@@ -321,6 +355,16 @@ impl Rule {
         None
     }
 }
+
+/// What a rule file holds: an analytic rule, or a hunting query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    Analytic,
+    Hunting,
+}
+
+/// [`Rule::kind`] of hunting queries.
+pub const HUNTING_KIND: &str = "Hunting";
 
 /// A set of rules, addressable by id, stem, technique or prefix.
 #[derive(Clone, Debug, Default)]

@@ -18,9 +18,13 @@ pub struct Watchlist {
     pub items: Vec<Vec<String>>,
 }
 
-/// `_GetWatchlist(alias)`: SearchKey plus the CSV's columns. Items are
-/// filtered before `bag_unpack`, so the columns are that watchlist's.
-pub const GET_WATCHLIST: &str = "let _GetWatchlist = (watchlistAlias: string) {\n    Watchlist\n    | where WatchlistAlias == watchlistAlias\n    | project SearchKey, WatchlistItem\n    | evaluate bag_unpack(WatchlistItem)\n};";
+/// `_GetWatchlist(alias)`: Log Analytics' columns (`_DTItemId`,
+/// `LastUpdatedTimeUTC`, `SearchKey`, `WatchlistItem`) plus the CSV's.
+/// Items are filtered before `bag_unpack`, so the columns are that
+/// watchlist's; a watchlist that does not exist has no rows and the
+/// standard columns, as in Sentinel (ASIM's parsers ask for
+/// `ASimDisabledParsers`).
+pub const GET_WATCHLIST: &str = "let _GetWatchlist = (watchlistAlias: string) {\n    Watchlist\n    | where WatchlistAlias == watchlistAlias\n    | project _DTItemId, LastUpdatedTimeUTC, SearchKey, WatchlistItem, __kqlite_item = WatchlistItem\n    | evaluate bag_unpack(__kqlite_item)\n};";
 
 /// Splits CSV text into records (RFC 4180: quotes, doubled quotes, CRLF).
 /// Each record comes with its 1-based starting line.

@@ -18,6 +18,7 @@ pub mod binder;
 pub mod convert;
 pub mod dynamic;
 pub mod functions;
+pub mod library;
 pub mod output;
 pub mod scan_needs;
 pub mod session;
@@ -29,6 +30,7 @@ pub mod udf;
 /// and the engine's own operators (DataFusion's default batch size).
 pub const BATCH_ROWS: usize = 8192;
 
+pub use library::{Origin, StoredFunction, StoredParam};
 pub use scan_needs::{ScanNeeds, TableNeeds};
 pub use session::{Clock, QueryError, QueryResult, RegisterError, Session, TableCatalog};
 pub use types::{arrow_schema, ColumnDef, KqlType};

@@ -1,6 +1,7 @@
 //! A query session: the tables, the clock and DataFusion's context.
 
 use crate::binder::{BindError, Binder, KeyScanError, Relation, TableResolver};
+use crate::library::{Library, StoredFunction};
 use crate::types::{ColumnDef, KqlType};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::error::ArrowError;
@@ -139,6 +140,8 @@ pub struct Session {
     definition_starts: Vec<(usize, String)>,
     /// Tables that exist empty when no data is registered under their name.
     catalog: Option<Arc<dyn TableCatalog>>,
+    /// Stored functions (Sentinel parsers), parsed when a query names them.
+    library: Library,
 }
 
 impl Default for Session {
@@ -172,6 +175,7 @@ impl Session {
             definitions: String::new(),
             definition_starts: Vec::new(),
             catalog: None,
+            library: Library::default(),
         }
     }
 
@@ -325,6 +329,51 @@ impl Session {
         self.definitions = combined;
         self.definition_starts.push((offset, name.to_string()));
         Ok(())
+    }
+
+    /// Adds a stored function (a Sentinel parser), callable by its name and
+    /// `aliases` from every later query. Nothing is parsed here: a function
+    /// is parsed when a query first names it, and bound where it is called,
+    /// so loading hundreds costs queries that call none nothing. A name
+    /// already stored is replaced. `let` names of a query shadow stored
+    /// functions; the session's [`Session::define_functions`] do too.
+    pub fn add_stored_function(&mut self, function: StoredFunction, aliases: &[String]) {
+        self.library.add(function, aliases);
+    }
+
+    /// The stored functions' names (aliases included), sorted.
+    pub fn stored_function_names(&self) -> Vec<String> {
+        self.library.names()
+    }
+
+    /// The stored function named `name` (or aliased so).
+    pub fn stored_function(&self, name: &str) -> Option<&StoredFunction> {
+        self.library.get(name).map(|f| f.as_ref())
+    }
+
+    /// The tables a query reads, through the functions it calls (stored
+    /// functions too), from its bound plan before optimization: what it
+    /// names, whether or not the tables hold rows.
+    pub fn tables_read(&self, text: &str) -> Result<std::collections::BTreeSet<String>, QueryError> {
+        use datafusion::common::tree_node::TreeNodeRecursion;
+        let (relation, _) = self.bind(text, crate::time::now_nanos())?;
+        let mut tables = std::collections::BTreeSet::new();
+        // Subqueries (`in (T | …)`, toscalar) read tables too.
+        relation
+            .plan
+            .apply_with_subqueries(|node| {
+                if let LogicalPlan::TableScan(scan) = node {
+                    let name = scan.table_name.table();
+                    // Registered tables and the catalog's (empty) ones;
+                    // not the temporaries of datatable or range.
+                    if self.tables.contains_key(name) || self.catalog.as_ref().is_some_and(|c| c.columns(name).is_some()) {
+                        tables.insert(name.to_string());
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+            .map_err(QueryError::Execution)?;
+        Ok(tables)
     }
 
     /// The tables registered with data (maybe none rows); see
@@ -594,6 +643,13 @@ impl TableResolver for Resolver<'_> {
             }
         }
         Ok(keys.into_iter().collect())
+    }
+
+    fn stored_function(
+        &self,
+        name: &str,
+    ) -> Option<Result<(Arc<kqlite_syntax::ast::FunctionDef>, Arc<StoredFunction>), BindError>> {
+        self.session.library.definition(name)
     }
 
     fn temporary(&self, batch: RecordBatch) -> datafusion::common::Result<(LogicalPlan, String)> {

@@ -7,7 +7,7 @@
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::output::cell_text;
 use kqlite_engine::time::parse_datetime;
-use kqlite_engine::{ColumnDef, Session};
+use kqlite_engine::{ColumnDef, KqlType, Session};
 use kqlite_ingest::syslog::{load_syslog, looks_like_syslog};
 use kqlite_ingest::{LoadReport, LoadedTable};
 use std::io::Write;
@@ -381,13 +381,15 @@ fn sshd_function() -> String {
     std::fs::read_to_string(root().join("rules/functions/sshd_auth.kql")).unwrap()
 }
 
+/// sshd's own method and protocol (ASIM's LogonMethod and LogonProtocol
+/// are their normalised values, checked in `sshd_function_normalises_to_asim`).
 const SSHD_OUTPUT: [&str; 9] = [
     "EventResult",
-    "LogonMethod",
+    "SshdAuthMethod",
     "TargetUsername",
     "SrcIpAddr",
     "SrcPortNumber",
-    "LogonProtocol",
+    "SshdProtocol",
     "SshKey",
     "EventCount",
     "EventResultDetails",
@@ -401,6 +403,42 @@ async fn run_sshd(table: LoadedTable, query: &str) -> (Vec<ColumnDef>, Vec<Recor
         Ok(result) => (result.columns, result.batches),
         Err(e) => panic!("{}", e.render(&text, "sshd_auth.kql")),
     }
+}
+
+#[tokio::test]
+async fn sshd_function_normalises_to_asim() {
+    let dir = scratch("sshd-asim");
+    let text = "\
+Mar  3 10:15:01 web1 sshd[1234]: Accepted publickey for alice from 192.0.2.10 port 50000 ssh2: ED25519 SHA256:abc
+Mar  3 10:15:02 web1 sshd[1240]: Failed keyboard-interactive/pam for root from 198.51.100.1 port 2200 ssh2
+Mar  3 10:15:03 web1 sshd[1241]: Failed none for invalid user x from 5.188.10.180 port 36279 ssh2
+";
+    let path = write_file(&dir, "auth.log", text.as_bytes(), "2024-03-05T00:00:00Z");
+    let (table, _) = load(&path);
+    let (columns, batches) = run_sshd(table, "SshdAuthentication(Syslog) | sort by TimeGenerated asc").await;
+    let asim = [
+        "EventType",
+        "EventResult",
+        "LogonMethod",
+        "LogonProtocol",
+        "TargetUserType",
+        "EventProduct",
+        "EventSchema",
+        "TargetHostname",
+        "Dvc",
+    ];
+    let r = |cells: [&str; 9]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        rows_of(&columns, &batches, &asim),
+        vec![
+            r(["Logon", "Success", "PKI", "ssh", "Regular", "OpenSSH", "Authentication", "web1", "web1"]),
+            r(["Logon", "Failure", "Username & Password", "ssh", "Admin", "OpenSSH", "Authentication", "web1", "web1"]),
+            r(["Logon", "Failure", "Other", "ssh", "Regular", "OpenSSH", "Authentication", "web1", "web1"]),
+        ]
+    );
+    let types: Vec<(String, KqlType)> = columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
+    assert!(types.contains(&("SrcPortNumber".to_string(), KqlType::Int)), "{types:?}");
+    assert!(types.contains(&("EventCount".to_string(), KqlType::Int)), "{types:?}");
 }
 
 #[tokio::test]
@@ -534,7 +572,7 @@ async fn real_linux_auth_logs() {
     let table = LoadedTable { name: "Syslog".to_string(), columns, batches };
     let (columns, batches) = run_sshd(table, "SshdAuthentication(Syslog)").await;
     let mut extracted =
-        rows_of(&columns, &batches, &["EventResult", "LogonMethod", "TargetUsername", "SrcIpAddr", "SrcPortNumber"]);
+        rows_of(&columns, &batches, &["EventResult", "SshdAuthMethod", "TargetUsername", "SrcIpAddr", "SrcPortNumber"]);
     println!("sshd function: {} lines in, {} rows extracted", expected.len(), extracted.len());
     assert_eq!(extracted.len(), expected.len());
     for row in &extracted {

@@ -4,7 +4,7 @@
 
 use super::scalar::{err, scalar_subquery, RowScope};
 use super::scalar_operators::{boolean, join_types, unify};
-use super::{col_ref, BindError, BindResult, Binder, Binding};
+use super::{col_ref, BindError, BindResult, Binder, Binding, Function};
 use crate::convert::{evaluate_constant, implicit, Bound};
 use crate::functions::row_window::RowWindow;
 use crate::functions::{self, SpecialForm, WindowFunction};
@@ -27,7 +27,6 @@ impl<'r> Binder<'r> {
     ) -> BindResult<Bound> {
         let name = func.name.as_str();
         if let Some(Binding::Function(def)) = self.lookup(name) {
-            let def = def.clone();
             return self.user_function_call(&def, args, span, scope);
         }
         match functions::special_form(name) {
@@ -367,7 +366,7 @@ impl<'r> Binder<'r> {
 
     fn user_function_call(
         &mut self,
-        def: &ast::FunctionDef,
+        def: &Function,
         args: &[ast::Arg],
         span: Span,
         scope: &mut RowScope<'_>,
@@ -424,7 +423,7 @@ impl<'r> Binder<'r> {
 
     pub(super) fn scalar_function_body(
         &mut self,
-        def: &ast::FunctionDef,
+        def: &Function,
         params: Vec<(String, Binding)>,
         span: Span,
         scope: &mut RowScope<'_>,
@@ -434,14 +433,17 @@ impl<'r> Binder<'r> {
 
     /// Binds a user function's body in a scope of its parameters: the
     /// `let` statements, then the final expression with `last`.
+    /// Errors in a stored function's body are reported at the call, with
+    /// the body's place in its file.
     pub(super) fn function_body<T>(
         &mut self,
-        def: &ast::FunctionDef,
+        def: &Function,
         params: Vec<(String, Binding)>,
         span: Span,
         last: impl FnOnce(&mut Self, &ast::Expr) -> BindResult<T>,
     ) -> BindResult<T> {
         self.scopes.push(params.into_iter().collect());
+        self.active_stored.extend(def.stored.clone());
         let result = (|| {
             let (tail, lets) =
                 def.body.statements.split_last().ok_or_else(|| BindError::new(span, "empty function body"))?;
@@ -454,7 +456,13 @@ impl<'r> Binder<'r> {
             }
         })();
         self.scopes.pop();
-        result
+        if def.stored.is_some() {
+            self.active_stored.pop();
+        }
+        match &def.stored {
+            Some(stored) => result.map_err(|e| stored.locate_error(e, span)),
+            None => result,
+        }
     }
 }
 

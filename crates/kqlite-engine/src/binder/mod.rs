@@ -26,6 +26,7 @@ mod top_nested;
 
 use crate::convert::Bound;
 use crate::functions::CallContext;
+use crate::library::StoredFunction;
 use crate::types::{ColumnDef, KqlType};
 use datafusion::common::Column;
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -34,7 +35,7 @@ use kqlite_syntax::operators::OperatorKeyword;
 use kqlite_syntax::Span;
 use std::collections::HashMap;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Turns DataFusion planning errors into located bind errors.
 pub(super) trait AtSpan<T> {
@@ -172,6 +173,36 @@ pub trait TableResolver {
     /// The distinct keys of the property bags in `column` of `plan`, sorted
     /// (for `bag_unpack`, whose output columns depend on the data).
     fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, KeyScanError>;
+    /// A stored function (a Sentinel parser) named `name`, parsed, or why
+    /// it does not parse; asked for names no `let` defines.
+    fn stored_function(&self, _name: &str) -> Option<Result<(Arc<FunctionDef>, Arc<StoredFunction>), BindError>> {
+        None
+    }
+}
+
+/// A user function: a `let` function of the query, or a stored function
+/// (then `stored` says where its body comes from, for errors).
+#[derive(Clone)]
+pub(super) struct Function {
+    def: Arc<FunctionDef>,
+    stored: Option<Arc<StoredFunction>>,
+}
+
+impl Function {
+    /// Whether a call may leave out the parentheses (`imAuthentication |
+    /// take 10`): a function without parameters, or a stored function whose
+    /// parameters all have defaults, as Log Analytics allows.
+    fn callable_as_view(&self) -> bool {
+        self.def.params.is_empty() || (self.stored.is_some() && self.def.params.iter().all(|p| p.default.is_some()))
+    }
+}
+
+impl std::ops::Deref for Function {
+    type Target = FunctionDef;
+
+    fn deref(&self) -> &FunctionDef {
+        &self.def
+    }
 }
 
 /// What a `let` name stands for.
@@ -179,7 +210,7 @@ pub trait TableResolver {
 enum Binding {
     Scalar(Bound),
     Tabular(Relation),
-    Function(Rc<FunctionDef>),
+    Function(Function),
 }
 
 pub struct Binder<'r> {
@@ -188,6 +219,10 @@ pub struct Binder<'r> {
     /// Values of `declare query_parameters`, by name.
     parameters: HashMap<String, Bound>,
     scopes: Vec<HashMap<String, Binding>>,
+    /// The stored functions whose bodies are being bound: a body naming one
+    /// of them means the table of that name, never a recursive call (a
+    /// parser named after the table it reads).
+    active_stored: Vec<Arc<StoredFunction>>,
     /// Unique names for temporary tables and hidden columns.
     counter: usize,
     /// Things the user should know about the result (e.g. data kqlite
@@ -202,6 +237,7 @@ impl<'r> Binder<'r> {
             call: CallContext { now },
             parameters: HashMap::new(),
             scopes: vec![HashMap::new()],
+            active_stored: Vec::new(),
             counter: 0,
             notices: Vec::new(),
         }
@@ -247,7 +283,9 @@ impl<'r> Binder<'r> {
         match statement {
             Statement::Let(l) => {
                 let binding = match &l.value {
-                    ast::LetValue::Function(def) => Binding::Function(Rc::new(def.clone())),
+                    ast::LetValue::Function(def) => {
+                        Binding::Function(Function { def: Arc::new(def.clone()), stored: None })
+                    }
                     ast::LetValue::Expr(e) => match self.tabular_or_scalar(e)? {
                         Either::Tabular(r) => Binding::Tabular(r),
                         Either::Scalar(b) => Binding::Scalar(b),
@@ -286,8 +324,30 @@ impl<'r> Binder<'r> {
         }
     }
 
-    fn lookup(&self, name: &str) -> Option<&Binding> {
+    /// What `name` stands for: a `let` (innermost first), else a stored
+    /// function (one that does not parse is reported by [`Binder::stored_error`]).
+    fn lookup(&self, name: &str) -> Option<Binding> {
+        if let Some(binding) = self.lookup_let(name) {
+            return Some(binding.clone());
+        }
+        match self.resolver.stored_function(name)? {
+            Ok((_, stored)) if self.active_stored.iter().any(|a| Arc::ptr_eq(a, &stored)) => None,
+            Ok((def, stored)) => Some(Binding::Function(Function { def, stored: Some(stored) })),
+            Err(_) => None,
+        }
+    }
+
+    /// What `name` stands for among the `let`s in scope (innermost first).
+    fn lookup_let(&self, name: &str) -> Option<&Binding> {
         self.scopes.iter().rev().find_map(|s| s.get(name))
+    }
+
+    /// Why the stored function `name` cannot be used, when it cannot.
+    fn stored_error(&self, name: &str, span: Span) -> Option<BindError> {
+        match self.resolver.stored_function(name)? {
+            Ok(_) => None,
+            Err(e) => Some(BindError::new(span, e.message)),
+        }
     }
 
     fn type_name(&self, ty: &ast::TypeName) -> BindResult<KqlType> {

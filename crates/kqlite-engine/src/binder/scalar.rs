@@ -77,11 +77,11 @@ impl<'r> Binder<'r> {
             ExprKind::Name(id) => match self.lookup(&id.name) {
                 Some(Binding::Tabular(_)) => true,
                 Some(Binding::Scalar(_)) => false,
-                Some(Binding::Function(f)) => f.params.is_empty() && self.body_is_tabular(f),
+                Some(Binding::Function(f)) => f.callable_as_view() && self.body_is_tabular(&f),
                 None => self.resolver.table(&id.name).is_some(),
             },
             ExprKind::Call { func, .. } => match self.lookup(&func.name) {
-                Some(Binding::Function(f)) => self.body_is_tabular(f),
+                Some(Binding::Function(f)) => self.body_is_tabular(&f),
                 _ => {
                     matches!(functions::special_form(&func.name), Some(SpecialForm::Materialize | SpecialForm::Table))
                         || func.name == "view"
@@ -93,8 +93,24 @@ impl<'r> Binder<'r> {
     }
 
     fn body_is_tabular(&self, f: &ast::FunctionDef) -> bool {
+        // A body ending in a call of its own `let` function (ASIM parsers
+        // end `Generic(starttime, …)`) is tabular when that function is.
+        let local = |name: &str| {
+            f.body.statements.iter().rev().find_map(|s| match s {
+                ast::Statement::Let(l) if l.name.name == name => Some(&l.value),
+                _ => None,
+            })
+        };
         match f.body.statements.last() {
             Some(ast::Statement::Expr(e)) => match &e.kind {
+                ExprKind::Call { func, .. } if local(&func.name).is_some() => {
+                    matches!(local(&func.name), Some(ast::LetValue::Function(inner)) if self.body_is_tabular(inner))
+                }
+                ExprKind::Name(id) if local(&id.name).is_some() => match local(&id.name) {
+                    Some(ast::LetValue::Function(inner)) => inner.params.is_empty() && self.body_is_tabular(inner),
+                    Some(ast::LetValue::Expr(value)) => self.is_tabular(value),
+                    None => false,
+                },
                 ExprKind::Pipe { .. } | ExprKind::Source(_) => true,
                 ExprKind::Name(id) => {
                     self.resolver.table(&id.name).is_some()
@@ -186,7 +202,7 @@ impl<'r> Binder<'r> {
             }
         }
         match self.lookup(name) {
-            Some(Binding::Scalar(b)) => return Ok(b.clone()),
+            Some(Binding::Scalar(b)) => return Ok(b),
             Some(Binding::Tabular(_)) => {
                 return err(span, format!("'{name}' is a table; use toscalar({name}) to read a single value from it"))
             }

@@ -3,7 +3,7 @@
 use super::literal::literal;
 use super::scalar::RowScope;
 use super::AtSpan;
-use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
+use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Function, Relation};
 use crate::convert::evaluate_constant;
 use crate::convert::{implicit, Bound};
 use crate::functions::{self, SpecialForm};
@@ -43,16 +43,27 @@ impl<'r> Binder<'r> {
     }
 
     pub(super) fn table_name(&mut self, name: &str, span: Span) -> BindResult<Relation> {
-        match self.lookup(name) {
-            Some(Binding::Tabular(r)) => return Ok(r.clone()),
-            Some(Binding::Function(f)) if f.params.is_empty() => {
-                let f = f.clone();
-                return self.tabular_function_body(&f, Vec::new(), span);
+        // `let`s shadow tables; tables come before stored functions (Log
+        // Analytics keeps their names apart; a parser file named after a
+        // table must not hide it).
+        let binding = match self.lookup_let(name) {
+            Some(binding) => Some(binding.clone()),
+            None if self.resolver.table(name).is_some() => None,
+            None => self.lookup(name),
+        };
+        match binding {
+            Some(Binding::Tabular(r)) => return Ok(r),
+            Some(Binding::Function(f)) if f.callable_as_view() => {
+                let values = self.bind_arguments(&f, &[], span, &mut RowScope::empty())?;
+                return self.tabular_function_body(&f, values, span);
             }
             Some(Binding::Scalar(_)) => return err(span, format!("'{name}' is a scalar value, not a table")),
             _ => {}
         }
         let Some((plan, columns)) = self.resolver.table(name) else {
+            if let Some(error) = self.stored_error(name, span) {
+                return Err(error);
+            }
             let tables = self.resolver.table_names();
             let mut candidates: Vec<String> = tables;
             for scope in &self.scopes {
@@ -68,7 +79,6 @@ impl<'r> Binder<'r> {
 
     fn tabular_call(&mut self, func: &ast::Ident, args: &[ast::Arg], span: Span) -> BindResult<Relation> {
         if let Some(Binding::Function(def)) = self.lookup(&func.name) {
-            let def = def.clone();
             let values = self.bind_arguments(&def, args, span, &mut RowScope::empty())?;
             return self.tabular_function_body(&def, values, span);
         }
@@ -85,13 +95,15 @@ impl<'r> Binder<'r> {
                     _ => err(arg.value.span, "table() needs the table name as a constant string"),
                 }
             }
-            _ => Err(BindError::unresolved(func.span, &func.name, format!("unknown tabular function '{}'", func.name))),
+            _ => Err(self.stored_error(&func.name, func.span).unwrap_or_else(|| {
+                BindError::unresolved(func.span, &func.name, format!("unknown tabular function '{}'", func.name))
+            })),
         }
     }
 
     fn tabular_function_body(
         &mut self,
-        def: &ast::FunctionDef,
+        def: &Function,
         params: Vec<(String, Binding)>,
         span: Span,
     ) -> BindResult<Relation> {
@@ -376,7 +388,6 @@ impl<'r> Binder<'r> {
                     let Some(Binding::Function(def)) = self.lookup(&func.name) else {
                         return err(func.span, format!("unknown function '{}'", func.name));
                     };
-                    let def = def.clone();
                     let Some(first) = def.params.first() else {
                         return err(span, "invoke needs a function whose first parameter is a table");
                     };

@@ -1,0 +1,57 @@
+//! `--content DIR`: Sentinel content (rules, hunting queries, parsers,
+//! watchlists) from an Azure-Sentinel checkout, for query, check, hunt,
+//! pivot and rules.
+
+use anyhow::Result;
+use clap::Args;
+use kqlite_detect::content::Content;
+use std::path::PathBuf;
+
+/// The `--content` flag.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ContentArgs {
+    /// A checkout of the Azure-Sentinel repository, or any folder of one
+    /// (Parsers/, a solution): its parsers (ASIM included) become callable
+    /// functions, its Watchlists/*.csv watchlists (_GetWatchlist), and for
+    /// hunt, pivot and rules its analytic rules (Detections/, Solutions/*/Analytic
+    /// Rules/) and hunting queries (Hunting Queries/) are added to the rules.
+    /// Files that do not load are reported; the rest load. Repeatable.
+    #[arg(long = "content", value_name = "DIR", global = true)]
+    pub dirs: Vec<PathBuf>,
+}
+
+/// Problems printed in full; the rest are counted.
+const SHOWN_PROBLEMS: usize = 20;
+
+impl ContentArgs {
+    /// Loads the content (rules too when `rules`), printing what loaded and
+    /// each file that did not to stderr. Empty without `--content`.
+    pub fn load(&self, rules: bool) -> Result<Content> {
+        if self.dirs.is_empty() {
+            return Ok(Content::default());
+        }
+        let started = std::time::Instant::now();
+        let content = kqlite_detect::content::load(&self.dirs, rules)?;
+        let hunting = content.rules.rules.iter().filter(|r| r.is_hunting()).count();
+        let mut parts = Vec::new();
+        if rules {
+            parts.push(format!("{} analytic rules", content.rules.rules.len() - hunting));
+            parts.push(format!("{hunting} hunting queries"));
+        }
+        parts.push(format!("{} parsers", content.parsers.len()));
+        parts.push(format!("{} watchlists", content.watchlists.len()));
+        eprintln!(
+            "kqlite: content: {} ({} files not loaded) in {} ms",
+            parts.join(", "),
+            content.problems.len(),
+            started.elapsed().as_millis()
+        );
+        for problem in content.problems.iter().take(SHOWN_PROBLEMS) {
+            eprintln!("kqlite: content: not loaded: {problem}");
+        }
+        if content.problems.len() > SHOWN_PROBLEMS {
+            eprintln!("kqlite: content: … and {} more files not loaded", content.problems.len() - SHOWN_PROBLEMS);
+        }
+        Ok(content)
+    }
+}

@@ -1,0 +1,149 @@
+//! `--content DIR` end to end: a Sentinel-shaped folder's rules, hunting
+//! queries and parsers over evidence; bad files reported with the rest
+//! running, and the exit status saying so.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kqlite(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kqlite")).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "kqlite-content-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn put(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.0.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const EVIDENCE: &str = "TimeGenerated,EventID,Account,Computer\n2024-05-02T10:00:00Z,4662,CONTOSO\\bob,WS1\n";
+
+/// The rule reads SecurityEvent; its requiredDataConnectors say otherwise.
+const RULE: &str = "id: 0f0f0f0f-0000-0000-0000-000000000001
+name: Non-DC replication
+severity: High
+requiredDataConnectors:
+  - connectorId: SecurityEvents
+    dataTypes:
+      - SecurityEvents
+query: |
+  SecurityEvent | where EventID == 4662 | project TimeGenerated, Account, Computer
+";
+
+const HUNTING: &str = "id: 0f0f0f0f-0000-0000-0000-000000000002
+name: 4662 by account
+query: |
+  ReplicationEvents | summarize Count = count() by Account
+";
+
+const PARSER: &str = "ParserName: ReplicationEvents
+ParserQuery: |
+  SecurityEvent | where EventID == 4662
+";
+
+fn folder() -> TempDir {
+    let dir = TempDir::new();
+    dir.put("evidence/SecurityEvent.csv", EVIDENCE);
+    dir.put("content/Detections/NonDC.yaml", RULE);
+    dir.put("content/Hunting Queries/ByAccount.yaml", HUNTING);
+    dir.put("content/Parsers/ReplicationEvents.yaml", PARSER);
+    dir
+}
+
+#[test]
+fn hunt_runs_content_rules_and_hunting_queries_through_parsers() {
+    let dir = folder();
+    let (evidence, content) = (dir.path().join("evidence"), dir.path().join("content"));
+    let out = kqlite(&[
+        "hunt",
+        evidence.to_str().unwrap(),
+        "--content",
+        content.to_str().unwrap(),
+        "--rule",
+        "NonDC",
+        "--rule",
+        "ByAccount",
+        "--now",
+        "2024-05-02T12:00:00Z",
+        "--format",
+        "json",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = findings["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    assert!(findings.iter().any(|f| f["severity"] == "Informational"), "{findings:#?}");
+    assert!(stderr.contains("1 analytic rules, 1 hunting queries, 1 parsers"), "{stderr}");
+}
+
+#[test]
+fn a_bad_content_file_is_reported_and_the_rest_run() {
+    let dir = folder();
+    let bad = dir.put("content/Detections/Bad.yaml", "id: x\nname: bad\nseverity: High\nquery: [unclosed\n");
+    let (evidence, content) = (dir.path().join("evidence"), dir.path().join("content"));
+    let out = kqlite(&[
+        "hunt",
+        evidence.to_str().unwrap(),
+        "--content",
+        content.to_str().unwrap(),
+        "--rule",
+        "NonDC",
+        "--now",
+        "2024-05-02T12:00:00Z",
+    ]);
+    let stderr = text(&out.stderr);
+    // Findings, and a file that did not load: 3.
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let canonical = std::fs::canonicalize(&bad).unwrap();
+    assert!(stderr.contains(&format!("not loaded: {}:", canonical.display())), "{stderr}");
+}
+
+#[test]
+fn query_and_check_call_content_parsers() {
+    let dir = folder();
+    let (evidence, content) = (dir.path().join("evidence"), dir.path().join("content"));
+    let out = kqlite(&[
+        "query",
+        "--content",
+        content.to_str().unwrap(),
+        "--format",
+        "csv",
+        "ReplicationEvents | count",
+        evidence.to_str().unwrap(),
+    ]);
+    assert_eq!(text(&out.stdout), "Count\n1\n", "{}", text(&out.stderr));
+    let out = kqlite(&["check", "--content", content.to_str().unwrap(), "ReplicationEvents | project Account"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
