@@ -119,7 +119,14 @@ impl StoredFunction {
     /// inner stored function keep that place and gain this one.
     pub fn locate_error(&self, error: BindError, call: Span) -> BindError {
         let (line, column) = self.origin.locate(&self.body, error.span.start as usize);
-        BindError::new(call, format!("{} (in {} at {}:{line}:{column})", error.message, self.name, self.origin.file))
+        let message = format!("{} (in {} at {}:{line}:{column})", error.message, self.name, self.origin.file);
+        // A table missing inside the body stays unresolved, so `union
+        // isfuzzy=true` leaves out the leg calling it, as Kusto does: ASIM's
+        // unifying parsers union source parsers whose tables may not exist.
+        match &error.unresolved {
+            Some(name) => BindError::unresolved(call, name, message),
+            None => BindError::new(call, message),
+        }
     }
 }
 

@@ -366,7 +366,9 @@ impl Session {
                     let name = scan.table_name.table();
                     // Registered tables and the catalog's (empty) ones;
                     // not the temporaries of datatable or range.
-                    if self.tables.contains_key(name) || self.catalog.as_ref().is_some_and(|c| c.columns(name).is_some()) {
+                    if self.tables.contains_key(name)
+                        || self.catalog.as_ref().is_some_and(|c| c.columns(name).is_some())
+                    {
                         tables.insert(name.to_string());
                     }
                 }

@@ -24,6 +24,15 @@ pub fn register(r: &mut Registry) {
         Ok(Bound::new(Expr::Not(Box::new(b.expr)), KqlType::Bool))
     });
     r.scalar("coalesce", 1, 64, |_, a| {
+        // Strings mixed with dynamic values (`coalesce(Name, split(Arn, '/')[-1])`)
+        // are taken as strings: Kusto runs ASIM's AWS CloudTrail parser, which
+        // does this, though its front end flags it.
+        let a = match a.iter().any(|b| b.ty == KqlType::String)
+            && a.iter().all(|b| matches!(b.ty, KqlType::String | KqlType::Dynamic))
+        {
+            true => a.into_iter().map(crate::convert::to_string).collect(),
+            false => a,
+        };
         let (exprs, ty) =
             unify_values(a).ok_or_else(|| CallError::invalid("coalesce", "all arguments must have the same type"))?;
         if ty == KqlType::String {
