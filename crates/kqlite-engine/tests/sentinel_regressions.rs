@@ -179,3 +179,31 @@ async fn autocluster_plugin() {
     .await;
     check_error("print a = 1 | evaluate autocluster(2)", "between 0 and 1").await;
 }
+
+/// `in (T)` outside `where`: DataFusion plans an `IN` subquery only in a
+/// filter, and failed with "Physical plan does not support logical
+/// expression InSubquery" in `extend` (`iff(ip in (IPList), …)`,
+/// Log4J_IPIOC_Dec112021.yaml; `case(…)`, ChiaCryptoMining.yaml), in
+/// `summarize` and in `sort`.
+#[tokio::test]
+async fn in_tabular_outside_a_filter() {
+    let t = r#"let iocs = datatable(ip:string) ["1.1.1.1", "2.2.2.2"];
+let T = datatable(src:string, dst:string) ["1.1.1.1", "9.9.9.9", "8.8.8.8", "2.2.2.2", "7.7.7.7", "6.6.6.6"];"#;
+    check(
+        &format!(
+            "{t} T | extend m = case(src in (iocs), \"src\", dst in (iocs), \"dst\", \"none\"), n = dst !in (iocs) | project src, m, n"
+        ),
+        "src,m,n\n1.1.1.1,src,true\n8.8.8.8,dst,false\n7.7.7.7,none,true\n",
+    )
+    .await;
+    check(
+        &format!(
+            "{t} T | where src in (iocs) or dst in (iocs) | extend ip = iff(src in (iocs), src, dst) | project ip"
+        ),
+        "ip\n1.1.1.1\n2.2.2.2\n",
+    )
+    .await;
+    check(&format!("{t} T | summarize hits = countif(src in~ (iocs) or dst in (iocs))"), "hits\n2\n").await;
+    check(&format!("{t} T | sort by src in (iocs) desc, src asc | project src"), "src\n1.1.1.1\n7.7.7.7\n8.8.8.8\n")
+        .await;
+}
