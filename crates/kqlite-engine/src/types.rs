@@ -117,6 +117,10 @@ pub fn arrow_schema(columns: &[ColumnDef]) -> datafusion::arrow::datatypes::Sche
     ))
 }
 
+/// .NET ticks (100 ns since 0001-01-01), Kusto's datetime as a number, at
+/// the Unix epoch, where kqlite's datetimes (nanoseconds) count from.
+pub const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+
 /// Nanoseconds per unit, for timespans.
 pub const NANOS_PER_TICK: i64 = 100;
 pub const NANOS_PER_MICRO: i64 = 1_000;

@@ -179,3 +179,95 @@ async fn autocluster_plugin() {
     .await;
     check_error("print a = 1 | evaluate autocluster(2)", "between 0 and 1").await;
 }
+
+/// `in (T)` outside `where`: DataFusion plans an `IN` subquery only in a
+/// filter, and failed with "Physical plan does not support logical
+/// expression InSubquery" in `extend` (`iff(ip in (IPList), …)`,
+/// Log4J_IPIOC_Dec112021.yaml; `case(…)`, ChiaCryptoMining.yaml), in
+/// `summarize` and in `sort`.
+#[tokio::test]
+async fn in_tabular_outside_a_filter() {
+    let t = r#"let iocs = datatable(ip:string) ["1.1.1.1", "2.2.2.2"];
+let T = datatable(src:string, dst:string) ["1.1.1.1", "9.9.9.9", "8.8.8.8", "2.2.2.2", "7.7.7.7", "6.6.6.6"];"#;
+    check(
+        &format!(
+            "{t} T | extend m = case(src in (iocs), \"src\", dst in (iocs), \"dst\", \"none\"), n = dst !in (iocs) | project src, m, n"
+        ),
+        "src,m,n\n1.1.1.1,src,true\n8.8.8.8,dst,false\n7.7.7.7,none,true\n",
+    )
+    .await;
+    check(
+        &format!(
+            "{t} T | where src in (iocs) or dst in (iocs) | extend ip = iff(src in (iocs), src, dst) | project ip"
+        ),
+        "ip\n1.1.1.1\n2.2.2.2\n",
+    )
+    .await;
+    check(&format!("{t} T | summarize hits = countif(src in~ (iocs) or dst in (iocs))"), "hits\n2\n").await;
+    check(&format!("{t} T | sort by src in (iocs) desc, src asc | project src"), "src\n1.1.1.1\n7.7.7.7\n8.8.8.8\n")
+        .await;
+}
+
+/// `row_number(start, restart)`: the restart condition may read `prev()`
+/// (TimeSeriesAnomaly-MultiVendor_DataExfiltration.yaml ranks rows per hour
+/// with `row_number(1, prev(Hour) != Hour)`; kqlite read only the start and
+/// bound the restart without a row order).
+#[tokio::test]
+async fn row_number_restarting_on_a_prev_condition() {
+    check(
+        "datatable(h:long, b:long)[1,5, 2,1, 1,3, 2,7, 2,0] | sort by h asc, b desc | extend r = row_number(1, prev(h) != h), z = row_number(0, b == 1) | project h, b, r, z",
+        "h,b,r,z\n1,5,1,0\n1,3,2,1\n2,7,1,2\n2,1,2,0\n2,0,3,1\n",
+    )
+    .await;
+}
+
+/// `pack_all([ignore_null_empty])`: a bag of the row's columns
+/// (Potential_IIS_CodeInject.yaml); with `true`, null and empty values are
+/// left out.
+#[tokio::test]
+async fn pack_all_of_the_row() {
+    let t = r#"datatable(a:long, b:string, c:dynamic)[1, "", dynamic(null), long(null), "x", dynamic([1])]"#;
+    check(
+        &format!("{t} | project p = pack_all()"),
+        "p\n\"{\"\"a\"\":1,\"\"b\"\":\"\"\"\",\"\"c\"\":null}\"\n\"{\"\"a\"\":null,\"\"b\"\":\"\"x\"\",\"\"c\"\":[1]}\"\n",
+    )
+    .await;
+    check(
+        &format!("{t} | project p = pack_all(true)"),
+        "p\n\"{\"\"a\"\":1}\"\n\"{\"\"b\"\":\"\"x\"\",\"\"c\"\":[1]}\"\n",
+    )
+    .await;
+    check_error(&format!("{t} | project p = pack_all(1)"), "ignore_null_empty must be a constant bool").await;
+}
+
+/// `basket(0.01)`: below the documented 0.015, which Microsoft's binder
+/// accepts and Microsoft's own InsiderRiskyAccessByApplication.yaml uses.
+#[tokio::test]
+async fn basket_threshold_below_the_documented_range() {
+    check(
+        "datatable(A:string)['x', 'x', 'y'] | evaluate basket(0.01)",
+        "SegmentId,Count,Percent,A\n0,2,66.66666666666667,x\n1,1,33.333333333333336,y\n",
+    )
+    .await;
+    check_error("datatable(A:string)['x'] | evaluate basket(0.0)", "threshold must be between").await;
+}
+
+/// What Microsoft's binder accepts in Sentinel content and kqlite rejected:
+/// `datetime / timespan` (real: the datetime's ticks since 0001-01-01 over
+/// the timespan's, RareDNSLookupWithDataTransfer.yaml's `starttime / 1h`),
+/// and text compared with a bool or a datetime (`tostring(…) == True`,
+/// Microsoft Defender Anti virus Security Intelligence details.yaml).
+/// `ago(datetime)` and `datetime > timespan`, which Microsoft's binder
+/// rejects too (UserAccounts-BlockedAccounts.yaml, WireDataBeacon.yaml),
+/// stay errors.
+#[tokio::test]
+async fn datetime_division_and_text_compared_with_bool() {
+    check("print a = datetime(1970-01-01) / 1d, b = datetime(1970-01-01 12:00) / 1d", "a,b\n719162,719162.5\n").await;
+    check(
+        r#"print a = "true" == true, b = "False" != true, c = true == "x", d = "2024-01-01" == datetime(2024-01-01)"#,
+        "a,b,c,d\ntrue,true,false,true\n",
+    )
+    .await;
+    check_error("print a = ago(datetime(2024-01-01))", "must be timespan").await;
+    check_error("print a = datetime(2024-01-01) > 1h", "cannot compare datetime with timespan").await;
+}

@@ -80,6 +80,22 @@ impl<'r> Binder<'r> {
                     format!("{name}() returns several columns: use it on its own in extend or project, as `extend {name}(x)` or `extend (a, b) = {name}(x)`"),
                 );
             }
+            Some(SpecialForm::PackAll) => {
+                let ignore_null_empty = match args {
+                    [] => false,
+                    [flag] => {
+                        let flag = self.scalar(&flag.value, scope)?;
+                        match (flag.ty, evaluate_constant(&flag.expr)) {
+                            (KqlType::Bool, Some(ScalarValue::Boolean(Some(b)))) => b,
+                            _ => return err(span, "pack_all(): ignore_null_empty must be a constant bool"),
+                        }
+                    }
+                    _ => return err(span, format!("pack_all() takes 0 or 1 arguments, got {}", args.len())),
+                };
+                let columns =
+                    scope.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
+                return Ok(functions::dynamic::pack_all(columns, ignore_null_empty));
+            }
             Some(SpecialForm::IngestionTime) if args.is_empty() => {
                 // Records loaded by kqlite have no ingestion-time policy; Kusto
                 // returns null for such tables.
@@ -146,6 +162,11 @@ impl<'r> Binder<'r> {
         }
         if let WindowFunction::Row(kind) = function {
             return self.row_window_call(kind, name, args, span, scope);
+        }
+        if function == WindowFunction::RowNumber && args.len() == 2 {
+            // `row_number(1, prev(Hour) != Hour)`: the restart condition
+            // may read other windows, as a row window's arguments do.
+            return self.row_window_call(RowWindow::Number, name, args, span, scope);
         }
         let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None, windows: None };
         let bound = args.iter().map(|a| self.scalar(&a.value, &mut inner)).collect::<BindResult<Vec<_>>>()?;
@@ -267,7 +288,11 @@ impl<'r> Binder<'r> {
         span: Span,
         scope: &mut RowScope<'_>,
     ) -> BindResult<Bound> {
-        let (min, max) = if kind == RowWindow::Session { (3, 4) } else { (1, 2) };
+        let (min, max) = match kind {
+            RowWindow::Session => (3, 4),
+            RowWindow::Number => (2, 2),
+            RowWindow::RankDense | RowWindow::RankMin => (1, 2),
+        };
         check_arity(name, args.len(), min, max, span)?;
         let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None, windows: Some(Vec::new()) };
         let bound = args.iter().map(|a| self.scalar(&a.value, &mut inner)).collect::<BindResult<Vec<_>>>()?;
@@ -300,6 +325,14 @@ impl<'r> Binder<'r> {
                 }
                 let ty = if value.ty == KqlType::Int { KqlType::Long } else { value.ty };
                 (exprs, ty)
+            }
+            RowWindow::Number => {
+                let start = match evaluate_constant(&bound[0].expr) {
+                    Some(ScalarValue::Int64(Some(v))) => v,
+                    Some(ScalarValue::Int32(Some(v))) => i64::from(v),
+                    _ => return err(span, "row_number(): the start must be a constant integer"),
+                };
+                (vec![lit(start), boolean(bound[1].clone(), span)?], KqlType::Long)
             }
             _ => {
                 let mut exprs = vec![bound[0].expr.clone()];

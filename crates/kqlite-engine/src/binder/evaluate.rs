@@ -347,10 +347,14 @@ impl<'r> Binder<'r> {
                 }
             }
         }
-        if !(0.015..=1.0).contains(&threshold) {
+        // The reference documents 0.015 to 1, but Microsoft's binder takes
+        // any value and Microsoft ships rules with 0.01
+        // (InsiderRiskyAccessByApplication.yaml): only a ratio outside
+        // (0, 1] has no meaning.
+        if !(threshold > 0.0 && threshold <= 1.0) {
             return Err(BindError::new(
                 span,
-                format!("basket(): the threshold must be between 0.015 and 1, got {threshold}"),
+                format!("basket(): the threshold must be between 0 (exclusive) and 1, got {threshold}"),
             ));
         }
         if max_dims < 1 {

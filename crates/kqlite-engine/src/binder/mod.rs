@@ -11,6 +11,7 @@ mod evaluate;
 mod evaluate_sequence_detect;
 mod expand;
 mod find;
+mod in_subquery;
 mod join;
 mod literal;
 mod make_series;
@@ -256,7 +257,10 @@ impl<'r> Binder<'r> {
                 result = Some(relation);
             }
         }
-        result.ok_or_else(|| BindError::new(query.span, "the query has no tabular expression to return"))
+        let mut relation =
+            result.ok_or_else(|| BindError::new(query.span, "the query has no tabular expression to return"))?;
+        relation.plan = in_subquery::lower_in_subqueries(relation.plan).at(query.span)?;
+        Ok(relation)
     }
 
     /// Binds session-level definitions (only `let` statements) into the

@@ -5,7 +5,7 @@ use super::scalar::err;
 use super::{BindError, BindResult};
 use crate::convert::{implicit, Bound};
 use crate::functions;
-use crate::types::KqlType;
+use crate::types::{KqlType, NANOS_PER_TICK, UNIX_EPOCH_TICKS};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{cast, lit, when, BinaryExpr, Expr, Operator};
@@ -125,6 +125,18 @@ pub(super) fn arithmetic(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
             let expr = binary_expr(cast(l.expr, DataType::Float64), Operator::Divide, cast(r.expr, DataType::Float64));
             return Ok(Bound::new(expr, Real));
         }
+        (BinaryOp::Div, Datetime, Timespan) => {
+            // Microsoft's binder types `datetime / timespan` real (Sentinel's
+            // RareDNSLookupWithDataTransfer.yaml divides `starttime / 1h`):
+            // Kusto reads a datetime as its ticks since 0001-01-01 in
+            // arithmetic, as `bin()` does. In floating point: the ticks
+            // overflow a long in nanoseconds.
+            let tick = lit(NANOS_PER_TICK as f64);
+            let ticks = binary_expr(cast(l.expr, DataType::Float64), Operator::Divide, tick.clone());
+            let ticks = binary_expr(ticks, Operator::Plus, lit(UNIX_EPOCH_TICKS as f64));
+            let span_ticks = binary_expr(cast(r.expr, DataType::Float64), Operator::Divide, tick);
+            return Ok(Bound::new(binary_expr(ticks, Operator::Divide, span_ticks), Real));
+        }
         (BinaryOp::Mul, Timespan, n) | (BinaryOp::Div, Timespan, n) if n.is_numeric() => {
             let expr = cast(
                 binary_expr(cast(l.expr, DataType::Float64), df_op, cast(r.expr, DataType::Float64)),
@@ -165,19 +177,25 @@ pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
         _ => Operator::GtEq,
     };
     let (lt, rt) = (l.ty, r.ty);
-    // Kusto's == and != also compare text with numbers (`EventID == "4624"`)
-    // and booleans with numbers (`IsLocalAdmin == 0`).
+    // Kusto's == and != also compare text with numbers (`EventID == "4624"`),
+    // bools (`tostring(Fields.UpToDate) == True`) and datetimes, reading the
+    // text as the other side's type; and booleans with numbers
+    // (`IsLocalAdmin == 0`).
+    let parsed_from_text = |t: KqlType| t.is_numeric() || matches!(t, KqlType::Bool | KqlType::Datetime);
     let (l, r) = match (op, lt, rt) {
-        (BinaryOp::Eq | BinaryOp::NotEq, KqlType::String, t) if t.is_numeric() => {
+        (BinaryOp::Eq | BinaryOp::NotEq, KqlType::String, t) if parsed_from_text(t) => {
             (functions::conversion::from_string(l, t), r)
         }
-        (BinaryOp::Eq | BinaryOp::NotEq, t, KqlType::String) if t.is_numeric() => {
+        (BinaryOp::Eq | BinaryOp::NotEq, t, KqlType::String) if parsed_from_text(t) => {
             (l, functions::conversion::from_string(r, t))
         }
         (_, KqlType::Bool, t) if t.is_numeric() => (functions::conversion::convert(l, KqlType::Long), r),
         (_, t, KqlType::Bool) if t.is_numeric() => (l, functions::conversion::convert(r, KqlType::Long)),
         _ => (l, r),
     };
+    // Text read as another type is null where it does not parse, and takes
+    // the null guard below.
+    let compares_text = l.ty == KqlType::String || r.ty == KqlType::String;
     let Some((le, re, _)) = unify(l, r) else {
         return err(span, format!("cannot compare {lt} with {rt}"));
     };
@@ -188,7 +206,7 @@ pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
     // Kusto: a null compared with a value is unequal (`null != 5` is true,
     // `5 == int(null)` false); two nulls compare as null. Strings are never
     // null, so they need no guard.
-    if matches!(op, BinaryOp::Eq | BinaryOp::NotEq) && lt != KqlType::String && rt != KqlType::String {
+    if matches!(op, BinaryOp::Eq | BinaryOp::NotEq) && !compares_text {
         let one_side_null = le.clone().is_null().and(re.clone().is_not_null()).or(le.is_not_null().and(re.is_null()));
         let expr = when(one_side_null, lit(op == BinaryOp::NotEq))
             .otherwise(compared)

@@ -238,7 +238,33 @@ fn bag_pack(values: Vec<Bound>) -> CallResult<Bound> {
     Ok(Bound::new(udf::call("kql_bag_pack", DataType::Binary, bag_pack_kernel, args), KqlType::Dynamic))
 }
 
+/// `pack_all([ignore_null_empty])`: a bag of `columns` by name; with
+/// `ignore_null_empty`, leaving out null values and empty strings.
+pub fn pack_all(columns: Vec<(String, Bound)>, ignore_null_empty: bool) -> Bound {
+    let mut args = Vec::with_capacity(columns.len() * 2);
+    for (name, value) in columns {
+        args.push(lit(name));
+        args.push(to_dynamic(value).expr);
+    }
+    let expr = if ignore_null_empty {
+        udf::call("kql_bag_pack_non_empty", DataType::Binary, bag_pack_non_empty_kernel, args)
+    } else {
+        udf::call("kql_bag_pack", DataType::Binary, bag_pack_kernel, args)
+    };
+    Bound::new(expr, KqlType::Dynamic)
+}
+
 fn bag_pack_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    bag_pack_rows(args, rows, false)
+}
+
+fn bag_pack_non_empty_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    bag_pack_rows(args, rows, true)
+}
+
+/// Bags of key and value pairs, one per row; `skip_empty` leaves out the
+/// pairs whose value is null or an empty string.
+fn bag_pack_rows(args: &[ColumnarValue], rows: usize, skip_empty: bool) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
     let arrays = args.iter().map(|a| a.to_array(n)).collect::<Result<Vec<_>>>()?;
     let mut out = BinaryBuilder::with_capacity(n, n * 32);
@@ -250,7 +276,14 @@ fn bag_pack_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>
             let keys = as_string_array(&pair[0])?;
             let values = as_binary_array(&pair[1])?;
             let key = if keys.is_null(i) { "" } else { keys.value(i) };
-            enc.push_encoded(key, if values.is_null(i) { ENCODED_NULL } else { values.value(i) });
+            let value = if values.is_null(i) { ENCODED_NULL } else { values.value(i) };
+            if skip_empty {
+                let d = DynRef::new(value);
+                if d.is_null() || d.as_str() == Some("") {
+                    continue;
+                }
+            }
+            enc.push_encoded(key, value);
         }
         enc.finish();
         out.append_value(&buf);

@@ -3,7 +3,7 @@
 
 use super::{coerce, expect_one_of, CallError, CallResult, Registry, NUMERIC};
 use crate::convert::{to_string, unify_values, Bound};
-use crate::types::{KqlType, NANOS_PER_TICK};
+use crate::types::{KqlType, NANOS_PER_TICK, UNIX_EPOCH_TICKS};
 use crate::udf::{self, maybe_scalar, rows_to_compute};
 use datafusion::arrow::array::*;
 use datafusion::arrow::datatypes::DataType;
@@ -410,9 +410,6 @@ fn xxhash(name: &str, args: Vec<Bound>) -> CallResult<Bound> {
     }
     Ok(Bound::new(udf::call("kql_xxhash64", DataType::Int64, xxhash_kernel, exprs), Long))
 }
-
-/// .NET ticks (100 ns since 0001-01-01) at the Unix epoch.
-const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 
 fn xxhash_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     use twox_hash::XxHash64;

@@ -151,6 +151,8 @@ pub enum SpecialForm {
     Table,
     /// `ingestion_time()`: null, as Kusto returns without an ingestion-time policy.
     IngestionTime,
+    /// `pack_all([ignore_null_empty])`: a property bag of the row's columns.
+    PackAll,
     /// A function returning several columns ([`series::MULTI_OUTPUT`]).
     MultiOutput,
 }
@@ -194,6 +196,7 @@ pub const SPECIAL_FORMS: &[(&str, SpecialForm)] = &[
     ("materialize", SpecialForm::Materialize),
     ("table", SpecialForm::Table),
     ("ingestion_time", SpecialForm::IngestionTime),
+    ("pack_all", SpecialForm::PackAll),
 ];
 
 /// The special form `name` calls, if it is one.

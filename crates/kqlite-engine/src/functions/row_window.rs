@@ -1,5 +1,6 @@
 //! Window functions over a serialized row set that need the whole run of
-//! rows in order: `row_window_session`, `row_rank_dense` and `row_rank_min`.
+//! rows in order: `row_window_session`, `row_rank_dense`, `row_rank_min`
+//! and `row_number` with a restart condition.
 //! Each is a DataFusion window UDF whose evaluator sees the partition's
 //! argument arrays at once, in input order.
 
@@ -21,6 +22,9 @@ pub enum RowWindow {
     /// `row_rank_min(term [, restart])`: the row number where the current
     /// run of equal terms began.
     RankMin,
+    /// `row_number(start, restart)`: `start`, then +1 each row, back to
+    /// `start` where `restart` is true.
+    Number,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -35,6 +39,7 @@ impl WindowUDFImpl for RowWindowUdf {
             RowWindow::Session => "row_window_session",
             RowWindow::RankDense => "row_rank_dense",
             RowWindow::RankMin => "row_rank_min",
+            RowWindow::Number => "row_number",
         }
     }
 
@@ -91,6 +96,12 @@ impl PartitionEvaluator for Evaluator {
                 };
                 ranks(&changed, &restart, self.kind == RowWindow::RankDense)
             }
+            RowWindow::Number => {
+                let [start, restart] = values else { return exec_err!("row_number() needs a start and a restart") };
+                let start = as_int64_array(start)?;
+                let start = if start.is_empty() || start.is_null(0) { 1 } else { start.value(0) };
+                numbers(start, as_boolean_array(restart)?)
+            }
         };
         Ok(Arc::new(out))
     }
@@ -124,6 +135,18 @@ pub fn ranks(changed: &[bool], restart: &[bool], dense: bool) -> Int64Array {
                 rank = if dense { rank + 1 } else { (i - first_row) as i64 + 1 };
             }
             Some(rank)
+        })
+        .collect()
+}
+
+/// Row numbers from `start`, numbering again from `start` at each row
+/// whose `restart` is true (a null restart is false).
+pub fn numbers(start: i64, restart: &BooleanArray) -> Int64Array {
+    let mut number = start - 1;
+    (0..restart.len())
+        .map(|i| {
+            number = if !restart.is_null(i) && restart.value(i) { start } else { number + 1 };
+            Some(number)
         })
         .collect()
 }
@@ -197,6 +220,15 @@ mod tests {
         assert_eq!(dense, vec![1, 1, 2, 1, 1, 2]);
         let min: Vec<i64> = ranks(&changed, &restart, false).iter().flatten().collect();
         assert_eq!(min, vec![1, 1, 3, 1, 1, 3]);
+    }
+
+    #[test]
+    fn numbers_restart_at_the_start() {
+        let restart = BooleanArray::from(vec![Some(true), Some(false), None, Some(true), Some(false)]);
+        let got: Vec<i64> = numbers(1, &restart).iter().flatten().collect();
+        assert_eq!(got, vec![1, 2, 3, 1, 2]);
+        let got: Vec<i64> = numbers(0, &BooleanArray::from(vec![false, false])).iter().flatten().collect();
+        assert_eq!(got, vec![0, 1]);
     }
 
     #[test]
