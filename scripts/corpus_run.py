@@ -10,8 +10,10 @@ What counts (issue 14's acceptance):
     run without error.
   - of those, the ones that call a parser function, and how many run.
 Every failure is printed with its reason. Queries left out are counted by
-why (Microsoft's parser rejects them; a table or function that exists
-nowhere).
+why: Microsoft's parser rejects them; they name a table or function that
+exists nowhere; or a parser they call reads a custom table (`SentinelOne_CL`)
+that exists nowhere, which shows as kqlite's "unknown table" error for a name
+checked here to be in neither the catalog nor the content.
 
 The store: one JSON line per table with a `Type` column naming it, values
 made from the catalog's column types (TimeGenerated an hour ago, so ago()
@@ -200,12 +202,27 @@ def main():
     # parser (it cannot see the content's functions): a query it rejects
     # would fail in a workspace with these schemas too.
     schema_path = out / "schemas.json"
-    schema_path.write_text(json.dumps({t: dict(cols) for t, cols in tables.items()}))
     plain = [q for q in eligible if not any(s in functions or s in own for s in q.get("other_sources") or [])]
+    # Only the tables these queries name: the binder is slow on all 900.
+    named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", "\n".join(q["query"] for q in plain)))
+    schema_path.write_text(json.dumps({t: dict(cols) for t, cols in tables.items() if t in named}))
     plain_batch = out / "plain.jsonl"
     plain_batch.write_text("".join(json.dumps({"query": q["query"]}) + "\n" for q in plain))
     bound = {q["path"] + q["query"]: v["ok"]
              for q, v in zip(plain, run_jsonl([str(oracle), "--schema", str(schema_path), "--jsonl"], plain_batch))}
+
+    # A parser may read a custom table (`SentinelOne_CL`) that exists
+    # nowhere: the query's tables do not all exist, as in a workspace
+    # without that connector, so it leaves the eligible set (counted).
+    kept = []
+    for q, ok, reason in results:
+        missing = re.findall(r"unknown table '([^']+)'", reason)
+        if not ok and missing and all(m not in known for m in missing):
+            left_out["reads, through a parser, a custom table that exists nowhere"] += 1
+        else:
+            kept.append((q, ok, reason))
+    results = kept
+    eligible = [q for q, _, _ in results]
 
     ran = sum(ok for _, ok, _ in results)
     with_parser = [(q, ok) for q, ok, _ in results if any(s in functions for s in q.get("other_sources") or [])]

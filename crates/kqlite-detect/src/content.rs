@@ -346,7 +346,12 @@ const ALIAS_PATTERNS: &[&str] = &[
     r#"function\s+name\s+must\s+be\s+set\s+to\s+["']([A-Za-z_][A-Za-z0-9_]*)"#,
     r#"["']([A-Za-z_][A-Za-z0-9_]*)["']\s+in\s+the\s+["']function\s+name["']\s+field"#,
     r#"given\s+the\s+alias\s+of\s+["']?([A-Za-z_][A-Za-z0-9_]*)"#,
+    r#"function\s+name\s+and\s+alias\s+\(e\.g\.?\s+["']?([A-Za-z_][A-Za-z0-9_]*)"#,
 ];
+
+/// Words a pattern may catch in a sentence that names no function
+/// ("specifying function name and alias (e.g. SentinelOne)").
+const NOT_ALIASES: &[&str] = &["and", "as", "alias", "of", "the", "to", "field", "must"];
 
 fn alias_patterns() -> &'static [regex::Regex] {
     static PATTERNS: std::sync::OnceLock<Vec<regex::Regex>> = std::sync::OnceLock::new();
@@ -362,13 +367,19 @@ fn alias_patterns() -> &'static [regex::Regex] {
 fn header_alias(text: &str) -> Option<String> {
     let comments: String =
         text.lines().filter_map(|l| l.trim_start().strip_prefix("//")).take(80).collect::<Vec<_>>().join(" ");
-    alias_patterns().iter().find_map(|p| p.captures(&comments).map(|c| c[1].to_string()))
+    alias_patterns()
+        .iter()
+        .filter_map(|p| p.captures(&comments).map(|c| c[1].to_string()))
+        .find(|alias| !NOT_ALIASES.iter().any(|w| w.eq_ignore_ascii_case(alias)))
 }
 
 /// A `.txt`/`.kql`/`.csl` parser: the whole file is the body; the name is
-/// the header's alias, else the file name.
+/// the header's alias, else the file name; the file name is an alias too,
+/// since Azure-Sentinel names the file after the function it documents.
 fn parse_text_parser(text: String, origin: &str, stem: &str) -> Parser {
     let name = header_alias(&text).unwrap_or_else(|| stem.to_string());
+    let is_name = kqlite_syntax_name(stem) && stem != name;
+    let aliases = if is_name { vec![stem.to_string()] } else { Vec::new() };
     let text = text.trim_start_matches('\u{feff}').to_string();
     Parser {
         function: StoredFunction {
@@ -377,8 +388,15 @@ fn parse_text_parser(text: String, origin: &str, stem: &str) -> Parser {
             body: text,
             origin: Origin { file: origin.to_string(), line: 1, indent: 0 },
         },
-        aliases: Vec::new(),
+        aliases,
     }
+}
+
+/// Whether `text` can be written as a bare KQL name.
+fn kqlite_syntax_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -393,6 +411,7 @@ mod tests {
             ("// 3. ... Enter a Function Name.\n//    It is recommended to name the Function Alias, as CiscoMeraki\n", "CiscoMeraki"),
             ("// Enter \"ASimDnsMicrosoftNXLog\" in the \"Function name\" field.", "ASimDnsMicrosoftNXLog"),
             ("// ... the Function name must be set to \"afad_parser\"", "afad_parser"),
+            ("// ... by specifying function name and alias (e.g. SentinelOne).", "SentinelOne"),
         ];
         for (text, alias) in cases {
             assert_eq!(header_alias(text).as_deref(), Some(alias), "{text}");
