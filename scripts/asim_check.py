@@ -65,7 +65,13 @@ def main():
     failed = False
 
     rows, error = query(args.kqlite, content,
-                        "imAuthentication | summarize count() by EventOriginalType = tostring(EventOriginalType)", [evtx])
+                        # The union inside imAuthentication splits EventOriginalType by type
+                        # (string in vimAuthenticationEmpty, int in the Windows parser), as
+                        # Kusto's does: EventOriginalType_string, EventOriginalType_int.
+                        "imAuthentication | summarize count() by EventOriginalType = coalesce("
+                        "tostring(column_ifexists('EventOriginalType_int', int(null))), "
+                        "column_ifexists('EventOriginalType_string', ''), tostring(column_ifexists('EventOriginalType', '')))",
+                        [evtx])
     if error:
         print(f"FAIL imAuthentication over the EVTX samples: {error}")
         failed = True

@@ -157,9 +157,13 @@ fn query_needs(text: &str, content: &Content) -> Option<std::sync::Arc<kqlite_en
     session.scan_needs(text).ok().map(std::sync::Arc::new)
 }
 
-/// `--content`'s parsers and watchlists (with `_GetWatchlist`, which ASIM's
-/// parsers call); nothing without `--content`.
+/// kqlite's built-in functions (`SshdAuthentication`, the ASIM helpers a
+/// workspace has built in), as a hunt has them; and `--content`'s parsers
+/// and watchlists (with `_GetWatchlist`, which ASIM's parsers call).
 pub(crate) fn add_content(session: &mut Session, content: &Content) -> Result<()> {
+    for (name, text) in kqlite_detect::pack::builtin_functions() {
+        session.define_named_functions(&name, &text).map_err(|e| anyhow!("built-in functions {name}: {e}"))?;
+    }
     if content.parsers.is_empty() && content.watchlists.is_empty() {
         return Ok(());
     }

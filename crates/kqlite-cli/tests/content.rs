@@ -147,3 +147,124 @@ fn query_and_check_call_content_parsers() {
     let out = kqlite(&["check", "--content", content.to_str().unwrap(), "ReplicationEvents | project Account"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// An ASIM-shaped unifying parser: `union isfuzzy=true` over an empty
+/// schema leg, a source parser and a parser whose table does not exist (left
+/// out, as in a workspace without that connector). The source parser has
+/// what the real ones have: a `datatable` written with a leading and a
+/// trailing comma, SecurityEvent's EventOriginId and MG (Log Analytics
+/// columns the schema CSV misses), and `invoke _ASIM_ResolveDvcFQDN(…)`, a
+/// helper built into every workspace that content does not ship.
+const ASIM_PARSERS: &[(&str, &str)] = &[
+    (
+        "imLogon.yaml",
+        "ParserName: imLogon
+ParserParams:
+  - Name: starttime
+    Type: datetime
+    Default: datetime(null)
+ParserQuery: |
+  let Generic = (starttime:datetime=datetime(null)) {
+    union isfuzzy=true
+        vimLogonEmpty
+      , vimLogonWindows(starttime)
+      , vimLogonMissing(starttime)
+  };
+  Generic(starttime)
+",
+    ),
+    (
+        "vimLogonEmpty.yaml",
+        "ParserName: vimLogonEmpty
+ParserQuery: |
+  datatable(EventOriginalType:string, EventType:string, DvcHostname:string, DvcDomain:string, DvcDomainType:string, )[]
+",
+    ),
+    (
+        "vimLogonWindows.yaml",
+        "ParserName: vimLogonWindows
+ParserParams:
+  - Name: starttime
+    Type: datetime
+    Default: datetime(null)
+ParserQuery: |
+  let LogonTypes = datatable(EventID:int, EventType:string)[
+    , 4624, 'Logon'
+    , 4634, 'Logoff'
+  ];
+  SecurityEvent
+  | where isnull(starttime) or TimeGenerated >= starttime
+  | lookup kind=inner LogonTypes on EventID
+  | extend EventOriginalType = tostring(EventID), DvcOriginId = EventOriginId, DvcManagementGroup = MG
+  | invoke _ASIM_ResolveDvcFQDN('Computer')
+  | project EventOriginalType, EventType, DvcHostname, DvcDomain, DvcDomainType, DvcOriginId, DvcManagementGroup
+",
+    ),
+    (
+        "vimLogonMissing.yaml",
+        "ParserName: vimLogonMissing
+ParserParams:
+  - Name: starttime
+    Type: datetime
+    Default: datetime(null)
+ParserQuery: |
+  NoSuchConnector_CL
+  | where isnull(starttime) or TimeGenerated >= starttime
+  | project EventOriginalType = tostring(Id_s), EventType = 'Logon'
+",
+    ),
+];
+
+#[test]
+fn query_runs_an_asim_shaped_unifying_parser() {
+    let dir = TempDir::new();
+    dir.put(
+        "evidence/SecurityEvent.csv",
+        "TimeGenerated,EventID,Account,Computer\n\
+         2024-05-02T10:00:00Z,4624,CORP\\bob,dc1.corp.example.com\n\
+         2024-05-02T10:05:00Z,4634,CORP\\bob,CORP\\ws2\n\
+         2024-05-02T10:06:00Z,4662,CORP\\bob,ws3\n",
+    );
+    for (name, text) in ASIM_PARSERS {
+        dir.put(&format!("content/Parsers/ASimLogon/{name}"), text);
+    }
+    let (evidence, content) = (dir.path().join("evidence"), dir.path().join("content"));
+    let out = kqlite(&[
+        "query",
+        "--content",
+        content.to_str().unwrap(),
+        "--format",
+        "csv",
+        "imLogon(starttime=datetime(2024-05-01)) | order by EventOriginalType asc",
+        evidence.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "EventOriginalType,EventType,DvcHostname,DvcDomain,DvcDomainType,DvcOriginId,DvcManagementGroup\n\
+         4624,Logon,dc1,corp.example.com,FQDN,,\n\
+         4634,Logoff,ws2,CORP,Windows,,\n",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `kqlite query` has kqlite's built-in functions, as a hunt does, with or
+/// without `--content`: `SshdAuthentication` and the ASIM helpers.
+#[test]
+fn query_knows_the_built_in_functions() {
+    let out = kqlite(&[
+        "query",
+        "--format",
+        "csv",
+        "datatable(TimeGenerated:datetime, ProcessName:string, SyslogMessage:string, Computer:string)\
+         [datetime(2024-05-02), 'sshd', 'Failed password for root from 10.0.0.1 port 22 ssh2', 'web1.example.com']\
+         | invoke SshdAuthentication() | invoke _ASIM_ResolveDvcFQDN('Computer')\
+         | project EventResult, SrcIpAddr, DvcHostname, DvcDomain",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "EventResult,SrcIpAddr,DvcHostname,DvcDomain\nFailure,10.0.0.1,web1,example.com\n",
+        "{}",
+        text(&out.stderr)
+    );
+}

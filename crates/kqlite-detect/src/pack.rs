@@ -15,7 +15,10 @@ const RULES: &[(&str, &str)] = &[
 ];
 
 /// (file name, text) of each embedded function file.
-const FUNCTIONS: &[(&str, &str)] = &[("sshd_auth.kql", include_str!("../../../rules/functions/sshd_auth.kql"))];
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("asim_helpers.kql", include_str!("../../../rules/functions/asim_helpers.kql")),
+    ("sshd_auth.kql", include_str!("../../../rules/functions/sshd_auth.kql")),
+];
 
 /// The embedded rules. They are checked by the crate's tests, so a failure
 /// here is a build defect, reported rather than panicking.

@@ -271,3 +271,22 @@ async fn datetime_division_and_text_compared_with_bool() {
     check_error("print a = ago(datetime(2024-01-01))", "must be timespan").await;
     check_error("print a = datetime(2024-01-01) > 1h", "cannot compare datetime with timespan").await;
 }
+
+/// ASIM's helper functions name the column to read by a parameter
+/// (`_ASIM_ResolveDvcFQDN(T, field:string)` reads `column_ifexists(field, "")`):
+/// the name is a constant once the call is bound, as in Kusto.
+#[tokio::test]
+async fn column_ifexists_named_by_a_parameter_or_let() {
+    let session = Session::with_partitions(1);
+    let q = r#"let Read = (T:(*), field:string) { T | project v = column_ifexists(field, "none") };
+        let name = "b";
+        datatable(a:string, b:string)["x", "y"]
+        | invoke Read("a")
+        | extend w = toscalar(datatable(b:string)["z"] | project column_ifexists(name, "")), u = toscalar(print 1 | invoke Read("missing"))"#;
+    assert_eq!(csv(&session, q).await, "v,w,u\nx,z,none\n");
+    check_error(
+        r#"datatable(a:string)["x"] | project column_ifexists(a, 1)"#,
+        "the column name must be a constant string",
+    )
+    .await;
+}

@@ -100,12 +100,32 @@ mod tests {
     #[test]
     fn security_event_has_all_columns_with_types() {
         let s = table_schema("SecurityEvent").unwrap();
-        assert_eq!(s.len(), 229);
+        assert_eq!(s.len(), 231);
         let ty = |n: &str| s.iter().find(|c| c.name == n).map(|c| c.ty);
         assert_eq!(ty("EventID"), Some(KqlType::Int));
         assert_eq!(ty("LogonType"), Some(KqlType::Int));
         assert_eq!(ty("TimeGenerated"), Some(KqlType::Datetime));
         assert_eq!(ty("IpAddress"), Some(KqlType::String));
+    }
+
+    /// Columns the Log Analytics CSV misses but the Azure Monitor reference
+    /// lists (scripts/la_column_additions.tsv), which ASIM parsers read:
+    /// the Windows authentication and process parsers, the Azure Firewall
+    /// and the DNS (OMS) ones.
+    #[test]
+    fn reference_columns_missing_from_the_csv_are_added() {
+        for (table, column, ty) in [
+            ("SecurityEvent", "EventOriginId", KqlType::String),
+            ("SecurityEvent", "MG", KqlType::String),
+            ("AzureDiagnostics", "SubscriptionId", KqlType::String),
+            ("AzureDiagnostics", "ResourceId", KqlType::String),
+            ("AzureDiagnostics", "SourceSystem", KqlType::String),
+            ("AzureDiagnostics", "AdditionalFields", KqlType::Dynamic),
+            ("DnsEvents", "ReportReferenceLink", KqlType::String),
+        ] {
+            let schema = table_schema(table).unwrap();
+            assert_eq!(schema.iter().find(|c| c.name == column).map(|c| c.ty), Some(ty), "{table}.{column}");
+        }
     }
 
     #[test]

@@ -590,7 +590,7 @@ impl<'a> Parser<'a> {
                 let name = self.declared_ident()?;
                 self.expect(TokenKind::Colon)?;
                 let ty = if self.at(TokenKind::LParen) {
-                    ParamType::Tabular(self.tabular_schema()?)
+                    ParamType::Tabular(self.tabular_schema_with(SchemaCommas::Trailing)?)
                 } else {
                     ParamType::Scalar(self.type_name()?)
                 };
@@ -607,9 +607,19 @@ impl<'a> Parser<'a> {
 
     /// `( a: string, b: long, * )` or `(*)`.
     fn tabular_schema(&mut self) -> PResult<TabularSchema> {
+        self.tabular_schema_with(SchemaCommas::None)
+    }
+
+    /// A schema whose list may have the extra commas `commas` allows, as
+    /// Kusto's parser takes them (`datatable(,a:string,)[…]`, a parameter
+    /// `(T:(a:string,))`), so that content written that way parses.
+    fn tabular_schema_with(&mut self, commas: SchemaCommas) -> PResult<TabularSchema> {
         let start = self.expect(TokenKind::LParen)?.span;
         let mut columns = Vec::new();
         let mut open = false;
+        if commas == SchemaCommas::LeadingAndTrailing {
+            self.eat(TokenKind::Comma);
+        }
         if !self.at(TokenKind::RParen) {
             loop {
                 if self.eat(TokenKind::Star) {
@@ -617,7 +627,7 @@ impl<'a> Parser<'a> {
                 } else {
                     columns.push(self.column_decl()?);
                 }
-                if !self.eat(TokenKind::Comma) {
+                if !self.eat(TokenKind::Comma) || (commas != SchemaCommas::None && self.at(TokenKind::RParen)) {
                     break;
                 }
             }
@@ -1236,14 +1246,16 @@ impl<'a> Parser<'a> {
             Some(W::Datatable) => {
                 self.bump();
                 let _ = self.params(&[])?;
-                let schema = self.tabular_schema()?;
-                let values = self.bracket_list()?;
+                let schema = self.tabular_schema_with(SchemaCommas::LeadingAndTrailing)?;
+                // Kusto takes one comma before the first value too (rows
+                // written `[ , "a", 1 , "b", 2 ]`, as in ASIM parsers).
+                let values = self.bracket_list_with(true)?;
                 OperatorKind::Datatable { schema, values }
             }
             Some(W::ExternalData | W::ExternalDataUnderscore) => {
                 self.bump();
                 let _ = self.params(&[])?;
-                let schema = self.tabular_schema()?;
+                let schema = self.tabular_schema_with(SchemaCommas::LeadingAndTrailing)?;
                 let uris = self.bracket_list()?;
                 let options = if self.eat_word("with") { self.paren_params()? } else { Vec::new() };
                 OperatorKind::ExternalData { schema, uris, options }
@@ -1709,7 +1721,15 @@ impl<'a> Parser<'a> {
 
     /// `[ a, b, … ]`
     fn bracket_list(&mut self) -> PResult<Vec<Expr>> {
+        self.bracket_list_with(false)
+    }
+
+    /// `[a, b,]`; with `leading_comma`, also `[, a, b]`.
+    fn bracket_list_with(&mut self, leading_comma: bool) -> PResult<Vec<Expr>> {
         self.expect(TokenKind::LBracket)?;
+        if leading_comma {
+            self.eat(TokenKind::Comma);
+        }
         let mut values = Vec::new();
         if !self.at(TokenKind::RBracket) {
             loop {
@@ -2488,6 +2508,16 @@ impl<'a> Parser<'a> {
             _ => self.fail("a dynamic value (null, true, false, a number, a string, [ … ] or { … })"),
         }
     }
+}
+
+/// Which extra commas a tabular schema's column list takes: Kusto's parser
+/// takes a trailing one in a parameter's schema, and a leading and a trailing
+/// one in `datatable` and `externaldata`, but neither in `typeof(…)`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SchemaCommas {
+    None,
+    Trailing,
+    LeadingAndTrailing,
 }
 
 enum WordOp {

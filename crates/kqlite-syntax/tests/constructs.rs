@@ -208,6 +208,33 @@ fn source_operators() {
     parse_ok("T | search * has 'x'");
 }
 
+/// Extra commas Kusto's parser takes in table literals and schemas (checked
+/// with Microsoft's parser): a leading and a trailing one in a `datatable`'s
+/// schema and rows (ASIM's FileEventMicrosoftTableStorage writes its rows
+/// `[ , "CreateTable", "FileCreated" , …]`, vimRegistryEventEmpty its schema
+/// `(…, Process:string, )`), a trailing one in a parameter's schema; none
+/// twice, and none in `typeof(…)`.
+#[test]
+fn extra_commas_in_table_literals() {
+    parse_ok(
+        "datatable(Op: string, Type: string)[\n  , 'CreateTable', 'FileCreated'\n  , 'DeleteTable', 'FileDeleted'\n]",
+    );
+    parse_ok("datatable(a: string, b: long, )[]");
+    parse_ok("datatable(, a: string)['x', ]");
+    parse_ok("datatable(a: string)[, ]");
+    parse_ok("externaldata(a: string, )['https://example.com/x.csv']");
+    parse_ok("let f = (T: (a: string, )) { T | project a }; f(datatable(a: string)['x'])");
+    for rejected in [
+        "datatable(a: string)[, , 'x']",
+        "datatable(a: string)['x', , ]",
+        "datatable(a: string, , )[]",
+        "print typeof(a: string, )",
+        "let f = (T: (, a: string)) { T }; print 1",
+    ] {
+        assert!(!common::parse_errors(rejected).is_empty(), "{rejected:?} should not parse");
+    }
+}
+
 #[test]
 fn string_literals() {
     for s in [

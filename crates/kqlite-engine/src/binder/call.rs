@@ -61,9 +61,22 @@ impl<'r> Binder<'r> {
                 let [column, default] = args else {
                     return err(span, "column_ifexists() takes 2 arguments (name, default)");
                 };
-                let ExprKind::Literal(Literal::String { value: column_name, .. }) = &column.value.kind else {
-                    return err(column.value.span, "column_ifexists(): the column name must be a string literal");
+                // The name is a constant: a literal, or (in ASIM's helper
+                // functions, `column_ifexists(field, "")`) a parameter or
+                // `let` holding one.
+                let column_name = match &column.value.kind {
+                    ExprKind::Literal(Literal::String { value, .. }) => value.clone(),
+                    _ => match self.constant(&column.value).ok().and_then(|b| evaluate_constant(&b.expr)) {
+                        Some(ScalarValue::Utf8(Some(name)) | ScalarValue::LargeUtf8(Some(name))) => name,
+                        _ => {
+                            return err(
+                                column.value.span,
+                                "column_ifexists(): the column name must be a constant string (a literal, or a parameter or let holding one)",
+                            )
+                        }
+                    },
                 };
+                let column_name = &column_name;
                 // The result has the default's type, as Microsoft's binder
                 // types it: an existing column is converted to it.
                 let default = self.scalar(&default.value, scope)?;
