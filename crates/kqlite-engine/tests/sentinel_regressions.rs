@@ -290,3 +290,28 @@ async fn column_ifexists_named_by_a_parameter_or_let() {
     )
     .await;
 }
+
+/// `datetime(now)` and `datetime()` are the query's now(), the instant
+/// `now()` and `ago()` use (ESXiDormantVMStarted.yaml, ESXiUnusedVMs.yaml:
+/// `datetime_diff('day', datetime(now), LastPowerOffTime)`).
+#[tokio::test]
+async fn datetime_now_literal_is_the_query_now() {
+    check(
+        "print same = datetime(now) == now(), empty = datetime() == now(), d = datetime(now) - ago(1d)",
+        "same,empty,d\ntrue,true,1.00:00:00\n",
+    )
+    .await;
+}
+
+/// `make_datetime(x)` with one argument converts it as todatetime() does
+/// (ESETPROTECT.txt: `make_datetime(Message['occured'])`); two arguments
+/// stay an error, as in Kusto.
+#[tokio::test]
+async fn make_datetime_of_one_value() {
+    check(
+        r#"print a = make_datetime(dynamic("2021-03-04T05:06:07Z")), b = make_datetime("2021-03-04")"#,
+        "a,b\n2021-03-04T05:06:07Z,2021-03-04T00:00:00Z\n",
+    )
+    .await;
+    check_error("print make_datetime(2021, 3)", "takes 1 or 3 to 6 arguments").await;
+}

@@ -135,6 +135,12 @@ impl<'r> Binder<'r> {
 
     pub(super) fn scalar(&mut self, expr: &ast::Expr, scope: &mut RowScope<'_>) -> BindResult<Bound> {
         match &expr.kind {
+            // `datetime()` and `datetime(now)` are the query's now(), fixed once per query.
+            ExprKind::Literal(ast::Literal::Datetime(text))
+                if matches!(text.trim().trim_matches(|c| c == '\'' || c == '"'), "" | "now") =>
+            {
+                Ok(Bound::new(lit(ScalarValue::Int64(Some(self.call.now))), KqlType::Datetime))
+            }
             ExprKind::Literal(l) => literal(l, expr.span),
             ExprKind::Name(id) => self.name(&id.name, id.span, scope),
             ExprKind::Paren(inner) => self.scalar(inner, scope),

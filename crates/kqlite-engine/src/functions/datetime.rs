@@ -87,7 +87,13 @@ pub fn register(r: &mut Registry) {
     r.scalar("format_datetime", 2, 2, |_, a| format("format_datetime", KqlType::Datetime, a));
     r.scalar("format_timespan", 2, 2, |_, a| format("format_timespan", KqlType::Timespan, a));
 
-    r.scalar("make_datetime", 3, 6, |_, a| make("make_datetime", a));
+    r.scalar("make_datetime", 1, 6, |_, a| match a.len() {
+        // One argument: Kusto converts it as todatetime() does (Microsoft's
+        // binder types make_datetime(Message['occured']) datetime; ESET's parser).
+        1 => Ok(super::conversion::convert(a.into_iter().next().expect("one argument"), KqlType::Datetime)),
+        2 => Err(CallError::Arity { function: "make_datetime".into(), expected: "1 or 3 to 6 arguments" }),
+        _ => make("make_datetime", a),
+    });
     r.scalar("make_timespan", 2, 4, |_, a| make("make_timespan", a));
 
     r.scalar("unixtime_seconds_todatetime", 1, 1, |_, a| unixtime("unixtime_seconds_todatetime", NANOS_PER_SECOND, a));
