@@ -38,7 +38,7 @@ Options:
   --out DIR           where to write mutants.jsonl, oracle_results.jsonl,
                       kqlite_results.jsonl and disagreements.jsonl
                       (default: a fresh temporary directory)
-  --min-agreement P   exit 1 when agreement is below P percent (default 97.0)
+  --min-agreement P   exit 1 when agreement is below P percent (default 99.5)
 
 Exit status: 0 when agreement >= --min-agreement, or when the check is skipped
 because ../shared (the oracle or the corpus) is not there; 1 when agreement is
@@ -336,8 +336,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--corpus", type=Path, default=REPO_ROOT / ".." / "shared" / "corpus" / "sentinel-queries.jsonl",
                     help="corpus JSONL (default ../shared/corpus/sentinel-queries.jsonl)")
     ap.add_argument("--out", type=Path, help="output directory (default: a new temporary directory)")
-    ap.add_argument("--min-agreement", type=float, default=97.0,
-                    help="exit 1 if agreement %% is below this (default 97.0)")
+    ap.add_argument("--min-agreement", type=float, default=99.5,
+                    help="exit 1 if agreement %% is below this (default 99.5)")
     a = ap.parse_args(argv)
     if a.count <= 0:
         ap.error("--count must be positive")
