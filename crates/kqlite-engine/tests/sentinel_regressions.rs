@@ -221,6 +221,17 @@ async fn row_number_restarting_on_a_prev_condition() {
     .await;
 }
 
+/// A window whose restart condition reads `prev()` over a nullable column
+/// (a Parquet store's): DataFusion's common-subexpression pass moved
+/// `prev(h) IS NULL` below the window computing `prev(h)` ("No field named
+/// __win0_0"; TimeSeriesAnomaly-MultiVendor_DataExfiltration.yaml).
+#[tokio::test]
+async fn restart_condition_on_prev_of_a_nullable_column() {
+    let s = syslog_session();
+    let q = "Syslog | extend h = bin(TimeGenerated, 1d) | sort by TimeGenerated asc | extend n = row_number(1, prev(h) != h), r = row_rank_dense(h, prev(h) != h) | project n, r";
+    assert_eq!(csv(&s, q).await, "n,r\n1,1\n2,1\n");
+}
+
 /// `pack_all([ignore_null_empty])`: a bag of the row's columns
 /// (Potential_IIS_CodeInject.yaml); with `true`, null and empty values are
 /// left out.
