@@ -232,6 +232,23 @@ async fn restart_condition_on_prev_of_a_nullable_column() {
     assert_eq!(csv(&s, q).await, "n,r\n1,1\n2,1\n");
 }
 
+/// A single-column table given for a `dynamic` parameter is its values as
+/// an array, as Microsoft's binder takes it (NOBELIUM_IOCsMay2021.yaml calls
+/// `_Im_WebSession(url_has_any=domains)` with `let domains = (iocs | project
+/// IoC)`); kqlite said "'d' is a table; use toscalar(d)".
+#[tokio::test]
+async fn single_column_table_for_a_dynamic_parameter() {
+    let f = "let f = (x:dynamic) { print y = array_length(x), z = tostring(x) };";
+    let d = r#"let d = datatable(x:string)["a", "b"];"#;
+    check(&format!("{f} {d} f(d)"), "y,z\n2,\"[\"\"a\"\",\"\"b\"\"]\"\n").await;
+    check(&format!("{f} {d} f(x = (d | where x == 'b'))"), "y,z\n1,\"[\"\"b\"\"]\"\n").await;
+    check_error(&format!("{f} f(datatable(a:long, b:long)[1, 2])"), "must have one column, not 2").await;
+    // A stored function (Log Analytics' `_Im_WebSession`) takes it too.
+    let mut s = syslog_session();
+    s.define_functions("let g = (terms:dynamic) { Syslog | where SyslogMessage has_any (terms) | count };").unwrap();
+    assert_eq!(csv(&s, r#"let t = datatable(IoC:string)["alice"]; g(t)"#).await, "Count\n1\n");
+}
+
 /// `pack_all([ignore_null_empty])`: a bag of the row's columns
 /// (Potential_IIS_CodeInject.yaml); with `true`, null and empty values are
 /// left out.
