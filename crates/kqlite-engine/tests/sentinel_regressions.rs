@@ -221,6 +221,34 @@ async fn row_number_restarting_on_a_prev_condition() {
     .await;
 }
 
+/// A window whose restart condition reads `prev()` over a nullable column
+/// (a Parquet store's): DataFusion's common-subexpression pass moved
+/// `prev(h) IS NULL` below the window computing `prev(h)` ("No field named
+/// __win0_0"; TimeSeriesAnomaly-MultiVendor_DataExfiltration.yaml).
+#[tokio::test]
+async fn restart_condition_on_prev_of_a_nullable_column() {
+    let s = syslog_session();
+    let q = "Syslog | extend h = bin(TimeGenerated, 1d) | sort by TimeGenerated asc | extend n = row_number(1, prev(h) != h), r = row_rank_dense(h, prev(h) != h) | project n, r";
+    assert_eq!(csv(&s, q).await, "n,r\n1,1\n2,1\n");
+}
+
+/// A single-column table given for a `dynamic` parameter is its values as
+/// an array, as Microsoft's binder takes it (NOBELIUM_IOCsMay2021.yaml calls
+/// `_Im_WebSession(url_has_any=domains)` with `let domains = (iocs | project
+/// IoC)`); kqlite said "'d' is a table; use toscalar(d)".
+#[tokio::test]
+async fn single_column_table_for_a_dynamic_parameter() {
+    let f = "let f = (x:dynamic) { print y = array_length(x), z = tostring(x) };";
+    let d = r#"let d = datatable(x:string)["a", "b"];"#;
+    check(&format!("{f} {d} f(d)"), "y,z\n2,\"[\"\"a\"\",\"\"b\"\"]\"\n").await;
+    check(&format!("{f} {d} f(x = (d | where x == 'b'))"), "y,z\n1,\"[\"\"b\"\"]\"\n").await;
+    check_error(&format!("{f} f(datatable(a:long, b:long)[1, 2])"), "must have one column, not 2").await;
+    // A stored function (Log Analytics' `_Im_WebSession`) takes it too.
+    let mut s = syslog_session();
+    s.define_functions("let g = (terms:dynamic) { Syslog | where SyslogMessage has_any (terms) | count };").unwrap();
+    assert_eq!(csv(&s, r#"let t = datatable(IoC:string)["alice"]; g(t)"#).await, "Count\n1\n");
+}
+
 /// `pack_all([ignore_null_empty])`: a bag of the row's columns
 /// (Potential_IIS_CodeInject.yaml); with `true`, null and empty values are
 /// left out.

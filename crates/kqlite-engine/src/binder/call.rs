@@ -447,6 +447,28 @@ impl<'r> Binder<'r> {
                     // AuditLogs rules do) and types the parameter as
                     // declared: convert as the `to*` function would.
                     let ty = self.type_name(ty)?;
+                    if ty == KqlType::Dynamic && self.is_table_argument(&a.value, scope) {
+                        // A single-column table given for a dynamic parameter
+                        // is its column's values as an array, as Microsoft's
+                        // binder takes it (`_Im_WebSession(url_has_any =
+                        // domains)` with `let domains = iocs | project IoC`).
+                        let relation = self.tabular(&a.value)?;
+                        if relation.columns.len() != 1 {
+                            return err(
+                                a.value.span,
+                                format!(
+                                    "parameter '{}' is dynamic: a table given for it must have one column, not {}",
+                                    param.name.name,
+                                    relation.columns.len()
+                                ),
+                            );
+                        }
+                        out.push((
+                            param.name.name.clone(),
+                            Binding::Scalar(self.first_column_as_array(relation, a.value.span)?),
+                        ));
+                        continue;
+                    }
                     let v = self.scalar(&a.value, scope)?;
                     Binding::Scalar(implicit(v.clone(), ty).unwrap_or_else(|| functions::conversion::convert(v, ty)))
                 }
@@ -465,6 +487,16 @@ impl<'r> Binder<'r> {
             out.push((param.name.name.clone(), binding));
         }
         Ok(out)
+    }
+
+    /// Whether a call argument is a table: a column of the row in scope of
+    /// the same name as a table is the column.
+    fn is_table_argument(&self, arg: &ast::Expr, scope: &RowScope<'_>) -> bool {
+        let column = |e: &ast::Expr| match &e.kind {
+            ExprKind::Name(id) => scope.columns.iter().any(|c| c.name == id.name),
+            _ => false,
+        };
+        !column(arg) && self.is_tabular(arg)
     }
 
     pub(super) fn scalar_function_body(

@@ -413,18 +413,10 @@ impl<'r> Binder<'r> {
             if self.is_tabular(only) {
                 // `has_any (T)`: the values of T's first column.
                 let relation = self.tabular(only)?;
-                let Some(column) = relation.columns.first() else {
+                if relation.columns.is_empty() {
                     return err(only.span, "the table given to has_any has no columns");
-                };
-                let spec = functions::registry().lookup_aggregate("make_list").expect("make_list is registered");
-                let list = (spec.bind)(&self.call, vec![Bound::new(col_ref(&column.name), column.ty)])
-                    .map_err(|e| BindError::new(only.span, e.to_string()))?;
-                let plan = LogicalPlanBuilder::from(relation.plan)
-                    .aggregate(Vec::<Expr>::new(), vec![list.expr.alias("terms")])
-                    .and_then(|b| b.build())
-                    .at(only.span)?;
-                let relation = Relation { plan, columns: vec![ColumnDef::new("terms", KqlType::Dynamic)] };
-                return scalar_subquery(relation, only.span);
+                }
+                return self.first_column_as_array(relation, only.span);
             }
             let b = self.scalar(only, scope)?;
             if b.ty == KqlType::Dynamic {
@@ -434,6 +426,23 @@ impl<'r> Binder<'r> {
         }
         let bound = items.iter().map(|i| self.scalar(i, scope)).collect::<BindResult<Vec<_>>>()?;
         Ok(functions::dynamic::pack_array(bound))
+    }
+}
+
+impl Binder<'_> {
+    /// The values of `relation`'s first column as one dynamic array, as
+    /// `toscalar(T | summarize make_list(c))` reads them.
+    pub(super) fn first_column_as_array(&mut self, relation: Relation, span: Span) -> BindResult<Bound> {
+        let Some(column) = relation.columns.first() else { return err(span, "the table has no columns") };
+        let spec = functions::registry().lookup_aggregate("make_list").expect("make_list is registered");
+        let list = (spec.bind)(&self.call, vec![Bound::new(col_ref(&column.name), column.ty)])
+            .map_err(|e| BindError::new(span, e.to_string()))?;
+        let plan = LogicalPlanBuilder::from(relation.plan)
+            .aggregate(Vec::<Expr>::new(), vec![list.expr.alias("terms")])
+            .and_then(|b| b.build())
+            .at(span)?;
+        let relation = Relation { plan, columns: vec![ColumnDef::new("terms", KqlType::Dynamic)] };
+        scalar_subquery(relation, span)
     }
 }
 

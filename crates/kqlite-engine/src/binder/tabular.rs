@@ -204,11 +204,28 @@ impl<'r> Binder<'r> {
                     None => unique.push((alias, w)),
                 }
             }
-            let exprs: Vec<Expr> = unique.into_iter().map(|(alias, w)| w.alias(alias)).collect();
+            // A step that later steps read is followed by a projection that
+            // renames its outputs: DataFusion's common-subexpression pass
+            // treats adjacent window steps as one and would compute a
+            // sub-expression of the later step's arguments (`__win0 IS NULL`
+            // of a null-safe `prev(h) != h`) below the earlier step, before
+            // the window column it reads exists. A renaming projection is
+            // never removed as redundant, so the steps stay apart.
+            let barrier = !later.is_empty();
+            let raw = |alias: &str| if barrier { format!("{alias}__step") } else { alias.to_string() };
+            let exprs: Vec<Expr> = unique.iter().map(|(alias, w)| w.clone().alias(raw(alias))).collect();
+            let input_columns = plan.schema().columns();
             plan = LogicalPlanBuilder::from(plan).window(exprs).and_then(|b| b.build()).at(span)?;
-            if !copies.is_empty() {
-                let mut exprs: Vec<Expr> = plan.schema().columns().into_iter().map(Expr::Column).collect();
-                exprs.extend(copies.into_iter().map(|(alias, first)| col_ref(&first).alias(alias)));
+            if barrier || !copies.is_empty() {
+                let mut exprs: Vec<Expr> = input_columns.into_iter().map(Expr::Column).collect();
+                exprs.extend(unique.iter().map(|(alias, _)| {
+                    if barrier {
+                        col_ref(&raw(alias)).alias(alias)
+                    } else {
+                        col_ref(alias)
+                    }
+                }));
+                exprs.extend(copies.into_iter().map(|(alias, first)| col_ref(&raw(&first)).alias(alias)));
                 plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
             }
             pending = later;
