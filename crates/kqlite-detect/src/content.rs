@@ -329,7 +329,7 @@ fn body_origin(text: &str, key: &str, file: &str) -> Origin {
     let at = lines.iter().position(|l| l.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':')));
     let Some(at) = at else { return Origin { file: file.to_string(), line: 1, indent: 0 } };
     let value = lines[at][key.len()..].trim_start().trim_start_matches(':').trim();
-    if !(value.starts_with('|') || value.starts_with('>')) && !value.is_empty() {
+    if !(value.starts_with('|') || value.starts_with('>') || value.is_empty()) {
         return Origin { file: file.to_string(), line: at + 1, indent: 0 };
     }
     let first = (at + 1..lines.len()).find(|&i| !lines[i].trim().is_empty()).unwrap_or(at + 1);

@@ -42,6 +42,10 @@ pub struct StoredParam {
     pub default: Option<String>,
 }
 
+/// A stored function parsed into a definition the binder binds where it is
+/// called, with the function it came from (for locating errors).
+pub type StoredDefinition = (Arc<ast::FunctionDef>, Arc<StoredFunction>);
+
 /// A stored function: its name, parameters, body text and origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredFunction {
@@ -164,7 +168,7 @@ impl Library {
     }
 
     /// The function named `name`, parsed (once), or why it does not parse.
-    pub fn definition(&self, name: &str) -> Option<Result<(Arc<ast::FunctionDef>, Arc<StoredFunction>), BindError>> {
+    pub fn definition(&self, name: &str) -> Option<Result<StoredDefinition, BindError>> {
         let entry = self.entries.get(name)?;
         let parsed = entry.parsed.get_or_init(|| entry.function.parse().map(Arc::new));
         Some(parsed.clone().map(|def| (def, entry.function.clone())))

@@ -647,10 +647,7 @@ impl TableResolver for Resolver<'_> {
         Ok(keys.into_iter().collect())
     }
 
-    fn stored_function(
-        &self,
-        name: &str,
-    ) -> Option<Result<(Arc<kqlite_syntax::ast::FunctionDef>, Arc<StoredFunction>), BindError>> {
+    fn stored_function(&self, name: &str) -> Option<Result<crate::library::StoredDefinition, BindError>> {
         self.session.library.definition(name)
     }
 

@@ -176,7 +176,7 @@ pub trait TableResolver {
     fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, KeyScanError>;
     /// A stored function (a Sentinel parser) named `name`, parsed, or why
     /// it does not parse; asked for names no `let` defines.
-    fn stored_function(&self, _name: &str) -> Option<Result<(Arc<FunctionDef>, Arc<StoredFunction>), BindError>> {
+    fn stored_function(&self, _name: &str) -> Option<Result<crate::library::StoredDefinition, BindError>> {
         None
     }
 }

@@ -690,9 +690,9 @@ mod tests {
         let v: Vec<f64> = (0..35).map(|i| pattern[i % 7] + 0.5 * i as f64).collect();
         let o = DecomposeOptions { seasonality: 7, trend: "linefit".into(), ..Default::default() };
         let d = decompose(&series(&v), &o);
-        for i in 0..35 {
+        for (i, x) in v.iter().enumerate() {
             assert!((d.baseline[i] - (d.seasonal[i] + d.trend[i])).abs() < 1e-9);
-            assert!((d.residual[i].unwrap() - (v[i] - d.baseline[i])).abs() < 1e-9);
+            assert!((d.residual[i].unwrap() - (x - d.baseline[i])).abs() < 1e-9);
         }
         // The phases keep their order and the trend its slope.
         assert!(d.seasonal[2] > d.seasonal[0] && d.seasonal[6] < d.seasonal[5]);
