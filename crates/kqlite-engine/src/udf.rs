@@ -102,6 +102,26 @@ fn check_unique_name(name: &str, kernel: Kernel) {
     let _ = (name, kernel);
 }
 
+/// `value`, unchanged, where DataFusion may not copy it into a filter.
+///
+/// Filter pushdown moves a predicate below a projection by replacing each
+/// column it reads with that column's expression, unless the expression is
+/// volatile. A step that reads a computed column twice
+/// (`extend arr = iff(c, array_concat(arr, x), arr)`) doubles the predicate
+/// at each such step: 14 steps made a 16,384-fold expression that never
+/// finished (Potential_IIS_CodeInject.yaml). Declared volatile so that the
+/// predicate stays above the step and reads the computed column instead.
+pub fn computed_here(value: Expr, return_type: DataType) -> Expr {
+    call_with_volatility("kql_computed_here", return_type, identity_kernel, vec![value], Volatility::Volatile)
+}
+
+fn identity_kernel(args: &[ColumnarValue], _rows: usize) -> Result<ColumnarValue> {
+    match args {
+        [value] => Ok(value.clone()),
+        _ => exec_err!("kql_computed_here: expected one argument, got {}", args.len()),
+    }
+}
+
 /// Field `name` (of Arrow type `ty`) of a struct that one kernel returns
 /// for several output columns (`parse`'s capture groups). Not DataFusion's
 /// `get_field`: the optimizer moves `get_field` towards the scans, meant for

@@ -343,3 +343,34 @@ async fn make_datetime_of_one_value() {
     .await;
     check_error("print make_datetime(2021, 3)", "takes 1 or 3 to 6 arguments").await;
 }
+
+/// 20 steps of `extend arr = iff(c, array_concat(arr, …), arr)` then a
+/// `where` on `arr` (Potential_IIS_CodeInject.yaml has 14): the filter was
+/// inlined through each step, by `push_down_filter` and by
+/// `eliminate_outer_join`'s search for a join, doubling its expression per
+/// step; 14 steps never finished, 20 would take hours.
+#[tokio::test]
+async fn filter_after_many_self_referencing_extends() {
+    let mut q = String::from("range i from 1 to 30 step 1 | extend s = tostring(i) | extend arr = dynamic([])\n");
+    for k in 0..20 {
+        q += &format!("| extend arr = iff(s contains '{k}', array_concat(arr, pack_array('m{k}')), arr)\n");
+    }
+    q += "| where array_length(arr) > 2 | project i, n = array_length(arr)";
+    // 10 and 12 to 19 contain three of the needles (1, 0 and 10; 1, 2 and
+    // 12; …); 11 only two (1, 11), 20 and up are not needles themselves.
+    let expected = "i,n\n10,3\n12,3\n13,3\n14,3\n15,3\n16,3\n17,3\n18,3\n19,3\n";
+    assert_eq!(csv(&Session::with_partitions(1), &q).await, expected);
+}
+
+/// Guarding `eliminate_outer_join` against long projection chains keeps it
+/// where it applies: a `where` on the right side of a leftouter join, through
+/// an `extend`, still gives Kusto's rows.
+#[tokio::test]
+async fn filter_on_the_right_of_a_leftouter_join_through_an_extend() {
+    let q = r#"datatable(k:long, a:string)[1, "x", 2, "y"]
+        | join kind=leftouter (datatable(k:long, b:string)[1, "p"]) on k
+        | extend c = strcat(b, "!")
+        | where c == "p!"
+        | project k, a, c"#;
+    assert_eq!(csv(&Session::with_partitions(1), q).await, "k,a,c\n1,x,p!\n");
+}

@@ -269,7 +269,7 @@ impl<'r> Binder<'r> {
                 let input = self.with_windows(input, windows, span)?;
                 let mut outputs = Self::keep_all(&input);
                 for (name, bound) in new {
-                    set_output(&mut outputs, name, bound);
+                    set_output(&mut outputs, name, computed_here_if_read_twice(bound));
                 }
                 self.project(input, outputs, span)
             }
@@ -277,6 +277,7 @@ impl<'r> Binder<'r> {
                 let (outputs, windows) = self.named_exprs_with_windows(columns, &input.columns, "Column")?;
                 let input = self.with_windows(input, windows, span)?;
                 check_unique(&outputs, span)?;
+                let outputs = outputs.into_iter().map(|(name, b)| (name, computed_here_if_read_twice(b))).collect();
                 self.project(input, outputs, span)
             }
             OperatorKind::ProjectAway { columns } => {
@@ -987,6 +988,16 @@ pub(super) fn project_outputs(plan: LogicalPlan, outputs: Vec<(String, Bound)>, 
         .collect();
     let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
     Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+}
+
+/// `bound`, kept from being copied into filters ([`crate::udf::computed_here`])
+/// when it reads some column more than once: a chain of such steps would
+/// otherwise give a pushed-down filter an expression that doubles per step.
+fn computed_here_if_read_twice(bound: Bound) -> Bound {
+    if bound.expr.column_refs_counts().values().all(|&n| n < 2) {
+        return bound;
+    }
+    Bound::new(crate::udf::computed_here(bound.expr, bound.ty.arrow()), bound.ty)
 }
 
 /// Sets output column `name`: a column of that name is replaced in place
