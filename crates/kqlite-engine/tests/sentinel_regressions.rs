@@ -374,3 +374,18 @@ async fn filter_on_the_right_of_a_leftouter_join_through_an_extend() {
         | project k, a, c"#;
     assert_eq!(csv(&Session::with_partitions(1), q).await, "k,a,c\n1,x,p!\n");
 }
+
+/// Unnamed `format_datetime(T, …)`, `format_timespan(S, …)`, `split(s, …)`
+/// and `parse_xml(s)` keep their argument's name, as Microsoft's binder
+/// names them (`summarize … by format_datetime(Timestamp, 'y-M-d')` is read
+/// back as `Timestamp`; Anomaly of MailItemAccess by GraphAPI [Nobelium].yaml).
+#[tokio::test]
+async fn format_and_split_keep_their_argument_name() {
+    check(
+        r#"datatable(T:datetime, S:timespan, a:string)[datetime(2020-01-02), 1h, "x,y"]
+        | summarize n = count() by format_datetime(T, 'y-M-d'), format_timespan(S, 'h'), split(a, ",")
+        | project T, S, a, n"#,
+        "T,S,a,n\n20-1-2,1,\"[\"\"x\"\",\"\"y\"\"]\",1\n",
+    )
+    .await;
+}

@@ -39,6 +39,12 @@ const KEEPS_ARGUMENT_NAME: &[&str] = &[
     "floor",
     "bin_at",
     "bin_auto",
+    // Checked with Microsoft's binder: `format_datetime(Timestamp, 'y-M-d')`
+    // is `Timestamp` (Anomaly of MailItemAccess by GraphAPI [Nobelium].yaml).
+    "format_datetime",
+    "format_timespan",
+    "split",
+    "parse_xml",
 ];
 
 /// Functions named `<prefix>_<argument>` (`strlen(a)` is `strlen_a`).
