@@ -389,3 +389,15 @@ async fn format_and_split_keep_their_argument_name() {
     )
     .await;
 }
+
+/// A function that calls itself, directly or through another, is an error
+/// at the call: binding it aborted the process with a stack overflow.
+#[tokio::test]
+async fn recursive_functions_are_an_error_not_a_crash() {
+    check_error("let f = (n:long) { f(n - 1) }; print f(1)", "Kusto does not allow recursive functions").await;
+    check_error("let T = () { T | take 1 }; T", "Kusto does not allow recursive functions").await;
+    check_error("let a = () { b() }; let b = () { a() }; print a()", "Kusto does not allow recursive functions").await;
+    // Deep but finite nesting still binds.
+    check("let f1 = (x:long) { x + 1 }; let f2 = (x:long) { f1(f1(x)) }; let f3 = (x:long) { f2(f2(x)) }; print r = f3(0)", "r\n4\n")
+        .await;
+}

@@ -520,6 +520,18 @@ impl<'r> Binder<'r> {
         span: Span,
         last: impl FnOnce(&mut Self, &ast::Expr) -> BindResult<T>,
     ) -> BindResult<T> {
+        // Kusto has no recursive functions; a body that calls itself (or a
+        // cycle of functions) would otherwise bind until the stack overflows.
+        if self.function_depth >= MAX_FUNCTION_DEPTH {
+            return err(
+                span,
+                format!(
+                    "function calls nest more than {MAX_FUNCTION_DEPTH} deep: a function that calls itself, \
+                     directly or through others? Kusto does not allow recursive functions"
+                ),
+            );
+        }
+        self.function_depth += 1;
         self.scopes.push(params.into_iter().collect());
         self.active_stored.extend(def.stored.clone());
         let result = (|| {
@@ -533,6 +545,7 @@ impl<'r> Binder<'r> {
                 _ => err(span, "a function body must end with an expression"),
             }
         })();
+        self.function_depth -= 1;
         self.scopes.pop();
         if def.stored.is_some() {
             self.active_stored.pop();
@@ -543,6 +556,10 @@ impl<'r> Binder<'r> {
         }
     }
 }
+
+/// How deep function bodies may nest while binding: far beyond real
+/// content (ASIM's unifying parsers nest about five), well within the stack.
+const MAX_FUNCTION_DEPTH: usize = 48;
 
 pub(super) fn check_arity(name: &str, got: usize, min: usize, max: usize, span: Span) -> BindResult<()> {
     if got < min || got > max {

@@ -224,6 +224,8 @@ pub struct Binder<'r> {
     /// of them means the table of that name, never a recursive call (a
     /// parser named after the table it reads).
     active_stored: Vec<Arc<StoredFunction>>,
+    /// How many function bodies are being bound, one inside another.
+    function_depth: usize,
     /// Unique names for temporary tables and hidden columns.
     counter: usize,
     /// Things the user should know about the result (e.g. data kqlite
@@ -239,6 +241,7 @@ impl<'r> Binder<'r> {
             parameters: HashMap::new(),
             scopes: vec![HashMap::new()],
             active_stored: Vec::new(),
+            function_depth: 0,
             counter: 0,
             notices: Vec::new(),
         }
