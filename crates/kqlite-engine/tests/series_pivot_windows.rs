@@ -187,3 +187,17 @@ async fn basket_lists_closed_frequent_patterns() {
     .await;
     check_error(&format!("{data} | evaluate basket(2.0)"), "threshold must be between").await;
 }
+
+/// `row_cumsum(term, restart)` sums again from the row's own term where
+/// `restart` is true (the reference's example restarts per group with
+/// `b != prev(b)`); the restart argument was ignored. A real term sums as real.
+#[tokio::test]
+async fn row_cumsum_restarts_where_the_condition_holds() {
+    check(
+        r#"datatable(a:long, k:string)[1,"x", 2,"x", 3,"y", 4,"y"] | serialize
+        | extend c = row_cumsum(a, k != prev(k)), r = row_cumsum(todouble(a) / 2, a == 3), plain = row_cumsum(a)"#,
+        "a,k,c,r,plain\n1,x,1,0.5,1\n2,x,3,1.5,3\n3,y,3,1.5,6\n4,y,7,3.5,10\n",
+    )
+    .await;
+    check_error(r#"print s = "a" | serialize | extend c = row_cumsum(s, true)"#, "sums").await;
+}

@@ -176,6 +176,10 @@ impl<'r> Binder<'r> {
         if let WindowFunction::Row(kind) = function {
             return self.row_window_call(kind, name, args, span, scope);
         }
+        if function == WindowFunction::RowCumsum && args.len() == 2 {
+            // `row_cumsum(term, restart)`: like row_number's restart.
+            return self.row_window_call(RowWindow::Cumsum, name, args, span, scope);
+        }
         if function == WindowFunction::RowNumber && args.len() == 2 {
             // `row_number(1, prev(Hour) != Hour)`: the restart condition
             // may read other windows, as a row window's arguments do.
@@ -303,7 +307,7 @@ impl<'r> Binder<'r> {
     ) -> BindResult<Bound> {
         let (min, max) = match kind {
             RowWindow::Session => (3, 4),
-            RowWindow::Number => (2, 2),
+            RowWindow::Number | RowWindow::Cumsum => (2, 2),
             RowWindow::RankDense | RowWindow::RankMin => (1, 2),
         };
         check_arity(name, args.len(), min, max, span)?;
@@ -346,6 +350,15 @@ impl<'r> Binder<'r> {
                     _ => return err(span, "row_number(): the start must be a constant integer"),
                 };
                 (vec![lit(start), boolean(bound[1].clone(), span)?], KqlType::Long)
+            }
+            RowWindow::Cumsum => {
+                let ty = match bound[0].ty {
+                    KqlType::Int | KqlType::Long => KqlType::Long,
+                    KqlType::Real => KqlType::Real,
+                    other => return err(span, format!("row_cumsum() with a restart sums longs or reals, not {other}")),
+                };
+                let term = datafusion::logical_expr::cast(bound[0].expr.clone(), ty.arrow());
+                (vec![term, boolean(bound[1].clone(), span)?], ty)
             }
             _ => {
                 let mut exprs = vec![bound[0].expr.clone()];

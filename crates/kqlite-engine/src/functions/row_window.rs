@@ -1,13 +1,13 @@
 //! Window functions over a serialized row set that need the whole run of
 //! rows in order: `row_window_session`, `row_rank_dense`, `row_rank_min`
-//! and `row_number` with a restart condition.
+//! and `row_number` and `row_cumsum` with a restart condition.
 //! Each is a DataFusion window UDF whose evaluator sees the partition's
 //! argument arrays at once, in input order.
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array};
+use datafusion::arrow::array::{Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Int64Array, PrimitiveArray};
 use datafusion::arrow::compute::kernels::cmp::distinct;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_boolean_array, as_int64_array};
+use datafusion::common::cast::{as_boolean_array, as_float64_array, as_int64_array};
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{Expr, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
@@ -25,6 +25,9 @@ pub enum RowWindow {
     /// `row_number(start, restart)`: `start`, then +1 each row, back to
     /// `start` where `restart` is true.
     Number,
+    /// `row_cumsum(term, restart)`: the running sum of `term` (a long or a
+    /// real), starting again from the row's own term where `restart` is true.
+    Cumsum,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -40,6 +43,7 @@ impl WindowUDFImpl for RowWindowUdf {
             RowWindow::RankDense => "row_rank_dense",
             RowWindow::RankMin => "row_rank_min",
             RowWindow::Number => "row_number",
+            RowWindow::Cumsum => "row_cumsum",
         }
     }
 
@@ -57,7 +61,12 @@ impl WindowUDFImpl for RowWindowUdf {
     }
 
     fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(field_args.name(), DataType::Int64, true)))
+        // A running sum has its term's type (the binder gives long or real).
+        let ty = match (self.kind, field_args.input_fields().first()) {
+            (RowWindow::Cumsum, Some(term)) => term.data_type().clone(),
+            _ => DataType::Int64,
+        };
+        Ok(Arc::new(Field::new(field_args.name(), ty, true)))
     }
 }
 
@@ -68,6 +77,14 @@ struct Evaluator {
 
 impl PartitionEvaluator for Evaluator {
     fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+        if self.kind == RowWindow::Cumsum {
+            let [term, restart] = values else { return exec_err!("row_cumsum() needs a term and a restart") };
+            let restart = as_boolean_array(restart)?;
+            return match term.data_type() {
+                DataType::Float64 => Ok(Arc::new(running_sums(as_float64_array(term)?, restart))),
+                _ => Ok(Arc::new(running_sums(as_int64_array(term)?, restart))),
+            };
+        }
         let out: Int64Array = match self.kind {
             RowWindow::Session => {
                 let [value, from_first, between, rest @ ..] = values else {
@@ -102,6 +119,7 @@ impl PartitionEvaluator for Evaluator {
                 let start = if start.is_empty() || start.is_null(0) { 1 } else { start.value(0) };
                 numbers(start, as_boolean_array(restart)?)
             }
+            RowWindow::Cumsum => unreachable!("returned above"),
         };
         Ok(Arc::new(out))
     }
@@ -147,6 +165,24 @@ pub fn numbers(start: i64, restart: &BooleanArray) -> Int64Array {
         .map(|i| {
             number = if !restart.is_null(i) && restart.value(i) { start } else { number + 1 };
             Some(number)
+        })
+        .collect()
+}
+
+/// Running sums of `term`, starting again from the row's own term where
+/// `restart` is true (a null restart is false); null terms add nothing.
+pub fn running_sums<T>(term: &PrimitiveArray<T>, restart: &BooleanArray) -> PrimitiveArray<T>
+where
+    T: ArrowPrimitiveType,
+    T::Native: std::ops::Add<Output = T::Native>,
+{
+    let zero = T::Native::default();
+    let mut sum = zero;
+    (0..term.len())
+        .map(|i| {
+            let value = if term.is_null(i) { zero } else { term.value(i) };
+            sum = if !restart.is_null(i) && restart.value(i) { value } else { sum + value };
+            Some(sum)
         })
         .collect()
 }
