@@ -401,3 +401,18 @@ async fn recursive_functions_are_an_error_not_a_crash() {
     check("let f1 = (x:long) { x + 1 }; let f2 = (x:long) { f1(f1(x)) }; let f3 = (x:long) { f2(f2(x)) }; print r = f3(0)", "r\n4\n")
         .await;
 }
+
+/// `parse kind=regex`: `*` and untyped columns are greedy, so `flags=U`
+/// makes them lazy (the reference's `parse kind=regex flags=Ui` example
+/// takes `resourceName` up to the first comma); kqlite had it backwards.
+#[tokio::test]
+async fn parse_regex_is_greedy_unless_flags_u() {
+    check(
+        r#"print t = "Event: X (resourceName=Pipe, totalSlices=27, n=2)"
+        | parse kind=regex flags=Ui t with * "RESOURCENAME=" lazy "," *
+        | parse kind=regex t with * "resourceName=" greedy "," *
+        | project lazy, greedy"#,
+        "lazy,greedy\nPipe,\"Pipe, totalSlices=27\"\n",
+    )
+    .await;
+}

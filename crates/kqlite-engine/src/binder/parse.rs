@@ -42,7 +42,10 @@ impl<'r> Binder<'r> {
         for (i, part) in pattern.iter().enumerate() {
             let last = i + 1 == pattern.len();
             match part {
-                ParsePart::Star => regex.push_str(if last { ".*" } else { ".*?" }),
+                // In regex mode `*` and untyped columns are greedy `.*`, as in
+                // Kusto, so `flags=U` makes them lazy (the reference's
+                // `flags=Ui` example); simple and relaxed modes match lazily.
+                ParsePart::Star => regex.push_str(if last || kind == "regex" { ".*" } else { ".*?" }),
                 ParsePart::Text(Literal::String { value, .. }) => {
                     if kind == "regex" {
                         regex.push_str(value)
@@ -62,7 +65,7 @@ impl<'r> Binder<'r> {
                         (KqlType::Int | KqlType::Long, _) => r"(-?\d+)",
                         (KqlType::Real | KqlType::Decimal, _) => r"(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)",
                         (_, true) => "(.*)",
-                        (_, false) if kind == "relaxed" || kind == "simple" => "(.*?)",
+                        _ if kind == "regex" => "(.*)",
                         _ => "(.*?)",
                     };
                     regex.push_str(group);
