@@ -416,3 +416,16 @@ async fn parse_regex_is_greedy_unless_flags_u() {
     )
     .await;
 }
+
+/// `datetime % timespan` (rejected before; issue 19): the datetime's ticks
+/// since 0001-01-01, a Monday at midnight, modulo the timespan, so `% 1d`
+/// is the time of day and `% 7d` the time since Monday. Microsoft's binder
+/// types it timespan.
+#[tokio::test]
+async fn datetime_modulo_timespan() {
+    check(
+        "print a = datetime(2020-01-01 10:30) % 1h, b = datetime(2020-01-01 10:30) % 1d, c = datetime(2024-05-01) % 7d, d = datetime(1969-12-31 23:00) % 1d",
+        "a,b,c,d\n00:30:00,10:30:00,2.00:00:00,23:00:00\n",
+    )
+    .await;
+}

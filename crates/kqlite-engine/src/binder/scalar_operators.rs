@@ -137,6 +137,32 @@ pub(super) fn arithmetic(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
             let span_ticks = binary_expr(cast(r.expr, DataType::Float64), Operator::Divide, tick);
             return Ok(Bound::new(binary_expr(ticks, Operator::Divide, span_ticks), Real));
         }
+        (BinaryOp::Mod, Datetime, Timespan) => {
+            // As `/`: the datetime's ticks since 0001-01-01 (a midnight and a
+            // Monday, so `% 1d` is the time of day), modulo the timespan's
+            // ticks, Euclidean; a zero divisor gives null. Microsoft's binder
+            // types it timespan.
+            let tick = lit(NANOS_PER_TICK);
+            let ticks = binary_expr(
+                binary_expr(cast(l.expr, DataType::Int64), Operator::Divide, tick.clone()),
+                Operator::Plus,
+                lit(UNIX_EPOCH_TICKS),
+            );
+            let divisor = datafusion::functions::expr_fn::abs(binary_expr(
+                cast(r.expr, DataType::Int64),
+                Operator::Divide,
+                tick.clone(),
+            ));
+            let remainder = binary_expr(
+                binary_expr(binary_expr(ticks, Operator::Modulo, divisor.clone()), Operator::Plus, divisor.clone()),
+                Operator::Modulo,
+                divisor.clone(),
+            );
+            let expr = when(divisor.eq(lit(0i64)), lit(ScalarValue::Int64(None)))
+                .otherwise(binary_expr(remainder, Operator::Multiply, tick))
+                .map_err(|e| BindError::new(span, e.to_string()))?;
+            return Ok(Bound::new(expr, Timespan));
+        }
         (BinaryOp::Mul, Timespan, n) | (BinaryOp::Div, Timespan, n) if n.is_numeric() => {
             let expr = cast(
                 binary_expr(cast(l.expr, DataType::Float64), df_op, cast(r.expr, DataType::Float64)),
