@@ -18,14 +18,12 @@ Exits 1 when a check fails; skips, saying why, when ../shared is absent.
 """
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("KQLITE_SHARED", ROOT.parent / "shared"))
+from kqlite_paths import ROOT, SHARED, default_kqlite
 WINDOWS_AUTH_IDS = ("4624", "4625", "4634", "4647")
 SSHD_OUTCOME = re.compile(r"sshd(?:-session)?\[\d+\]: (?:message repeated \d+ times: \[\s*)?(?:Accepted|Failed) \S+ for .* from \S+ port \d+")
 
@@ -44,8 +42,7 @@ def query(kqlite, content, text, paths):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    parser.add_argument("--kqlite", default=str(target / "debug/kqlite"))
+    parser.add_argument("--kqlite", default=default_kqlite())
     parser.add_argument("--content", default=str(SHARED / "content/azure-sentinel"))
     parser.add_argument("--expected", help="JSON from scripts/evtx_counts.py (default: run it)")
     args = parser.parse_args()

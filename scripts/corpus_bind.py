@@ -16,41 +16,16 @@ Skips, saying why, when ../shared is absent.
 import argparse
 import collections
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("KQLITE_SHARED", ROOT.parent / "shared"))
-
-
-def catalog_tables(kqlite_root: Path):
-    return set(catalog_schema(kqlite_root))
-
-
-def catalog_schema(kqlite_root: Path):
-    """table -> {column: type}; the catalog has one line per table: Table<TAB>Column:type<TAB>..."""
-    schema = {}
-    for line in (kqlite_root / "crates/kqlite-ingest/schemas/sentinel.tsv").read_text().splitlines():
-        if line and not line.startswith("#"):
-            table, *columns = line.split("\t")
-            schema[table] = dict(c.rsplit(":", 1) for c in columns)
-    return schema
-
-
-def run_jsonl(command, path):
-    out = subprocess.run(command + [str(path)], capture_output=True, text=True)
-    if out.returncode not in (0, 1):
-        sys.exit(f"{command[0]} failed: {out.stderr}")
-    return [json.loads(line) for line in out.stdout.splitlines()]
+from kqlite_paths import SHARED, catalog_schema, default_kqlite, run_jsonl
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    parser.add_argument("--kqlite", default=str(target / "debug/kqlite"))
+    parser.add_argument("--kqlite", default=default_kqlite())
     parser.add_argument("--out", default=None)
     parser.add_argument("--show", type=int, default=15, help="how many error groups to print")
     args = parser.parse_args()
@@ -59,7 +34,7 @@ def main():
     if not corpus.exists() or not oracle.exists():
         print("SKIP corpus binding: ../shared not found (it holds the corpus and Microsoft's binder)")
         return 0
-    tables = catalog_tables(ROOT)
+    tables = set(catalog_schema())
     selected = []
     for line in corpus.read_text().splitlines():
         q = json.loads(line)
@@ -75,7 +50,7 @@ def main():
     ours = run_jsonl([args.kqlite, "check", "--jsonl"], queries)
     # Microsoft's binder gets exactly kqlite's built-in schemas, so the
     # comparison is of binders, not of schema sources.
-    schema = catalog_schema(ROOT)
+    schema = catalog_schema()
     schema_path = out / "schemas.json"
     schema_path.write_text(json.dumps(schema))
     theirs = run_jsonl([str(oracle), "--schema", str(schema_path), "--jsonl"], queries)

@@ -40,8 +40,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("KQLITE_SHARED", ROOT.parent / "shared"))
+from kqlite_paths import ROOT, SHARED, catalog_schema, default_kqlite, run_jsonl
 
 VALUES = {
     "string": "x",
@@ -53,17 +52,6 @@ VALUES = {
     "dynamic": {},
     "timespan": "00:01:00",
 }
-
-
-def catalog(root: Path):
-    """table -> [(column, type)] from the generated catalog."""
-    tables = collections.defaultdict(list)
-    # One line per table: Table<TAB>Column:type<TAB>...
-    for line in (root / "crates/kqlite-ingest/schemas/sentinel.tsv").read_text().splitlines():
-        if line and not line.startswith("#"):
-            table, *columns = line.split("\t")
-            tables[table] = [tuple(c.rsplit(":", 1)) for c in columns]
-    return tables
 
 
 def content_functions(content: Path):
@@ -93,13 +81,6 @@ def own_functions(root: Path):
     return names
 
 
-def run_jsonl(command, path):
-    out = subprocess.run(command + [str(path)], capture_output=True, text=True)
-    if out.returncode not in (0, 1):
-        sys.exit(f"{command[0]} failed: {out.stderr}")
-    return [json.loads(line) for line in out.stdout.splitlines()]
-
-
 def build_store(kqlite: str, tables, names, out: Path):
     now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
@@ -107,7 +88,7 @@ def build_store(kqlite: str, tables, names, out: Path):
     with open(rows, "w") as f:
         for table in sorted(names):
             row = {"Type": table}
-            for column, ty in tables[table]:
+            for column, ty in tables[table].items():
                 if column == "Type":
                     continue
                 row[column] = stamp if ty == "datetime" else VALUES.get(ty, "x")
@@ -140,8 +121,7 @@ def run_query(kqlite, store, content, path, timeout):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    parser.add_argument("--kqlite", default=str(target / "debug/kqlite"))
+    parser.add_argument("--kqlite", default=default_kqlite())
     parser.add_argument("--content", default=str(SHARED / "content/azure-sentinel"))
     parser.add_argument("--out", default=None)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
@@ -163,7 +143,7 @@ def main():
     verdicts = run_jsonl([str(oracle), "--jsonl"], batch)
     assert len(verdicts) == len(queries)
 
-    tables = catalog(ROOT)
+    tables = catalog_schema()
     functions = content_functions(content)
     own = own_functions(ROOT)
     known = set(tables) | set(functions) | own | {"_GetWatchlist"}
@@ -181,7 +161,7 @@ def main():
         eligible.append(q)
 
     # A row in every catalog table the queries or the content's parsers name.
-    text = "\n".join(q["query"] for q in eligible) + "\n".join(functions.values())
+    text = "\n".join([q["query"] for q in eligible] + list(functions.values()))
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
     store = build_store(args.kqlite, tables, {t for t in tables if t in words}, out)
 
@@ -205,7 +185,7 @@ def main():
     plain = [q for q in eligible if not any(s in functions or s in own for s in q.get("other_sources") or [])]
     # Only the tables these queries name: the binder is slow on all 900.
     named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", "\n".join(q["query"] for q in plain)))
-    schema_path.write_text(json.dumps({t: dict(cols) for t, cols in tables.items() if t in named}))
+    schema_path.write_text(json.dumps({t: cols for t, cols in tables.items() if t in named}))
     plain_batch = out / "plain.jsonl"
     plain_batch.write_text("".join(json.dumps({"query": q["query"]}) + "\n" for q in plain))
     bound = {q["path"] + q["query"]: v["ok"]
@@ -227,15 +207,15 @@ def main():
     ran = sum(ok for _, ok, _ in results)
     with_parser = [(q, ok) for q, ok, _ in results if any(s in functions for s in q.get("other_sources") or [])]
     reasons = collections.Counter()
-    failures = open(out / "failures.jsonl", "w")
     print("failures:")
-    for q, ok, reason in results:
-        if not ok:
-            verdict = bound.get(q["path"] + q["query"])
-            note = " [Microsoft's binder rejects it too]" if verdict is False else ""
-            print(f"  {q['path']}: {reason}{note}")
-            failures.write(json.dumps({"path": q["path"], "reason": reason, "query": q["query"]}) + "\n")
-            reasons[re.sub(r"'[^']*'", "'…'", reason)[:100]] += 1
+    with open(out / "failures.jsonl", "w") as failures:
+        for q, ok, reason in results:
+            if not ok:
+                verdict = bound.get(q["path"] + q["query"])
+                note = " [Microsoft's binder rejects it too]" if verdict is False else ""
+                print(f"  {q['path']}: {reason}{note}")
+                failures.write(json.dumps({"path": q["path"], "reason": reason, "query": q["query"]}) + "\n")
+                reasons[re.sub(r"'[^']*'", "'…'", reason)[:100]] += 1
     print("\nfailure reasons, most common first:")
     for reason, count in reasons.most_common(30):
         print(f"  {count:4d}  {reason}")
