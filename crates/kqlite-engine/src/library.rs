@@ -134,7 +134,8 @@ impl StoredFunction {
     }
 }
 
-/// One stored function and its parse, made on first use.
+/// One stored function and its parse, made on first use (once for all
+/// its names).
 struct Entry {
     function: Arc<StoredFunction>,
     parsed: OnceLock<Result<Arc<ast::FunctionDef>, BindError>>,
@@ -143,16 +144,16 @@ struct Entry {
 /// The stored functions of a session, by name (case-sensitive, as in Kusto).
 #[derive(Default)]
 pub struct Library {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<String, Arc<Entry>>,
 }
 
 impl Library {
     /// Adds `function` under its name, and under `aliases` (ASIM's
     /// built-in names such as `_Im_Dns`); replaces what those names held.
     pub fn add(&mut self, function: StoredFunction, aliases: &[String]) {
-        let function = Arc::new(function);
-        for name in std::iter::once(&function.name).chain(aliases) {
-            self.entries.insert(name.clone(), Entry { function: function.clone(), parsed: OnceLock::new() });
+        let entry = Arc::new(Entry { function: Arc::new(function), parsed: OnceLock::new() });
+        for name in std::iter::once(&entry.function.name).chain(aliases) {
+            self.entries.insert(name.clone(), entry.clone());
         }
     }
 

@@ -175,7 +175,7 @@ impl Session {
         // inlining a filter through long chains of projections
         // (see `outer_join_elimination`).
         let mut state = SessionStateBuilder::new().with_config(config).with_default_features().build();
-        let rules = state
+        let rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = state
             .optimizer()
             .rules
             .iter()
@@ -187,6 +187,12 @@ impl Session {
                 }
             })
             .collect();
+        // A DataFusion upgrade that renames the rule must not silently bring
+        // back plans that grow exponentially.
+        assert!(
+            rules.iter().any(|r| r.name() == BoundedOuterJoinElimination::default().name()),
+            "DataFusion's eliminate_outer_join rule was not found to replace"
+        );
         state = SessionStateBuilder::new_from_existing(state).with_optimizer_rules(rules).build();
         Session {
             ctx: SessionContext::new_with_state(state),

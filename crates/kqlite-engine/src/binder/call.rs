@@ -173,17 +173,17 @@ impl<'r> Binder<'r> {
                 format!("{name}() needs a serialized row order; use it in extend or project after sort or serialize"),
             );
         }
-        if let WindowFunction::Row(kind) = function {
+        // Row windows, and row_number/row_cumsum with a restart condition
+        // (`row_number(1, prev(Hour) != Hour)`), whose arguments may read
+        // other windows.
+        let row_window = match (function, args.len()) {
+            (WindowFunction::Row(kind), _) => Some(kind),
+            (WindowFunction::RowNumber, 2) => Some(RowWindow::Number),
+            (WindowFunction::RowCumsum, 2) => Some(RowWindow::Cumsum),
+            _ => None,
+        };
+        if let Some(kind) = row_window {
             return self.row_window_call(kind, name, args, span, scope);
-        }
-        if function == WindowFunction::RowCumsum && args.len() == 2 {
-            // `row_cumsum(term, restart)`: like row_number's restart.
-            return self.row_window_call(RowWindow::Cumsum, name, args, span, scope);
-        }
-        if function == WindowFunction::RowNumber && args.len() == 2 {
-            // `row_number(1, prev(Hour) != Hour)`: the restart condition
-            // may read other windows, as a row window's arguments do.
-            return self.row_window_call(RowWindow::Number, name, args, span, scope);
         }
         let mut inner = RowScope { columns: scope.columns, join: None, aggregates: None, windows: None };
         let bound = args.iter().map(|a| self.scalar(&a.value, &mut inner)).collect::<BindResult<Vec<_>>>()?;

@@ -101,36 +101,25 @@ impl<'r> Binder<'r> {
                 _ => None,
             })
         };
-        match f.body.statements.last() {
-            Some(ast::Statement::Expr(e)) => match &e.kind {
-                ExprKind::Call { func, .. } if local(&func.name).is_some() => {
-                    matches!(local(&func.name), Some(ast::LetValue::Function(inner)) if self.body_is_tabular(inner))
-                }
-                ExprKind::Name(id) if local(&id.name).is_some() => match local(&id.name) {
-                    Some(ast::LetValue::Function(inner)) => inner.params.is_empty() && self.body_is_tabular(inner),
-                    Some(ast::LetValue::Expr(value)) => self.is_tabular(value),
-                    None => false,
-                },
-                ExprKind::Pipe { .. } | ExprKind::Source(_) => true,
-                ExprKind::Name(id) => {
+        let Some(ast::Statement::Expr(e)) = f.body.statements.last() else { return false };
+        match &e.kind {
+            ExprKind::Call { func, .. } => match local(&func.name) {
+                Some(ast::LetValue::Function(inner)) => self.body_is_tabular(inner),
+                Some(ast::LetValue::Expr(_)) => false,
+                None => self.is_tabular(e),
+            },
+            ExprKind::Name(id) => match local(&id.name) {
+                Some(ast::LetValue::Function(inner)) => inner.params.is_empty() && self.body_is_tabular(inner),
+                Some(ast::LetValue::Expr(value)) => self.is_tabular(value),
+                None => {
                     self.resolver.table(&id.name).is_some()
                         || f.params.iter().any(|p| p.name.name == id.name && matches!(p.ty, ast::ParamType::Tabular(_)))
                         || matches!(self.lookup(&id.name), Some(Binding::Tabular(_)))
-                        || self.body_let_is_tabular(&f.body.statements, &id.name)
                 }
-                _ => self.is_tabular(e),
             },
-            _ => false,
+            ExprKind::Pipe { .. } | ExprKind::Source(_) => true,
+            _ => self.is_tabular(e),
         }
-    }
-
-    /// Whether the body's own `let name = …` is a table: `{ let s = T | …; s }`.
-    fn body_let_is_tabular(&self, statements: &[ast::Statement], name: &str) -> bool {
-        let value = statements.iter().rev().find_map(|s| match s {
-            ast::Statement::Let(l) if l.name.name == name => Some(&l.value),
-            _ => None,
-        });
-        matches!(value, Some(ast::LetValue::Expr(e)) if self.is_tabular(e))
     }
 
     pub(super) fn scalar(&mut self, expr: &ast::Expr, scope: &mut RowScope<'_>) -> BindResult<Bound> {

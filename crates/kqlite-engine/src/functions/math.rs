@@ -27,12 +27,9 @@ pub fn register(r: &mut Registry) {
         // Strings mixed with dynamic values (`coalesce(Name, split(Arn, '/')[-1])`)
         // are taken as strings: Kusto runs ASIM's AWS CloudTrail parser, which
         // does this, though its front end flags it.
-        let a = match a.iter().any(|b| b.ty == KqlType::String)
-            && a.iter().all(|b| matches!(b.ty, KqlType::String | KqlType::Dynamic))
-        {
-            true => a.into_iter().map(crate::convert::to_string).collect(),
-            false => a,
-        };
+        let strings_and_dynamics = a.iter().any(|b| b.ty == KqlType::String)
+            && a.iter().all(|b| matches!(b.ty, KqlType::String | KqlType::Dynamic));
+        let a = if strings_and_dynamics { a.into_iter().map(crate::convert::to_string).collect() } else { a };
         let (exprs, ty) =
             unify_values(a).ok_or_else(|| CallError::invalid("coalesce", "all arguments must have the same type"))?;
         if ty == KqlType::String {

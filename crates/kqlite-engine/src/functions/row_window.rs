@@ -6,6 +6,7 @@
 
 use datafusion::arrow::array::{Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Int64Array, PrimitiveArray};
 use datafusion::arrow::compute::kernels::cmp::distinct;
+use datafusion::arrow::datatypes::ArrowNativeTypeOp;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_boolean_array, as_float64_array, as_int64_array};
 use datafusion::common::{exec_err, Result};
@@ -174,14 +175,14 @@ pub fn numbers(start: i64, restart: &BooleanArray) -> Int64Array {
 pub fn running_sums<T>(term: &PrimitiveArray<T>, restart: &BooleanArray) -> PrimitiveArray<T>
 where
     T: ArrowPrimitiveType,
-    T::Native: std::ops::Add<Output = T::Native>,
 {
     let zero = T::Native::default();
     let mut sum = zero;
     (0..term.len())
         .map(|i| {
             let value = if term.is_null(i) { zero } else { term.value(i) };
-            sum = if !restart.is_null(i) && restart.value(i) { value } else { sum + value };
+            // Wrapping, as DataFusion's sum: an overflow must not panic.
+            sum = if !restart.is_null(i) && restart.value(i) { value } else { sum.add_wrapping(value) };
             Some(sum)
         })
         .collect()
