@@ -152,7 +152,7 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
 /// `Session::scan_needs`); `None` when it does not bind against them alone
 /// (it names a `--table`, say): then everything is read.
 fn query_needs(text: &str, content: &Content) -> Option<std::sync::Arc<kqlite_engine::ScanNeeds>> {
-    let mut session = kqlite_detect::evidence::catalog_session().ok()?;
+    let mut session = kqlite_ingest::catalog::new_session();
     add_content(&mut session, content).ok()?;
     session.scan_needs(text).ok().map(std::sync::Arc::new)
 }

@@ -126,23 +126,15 @@ pub async fn load_evidence_using(
         }
         register_tables(session, ingested.tables).map_err(DetectError::Ingest)?;
     }
-    register_absent_catalog_tables(session)?;
+    know_absent_catalog_tables(session);
     Ok(report)
-}
-
-/// A session knowing every built-in Sentinel table, empty: what queries are
-/// bound against to learn what they read ([`Session::scan_needs`]) before
-/// any evidence is.
-pub fn catalog_session() -> Result<Session, DetectError> {
-    Ok(kqlite_ingest::catalog::new_session())
 }
 
 /// Every built-in Sentinel table without data reads as an empty table, so
 /// rules over absent tables bind and return nothing (the catalog is asked
 /// lazily, for the tables a query names).
-fn register_absent_catalog_tables(session: &mut Session) -> Result<(), DetectError> {
+fn know_absent_catalog_tables(session: &mut Session) {
     session.set_catalog(std::sync::Arc::new(kqlite_ingest::catalog::BuiltinCatalog));
-    Ok(())
 }
 
 /// Reads the evidence into a temporary store, then registers its tables.
@@ -161,7 +153,7 @@ async fn load_staged(
     let before = session.table_names();
     register_store(session, staging.path()).await.map_err(DetectError::Ingest)?;
     let lazy = session.table_names().into_iter().filter(|n| !before.contains(n)).collect();
-    register_absent_catalog_tables(session)?;
+    know_absent_catalog_tables(session);
     let mut report = EvidenceReport::default();
     for file in &run.files {
         match &file.error {

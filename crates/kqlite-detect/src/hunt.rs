@@ -255,7 +255,7 @@ pub async fn rules_needs_with_content(
     functions: &[(String, String)],
     content: &Content,
 ) -> Option<kqlite_engine::ScanNeeds> {
-    let mut session = crate::evidence::catalog_session().ok()?;
+    let mut session = kqlite_ingest::catalog::new_session();
     prepare_session_with_content(&mut session, tuning, functions, content).ok()?;
     // Rules are planned on all cores: planning over Sentinel's wide tables
     // takes milliseconds a rule, before any file is read.
