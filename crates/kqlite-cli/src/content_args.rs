@@ -52,6 +52,12 @@ impl ContentArgs {
         if content.problems.len() > SHOWN_PROBLEMS {
             eprintln!("kqlite: content: … and {} more files not loaded", content.problems.len() - SHOWN_PROBLEMS);
         }
+        if let Some(first) = content.repeated_rules.first() {
+            eprintln!(
+                "kqlite: note: content: {} rule(s) repeat the id of an earlier one and are left out, e.g. {first}",
+                content.repeated_rules.len()
+            );
+        }
         Ok(content)
     }
 }

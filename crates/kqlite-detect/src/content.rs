@@ -15,6 +15,7 @@ use crate::watchlist::Watchlist;
 use kqlite_engine::{Origin, Session, StoredFunction, StoredParam};
 use rayon::prelude::*;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,10 @@ pub struct Content {
     pub parsers: Vec<Parser>,
     pub watchlists: Vec<Watchlist>,
     pub problems: Vec<ContentProblem>,
+    /// Rules left out because an earlier file has their id: a checkout
+    /// repeats rules (a solution's copy of a `Detections/` rule), so these
+    /// are notes, not problems.
+    pub repeated_rules: Vec<ContentProblem>,
 }
 
 impl Content {
@@ -136,8 +141,8 @@ pub fn load(dirs: &[PathBuf], rules: bool) -> Result<Content, DetectError> {
             }
         }
     }
-    // Deprecated parsers first, so current ones of the same name win.
-    files.sort_by_key(|(path, _)| !path.components().any(|c| c.as_os_str().eq_ignore_ascii_case("deprecated")));
+    // Deprecated content first, so current parsers and rules of the same name win.
+    files.sort_by_key(|(path, _)| !is_deprecated(path));
     let loaded: Vec<Loaded> = files
         .into_par_iter()
         .map(|(path, walked)| match walked {
@@ -146,17 +151,28 @@ pub fn load(dirs: &[PathBuf], rules: bool) -> Result<Content, DetectError> {
         })
         .collect();
     let mut content = Content::default();
+    let mut rule_ids: HashMap<String, usize> = HashMap::new();
     for item in loaded {
         match item {
-            Loaded::Rule(rule) => {
-                if let Some(other) = content.rules.rules.iter().find(|r| r.id == rule.id) {
-                    let reason =
-                        format!("rule id '{}' is also the id of {}; this one is left out", rule.id, other.origin);
-                    content.problems.push(ContentProblem { path: PathBuf::from(&rule.origin), line: None, reason });
-                    continue;
+            Loaded::Rule(rule) => match rule_ids.get(&rule.id) {
+                // A deprecated rule (loaded first) gives way to the current one.
+                Some(&at) if is_deprecated(Path::new(&content.rules.rules[at].origin)) => {
+                    content.rules.rules[at] = *rule;
                 }
-                content.rules.rules.push(*rule);
-            }
+                Some(&at) => {
+                    let other = &content.rules.rules[at].origin;
+                    let reason = format!("rule id '{}' is also the id of {other}; this one is left out", rule.id);
+                    content.repeated_rules.push(ContentProblem {
+                        path: PathBuf::from(&rule.origin),
+                        line: None,
+                        reason,
+                    });
+                }
+                None => {
+                    rule_ids.insert(rule.id.clone(), content.rules.rules.len());
+                    content.rules.rules.push(*rule);
+                }
+            },
             Loaded::Parser(parser) => content.parsers.push(*parser),
             Loaded::Watchlist(list) => content.watchlists.push(list),
             Loaded::Problem(problem) => content.problems.push(problem),
@@ -164,6 +180,11 @@ pub fn load(dirs: &[PathBuf], rules: bool) -> Result<Content, DetectError> {
         }
     }
     Ok(content)
+}
+
+/// Whether `path` is in a `Deprecated` folder.
+fn is_deprecated(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str().eq_ignore_ascii_case("deprecated"))
 }
 
 enum Loaded {

@@ -287,3 +287,23 @@ fn shared_azure_sentinel_parsers_load() {
         assert!(names.iter().any(|n| n == name), "{name} missing");
     }
 }
+
+/// A rule id seen twice: a deprecated copy gives way to the current rule,
+/// and a second current copy (a solution repeating a `Detections/` rule) is
+/// left out as a note, not a problem that fails the hunt.
+#[test]
+fn repeated_rule_ids_keep_the_current_rule_and_are_not_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let old = LYING_RULE.replace("name: Non-DC replication", "name: Old copy");
+    put(root, "Detections/Deprecated/old.yaml", &old);
+    put(root, "Detections/SecurityEvent/current.yaml", LYING_RULE);
+    put(root, "Solutions/AD/Analytic Rules/copy.yaml", LYING_RULE);
+    let content: Content = content::load(&[root.to_path_buf()], true).unwrap();
+    assert_eq!(content.rules.rules.len(), 1);
+    assert_eq!(content.rules.rules[0].name, "Non-DC replication");
+    assert!(content.rules.rules[0].origin.ends_with("current.yaml"), "{}", content.rules.rules[0].origin);
+    assert!(content.problems.is_empty(), "{:?}", content.problems);
+    assert_eq!(content.repeated_rules.len(), 1);
+    assert!(content.repeated_rules[0].path.ends_with("copy.yaml"));
+}
