@@ -237,9 +237,11 @@ pub async fn latest_event_time(
 
 /// What the enabled rules read from each table (columns, and rows by
 /// `EventID`), for loading just that
-/// ([`crate::evidence::load_evidence_for`]). `None` when a rule does not
-/// bind against the built-in tables: then everything is loaded, and the
-/// rule reports its error when it runs.
+/// ([`crate::evidence::load_evidence_for`]). `None` when a rule names a
+/// table the catalog does not know (only the evidence may hold it): then
+/// everything is loaded. A rule that fails for another reason adds
+/// nothing, and reports its error when it runs: with thousands of content
+/// rules one such rule must not make the whole hunt read everything.
 pub async fn rules_needs(
     rules: &RuleSet,
     tuning: &Tuning,
@@ -264,8 +266,14 @@ pub async fn rules_needs_with_content(
         .map(|rule| {
             let (session, tuning) = (session.clone(), tuning.clone());
             tokio::spawn(async move {
-                let (_, text) = rule_texts(&session, &rule, &tuning).await.ok()?;
-                session.scan_needs(&text).ok()
+                let Ok((_, text)) = rule_texts(&session, &rule, &tuning).await else {
+                    return Some(kqlite_engine::ScanNeeds::default());
+                };
+                match session.scan_needs(&text) {
+                    Ok(needs) => Some(needs),
+                    Err(kqlite_engine::QueryError::Bind(e)) if e.unresolved.is_some() => None,
+                    Err(_) => Some(kqlite_engine::ScanNeeds::default()),
+                }
             })
         })
         .collect();

@@ -307,3 +307,29 @@ fn repeated_rule_ids_keep_the_current_rule_and_are_not_problems() {
     assert_eq!(content.repeated_rules.len(), 1);
     assert!(content.repeated_rules[0].path.ends_with("copy.yaml"));
 }
+
+/// A content rule that does not bind for a reason other than an unknown
+/// table adds nothing to what the hunt reads; the others still narrow the
+/// load (one such rule used to make the hunt read everything). A rule over
+/// a table only the evidence may hold still does.
+#[tokio::test]
+async fn a_rule_that_does_not_bind_does_not_stop_narrowing_the_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    put(root, "Detections/SecurityEvent/good.yaml", LYING_RULE);
+    let broken = LYING_RULE
+        .replace("0f0f0f0f-0000-0000-0000-000000000001", "0f0f0f0f-0000-0000-0000-0000000000b1")
+        .replace("| project TimeGenerated, Account, Computer", "| extend n = strlen()");
+    put(root, "Detections/SecurityEvent/broken.yaml", &broken);
+    let content = content::load(&[root.to_path_buf()], true).unwrap();
+    let needs = hunt::rules_needs_with_content(&content.rules, &Tuning::default(), &[], &content).await;
+    let needs = needs.expect("the load is narrowed");
+    assert_eq!(needs.tables.keys().collect::<Vec<_>>(), ["SecurityEvent"]);
+
+    let custom = LYING_RULE
+        .replace("0f0f0f0f-0000-0000-0000-000000000001", "0f0f0f0f-0000-0000-0000-0000000000c1")
+        .replace("  SecurityEvent\n", "  Custom_CL\n");
+    put(root, "Detections/Custom/custom.yaml", &custom);
+    let content = content::load(&[root.to_path_buf()], true).unwrap();
+    assert!(hunt::rules_needs_with_content(&content.rules, &Tuning::default(), &[], &content).await.is_none());
+}

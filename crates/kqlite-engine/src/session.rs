@@ -454,7 +454,8 @@ impl Session {
         let relation = binder.bind_query(&combined.query).map_err(|e| {
             let start = e.span.start as usize;
             QueryError::Bind(if start >= offset {
-                BindError::new(kqlite_syntax::Span::new(start - offset, e.span.end as usize - offset), e.message)
+                // Shifted into the query's own text; still unresolved when it was.
+                BindError { span: kqlite_syntax::Span::new(start - offset, e.span.end as usize - offset), ..e }
             } else {
                 // Inside a session function's body, bound where the query calls it.
                 let (begin, name) = self
