@@ -13,37 +13,23 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
+/// A scratch directory (removed on drop) to put content and evidence in.
+struct Scratch(tempfile::TempDir);
 
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "kqlite-content-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch(tempfile::tempdir().unwrap())
     }
 
     fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     fn put(&self, relative: &str, text: &str) -> PathBuf {
-        let path = self.0.join(relative);
+        let path = self.path().join(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -72,8 +58,8 @@ ParserQuery: |
   SecurityEvent | where EventID == 4662
 ";
 
-fn folder() -> TempDir {
-    let dir = TempDir::new();
+fn folder() -> Scratch {
+    let dir = Scratch::new();
     dir.put("evidence/SecurityEvent.csv", EVIDENCE);
     dir.put("content/Detections/NonDC.yaml", RULE);
     dir.put("content/Hunting Queries/ByAccount.yaml", HUNTING);
@@ -217,7 +203,7 @@ ParserQuery: |
 
 #[test]
 fn query_runs_an_asim_shaped_unifying_parser() {
-    let dir = TempDir::new();
+    let dir = Scratch::new();
     dir.put(
         "evidence/SecurityEvent.csv",
         "TimeGenerated,EventID,Account,Computer\n\

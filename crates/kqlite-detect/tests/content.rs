@@ -272,6 +272,7 @@ fn shared_azure_sentinel_parsers_load() {
         content.problems.len(),
         started.elapsed()
     );
+    assert!(content.problems.is_empty(), "every file of the checkout loads: {:?}", content.problems);
     let mut session = Session::with_partitions(1);
     content.add_parsers_to(&mut session);
     let names = session.stored_function_names();

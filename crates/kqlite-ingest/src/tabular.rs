@@ -366,9 +366,9 @@ pub fn table_for_columns<'a>(columns: impl IntoIterator<Item = &'a str>) -> Opti
     let mut best: Option<(&'static str, usize, bool, usize)> = None;
     for name in catalog::table_names() {
         let schema = catalog::table_schema(name).unwrap_or_default();
-        let has = |c: &str| schema.iter().any(|d| d.name == c);
-        let matched = columns.iter().filter(|c| has(c)).count();
-        let specific = columns.iter().filter(|c| has(c) && !COMMON_COLUMNS.contains(c)).count();
+        let in_schema: Vec<&&str> = columns.iter().filter(|c| schema.iter().any(|d| d.name == **c)).collect();
+        let matched = in_schema.len();
+        let specific = in_schema.iter().filter(|c| !COMMON_COLUMNS.contains(c)).count();
         if specific < 2 || matched * 3 < columns.len() * 2 {
             continue;
         }
