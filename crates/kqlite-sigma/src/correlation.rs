@@ -291,14 +291,20 @@ fn sliding_windows(
     keys: &str,
     span: &str,
 ) {
-    let value = if aggregate.needs_value() { ", _ve = _v" } else { "" };
+    let mut carried = String::new();
+    if matches!(aggregate, WindowAggregate::Rules(_)) {
+        carried.push_str(", _Re = _Rule");
+    }
+    if aggregate.needs_value() {
+        carried.push_str(", _ve = _v");
+    }
     let _ = write!(
         lets,
         "let _corr_windows = _corr_events\n\
          | distinct {keys}_T\n\
          | extend _b = bin(_T, {span})\n\
          | join kind=inner (union (_corr_events | extend _b = bin(_T, {span})), (_corr_events | extend _b = bin(_T, {span}) + {span})\n    \
-         | project {keys}_b, _Te = _T, _Re = _Rule{value}) on {keys}_b\n\
+         | project {keys}_b, _Te = _T{carried}) on {keys}_b\n\
          | where _Te between ((_T - {span}) .. _T)\n\
          | summarize _Start = min(_Te), _Count = count(), "
     );
