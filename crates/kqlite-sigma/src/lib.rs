@@ -16,7 +16,7 @@ pub mod error;
 pub mod mapping;
 
 pub use compile::{compile_rule, CompiledRule};
-pub use correlation::compile_correlation;
+pub use correlation::{compile_correlation, compile_correlation_events, CompileReferenced, CompiledCorrelation};
 pub use document::{looks_like_sigma, parse_documents, SigmaDocuments};
 pub use error::{SigmaError, Unsupported, UnsupportedReason};
 pub use mapping::{Mapping, Target};
