@@ -122,74 +122,125 @@ pub fn parse_file(path: &Path, text: &str) -> (Option<SigmaFile>, Vec<ContentPro
     }
 }
 
-/// A rule compiled for a hunt, or why it was not.
+/// A rule compiled, or why it was not.
 type Compiled = Result<CompiledRule, Unsupported>;
+
+/// A Sigma rule of a file, compiled.
+#[derive(Debug)]
+pub struct Converted {
+    pub path: PathBuf,
+    /// The rule's id, or its title when it has none.
+    pub id: String,
+    pub title: String,
+    pub compiled: Result<CompiledRule, UnsupportedReason>,
+}
+
+/// What one detection or correlation document became.
+struct Item<'a> {
+    path: &'a Path,
+    source: Source<'a>,
+    compiled: Compiled,
+    /// A rule a correlation uses without `generate: true`.
+    building_block: bool,
+}
+
+enum Source<'a> {
+    Detection(SigmaRule),
+    Correlation(&'a CorrelationRule),
+}
+
+impl Item<'_> {
+    fn id_and_title(&self) -> (String, String) {
+        let (id, title) = match &self.source {
+            Source::Detection(r) => (&r.id, &r.title),
+            Source::Correlation(c) => (&c.id, &c.title),
+        };
+        (id.clone().unwrap_or_else(|| title.clone()), title.clone())
+    }
+}
+
+/// Compiles every document of `files`: filters applied to the rules they
+/// name, correlations over the rules they name, whose queries pass through
+/// `decorate` first (a hunt adds its time filter there).
+fn compile_all<'a>(
+    files: &'a [SigmaFile],
+    options: &SigmaOptions,
+    decorate: &dyn Fn(&str) -> Result<String, UnsupportedReason>,
+) -> Vec<Item<'a>> {
+    let filters: Vec<&FilterRule> = files.iter().flat_map(|f| &f.documents.filters).collect();
+    let mut items: Vec<Item> = (files.iter())
+        .flat_map(|f| f.documents.rules.iter().map(|r| (f.path.as_path(), with_filters(r, &filters))))
+        .map(|(path, rule)| {
+            let compiled = compile_detection(&rule, options, &[]);
+            Item { path, source: Source::Detection(rule), compiled, building_block: false }
+        })
+        .collect();
+    // Rules a correlation names are found by id, name or title.
+    let mut by_reference: HashMap<String, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let Source::Detection(rule) = &item.source else { continue };
+        for key in [rule.id.as_deref(), rule.name.as_deref(), Some(rule.title.as_str())].into_iter().flatten() {
+            by_reference.entry(key.to_string()).or_insert(i);
+        }
+    }
+    for file in files {
+        for correlation in &file.documents.correlations {
+            let named: Vec<usize> = correlation.rules.iter().filter_map(|r| by_reference.get(r).copied()).collect();
+            if !correlation.generate {
+                named.iter().for_each(|&i| items[i].building_block = true);
+            }
+            let rules: Vec<CompiledRule> = (named.iter())
+                .filter_map(|&i| items[i].compiled.as_ref().ok())
+                .filter_map(|c| Some(CompiledRule { query: decorate(&c.query).ok()?, ..c.clone() }))
+                .collect();
+            let compiled = kqlite_sigma::compile_correlation(correlation, &rules);
+            let source = Source::Correlation(correlation);
+            items.push(Item { path: &file.path, source, compiled, building_block: false });
+        }
+    }
+    items
+}
+
+/// Every rule of `files` compiled, as `kqlite sigma convert` prints them.
+pub fn convert_files(files: &[SigmaFile], options: &SigmaOptions) -> Vec<Converted> {
+    (compile_all(files, options, &|q| Ok(q.to_string())).into_iter())
+        .map(|item| {
+            let (id, title) = item.id_and_title();
+            Converted { path: item.path.to_path_buf(), id, title, compiled: item.compiled.map_err(|u| u.reason) }
+        })
+        .collect()
+}
 
 /// Compiles every rule of `files` into hunt rules; filters apply to the
 /// rules they name, and rules a correlation uses make findings of their
 /// own only when the correlation says `generate: true`.
 pub fn compile_files(files: &[SigmaFile], options: &SigmaOptions) -> (Vec<Rule>, SigmaReport) {
     let mut report = SigmaReport::default();
-    let filters: Vec<&FilterRule> = files.iter().flat_map(|f| &f.documents.filters).collect();
-    let detections: Vec<(&Path, SigmaRule)> = files
-        .iter()
-        .flat_map(|f| f.documents.rules.iter().map(|r| (f.path.as_path(), with_filters(r, &filters))))
-        .collect();
-    let compiled: Vec<Compiled> = detections.iter().map(|(_, rule)| compile_detection(rule, options, &[])).collect();
-    // Rules a correlation names are found by id, name or title.
-    let mut by_reference: HashMap<&str, usize> = HashMap::new();
-    for (i, (_, rule)) in detections.iter().enumerate() {
-        for key in [rule.id.as_deref(), rule.name.as_deref(), Some(rule.title.as_str())].into_iter().flatten() {
-            by_reference.entry(key).or_insert(i);
-        }
-    }
-    let correlations: Vec<(&Path, &CorrelationRule)> =
-        files.iter().flat_map(|f| f.documents.correlations.iter().map(|c| (f.path.as_path(), c))).collect();
-    let building_blocks: HashSet<usize> = (correlations.iter())
-        .filter(|(_, c)| !c.generate)
-        .flat_map(|(_, c)| c.rules.iter().filter_map(|r| by_reference.get(r.as_str()).copied()))
-        .collect();
-
     let mut rules = Vec::new();
     let mut stems = StemNamer::default();
-    for (i, ((path, sigma), compiled)) in detections.iter().zip(&compiled).enumerate() {
-        let stem = stems.next(path);
-        match compiled {
-            Ok(_) if building_blocks.contains(&i) => {}
-            Ok(compiled) => match detection_rule(path, &stem, sigma, compiled) {
-                Ok(rule) => rules.push(rule),
-                Err(reason) => report.rejected.push(rejected(path, &sigma.id, &sigma.title, reason)),
-            },
+    for item in compile_all(files, options, &with_lookback_filter) {
+        let stem = stems.next(item.path);
+        let (id, title) = item.id_and_title();
+        let reject =
+            |reason| Rejected { path: item.path.to_path_buf(), rule: id.clone(), title: title.clone(), reason };
+        let compiled = match &item.compiled {
+            Ok(_) if item.building_block => continue,
+            Ok(compiled) => compiled,
             Err(unsupported) => {
-                report.rejected.push(rejected(path, &sigma.id, &sigma.title, unsupported.reason.clone()))
+                report.rejected.push(reject(unsupported.reason.clone()));
+                continue;
             }
-        }
-    }
-    for (path, correlation) in correlations {
-        let stem = stems.next(path);
-        // The rules it names, compiled with the time filter a hunt applies.
-        let named: Vec<CompiledRule> = (correlation.rules.iter())
-            .filter_map(|r| by_reference.get(r.as_str()))
-            .filter_map(|&i| compiled[i].as_ref().ok())
-            .filter_map(|c| Some(CompiledRule { query: with_lookback_filter(&c.query).ok()?, ..c.clone() }))
-            .collect();
-        match kqlite_sigma::compile_correlation(correlation, &named) {
-            Ok(compiled) => rules.push(correlation_rule(path, &stem, correlation, &compiled)),
-            Err(unsupported) => {
-                report.rejected.push(rejected(path, &correlation.id, &correlation.title, unsupported.reason))
-            }
+        };
+        let rule = match &item.source {
+            Source::Detection(sigma) => detection_rule(item.path, &stem, sigma, compiled),
+            Source::Correlation(correlation) => Ok(correlation_rule(item.path, &stem, correlation, compiled)),
+        };
+        match rule {
+            Ok(rule) => rules.push(rule),
+            Err(reason) => report.rejected.push(reject(reason)),
         }
     }
     (rules, report)
-}
-
-fn rejected(path: &Path, id: &Option<String>, title: &str, reason: UnsupportedReason) -> Rejected {
-    Rejected {
-        path: path.to_path_buf(),
-        rule: id.clone().unwrap_or_else(|| title.to_string()),
-        title: title.to_string(),
-        reason,
-    }
 }
 
 /// File stems as rule stems; the second and later rules of a
