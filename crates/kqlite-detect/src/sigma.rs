@@ -19,7 +19,8 @@ use kqlite_sigma::ast::{
     ConditionExpr, CorrelationRule, Detection, FilterRule, FilterRuleTarget, Level, LogSource, Quantifier,
     SelectorPattern, SigmaRule,
 };
-use kqlite_sigma::{CompiledRule, Mapping, Target, Unsupported, UnsupportedReason};
+use kqlite_sigma::Unsupported;
+pub use kqlite_sigma::{CompiledRule, Mapping, Target, UnsupportedReason};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -86,14 +87,19 @@ impl SigmaReport {
     pub fn rejected_by_reason(&self) -> Vec<(String, usize)> {
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for rejected in &self.rejected {
-            let text = rejected.reason.to_string();
-            let kind = text.split(':').next().unwrap_or(&text).to_string();
-            *counts.entry(kind).or_default() += 1;
+            *counts.entry(reason_kind(&rejected.reason)).or_default() += 1;
         }
         let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
         counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         counts
     }
+}
+
+/// A reason's kind, for counting: its text before the first `:`
+/// ("unsupported modifier", "unmapped logsource").
+pub fn reason_kind(reason: &UnsupportedReason) -> String {
+    let text = reason.to_string();
+    text.split(':').next().unwrap_or(&text).to_string()
 }
 
 /// The documents of one Sigma file.
@@ -558,6 +564,46 @@ fn glob_matches(pattern: &str, name: &str) -> bool {
         }
     }
     rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// The Sigma files of `paths`: a file given by name is read as Sigma (a
+/// file that is not is a problem); directories are walked for `*.yml` and
+/// `*.yaml` files that look like Sigma, others skipped. Only a path that
+/// cannot be read is an error.
+pub fn read_paths(paths: &[PathBuf]) -> Result<(Vec<SigmaFile>, Vec<ContentProblem>), DetectError> {
+    let mut found: Vec<(PathBuf, bool)> = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+                let entry = entry.map_err(|e| DetectError::ReadRulesDirectory {
+                    path: e.path().unwrap_or(path).to_path_buf(),
+                    source: e.into(),
+                })?;
+                let yaml = entry.path().extension().is_some_and(|e| e == "yml" || e == "yaml");
+                if entry.file_type().is_file() && yaml {
+                    found.push((entry.into_path(), false));
+                }
+            }
+        } else {
+            found.push((path.clone(), true));
+        }
+    }
+    let (mut files, mut problems) = (Vec::new(), Vec::new());
+    for (path, named) in found {
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| DetectError::ReadRule { path: path.clone(), source })?;
+        if !kqlite_sigma::looks_like_sigma(&text) {
+            if named {
+                let reason = "not a Sigma file (expected `detection:` with `logsource:`, `correlation:` or `filter:`)";
+                problems.push(ContentProblem { path, line: None, reason: reason.to_string() });
+            }
+            continue;
+        }
+        let (file, file_problems) = parse_file(&path, &text);
+        files.extend(file);
+        problems.extend(file_problems);
+    }
+    Ok((files, problems))
 }
 
 /// Reads the mapping file given with `--sigma-mapping`.
