@@ -17,7 +17,7 @@ pub mod mapping;
 pub mod predicate;
 
 pub use compile::{apply_filters, compile_rule, compile_rule_projecting, CompiledRule};
-pub use correlation::compile_correlation;
+pub use correlation::{compile_correlation, compile_correlation_events, CompileReferenced, CompiledCorrelation};
 pub use document::{looks_like_sigma, parse_documents, SigmaDocuments};
 pub use error::{SigmaError, Unsupported, UnsupportedReason};
 pub use mapping::{Mapping, Target};
