@@ -69,8 +69,7 @@ fn convert_jsonl_names_rejected_rules_with_their_reason_and_exits_1() {
     put(dir.path(), "b/not-sigma.yml", "just: yaml\n");
     let out = kqlite(&["sigma", "convert", dir.path().to_str().unwrap(), "--format", "jsonl"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let lines: Vec<serde_json::Value> =
-        text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2, "non-Sigma YAML in a directory is skipped: {lines:?}");
     let compiled = lines.iter().find(|l| l["id"] == "5a1e0000-0000-4000-8000-000000000001").unwrap();
     assert!(compiled["kql"].as_str().unwrap().contains("SecurityEvent"));
@@ -102,10 +101,11 @@ fn a_hunt_runs_sigma_rules_from_rules_and_content() {
         // Findings, every rule ran; the uncompilable rule is a note with its reason.
         assert_eq!(out.status.code(), Some(1), "{flag}: {stdout}{stderr}");
         assert!(stderr.contains("not compiled") && stderr.contains("logsource"), "{flag}: {stderr}");
-        let findings: Vec<serde_json::Value> =
-            stdout.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|f: &serde_json::Value| {
-                f.to_string().contains("Failed admin logon")
-            }).collect();
+        let findings: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|f: &serde_json::Value| f.to_string().contains("Failed admin logon"))
+            .collect();
         assert_eq!(findings.len(), 1, "{flag}: {stdout}");
         assert!(findings[0].to_string().contains("\"EventRecordId\":\"101\""), "{flag}: {}", findings[0]);
     }
@@ -130,6 +130,11 @@ detection:
     let rules = dir.path().join("rules");
     let out = kqlite(&["hunt", evidence.to_str().unwrap(), "--rules", rules.to_str().unwrap()]);
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("kqlite: sigma: 1 rules ran (1 with results), 1 skipped for lack of evidence (no data for Syslog)"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "kqlite: sigma: 1 rules ran (1 with results), 1 skipped for lack of evidence (no data for Syslog)"
+        ),
+        "{stderr}"
+    );
     assert!(!stderr.contains("rule sudo"), "{stderr}");
 }
