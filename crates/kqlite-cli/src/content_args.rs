@@ -1,10 +1,11 @@
 //! `--content DIR`: Sentinel content (rules, hunting queries, parsers,
-//! watchlists) from an Azure-Sentinel checkout, for query, check, hunt,
+//! watchlists, and Sigma rules among them) from an Azure-Sentinel checkout, for query, check, hunt,
 //! pivot and rules.
 
 use anyhow::Result;
 use clap::Args;
 use kqlite_detect::content::Content;
+use kqlite_detect::sigma::{SigmaOptions, SigmaReport, SIGMA_KIND};
 use std::path::PathBuf;
 
 /// The `--content` flag.
@@ -27,16 +28,25 @@ impl ContentArgs {
     /// Loads the content (rules too when `rules`), printing what loaded and
     /// each file that did not to stderr. Empty without `--content`.
     pub fn load(&self, rules: bool) -> Result<Content> {
+        self.load_with_sigma(rules, &SigmaOptions::default())
+    }
+
+    /// [`ContentArgs::load`], compiling Sigma rules with `sigma`.
+    pub fn load_with_sigma(&self, rules: bool, sigma: &SigmaOptions) -> Result<Content> {
         if self.dirs.is_empty() {
             return Ok(Content::default());
         }
         let started = std::time::Instant::now();
-        let content = kqlite_detect::content::load(&self.dirs, rules)?;
+        let content = kqlite_detect::content::load_with_sigma(&self.dirs, rules, sigma)?;
         let hunting = content.rules.rules.iter().filter(|r| r.is_hunting()).count();
+        let sigma = content.rules.rules.iter().filter(|r| r.kind == SIGMA_KIND).count();
         let mut parts = Vec::new();
         if rules {
-            parts.push(format!("{} analytic rules", content.rules.rules.len() - hunting));
+            parts.push(format!("{} analytic rules", content.rules.rules.len() - hunting - sigma));
             parts.push(format!("{hunting} hunting queries"));
+            if sigma > 0 || !content.rules.sigma.rejected.is_empty() {
+                parts.push(format!("{sigma} Sigma rules"));
+            }
         }
         parts.push(format!("{} parsers", content.parsers.len()));
         parts.push(format!("{} watchlists", content.watchlists.len()));
@@ -58,6 +68,24 @@ impl ContentArgs {
                 content.repeated_rules.len()
             );
         }
+        print_sigma_rejections("content", &content.rules.sigma);
         Ok(content)
+    }
+}
+
+/// One line for the Sigma rules that did not compile, counted by reason,
+/// and the first few in full (the rest: `kqlite sigma convert`).
+pub fn print_sigma_rejections(what: &str, report: &SigmaReport) {
+    if report.rejected.is_empty() {
+        return;
+    }
+    let reasons: Vec<String> = report.rejected_by_reason().iter().map(|(r, n)| format!("{n} {r}")).collect();
+    eprintln!(
+        "kqlite: note: {what}: {} Sigma rule(s) not compiled ({}); `kqlite sigma convert` lists each",
+        report.rejected.len(),
+        reasons.join(", ")
+    );
+    for rejected in report.rejected.iter().take(SHOWN_PROBLEMS) {
+        eprintln!("kqlite: note: {what}: not compiled: {rejected}");
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::content_args::ContentArgs;
 use crate::format::OutputFormat;
+use crate::sigma_args::SigmaArgs;
 use crate::table_args::parse_now;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -10,6 +11,7 @@ use kqlite_detect::finding::Severity;
 use kqlite_detect::hunt::{self, RuleStatus};
 use kqlite_detect::report::{write_findings, FindingFormat};
 use kqlite_detect::rule::RuleSet;
+use kqlite_detect::sigma::SIGMA_KIND;
 use kqlite_detect::tuning::Tuning;
 use kqlite_engine::{Clock, Session};
 use kqlite_ingest::IngestOptions;
@@ -39,6 +41,13 @@ use std::sync::Arc;
 /// run too (hunting queries' rows are informational findings), over its
 /// parsers and watchlists:
 ///   kqlite hunt ./evidence --content ~/Azure-Sentinel
+///
+/// Sigma rules (*.yml among --rules or --content, recognised by content)
+/// are compiled to KQL and run over the same tables; they look at all the
+/// evidence unless --lookback is given, and findings carry each event's
+/// Computer, EventRecordId and the fields the rule tests:
+///   kqlite hunt ./evidence --rules ./sigma/rules/windows
+///   kqlite hunt ./evidence --rules rule.yml --sigma-target defender
 ///
 /// A rule is skipped ("no data") only when none of the tables its query
 /// reads (through the parsers it calls) has evidence.
@@ -86,9 +95,10 @@ pub struct HuntSetup {
     #[arg(long, value_name = "DIR", conflicts_with = "paths")]
     store: Option<PathBuf>,
 
-    /// Rules directory (*.yaml Sentinel analytic rules, functions/*.kql);
-    /// default: the built-in pack.
-    #[arg(long = "rules", value_name = "DIR")]
+    /// Rules directory (*.yaml Sentinel analytic rules, functions/*.kql) or
+    /// rule file; Sigma files among them (recognised by content, in
+    /// subfolders too) are compiled to KQL; default: the built-in pack.
+    #[arg(long = "rules", value_name = "PATH")]
     rules_dir: Option<PathBuf>,
 
     /// Tuning file: watchlists, time zone, parameter overrides, exclusions (see rules/README.md).
@@ -112,6 +122,9 @@ pub struct HuntSetup {
 
     #[command(flatten)]
     content: ContentArgs,
+
+    #[command(flatten)]
+    sigma: SigmaArgs,
 }
 
 /// A session with the evidence loaded and the rules ready to run.
@@ -120,7 +133,8 @@ pub struct Prepared {
     pub rules: RuleSet,
     pub tuning: Tuning,
     pub evidence: EvidenceReport,
-    /// `--content` files that did not load (printed when loading).
+    /// `--content` files and Sigma `--rules` files that did not load
+    /// (printed when loading).
     pub content_problems: usize,
 }
 
@@ -128,8 +142,10 @@ pub struct Prepared {
 /// `only_rules`: keep only the EVTX records and columns the rules read
 /// (right for the rules' queries only; pivots need all of it).
 pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> Result<Prepared> {
-    let (mut rules, functions) = kqlite_detect::pack::load(setup.rules_dir.as_deref())?;
-    let mut content = setup.content.load(true)?;
+    let sigma = setup.sigma.options(setup.tuning.as_deref())?;
+    let (mut rules, functions) = kqlite_detect::pack::load_with_sigma(setup.rules_dir.as_deref(), &sigma)?;
+    let rule_problems = crate::rules::print_rules_report(&rules);
+    let mut content = setup.content.load_with_sigma(true, &sigma)?;
     crate::rules::add_content_rules(&mut rules, std::mem::take(&mut content.rules));
     let mut tuning = match &setup.tuning {
         Some(path) => Tuning::load(path, &rules)?,
@@ -169,7 +185,7 @@ pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> 
         );
     }
     hunt::prepare_session_with_content(&mut session, &tuning, &functions, &content)?;
-    Ok(Prepared { session, rules, tuning, evidence, content_problems: content.problems.len() })
+    Ok(Prepared { session, rules, tuning, evidence, content_problems: content.problems.len() + rule_problems })
 }
 
 fn print_evidence_report(report: &EvidenceReport) {
@@ -223,7 +239,14 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         let mut outcomes =
             hunt::hunt(&prepared.session, &prepared.rules, &prepared.tuning, &with_data, args.min_severity).await;
         let mut failed = false;
+        let kinds: std::collections::HashMap<&str, &str> =
+            prepared.rules.rules.iter().map(|r| (r.id.as_str(), r.kind.as_str())).collect();
+        let mut sigma = SigmaSummary::default();
         for outcome in &outcomes {
+            if kinds.get(outcome.rule_id.as_str()) == Some(&SIGMA_KIND) {
+                failed |= sigma.add(outcome);
+                continue;
+            }
             match &outcome.status {
                 RuleStatus::Failed(e) => {
                     failed = true;
@@ -240,6 +263,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
                 ),
             }
         }
+        sigma.print();
         let findings = hunt::sorted_findings(&mut outcomes);
         let format = FindingFormat::from(args.format);
         let rules = &prepared.rules;
@@ -279,6 +303,67 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         std::mem::forget(prepared);
         Ok(code)
     })
+}
+
+/// What Sigma rules did, in a few lines: a hunt may run thousands.
+#[derive(Default)]
+struct SigmaSummary {
+    ran: usize,
+    with_results: usize,
+    disabled: usize,
+    /// Tables without evidence → rules skipped for them.
+    no_data: std::collections::BTreeMap<String, usize>,
+    skipped: usize,
+    failed: Vec<String>,
+}
+
+/// Sigma rule errors printed in full; the rest are counted.
+const SHOWN_SIGMA_ERRORS: usize = 20;
+
+impl SigmaSummary {
+    /// Counts an outcome; true when the rule failed.
+    fn add(&mut self, outcome: &hunt::RuleOutcome) -> bool {
+        match &outcome.status {
+            RuleStatus::Ran { rows, .. } => {
+                self.ran += 1;
+                self.with_results += usize::from(*rows > 0);
+            }
+            RuleStatus::NoData(tables) => {
+                self.skipped += 1;
+                for table in tables {
+                    *self.no_data.entry(table.clone()).or_default() += 1;
+                }
+            }
+            RuleStatus::Disabled => self.disabled += 1,
+            RuleStatus::Failed(e) => {
+                self.failed.push(format!("{}: {e}", outcome.stem));
+                return true;
+            }
+        }
+        false
+    }
+
+    fn print(&self) {
+        if self.ran + self.skipped + self.disabled + self.failed.len() == 0 {
+            return;
+        }
+        for error in self.failed.iter().take(SHOWN_SIGMA_ERRORS) {
+            eprintln!("kqlite: sigma rule {error}");
+        }
+        if self.failed.len() > SHOWN_SIGMA_ERRORS {
+            eprintln!("kqlite: … and {} more Sigma rules failed", self.failed.len() - SHOWN_SIGMA_ERRORS);
+        }
+        let tables: Vec<&str> = self.no_data.keys().map(String::as_str).collect();
+        eprintln!(
+            "kqlite: sigma: {} rules ran ({} with results), {} skipped for lack of evidence{}, {} disabled, {} failed",
+            self.ran,
+            self.with_results,
+            self.skipped,
+            if tables.is_empty() { String::new() } else { format!(" (no data for {})", tables.join(", ")) },
+            self.disabled,
+            self.failed.len()
+        );
+    }
 }
 
 /// Rules look back from now() (usually a day); evidence spanning longer is

@@ -11,6 +11,8 @@ mod ingest;
 mod pivot;
 mod query;
 mod rules;
+mod sigma;
+mod sigma_args;
 mod table_args;
 mod tables;
 
@@ -31,7 +33,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
                   Kusto's semantics over EVTX, Sentinel and Defender exports and Linux auth logs.\n\n\
                   Start with `kqlite demo` (a generated environment with an intruder, hunted);\n\
                   `kqlite hunt PATHS` runs the built-in lateral-movement pack over your evidence;\n\
-                  `kqlite query` runs any KQL; `kqlite check` reports errors without running."
+                  `kqlite query` runs any KQL; `kqlite check` reports errors without running;\n\
+                  Sigma rules load wherever rules load, and `kqlite sigma convert` prints their KQL."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,6 +52,7 @@ enum Command {
     Test(detection_test::TestArgs),
     Demo(demo::DemoArgs),
     Tables(tables::TablesArgs),
+    Sigma(sigma::SigmaArgs),
     /// List the KQL functions and tabular operators kqlite implements.
     Functions {
         /// List tabular operators instead of functions.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Test(args) => detection_test::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Tables(args) => tables::run(args),
+        Command::Sigma(args) => sigma::run(args),
         Command::Functions { operators } => {
             let names: Vec<&str> = if operators {
                 kqlite_engine::binder::SUPPORTED_OPERATORS.to_vec()

@@ -1,7 +1,8 @@
 //! `kqlite rules list|show|export`: what the detection pack holds, and the
 //! pack in portable form.
 
-use crate::content_args::ContentArgs;
+use crate::content_args::{print_sigma_rejections, ContentArgs};
+use crate::sigma_args::SigmaArgs;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use kqlite_detect::rule::{Rule, RuleSet};
@@ -17,12 +18,15 @@ pub struct RulesArgs {
     #[command(subcommand)]
     command: RulesCommand,
 
-    /// Rules directory; default: the built-in pack.
-    #[arg(long = "rules", value_name = "DIR", global = true)]
+    /// Rules directory or file (Sentinel and Sigma rules); default: the built-in pack.
+    #[arg(long = "rules", value_name = "PATH", global = true)]
     rules_dir: Option<PathBuf>,
 
     #[command(flatten)]
     content: ContentArgs,
+
+    #[command(flatten)]
+    sigma: SigmaArgs,
 }
 
 #[derive(Subcommand)]
@@ -97,8 +101,10 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
         RulesCommand::List => None,
         RulesCommand::Show { rule } => Some(rule),
     };
-    let (mut rules, _) = kqlite_detect::pack::load(args.rules_dir.as_deref())?;
-    let content = args.content.load(true)?;
+    let sigma = args.sigma.options(None)?;
+    let (mut rules, _) = kqlite_detect::pack::load_with_sigma(args.rules_dir.as_deref(), &sigma)?;
+    print_rules_report(&rules);
+    let content = args.content.load_with_sigma(true, &sigma)?;
     add_content_rules(&mut rules, content.rules);
     match shown {
         None => {
@@ -140,11 +146,22 @@ fn export(args: &ExportArgs) -> Result<ExitCode> {
 /// Adds content's rules to `rules`; one whose id a rule already has is
 /// reported and left out.
 pub fn add_content_rules(rules: &mut RuleSet, content: RuleSet) {
+    rules.sigma.extend(content.sigma);
     for rule in content.rules {
         if let Err(e) = rules.add(rule) {
             eprintln!("kqlite: content: not loaded: {e}");
         }
     }
+}
+
+/// Prints the Sigma files of `--rules` that did not load and the Sigma
+/// rules that did not compile; returns how many files did not load.
+pub fn print_rules_report(rules: &RuleSet) -> usize {
+    for problem in &rules.sigma.problems {
+        eprintln!("kqlite: rules: not loaded: {problem}");
+    }
+    print_sigma_rejections("rules", &rules.sigma);
+    rules.sigma.problems.len()
 }
 
 fn section(out: &mut String, title: &str) {

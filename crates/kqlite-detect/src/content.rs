@@ -2,7 +2,8 @@
 //! any folder of it): analytic rules, hunting queries, parser functions
 //! (ASIM included) and watchlists.
 //!
-//! Files are classified by the folders they sit in, as the repository lays
+//! Sigma YAML is recognised by its content wherever it sits and compiled
+//! to rules ([`crate::sigma`]). Other files are classified by the folders they sit in, as the repository lays
 //! them out (`Detections/`, `Solutions/*/Analytic Rules/`, `Hunting
 //! Queries/`, `Parsers/`, `Watchlists/`); YAML outside those folders by its
 //! top-level keys. A file that does not load is a [`ContentProblem`] (file,
@@ -11,6 +12,7 @@
 
 use crate::error::DetectError;
 use crate::rule::{Rule, RuleSet};
+use crate::sigma::{SigmaFile, SigmaOptions};
 use crate::watchlist::Watchlist;
 use kqlite_engine::{Origin, Session, StoredFunction, StoredParam};
 use rayon::prelude::*;
@@ -124,6 +126,14 @@ fn kind_from_keys(text: &str) -> Option<Kind> {
 /// Only a path that does not exist is an error; files that do not load are
 /// [`Content::problems`]. Later parsers of the same name replace earlier ones.
 pub fn load(dirs: &[PathBuf], rules: bool) -> Result<Content, DetectError> {
+    load_with_sigma(dirs, rules, &SigmaOptions::default())
+}
+
+/// [`load`], with Sigma files (recognised by their content, wherever they
+/// sit) compiled with `sigma` when `rules`: a Sigma file that does not
+/// parse is a problem; a rule that does not compile is in
+/// `rules.sigma.rejected`, with its reason.
+pub fn load_with_sigma(dirs: &[PathBuf], rules: bool, sigma: &SigmaOptions) -> Result<Content, DetectError> {
     let mut files = Vec::new();
     for dir in dirs {
         let root = std::fs::canonicalize(dir).map_err(|source| DetectError::Io { path: dir.clone(), source })?;
@@ -151,8 +161,24 @@ pub fn load(dirs: &[PathBuf], rules: bool) -> Result<Content, DetectError> {
         })
         .collect();
     let mut content = Content::default();
-    let mut rule_ids: HashMap<String, usize> = HashMap::new();
+    let mut sigma_files = Vec::new();
+    let mut items = Vec::with_capacity(loaded.len());
     for item in loaded {
+        match item {
+            Loaded::Sigma(file, problems) => {
+                content.problems.extend(problems);
+                sigma_files.extend(file);
+            }
+            other => items.push(other),
+        }
+    }
+    // Sigma rules are compiled together: correlations and filters name
+    // rules of other files.
+    let (sigma_rules, report) = crate::sigma::compile_files(&sigma_files, sigma);
+    content.rules.sigma = report;
+    items.extend(sigma_rules.into_iter().map(|r| Loaded::Rule(Box::new(r))));
+    let mut rule_ids: HashMap<String, usize> = HashMap::new();
+    for item in items {
         match item {
             Loaded::Rule(rule) => match rule_ids.get(&rule.id) {
                 // A deprecated rule (loaded first) gives way to the current one.
@@ -176,7 +202,7 @@ pub fn load(dirs: &[PathBuf], rules: bool) -> Result<Content, DetectError> {
             Loaded::Parser(parser) => content.parsers.push(*parser),
             Loaded::Watchlist(list) => content.watchlists.push(list),
             Loaded::Problem(problem) => content.problems.push(problem),
-            Loaded::Nothing => {}
+            Loaded::Sigma(..) | Loaded::Nothing => {}
         }
     }
     Ok(content)
@@ -192,6 +218,8 @@ enum Loaded {
     Parser(Box<Parser>),
     Watchlist(Watchlist),
     Problem(ContentProblem),
+    /// A Sigma file's documents (none when it does not parse) and its problems.
+    Sigma(Option<SigmaFile>, Vec<ContentProblem>),
     Nothing,
 }
 
@@ -215,6 +243,10 @@ fn load_file(path: PathBuf, rules: bool) -> Loaded {
         Ok(t) => t,
         Err(e) => return Loaded::Problem(ContentProblem { path, line: None, reason: format!("cannot read: {e}") }),
     };
+    if rules && yaml && kqlite_sigma::looks_like_sigma(&text) {
+        let (file, problems) = crate::sigma::parse_file(&path, &text);
+        return Loaded::Sigma(file, problems);
+    }
     let Some(kind) = by_folder.or_else(|| kind_from_keys(&text)) else { return Loaded::Nothing };
     let origin = path.display().to_string();
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

@@ -72,6 +72,9 @@ pub enum DetectError {
         #[source]
         source: std::io::Error,
     },
+    /// A Sigma mapping file that does not load (its message names the file).
+    #[error(transparent)]
+    Sigma(#[from] kqlite_sigma::SigmaError),
     #[error("cannot read rules directory {}", .path.display())]
     ReadRulesDirectory {
         path: PathBuf,

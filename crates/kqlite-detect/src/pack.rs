@@ -4,6 +4,7 @@
 
 use crate::error::DetectError;
 use crate::rule::{Rule, RuleSet};
+use crate::sigma::SigmaOptions;
 use std::path::Path;
 
 /// (file name, text) of each embedded rule.
@@ -56,10 +57,19 @@ pub fn builtin_functions() -> Vec<(String, String)> {
 /// functions from `dir/functions/*.kql` (or the built-in ones when `dir`
 /// has no `functions` directory).
 pub fn load(dir: Option<&Path>) -> Result<(RuleSet, Vec<(String, String)>), DetectError> {
+    load_with_sigma(dir, &SigmaOptions::default())
+}
+
+/// [`load`] where `dir` may also be a rule file, and Sigma rules among
+/// them are compiled with `sigma` ([`RuleSet::load_path`]).
+pub fn load_with_sigma(
+    dir: Option<&Path>,
+    sigma: &SigmaOptions,
+) -> Result<(RuleSet, Vec<(String, String)>), DetectError> {
     let Some(dir) = dir else {
         return Ok((builtin_rules()?, builtin_functions()));
     };
-    let rules = RuleSet::load_dir(dir)?;
+    let rules = RuleSet::load_path(dir, sigma)?;
     let functions_dir = dir.join("functions");
     if !functions_dir.is_dir() {
         return Ok((rules, builtin_functions()));

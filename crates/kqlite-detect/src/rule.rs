@@ -2,11 +2,13 @@
 //! and kqlite's extensions to them (investigation guide, response steps,
 //! pivots, tunable parameters, finding reasons). See `rules/README.md`.
 
+use crate::content::ContentProblem;
 use crate::error::DetectError;
 use crate::finding::Severity;
 use crate::query_edit;
+use crate::sigma::{self, SigmaOptions, SigmaReport};
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A loaded, validated rule.
 #[derive(Clone, Debug)]
@@ -370,21 +372,64 @@ pub const HUNTING_KIND: &str = "Hunting";
 #[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
+    /// Sigma files that did not parse and Sigma rules that did not compile
+    /// (reported; the other rules load).
+    pub sigma: SigmaReport,
 }
 
 impl RuleSet {
-    /// Every `*.yaml`/`*.yml` file directly in `dir`, sorted by name.
+    /// Every `*.yaml`/`*.yml` file directly in `dir`, sorted by name, and
+    /// Sigma files in its subfolders ([`RuleSet::load_path`] with the
+    /// built-in Sigma mapping).
     pub fn load_dir(dir: &Path) -> Result<RuleSet, DetectError> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|source| DetectError::ReadRulesDirectory { path: dir.to_path_buf(), source })?;
-        let mut paths: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-            .collect();
-        paths.sort();
+        RuleSet::load_path(dir, &SigmaOptions::default())
+    }
+
+    /// The rules of `path`: a rule file, or a directory's `*.yaml`/`*.yml`
+    /// files, sorted by name. Sentinel rules are the files directly in the
+    /// directory (a Sentinel rule that does not load is an error); Sigma
+    /// files, recognised by their content, load from subfolders too
+    /// (SigmaHQ nests them), compiled with `sigma`, and those that do not
+    /// parse or compile are reported in [`RuleSet::sigma`].
+    pub fn load_path(path: &Path, sigma: &SigmaOptions) -> Result<RuleSet, DetectError> {
+        let mut paths: Vec<(PathBuf, bool)> = Vec::new();
+        if path.is_file() {
+            paths.push((path.to_path_buf(), true));
+        } else {
+            std::fs::read_dir(path)
+                .map_err(|source| DetectError::ReadRulesDirectory { path: path.to_path_buf(), source })?;
+            for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+                let entry = entry.map_err(|e| DetectError::ReadRulesDirectory {
+                    path: e.path().unwrap_or(path).to_path_buf(),
+                    source: e.into(),
+                })?;
+                let p = entry.path();
+                if entry.file_type().is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    paths.push((p.to_path_buf(), entry.depth() == 1));
+                }
+            }
+        }
         let mut set = RuleSet::default();
-        for path in paths {
-            set.add(Rule::load(&path)?)?;
+        let mut sigma_files = Vec::new();
+        for (path, top_level) in paths {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| DetectError::ReadRule { path: path.clone(), source })?;
+            if kqlite_sigma::looks_like_sigma(&text) {
+                let (file, problems) = sigma::parse_file(&path, &text);
+                set.sigma.problems.extend(problems);
+                sigma_files.extend(file);
+            } else if top_level {
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                set.add(Rule::parse(&text, &path.display().to_string(), &stem)?)?;
+            }
+        }
+        let (rules, report) = sigma::compile_files(&sigma_files, sigma);
+        set.sigma.extend(report);
+        for rule in rules {
+            let origin = PathBuf::from(&rule.origin);
+            if let Err(e) = set.add(rule) {
+                set.sigma.problems.push(ContentProblem { path: origin, line: None, reason: e.to_string() });
+            }
         }
         Ok(set)
     }

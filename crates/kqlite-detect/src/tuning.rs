@@ -20,6 +20,8 @@ pub struct Tuning {
     pub utc_offset_hours: i64,
     /// Keyed by the rule's id after resolution.
     pub rules: BTreeMap<String, RuleTuning>,
+    /// Values of Sigma's `expand` placeholders: name (without `%`) → values.
+    pub sigma_placeholders: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -54,6 +56,8 @@ struct TuningFile {
     time_zone: Option<String>,
     #[serde(default)]
     rules: BTreeMap<String, RuleTuning>,
+    #[serde(default, alias = "sigma_placeholders")]
+    sigma_placeholders: BTreeMap<String, Vec<String>>,
 }
 
 /// `+02:00`, `-5`, `UTC`, `Z` → whole hours.
@@ -82,6 +86,16 @@ fn parse_offset(text: &str) -> Result<i64, DetectError> {
 }
 
 impl Tuning {
+    /// The `sigmaPlaceholders` of a tuning file: Sigma rules are compiled
+    /// with them before the rest of the file (which names rules) is read.
+    pub fn read_sigma_placeholders(path: &Path) -> Result<BTreeMap<String, Vec<String>>, DetectError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DetectError::ReadTuning { path: path.to_path_buf(), source })?;
+        let file: TuningFile = serde_norway::from_str(&text)
+            .map_err(|source| DetectError::TuningYaml { origin: path.display().to_string(), source })?;
+        Ok(file.sigma_placeholders)
+    }
+
     /// Reads a tuning file and its watchlists; rule keys are resolved
     /// against `rules` so a typo is an error, not a silently ignored entry.
     pub fn load(path: &Path, rules: &RuleSet) -> Result<Tuning, DetectError> {
@@ -130,19 +144,27 @@ impl Tuning {
                 watchlists: Vec::new(),
                 utc_offset_hours: 0,
                 rules: BTreeMap::from([(rule.id.clone(), tuning.clone())]),
+                sigma_placeholders: BTreeMap::new(),
             };
             // Catch unknown parameters and bad values now, with the file's name.
             tuned.rule_query(rule, &[]).map_err(in_rule)?;
             resolved.insert(rule.id.clone(), tuning);
         }
-        Ok(Tuning { origin, watchlists, utc_offset_hours, rules: resolved })
+        Ok(Tuning {
+            origin,
+            watchlists,
+            utc_offset_hours,
+            rules: resolved,
+            sigma_placeholders: file.sigma_placeholders,
+        })
     }
 
     /// Sets every rule's lookback to `lookback` (KQL timespan text, e.g.
     /// `30d`), overriding the rules and this tuning: the `LookbackWindow`
     /// parameter where a rule has one, and `BaselineWindow` (the history a
     /// rule compares with, lookback included) to the lookback plus the
-    /// baseline the rule had. For evidence older or longer than a day.
+    /// baseline the rule had. For evidence older or longer than a day. Sigma
+    /// rules have a `LookbackWindow` too, null (all the evidence) unless set here.
     pub fn set_lookback(&mut self, rules: &crate::rule::RuleSet, lookback: &str) -> Result<(), DetectError> {
         if kqlite_engine::time::parse_timespan(lookback).is_none_or(|n| n <= 0) {
             return Err(DetectError::InvalidLookback(lookback.to_string()));

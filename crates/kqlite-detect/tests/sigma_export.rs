@@ -191,7 +191,6 @@ async fn the_atomic_case_check_holds_for_the_sentinel_rules() {
 /// rule's Sigma form finds the Atomic cases its Sentinel rule finds, and
 /// stays silent on the others.
 #[tokio::test]
-#[ignore = "waits for Sigma loading (branch wt-detect, with the compilers of wt-compile and wt-corr): until then pack::load reads the .yml files as Sentinel rules"]
 async fn the_exported_sigma_finds_the_same_atomic_cases() {
     let exports = builtin_sigma(&[]).unwrap();
     let scratch = tempfile::tempdir().unwrap();

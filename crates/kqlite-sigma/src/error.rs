@@ -20,6 +20,9 @@ pub enum UnsupportedReason {
     Logsource(String),
     /// A modifier (or combination of modifiers) kqlite does not compile.
     Modifier(String),
+    /// A field the variant's table cannot provide (a Defender table without
+    /// the column, say).
+    Field(String),
     /// A condition construct kqlite does not compile.
     Condition(String),
     /// A value that cannot be expressed (e.g. an invalid regular expression or cidr).
@@ -35,6 +38,7 @@ impl fmt::Display for UnsupportedReason {
         match self {
             UnsupportedReason::Logsource(s) => write!(f, "unmapped logsource: {s}"),
             UnsupportedReason::Modifier(s) => write!(f, "unsupported modifier: {s}"),
+            UnsupportedReason::Field(s) => write!(f, "unmapped field: {s}"),
             UnsupportedReason::Condition(s) => write!(f, "unsupported condition: {s}"),
             UnsupportedReason::Value(s) => write!(f, "invalid value: {s}"),
             UnsupportedReason::MissingRule(s) => write!(f, "correlation names a rule that is not compiled: {s}"),

@@ -14,11 +14,13 @@ pub mod correlation;
 pub mod document;
 pub mod error;
 pub mod mapping;
+pub mod predicate;
 
-pub use compile::{compile_rule, CompiledRule};
-pub use correlation::compile_correlation;
+pub use compile::{apply_filters, compile_rule, compile_rule_projecting, CompiledRule};
+pub use correlation::{compile_correlation, compile_correlation_events, CompileReferenced, CompiledCorrelation};
 pub use document::{looks_like_sigma, parse_documents, SigmaDocuments};
 pub use error::{SigmaError, Unsupported, UnsupportedReason};
 pub use mapping::{Mapping, Target};
+pub use predicate::Placeholders;
 /// The parsed Sigma AST, re-exported so callers need not name the parser crate.
 pub use rsigma_parser as ast;
