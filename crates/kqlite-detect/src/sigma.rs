@@ -6,7 +6,8 @@
 //!
 //! Files are gathered first and compiled together: a correlation names
 //! rules of other files, and a filter document tunes rules of other files.
-//! A file that does not parse is a [`ContentProblem`]; a rule that parses
+//! Filters are applied by `kqlite_sigma::apply_filters`. A file that does
+//! not parse is a [`ContentProblem`]; a rule that parses
 //! but cannot be compiled is a [`Rejected`] with its named reason, and the
 //! others load on.
 
@@ -15,10 +16,7 @@ use crate::error::DetectError;
 use crate::finding::Severity;
 use crate::query_edit;
 use crate::rule::{EntityMapping, FieldMapping, Rule, Trigger, TriggerOperator};
-use kqlite_sigma::ast::{
-    ConditionExpr, CorrelationRule, Detection, FilterRule, FilterRuleTarget, Level, LogSource, Quantifier,
-    SelectorPattern, SigmaRule,
-};
+use kqlite_sigma::ast::{CorrelationRule, Detection, FilterRule, Level, SigmaRule};
 use kqlite_sigma::Unsupported;
 pub use kqlite_sigma::{CompiledRule, Mapping, Target, UnsupportedReason};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -165,6 +163,35 @@ impl Item<'_> {
     }
 }
 
+/// The rules of a set by the names correlations use for them.
+struct References<'a> {
+    detections: HashMap<String, &'a SigmaRule>,
+    correlations: HashMap<String, &'a CorrelationRule>,
+    options: &'a SigmaOptions,
+    decorate: &'a dyn Fn(&str) -> Result<String, UnsupportedReason>,
+}
+
+impl References<'_> {
+    /// A referenced rule's query projecting `fields` (a correlation's
+    /// group-by fields), through `decorate`; a correlation named by another
+    /// yields its matching windows.
+    fn compile(&self, name: &str, fields: &[String]) -> Compiled {
+        let decorate = |c: CompiledRule| match (self.decorate)(&c.query) {
+            Ok(query) => Ok(CompiledRule { query, ..c }),
+            Err(reason) => Err(Unsupported { rule: c.id.clone(), reason }),
+        };
+        if let Some(rule) = self.detections.get(name) {
+            let o = self.options;
+            return kqlite_sigma::compile_rule_projecting(rule, &o.mapping, o.target, &o.placeholders, fields)
+                .and_then(decorate);
+        }
+        if let Some(correlation) = self.correlations.get(name) {
+            return kqlite_sigma::compile_correlation_events(correlation, &|n, f| self.compile(n, f), fields);
+        }
+        Err(Unsupported { rule: name.to_string(), reason: UnsupportedReason::MissingRule(name.to_string()) })
+    }
+}
+
 /// Compiles every document of `files`: filters applied to the rules they
 /// name, correlations over the rules they name, whose queries pass through
 /// `decorate` first (a hunt adds its time filter there).
@@ -173,36 +200,40 @@ fn compile_all<'a>(
     options: &SigmaOptions,
     decorate: &dyn Fn(&str) -> Result<String, UnsupportedReason>,
 ) -> Vec<Item<'a>> {
-    let filters: Vec<&FilterRule> = files.iter().flat_map(|f| &f.documents.filters).collect();
-    let mut items: Vec<Item> = (files.iter())
-        .flat_map(|f| f.documents.rules.iter().map(|r| (f.path.as_path(), with_filters(r, &filters))))
-        .map(|(path, rule)| {
-            let compiled = compile_detection(&rule, options, &[]);
-            Item { path, source: Source::Detection(rule), compiled, building_block: false }
-        })
+    let filters: Vec<FilterRule> = files.iter().flat_map(|f| f.documents.filters.iter().cloned()).collect();
+    let filtered: Vec<(&Path, SigmaRule)> = (files.iter())
+        .flat_map(|f| f.documents.rules.iter().map(|r| (f.path.as_path(), kqlite_sigma::apply_filters(r, &filters))))
         .collect();
+    let mut references = References { detections: HashMap::new(), correlations: HashMap::new(), options, decorate };
     // Rules a correlation names are found by id, name or title.
-    let mut by_reference: HashMap<String, usize> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
-        let Source::Detection(rule) = &item.source else { continue };
+    for (_, rule) in &filtered {
         for key in [rule.id.as_deref(), rule.name.as_deref(), Some(rule.title.as_str())].into_iter().flatten() {
-            by_reference.entry(key.to_string()).or_insert(i);
+            references.detections.entry(key.to_string()).or_insert(rule);
         }
     }
-    for file in files {
-        for correlation in &file.documents.correlations {
-            let named: Vec<usize> = correlation.rules.iter().filter_map(|r| by_reference.get(r).copied()).collect();
-            if !correlation.generate {
-                named.iter().for_each(|&i| items[i].building_block = true);
-            }
-            let rules: Vec<CompiledRule> = (named.iter())
-                .filter_map(|&i| items[i].compiled.as_ref().ok())
-                .filter_map(|c| Some(CompiledRule { query: decorate(&c.query).ok()?, ..c.clone() }))
-                .collect();
-            let compiled = kqlite_sigma::compile_correlation(correlation, &rules);
-            let source = Source::Correlation(correlation);
-            items.push(Item { path: &file.path, source, compiled, building_block: false });
+    let correlations: Vec<(&Path, &CorrelationRule)> =
+        files.iter().flat_map(|f| f.documents.correlations.iter().map(|c| (f.path.as_path(), c))).collect();
+    for (_, c) in &correlations {
+        for key in [c.id.as_deref(), c.name.as_deref(), Some(c.title.as_str())].into_iter().flatten() {
+            references.correlations.entry(key.to_string()).or_insert(c);
         }
+    }
+    let building_blocks: HashSet<&str> = (correlations.iter())
+        .filter(|(_, c)| !c.generate)
+        .flat_map(|(_, c)| c.rules.iter().map(String::as_str))
+        .collect();
+    let is_building_block = |keys: [Option<&str>; 3]| keys.into_iter().flatten().any(|k| building_blocks.contains(k));
+    let mut items: Vec<Item> = Vec::new();
+    for (path, rule) in &filtered {
+        let compiled = compile_detection(rule, options, &[]);
+        let building_block = is_building_block([rule.id.as_deref(), rule.name.as_deref(), Some(&rule.title)]);
+        items.push(Item { path, source: Source::Detection(rule.clone()), compiled, building_block });
+    }
+    for (path, correlation) in correlations {
+        let compiled = kqlite_sigma::compile_correlation(correlation, &|n, f| references.compile(n, f)).map(|c| c.rule);
+        let keys = [correlation.id.as_deref(), correlation.name.as_deref(), Some(correlation.title.as_str())];
+        let building_block = is_building_block(keys);
+        items.push(Item { path, source: Source::Correlation(correlation), compiled, building_block });
     }
     items
 }
@@ -266,9 +297,11 @@ impl StemNamer {
     }
 }
 
-/// Compiles one detection rule as `kqlite sigma convert` prints it.
-pub fn compile_detection(rule: &SigmaRule, options: &SigmaOptions, _extra_fields: &[String]) -> Compiled {
-    kqlite_sigma::compile_rule(rule, &options.mapping, options.target)
+/// Compiles one detection rule, projecting the account and source fields
+/// its findings name when the rule's table has them.
+pub fn compile_detection(rule: &SigmaRule, options: &SigmaOptions, extra_fields: &[String]) -> Compiled {
+    let o = options;
+    kqlite_sigma::compile_rule_projecting(rule, &o.mapping, o.target, &o.placeholders, extra_fields)
 }
 
 /// The compiled query with the hunt's time filter appended.
@@ -453,119 +486,6 @@ pub fn detection_fields(rule: &SigmaRule) -> Vec<String> {
     out
 }
 
-/// `rule` with the filters that apply to it: each filter's condition is
-/// AND-ed to the rule's (a filter's condition reads `not selection` to
-/// exclude), its detections renamed so they cannot clash with the rule's.
-fn with_filters(rule: &SigmaRule, filters: &[&FilterRule]) -> SigmaRule {
-    let applying: Vec<&&FilterRule> = filters.iter().filter(|f| filter_applies(f, rule)).collect();
-    if applying.is_empty() {
-        return rule.clone();
-    }
-    let mut rule = rule.clone();
-    // The rule's own `them` and patterns must not reach the filters' detections.
-    let own: Vec<String> = rule.detection.named.keys().cloned().collect();
-    for condition in &mut rule.detection.conditions {
-        *condition = expand_selectors(condition, &own);
-    }
-    for (n, filter) in applying.iter().enumerate() {
-        let prefix = format!("__kqlite_filter{n}_");
-        let names: Vec<String> = filter.detection.named.keys().cloned().collect();
-        for (name, detection) in &filter.detection.named {
-            rule.detection.named.insert(format!("{prefix}{name}"), detection.clone());
-        }
-        let Some(condition) = filter.detection.conditions.first() else { continue };
-        let condition = rename(&expand_selectors(condition, &names), &prefix);
-        for rule_condition in &mut rule.detection.conditions {
-            *rule_condition = ConditionExpr::And(vec![rule_condition.clone(), condition.clone()]);
-        }
-    }
-    rule
-}
-
-/// Whether `filter` applies to `rule`: it names the rule (by id, name or
-/// title) or all rules, and the rule's logsource has every field the
-/// filter's has.
-fn filter_applies(filter: &FilterRule, rule: &SigmaRule) -> bool {
-    let named = match &filter.rules {
-        FilterRuleTarget::Any => true,
-        FilterRuleTarget::Specific(keys) => keys.iter().any(|k| {
-            rule.id.as_deref() == Some(k.as_str()) || rule.name.as_deref() == Some(k.as_str()) || rule.title == *k
-        }),
-    };
-    named && filter.logsource.as_ref().is_none_or(|l| logsource_contains(&rule.logsource, l))
-}
-
-fn logsource_contains(rule: &LogSource, filter: &LogSource) -> bool {
-    let same = |f: &Option<String>, r: &Option<String>| {
-        f.as_ref().is_none_or(|f| r.as_ref().is_some_and(|r| r.eq_ignore_ascii_case(f)))
-    };
-    same(&filter.category, &rule.category)
-        && same(&filter.product, &rule.product)
-        && same(&filter.service, &rule.service)
-}
-
-/// `1 of them`/`all of sel_*` spelled out over `names` (sorted), so adding
-/// detections later does not change what they cover. `N of` stays a
-/// selector, over the matching names only.
-fn expand_selectors(condition: &ConditionExpr, names: &[String]) -> ConditionExpr {
-    match condition {
-        ConditionExpr::And(items) => ConditionExpr::And(items.iter().map(|c| expand_selectors(c, names)).collect()),
-        ConditionExpr::Or(items) => ConditionExpr::Or(items.iter().map(|c| expand_selectors(c, names)).collect()),
-        ConditionExpr::Not(inner) => ConditionExpr::Not(Box::new(expand_selectors(inner, names))),
-        ConditionExpr::Identifier(_) => condition.clone(),
-        ConditionExpr::Selector { quantifier, pattern } => {
-            let mut matching: Vec<String> = (names.iter())
-                .filter(|n| match pattern {
-                    SelectorPattern::Them => !n.starts_with('_'),
-                    SelectorPattern::Pattern(p) => glob_matches(p, n),
-                })
-                .cloned()
-                .collect();
-            matching.sort();
-            let identifiers = matching.into_iter().map(ConditionExpr::Identifier).collect();
-            match quantifier {
-                Quantifier::Any => ConditionExpr::Or(identifiers),
-                Quantifier::All => ConditionExpr::And(identifiers),
-                Quantifier::Count(_) => condition.clone(),
-            }
-        }
-    }
-}
-
-/// The filter's condition over its renamed detections.
-fn rename(condition: &ConditionExpr, prefix: &str) -> ConditionExpr {
-    match condition {
-        ConditionExpr::And(items) => ConditionExpr::And(items.iter().map(|c| rename(c, prefix)).collect()),
-        ConditionExpr::Or(items) => ConditionExpr::Or(items.iter().map(|c| rename(c, prefix)).collect()),
-        ConditionExpr::Not(inner) => ConditionExpr::Not(Box::new(rename(inner, prefix))),
-        ConditionExpr::Identifier(name) => ConditionExpr::Identifier(format!("{prefix}{name}")),
-        ConditionExpr::Selector { quantifier, pattern } => ConditionExpr::Selector {
-            quantifier: quantifier.clone(),
-            pattern: SelectorPattern::Pattern(match pattern {
-                SelectorPattern::Them => format!("{prefix}*"),
-                SelectorPattern::Pattern(p) => format!("{prefix}{p}"),
-            }),
-        },
-    }
-}
-
-/// Sigma's selector patterns: `*` matches any run of characters.
-fn glob_matches(pattern: &str, name: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let [first, middle @ .., last] = parts.as_slice() else { return pattern == name };
-    if parts.len() == 1 {
-        return pattern == name;
-    }
-    let Some(mut rest) = name.strip_prefix(first) else { return false };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
-}
-
 /// The Sigma files of `paths`: a file given by name is read as Sigma (a
 /// file that is not is a problem); directories are walked for `*.yml` and
 /// `*.yaml` files that look like Sigma, others skipped. Only a path that
@@ -633,32 +553,5 @@ mod tests {
         assert_eq!(severity(Some(Level::Critical)), Severity::High);
         assert_eq!(severity(Some(Level::Informational)), Severity::Informational);
         assert_eq!(severity(None), Severity::Medium);
-    }
-
-    #[test]
-    fn selector_patterns() {
-        assert!(glob_matches("sel*", "selection"));
-        assert!(glob_matches("*", "x"));
-        assert!(glob_matches("a*b*c", "aXbYc"));
-        assert!(!glob_matches("a*c", "ab"));
-        assert!(!glob_matches("filter_*", "selection"));
-        assert!(glob_matches("exact", "exact"));
-    }
-
-    #[test]
-    fn filters_apply_to_the_rules_they_name_and_keep_the_rules_selectors() {
-        let text = "title: R\nid: r-1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel_a:\n    Image|endswith: '\\a.exe'\n  condition: 1 of them\n---\ntitle: F\nlogsource:\n  product: windows\nfilter:\n  rules:\n    - r-1\n  selection:\n    User|startswith: adm_\n  condition: not selection\n";
-        let (file, problems) = parse_file(Path::new("x.yml"), text);
-        assert!(problems.is_empty(), "{problems:?}");
-        let documents = file.expect("parsed").documents;
-        let filters: Vec<&FilterRule> = documents.filters.iter().collect();
-        let rule = with_filters(&documents.rules[0], &filters);
-        assert_eq!(rule.detection.named.len(), 2);
-        let condition = rule.detection.conditions[0].to_string();
-        assert_eq!(condition, "((sel_a) and not __kqlite_filter0_selection)");
-        let mut other = documents.rules[0].clone();
-        other.id = Some("r-2".into());
-        other.title = "other".into();
-        assert_eq!(with_filters(&other, &filters), other);
     }
 }
