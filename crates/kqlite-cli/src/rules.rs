@@ -1,14 +1,18 @@
-//! `kqlite rules list|show`: what the detection pack holds.
+//! `kqlite rules list|show|export`: what the detection pack holds, and the
+//! pack in portable form.
 
 use crate::content_args::{print_sigma_rejections, ContentArgs};
 use crate::sigma_args::SigmaArgs;
-use anyhow::Result;
-use clap::{Args, Subcommand};
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand, ValueEnum};
 use kqlite_detect::rule::{Rule, RuleSet};
+use kqlite_detect::sigma_export;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// List the detection rules, or show one with its guide, response steps and pivots.
+/// List the detection rules, show one with its guide, response steps and
+/// pivots, or export the built-in pack as Sigma.
 #[derive(Args)]
 pub struct RulesArgs {
     #[command(subcommand)]
@@ -36,16 +40,74 @@ enum RulesCommand {
         /// Rule id, file stem, technique (T1021) or unique prefix.
         rule: String,
     },
+    Export(ExportArgs),
+}
+
+/// Write the built-in pack in a portable rule format.
+///
+/// Sigma: each built-in rule's per-event logic as Sigma detection rules and
+/// its aggregations (per account and source) as Sigma correlation rules,
+/// one file per rule, each document valid against the Sigma specification's
+/// JSON schemas. Each document's description says which KQL rule it is the
+/// portable form of and what Sigma cannot express (risk scores, baselines,
+/// Defender tables). `kqlite sigma convert` compiles them back to KQL.
+#[derive(Args)]
+#[command(
+    verbatim_doc_comment,
+    after_help = "Examples:
+  kqlite rules export --format sigma
+      The whole pack as one multi-document YAML stream on stdout.
+  kqlite rules export --format sigma T1021.002 T1021.006
+      Two rules (named by id, file stem, technique or unique prefix).
+  kqlite rules export --format sigma --out sigma/
+      One file per rule: sigma/T1021-remote-services.yml, ...
+
+Exit status: 0 when written, 2 on an unknown rule name (the pack's rules are
+listed) or a directory that cannot be written."
+)]
+struct ExportArgs {
+    /// The rules to export (id, file stem, technique or unique prefix);
+    /// default: the whole built-in pack.
+    #[arg(value_name = "RULE")]
+    rules: Vec<String>,
+
+    /// The format written.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Sigma)]
+    format: ExportFormat,
+
+    /// Write one file per rule into DIR (created if missing) instead of one
+    /// stream to stdout.
+    #[arg(long = "out", value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    /// Sigma rules and correlations (https://sigmahq.io), YAML.
+    Sigma,
 }
 
 pub fn run(args: RulesArgs) -> Result<ExitCode> {
+    // None: list the rules; Some: show one.
+    let shown = match args.command {
+        RulesCommand::Export(export_args) => {
+            // The Sigma forms are written by hand for the built-in rules; a
+            // rules directory or content has none to export.
+            if args.rules_dir.is_some() || !args.content.dirs.is_empty() {
+                bail!("rules export writes the built-in pack; --rules and --content are not used by it");
+            }
+            return export(&export_args);
+        }
+        RulesCommand::List => None,
+        RulesCommand::Show { rule } => Some(rule),
+    };
     let sigma = args.sigma.options(None)?;
     let (mut rules, _) = kqlite_detect::pack::load_with_sigma(args.rules_dir.as_deref(), &sigma)?;
     print_rules_report(&rules);
     let content = args.content.load_with_sigma(true, &sigma)?;
     add_content_rules(&mut rules, content.rules);
-    match args.command {
-        RulesCommand::List => {
+    match shown {
+        None => {
             let width = rules.rules.iter().map(|r| r.stem.len()).max().unwrap_or(0);
             let techniques: Vec<String> = rules.rules.iter().map(|r| r.techniques.join(",")).collect();
             let technique_width = techniques.iter().map(String::len).max().unwrap_or(0);
@@ -59,10 +121,24 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
                 );
             }
         }
-        RulesCommand::Show { rule } => {
+        Some(rule) => {
             let rule = rules.find(&rule)?;
             print!("{}", show(rule));
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(args: &ExportArgs) -> Result<ExitCode> {
+    let ExportFormat::Sigma = args.format;
+    let exports = sigma_export::builtin_sigma(&args.rules)?;
+    match &args.out {
+        Some(dir) => {
+            for path in sigma_export::write_files(&exports, dir)? {
+                eprintln!("kqlite: wrote {}", path.display());
+            }
+        }
+        None => std::io::stdout().lock().write_all(sigma_export::multi_document(&exports).as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -235,6 +235,22 @@ async fn run_case_inner(
         Some(p) => Tuning::load(&dir.join(p), rules)?,
         None => Tuning::default(),
     };
+    let (mut session, tables_with_data) = case_session(dir, expected.now.as_deref(), options).await?;
+    hunt::prepare_session(&mut session, &tuning, functions)?;
+    let outcome = hunt::run_rule(&session, rule, &tuning, &tables_with_data).await;
+    if let RuleStatus::Failed(e) = &outcome.status {
+        return Err(DetectError::CaseRuleFailed { stem: rule.stem.clone(), status: e.clone() });
+    }
+    Ok(compare(&expected.findings, &outcome.findings))
+}
+
+/// A session holding a case directory's inputs, its clock fixed at the
+/// case's `now`, and the tables that have data.
+async fn case_session(
+    dir: &Path,
+    now: Option<&str>,
+    options: &IngestOptions,
+) -> Result<(Session, Vec<String>), DetectError> {
     // Input files are the case directory's own files; subdirectories hold
     // what the tuning file needs (watchlists).
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -258,7 +274,7 @@ async fn run_case_inner(
     if loaded.conversion_failures > 0 {
         return Err(DetectError::CaseConversion { files: loaded.conversion_failures });
     }
-    let clock = match expected.now.as_deref() {
+    let clock = match now {
         None | Some("latest") => Clock::LatestEvent,
         Some(text) => Clock::Fixed(
             kqlite_engine::time::parse_datetime(text).ok_or_else(|| DetectError::CaseNow(text.to_string()))?,
@@ -268,12 +284,35 @@ async fn run_case_inner(
     // Fix the clock once: `latest` would otherwise rescan every table per query.
     let now = session.now().await?;
     session.set_clock(Clock::Fixed(now));
+    Ok((session, hunt::tables_with_data(&loaded)))
+}
+
+/// Hunts a case directory's inputs with every rule of `rules`, untuned, at
+/// the case's `now`, and returns the findings without comparing them: how
+/// other forms of a rule (its Sigma export) are checked against the cases
+/// written for it. A rule that fails is an error.
+pub async fn hunt_case(
+    dir: &Path,
+    rules: &RuleSet,
+    functions: &[(String, String)],
+    options: &IngestOptions,
+) -> Result<Vec<Finding>, DetectError> {
+    let expected_path = dir.join("expected.yaml");
+    let text = std::fs::read_to_string(&expected_path)
+        .map_err(|source| DetectError::Io { path: expected_path.clone(), source })?;
+    let expected: Expected = serde_norway::from_str(&text)
+        .map_err(|source| DetectError::CaseExpected { path: expected_path.clone(), source })?;
+    let (mut session, tables_with_data) = case_session(dir, expected.now.as_deref(), options).await?;
+    let tuning = Tuning::default();
     hunt::prepare_session(&mut session, &tuning, functions)?;
-    let outcome = hunt::run_rule(&session, rule, &tuning, &hunt::tables_with_data(&loaded)).await;
-    if let RuleStatus::Failed(e) = &outcome.status {
-        return Err(DetectError::CaseRuleFailed { stem: rule.stem.clone(), status: e.clone() });
+    let mut findings = Vec::new();
+    for mut outcome in hunt::hunt(&session, rules, &tuning, &tables_with_data, Severity::Informational).await {
+        if let RuleStatus::Failed(e) = &outcome.status {
+            return Err(DetectError::CaseRuleFailed { stem: outcome.stem, status: e.clone() });
+        }
+        findings.append(&mut outcome.findings);
     }
-    Ok(compare(&expected.findings, &outcome.findings))
+    Ok(findings)
 }
 
 /// Runs every case under `root`, reading inputs with `options`' settings.

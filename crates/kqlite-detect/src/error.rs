@@ -60,6 +60,12 @@ pub enum DetectError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write {}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read rule {}", .path.display())]
     ReadRule {
         path: PathBuf,
@@ -258,6 +264,12 @@ pub enum DetectError {
     // Detection tests.
     #[error("no test cases under {} (a case is a directory with expected.yaml)", .root.display())]
     NoTestCases { root: PathBuf },
+    #[error("{}: not a case's expected.yaml", .path.display())]
+    CaseExpected {
+        path: PathBuf,
+        #[source]
+        source: serde_norway::Error,
+    },
     #[error("the case has no input files")]
     CaseWithoutInputs,
     #[error("input {} was not read: {reason}", .path.display())]

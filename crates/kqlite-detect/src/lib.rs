@@ -3,7 +3,8 @@
 //! [`content`] reads Sentinel content (rules, hunting queries, parsers,
 //! watchlists) from an Azure-Sentinel checkout.
 //! [`finding`] is what a detection reports to an analyst. [`rule`] reads
-//! Sentinel analytic rules and [`sigma`] Sigma rules, [`pack`] holds the built-in ones, [`tuning`] and
+//! Sentinel analytic rules and [`sigma`] Sigma rules, [`pack`] holds the
+//! built-in ones (and [`sigma_export`] their portable Sigma form), [`tuning`] and
 //! [`watchlist`] adapt them to an organisation, [`hunt`] runs them over the
 //! [`evidence`], [`detection_test`] checks them against known cases and
 //! [`pivot`] prepares their follow-up queries. [`report`] writes findings
@@ -21,6 +22,7 @@ pub mod query_edit;
 pub mod report;
 pub mod rule;
 pub mod sigma;
+pub mod sigma_export;
 pub mod tuning;
 pub mod watchlist;
 

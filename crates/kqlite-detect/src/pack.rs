@@ -1,5 +1,6 @@
-//! The built-in rule pack: the `rules/` directory's YAML rules and shared
-//! functions, embedded in the binary so a hunt needs no files beside it.
+//! The built-in rule pack: the `rules/` directory's YAML rules, their Sigma
+//! companions (`rules/sigma/`) and shared functions, embedded in the binary
+//! so a hunt (and an export) needs no files beside it.
 
 use crate::error::DetectError;
 use crate::rule::{Rule, RuleSet};
@@ -13,6 +14,16 @@ const RULES: &[(&str, &str)] = &[
     ("T1021.002-smb-admin-shares.yaml", include_str!("../../../rules/T1021.002-smb-admin-shares.yaml")),
     ("T1021.004-ssh-lateral-movement.yaml", include_str!("../../../rules/T1021.004-ssh-lateral-movement.yaml")),
     ("T1021.006-winrm-remoting.yaml", include_str!("../../../rules/T1021.006-winrm-remoting.yaml")),
+];
+
+/// (file name, text) of each rule's Sigma form, `rules/sigma/STEM.yml` for
+/// the rule `rules/STEM.yaml` (written by hand: see `sigma_export`).
+const SIGMA: &[(&str, &str)] = &[
+    ("T1021-remote-services.yml", include_str!("../../../rules/sigma/T1021-remote-services.yml")),
+    ("T1021.001-rdp-localhost.yml", include_str!("../../../rules/sigma/T1021.001-rdp-localhost.yml")),
+    ("T1021.002-smb-admin-shares.yml", include_str!("../../../rules/sigma/T1021.002-smb-admin-shares.yml")),
+    ("T1021.004-ssh-lateral-movement.yml", include_str!("../../../rules/sigma/T1021.004-ssh-lateral-movement.yml")),
+    ("T1021.006-winrm-remoting.yml", include_str!("../../../rules/sigma/T1021.006-winrm-remoting.yml")),
 ];
 
 /// (file name, text) of each embedded function file.
@@ -30,6 +41,11 @@ pub fn builtin_rules() -> Result<RuleSet, DetectError> {
         set.add(Rule::parse(text, &format!("builtin:{file}"), stem)?)?;
     }
     Ok(set)
+}
+
+/// The embedded Sigma files as (file name, YAML text), in the pack's order.
+pub fn builtin_sigma_files() -> &'static [(&'static str, &'static str)] {
+    SIGMA
 }
 
 /// The embedded shared functions as (name, KQL text).
