@@ -73,6 +73,8 @@ fn windash_gives_all_five_dashes() {
     for dash in ["-", "/", "\u{2013}", "\u{2014}", "\u{2015}"] {
         assert!(q.contains(&format!("contains @\" {dash}enc \"")), "{dash}: {q}");
     }
+    let r = reason("    sel:\n        CommandLine|windash|contains: ' -a -b -c -d -e'\n    condition: sel");
+    assert!(matches!(r, UnsupportedReason::Value(ref m) if m.contains("windash")), "{r}");
 }
 
 #[test]
