@@ -401,7 +401,7 @@ impl FieldResolver for VariantFields<'_> {
                 UnsupportedReason::Field(format!("{name}: table {} has no such column", self.table.name))
             }),
             FieldSource::EventData => {
-                let member = format!("EventData[{}]", kql_string(target));
+                let member = format!("EventData[\"{}\"]", target.replace('\\', "\\\\").replace('"', "\\\""));
                 Ok(FieldExpr {
                     value: format!("tostring({member})"),
                     kind: ValueKind::Text,

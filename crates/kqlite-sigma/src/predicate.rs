@@ -432,7 +432,7 @@ fn string_alternatives(
         strings = strings.iter().map(|s| expand(s, placeholders)).collect::<Result<Vec<_>, _>>()?.concat();
     }
     if mods.contains(&Modifier::WindAsh) {
-        strings = strings.iter().flat_map(windash).collect();
+        strings = strings.iter().map(|s| windash(name, s)).collect::<Result<Vec<_>, _>>()?.concat();
     }
     let encoding = mods.iter().find_map(|m| match m {
         Modifier::Wide => Some(Encoding::Utf16Le),
@@ -526,13 +526,17 @@ const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
 /// Every permutation of the dashes at each place pySigma's `\B[-/]\b` finds
 /// one (a `-` or `/` after a non-word character or the start, before a
 /// word character), in each plain part.
-fn windash(s: &SigmaString) -> Vec<SigmaString> {
+fn windash(name: &str, s: &SigmaString) -> Result<Vec<SigmaString>, UnsupportedReason> {
     let mut results: Vec<Vec<StringPart>> = vec![Vec::new()];
     for part in &s.parts {
         let options: Vec<StringPart> = match part {
             StringPart::Plain(text) => windash_text(text).into_iter().map(StringPart::Plain).collect(),
             special => vec![special.clone()],
         };
+        // Five choices per dash: past a few dashes the alternatives explode.
+        if results.len() * options.len() > MAX_WINDASH_ALTERNATIVES {
+            return Err(UnsupportedReason::Value(format!("{name}|windash: too many dashes in {}", s.original)));
+        }
         results = results
             .iter()
             .flat_map(|r| {
@@ -544,8 +548,11 @@ fn windash(s: &SigmaString) -> Vec<SigmaString> {
             })
             .collect();
     }
-    results.into_iter().map(|parts| SigmaString { parts, original: s.original.clone() }).collect()
+    Ok(results.into_iter().map(|parts| SigmaString { parts, original: s.original.clone() }).collect())
 }
+
+/// The most strings one windash value may stand for (four dashes).
+const MAX_WINDASH_ALTERNATIVES: usize = 625;
 
 fn windash_text(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
@@ -558,7 +565,8 @@ fn windash_text(text: &str) -> Vec<String> {
         })
         .collect();
     let mut out = vec![chars.clone()];
-    for &i in &places {
+    // Past five dashes the caller rejects the value; stop multiplying here.
+    for &i in places.iter().take(5) {
         out = out
             .iter()
             .flat_map(|c| {
