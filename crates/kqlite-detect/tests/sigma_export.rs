@@ -191,7 +191,6 @@ async fn the_atomic_case_check_holds_for_the_sentinel_rules() {
 /// rule's Sigma form finds the Atomic cases its Sentinel rule finds, and
 /// stays silent on the others.
 #[tokio::test]
-#[ignore = "waits for kqlite-sigma's built-in mapping (wt-compile): services winrm and terminalservices-remoteconnectionmanager, TimeGenerated as SecurityEvent's column for |hour, and sshd-session under linux/sshd; with a mapping adding the first three, 9 of 10 atomic cases agree (the tenth is sshd-session)"]
 async fn the_exported_sigma_finds_the_same_atomic_cases() {
     let exports = builtin_sigma(&[]).unwrap();
     let scratch = tempfile::tempdir().unwrap();

@@ -89,11 +89,14 @@ pub fn compile_rule_projecting(
 }
 
 /// `rule` with every filter that targets it applied: the rule matches only
-/// where no filter's condition holds. A filter targets a rule it names (by
-/// id, name or title), or, naming none, every rule of its logsource.
+/// where every such filter's condition holds too. The condition is ANDed as
+/// written, as pySigma (Sigma's reference implementation) and rsigma do, so
+/// an exclusion is written `condition: not selection`. A filter targets a
+/// rule it names (by id, name or title), or, naming none, every rule of its
+/// logsource.
 pub fn apply_filters(rule: &SigmaRule, filters: &[FilterRule]) -> SigmaRule {
     let mut rule = rule.clone();
-    let mut excluded = Vec::new();
+    let mut required = Vec::new();
     for (i, filter) in filters.iter().enumerate() {
         let targets = match &filter.rules {
             FilterRuleTarget::Any => filter.logsource.as_ref().is_some_and(|l| {
@@ -115,15 +118,11 @@ pub fn apply_filters(rule: &SigmaRule, filters: &[FilterRule]) -> SigmaRule {
             rule.detection.named.insert(format!("{prefix}{name}"), detection.clone());
         }
         let conditions: Vec<ConditionExpr> = filter.detection.conditions.iter().map(|c| prefixed(c, &prefix)).collect();
-        excluded.push(if conditions.len() == 1 { conditions[0].clone() } else { ConditionExpr::Or(conditions) });
+        required.push(if conditions.len() == 1 { conditions[0].clone() } else { ConditionExpr::Or(conditions) });
     }
-    if !excluded.is_empty() {
-        let not_filtered = ConditionExpr::Not(Box::new(ConditionExpr::Or(excluded)));
-        rule.detection.conditions = rule
-            .detection
-            .conditions
-            .iter()
-            .map(|c| ConditionExpr::And(vec![c.clone(), not_filtered.clone()]))
+    if !required.is_empty() {
+        rule.detection.conditions = (rule.detection.conditions.iter())
+            .map(|c| ConditionExpr::And(std::iter::once(c.clone()).chain(required.iter().cloned()).collect()))
             .collect();
     }
     rule

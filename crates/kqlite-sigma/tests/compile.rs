@@ -268,13 +268,15 @@ fn a_user_mapping_overrides_the_builtin_one() {
 }
 
 #[test]
-fn filters_exclude_what_they_match_from_the_rules_they_name() {
-    let text = "title: R\nid: r1\nlogsource:\n    product: windows\n    service: sysmon\ndetection:\n    selection:\n        Image: a\n    condition: selection\n---\ntitle: F\nlogsource:\n    product: windows\n    service: sysmon\nfilter:\n    rules: [r1]\n    selection:\n        User: admin\n    condition: selection\n";
+fn filters_and_their_condition_as_written_onto_the_rules_they_name() {
+    let text = "title: R\nid: r1\nlogsource:\n    product: windows\n    service: sysmon\ndetection:\n    selection:\n        Image: a\n    condition: selection\n---\ntitle: F\nlogsource:\n    product: windows\n    service: sysmon\nfilter:\n    rules: [r1]\n    selection:\n        User: admin\n    condition: not selection\n";
     let docs = parse_documents(text, "t.yml").expect("parses");
     assert_eq!(docs.filters.len(), 1, "{:?}", docs.errors);
     let filtered = apply_filters(&docs.rules[0], &docs.filters);
     let q = compile_rule(&filtered, &Mapping::builtin(), Target::Sentinel).expect("compiles").query;
+    // `not selection` is the filter's own: pySigma ANDs the condition as written.
     assert!(q.contains(r#"not(tostring(EventData["User"]) =~ @"admin")"#), "{q}");
+    assert!(!q.contains(r#"not(not("#), "the condition is not negated again: {q}");
     let mut other = docs.rules[0].clone();
     other.id = Some("r2".into());
     assert_eq!(apply_filters(&other, &docs.filters), other, "a filter naming other rules leaves this one alone");
