@@ -170,7 +170,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let dir = args.out.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("kqlite-demo-{}", args.seed)));
     let summary = kqlite_demo::generate(&dir, &options)?;
     let tuning = (!args.no_tuning).then(|| dir.join(&summary.tuning_file));
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
+    let runtime = crate::query_runtime()?;
     let hunt = runtime.block_on(kqlite_demo::hunt_reading(
         &dir,
         tuning.as_deref(),

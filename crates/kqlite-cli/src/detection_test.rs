@@ -1,6 +1,6 @@
 //! `kqlite test DIR`: run detection test cases and report like a test runner.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use kqlite_detect::detection_test::{run_all, CaseResult};
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ pub struct TestArgs {
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
     let (rules, functions) = kqlite_detect::pack::load(args.rules_dir.as_deref())?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
+    let runtime = crate::query_runtime()?;
     let reports = runtime.block_on(run_all(&args.dir, &rules, &functions, &crate::ingest::options_from_env()))?;
     let (mut passed, mut failed, mut errors) = (0, 0, 0);
     for report in &reports {

@@ -222,7 +222,7 @@ fn print_evidence_report(report: &EvidenceReport) {
 }
 
 pub fn run(args: HuntArgs) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
+    let runtime = crate::query_runtime()?;
     runtime.block_on(async {
         let mut prepared = prepare(&args.paths, &args.setup, true).await?;
         if !args.only.is_empty() {

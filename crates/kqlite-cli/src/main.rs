@@ -65,6 +65,21 @@ enum Command {
 /// the crate names no constant for it.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
+/// The runtime queries run on. Worker threads get a larger stack than
+/// tokio's 2 MiB: binding and planning recurse over expressions, and real
+/// rules (a Sigma rule with thousands of values, a generated Sentinel rule)
+/// nest deeply enough to overflow it.
+pub(crate) fn query_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(QUERY_THREAD_STACK_BYTES)
+        .build()
+        .context("cannot start the query runtime")
+}
+
+const QUERY_THREAD_STACK_BYTES: usize = 16 << 20;
+
 fn main() -> ExitCode {
     // kqlite runs for seconds to minutes and frees large builder and page
     // buffers all the time: handing them back to the OS (after a second, by

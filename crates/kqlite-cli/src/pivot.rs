@@ -2,7 +2,7 @@
 
 use crate::format::OutputFormat;
 use crate::hunt::{prepare, HuntSetup};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use kqlite_detect::hunt::{self, RuleStatus};
 use kqlite_detect::pivot::{matches, pivot_query};
@@ -59,7 +59,7 @@ pub struct PivotArgs {
 }
 
 pub fn run(args: PivotArgs) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
+    let runtime = crate::query_runtime()?;
     runtime.block_on(async {
         let prepared = prepare(&args.paths, &args.setup, false).await?;
         let rule = prepared.rules.find(&args.rule)?.clone();

@@ -92,7 +92,7 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
         "no query given: pass the query text, -f FILE or - (see kqlite query --help)",
     )?;
     let content = args.content.load(false)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
+    let runtime = crate::query_runtime()?;
     runtime.block_on(async {
         let mut session = kqlite_ingest::catalog::new_session();
         session.set_clock(parse_now(&args.now)?);

@@ -1,7 +1,7 @@
 //! `kqlite tables`: the Sentinel / Log Analytics / Defender XDR tables kqlite
 //! knows, their columns and KQL types, and the rows a store holds.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::{Args, ValueEnum};
 use kqlite_engine::{ColumnDef, Session};
 use kqlite_syntax::suggest::{suggest, MaxDistance};
@@ -95,7 +95,7 @@ fn listed_tables(store: Option<&PathBuf>) -> Result<BTreeMap<String, Listed>> {
     if !dir.is_dir() {
         bail!("--store {}: no such directory", dir.display());
     }
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the query runtime")?;
+    let runtime = crate::query_runtime()?;
     runtime.block_on(async {
         let mut session = Session::new();
         kqlite_ingest::register_store(&mut session, dir).await.map_err(|e| anyhow!("--store: {e}"))?;

@@ -184,13 +184,26 @@ pub fn keyword_item(
 }
 
 /// `a op b op c`, parenthesised; `false` for `or` over nothing, `true` for `and`.
+///
+/// Long lists are nested as a balanced tree of chains of at most
+/// [`FLAT_CHAIN`] parts: a rule with thousands of values (SigmaHQ's
+/// vulnerable-driver hashes have 4,400) would otherwise be an expression
+/// thousands deep, which every recursive pass over it (the parser, the
+/// binder, DataFusion's optimizer) must descend.
 pub fn join(mut parts: Vec<String>, op: &str) -> String {
     match parts.len() {
         0 => (if op == "and" { "true" } else { "false" }).to_string(),
         1 => parts.remove(0),
-        _ => format!("({})", parts.join(&format!(" {op} "))),
+        n if n <= FLAT_CHAIN => format!("({})", parts.join(&format!(" {op} "))),
+        n => {
+            let right = parts.split_off(n / 2);
+            format!("({} {op} {})", join(parts, op), join(right, op))
+        }
     }
 }
+
+/// The most parts [`join`] writes as one flat chain.
+const FLAT_CHAIN: usize = 16;
 
 fn modifier_name(m: Modifier) -> String {
     format!("{m:?}").to_lowercase()

@@ -169,3 +169,14 @@ async fn security_event_fields_read_from_columns_and_eventdata_xml() {
     );
     assert_eq!(run(&query).await, "EventRecordId\n1\n", "{query}");
 }
+
+/// SigmaHQ's vulnerable-driver rule lists 4,400 hashes: the values must not
+/// make an expression thousands deep, which overflowed the stack of the
+/// thread binding it (a test thread's 2 MiB, as a tokio worker's).
+#[tokio::test]
+async fn thousands_of_values_compile_to_a_shallow_expression() {
+    let values: String = (0..5000).map(|i| format!("            - 'value{i}'\n")).collect();
+    let detection = format!("    sel:\n        CommandLine|contains:\n{values}    condition: sel");
+    let events: Events = &[("1", r#"{"CommandLine":"x value4999 y"}"#), ("2", r#"{"CommandLine":"other"}"#)];
+    assert_eq!(sysmon(&detection, events).await, ["1"]);
+}
