@@ -302,3 +302,39 @@ fn extra_fields_are_projected() {
         "{q}"
     );
 }
+
+/// The built-in mapping lists its tables' columns so the crate can compile
+/// without the catalog; they must be the catalog's, or a field that is a
+/// column would be read from EventData (or a typo'd column would not bind).
+#[test]
+fn the_builtin_mapping_tables_have_the_catalog_columns() {
+    let mapping = Mapping::builtin();
+    for name in [
+        "SecurityEvent",
+        "WindowsEvent",
+        "Syslog",
+        "DeviceProcessEvents",
+        "DeviceNetworkEvents",
+        "DeviceFileEvents",
+        "DeviceRegistryEvents",
+        "DeviceImageLoadEvents",
+    ] {
+        let table = mapping.table(name).unwrap_or_else(|| panic!("the mapping has {name}"));
+        let catalog = kqlite_ingest::catalog::table_schema(name).unwrap_or_else(|| panic!("the catalog has {name}"));
+        let mut expected: Vec<&str> = catalog.iter().map(|c| c.name.as_str()).collect();
+        let mut listed: Vec<&str> = table.columns.keys().map(String::as_str).collect();
+        expected.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, expected, "{name}'s columns");
+        for column in catalog {
+            let number = matches!(column.ty.name(), "int" | "long" | "real" | "decimal");
+            assert_eq!(
+                table.columns[&column.name] == kqlite_sigma::mapping::ColumnKind::Number,
+                number,
+                "{name}.{} is {}",
+                column.name,
+                column.ty
+            );
+        }
+    }
+}
