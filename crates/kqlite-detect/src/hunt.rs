@@ -574,8 +574,34 @@ pub fn tables_with_data(report: &crate::evidence::EvidenceReport) -> Vec<String>
     tables
 }
 
-/// Runs every rule of `rules`, most severe findings first.
+/// Runs every rule of `rules`, an outcome per rule in their order. Sigma
+/// detection rules run together, a query per logsource variant
+/// ([`crate::sigma_plan`]); the others, and any Sigma rule that cannot
+/// run in a group, run one by one ([`run_rule`]).
 pub async fn hunt(
+    session: &Session,
+    rules: &RuleSet,
+    tuning: &Tuning,
+    tables_with_data: &[String],
+    min_severity: Severity,
+) -> Vec<RuleOutcome> {
+    let all: Vec<&Rule> = rules.rules.iter().collect();
+    let mut grouped = crate::sigma_plan::run_grouped(session, &all, tuning, tables_with_data).await;
+    let mut outcomes = Vec::new();
+    for (index, rule) in all.iter().enumerate() {
+        let mut outcome = match grouped.remove(&index) {
+            Some(outcome) => outcome,
+            None => run_rule(session, rule, tuning, tables_with_data).await,
+        };
+        outcome.findings.retain(|f| f.severity >= min_severity);
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+/// [`hunt`] with every rule run on its own: the reference the grouped run
+/// of Sigma rules is tested against.
+pub async fn hunt_each_rule(
     session: &Session,
     rules: &RuleSet,
     tuning: &Tuning,
