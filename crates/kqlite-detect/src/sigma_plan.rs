@@ -234,6 +234,18 @@ fn group_query(group: &Group, members: &[Member]) -> (String, Vec<String>) {
     (query, member_columns)
 }
 
+/// The queries the grouped run makes (each with the indexes into `rules`
+/// of the rules it evaluates), for planning what the rules read.
+pub(crate) fn grouped_queries(rules: &[&Rule], tuning: &Tuning) -> Vec<(String, Vec<usize>)> {
+    let groups = group_rules(rules, tuning);
+    (groups.iter())
+        .flat_map(|group| {
+            (group.members.chunks(RULES_PER_QUERY))
+                .map(|members| (group_query(group, members).0, members.iter().map(|m| m.rule).collect()))
+        })
+        .collect()
+}
+
 /// Runs the rules that can run in groups: their outcomes by index into
 /// `rules`. A rule without an outcome is left to run on its own.
 pub(crate) async fn run_grouped(

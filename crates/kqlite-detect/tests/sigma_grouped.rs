@@ -204,3 +204,36 @@ async fn a_rule_that_does_not_bind_fails_alone_and_the_group_runs_on() {
         assert!(matches!(status(stem), RuleStatus::Ran { fired: true, .. }), "{stem}: {:?}", status(stem));
     }
 }
+
+#[tokio::test]
+async fn evidence_loaded_for_the_grouped_plans_gives_the_same_findings() {
+    let rules_dir = rules_folder();
+    let rules = RuleSet::load_path(rules_dir.path(), &SigmaOptions::default()).unwrap();
+    let tuning = Tuning::default();
+    let needs = hunt::rules_needs(&rules, &tuning, &[]).await.expect("every table is known");
+    let evidence_dir = tempfile::tempdir().unwrap();
+    let (full, full_data) = session(evidence_dir.path()).await;
+    let mut only_needed = kqlite_ingest::catalog::new_session();
+    let report =
+        kqlite_detect::evidence::load_evidence_for(&mut only_needed, &evidence(evidence_dir.path()), Arc::new(needs))
+            .await
+            .unwrap();
+    only_needed.set_clock(kqlite_engine::Clock::Fixed(1_714_600_000_000_000_000));
+    hunt::prepare_session(&mut only_needed, &tuning, &[]).unwrap();
+    let with_data = hunt::tables_with_data(&report);
+    let grouped = hunt::hunt(&only_needed, &rules, &tuning, &with_data, Severity::Informational).await;
+    let alone = hunt::hunt_each_rule(&full, &rules, &tuning, &full_data, Severity::Informational).await;
+    assert_eq!(comparable(&grouped), comparable(&alone));
+}
+
+#[test]
+fn the_built_in_pack_loads_beside_a_sigma_folder() {
+    let rules_dir = rules_folder();
+    let paths = [std::path::PathBuf::from(kqlite_detect::pack::BUILTIN_PATH), rules_dir.path().to_path_buf()];
+    let (rules, functions) = kqlite_detect::pack::load_paths(&paths, &SigmaOptions::default()).unwrap();
+    let builtin = kqlite_detect::pack::builtin_rules().unwrap();
+    assert_eq!(rules.rules.len(), builtin.rules.len() + 8);
+    assert!(builtin.rules.iter().all(|b| rules.rules.iter().any(|r| r.id == b.id)));
+    assert_eq!(functions, kqlite_detect::pack::builtin_functions());
+    assert!(rules.sigma.problems.is_empty(), "{:?}", rules.sigma.problems);
+}
