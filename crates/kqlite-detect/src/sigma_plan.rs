@@ -41,6 +41,8 @@ struct Member {
     /// Index of the rule in the hunt's rules.
     rule: usize,
     predicate: String,
+    /// The group's columns the predicate reads.
+    columns: Vec<String>,
     /// (Sigma name, expression of its text).
     fields: Vec<(String, String)>,
 }
@@ -90,9 +92,13 @@ fn is_plain_name(expr: &str) -> bool {
 
 /// `predicate` with each occurrence of an expression of `reads` that is
 /// whole tokens (never text inside a string literal) replaced by its
-/// column; the columns used, added to `columns`. `None` when two
-/// expressions would share a column name.
-fn with_columns(predicate: &str, reads: &[String], columns: &mut BTreeMap<String, String>) -> Option<String> {
+/// column, and the columns used as (name, expression). `None` when an
+/// expression's column name is taken by another expression in `columns`.
+fn with_columns(
+    predicate: &str,
+    reads: &[String],
+    columns: &BTreeMap<String, String>,
+) -> Option<(String, Vec<(String, String)>)> {
     let tokens = lex(predicate).tokens;
     let starts: BTreeSet<usize> = tokens.iter().map(|t| t.span.start as usize).collect();
     let ends: BTreeSet<usize> = tokens.iter().map(|t| t.span.end as usize).collect();
@@ -109,23 +115,26 @@ fn with_columns(predicate: &str, reads: &[String], columns: &mut BTreeMap<String
                 continue;
             }
             let name = column_for(expr);
-            match columns.get(&name) {
-                Some(existing) if existing != expr => return None,
-                _ => columns.insert(name.clone(), expr.clone()),
-            };
+            if columns.get(&name).is_some_and(|existing| existing != expr) {
+                return None;
+            }
             replaced.push((at, end, name));
         }
     }
     replaced.sort();
     let mut out = String::with_capacity(predicate.len());
+    let mut used: Vec<(String, String)> = Vec::new();
     let mut last = 0;
     for (start, end, name) in replaced {
         out.push_str(&predicate[last..start]);
         out.push_str(&name);
+        if !used.iter().any(|(n, _)| *n == name) {
+            used.push((name, predicate[start..end].to_string()));
+        }
         last = end;
     }
     out.push_str(&predicate[last..]);
-    Some(out)
+    Some((out, used))
 }
 
 /// Groups the rules that can run together; the others are left to run on
@@ -143,10 +152,9 @@ fn group_rules(rules: &[&Rule], tuning: &Tuning) -> Vec<Group> {
         for variant in &plan.variants {
             let key = (variant.table.clone(), variant.fixed.clone(), lookback.clone());
             let group = groups.entry(key).or_insert_with(|| new_group(variant, &lookback));
-            let mut columns = group.columns.clone();
-            match with_columns(&variant.predicate, &variant.reads, &mut columns) {
-                Some(predicate) => {
-                    members.push((group.table.clone(), group.fixed.clone(), predicate, variant, columns))
+            match with_columns(&variant.predicate, &variant.reads, &group.columns) {
+                Some((predicate, used)) => {
+                    members.push((group.table.clone(), group.fixed.clone(), predicate, variant, used))
                 }
                 None => break,
             }
@@ -154,10 +162,11 @@ fn group_rules(rules: &[&Rule], tuning: &Tuning) -> Vec<Group> {
         if members.len() != plan.variants.len() {
             continue;
         }
-        for (table, fixed, predicate, variant, columns) in members {
+        for (table, fixed, predicate, variant, used) in members {
             let group = groups.get_mut(&(table, fixed, lookback.clone())).expect("the group was made above");
-            group.columns = columns;
-            group.members.push(Member { rule: index, predicate, fields: variant.fields.clone() });
+            let columns = used.iter().map(|(name, _)| name.clone()).collect();
+            group.columns.extend(used);
+            group.members.push(Member { rule: index, predicate, columns, fields: variant.fields.clone() });
         }
     }
     groups.into_values().filter(|g| !g.members.is_empty()).collect()
@@ -194,19 +203,17 @@ fn any_of(names: &[String]) -> String {
 /// and, per member, its predicate's column.
 fn group_query(group: &Group, members: &[Member]) -> (String, Vec<String>) {
     let mut predicates: Vec<&str> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut member_columns = Vec::new();
     for member in members {
-        let i = match predicates.iter().position(|p| *p == member.predicate) {
-            Some(i) => i,
-            None => {
-                predicates.push(&member.predicate);
-                predicates.len() - 1
-            }
-        };
+        let i = *seen.entry(&member.predicate).or_insert_with(|| {
+            predicates.push(&member.predicate);
+            predicates.len() - 1
+        });
         member_columns.push(format!("_sigma_r{i}"));
     }
-    let used: Vec<(&String, &String)> =
-        group.columns.iter().filter(|(name, _)| predicates.iter().any(|p| p.contains(name.as_str()))).collect();
+    let used: BTreeSet<&String> = members.iter().flat_map(|m| &m.columns).collect();
+    let used: Vec<(&String, &String)> = used.into_iter().filter_map(|name| group.columns.get_key_value(name)).collect();
     let time = (group.event_columns.iter().find(|(name, _)| name == "TimeGenerated"))
         .map_or("TimeGenerated", |(_, expr)| expr.as_str());
     let mut query = format!(
