@@ -98,8 +98,9 @@ pub struct HuntSetup {
     /// Rules directory (*.yaml Sentinel analytic rules, functions/*.kql) or
     /// rule file; Sigma files among them (recognised by content, in
     /// subfolders too) are compiled to KQL; default: the built-in pack.
+    /// Repeatable; `builtin` names the built-in pack beside others.
     #[arg(long = "rules", value_name = "PATH")]
-    rules_dir: Option<PathBuf>,
+    rules_dir: Vec<PathBuf>,
 
     /// Tuning file: watchlists, time zone, parameter overrides, exclusions (see rules/README.md).
     #[arg(long, value_name = "FILE")]
@@ -143,7 +144,7 @@ pub struct Prepared {
 /// (right for the rules' queries only; pivots need all of it).
 pub async fn prepare(paths: &[PathBuf], setup: &HuntSetup, only_rules: bool) -> Result<Prepared> {
     let sigma = setup.sigma.options(setup.tuning.as_deref())?;
-    let (mut rules, functions) = kqlite_detect::pack::load_with_sigma(setup.rules_dir.as_deref(), &sigma)?;
+    let (mut rules, functions) = kqlite_detect::pack::load_paths(&setup.rules_dir, &sigma)?;
     let rule_problems = crate::rules::print_rules_report(&rules);
     let mut content = setup.content.load_with_sigma(true, &sigma)?;
     crate::rules::add_content_rules(&mut rules, std::mem::take(&mut content.rules));

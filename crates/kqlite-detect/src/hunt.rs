@@ -259,10 +259,35 @@ pub async fn rules_needs_with_content(
 ) -> Option<kqlite_engine::ScanNeeds> {
     let mut session = kqlite_ingest::catalog::new_session();
     prepare_session_with_content(&mut session, tuning, functions, content).ok()?;
-    // Rules are planned on all cores: planning over Sentinel's wide tables
-    // takes milliseconds a rule, before any file is read.
+    let enabled: Vec<&Rule> = rules.rules.iter().filter(|r| !tuning.is_disabled(r)).collect();
+    // Sigma rules are planned as the grouped hunt runs them, a query per
+    // logsource variant: a few dozen plans instead of thousands.
+    let grouped = crate::sigma_plan::grouped_queries(&enabled, tuning);
+    let mut in_group = vec![false; enabled.len()];
+    grouped.iter().flat_map(|(_, members)| members).for_each(|&i| in_group[i] = true);
+    // Queries are planned on all cores: planning over Sentinel's wide tables
+    // takes milliseconds a query, before any file is read.
     let (session, tuning) = (Arc::new(session), Arc::new(tuning.clone()));
-    let planned: Vec<_> = (rules.rules.iter().filter(|r| !tuning.is_disabled(r)).cloned())
+    let group_plans: Vec<_> = (grouped.into_iter())
+        .map(|(query, members)| {
+            let session = session.clone();
+            let plan = tokio::spawn(async move { session.scan_needs(&query) });
+            (plan, members)
+        })
+        .collect();
+    let mut needs = kqlite_engine::ScanNeeds::default();
+    let mut alone: Vec<Rule> =
+        enabled.iter().zip(&in_group).filter(|(_, grouped)| !**grouped).map(|(r, _)| (*r).clone()).collect();
+    for (plan, members) in group_plans {
+        match plan.await.ok()? {
+            Ok(group_needs) => needs.merge(group_needs),
+            Err(kqlite_engine::QueryError::Bind(e)) if e.unresolved.is_some() => return None,
+            // The rules of a query that does not plan are planned one by one:
+            // the others' needs must not be lost with the failing one's.
+            Err(_) => alone.extend(members.into_iter().map(|i| enabled[i].clone())),
+        }
+    }
+    let planned: Vec<_> = (alone.into_iter())
         .map(|rule| {
             let (session, tuning) = (session.clone(), tuning.clone());
             tokio::spawn(async move {
@@ -277,7 +302,6 @@ pub async fn rules_needs_with_content(
             })
         })
         .collect();
-    let mut needs = kqlite_engine::ScanNeeds::default();
     for rule_needs in planned {
         needs.merge(rule_needs.await.ok()??);
     }
@@ -574,8 +598,34 @@ pub fn tables_with_data(report: &crate::evidence::EvidenceReport) -> Vec<String>
     tables
 }
 
-/// Runs every rule of `rules`, most severe findings first.
+/// Runs every rule of `rules`, an outcome per rule in their order. Sigma
+/// detection rules run together, a query per logsource variant
+/// ([`crate::sigma_plan`]); the others, and any Sigma rule that cannot
+/// run in a group, run one by one ([`run_rule`]).
 pub async fn hunt(
+    session: &Session,
+    rules: &RuleSet,
+    tuning: &Tuning,
+    tables_with_data: &[String],
+    min_severity: Severity,
+) -> Vec<RuleOutcome> {
+    let all: Vec<&Rule> = rules.rules.iter().collect();
+    let mut grouped = crate::sigma_plan::run_grouped(session, &all, tuning, tables_with_data).await;
+    let mut outcomes = Vec::new();
+    for (index, rule) in all.iter().enumerate() {
+        let mut outcome = match grouped.remove(&index) {
+            Some(outcome) => outcome,
+            None => run_rule(session, rule, tuning, tables_with_data).await,
+        };
+        outcome.findings.retain(|f| f.severity >= min_severity);
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+/// [`hunt`] with every rule run on its own: the reference the grouped run
+/// of Sigma rules is tested against.
+pub async fn hunt_each_rule(
     session: &Session,
     rules: &RuleSet,
     tuning: &Tuning,

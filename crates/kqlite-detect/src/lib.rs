@@ -6,7 +6,7 @@
 //! Sentinel analytic rules and [`sigma`] Sigma rules, [`pack`] holds the
 //! built-in ones (and [`sigma_export`] their portable Sigma form), [`tuning`] and
 //! [`watchlist`] adapt them to an organisation, [`hunt`] runs them over the
-//! [`evidence`], [`detection_test`] checks them against known cases and
+//! [`evidence`] (Sigma rules together, by [`sigma_plan`]), [`detection_test`] checks them against known cases and
 //! [`pivot`] prepares their follow-up queries. [`report`] writes findings
 //! and their graph; [`error`] says why something failed.
 
@@ -23,6 +23,7 @@ pub mod report;
 pub mod rule;
 pub mod sigma;
 pub mod sigma_export;
+pub mod sigma_plan;
 pub mod tuning;
 pub mod watchlist;
 

@@ -5,7 +5,7 @@
 use crate::error::DetectError;
 use crate::rule::{Rule, RuleSet};
 use crate::sigma::SigmaOptions;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// (file name, text) of each embedded rule.
 const RULES: &[(&str, &str)] = &[
@@ -86,4 +86,50 @@ pub fn load_with_sigma(
         functions.push((path.display().to_string(), text));
     }
     Ok((rules, functions))
+}
+
+/// The rule path that stands for the built-in pack among others
+/// (`--rules builtin --rules ./sigma`).
+pub const BUILTIN_PATH: &str = "builtin";
+
+/// [`load_with_sigma`] over several rule paths, each a rules directory or
+/// file or [`BUILTIN_PATH`]; none is the built-in pack. The rules of all of
+/// them (a rule id loaded twice is a problem in [`RuleSet::sigma`], the
+/// first kept), and the functions of each (a directory's `functions/`,
+/// the pack's for [`BUILTIN_PATH`]), or the built-in ones when none has any.
+pub fn load_paths(paths: &[PathBuf], sigma: &SigmaOptions) -> Result<(RuleSet, Vec<(String, String)>), DetectError> {
+    let loaded_from = |path: &PathBuf| match path.as_os_str() == BUILTIN_PATH {
+        true => Ok((builtin_rules()?, Some(builtin_functions()))),
+        false => {
+            let (rules, functions) = load_with_sigma(Some(path), sigma)?;
+            Ok::<_, DetectError>((rules, path.join("functions").is_dir().then_some(functions)))
+        }
+    };
+    match paths {
+        [] => return load_with_sigma(None, sigma),
+        [one] if one.as_os_str() != BUILTIN_PATH => return load_with_sigma(Some(one), sigma),
+        _ => {}
+    }
+    let mut set = RuleSet::default();
+    let mut functions: Vec<(String, String)> = Vec::new();
+    for path in paths {
+        let (rules, own_functions) = loaded_from(path)?;
+        set.sigma.extend(rules.sigma);
+        for rule in rules.rules {
+            let origin = PathBuf::from(&rule.origin);
+            if let Err(e) = set.add(rule) {
+                let problem = crate::content::ContentProblem { path: origin, line: None, reason: e.to_string() };
+                set.sigma.problems.push(problem);
+            }
+        }
+        for function in own_functions.into_iter().flatten() {
+            if !functions.iter().any(|(name, _)| *name == function.0) {
+                functions.push(function);
+            }
+        }
+    }
+    if functions.is_empty() {
+        functions = builtin_functions();
+    }
+    Ok((set, functions))
 }

@@ -46,6 +46,10 @@ pub struct Rule {
     pub parameters: Vec<Parameter>,
     pub finding_reasons: Vec<FindingReason>,
     pub pivots: Vec<Pivot>,
+    /// A Sigma detection rule's pieces by logsource variant, for running it
+    /// together with the rules that share its variant
+    /// ([`crate::sigma_plan`]); `None` for other rules.
+    pub sigma_plan: Option<std::sync::Arc<kqlite_sigma::RulePlan>>,
 }
 
 /// When a rule's result raises an alert (Sentinel's trigger).
@@ -337,6 +341,7 @@ impl Rule {
             parameters,
             finding_reasons: file.finding_reasons.unwrap_or_default(),
             pivots: file.pivots.unwrap_or_default(),
+            sigma_plan: None,
         })
     }
 

@@ -269,7 +269,11 @@ pub fn compile_files(files: &[SigmaFile], options: &SigmaOptions) -> (Vec<Rule>,
             }
         };
         let rule = match &item.source {
-            Source::Detection(sigma) => detection_rule(item.path, &stem, sigma, compiled),
+            Source::Detection(sigma) => detection_rule(item.path, &stem, sigma, compiled).map(|rule| Rule {
+                // A rule that cannot be planned runs on its own, as compiled.
+                sigma_plan: plan_detection(sigma, options).ok().map(std::sync::Arc::new),
+                ..rule
+            }),
             Source::Correlation(correlation) => Ok(correlation_rule(item.path, &stem, correlation, compiled)),
         };
         match rule {
@@ -302,6 +306,13 @@ impl StemNamer {
 pub fn compile_detection(rule: &SigmaRule, options: &SigmaOptions, extra_fields: &[String]) -> Compiled {
     let o = options;
     kqlite_sigma::compile_rule_projecting(rule, &o.mapping, o.target, &o.placeholders, extra_fields)
+}
+
+/// Plans one detection rule for running with others of its logsource
+/// variants ([`crate::sigma_plan`]), as [`compile_detection`] compiles it.
+pub fn plan_detection(rule: &SigmaRule, options: &SigmaOptions) -> Result<kqlite_sigma::RulePlan, Unsupported> {
+    let o = options;
+    kqlite_sigma::plan_rule(rule, &o.mapping, o.target, &o.placeholders, &[])
 }
 
 /// The compiled query with the hunt's time filter appended.
@@ -386,6 +397,7 @@ fn base_rule(
         parameters: Vec::new(),
         finding_reasons: Vec::new(),
         pivots: Vec::new(),
+        sigma_plan: None,
     }
 }
 

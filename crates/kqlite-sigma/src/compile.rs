@@ -34,7 +34,7 @@ pub struct CompiledRule {
 }
 
 /// The columns every compiled query starts with.
-const EVENT_COLUMNS: [&str; 5] = ["TimeGenerated", "Computer", "Channel", "EventID", "EventRecordId"];
+pub(crate) const EVENT_COLUMNS: [&str; 5] = ["TimeGenerated", "Computer", "Channel", "EventID", "EventRecordId"];
 
 /// Compiles one detection rule for `target`.
 pub fn compile_rule(rule: &SigmaRule, mapping: &Mapping, target: Target) -> Result<CompiledRule, Unsupported> {
@@ -145,7 +145,7 @@ fn prefixed(condition: &ConditionExpr, prefix: &str) -> ConditionExpr {
 }
 
 /// The Sigma fields a detection reads (fieldref targets included).
-fn fields_read(detection: &Detection, out: &mut BTreeSet<String>) {
+pub(crate) fn fields_read(detection: &Detection, out: &mut BTreeSet<String>) {
     match detection {
         Detection::AllOf(items) => {
             for item in items {
@@ -228,16 +228,16 @@ pub fn column_name(name: &str) -> String {
     }
 }
 
-struct ConditionCompiler<'a> {
-    rule: &'a SigmaRule,
-    reader: &'a VariantFields<'a>,
-    placeholders: &'a Placeholders,
+pub(crate) struct ConditionCompiler<'a> {
+    pub(crate) rule: &'a SigmaRule,
+    pub(crate) reader: &'a VariantFields<'a>,
+    pub(crate) placeholders: &'a Placeholders,
     /// Each named detection's predicate, compiled once.
-    compiled: BTreeMap<String, String>,
+    pub(crate) compiled: BTreeMap<String, String>,
 }
 
 impl ConditionCompiler<'_> {
-    fn condition(&mut self, condition: &ConditionExpr) -> Result<String, UnsupportedReason> {
+    pub(crate) fn condition(&mut self, condition: &ConditionExpr) -> Result<String, UnsupportedReason> {
         Ok(match condition {
             ConditionExpr::And(v) => join(v.iter().map(|c| self.condition(c)).collect::<Result<_, _>>()?, "and"),
             ConditionExpr::Or(v) => join(v.iter().map(|c| self.condition(c)).collect::<Result<_, _>>()?, "or"),
@@ -317,9 +317,9 @@ impl ConditionCompiler<'_> {
 }
 
 /// How one variant reads Sigma fields.
-struct VariantFields<'a> {
-    table: &'a Table,
-    variant: &'a Variant,
+pub(crate) struct VariantFields<'a> {
+    pub(crate) table: &'a Table,
+    pub(crate) variant: &'a Variant,
 }
 
 impl VariantFields<'_> {
@@ -344,7 +344,7 @@ impl VariantFields<'_> {
         })
     }
 
-    fn keyword_text(&self) -> Result<KeywordText, UnsupportedReason> {
+    pub(crate) fn keyword_text(&self) -> Result<KeywordText, UnsupportedReason> {
         Ok(match self.variant.read {
             FieldSource::EventData => KeywordText { text: "tostring(EventData)".into(), escape: TextEscape::Json },
             FieldSource::SecurityEventData => KeywordText { text: "EventData".into(), escape: TextEscape::Xml },

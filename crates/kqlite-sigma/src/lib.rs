@@ -14,6 +14,7 @@ pub mod correlation;
 pub mod document;
 pub mod error;
 pub mod mapping;
+pub mod plan;
 pub mod predicate;
 
 pub use compile::{apply_filters, compile_rule, compile_rule_projecting, CompiledRule};
@@ -21,6 +22,7 @@ pub use correlation::{compile_correlation, compile_correlation_events, CompileRe
 pub use document::{looks_like_sigma, parse_documents, SigmaDocuments};
 pub use error::{SigmaError, Unsupported, UnsupportedReason};
 pub use mapping::{Mapping, Target};
+pub use plan::{plan_rule, RulePlan, VariantPlan};
 pub use predicate::Placeholders;
 /// The parsed Sigma AST, re-exported so callers need not name the parser crate.
 pub use rsigma_parser as ast;
