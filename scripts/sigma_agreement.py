@@ -53,6 +53,16 @@ def oracle_matches(args):
     return matches, titles
 
 
+def canonical_time(text):
+    """An ISO time with its fraction's trailing zeros dropped: findings and
+    query results print the same instant with different digits."""
+    if "." not in text:
+        return text
+    head, fraction = text.rstrip("Z").split(".", 1)
+    fraction = fraction.rstrip("0")
+    return f"{head}.{fraction}Z" if fraction else f"{head}Z"
+
+
 def event_files(args, files):
     """(Computer, Channel, EventRecordId, time) -> the files holding that event."""
     index = collections.defaultdict(set)
@@ -64,7 +74,7 @@ def event_files(args, files):
         rel = os.path.relpath(f, args.evtx)
         for line in out.stdout.splitlines():
             r = json.loads(line)
-            index[(r["Computer"], r["Channel"], str(r["EventRecordId"]), r["TimeGenerated"])].add(rel)
+            index[(r["Computer"], r["Channel"], str(r["EventRecordId"]), canonical_time(r["TimeGenerated"]))].add(rel)
     return index
 
 
@@ -81,7 +91,7 @@ def kqlite_matches(args, index):
     for line in out.stdout.splitlines():
         f = json.loads(line)
         d = f.get("details", {})
-        key = (d.get("Computer", ""), d.get("Channel", ""), str(d.get("EventRecordId", "")), d.get("TimeGenerated", ""))
+        key = (d.get("Computer", ""), d.get("Channel", ""), str(d.get("EventRecordId", "")), canonical_time(f.get("first_seen") or ""))
         holders = index.get(key)
         if not holders:
             unattributed += 1

@@ -401,11 +401,16 @@ impl FieldResolver for VariantFields<'_> {
             }),
             FieldSource::EventData => {
                 let member = format!("EventData[\"{}\"]", target.replace('\\', "\\\\").replace('"', "\\\""));
-                Ok(FieldExpr {
-                    value: format!("tostring({member})"),
-                    kind: ValueKind::Text,
-                    presence: format!("isnotnull({member})"),
-                })
+                // Unnamed <Data> elements are the array `EventData.Data`; Sigma
+                // reads them as one text, the values on lines of their own
+                // (as Zircolite and the sigma-oracle do), not as JSON, whose
+                // escaped backslashes `\\` would match a rule's UNC `\\`.
+                let value = if target == "Data" {
+                    format!("iff(gettype({member}) == \"array\", strcat_array({member}, \"\\n\"), tostring({member}))")
+                } else {
+                    format!("tostring({member})")
+                };
+                Ok(FieldExpr { value, kind: ValueKind::Text, presence: format!("isnotnull({member})") })
             }
             FieldSource::SecurityEventData => {
                 if !self.table.computed.contains(target) {

@@ -180,3 +180,18 @@ async fn thousands_of_values_compile_to_a_shallow_expression() {
     let events: Events = &[("1", r#"{"CommandLine":"x value4999 y"}"#), ("2", r#"{"CommandLine":"other"}"#)];
     assert_eq!(sysmon(&detection, events).await, ["1"]);
 }
+
+/// Unnamed <Data> elements (EventData.Data, an array) are searched as their
+/// values, one per line, not as JSON text whose escaped `\\` would match a
+/// rule's UNC `\\` in every path.
+#[tokio::test]
+async fn unnamed_data_is_searched_as_its_values() {
+    let events: Events = &[
+        ("1", r#"{"Data":["C:\\Program Files\\a.msi","2128"]}"#),
+        ("2", r#"{"Data":["\\\\server\\share\\a.msi","2128"]}"#),
+    ];
+    let unc = "    sel:\n        Data|contains: '\\\\\\\\'\n    condition: sel";
+    assert_eq!(sysmon(unc, events).await, ["2"]);
+    let second_value = "    sel:\n        Data|endswith: \"a.msi\\n2128\"\n    condition: sel";
+    assert_eq!(sysmon(second_value, events).await, ["1", "2"]);
+}
