@@ -374,16 +374,19 @@ fn column_name_any(name: &str) -> String {
     }
 }
 
-/// `extract(@'<Data Name="F">([^<]*)<', 1, text)` and its presence test.
-/// XML entities in the value stay escaped (`&amp;`, `&lt;`, `&gt;`).
+/// `extract(@'<Data Name="F">([^<]*)<', 1, text)`, its XML entities
+/// replaced by the characters they stand for (rules match the event's
+/// value: a task's XML in 4702's TaskContentNew is `&lt;Command&gt;` in the
+/// text), and its presence test.
 fn xml_data(name: &str, text: &str) -> FieldExpr {
     let element = format!("<Data Name=\"{name}\"");
     let pattern = format!("{}>([^<]*)<", regex::escape(&element));
-    FieldExpr {
-        value: format!("extract({}, 1, {text})", kql_string(&pattern)),
-        kind: ValueKind::Text,
-        presence: format!("{text} contains_cs {}", kql_string(&element)),
+    let mut value = format!("extract({}, 1, {text})", kql_string(&pattern));
+    // `&amp;` last, so `&amp;lt;` becomes `&lt;`, as an XML reader reads it.
+    for (entity, character) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&apos;", "'"), ("&amp;", "&")] {
+        value = format!("replace_string({value}, {}, {})", kql_string(entity), kql_string(character));
     }
+    FieldExpr { value, kind: ValueKind::Text, presence: format!("{text} contains_cs {}", kql_string(&element)) }
 }
 
 impl FieldResolver for VariantFields<'_> {

@@ -154,10 +154,11 @@ async fn not_over_a_missing_field_matches() {
 async fn security_event_fields_read_from_columns_and_eventdata_xml() {
     let xml = |v: &str| {
         format!(
-            r#"<EventData xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><Data Name="TargetUserName">{v}</Data><Data Name="Custom">a &amp; b</Data></EventData>"#
+            r#"<EventData xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><Data Name="TargetUserName">{v}</Data><Data Name="Custom">a &amp; b &lt;Command&gt;cmd.exe&lt;/Command&gt;</Data></EventData>"#
         )
     };
-    let detection = "    sel:\n        Custom: 'a &amp; b'\n    condition: sel";
+    // The value as the event has it, not as the XML text escapes it.
+    let detection = "    sel:\n        Custom|startswith: 'a & b <Command>cmd.exe</'\n    condition: sel";
     let text =
         format!("title: T\nid: t\nlogsource:\n    product: windows\n    service: security\ndetection:\n{detection}\n");
     let docs = parse_documents(&text, "t.yml").expect("parses");
