@@ -214,7 +214,12 @@ fn security_fields_are_columns_or_eventdata_xml() {
         .expect("compiles");
     assert!(q.contains("(isnotnull(LogonType) and LogonType == 3)"), "{q}");
     assert!(q.contains(r#"TargetUserName =~ @"bob""#), "{q}");
-    assert!(q.contains(r#"extract(@"<Data Name=""NoSuchColumn"">([^<]*)<", 1, EventData) =~ @"x""#), "{q}");
+    // The element's text, its XML entities replaced.
+    assert!(
+        q.contains(r#"replace_string(extract(@"<Data Name=""NoSuchColumn"">([^<]*)<", 1, EventData), @"&lt;", @"<")"#),
+        "{q}"
+    );
+    assert!(q.contains(r#"@"&amp;", @"&") =~ @"x""#), "{q}");
 }
 
 #[test]
