@@ -149,7 +149,7 @@ struct Item<'a> {
 }
 
 enum Source<'a> {
-    Detection(SigmaRule),
+    Detection(Box<SigmaRule>),
     Correlation(&'a CorrelationRule),
 }
 
@@ -227,7 +227,7 @@ fn compile_all<'a>(
     for (path, rule) in &filtered {
         let compiled = compile_detection(rule, options, &[]);
         let building_block = is_building_block([rule.id.as_deref(), rule.name.as_deref(), Some(&rule.title)]);
-        items.push(Item { path, source: Source::Detection(rule.clone()), compiled, building_block });
+        items.push(Item { path, source: Source::Detection(Box::new(rule.clone())), compiled, building_block });
     }
     for (path, correlation) in correlations {
         let compiled = kqlite_sigma::compile_correlation(correlation, &|n, f| references.compile(n, f)).map(|c| c.rule);

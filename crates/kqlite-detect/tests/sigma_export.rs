@@ -160,7 +160,7 @@ async fn atomic_case_differences(rules_of: impl Fn(&str) -> RuleSet) -> Vec<Stri
                     problems.extend(
                         found_as_expected(&expected.findings, &findings).into_iter().map(|p| format!("{name}: {p}")),
                     );
-                    if found != !expected.findings.is_empty() {
+                    if found == expected.findings.is_empty() {
                         println!("{name}: found={found} differs");
                     }
                 }

@@ -206,7 +206,7 @@ fn read_in_chunks(source: &Source, format: Format, sink: &mut Sink) -> Outcome {
             // The header (blank lines before it kept, for line numbers).
             quotes += text.matches('"').count();
             header.push_str(&text);
-            header_done = !header.trim().is_empty() && quotes % 2 == 0;
+            header_done = !header.trim().is_empty() && quotes.is_multiple_of(2);
             if header_done {
                 quotes = 0;
                 header_lines.set(line_number);
@@ -220,7 +220,7 @@ fn read_in_chunks(source: &Source, format: Format, sink: &mut Sink) -> Outcome {
             quotes += text.matches('"').count();
         }
         chunk.push_str(&text);
-        if chunk.len() >= CHUNK_BYTES && quotes % 2 == 0 {
+        if chunk.len() >= CHUNK_BYTES && quotes.is_multiple_of(2) {
             let piece = if csv { format!("{header}{chunk}") } else { std::mem::take(&mut chunk) };
             flush(&piece, chunk_first_line, &mut report);
             chunk.clear();

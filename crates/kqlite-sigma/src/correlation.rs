@@ -347,7 +347,7 @@ fn sliding_windows(
             }
         }
     };
-    let _ = write!(lets, " by {keys}_T\n");
+    let _ = writeln!(lets, " by {keys}_T");
     if let WindowAggregate::Percentile(rank) = aggregate {
         // Linear interpolation between the closest ranks, as rsigma does.
         let _ = write!(

@@ -448,9 +448,9 @@ fn string_alternatives(
         strings = strings.iter().map(|s| windash(name, s)).collect::<Result<Vec<_>, _>>()?.concat();
     }
     let encoding = mods.iter().find_map(|m| match m {
-        Modifier::Wide => Some(Encoding::Utf16Le),
-        Modifier::Utf16be => Some(Encoding::Utf16Be),
-        Modifier::Utf16 => Some(Encoding::Utf16Bom),
+        Modifier::Wide => Some(Utf16::LittleEndian),
+        Modifier::Utf16be => Some(Utf16::BigEndian),
+        Modifier::Utf16 => Some(Utf16::WithByteOrderMark),
         _ => None,
     });
     let base64 = mods.contains(&Modifier::Base64);
@@ -477,19 +477,19 @@ fn string_alternatives(
 }
 
 #[derive(Clone, Copy)]
-enum Encoding {
-    Utf16Le,
-    Utf16Be,
-    Utf16Bom,
+enum Utf16 {
+    LittleEndian,
+    BigEndian,
+    WithByteOrderMark,
 }
 
-fn encode(text: &str, encoding: Option<Encoding>) -> Vec<u8> {
+fn encode(text: &str, encoding: Option<Utf16>) -> Vec<u8> {
     match encoding {
         None => text.as_bytes().to_vec(),
-        Some(Encoding::Utf16Le) => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
-        Some(Encoding::Utf16Be) => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        Some(Utf16::LittleEndian) => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        Some(Utf16::BigEndian) => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
         // Python's "utf-16" codec, as pySigma uses: a little-endian BOM, then UTF-16LE.
-        Some(Encoding::Utf16Bom) => {
+        Some(Utf16::WithByteOrderMark) => {
             [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect()
         }
     }

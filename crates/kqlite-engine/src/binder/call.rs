@@ -376,8 +376,8 @@ impl<'r> Binder<'r> {
     /// `case(p1, v1, p2, v2, …, else)`: pairs plus a final else, so an odd
     /// number of arguments (Kusto's binder reports KS121 otherwise).
     fn case(&mut self, args: &[ast::Arg], span: Span, scope: &mut RowScope<'_>) -> BindResult<Bound> {
-        if args.len() < 3 || args.len() % 2 == 0 {
-            let hint = if args.len() >= 2 && args.len() % 2 == 0 {
+        if args.len() < 3 || args.len().is_multiple_of(2) {
+            let hint = if args.len() >= 2 && args.len().is_multiple_of(2) {
                 let last = &args[args.len() - 1].value;
                 let before = &args[args.len() - 2].value;
                 let literal_true = matches!(before.kind, ExprKind::Literal(Literal::Bool(true)));

@@ -221,7 +221,7 @@ fn pack_array_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
 
 /// `bag_pack("k1", v1, "k2", v2, …)`.
 fn bag_pack(values: Vec<Bound>) -> CallResult<Bound> {
-    if values.len() % 2 != 0 {
+    if !values.len().is_multiple_of(2) {
         return Err(CallError::Arity {
             function: "bag_pack".to_string(),
             expected: "pairs of key and value: an even number of arguments",

@@ -79,7 +79,7 @@ pub(super) fn base64_encode(bytes: &[u8]) -> String {
 pub(super) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     let padding = digits.iter().rev().take_while(|b| **b == b'=').count();
-    if digits.len() % 4 != 0 || padding > 2 {
+    if !digits.len().is_multiple_of(4) || padding > 2 {
         return None;
     }
     let mut out = Vec::with_capacity(digits.len() / 4 * 3);
