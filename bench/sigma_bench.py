@@ -28,34 +28,15 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
+
+# Timing a whole process (wall, peak RSS, CPU) and finding the EVTX files are
+# evtx_bench's: this script sits beside it.
+from evtx_bench import evtx_files, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIGMA = os.path.join(os.path.dirname(ROOT), "shared", "sigma")
 RULE_SETS = ["rules/windows", "rules-emerging-threats", "rules-threat-hunting/windows"]
-
-
-def run(argv, stdout=subprocess.DEVNULL):
-    """Runs argv; returns (wall seconds, peak RSS bytes, exit status, stderr
-    tail, CPU seconds: user + system of all its threads)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
-    # Read stderr in full so the child never blocks on it, then reap with wait4 for its own rusage.
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - start
-    cpu = usage.ru_utime + usage.ru_stime
-    return wall, usage.ru_maxrss * 1024, proc.returncode, err.decode(errors="replace")[-3000:], cpu
-
-
-def evtx_files(directory):
-    out = []
-    for d, _, names in os.walk(directory):
-        out.extend(os.path.join(d, n) for n in names if n.lower().endswith(".evtx"))
-    return sorted(out)
 
 
 def main():

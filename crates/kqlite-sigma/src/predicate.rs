@@ -141,6 +141,27 @@ pub fn field_item(
     Ok(if has(Modifier::Neq) { format!("not({linked})") } else { linked })
 }
 
+/// Modifiers that shape or encode a text value (where it matches, case,
+/// dashes, encodings, placeholders): what keywords and default value tests
+/// accept.
+fn is_text_value_modifier(m: Modifier) -> bool {
+    matches!(
+        m,
+        Modifier::Contains
+            | Modifier::StartsWith
+            | Modifier::EndsWith
+            | Modifier::All
+            | Modifier::Cased
+            | Modifier::WindAsh
+            | Modifier::Base64
+            | Modifier::Base64Offset
+            | Modifier::Wide
+            | Modifier::Utf16be
+            | Modifier::Utf16
+            | Modifier::Expand
+    )
+}
+
 /// The predicate of keyword values (a field-less item) searched in `text`.
 pub fn keyword_item(
     modifiers: &[Modifier],
@@ -149,21 +170,7 @@ pub fn keyword_item(
     placeholders: &Placeholders,
 ) -> Result<String, UnsupportedReason> {
     for m in modifiers {
-        if !matches!(
-            m,
-            Modifier::Contains
-                | Modifier::StartsWith
-                | Modifier::EndsWith
-                | Modifier::All
-                | Modifier::Cased
-                | Modifier::WindAsh
-                | Modifier::Base64
-                | Modifier::Base64Offset
-                | Modifier::Wide
-                | Modifier::Utf16be
-                | Modifier::Utf16
-                | Modifier::Expand
-        ) {
+        if !is_text_value_modifier(*m) {
             return Err(UnsupportedReason::Modifier(format!("{} on keywords", modifier_name(*m))));
         }
     }
@@ -378,22 +385,7 @@ fn value_test(
     placeholders: &Placeholders,
 ) -> Result<String, UnsupportedReason> {
     for m in mods {
-        if !matches!(
-            m,
-            Modifier::Contains
-                | Modifier::StartsWith
-                | Modifier::EndsWith
-                | Modifier::All
-                | Modifier::Cased
-                | Modifier::WindAsh
-                | Modifier::Base64
-                | Modifier::Base64Offset
-                | Modifier::Wide
-                | Modifier::Utf16be
-                | Modifier::Utf16
-                | Modifier::Expand
-                | Modifier::Neq
-        ) {
+        if !is_text_value_modifier(*m) && *m != Modifier::Neq {
             return Err(UnsupportedReason::Modifier(format!("{name}|{}", modifier_name(*m))));
         }
     }
