@@ -11,7 +11,7 @@ Jaccard index of the two sets of (rule, file, EventRecordID) and every
 difference, grouped by rule.
 
   python3 scripts/sigma_agreement.py [--kqlite BIN] [--oracle-matches FILE]
-        [--differences FILE] [--min-jaccard 0.99]
+        [--differences FILE] [--min-jaccard 0.99] [--sigma-mapping FILE]
 
 Without --oracle-matches the evaluator runs first (its venv comes from its
 setup.sh). Exit status 1 when the Jaccard index is under --min-jaccard.
@@ -82,6 +82,8 @@ def kqlite_matches(args, index):
     rules = []
     for d in RULE_DIRS:
         rules += ["--rules", str(SHARED / "sigma" / d)]
+    if args.sigma_mapping:
+        rules += ["--sigma-mapping", str(args.sigma_mapping)]
     out = subprocess.run([args.kqlite, "hunt", str(args.evtx), *rules, "--lookback", "36500d",
                           "--format", "jsonl"], capture_output=True, text=True)
     if out.returncode not in (0, 1, 3):
@@ -108,6 +110,9 @@ def main():
     ap.add_argument("--oracle-matches", type=Path, help="the evaluator's output, if already run")
     ap.add_argument("--differences", type=Path, help="write the differences here (default: stdout)")
     ap.add_argument("--min-jaccard", type=float, default=0.99)
+    ap.add_argument("--sigma-mapping", type=Path,
+                    help="a logsource mapping file for kqlite instead of the built-in one, e.g. to measure "
+                         "agreement under the evaluator's own mapping")
     a = ap.parse_args()
     if not a.evtx.is_dir():
         sys.exit(f"no EVTX samples at {a.evtx} (set KQLITE_SHARED)")

@@ -208,6 +208,23 @@ fn process_creation_is_sysmon_and_security_4688() {
     assert!(q.contains("_sigma0 = NewProcessName") || q.contains("_sigma0 = ProcessId"), "{q}");
 }
 
+/// The taxonomy appendix maps registry_add and registry_delete to Sysmon 12
+/// alone; a rule that wants deletions only says `EventType` itself.
+#[test]
+fn registry_add_and_delete_are_sysmon_12_as_the_taxonomy_says() {
+    for category in ["registry_add", "registry_delete"] {
+        let logsource = format!("    product: windows\n    category: {category}");
+        let q = compile_with(
+            &logsource,
+            "    sel:\n        TargetObject|contains: 'RunMRU'\n    condition: sel",
+            Target::Sentinel,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(q.contains("EventID in (12)") || q.contains("EventID == 12"), "{category}: {q}");
+        assert!(!q.contains("EventType"), "{category}: {q}");
+    }
+}
+
 #[test]
 fn security_fields_are_columns_or_eventdata_xml() {
     let q = compile_with("    product: windows\n    service: security", "    sel:\n        EventID: 4624\n        LogonType: 3\n        TargetUserName: bob\n        NoSuchColumn: x\n    condition: sel", Target::Sentinel)
