@@ -204,8 +204,10 @@ async fn the_builtin_pack_binds() {
         rule_id: "".into(),
         rule_name: "".into(),
         severity: Severity::High,
+        rule_severity: Severity::High,
         techniques: Vec::new().into(),
         account: "CONTOSO\\alice".into(),
+        account_forms: vec!["CONTOSO\\alice".into()],
         source: "10.0.0.5".into(),
         targets: vec!["SRV1".into()],
         count: 1,
@@ -213,7 +215,9 @@ async fn the_builtin_pack_binds() {
         last_seen: Some(0),
         risk_score: 1,
         reasons: Vec::new(),
+        agreeing_rules: Vec::new(),
         details: Default::default(),
+        evidence: Vec::new(),
     };
     for rule in &rules.rules {
         session
