@@ -138,7 +138,7 @@ fn hunt_exits_0_without_findings_and_table_is_readable() {
     let table = text(&out.stdout);
     let header = table.lines().next().unwrap();
     for column in
-        ["severity", "rule", "account", "source", "targets", "count", "first_seen", "last_seen", "risk", "why"]
+        ["severity", "rule", "account", "source", "targets", "count", "first_seen", "last_seen", "risk", "why", "agreeing_rules"]
     {
         assert!(header.contains(column), "{header}");
     }
