@@ -139,11 +139,7 @@ async fn the_page_shows_each_finding_s_evidence_and_the_timeline_in_time_order()
     let timeline = &html[html.find("<h2>Timeline of the intrusion</h2>").expect("a timeline")..];
     let table = &timeline[timeline.find("<table id=\"timeline\">").unwrap()..];
     // Four events: the three logons' evidence rows and the share finding's first time.
-    let times: Vec<&str> = table
-        .split("<tr><td>")
-        .skip(1)
-        .map(|row| &row[..row.find("</td>").unwrap()])
-        .collect();
+    let times: Vec<&str> = table.split("<tr><td>").skip(1).map(|row| &row[..row.find("</td>").unwrap()]).collect();
     assert_eq!(times, ["2024-05-02 10:00:00Z", "2024-05-02 10:01:00Z", "2024-05-02 10:02:00Z", "2024-05-02 10:05:00Z"]);
     assert!(table.contains("LogonType=3"), "key fields in the timeline");
     assert!(table.contains("no evidence rows"), "the share finding, without evidence, is one row");
