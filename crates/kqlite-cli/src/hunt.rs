@@ -49,6 +49,16 @@ use std::sync::Arc;
 ///   kqlite hunt ./evidence --rules ./sigma/rules/windows
 ///   kqlite hunt ./evidence --rules rule.yml --sigma-target defender
 ///
+/// Findings: one per rule, account and source. Accounts are canonical
+/// (DOMAIN\user, domain upper-cased, user lower-cased; a UPN's first label
+/// as the domain when unambiguous); the raw names are in account_forms.
+/// Each finding carries the events behind it (the rule's Evidence column:
+/// JSON `evidence`, tables and a timeline on the --graph page) and the
+/// other rules with a finding on the same account and source
+/// (agreeing_rules); when two or more rules agree its severity rises one
+/// step (rule_severity keeps the rule's own), and --min-severity reads
+/// the raised severity. Details: rules/README.md, "Finding fields".
+///
 /// A rule is skipped ("no data") only when none of the tables its query
 /// reads (through the parsers it calls) has evidence.
 ///
@@ -78,7 +88,8 @@ pub struct HuntArgs {
     #[arg(long = "rule", value_name = "RULE")]
     only: Vec<String>,
 
-    /// Report only findings at least this severe: informational, low, medium, high.
+    /// Report only findings at least this severe (after agreeing rules raised
+    /// it): informational, low, medium, high.
     #[arg(long, value_name = "SEVERITY", default_value = "informational")]
     min_severity: Severity,
 

@@ -76,7 +76,9 @@ fn hunt_fixture(extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
 }
 
 fn by_account<'a>(findings: &'a [Value], account: &str) -> Option<&'a Value> {
-    findings.iter().find(|f| f["account"].as_str().is_some_and(|a| a.ends_with(&format!("\\{account}"))))
+    // Findings name accounts in their canonical form: the user name lower-cased.
+    let suffix = format!("\\{}", account.to_lowercase());
+    findings.iter().find(|f| f["account"].as_str().is_some_and(|a| a.ends_with(&suffix)))
 }
 
 #[test]
@@ -89,7 +91,8 @@ fn hunt_reports_what_expected_csv_says() {
     for record in reader.records() {
         let r = record.unwrap();
         rows += 1;
-        let account = format!("{}\\{}", &r[1], &r[0]);
+        // The canonical account: domain upper-cased, user lower-cased.
+        let account = format!("{}\\{}", r[1].to_uppercase(), r[0].to_lowercase());
         let f = findings
             .iter()
             .find(|f| f["account"] == account.as_str() && f["source"] == r[2])
@@ -121,7 +124,8 @@ fn hunt_reports_what_expected_csv_says() {
     assert_eq!(reasons("svc-backup"), ["privileged account", "multi-host spread (2 hosts)"]);
     assert_eq!(reasons("alice"), ["after hours"]);
     // Most severe, riskiest first.
-    assert_eq!(findings[0]["account"], "CONTOSO\\Administrator");
+    assert_eq!(findings[0]["account"], "CONTOSO\\administrator");
+    assert_eq!(findings[0]["account_forms"], serde_json::json!(["CONTOSO\\Administrator"]));
 }
 
 #[test]
@@ -137,9 +141,19 @@ fn hunt_exits_0_without_findings_and_table_is_readable() {
     assert_eq!(out.status.code(), Some(1));
     let table = text(&out.stdout);
     let header = table.lines().next().unwrap();
-    for column in
-        ["severity", "rule", "account", "source", "targets", "count", "first_seen", "last_seen", "risk", "why"]
-    {
+    for column in [
+        "severity",
+        "rule",
+        "account",
+        "source",
+        "targets",
+        "count",
+        "first_seen",
+        "last_seen",
+        "risk",
+        "why",
+        "agreeing_rules",
+    ] {
         assert!(header.contains(column), "{header}");
     }
     assert!(table.contains("T1021-remote-services") && table.contains("multi-host spread (2 hosts)"), "{table}");

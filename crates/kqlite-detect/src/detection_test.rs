@@ -90,9 +90,14 @@ pub fn find_cases(root: &Path) -> Result<Vec<PathBuf>, DetectError> {
     Ok(out)
 }
 
-fn expected_account_matches(expected: &str, actual: &str) -> bool {
+/// The expected account matches the finding's canonical account, its bare
+/// user name, or one of the forms the rule reported it under.
+fn expected_account_matches(expected: &str, f: &Finding) -> bool {
+    let actual = f.account.as_str();
     let bare = actual.rsplit('\\').next().unwrap_or(actual);
-    expected.eq_ignore_ascii_case(actual) || expected.eq_ignore_ascii_case(bare)
+    expected.eq_ignore_ascii_case(actual)
+        || expected.eq_ignore_ascii_case(bare)
+        || f.account_forms.iter().any(|form| expected.eq_ignore_ascii_case(form))
 }
 
 fn describe(f: &Finding) -> String {
@@ -112,7 +117,7 @@ fn describe(f: &Finding) -> String {
 fn differences(e: &ExpectedFinding, f: &Finding) -> Vec<String> {
     let mut d = Vec::new();
     if let Some(a) = &e.account {
-        if !expected_account_matches(a, &f.account) {
+        if !expected_account_matches(a, f) {
             d.push(format!("account {} != {a}", f.account));
         }
     }
@@ -237,11 +242,13 @@ async fn run_case_inner(
     };
     let (mut session, tables_with_data) = case_session(dir, expected.now.as_deref(), options).await?;
     hunt::prepare_session(&mut session, &tuning, functions)?;
-    let outcome = hunt::run_rule(&session, rule, &tuning, &tables_with_data).await;
-    if let RuleStatus::Failed(e) = &outcome.status {
+    let mut outcome = [hunt::run_rule(&session, rule, &tuning, &tables_with_data).await];
+    if let RuleStatus::Failed(e) = &outcome[0].status {
         return Err(DetectError::CaseRuleFailed { stem: rule.stem.clone(), status: e.clone() });
     }
-    Ok(compare(&expected.findings, &outcome.findings))
+    // Findings as a hunt reports them: one per account and source.
+    crate::entity::consolidate(&mut outcome, &rules.rules);
+    Ok(compare(&expected.findings, &outcome[0].findings))
 }
 
 /// A session holding a case directory's inputs, its clock fixed at the

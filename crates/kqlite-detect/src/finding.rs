@@ -57,11 +57,20 @@ pub struct Finding {
     /// shared by its findings: a rule can make hundreds of thousands.
     pub rule_id: Arc<str>,
     pub rule_name: Arc<str>,
+    /// The severity reported: the rule's, one step higher when other rules
+    /// agree on the account ([`crate::entity::consolidate`]).
     pub severity: Severity,
+    /// The rule's own severity (after tuning), before any raise.
+    pub rule_severity: Severity,
     /// MITRE ATT&CK technique ids, e.g. `T1021.001`.
     pub techniques: Arc<[String]>,
-    /// The account that moved (e.g. `CONTOSO\alice`, or a bare user name).
+    /// The account that moved, in its canonical form after a hunt
+    /// (`CONTOSO\alice`: domain upper-cased, user lower-cased; a bare user
+    /// name when no domain is known; see [`crate::entity`]).
     pub account: String,
+    /// The account names the rule's rows gave for it, as written.
+    #[serde(default)]
+    pub account_forms: Vec<String>,
     /// Where the logons came from (IP address or host name).
     pub source: String,
     /// The hosts logged on to, sorted.
@@ -73,6 +82,15 @@ pub struct Finding {
     pub risk_score: i64,
     /// Why this is worth a look: "after hours", "privileged account", "multi-host spread (4 hosts)", …
     pub reasons: Vec<String>,
+    /// The other rules with a finding on the same account (and the same
+    /// source when both name one), by file stem.
+    #[serde(default)]
+    pub agreeing_rules: Vec<String>,
     /// The rule's remaining result columns (customDetails), as JSON.
     pub details: serde_json::Map<String, serde_json::Value>,
+    /// The events behind the finding, from the rule's `Evidence` column
+    /// (one object per event: TimeGenerated, Computer, EventID and the
+    /// rule's key fields), in time order; empty when the rule has none.
+    #[serde(default)]
+    pub evidence: Vec<serde_json::Map<String, serde_json::Value>>,
 }

@@ -424,6 +424,7 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
     let source = find(rule.mapped_column("IP", &["Address"]), rule::CONVENTIONAL_SOURCE);
     let targets = find(rule.mapped_column("Host", &["HostName", "FullName", "DnsDomain"]), rule::CONVENTIONAL_TARGETS);
     let count = column_index(result, rule::CONVENTIONAL_COUNT);
+    let evidence = result.columns.iter().position(|c| c.name == EVIDENCE_COLUMN && c.ty == KqlType::Dynamic);
     let risk = column_index(result, rule::CONVENTIONAL_RISK);
     let datetime = |names: &[&str]| {
         names.iter().find_map(|n| result.columns.iter().position(|c| c.name == *n && c.ty == KqlType::Datetime))
@@ -442,7 +443,7 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
     let conventional = ConventionalReasons::of(result);
     let mut read = vec![false; result.columns.len()];
     let templates = reason_texts.iter().chain(&display_name).chain(&description);
-    for i in [account, domain, source, targets, count, risk]
+    for i in [account, domain, source, targets, count, risk, evidence]
         .into_iter()
         .flatten()
         .chain(reason_columns.iter().copied())
@@ -514,7 +515,9 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
             rule_id: rule_id.clone(),
             rule_name: rule_name.clone(),
             severity,
+            rule_severity: severity,
             techniques: techniques.clone(),
+            account_forms: if account.is_empty() { Vec::new() } else { vec![account.clone()] },
             account,
             source: source.map(|i| text_of(&row[i])).unwrap_or_default(),
             targets: target_list,
@@ -523,7 +526,9 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
             last_seen: last.as_ref().and_then(|c| c[r]),
             risk_score: risk.and_then(|i| row[i].as_i64()).unwrap_or(severity as i64),
             reasons,
+            agreeing_rules: Vec::new(),
             details,
+            evidence: evidence.map(|i| evidence_rows(&row[i])).unwrap_or_default(),
         }
     };
     // Batches in parallel (a rule can return hundreds of thousands of rows);
@@ -548,6 +553,21 @@ pub fn findings_from(rule: &Rule, severity: Severity, result: &QueryResult) -> V
         })
         .collect();
     parts.into_iter().flatten().collect()
+}
+
+/// The result column whose value is a finding's evidence rows.
+pub const EVIDENCE_COLUMN: &str = "Evidence";
+
+/// A rule's `Evidence` cell as evidence rows: the objects of the array (a
+/// single object is one row; anything else none), at most
+/// [`crate::entity::EVIDENCE_CAP`].
+fn evidence_rows(cell: &Value) -> Vec<serde_json::Map<String, Value>> {
+    let items = match cell {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(_) => std::slice::from_ref(cell),
+        _ => &[],
+    };
+    (items.iter()).filter_map(|item| item.as_object().cloned()).take(crate::entity::EVIDENCE_CAP).collect()
 }
 
 /// Reasons from conventional columns, for rules without `findingReasons`:
@@ -613,14 +633,25 @@ pub async fn hunt(
     let mut grouped = crate::sigma_plan::run_grouped(session, &all, tuning, tables_with_data).await;
     let mut outcomes = Vec::new();
     for (index, rule) in all.iter().enumerate() {
-        let mut outcome = match grouped.remove(&index) {
+        let outcome = match grouped.remove(&index) {
             Some(outcome) => outcome,
             None => run_rule(session, rule, tuning, tables_with_data).await,
         };
-        outcome.findings.retain(|f| f.severity >= min_severity);
         outcomes.push(outcome);
     }
+    finish(&mut outcomes, rules, min_severity);
     outcomes
+}
+
+/// After all rules ran: one finding per rule, account and source, the
+/// rules that agree and the severity they raise
+/// ([`crate::entity::consolidate`]), then `min_severity` on the raised
+/// severity.
+fn finish(outcomes: &mut [RuleOutcome], rules: &RuleSet, min_severity: Severity) {
+    crate::entity::consolidate(outcomes, &rules.rules);
+    for outcome in outcomes {
+        outcome.findings.retain(|f| f.severity >= min_severity);
+    }
 }
 
 /// [`hunt`] with every rule run on its own: the reference the grouped run
@@ -634,10 +665,9 @@ pub async fn hunt_each_rule(
 ) -> Vec<RuleOutcome> {
     let mut outcomes = Vec::new();
     for rule in &rules.rules {
-        let mut outcome = run_rule(session, rule, tuning, tables_with_data).await;
-        outcome.findings.retain(|f| f.severity >= min_severity);
-        outcomes.push(outcome);
+        outcomes.push(run_rule(session, rule, tuning, tables_with_data).await);
     }
+    finish(&mut outcomes, rules, min_severity);
     outcomes
 }
 

@@ -2,7 +2,8 @@
 //!
 //! [`content`] reads Sentinel content (rules, hunting queries, parsers,
 //! watchlists) from an Azure-Sentinel checkout.
-//! [`finding`] is what a detection reports to an analyst. [`rule`] reads
+//! [`finding`] is what a detection reports to an analyst, [`entity`] makes
+//! one finding per account and rule and says which rules agree. [`rule`] reads
 //! Sentinel analytic rules and [`sigma`] Sigma rules, [`pack`] holds the
 //! built-in ones (and [`sigma_export`] their portable Sigma form), [`tuning`] and
 //! [`watchlist`] adapt them to an organisation, [`hunt`] runs them over the
@@ -12,6 +13,7 @@
 
 pub mod content;
 pub mod detection_test;
+pub mod entity;
 pub mod error;
 pub mod evidence;
 pub mod finding;

@@ -35,9 +35,12 @@ pub fn pivot_query(pivot: &Pivot, finding: &Finding) -> String {
 }
 
 /// Whether `finding` is the one the user named: account (with or without
-/// domain, case-insensitive) and optionally the source.
+/// domain, or as one of the forms the rule reported it under,
+/// case-insensitive) and optionally the source.
 pub fn matches(finding: &Finding, account: &str, source: Option<&str>) -> bool {
     let bare = finding.account.rsplit('\\').next().unwrap_or(&finding.account);
-    let account_ok = finding.account.eq_ignore_ascii_case(account) || bare.eq_ignore_ascii_case(account);
+    let account_ok = finding.account.eq_ignore_ascii_case(account)
+        || bare.eq_ignore_ascii_case(account)
+        || finding.account_forms.iter().any(|form| form.eq_ignore_ascii_case(account));
     account_ok && source.is_none_or(|s| finding.source.eq_ignore_ascii_case(s))
 }

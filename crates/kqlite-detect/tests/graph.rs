@@ -9,8 +9,10 @@ fn finding(rule: &str, severity: Severity, account: &str, source: &str, targets:
         rule_id: format!("id-{rule}").into(),
         rule_name: rule.into(),
         severity,
+        rule_severity: severity,
         techniques: vec!["T1021".to_string()].into(),
         account: account.to_string(),
+        account_forms: vec![account.to_string()],
         source: source.to_string(),
         targets: targets.iter().map(|t| t.to_string()).collect(),
         count,
@@ -18,7 +20,9 @@ fn finding(rule: &str, severity: Severity, account: &str, source: &str, targets:
         last_seen: Some(1_714_611_600_000_000_000),
         risk_score: if severity == Severity::High { 3 } else { 1 },
         reasons: vec!["after hours".to_string(), "privileged account".to_string()],
+        agreeing_rules: Vec::new(),
         details: serde_json::Map::new(),
+        evidence: Vec::new(),
     }
 }
 

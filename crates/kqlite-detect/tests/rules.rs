@@ -204,8 +204,10 @@ async fn the_builtin_pack_binds() {
         rule_id: "".into(),
         rule_name: "".into(),
         severity: Severity::High,
+        rule_severity: Severity::High,
         techniques: Vec::new().into(),
         account: "CONTOSO\\alice".into(),
+        account_forms: vec!["CONTOSO\\alice".into()],
         source: "10.0.0.5".into(),
         targets: vec!["SRV1".into()],
         count: 1,
@@ -213,7 +215,9 @@ async fn the_builtin_pack_binds() {
         last_seen: Some(0),
         risk_score: 1,
         reasons: Vec::new(),
+        agreeing_rules: Vec::new(),
         details: Default::default(),
+        evidence: Vec::new(),
     };
     for rule in &rules.rules {
         session
@@ -250,11 +254,27 @@ fn the_builtin_pack_matches_the_rules_directory() {
         let on_disk = Rule::load(&dir.join(format!("{}.yaml", rule.stem))).unwrap();
         assert_eq!(on_disk.query, rule.query, "{} differs from rules/{}.yaml", rule.origin, rule.stem);
     }
-    // The T1021 rule is the published query with only the case() fix.
+    // The T1021 rule is the published query with the case() fix, and the
+    // Evidence column every pack rule returns: each branch projects its
+    // EventID and the summarize packs the events.
     let t1021 = builtin.find("T1021").unwrap();
     let kql = std::fs::read_to_string(dir.join("T1021-remote-services.kql")).unwrap();
     let published_body: String = kql.lines().skip(3).collect::<Vec<_>>().join("\n");
-    assert_eq!(t1021.query.trim_end(), published_body.trim_end());
+    let with_evidence = published_body
+        .replace("| project TimeGenerated, Computer, TargetUserName,", "| project TimeGenerated, Computer, EventID, TargetUserName,")
+        .replace(
+            "Computer=DeviceName, TargetUserName=AccountName,",
+            "Computer=DeviceName, EventID=int(null), TargetUserName=AccountName,",
+        )
+        .replace(
+            "MaxRiskScore=max(RiskScore)\n",
+            "MaxRiskScore=max(RiskScore),\n            \
+             // The logons behind the row, for the analyst (MDE rows have no EventID).\n            \
+             Evidence=make_list(bag_pack(\"TimeGenerated\", TimeGenerated, \"Computer\", Computer, \"EventID\", EventID,\n                \
+             \"LogonType\", LogonTypeName, \"IpAddress\", SourceHost, \"TargetUserName\", TargetUserName,\n                \
+             \"AuthenticationPackageName\", AuthenticationPackageName, \"ProcessName\", ProcessName), 20)\n",
+        );
+    assert_eq!(t1021.query.trim_end(), with_evidence.trim_end());
     assert_eq!(t1021.severity, Severity::High);
     assert_eq!(t1021.confidence.as_deref(), Some("Medium"));
     assert_eq!(t1021.false_positives.len(), 5);

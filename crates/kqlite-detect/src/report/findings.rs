@@ -31,10 +31,12 @@ pub fn finding_json(f: &Finding) -> Value {
 #[derive(Serialize)]
 struct FindingJson<'f> {
     severity: &'static str,
+    rule_severity: &'static str,
     rule_id: &'f str,
     rule_name: &'f str,
     techniques: &'f [String],
     account: &'f str,
+    account_forms: &'f [String],
     source: &'f str,
     targets: &'f [String],
     count: u64,
@@ -42,17 +44,21 @@ struct FindingJson<'f> {
     last_seen: Option<String>,
     risk_score: i64,
     reasons: &'f [String],
+    agreeing_rules: &'f [String],
     details: &'f serde_json::Map<String, Value>,
+    evidence: &'f [serde_json::Map<String, Value>],
 }
 
 impl<'f> FindingJson<'f> {
     fn of(f: &'f Finding) -> FindingJson<'f> {
         FindingJson {
             severity: f.severity.as_str(),
+            rule_severity: f.rule_severity.as_str(),
             rule_id: &f.rule_id,
             rule_name: &f.rule_name,
             techniques: &f.techniques,
             account: &f.account,
+            account_forms: &f.account_forms,
             source: &f.source,
             targets: &f.targets,
             count: f.count,
@@ -60,7 +66,9 @@ impl<'f> FindingJson<'f> {
             last_seen: f.last_seen.map(format_datetime),
             risk_score: f.risk_score,
             reasons: &f.reasons,
+            agreeing_rules: &f.agreeing_rules,
             details: &f.details,
+            evidence: &f.evidence,
         }
     }
 }
@@ -79,7 +87,7 @@ fn touch(f: &Finding) -> u8 {
     let first = |s: &str| s.as_bytes().first().copied().unwrap_or(0);
     let all = |items: &[String]| items.iter().fold(0, |a, s| a ^ first(s));
     let mut x = first(&f.rule_id) ^ first(&f.rule_name) ^ first(&f.account) ^ first(&f.source);
-    x ^= all(&f.techniques) ^ all(&f.targets) ^ all(&f.reasons);
+    x ^= all(&f.techniques) ^ all(&f.targets) ^ all(&f.reasons) ^ all(&f.agreeing_rules);
     for (key, value) in &f.details {
         x ^= first(key);
         if let Value::String(s) = value {
@@ -118,10 +126,21 @@ fn write_rendered(findings: &[Finding], out: &mut dyn Write, render: &Render) ->
     Ok(())
 }
 
-const HEADERS: [&str; 10] =
-    ["severity", "rule", "account", "source", "targets", "count", "first_seen", "last_seen", "risk", "why"];
+const HEADERS: [&str; 11] = [
+    "severity",
+    "rule",
+    "account",
+    "source",
+    "targets",
+    "count",
+    "first_seen",
+    "last_seen",
+    "risk",
+    "why",
+    "agreeing_rules",
+];
 
-fn cells(f: &Finding, rule_label: &str) -> [String; 10] {
+fn cells(f: &Finding, rule_label: &str) -> [String; 11] {
     [
         f.severity.to_string(),
         rule_label.to_string(),
@@ -133,6 +152,7 @@ fn cells(f: &Finding, rule_label: &str) -> [String; 10] {
         time(f.last_seen),
         f.risk_score.to_string(),
         f.reasons.join("; "),
+        f.agreeing_rules.join(" "),
     ]
 }
 
@@ -171,7 +191,7 @@ pub fn write_findings(
             writer.flush()
         }
         FindingFormat::Table => {
-            let rows: Vec<[String; 10]> = findings.iter().map(|f| cells(f, &rule_label(f))).collect();
+            let rows: Vec<[String; 11]> = findings.iter().map(|f| cells(f, &rule_label(f))).collect();
             let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.len()).collect();
             for row in &rows {
                 for (w, c) in widths.iter_mut().zip(row.iter()) {

@@ -1,7 +1,9 @@
 //! The lateral-movement graph of a set of findings: who (account@source)
 //! reached which hosts. Two renderings: Graphviz DOT, and a self-contained
 //! HTML page (inline SVG, CSS and script; nothing fetched from a network)
-//! with the graph above a table of the findings.
+//! with the graph above a table of the findings (each with its evidence
+//! rows and the rules that agree) and a timeline of the intrusion: every
+//! finding's evidence events in time order.
 //!
 //! Nodes are `account@source` and target hosts; an edge joins them when a
 //! finding names that host among its targets. A finding counts events over
@@ -341,7 +343,7 @@ fn findings_table(graph: &Graph) -> String {
     out.push_str(
         "<table id=\"findings\"><thead><tr><th>severity</th><th>rule</th><th>techniques</th><th>account</th>\
          <th>source</th><th>targets</th><th>events</th><th>first seen</th><th>last seen</th><th>risk</th>\
-         <th>why</th></tr></thead><tbody>\n",
+         <th>why</th><th>agreeing rules</th><th>evidence</th></tr></thead><tbody>\n",
     );
     let source_of: BTreeMap<(String, String), usize> = graph
         .sources
@@ -357,12 +359,16 @@ fn findings_table(graph: &Graph) -> String {
         nodes.extend(finding.targets.iter().map(|host| format!("t{}", target_of[&host.to_lowercase()])));
         let _ = writeln!(
             out,
-            "<tr data-nodes=\"{}\"><td><span class=\"sev\" style=\"background:{}\">{}</span></td><td>{}</td>\
+            "<tr data-nodes=\"{}\"><td><span class=\"sev\" style=\"background:{}\">{}</span>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td>\
-             <td class=\"num\">{}</td><td>{}</td></tr>",
+             <td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             nodes.join(" "),
             severity_colour(finding.severity),
             finding.severity,
+            match finding.rule_severity == finding.severity {
+                true => String::new(),
+                false => format!(" <span class=\"raised\">(rule: {})</span>", finding.rule_severity),
+            },
             xml_escape(&finding.rule_name),
             xml_escape(&finding.techniques.join(", ")),
             xml_escape(&finding.account),
@@ -373,6 +379,137 @@ fn findings_table(graph: &Graph) -> String {
             format_time(finding.last_seen),
             finding.risk_score,
             xml_escape(&finding.reasons.join("; ")),
+            xml_escape(&finding.agreeing_rules.join(", ")),
+            evidence_table(finding),
+        );
+    }
+    out.push_str("</tbody></table>\n");
+    out
+}
+
+/// The evidence keys shown first, in this order; a row's other keys follow
+/// in the order the rule packed them.
+const EVIDENCE_LEADING: [&str; 3] = ["TimeGenerated", "Computer", "EventID"];
+
+/// An evidence value as text: strings as they are, the rest as JSON.
+fn evidence_text(value: Option<&serde_json::Value>) -> String {
+    match value {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A finding's evidence rows as a table folded under a summary (the
+/// columns: the leading keys, then every other key of its rows).
+fn evidence_table(finding: &Finding) -> String {
+    if finding.evidence.is_empty() {
+        return String::new();
+    }
+    let mut keys: Vec<&str> = EVIDENCE_LEADING.to_vec();
+    for row in &finding.evidence {
+        for key in row.keys() {
+            if !keys.contains(&key.as_str()) {
+                keys.push(key);
+            }
+        }
+    }
+    let mut out = format!(
+        "<details><summary>{} event{}</summary><table class=\"evidence\"><thead><tr>",
+        finding.evidence.len(),
+        plural(finding.evidence.len())
+    );
+    for key in &keys {
+        let _ = write!(out, "<th>{}</th>", xml_escape(key));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in &finding.evidence {
+        out.push_str("<tr>");
+        for key in &keys {
+            let _ = write!(out, "<td>{}</td>", xml_escape(&evidence_text(row.get(*key))));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></details>");
+    out
+}
+
+/// The most rows the timeline shows (the earliest): a hunt of many
+/// findings would otherwise make a page no browser opens.
+const TIMELINE_ROWS: usize = 5000;
+
+/// Every finding's evidence events in time order: time, host, EventID,
+/// rule, account and the rule's key fields, so the intrusion reads from
+/// start to end. A finding without evidence rows is one row at its first
+/// time, saying so.
+fn timeline(graph: &Graph) -> String {
+    struct Entry<'a> {
+        time: Option<i64>,
+        time_text: String,
+        host: String,
+        event_id: String,
+        finding: &'a Finding,
+        fields: String,
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    for finding in &graph.findings {
+        if finding.evidence.is_empty() {
+            entries.push(Entry {
+                time: finding.first_seen,
+                time_text: format_time(finding.first_seen),
+                host: finding.targets.join(", "),
+                event_id: String::new(),
+                finding,
+                fields: format!("{} events summarized, no evidence rows from the rule", finding.count),
+            });
+            continue;
+        }
+        for row in &finding.evidence {
+            let fields: Vec<String> = (row.iter())
+                .filter(|(key, _)| !EVIDENCE_LEADING.contains(&key.as_str()))
+                .map(|(key, value)| format!("{key}={}", evidence_text(Some(value))))
+                .collect();
+            let time = crate::entity::evidence_time(row);
+            entries.push(Entry {
+                time,
+                time_text: time
+                    .map(|t| format_time(Some(t)))
+                    .unwrap_or_else(|| evidence_text(row.get("TimeGenerated"))),
+                host: evidence_text(row.get("Computer")),
+                event_id: evidence_text(row.get("EventID")),
+                finding,
+                fields: fields.join("; "),
+            });
+        }
+    }
+    // Stable: a finding's events stay in their order at equal times.
+    entries.sort_by_key(|e| (e.time.is_none(), e.time));
+    let total = entries.len();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<h2>Timeline of the intrusion</h2>\n<p class=\"summary\">{total} event{} behind the findings, \
+         earliest first{}.</p>",
+        plural(total),
+        if total > TIMELINE_ROWS { format!(" (the first {TIMELINE_ROWS} shown)") } else { String::new() }
+    );
+    out.push_str(
+        "<table id=\"timeline\"><thead><tr><th>time</th><th>host</th><th>EventID</th><th>rule</th>\
+         <th>account</th><th>key fields</th></tr></thead><tbody>\n",
+    );
+    for entry in entries.iter().take(TIMELINE_ROWS) {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=\"sev\" style=\"background:{}\">{}</span> {}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            xml_escape(&entry.time_text),
+            xml_escape(&entry.host),
+            xml_escape(&entry.event_id),
+            severity_colour(entry.finding.severity),
+            entry.finding.severity,
+            xml_escape(&entry.finding.rule_name),
+            xml_escape(&entry.finding.account),
+            xml_escape(&entry.fields),
         );
     }
     out.push_str("</tbody></table>\n");
@@ -390,14 +527,17 @@ table{border-collapse:collapse;margin-top:16px;font-size:13px}\
 th,td{border-bottom:1px solid #e5e5e5;padding:4px 8px;text-align:left;vertical-align:top}\
 th{background:#f3f3f3;cursor:pointer}td.num{text-align:right}tr.dim{opacity:.3}\
 .sev{color:#fff;border-radius:3px;padding:1px 6px;font-size:12px}\
-#filter{margin:12px 0 0;padding:4px 8px;width:320px}";
+#filter{margin:12px 0 0;padding:4px 8px;width:320px}\
+h2{font-size:16px;margin:24px 0 4px}.raised{font-size:11px;color:#555}\
+table.evidence{margin:4px 0 0;font-size:12px}table.evidence th{cursor:default}\
+details summary{cursor:pointer;white-space:nowrap}";
 
 /// Highlights what a node touches and filters the table by text. It reads
 /// generated ids (`s3`, `t7`) only, never the names from the logs.
 const SCRIPT: &str = r#"(function(){
 var edges=[].slice.call(document.querySelectorAll('.edge'));
 var nodes=[].slice.call(document.querySelectorAll('.node'));
-var rows=[].slice.call(document.querySelectorAll('#findings tbody tr'));
+var rows=[].slice.call(document.querySelectorAll('#findings > tbody > tr'));
 var selected=null;
 function show(id){
   selected=id;
@@ -416,9 +556,9 @@ nodes.forEach(function(n){
 var filter=document.getElementById('filter');
 filter.addEventListener('input',function(){var q=filter.value.toLowerCase();
   rows.forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)<0?'none':'';});});
-document.querySelectorAll('#findings th').forEach(function(th,col){
+document.querySelectorAll('#findings > thead th').forEach(function(th,col){
   th.addEventListener('click',function(){
-    var body=document.querySelector('#findings tbody');
+    var body=document.querySelector('#findings > tbody');
     var asc=th.getAttribute('data-asc')!=='1';th.setAttribute('data-asc',asc?'1':'0');
     rows.sort(function(a,b){var x=a.cells[col].textContent,y=b.cells[col].textContent;
       var nx=parseFloat(x),ny=parseFloat(y);var c=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y);return asc?c:-c;});
@@ -457,6 +597,7 @@ pub fn to_html(findings: &[Finding]) -> String {
     out.push_str(&svg(&graph));
     out.push_str("\n<div><input id=\"filter\" type=\"search\" placeholder=\"filter findings\" aria-label=\"filter findings\"></div>\n");
     out.push_str(&findings_table(&graph));
+    out.push_str(&timeline(&graph));
     out.push_str("<script>");
     out.push_str(SCRIPT);
     out.push_str("</script>\n</body>\n</html>\n");

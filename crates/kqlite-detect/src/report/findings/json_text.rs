@@ -32,10 +32,12 @@ impl Layout {
 pub(super) fn write_finding(out: &mut Vec<u8>, f: &FindingJson<'_>, layout: Layout) {
     let mut o = Object::begin(out, layout);
     write_str(o.key("severity"), f.severity);
+    write_str(o.key("rule_severity"), f.rule_severity);
     write_str(o.key("rule_id"), f.rule_id);
     write_str(o.key("rule_name"), f.rule_name);
     write_strs(o.key("techniques"), f.techniques, layout.inner());
     write_str(o.key("account"), f.account);
+    write_strs(o.key("account_forms"), f.account_forms, layout.inner());
     write_str(o.key("source"), f.source);
     write_strs(o.key("targets"), f.targets, layout.inner());
     write_u64(o.key("count"), f.count);
@@ -43,8 +45,11 @@ pub(super) fn write_finding(out: &mut Vec<u8>, f: &FindingJson<'_>, layout: Layo
     write_opt_str(o.key("last_seen"), f.last_seen.as_deref());
     write_i64(o.key("risk_score"), f.risk_score);
     write_strs(o.key("reasons"), f.reasons, layout.inner());
+    write_strs(o.key("agreeing_rules"), f.agreeing_rules, layout.inner());
     let details = o.key("details");
     write_object(details, f.details, layout.inner());
+    let evidence = o.key("evidence");
+    write_array(evidence, f.evidence.iter(), layout.inner(), write_object);
     o.end();
 }
 
@@ -220,8 +225,10 @@ mod tests {
             rule_id: s(0).into(),
             rule_name: s(1).into(),
             severity: Severity::High,
+            rule_severity: Severity::Medium,
             techniques: vec![s(2), s(3)].into(),
             account: s(4),
+            account_forms: vec![s(4), s(3)],
             source: s(5),
             targets: strings.iter().map(|t| t.to_string()).collect(),
             count: u64::MAX,
@@ -229,7 +236,18 @@ mod tests {
             last_seen: None,
             risk_score: -3,
             reasons: Vec::new(),
+            agreeing_rules: vec![s(1)],
             details: details.as_object().cloned().unwrap_or_default(),
+            // Each detail object, and it again with a string, as evidence rows.
+            evidence: details
+                .as_object()
+                .into_iter()
+                .flat_map(|d| {
+                    let mut more = d.clone();
+                    more.insert("Computer".into(), Value::String(s(5)));
+                    [d.clone(), more]
+                })
+                .collect(),
         }
     }
 
