@@ -233,6 +233,9 @@ fn merge_group(mut group: Vec<Finding>) -> Finding {
         sort_evidence(&mut only.evidence);
         return only;
     }
+    // Rows reach a rule's result in any order (partitions run in parallel):
+    // ordered by their content, the merge gives the same finding every run.
+    group.sort_by_cached_key(|f| format!("{f:?}"));
     // The riskiest, widest finding leads: its reasons and details come first.
     let lead = (0..group.len())
         .max_by_key(|&i| (group[i].risk_score, group[i].targets.len(), group[i].count, std::cmp::Reverse(i)))
@@ -279,6 +282,7 @@ fn merge_group(mut group: Vec<Finding>) -> Finding {
         merged.evidence.extend(other.evidence);
     }
     merged.targets.sort();
+    merged.account_forms.sort();
     sort_evidence(&mut merged.evidence);
     merged.evidence.dedup();
     merged.evidence.truncate(EVIDENCE_CAP);
@@ -290,8 +294,12 @@ pub fn evidence_time(row: &serde_json::Map<String, Value>) -> Option<i64> {
     row.get("TimeGenerated").and_then(Value::as_str).and_then(kqlite_engine::time::parse_datetime)
 }
 
+/// In time order; rows of the same time by content, so the order does not
+/// depend on the order the rows were found in.
 fn sort_evidence(evidence: &mut [serde_json::Map<String, Value>]) {
-    evidence.sort_by_key(|row| (evidence_time(row).is_none(), evidence_time(row)));
+    evidence.sort_by_cached_key(|row| {
+        (evidence_time(row).is_none(), evidence_time(row), Value::Object(row.clone()).to_string())
+    });
 }
 
 /// Sets each finding's `agreeing_rules` and raises its severity when at
@@ -355,6 +363,7 @@ pub fn raise(severity: Severity) -> Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn the_three_forms_and_case_give_one_canonical_account() {
@@ -385,6 +394,43 @@ mod tests {
         assert_eq!(agreement_source("127.0.0.1"), None);
         assert_eq!(agreement_source("-"), None);
         assert_eq!(agreement_source("WS-01"), Some("ws-01".to_string()));
+    }
+
+    fn finding(account: &str, target: &str, time: &str) -> Finding {
+        let mut evidence = serde_json::Map::new();
+        evidence.insert("TimeGenerated".into(), Value::String(time.into()));
+        evidence.insert("Computer".into(), Value::String(target.into()));
+        Finding {
+            rule_id: "r".into(),
+            rule_name: "r".into(),
+            severity: Severity::Medium,
+            rule_severity: Severity::Medium,
+            techniques: Arc::from(Vec::new()),
+            account: "CONTOSO\\admin".into(),
+            account_forms: vec![account.into()],
+            source: "10.0.0.1".into(),
+            targets: vec![target.into()],
+            count: 1,
+            first_seen: None,
+            last_seen: None,
+            risk_score: 1,
+            reasons: Vec::new(),
+            agreeing_rules: Vec::new(),
+            details: serde_json::Map::new(),
+            evidence: vec![evidence],
+        }
+    }
+
+    /// A rule's rows come in any order; the merged finding is the same.
+    #[test]
+    fn merging_does_not_depend_on_the_order_of_the_findings() {
+        let a = finding("CONTOSO\\admin", "JUMP-01.contoso.local", "2024-05-08T09:00:00Z");
+        let b = finding("contoso\\admin", "jump-01.contoso.local", "2024-05-08T09:00:00Z");
+        let one = merge(vec![a.clone(), b.clone()]);
+        let other = merge(vec![b, a]);
+        assert_eq!(one, other);
+        assert_eq!(one[0].account_forms, ["CONTOSO\\admin", "contoso\\admin"]);
+        assert_eq!(one[0].targets.len(), 1);
     }
 
     #[test]
