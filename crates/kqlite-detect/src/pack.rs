@@ -14,6 +14,12 @@ const RULES: &[(&str, &str)] = &[
     ("T1021.002-smb-admin-shares.yaml", include_str!("../../../rules/T1021.002-smb-admin-shares.yaml")),
     ("T1021.004-ssh-lateral-movement.yaml", include_str!("../../../rules/T1021.004-ssh-lateral-movement.yaml")),
     ("T1021.006-winrm-remoting.yaml", include_str!("../../../rules/T1021.006-winrm-remoting.yaml")),
+    ("T1053.005-remote-scheduled-task.yaml", include_str!("../../../rules/T1053.005-remote-scheduled-task.yaml")),
+    ("T1112-remote-registry.yaml", include_str!("../../../rules/T1112-remote-registry.yaml")),
+    ("T1550.002-pass-the-hash.yaml", include_str!("../../../rules/T1550.002-pass-the-hash.yaml")),
+    ("T1569.002-remote-service-execution.yaml", include_str!("../../../rules/T1569.002-remote-service-execution.yaml")),
+    ("T1570-lateral-tool-transfer.yaml", include_str!("../../../rules/T1570-lateral-tool-transfer.yaml")),
+    ("TA0008-new-share-or-null-session-pipe.yaml", include_str!("../../../rules/TA0008-new-share-or-null-session-pipe.yaml")),
 ];
 
 /// (file name, text) of each rule's Sigma form, `rules/sigma/STEM.yml` for
