@@ -13,7 +13,12 @@ const RULES: &[(&str, &str)] = &[
     ("T1021.001-rdp-localhost.yaml", include_str!("../../../rules/T1021.001-rdp-localhost.yaml")),
     ("T1021.002-smb-admin-shares.yaml", include_str!("../../../rules/T1021.002-smb-admin-shares.yaml")),
     ("T1021.004-ssh-lateral-movement.yaml", include_str!("../../../rules/T1021.004-ssh-lateral-movement.yaml")),
-    ("T1021.006-winrm-remoting.yaml", include_str!("../../../rules/T1021.006-winrm-remoting.yaml")),
+    ("T1021.006-winrm-remoting.yaml", include_str!("../../../rules/T1021.006-winrm-remoting.yaml")),    ("T1021-explicit-credentials.yaml", include_str!("../../../rules/T1021-explicit-credentials.yaml")),
+    ("T1021-mssql-xp-cmdshell.yaml", include_str!("../../../rules/T1021-mssql-xp-cmdshell.yaml")),
+    ("T1021.001-rdp-session-abuse.yaml", include_str!("../../../rules/T1021.001-rdp-session-abuse.yaml")),
+    ("T1021.003-dcom-execution.yaml", include_str!("../../../rules/T1021.003-dcom-execution.yaml")),
+    ("T1021.006-winrm-remote-execution.yaml", include_str!("../../../rules/T1021.006-winrm-remote-execution.yaml")),
+    ("T1047-wmi-remote-execution.yaml", include_str!("../../../rules/T1047-wmi-remote-execution.yaml")),
 ];
 
 /// (file name, text) of each rule's Sigma form, `rules/sigma/STEM.yml` for
