@@ -612,6 +612,7 @@ fn plant_intrusion(
     Intrusion {
         account,
         domain: DOMAIN.to_string(),
+        compromised_user: victim.user.clone(),
         source_host: source_name,
         source_ip,
         smb_targets: names(&smb),

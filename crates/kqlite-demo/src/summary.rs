@@ -13,6 +13,9 @@ pub struct Intrusion {
     /// The stolen account's user name (an administrator's), e.g. `admin-rpatel`.
     pub account: String,
     pub domain: String,
+    /// The user of the compromised workstation, in whose console session the
+    /// intruder's tools run (the `SubjectUserName` of its 4648s).
+    pub compromised_user: String,
     /// The compromised workstation the intruder works from.
     pub source_host: String,
     pub source_ip: String,
@@ -106,25 +109,31 @@ pub struct DemoSummary {
 }
 
 impl DemoSummary {
-    /// Whether `finding` is the intruder's: its account (with or without the
-    /// domain, `DOMAIN\\user` or `user@domain`) and a source that is the
+    /// Whether `finding` is the intruder's: the stolen account (with or
+    /// without the domain, `DOMAIN\\user` or `user@domain`) from the
     /// intruder's workstation (its address or name) or the tunnel's
-    /// loopback; or no source at all (a target-side correlation, a 4624
+    /// loopback; or with no source at all (a target-side correlation, a 4624
     /// without an address) when everything it saw lies in the intrusion's
-    /// night, so the account's owner's own daytime work never counts.
+    /// night, so the account's owner's own daytime work never counts. The
+    /// compromised user's account counts only in the night, from its
+    /// workstation or with no source (the intruder's 4648s name it as their
+    /// subject).
     pub fn is_intruders(&self, finding: &Finding) -> bool {
         let i = &self.intrusion;
         let account = finding.account.rsplit('\\').next().unwrap_or(&finding.account);
         let account = account.split('@').next().unwrap_or(account);
-        if !account.eq_ignore_ascii_case(&i.account) {
-            return false;
-        }
         let source = finding.source.trim();
-        if source == i.source_ip || source == "127.0.0.1" || same_host(source, &i.source_host) {
-            return true;
-        }
+        let from_workstation = source == i.source_ip || same_host(source, &i.source_host);
+        let no_source = matches!(source, "" | "-");
         let in_the_night = |t: Option<i64>| t.is_some_and(|t| t >= i.first_event && t <= i.last_event);
-        matches!(source, "" | "-") && in_the_night(finding.first_seen) && in_the_night(finding.last_seen)
+        let night = in_the_night(finding.first_seen) && in_the_night(finding.last_seen);
+        if account.eq_ignore_ascii_case(&i.account) {
+            from_workstation || source == "127.0.0.1" || (no_source && night)
+        } else if account.eq_ignore_ascii_case(&i.compromised_user) {
+            (from_workstation || no_source) && night
+        } else {
+            false
+        }
     }
 
     /// How much of what was planted `findings` found.

@@ -24,9 +24,7 @@ fn by_rule<'a>(findings: &'a [Finding], stem_prefix: &str) -> Vec<&'a Finding> {
 }
 
 fn is_intruder(f: &Finding, summary: &DemoSummary) -> bool {
-    let account = f.account.rsplit('\\').next().unwrap_or(&f.account);
-    account.eq_ignore_ascii_case(&summary.intrusion.account)
-        && (f.source == summary.intrusion.source_ip || f.source == "127.0.0.1")
+    summary.is_intruders(f)
 }
 
 fn describe(findings: &[Finding]) -> String {
@@ -455,6 +453,10 @@ fn findings_without_a_source_are_the_intruders_only_inside_its_night() {
     // The account's owner at work in the day, with no source: not the intruder.
     assert!(!summary.is_intruders(&finding(&i.account, "", night.0 - 6 * 3_600_000_000_000, night.1)));
     assert!(!summary.is_intruders(&finding("svc-monitor", "", night.0, night.1)));
+    // The compromised user's account, as the subject of the intruder's 4648s: only in the night.
+    let workstation = format!("{}.contoso.local", i.source_host);
+    assert!(summary.is_intruders(&finding(&i.compromised_user, &workstation, night.0, night.1)));
+    assert!(!summary.is_intruders(&finding(&i.compromised_user, &workstation, night.0 - 3_600_000_000_000, night.1)));
     assert!(demo::same_host("SRV-APP-01", "srv-app-01.contoso.local"));
     assert!(!demo::same_host("SRV-APP-01", "SRV-APP-011.contoso.local"));
     assert!(!demo::same_host("10.0.0.1", "10.0.0.10"));
