@@ -16,13 +16,17 @@ use std::process::ExitCode;
 /// Generate a realistic small environment and hunt it.
 ///
 /// Writes a week of one organisation's logs (hundreds of hosts: each Windows
-/// host's Security, WinRM and RDP logs as .evtx files, Defender
-/// DeviceLogonEvents as CSV, each Linux host's auth.log) in which
-/// administrators, the help desk, a vulnerability scanner and service
-/// accounts log on remotely every day, and one intruder moves at night with
-/// a stolen administrator account by SMB, RDP, WinRM and SSH. Then hunts it
-/// with the T1021 rules, tuned by the generated tuning file, and prints the
-/// findings, what was planted, and commands to try next on the files.
+/// host's Security, System, WinRM, PowerShell and RDP logs as .evtx files,
+/// Defender DeviceLogonEvents as CSV, each Linux host's auth.log) in which
+/// administrators (jump hosts, PowerShell remoting, scheduled tasks), the
+/// help desk (RDP, runas), a vulnerability scanner and service accounts
+/// (SCCM client push and WMI, backup agent installs, WinRM monitoring) work
+/// remotely every day, and one intruder moves at night from a user's
+/// workstation with a stolen administrator account: SMB and PsExec-style
+/// services, RDP, WinRM and PowerShell remoting, WMI, a remote scheduled
+/// task, DCOM (MMC20), SSH, with explicit credentials (4648) for each hop.
+/// Then hunts it with the built-in pack, tuned by the generated tuning file,
+/// and prints the findings, what was planted, and commands to try next.
 ///
 /// Examples:
 ///   kqlite demo
@@ -106,25 +110,20 @@ fn header(dir: &Path, summary: &DemoSummary, options: &DemoOptions) -> String {
 
 fn planted(summary: &DemoSummary) -> String {
     let i = &summary.intrusion;
-    format!(
-        "What was planted: {}\\{} from {} ({}), {} to {} UTC\n\
-         \x20   SMB (ADMIN$, svcctl, PSEXESVC) → {}\n\
-         \x20   RDP → {}\n\
-         \x20   WinRM → {}\n\
-         \x20   SSH → {}\n\
-         \x20   RDP through a local tunnel (logon from 127.0.0.1) → {}\n",
+    let mut text = format!(
+        "What was planted: {}\\{} from {} ({}), {} to {} UTC\n",
         i.domain,
         i.account,
         i.source_host,
         i.source_ip,
         day_time(i.first_event),
         day_time(i.last_event),
-        i.smb_targets.join(", "),
-        i.rdp_targets.join(", "),
-        i.winrm_targets.join(", "),
-        i.ssh_targets.join(", "),
-        i.rdp_tunnel_target,
-    )
+    );
+    for (technique, hosts) in i.techniques() {
+        text.push_str(&format!("    {technique} → {}\n", hosts.join(", ")));
+    }
+    text.push_str(&format!("    explicit credentials (4648 on {}) naming each Windows host above\n", i.source_host));
+    text
 }
 
 fn verdict(summary: &DemoSummary, findings: &[Finding]) -> String {

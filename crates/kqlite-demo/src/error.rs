@@ -39,4 +39,8 @@ pub enum DemoError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the built-in rule pack does not load")]
+    PackRules(#[source] kqlite_detect::DetectError),
+    #[error("the pack's example tuning (rules/tuning/tuning.yaml) is not YAML")]
+    PackTuning(#[source] serde_norway::Error),
 }

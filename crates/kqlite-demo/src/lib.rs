@@ -1,23 +1,32 @@
 //! A generated environment to hunt in: a week of one organisation's remote
-//! logons, with one intruder among them.
+//! logons and remote administration, with one intruder among them.
 //!
 //! The organisation (domain `CONTOSO`) has user workstations, Windows
-//! servers and Linux servers, and the people and tools that log on remotely
-//! every day: administrators (through jump hosts and a Linux bastion), the
-//! help desk (RDP to users' workstations from its subnet), a vulnerability
-//! scanner (network logons, admin shares and SSH to everything), and
-//! service accounts (backup at night, SCCM client push over ADMIN$, WinRM
-//! monitoring, Ansible over SSH). These are the false-positive categories
-//! of the T1021 rule; the generated tuning file and watchlists name them.
+//! servers and Linux servers, and the people and tools that work remotely
+//! every day: administrators (through jump hosts, with saved RDP
+//! credentials, PowerShell remoting and scheduled tasks registered at their
+//! consoles and in RDP sessions, and through a Linux bastion), the help desk
+//! (runas on their own workstations, RDP to users' workstations from its
+//! subnet), a vulnerability scanner (network logons, admin shares and SSH to
+//! everything), Group Policy (scheduled tasks registered by SYSTEM) and
+//! service accounts (backup at night and its agent's service installs, SCCM
+//! client push over ADMIN$ and svcctl and remediation over WMI, WinRM and
+//! PowerShell-remoting monitoring, Ansible over SSH). These are the
+//! false-positive categories of the lateral-movement rules; the generated
+//! tuning file and watchlists name them.
 //!
 //! On the last night, from a user's workstation, an intruder uses a stolen
-//! administrator's account to move by SMB (ADMIN$ and svcctl, PsExec
-//! style), RDP (and RDP over a local tunnel), WinRM and SSH.
+//! administrator's account (presenting it with explicit credentials, 4648,
+//! for each Windows hop) to move by SMB (ADMIN$ and svcctl, PsExec style),
+//! RDP (and RDP over a local tunnel), WinRM, service execution with a
+//! random service name, WMI process creation, a remote scheduled task, DCOM
+//! (MMC20.Application), PowerShell remoting whose target-side logon has no
+//! source address, and SSH.
 //!
 //! The telemetry is written as the collectors would: each Windows host's
-//! Security, WinRM and Remote Connection Manager logs as `.evtx` files
-//! (through `kqlite_ingest::evtx::writer`), or as a Log Analytics export
-//! (`SecurityEvent.jsonl`, `WindowsEvent.jsonl`); Defender's
+//! Security, System, WinRM, PowerShell and Remote Connection Manager logs as
+//! `.evtx` files (through `kqlite_ingest::evtx::writer`), or as a Log
+//! Analytics export (`SecurityEvent.jsonl`, `WindowsEvent.jsonl`); Defender's
 //! `DeviceLogonEvents` as an advanced-hunting CSV export; and each Linux
 //! host's `/var/log/auth.log` as modern rsyslog writes it. Everything is
 //! drawn from one seeded generator, so a seed always gives the same files.
@@ -41,7 +50,7 @@ pub mod summary;
 pub use error::DemoError;
 pub use hunt::{hunt, hunt_reading, rule_pack, DemoHunt};
 pub use scenario::{generate, MARKER_FILE};
-pub use summary::{DemoSummary, Intrusion, Verdict};
+pub use summary::{same_host, DemoSummary, Intrusion, Verdict};
 
 use kqlite_engine::types::NANOS_PER_SECOND;
 

@@ -89,9 +89,10 @@ impl Generator {
             next_report_id: 1,
         };
         let infrastructure = [SCCM, BACKUP, MONITOR, SCANNER, JUMP_HOSTS[0], JUMP_HOSTS[1]];
-        // Two thirds workstations, a tenth Linux, the rest Windows servers (infrastructure included).
+        // Two thirds workstations, a tenth Linux, the rest Windows servers (infrastructure included):
+        // at least two domain controllers and the ten member servers the intruder reaches.
         let linux = (options.hosts / 10).max(6);
-        let windows_servers = (options.hosts * 22 / 100).max(infrastructure.len() + 8);
+        let windows_servers = (options.hosts * 22 / 100).max(infrastructure.len() + 12);
         let workstations = options.hosts - linux - windows_servers;
         for i in 0..workstations {
             let ip = format!("10.10.{}.{}", i / 250, i % 250 + 1);
