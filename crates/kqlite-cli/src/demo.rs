@@ -150,7 +150,10 @@ fn suggestions(dir: &Path, summary: &DemoSummary, tuned: bool) -> String {
     }
     line(format!("kqlite hunt {l} --tuning {t} --format json"), "the same findings as JSON");
     line("kqlite rules show T1021.004".to_string(), "a rule: query, investigation guide, response, pivots");
-    line(format!("kqlite pivot {l} --rule T1021 --account {account}"), "follow-up queries for the intruder's finding");
+    line(
+        format!("kqlite pivot {l} --rule T1021-remote-services --account {account}"),
+        "follow-up queries for the intruder's finding",
+    );
     line(
         format!("kqlite query 'SecurityEvent | where EventID == 4697 | project TimeGenerated, Computer, SubjectUserName, ServiceName' {l}"),
         "the services the intruder installed",

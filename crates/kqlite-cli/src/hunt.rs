@@ -84,7 +84,7 @@ pub struct HuntArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
 
-    /// Run only this rule (id, file stem, technique or unique prefix). Repeatable.
+    /// Run only this rule (id, file stem or unique prefix), or every rule of a technique (T1021.006). Repeatable.
     #[arg(long = "rule", value_name = "RULE")]
     only: Vec<String>,
 
@@ -240,9 +240,10 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         if !args.only.is_empty() {
             let mut selected = RuleSet::default();
             for key in &args.only {
-                let rule = prepared.rules.find(key).with_context(|| format!("--rule {key}"))?.clone();
-                if !selected.rules.iter().any(|r| r.id == rule.id) {
-                    selected.rules.push(rule);
+                for rule in prepared.rules.select(key).with_context(|| format!("--rule {key}"))? {
+                    if !selected.rules.iter().any(|r| r.id == rule.id) {
+                        selected.rules.push(rule.clone());
+                    }
                 }
             }
             prepared.rules = selected;

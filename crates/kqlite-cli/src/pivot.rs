@@ -19,7 +19,7 @@ use std::process::ExitCode;
 /// with the finding's account, source, targets and times as lets.
 ///
 /// Example:
-///   kqlite pivot ./evidence --rule T1021 --account alice
+///   kqlite pivot ./evidence --rule T1021-remote-services --account alice
 ///
 /// Exit status: 0 when pivots ran, 1 when the rule has no such finding,
 /// 2 on bad usage or a query error.

@@ -25,7 +25,10 @@ const RULES: &[(&str, &str)] = &[
     ("T1550.002-pass-the-hash.yaml", include_str!("../../../rules/T1550.002-pass-the-hash.yaml")),
     ("T1569.002-remote-service-execution.yaml", include_str!("../../../rules/T1569.002-remote-service-execution.yaml")),
     ("T1570-lateral-tool-transfer.yaml", include_str!("../../../rules/T1570-lateral-tool-transfer.yaml")),
-    ("TA0008-new-share-or-null-session-pipe.yaml", include_str!("../../../rules/TA0008-new-share-or-null-session-pipe.yaml")),
+    (
+        "TA0008-new-share-or-null-session-pipe.yaml",
+        include_str!("../../../rules/TA0008-new-share-or-null-session-pipe.yaml"),
+    ),
 ];
 
 /// (file name, text) of each rule's Sigma form, `rules/sigma/STEM.yml` for

@@ -451,12 +451,31 @@ impl RuleSet {
         Ok(())
     }
 
+    /// The rules `key` selects, for running some of a set (`hunt --rule`):
+    /// the rule it names as [`RuleSet::find`] does, except that a technique
+    /// (`T1021`, `T1021.001`) selects every rule whose stem's technique part
+    /// it is, so one key runs all the rules of a technique.
+    pub fn select(&self, key: &str) -> Result<Vec<&Rule>, DetectError> {
+        let exact = self.rules.iter().any(|r| r.id.eq_ignore_ascii_case(key) || r.stem.eq_ignore_ascii_case(key));
+        let by_technique: Vec<&Rule> = self.rules.iter().filter(|r| r.short_name().eq_ignore_ascii_case(key)).collect();
+        match by_technique.is_empty() || exact {
+            true => self.find(key).map(|rule| vec![rule]),
+            false => Ok(by_technique),
+        }
+    }
+
     /// The rule named by `key`: exact id or stem, then technique part, then
     /// a unique prefix of an id or stem.
     pub fn find(&self, key: &str) -> Result<&Rule, DetectError> {
         let exact: Vec<&Rule> =
             self.rules.iter().filter(|r| r.id.eq_ignore_ascii_case(key) || r.stem.eq_ignore_ascii_case(key)).collect();
         if let [one] = exact.as_slice() {
+            return Ok(one);
+        }
+        // A rules directory's Sigma companions (`sigma/STEM.yml`) share their
+        // rule's stem: the stem names the rule, not its portable form.
+        let not_sigma: Vec<&Rule> = exact.iter().copied().filter(|r| r.kind != crate::sigma::SIGMA_KIND).collect();
+        if let [one] = not_sigma.as_slice() {
             return Ok(one);
         }
         let by_technique: Vec<&Rule> = self.rules.iter().filter(|r| r.short_name().eq_ignore_ascii_case(key)).collect();

@@ -190,6 +190,28 @@ fn rules_are_found_by_id_stem_technique_and_prefix() {
     assert!(err.contains("is also the id of a"), "{err}");
 }
 
+/// `hunt --rule T1110` runs every rule of the technique; a stem names its
+/// rule over a Sigma companion with the same stem (`rules/sigma/STEM.yml`).
+#[test]
+fn a_technique_selects_its_rules_and_a_stem_names_the_rule_not_its_companion() {
+    let mut set = RuleSet::default();
+    set.add(Rule::parse(SENTINEL_STYLE, "a", "T1110-failed-logons").unwrap()).unwrap();
+    let second = SENTINEL_STYLE.replace("0b9a1c2d-3e4f", "eeeeeeee-3e4f");
+    set.add(Rule::parse(&second, "b", "T1110-spraying").unwrap()).unwrap();
+    let third = SENTINEL_STYLE.replace("0b9a1c2d-3e4f", "ffffffff-3e4f");
+    set.add(Rule::parse(&third, "c", "T1110.001-guessing").unwrap()).unwrap();
+    let stems = |key: &str| set.select(key).unwrap().iter().map(|r| r.stem.clone()).collect::<Vec<_>>();
+    assert_eq!(stems("T1110"), ["T1110-failed-logons", "T1110-spraying"]);
+    assert_eq!(stems("T1110-spraying"), ["T1110-spraying"]);
+    assert_eq!(stems("T1110.001"), ["T1110.001-guessing"]);
+    assert!(chain_text(&set.find("T1110").unwrap_err()).contains("names several rules"));
+    let mut companion =
+        Rule::parse(&SENTINEL_STYLE.replace("0b9a1c2d-3e4f", "dddddddd-3e4f"), "d", "T1110.001-guessing").unwrap();
+    companion.kind = kqlite_detect::sigma::SIGMA_KIND.to_string();
+    set.add(companion).unwrap();
+    assert_eq!(set.find("T1110.001-guessing").unwrap().id, set.rules[2].id);
+}
+
 /// Every built-in rule binds against the Sentinel schemas (with the pack's
 /// functions and `_GetWatchlist` defined), and so do its pivots and
 /// finding reasons.
