@@ -42,6 +42,21 @@ LATERAL_MOVEMENT = (
 # Why a capture of the Lateral Movement folder gives no finding: what it
 # holds, and why that is not (or cannot be told from) lateral movement.
 SILENT_REASONS = {
+    "spoolsample_5145.evtx":
+        "one Security 5145 on the \\spoolss pipe from a workstation: the coercion half of SpoolSample "
+        "(T1187 forced authentication, credential access). Every client that prints opens spoolss, so "
+        "this event alone would be constant noise; nothing moves between hosts in the capture.",
+    "smb_bi_auth_conn_spoolsample.evtx":
+        "one inbound and one outbound port-445 connection (Sysmon 3): SpoolSample making a host "
+        "authenticate to the attacker for NTLM relay (T1187, credential access). Two-way SMB between "
+        "servers is ordinary (DFS, replication); no logon, service or file shows movement.",
+    "powercat_revShell_sysmon_1_3.evtx":
+        "a PowerShell reverse shell (powercat to port 4444) on one host, then netstat, whoami and "
+        "systeminfo: command and control (T1059.001, T1571) and discovery. No remote service, share, "
+        "or credential is used against another host.",
+    "LM_typical_IIS_webshell_sysmon_1_10_traces.evtx":
+        "w3wp.exe running cmd /c net user: a web shell on an IIS server (T1505.003, persistence) and "
+        "discovery on that host. Nothing in the capture reaches another host.",
 }
 
 
