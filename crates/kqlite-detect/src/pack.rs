@@ -48,9 +48,15 @@ const SIGMA: &[(&str, &str)] = &[
     ("T1053.005-remote-scheduled-task.yml", include_str!("../../../rules/sigma/T1053.005-remote-scheduled-task.yml")),
     ("T1112-remote-registry.yml", include_str!("../../../rules/sigma/T1112-remote-registry.yml")),
     ("T1550.002-pass-the-hash.yml", include_str!("../../../rules/sigma/T1550.002-pass-the-hash.yml")),
-    ("T1569.002-remote-service-execution.yml", include_str!("../../../rules/sigma/T1569.002-remote-service-execution.yml")),
+    (
+        "T1569.002-remote-service-execution.yml",
+        include_str!("../../../rules/sigma/T1569.002-remote-service-execution.yml"),
+    ),
     ("T1570-lateral-tool-transfer.yml", include_str!("../../../rules/sigma/T1570-lateral-tool-transfer.yml")),
-    ("TA0008-new-share-or-null-session-pipe.yml", include_str!("../../../rules/sigma/TA0008-new-share-or-null-session-pipe.yml")),
+    (
+        "TA0008-new-share-or-null-session-pipe.yml",
+        include_str!("../../../rules/sigma/TA0008-new-share-or-null-session-pipe.yml"),
+    ),
 ];
 
 /// (file name, text) of each embedded function file.
