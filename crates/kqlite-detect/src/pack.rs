@@ -38,7 +38,25 @@ const SIGMA: &[(&str, &str)] = &[
     ("T1021.001-rdp-localhost.yml", include_str!("../../../rules/sigma/T1021.001-rdp-localhost.yml")),
     ("T1021.002-smb-admin-shares.yml", include_str!("../../../rules/sigma/T1021.002-smb-admin-shares.yml")),
     ("T1021.004-ssh-lateral-movement.yml", include_str!("../../../rules/sigma/T1021.004-ssh-lateral-movement.yml")),
+    ("T1021-explicit-credentials.yml", include_str!("../../../rules/sigma/T1021-explicit-credentials.yml")),
+    ("T1021-mssql-xp-cmdshell.yml", include_str!("../../../rules/sigma/T1021-mssql-xp-cmdshell.yml")),
+    ("T1021.001-rdp-session-abuse.yml", include_str!("../../../rules/sigma/T1021.001-rdp-session-abuse.yml")),
+    ("T1021.003-dcom-execution.yml", include_str!("../../../rules/sigma/T1021.003-dcom-execution.yml")),
+    ("T1021.006-winrm-remote-execution.yml", include_str!("../../../rules/sigma/T1021.006-winrm-remote-execution.yml")),
     ("T1021.006-winrm-remoting.yml", include_str!("../../../rules/sigma/T1021.006-winrm-remoting.yml")),
+    ("T1047-wmi-remote-execution.yml", include_str!("../../../rules/sigma/T1047-wmi-remote-execution.yml")),
+    ("T1053.005-remote-scheduled-task.yml", include_str!("../../../rules/sigma/T1053.005-remote-scheduled-task.yml")),
+    ("T1112-remote-registry.yml", include_str!("../../../rules/sigma/T1112-remote-registry.yml")),
+    ("T1550.002-pass-the-hash.yml", include_str!("../../../rules/sigma/T1550.002-pass-the-hash.yml")),
+    (
+        "T1569.002-remote-service-execution.yml",
+        include_str!("../../../rules/sigma/T1569.002-remote-service-execution.yml"),
+    ),
+    ("T1570-lateral-tool-transfer.yml", include_str!("../../../rules/sigma/T1570-lateral-tool-transfer.yml")),
+    (
+        "TA0008-new-share-or-null-session-pipe.yml",
+        include_str!("../../../rules/sigma/TA0008-new-share-or-null-session-pipe.yml"),
+    ),
 ];
 
 /// (file name, text) of each embedded function file.
