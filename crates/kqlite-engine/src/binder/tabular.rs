@@ -986,8 +986,36 @@ pub(super) fn project_outputs(plan: LogicalPlan, outputs: Vec<(String, Bound)>, 
             e => e.clone().alias(name),
         })
         .collect();
-    let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+    let plan = project_plan(plan, exprs).at(span)?;
     Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
+}
+
+/// `LogicalPlanBuilder::project`, without its walk of the whole input plan
+/// for each column an expression names (to find USING joins, which the
+/// binder never makes): that walk made a query of n pipes cost O(n^4) to
+/// bind. Columns are resolved against the input's schemas as it does.
+pub(super) fn project_plan(plan: LogicalPlan, exprs: Vec<Expr>) -> datafusion::common::Result<LogicalPlan> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    let schema = plan.schema().clone();
+    let fallback = plan.fallback_normalize_schemas();
+    let schemas: [&[&datafusion::common::DFSchema]; 2] = [&[schema.as_ref()], &fallback];
+    let mut projected = Vec::with_capacity(exprs.len());
+    for expr in exprs {
+        let normalized = expr
+            .transform(|e| match e {
+                Expr::Column(c) => {
+                    Ok(Transformed::yes(Expr::Column(c.normalize_with_schemas_and_ambiguity_check(&schemas, &[])?)))
+                }
+                e => Ok(Transformed::no(e)),
+            })?
+            .data;
+        projected.push((datafusion::logical_expr::utils::columnize_expr(normalized, &plan)?, false));
+    }
+    datafusion::logical_expr::logical_plan::builder::validate_unique_names(
+        "Projections",
+        projected.iter().map(|(e, _)| e),
+    )?;
+    LogicalPlanBuilder::from(plan).project_with_validation(projected)?.build()
 }
 
 /// `bound`, kept from being copied into filters ([`crate::udf::computed_here`])
