@@ -78,7 +78,10 @@ pub(crate) fn query_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the query runtime")
 }
 
-const QUERY_THREAD_STACK_BYTES: usize = 16 << 20;
+/// Stacks of the threads that bind, plan and run queries: deep enough for
+/// a plan of `kqlite_engine::binder::MAX_PLAN_DEPTH` operators, whose
+/// passes recurse once per operator (reserved, not committed, memory).
+const QUERY_THREAD_STACK_BYTES: usize = 64 << 20;
 
 fn main() -> ExitCode {
     // kqlite runs for seconds to minutes and frees large builder and page
@@ -89,7 +92,29 @@ fn main() -> ExitCode {
     // SAFETY: set before any other thread exists, as mimalloc requires.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = Cli::parse();
-    let result = match cli.command {
+    // Commands that bind or plan a query on this thread (check, the binder
+    // of query and hunt) need the query threads' stack, not main's 8 MiB.
+    let worker =
+        std::thread::Builder::new().name("kqlite".into()).stack_size(QUERY_THREAD_STACK_BYTES).spawn(move || run(cli));
+    let result = match worker {
+        Ok(handle) => handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("internal error: the command panicked"))),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot start the command's thread")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // The chain once: a library error that names its cause is not
+            // followed by that cause again.
+            let chain: &(dyn std::error::Error + 'static) = err.as_ref();
+            eprintln!("kqlite: error: {}", kqlite_detect::error::chain_text(chain));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the command the arguments name.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
         Command::Check(args) => check::run(args),
         Command::Query(args) => query::run(args),
         Command::Ingest(args) => ingest::run(args),
@@ -110,16 +135,6 @@ fn main() -> ExitCode {
                 println!("{name}");
             }
             Ok(ExitCode::SUCCESS)
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            // The chain once: a library error that names its cause is not
-            // followed by that cause again.
-            let chain: &(dyn std::error::Error + 'static) = err.as_ref();
-            eprintln!("kqlite: error: {}", kqlite_detect::error::chain_text(chain));
-            ExitCode::from(2)
         }
     }
 }

@@ -51,6 +51,44 @@ impl<T> AtSpan<T> for datafusion::common::Result<T> {
 
 /// Tabular operators the binder lowers (others are reported as unsupported),
 /// in the order `kqlite functions --operators` lists them.
+/// The longest chain of operators a query may bind to. DataFusion's plan
+/// passes (and ours) recurse once per operator; past this depth they could
+/// overflow the stack of a query thread (the CLI's are 64 MiB), so a deeper
+/// query is an error at bind time instead of an abort later. Real queries
+/// are tens of operators deep.
+pub const MAX_PLAN_DEPTH: usize = 2000;
+
+/// The most operator nodes a plan may have, counting each use of a shared
+/// `let` (a chain of `let`s that each union the previous one twice doubles).
+pub const MAX_PLAN_NODES: usize = 1_000_000;
+
+/// Rejects a plan deeper than [`MAX_PLAN_DEPTH`] or larger than
+/// [`MAX_PLAN_NODES`], walking it without recursion.
+fn check_plan_size(plan: &LogicalPlan, span: Span) -> BindResult<()> {
+    let mut stack = vec![(plan, 1usize)];
+    let mut nodes = 0usize;
+    while let Some((node, depth)) = stack.pop() {
+        nodes += 1;
+        if depth > MAX_PLAN_DEPTH {
+            return Err(BindError::new(
+                span,
+                format!(
+                    "the query is more than {MAX_PLAN_DEPTH} operators deep (pipes, and the operators of the `let`s it \
+                     uses); split it into several queries"
+                ),
+            ));
+        }
+        if nodes > MAX_PLAN_NODES {
+            return Err(BindError::new(
+                span,
+                format!("the query's plan has more than {MAX_PLAN_NODES} operators (counting each use of a `let`)"),
+            ));
+        }
+        stack.extend(node.inputs().into_iter().map(|input| (input, depth + 1)));
+    }
+    Ok(())
+}
+
 pub const SUPPORTED_OPERATORS: &[&str] = &[
     OperatorKeyword::Where.as_str(),
     OperatorKeyword::Filter.as_str(),
@@ -262,6 +300,13 @@ impl<'r> Binder<'r> {
         }
         let mut relation =
             result.ok_or_else(|| BindError::new(query.span, "the query has no tabular expression to return"))?;
+        // At the query's last expression: the statements before it may be a
+        // session's definitions, prepended to the user's text.
+        let last = query.statements.iter().rev().find_map(|s| match s {
+            Statement::Expr(e) => Some(e.span),
+            _ => None,
+        });
+        check_plan_size(&relation.plan, last.unwrap_or(query.span))?;
         relation.plan = in_subquery::lower_in_subqueries(relation.plan).at(query.span)?;
         Ok(relation)
     }
