@@ -67,9 +67,13 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self.kind {
-            ErrorKind::BadRequest | ErrorKind::Semantic | ErrorKind::UnsupportedCommand => StatusCode::BAD_REQUEST,
+            // ADX answers an unknown database with 400 (a 404 reads to the
+            // Python client as a wrong URL).
+            ErrorKind::BadRequest
+            | ErrorKind::Semantic
+            | ErrorKind::UnsupportedCommand
+            | ErrorKind::UnknownDatabase => StatusCode::BAD_REQUEST,
             ErrorKind::Runtime => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorKind::UnknownDatabase => StatusCode::NOT_FOUND,
             ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::Busy => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
