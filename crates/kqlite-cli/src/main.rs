@@ -11,6 +11,7 @@ mod ingest;
 mod pivot;
 mod query;
 mod rules;
+mod serve;
 mod sigma;
 mod sigma_args;
 mod table_args;
@@ -53,6 +54,7 @@ enum Command {
     Demo(demo::DemoArgs),
     Tables(tables::TablesArgs),
     Sigma(sigma::SigmaArgs),
+    Serve(serve::ServeArgs),
     /// List the KQL functions and tabular operators kqlite implements.
     Functions {
         /// List tabular operators instead of functions.
@@ -125,6 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Tables(args) => tables::run(args),
         Command::Sigma(args) => sigma::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Functions { operators } => {
             let names: Vec<&str> = if operators {
                 kqlite_engine::binder::SUPPORTED_OPERATORS.to_vec()
