@@ -36,8 +36,16 @@ fn the_whole_pack_is_one_multi_document_stream() {
 fn named_rules_go_to_files_in_the_out_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("sigma");
-    let out =
-        kqlite(&["rules", "export", "--format", "sigma", "T1021.002", "T1021.004", "--out", out_dir.to_str().unwrap()]);
+    let out = kqlite(&[
+        "rules",
+        "export",
+        "--format",
+        "sigma",
+        "T1021.002",
+        "T1021.004-ssh",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty());
     let mut files: Vec<String> =
