@@ -149,7 +149,10 @@ fn suggestions(dir: &Path, summary: &DemoSummary, tuned: bool) -> String {
         line(format!("kqlite hunt {l} --tuning {t}"), "tuned: only the intruder is left");
     }
     line(format!("kqlite hunt {l} --tuning {t} --format json"), "the same findings as JSON");
-    line("kqlite rules show T1021.004".to_string(), "a rule: query, investigation guide, response, pivots");
+    line(
+        "kqlite rules show T1021.004-ssh-lateral-movement".to_string(),
+        "a rule: query, investigation guide, response, pivots",
+    );
     line(
         format!("kqlite pivot {l} --rule T1021-remote-services --account {account}"),
         "follow-up queries for the intruder's finding",

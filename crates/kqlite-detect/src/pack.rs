@@ -14,7 +14,9 @@ const RULES: &[(&str, &str)] = &[
     ("T1021.001-rdp-session-abuse.yaml", include_str!("../../../rules/T1021.001-rdp-session-abuse.yaml")),
     ("T1021.002-smb-admin-shares.yaml", include_str!("../../../rules/T1021.002-smb-admin-shares.yaml")),
     ("T1021.003-dcom-execution.yaml", include_str!("../../../rules/T1021.003-dcom-execution.yaml")),
+    ("T1021.004-openssh-windows.yaml", include_str!("../../../rules/T1021.004-openssh-windows.yaml")),
     ("T1021.004-ssh-lateral-movement.yaml", include_str!("../../../rules/T1021.004-ssh-lateral-movement.yaml")),
+    ("T1021.005-vnc.yaml", include_str!("../../../rules/T1021.005-vnc.yaml")),
     ("T1021.006-winrm-remote-execution.yaml", include_str!("../../../rules/T1021.006-winrm-remote-execution.yaml")),
     ("T1021.006-winrm-remoting.yaml", include_str!("../../../rules/T1021.006-winrm-remoting.yaml")),
     ("T1047-wmi-remote-execution.yaml", include_str!("../../../rules/T1047-wmi-remote-execution.yaml")),
@@ -23,6 +25,10 @@ const RULES: &[(&str, &str)] = &[
     ("T1112-remote-registry.yaml", include_str!("../../../rules/T1112-remote-registry.yaml")),
     ("T1505.001-mssql-xp-cmdshell.yaml", include_str!("../../../rules/T1505.001-mssql-xp-cmdshell.yaml")),
     ("T1550.002-pass-the-hash.yaml", include_str!("../../../rules/T1550.002-pass-the-hash.yaml")),
+    (
+        "T1563.002-rdp-session-reconnect-hijack.yaml",
+        include_str!("../../../rules/T1563.002-rdp-session-reconnect-hijack.yaml"),
+    ),
     ("T1569.002-remote-service-execution.yaml", include_str!("../../../rules/T1569.002-remote-service-execution.yaml")),
     ("T1570-lateral-tool-transfer.yaml", include_str!("../../../rules/T1570-lateral-tool-transfer.yaml")),
     (
@@ -39,7 +45,9 @@ const SIGMA: &[(&str, &str)] = &[
     ("T1021.001-rdp-session-abuse.yml", include_str!("../../../rules/sigma/T1021.001-rdp-session-abuse.yml")),
     ("T1021.002-smb-admin-shares.yml", include_str!("../../../rules/sigma/T1021.002-smb-admin-shares.yml")),
     ("T1021.003-dcom-execution.yml", include_str!("../../../rules/sigma/T1021.003-dcom-execution.yml")),
+    ("T1021.004-openssh-windows.yml", include_str!("../../../rules/sigma/T1021.004-openssh-windows.yml")),
     ("T1021.004-ssh-lateral-movement.yml", include_str!("../../../rules/sigma/T1021.004-ssh-lateral-movement.yml")),
+    ("T1021.005-vnc.yml", include_str!("../../../rules/sigma/T1021.005-vnc.yml")),
     ("T1021.006-winrm-remote-execution.yml", include_str!("../../../rules/sigma/T1021.006-winrm-remote-execution.yml")),
     ("T1021.006-winrm-remoting.yml", include_str!("../../../rules/sigma/T1021.006-winrm-remoting.yml")),
     ("T1047-wmi-remote-execution.yml", include_str!("../../../rules/sigma/T1047-wmi-remote-execution.yml")),
@@ -48,6 +56,10 @@ const SIGMA: &[(&str, &str)] = &[
     ("T1112-remote-registry.yml", include_str!("../../../rules/sigma/T1112-remote-registry.yml")),
     ("T1505.001-mssql-xp-cmdshell.yml", include_str!("../../../rules/sigma/T1505.001-mssql-xp-cmdshell.yml")),
     ("T1550.002-pass-the-hash.yml", include_str!("../../../rules/sigma/T1550.002-pass-the-hash.yml")),
+    (
+        "T1563.002-rdp-session-reconnect-hijack.yml",
+        include_str!("../../../rules/sigma/T1563.002-rdp-session-reconnect-hijack.yml"),
+    ),
     (
         "T1569.002-remote-service-execution.yml",
         include_str!("../../../rules/sigma/T1569.002-remote-service-execution.yml"),
