@@ -179,6 +179,19 @@ impl Generator {
             "ElevatedToken": "%%1842",
         });
         self.security_event(time, host, 4624, fields);
+        // A network logon ends when its request is served (the 4634 no rule
+        // reads, as most of a real Security log is). A fixed delay keeps the
+        // generator's random sequence, and so each seed's environment, as it was.
+        if logon_type == 3 {
+            let logoff = json!({
+                "TargetUserSid": user_sid(user),
+                "TargetUserName": user,
+                "TargetDomainName": DOMAIN,
+                "TargetLogonId": logon_id,
+                "LogonType": "3",
+            });
+            self.security_event(time + 2 * NANOS_PER_SECOND, host, 4634, logoff);
+        }
         // Administrators and the service accounts are local administrators everywhere they log on.
         if is_privileged(user) {
             let privileges = json!({
