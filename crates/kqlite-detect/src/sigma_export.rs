@@ -42,9 +42,14 @@ pub fn builtin_sigma(keys: &[String]) -> Result<Vec<SigmaExport>, DetectError> {
     Ok(all.filter(|export| wanted.iter().any(|stem| stem == export.stem)).collect())
 }
 
-/// The pack stems `keys` name.
+/// The pack stems `keys` select ([`RuleSet::select`]: a technique selects
+/// all its rules).
 fn stems(rules: &RuleSet, keys: &[String]) -> Result<Vec<String>, DetectError> {
-    keys.iter().map(|key| rules.find(key).map(|rule| rule.stem.clone())).collect()
+    let mut stems = Vec::new();
+    for key in keys {
+        stems.extend(rules.select(key)?.into_iter().map(|rule| rule.stem.clone()));
+    }
+    Ok(stems)
 }
 
 /// The exports as one multi-document YAML stream, files separated by `---`.
@@ -94,7 +99,7 @@ mod tests {
     fn keys_select_rules_in_pack_order_once() {
         let keys = ["T1021.006".to_string(), "T1021-remote".to_string(), "T1021-remote-services".to_string()];
         let stems: Vec<&str> = builtin_sigma(&keys).unwrap().iter().map(|e| e.stem).collect();
-        assert_eq!(stems, ["T1021-remote-services", "T1021.006-winrm-remoting"]);
+        assert_eq!(stems, ["T1021-remote-services", "T1021.006-winrm-remote-execution", "T1021.006-winrm-remoting"]);
     }
 
     #[test]
