@@ -331,6 +331,29 @@ impl Generator {
         self.security_event(time, host, 4688, fields);
     }
 
+    /// A service pushed to `host` over SMB as PsExec and deployment tools do
+    /// it, in the session `logon_id`: `binary` written to ADMIN$, svcctl
+    /// opened on IPC$, then `service` installed; `after` holds the seconds
+    /// after `time` of the pipe and of the install.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn pushed_service(
+        &mut self,
+        time: i64,
+        host: usize,
+        user: &str,
+        logon_id: &str,
+        source_ip: &str,
+        binary: &str,
+        service: &NewService<'_>,
+        after: [i64; 2],
+    ) {
+        let copy = [(binary, ShareAccess::Write)];
+        self.share_access(time + NANOS_PER_SECOND, host, user, logon_id, source_ip, "ADMIN$", &copy);
+        let pipe = [("svcctl", ShareAccess::Pipe)];
+        self.share_access(time + after[0] * NANOS_PER_SECOND, host, user, logon_id, source_ip, "IPC$", &pipe);
+        self.service_installed(time + after[1] * NANOS_PER_SECOND, host, user, logon_id, service);
+    }
+
     /// A service installed on `host` by `user` in the session `logon_id`:
     /// Security 4697 and the Service Control Manager's 7045 in the System log.
     pub(crate) fn service_installed(

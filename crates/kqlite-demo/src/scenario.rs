@@ -221,16 +221,13 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
             for ws in g.pick(&g.workstations.clone(), count) {
                 let t = g.time_between(day_start, 9, 17);
                 let session = g.logon(t, ws, "svc-sccm", 3, SCCM.1, SCCM.0);
-                let copy = [("ccmsetup\\ccmsetup.exe", ShareAccess::Write)];
-                g.share_access(t + NANOS_PER_SECOND, ws, "svc-sccm", &session, SCCM.1, "ADMIN$", &copy);
-                let pipe = [("svcctl", ShareAccess::Pipe)];
-                g.share_access(t + 5 * NANOS_PER_SECOND, ws, "svc-sccm", &session, SCCM.1, "IPC$", &pipe);
                 let setup = NewService {
                     name: "ccmsetup",
                     image_path: "C:\\Windows\\ccmsetup\\ccmsetup.exe /source:\\\\SCCM-01\\SMS_P01\\Client",
                     auto_start: true,
                 };
-                g.service_installed(t + 7 * NANOS_PER_SECOND, ws, "svc-sccm", &session, &setup);
+                let binary = "ccmsetup\\ccmsetup.exe";
+                g.pushed_service(t, ws, "svc-sccm", &session, SCCM.1, binary, &setup, [5, 7]);
                 let client =
                     NewService { name: "CcmExec", image_path: "C:\\Windows\\CCM\\CcmExec.exe", auto_start: true };
                 g.service_installed(t + 3 * NANOS_PER_MINUTE, ws, "SYSTEM", "0x3e7", &client);
@@ -260,16 +257,13 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
         for server in g.pick(&member_servers, count) {
             let t = g.time_between(day_start, 0, 1);
             let session = g.logon(t, server, "svc-backup", 3, BACKUP.1, BACKUP.0);
-            let copy = [("Temp\\VeeamAgent\\VeeamAgentWindows_6.1.exe", ShareAccess::Write)];
-            g.share_access(t + NANOS_PER_SECOND, server, "svc-backup", &session, BACKUP.1, "ADMIN$", &copy);
-            let pipe = [("svcctl", ShareAccess::Pipe)];
-            g.share_access(t + 20 * NANOS_PER_SECOND, server, "svc-backup", &session, BACKUP.1, "IPC$", &pipe);
             let agent = NewService {
                 name: "VeeamEndpointBackupSvc",
                 image_path: "\"C:\\Program Files\\Veeam\\Endpoint Backup\\Veeam.EndPoint.Service.exe\"",
                 auto_start: true,
             };
-            g.service_installed(t + 40 * NANOS_PER_SECOND, server, "svc-backup", &session, &agent);
+            let installer = "Temp\\VeeamAgent\\VeeamAgentWindows_6.1.exe";
+            g.pushed_service(t, server, "svc-backup", &session, BACKUP.1, installer, &agent, [20, 40]);
         }
         // Monitoring polls over WinRM; twice a day its checks run as PowerShell remoting.
         for hour in [2, 8, 14, 20] {
@@ -425,12 +419,8 @@ fn plant_intrusion(
     for &host in &smb {
         present(g, t, host, "cifs", "C:\\Users\\Public\\PsExec64.exe");
         let session = g.logon(t, host, &account, 3, &source_ip, &source_name);
-        let copy = [("PSEXESVC.exe", ShareAccess::Write)];
-        g.share_access(t + NANOS_PER_SECOND, host, &account, &session, &source_ip, "ADMIN$", &copy);
-        let pipe = [("svcctl", ShareAccess::Pipe)];
-        g.share_access(t + 4 * NANOS_PER_SECOND, host, &account, &session, &source_ip, "IPC$", &pipe);
         let service = NewService { name: "PSEXESVC", image_path: "%SystemRoot%\\PSEXESVC.exe", auto_start: false };
-        g.service_installed(t + 6 * NANOS_PER_SECOND, host, &account, &session, &service);
+        g.pushed_service(t, host, &account, &session, &source_ip, "PSEXESVC.exe", &service, [4, 6]);
         t += g.rng.random_range(3..9) * NANOS_PER_MINUTE;
     }
     // RDP to a server and a domain controller.
@@ -470,13 +460,9 @@ fn plant_intrusion(
         present(g, t, host, "cifs", "C:\\Users\\Public\\PsExec64.exe");
         let session = g.logon(t, host, &account, 3, &source_ip, &source_name);
         let binary = format!("{service_name}.exe");
-        let copy = [(binary.as_str(), ShareAccess::Write)];
-        g.share_access(t + NANOS_PER_SECOND, host, &account, &session, &source_ip, "ADMIN$", &copy);
-        let pipe = [("svcctl", ShareAccess::Pipe)];
-        g.share_access(t + 3 * NANOS_PER_SECOND, host, &account, &session, &source_ip, "IPC$", &pipe);
         let image_path = format!("%SystemRoot%\\{binary}");
         let service = NewService { name: &service_name, image_path: &image_path, auto_start: false };
-        g.service_installed(t + 4 * NANOS_PER_SECOND, host, &account, &session, &service);
+        g.pushed_service(t, host, &account, &session, &source_ip, &binary, &service, [3, 4]);
         let image = format!("C:\\Windows\\{binary}");
         let started = NewProcess { image: &image, parent: "C:\\Windows\\System32\\services.exe", command_line: &image };
         g.process_created(t + 5 * NANOS_PER_SECOND, host, "SYSTEM", "0x3e7", &started);
