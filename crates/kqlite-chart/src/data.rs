@@ -208,8 +208,10 @@ pub fn chart_data(result: &QueryResult, viz: &Visualization) -> Result<ChartData
                 Value::Array(items) => items.clone(),
                 other => vec![other.clone()],
             };
+            // Anomalies mark the first y column's points.
             let marks: Vec<Value> = anomaly
                 .first()
+                .filter(|_| yc == y[0])
                 .map(|&a| match &values[a][row] {
                     Value::Array(items) => items.clone(),
                     other => vec![other.clone()],

@@ -96,7 +96,7 @@ fn number_label(v: f64) -> String {
 /// An instant as an axis label, as precise as the axis's span needs.
 fn time_label(nanos: f64, span: f64) -> String {
     const DAY: f64 = 86_400e9;
-    let format = if span >= 2.0 * DAY {
+    let format = if span >= 10.0 * DAY {
         "yyyy-MM-dd"
     } else if span >= 120e9 {
         "MM-dd HH:mm"
@@ -144,6 +144,14 @@ fn labels(data: &ChartData, viz: &Visualization) -> Labels {
         }),
         legend: viz.legend != Some(Legend::Hidden),
     }
+}
+
+fn label_style() -> TextStyle<'static> {
+    TextStyle::from(("sans-serif", 15).into_font())
+}
+
+fn axis_title_style() -> TextStyle<'static> {
+    TextStyle::from(("sans-serif", 17).into_font())
 }
 
 fn caption_style() -> TextStyle<'static> {
@@ -213,6 +221,8 @@ fn xy(
             .x_label_formatter(&x_format)
             .y_label_formatter(&y_format)
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
+            .label_style(label_style())
+            .axis_desc_style(axis_title_style())
             .draw(),
     )?;
     // Stacked areas: the top of the stack first, each lower series over it.
@@ -255,6 +265,7 @@ fn xy(
                 .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
+                .label_font(label_style())
                 .draw(),
         )?;
     }
@@ -316,7 +327,9 @@ fn bars(
     let value_at = |v: &f64| number_label(*v);
     {
         let mut mesh = chart.configure_mesh();
-        mesh.light_line_style(RGBColor(0xee, 0xee, 0xee));
+        mesh.light_line_style(RGBColor(0xee, 0xee, 0xee))
+            .label_style(label_style())
+            .axis_desc_style(axis_title_style());
         if horizontal {
             mesh.y_labels(n + 1).y_label_formatter(&category_at).x_label_formatter(&value_at);
             mesh.y_desc(text.x.as_str()).x_desc(text.y.as_str()).disable_y_mesh();
@@ -356,6 +369,7 @@ fn bars(
                 .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
+                .label_font(label_style())
                 .draw(),
         )?;
     }
