@@ -192,6 +192,7 @@ fn xy(
         y0 = y0.min(0.0);
     }
     (y0, y1) = padded(y0, y1, 0.05);
+    y1 += (y1 - y0) * legend_headroom(text.legend, data.series.len(), root);
     if let Some(b) = viz.ymin.and_then(|b| scale.map(b)) {
         y0 = b;
     }
@@ -217,7 +218,10 @@ fn xy(
             .configure_mesh()
             .x_desc(text.x.as_str())
             .y_desc(text.y.as_str())
-            .x_labels(8)
+            .x_labels(match &data.x_axis {
+                XAxis::Categories(names) => (names.len() + 1).min(MAX_CATEGORY_LABELS),
+                _ => 8,
+            })
             .x_label_formatter(&x_format)
             .y_label_formatter(&y_format)
             .light_line_style(RGBColor(0xee, 0xee, 0xee))
@@ -272,6 +276,20 @@ fn xy(
     Ok(())
 }
 
+/// Category names written on an axis at most (more would overlap).
+const MAX_CATEGORY_LABELS: usize = 24;
+
+/// How much taller the value range gets so the legend in the upper right
+/// corner does not hide the highest values: its height over the plot's.
+fn legend_headroom(shown: bool, entries: usize, root: &DrawingArea<SVGBackend, Shift>) -> f64 {
+    if !shown {
+        return 0.0;
+    }
+    let plot_height = f64::from(root.dim_in_pixel().1.saturating_sub(120).max(100));
+    let legend_height = 20.0 * entries as f64 + 16.0;
+    (legend_height / plot_height).min(0.5)
+}
+
 fn is_stacked(viz: &Visualization) -> bool {
     viz.chart == ChartKind::StackedAreaChart
         || matches!(viz.kind, Some(SeriesLayout::Stacked | SeriesLayout::Stacked100))
@@ -304,6 +322,12 @@ fn bars(
     v0 = v0.min(0.0);
     v1 = v1.max(0.0);
     (v0, v1) = padded(v0, v1, 0.05);
+    if horizontal {
+        // The first bars are at the top, where the legend is: room to their right.
+        v1 += (v1 - v0) * if text.legend { 0.25 } else { 0.0 };
+    } else {
+        v1 += (v1 - v0) * legend_headroom(text.legend, data.series.len(), root);
+    }
     if v0 < 0.0 && min_max(data.series.iter().flat_map(|s| s.points.iter().map(|p| p.1))).0 >= 0.0 {
         v0 = 0.0;
     }
@@ -331,10 +355,14 @@ fn bars(
             .label_style(label_style())
             .axis_desc_style(axis_title_style());
         if horizontal {
-            mesh.y_labels(n + 1).y_label_formatter(&category_at).x_label_formatter(&value_at);
+            mesh.y_labels((n + 1).min(MAX_CATEGORY_LABELS))
+                .y_label_formatter(&category_at)
+                .x_label_formatter(&value_at);
             mesh.y_desc(text.x.as_str()).x_desc(text.y.as_str()).disable_y_mesh();
         } else {
-            mesh.x_labels(n + 1).x_label_formatter(&category_at).y_label_formatter(&value_at);
+            mesh.x_labels((n + 1).min(MAX_CATEGORY_LABELS))
+                .x_label_formatter(&category_at)
+                .y_label_formatter(&value_at);
             mesh.x_desc(text.x.as_str()).y_desc(text.y.as_str()).disable_x_mesh();
         }
         drawn(mesh.draw())?;
@@ -409,7 +437,8 @@ fn pie(root: &DrawingArea<SVGBackend, Shift>, data: &ChartData, viz: &Visualizat
     drawn(area.draw(&slices))?;
     if text.legend {
         let x = width as i32 - 190;
-        for (i, name) in slice_names.iter().enumerate() {
+        let rows = (height as usize).saturating_sub(40) / 22;
+        for (i, name) in slice_names.iter().enumerate().take(rows) {
             let y = 30 + 22 * i as i32;
             drawn(area.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], colors[i].filled())))?;
             drawn(area.draw(&Text::new(name.clone(), (x + 20, y - 7), ("sans-serif", 14).into_font())))?;
