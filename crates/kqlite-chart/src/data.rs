@@ -58,6 +58,8 @@ pub enum XAxis {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
     pub name: String,
+    /// The y column its values come from.
+    pub y_column: String,
     /// `(x, y)`: x is a number, an instant in nanoseconds, or a category's index.
     pub points: Vec<(f64, f64)>,
     /// The x of points an anomaly column marks (anomaly charts).
@@ -220,7 +222,8 @@ pub fn chart_data(result: &QueryResult, viz: &Visualization) -> Result<ChartData
             let index = match series.iter().position(|s| s.name == name) {
                 Some(i) => i,
                 None => {
-                    series.push(Series { name, points: Vec::new(), anomalies: Vec::new() });
+                    let y_column = columns[yc].name.clone();
+                    series.push(Series { name, y_column, points: Vec::new(), anomalies: Vec::new() });
                     series.len() - 1
                 }
             };

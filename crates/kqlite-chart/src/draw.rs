@@ -2,7 +2,7 @@
 
 use crate::data::{stack_floor, ChartData, XAxis};
 use crate::{ChartError, ChartSize};
-use kqlite_engine::visualization::{AxisScale, ChartKind, Legend, SeriesLayout};
+use kqlite_engine::visualization::{AxisScale, ChartKind, Legend, SeriesLayout, YSplit};
 use kqlite_engine::Visualization;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -50,9 +50,9 @@ pub(crate) fn draw(data: &ChartData, viz: &Visualization, size: ChartSize) -> Re
             ChartKind::PieChart => pie(&root, data, viz)?,
             ChartKind::ColumnChart => bars(&root, data, viz, false)?,
             ChartKind::BarChart => bars(&root, data, viz, true)?,
-            ChartKind::ScatterChart => xy(&root, data, viz, Mark::Points)?,
-            ChartKind::AreaChart | ChartKind::StackedAreaChart => xy(&root, data, viz, Mark::Area)?,
-            _ => xy(&root, data, viz, Mark::Line)?,
+            ChartKind::ScatterChart => xy_panels(&root, data, viz, Mark::Points)?,
+            ChartKind::AreaChart | ChartKind::StackedAreaChart => xy_panels(&root, data, viz, Mark::Area)?,
+            _ => xy_panels(&root, data, viz, Mark::Line)?,
         }
         drawn(root.present())?;
     }
@@ -158,12 +158,45 @@ fn caption_style() -> TextStyle<'static> {
     TextStyle::from(("sans-serif", 22).into_font())
 }
 
-/// Time, line, area, scatter and anomaly charts.
+/// `ysplit=panels`: one panel per y column, stacked top to bottom, each
+/// with that column's series; otherwise one chart.
+fn xy_panels(
+    root: &DrawingArea<SVGBackend, Shift>,
+    data: &ChartData,
+    viz: &Visualization,
+    mark: Mark,
+) -> Result<(), ChartError> {
+    if viz.ysplit != Some(YSplit::Panels) || data.y_names.len() < 2 {
+        return xy(root, data, viz, mark, 0);
+    }
+    let panels = root.split_evenly((data.y_names.len(), 1));
+    let mut colors_used = 0;
+    for (i, (panel, y_name)) in panels.iter().zip(&data.y_names).enumerate() {
+        let part = ChartData {
+            x_axis: data.x_axis.clone(),
+            x_name: data.x_name.clone(),
+            y_names: vec![y_name.clone()],
+            series: data.series.iter().filter(|s| &s.y_column == y_name).cloned().collect(),
+        };
+        let mut panel_viz = viz.clone();
+        if i > 0 {
+            panel_viz.title = None;
+        }
+        panel_viz.ytitle = Some(y_name.clone());
+        xy(panel, &part, &panel_viz, mark, colors_used)?;
+        colors_used += part.series.len();
+    }
+    Ok(())
+}
+
+/// Time, line, area, scatter and anomaly charts; series colours start at
+/// `first_color` (panels keep each series' colour).
 fn xy(
     root: &DrawingArea<SVGBackend, Shift>,
     data: &ChartData,
     viz: &Visualization,
     mark: Mark,
+    first_color: usize,
 ) -> Result<(), ChartError> {
     let text = labels(data, viz);
     let scale = YScale { log: viz.yaxis == Some(AxisScale::Log) };
@@ -236,7 +269,7 @@ fn xy(
         (0..series.len()).collect()
     };
     for i in order {
-        let c = color(i);
+        let c = color(first_color + i);
         let points = series[i].clone();
         let drawn_series = match mark {
             Mark::Line => drawn(chart.draw_series(LineSeries::new(points, c.stroke_width(2))))?,

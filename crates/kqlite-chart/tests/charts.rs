@@ -323,6 +323,21 @@ async fn log_axis_bounds_and_hidden_legend() {
     assert!(steps.iter().all(|s| (s - steps[0]).abs() <= 1.0), "{ys:?}");
 }
 
+/// `ysplit=panels`: each y column in a panel of its own, with its own y title.
+#[tokio::test]
+async fn ysplit_panels_draws_a_panel_per_y_column() {
+    let query = "datatable(Day: long, Injuries: long, Deaths: long)[1, 5, 1, 2, 7, 0, 3, 2, 2]
+                 | render linechart with (ysplit=panels, title='Casualties')";
+    let result = run(query).await;
+    let svg = elements(&draw_svg(&result, visualization(&result)).unwrap());
+    // Two plotting areas (each with its x axis title), one line each.
+    assert_eq!(texts(&svg).iter().filter(|t| **t == "Day").count(), 2);
+    assert_eq!(texts(&svg).iter().filter(|t| **t == "Casualties").count(), 1);
+    assert_eq!(marks(&svg, "polyline", "stroke", COLORS[0]), 1);
+    assert_eq!(marks(&svg, "polyline", "stroke", COLORS[1]), 1);
+    assert_eq!(legend_boxes(&svg), 2);
+}
+
 /// Errors say what is missing, and a non-chart visualization is not drawn.
 #[tokio::test]
 async fn results_without_numbers_are_typed_errors() {
