@@ -5,7 +5,7 @@
 //! titles, axis labels, legend entries and one mark per series or point;
 //! with `/usr/bin/chromium`, each page is also loaded headless.
 
-use kqlite_chart::{draw_svg, html_page, ChartError};
+use kqlite_chart::{chart_data, draw_svg, html_page, ChartError, XAxis};
 use kqlite_engine::visualization::{AxisScale, ChartKind, Legend, SeriesLayout};
 use kqlite_engine::{QueryResult, Session, Visualization};
 use quick_xml::events::Event;
@@ -336,6 +336,44 @@ async fn ysplit_panels_draws_a_panel_per_y_column() {
     assert_eq!(marks(&svg, "polyline", "stroke", COLORS[0]), 1);
     assert_eq!(marks(&svg, "polyline", "stroke", COLORS[1]), 1);
     assert_eq!(legend_boxes(&svg), 2);
+}
+
+/// Kusto's defaults when the query names no columns (render operator
+/// page: user agents guess x, series and y): a time chart's x is its first
+/// datetime column wherever it is, the first string column names the
+/// series, every other numeric column is a y.
+#[tokio::test]
+async fn defaults_pick_x_series_and_y_columns() {
+    let query = "datatable(Computer: string, t: datetime, Logons: long, Note: string)[
+                 'dc1', datetime(2024-01-01), 3, 'a', 'ws1', datetime(2024-01-01), 1, 'b',
+                 'dc1', datetime(2024-01-02), 5, 'c'] | render timechart";
+    let result = run(query).await;
+    let data = chart_data(&result, visualization(&result)).unwrap();
+    assert_eq!((data.x_axis.clone(), data.x_name.as_str()), (XAxis::Times, "t"));
+    assert_eq!(data.y_names, ["Logons"]);
+    let names: Vec<&str> = data.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["dc1", "ws1"]);
+    const DAY: f64 = 86_400e9;
+    let jan1 = 1_704_067_200e9;
+    assert_eq!(data.series[0].points, [(jan1, 3.0), (jan1 + DAY, 5.0)]);
+}
+
+/// `accumulate=true` sums each series; `kind=stacked100` scales each x's
+/// stack to 100 (the tops of the stacks).
+#[tokio::test]
+async fn accumulate_and_stacked100_transform_the_values() {
+    let query = "datatable(x: long, a: long, b: long)[1, 1, 3, 2, 2, 2] | render areachart with (accumulate=true)";
+    let result = run(query).await;
+    let data = chart_data(&result, visualization(&result)).unwrap();
+    assert_eq!(data.series[0].points, [(1.0, 1.0), (2.0, 3.0)]);
+    assert_eq!(data.series[1].points, [(1.0, 3.0), (2.0, 5.0)]);
+    let query =
+        "datatable(x: string, a: long, b: long)['p', 1, 3, 'q', 2, 2] | render columnchart with (kind=stacked100)";
+    let result = run(query).await;
+    let data = chart_data(&result, visualization(&result)).unwrap();
+    assert_eq!(data.x_axis, XAxis::Categories(vec!["p".into(), "q".into()]));
+    assert_eq!(data.series[0].points, [(0.0, 25.0), (1.0, 50.0)]);
+    assert_eq!(data.series[1].points, [(0.0, 100.0), (1.0, 100.0)]);
 }
 
 /// Errors say what is missing, and a non-chart visualization is not drawn.
