@@ -228,7 +228,8 @@ pub fn chart_data(result: &QueryResult, viz: &Visualization) -> Result<ChartData
                 }
             };
             for (i, (xv, yv)) in xs.iter().zip(&ys).enumerate() {
-                let Some(yv) = yv.as_number() else { continue };
+                // Nulls and NaN are gaps, not points.
+                let Some(yv) = yv.as_number().filter(|v| v.is_finite()) else { continue };
                 let xf = match &x_axis {
                     XAxis::Categories(_) => {
                         let label = xv.label();

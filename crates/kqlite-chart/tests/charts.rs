@@ -376,6 +376,18 @@ async fn accumulate_and_stacked100_transform_the_values() {
     assert_eq!(data.series[1].points, [(0.0, 100.0), (1.0, 100.0)]);
 }
 
+/// Null and NaN measures are left out rather than drawn at a bad place.
+#[tokio::test]
+async fn null_and_nan_values_are_gaps() {
+    let query = "datatable(x: long, y: real)[1, real(nan), 2, 2.0, 3, real(null), 4, 3.0] | render linechart";
+    let result = run(query).await;
+    let data = chart_data(&result, visualization(&result)).unwrap();
+    assert_eq!(data.series[0].points, [(2.0, 2.0), (4.0, 3.0)]);
+    let svg = elements(&draw_svg(&result, visualization(&result)).unwrap());
+    let line = svg.iter().find(|e| e.attributes.get("stroke").map(String::as_str) == Some(COLORS[0])).unwrap();
+    assert_eq!(line.attributes["points"].split_whitespace().count(), 2);
+}
+
 /// Errors say what is missing, and a non-chart visualization is not drawn.
 #[tokio::test]
 async fn results_without_numbers_are_typed_errors() {
