@@ -255,7 +255,14 @@ pub fn chart_data(result: &QueryResult, viz: &Visualization) -> Result<ChartData
     }
     let x_axis = match x_axis {
         XAxis::Categories(_) => XAxis::Categories(categories),
-        other => other,
+        other => {
+            // Lines join points in x order whatever the row order (categories
+            // keep the rows' order: sorting the query orders them).
+            for series in &mut series {
+                series.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+            other
+        }
     };
     let mut data = ChartData {
         x_axis,

@@ -356,6 +356,12 @@ async fn defaults_pick_x_series_and_y_columns() {
     const DAY: f64 = 86_400e9;
     let jan1 = 1_704_067_200e9;
     assert_eq!(data.series[0].points, [(jan1, 3.0), (jan1 + DAY, 5.0)]);
+    // Rows out of time order still make a line from left to right.
+    let result =
+        run("datatable(t: datetime, n: long)[datetime(2024-01-02), 5, datetime(2024-01-01), 3] | render timechart")
+            .await;
+    let data = chart_data(&result, visualization(&result)).unwrap();
+    assert_eq!(data.series[0].points, [(jan1, 3.0), (jan1 + DAY, 5.0)]);
 }
 
 /// `accumulate=true` sums each series; `kind=stacked100` scales each x's
