@@ -1,10 +1,9 @@
 //! `kqlite query`: run KQL over local files.
 
 use crate::content_args::ContentArgs;
-use crate::format::OutputFormat;
 use crate::table_args::{load_tables, parse_now, TableArg};
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use kqlite_detect::content::Content;
 use kqlite_engine::output::{self, Format};
 use kqlite_engine::{Clock, QueryError, Session};
@@ -28,6 +27,20 @@ use std::process::ExitCode;
 ///   kqlite query -f detection.kql --now latest --format json -- logs/ auth.log.gz
 ///   kqlite query --table SecurityEvent=events.csv 'SecurityEvent | count'
 ///   kqlite query --content ~/Azure-Sentinel 'imAuthentication | count' ./evtx-logs
+///
+/// Charts: a query ending in `render` (timechart, linechart, areachart,
+/// stackedareachart, scatterchart, anomalychart, columnchart, barchart,
+/// piechart) is drawn as SVG with --format html (a page with the chart and
+/// the table) or --chart FILE.svg (the chart alone, the table still printed):
+///   kqlite query --format html --now latest 'SecurityEvent
+///     | summarize Logons = count() by bin(TimeGenerated, 1h), Computer
+///     | render timechart with (title="Logons per hour")' ./evtx-logs > logons.html
+///   kqlite query --chart events.svg 'SecurityEvent | summarize n = count() by Activity
+///     | top 10 by n | render piechart' ./evtx-logs
+/// The x axis is `xcolumn` (default: the first datetime column of a time
+/// chart, else the first column), the y axis the `ycolumns` (default: every
+/// numeric column), and each distinct value of the `series` columns (default:
+/// the first string column) is a series of its own.
 ///
 /// Exit status: 0 on success, 1 when the query is rejected or fails (or, with
 /// --strict, when input records were rejected), 2 on bad usage or unreadable
@@ -58,9 +71,15 @@ pub struct QueryArgs {
     #[arg(long = "table", value_name = "NAME=PATH")]
     tables: Vec<TableArg>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    format: OutputFormat,
+    /// Output format: html writes one self-contained page with the table
+    /// and, when the query ends in `render`, its chart (inline SVG).
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    format: QueryFormat,
+
+    /// Also write the chart of the query's `render` to FILE as SVG (the
+    /// query must end in `render timechart`, `… piechart`, etc.).
+    #[arg(long, value_name = "FILE.svg")]
+    chart: Option<PathBuf>,
 
     /// The instant now() and ago() use: an ISO 8601 datetime, `latest` (the
     /// newest TimeGenerated/Timestamp in the loaded tables, so ago() works on
@@ -77,6 +96,28 @@ pub struct QueryArgs {
 
     #[command(flatten)]
     content: ContentArgs,
+}
+
+/// `--format` of `kqlite query`: the table formats, and a page with the chart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum QueryFormat {
+    Table,
+    Csv,
+    Json,
+    Jsonl,
+    Html,
+}
+
+impl QueryFormat {
+    /// How rows are printed (an HTML page's errors print as for a table).
+    fn rows(self) -> Format {
+        match self {
+            QueryFormat::Table | QueryFormat::Html => Format::Table,
+            QueryFormat::Csv => Format::Csv,
+            QueryFormat::Json => Format::Json,
+            QueryFormat::Jsonl => Format::Jsonl,
+        }
+    }
 }
 
 pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
@@ -122,7 +163,7 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
             let kept = session.latest_event_time().await.map_err(|e| anyhow!("{e}"))?;
             session.set_clock(Clock::Fixed(kept.max(unread_latest).unwrap_or_else(kqlite_engine::time::now_nanos)));
         }
-        let format: Format = args.format.into();
+        let format = args.format.rows();
         if args.explain {
             return match session.plan(&text).await {
                 Ok(plan) => {
@@ -137,15 +178,36 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
                 for notice in &result.notices {
                     eprintln!("kqlite: note: {notice}");
                 }
+                if let Some(path) = &args.chart {
+                    write_chart(&result, path)?;
+                }
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());
-                output::write(&result, format, &mut out)?;
+                if args.format == QueryFormat::Html {
+                    let page = kqlite_chart::html_page(&result, &text);
+                    if let Some(error) = &page.chart_error {
+                        eprintln!("kqlite: note: the page has no chart: {error}");
+                    }
+                    out.write_all(page.html.as_bytes())?;
+                } else {
+                    output::write(&result, format, &mut out)?;
+                }
                 out.flush()?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => report_error(&e, &text, &name, format),
         }
     })
+}
+
+/// `--chart FILE`: the query's `render` drawn as SVG into `path`.
+fn write_chart(result: &kqlite_engine::QueryResult, path: &std::path::Path) -> Result<()> {
+    let Some(viz) = &result.visualization else {
+        bail!("--chart: the query has no `render`; end it with e.g. `| render timechart` or `| render piechart`");
+    };
+    let svg = kqlite_chart::draw_svg(result, viz)
+        .map_err(|e| anyhow!("--chart: cannot draw the {}: {e}", viz.chart.name()))?;
+    std::fs::write(path, svg).with_context(|| format!("--chart: cannot write {}", path.display()))
 }
 
 /// What `text` reads from the built-in tables (see

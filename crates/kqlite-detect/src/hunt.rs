@@ -705,6 +705,7 @@ mod tests {
             columns: vec![ColumnDef::new("Account", KqlType::String), ColumnDef::new("Hosts", KqlType::Long)],
             batches: Vec::new(),
             notices: Vec::new(),
+            visualization: None,
         };
         let template = Template::new("{{Account}} reached {Hosts} hosts {Unknown} {", &result);
         let row = [Value::String("CORP\\{Hosts}".into()), Value::from(3)];

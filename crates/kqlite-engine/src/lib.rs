@@ -26,6 +26,7 @@ pub mod session;
 pub mod time;
 pub mod types;
 pub mod udf;
+pub mod visualization;
 
 /// Rows in a record batch, for every batch kqlite builds: readers, the store
 /// and the engine's own operators (DataFusion's default batch size).
@@ -35,3 +36,4 @@ pub use library::{Origin, StoredFunction, StoredParam};
 pub use scan_needs::{ScanNeeds, TableNeeds};
 pub use session::{Clock, QueryError, QueryResult, RegisterError, Session, TableCatalog};
 pub use types::{arrow_schema, ColumnDef, KqlType};
+pub use visualization::Visualization;

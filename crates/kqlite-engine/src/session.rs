@@ -4,6 +4,7 @@ use crate::binder::{BindError, Binder, KeyScanError, Relation, TableResolver};
 use crate::library::{Library, StoredFunction};
 use crate::outer_join_elimination::BoundedOuterJoinElimination;
 use crate::types::{ColumnDef, KqlType};
+use crate::visualization::Visualization;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -122,6 +123,15 @@ pub struct QueryResult {
     pub batches: Vec<RecordBatch>,
     /// Things the user should know about this result.
     pub notices: Vec<String>,
+    /// How the query asks for the result to be drawn (its last `render`).
+    pub visualization: Option<Visualization>,
+}
+
+/// A bound query and what binding learned besides the plan.
+struct BoundQuery {
+    relation: Relation,
+    notices: Vec<String>,
+    visualization: Option<Visualization>,
 }
 
 impl QueryResult {
@@ -382,7 +392,7 @@ impl Session {
     /// names, whether or not the tables hold rows.
     pub fn tables_read(&self, text: &str) -> Result<std::collections::BTreeSet<String>, QueryError> {
         use datafusion::common::tree_node::TreeNodeRecursion;
-        let (relation, _) = self.bind(text, crate::time::now_nanos())?;
+        let relation = self.bind(text, crate::time::now_nanos())?.relation;
         let mut tables = std::collections::BTreeSet::new();
         // Subqueries (`in (T | …)`, toscalar) read tables too.
         relation
@@ -427,11 +437,10 @@ impl Session {
 
     /// Parses and binds without running: the result schema, or the error.
     pub fn check(&self, text: &str) -> Result<Vec<ColumnDef>, QueryError> {
-        let (relation, _) = self.bind(text, 0)?;
-        Ok(relation.columns)
+        Ok(self.bind(text, 0)?.relation.columns)
     }
 
-    fn bind(&self, text: &str, now: i64) -> Result<(Relation, Vec<String>), QueryError> {
+    fn bind(&self, text: &str, now: i64) -> Result<BoundQuery, QueryError> {
         let parsed = kqlite_syntax::parse(text);
         if parsed.has_errors() {
             return Err(QueryError::Parse(parsed.diagnostics));
@@ -440,7 +449,7 @@ impl Session {
         let mut binder = Binder::new(&resolver, now);
         if self.definitions.is_empty() {
             let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
-            return Ok((relation, binder.notices));
+            return Ok(BoundQuery { relation, notices: binder.notices, visualization: binder.visualization });
         }
         let offset = self.definitions.len();
         let combined = kqlite_syntax::parse(&format!("{}{text}", self.definitions));
@@ -449,7 +458,7 @@ impl Session {
             // bind the definitions first, then the query.
             binder.bind_definitions(&kqlite_syntax::parse(&self.definitions).query).map_err(QueryError::Bind)?;
             let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
-            return Ok((relation, binder.notices));
+            return Ok(BoundQuery { relation, notices: binder.notices, visualization: binder.visualization });
         }
         let relation = binder.bind_query(&combined.query).map_err(|e| {
             let start = e.span.start as usize;
@@ -472,7 +481,7 @@ impl Session {
                 )
             })
         })?;
-        Ok((relation, binder.notices))
+        Ok(BoundQuery { relation, notices: binder.notices, visualization: binder.visualization })
     }
 
     /// The instant `now()` stands for in the next query.
@@ -518,7 +527,7 @@ impl Session {
     /// values such as `EventID`), from its optimized plan; see
     /// [`crate::scan_needs`]. Binds the query as [`Session::check`] does.
     pub fn scan_needs(&self, text: &str) -> Result<crate::scan_needs::ScanNeeds, QueryError> {
-        let (relation, _) = self.bind(text, crate::time::now_nanos())?;
+        let relation = self.bind(text, crate::time::now_nanos())?.relation;
         let plan = self.ctx.state().optimize(&relation.plan).map_err(QueryError::Execution)?;
         Ok(crate::scan_needs::plan_needs(&plan))
     }
@@ -526,17 +535,18 @@ impl Session {
     /// The DataFusion logical plan of a query, for `--explain`.
     pub async fn plan(&self, text: &str) -> Result<LogicalPlan, QueryError> {
         let now = self.now().await?;
-        Ok(self.bind(text, now)?.0.plan)
+        Ok(self.bind(text, now)?.relation.plan)
     }
 
-    async fn run_bound(&self, (relation, notices): (Relation, Vec<String>)) -> Result<QueryResult, QueryError> {
+    async fn run_bound(&self, bound: BoundQuery) -> Result<QueryResult, QueryError> {
+        let BoundQuery { relation, notices, visualization } = bound;
         let frame = self.ctx.execute_logical_plan(relation.plan).await.map_err(QueryError::Execution)?;
         let mut stream = frame.execute_stream().await.map_err(QueryError::Execution)?;
         let mut batches = Vec::new();
         while let Some(batch) = stream.next().await {
             batches.push(batch.map_err(QueryError::Execution)?);
         }
-        Ok(QueryResult { columns: relation.columns, batches, notices })
+        Ok(QueryResult { columns: relation.columns, batches, notices, visualization })
     }
 }
 

@@ -243,12 +243,55 @@ pub fn v1_body(tables: &[EncodedTable]) -> String {
     out
 }
 
+/// The `Visualization` value ADX sends for a query: its `render`'s
+/// properties, or every property null.
+fn visualization_json(visualization: Option<&kqlite_engine::Visualization>) -> Value {
+    visualization.map_or_else(kqlite_engine::Visualization::kusto_json_none, |v| v.to_kusto_json())
+}
+
+/// The tables of a v1 query response: the primary result alone or, for a
+/// query with a `render`, as ADX sends it: the primary result, the
+/// `@ExtendedProperties` table (one `Value` cell holding the
+/// `Visualization` JSON text) and the table of contents naming both.
+pub fn v1_query_tables(
+    primary: EncodedTable,
+    visualization: Option<&kqlite_engine::Visualization>,
+) -> Vec<EncodedTable> {
+    let Some(visualization) = visualization else {
+        return vec![primary];
+    };
+    let properties = EncodedTable::from_values(
+        "Table_1",
+        "QueryProperties",
+        &[("Value", KqlType::String)],
+        &[vec![json!(visualization.to_kusto_json().to_string())]],
+    );
+    let contents = EncodedTable::from_values(
+        "Table_2",
+        "TableOfContents",
+        &[
+            ("Ordinal", KqlType::Long),
+            ("Kind", KqlType::String),
+            ("Name", KqlType::String),
+            ("Id", KqlType::String),
+            ("PrettyName", KqlType::String),
+        ],
+        &[
+            vec![json!(0), json!("QueryResult"), json!("PrimaryResult"), json!(NIL_GUID), json!("")],
+            vec![json!(1), json!("QueryProperties"), json!("@ExtendedProperties"), json!(NIL_GUID), json!("")],
+        ],
+    );
+    vec![primary, properties, contents]
+}
+
 /// What a v2 response reports besides the primary results.
 pub struct V2Extras<'a> {
     pub client_request_id: Option<&'a str>,
     pub progressive: bool,
     /// An error met after the results began (truncation): reported inline.
     pub error: Option<&'a ApiError>,
+    /// The query's `render`, sent as the `Visualization` property.
+    pub visualization: Option<&'a kqlite_engine::Visualization>,
 }
 
 /// The v2 body: DataSetHeader, @ExtendedProperties, the primary tables
@@ -265,7 +308,7 @@ pub fn v2_body(primary: &[EncodedTable], extras: &V2Extras) -> String {
         "@ExtendedProperties",
         "QueryProperties",
         &[("TableId", KqlType::Int), ("Key", KqlType::String), ("Value", KqlType::Dynamic)],
-        &[vec![json!(1), json!("Visualization"), json!({"Visualization": null, "Title": null})]],
+        &[vec![json!(1), json!("Visualization"), visualization_json(extras.visualization)]],
     );
     let mut table_id = 0;
     frames.push(data_table(table_id, &properties, None));

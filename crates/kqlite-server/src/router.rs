@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use kqlite_engine::QueryResult;
+use kqlite_engine::{QueryResult, Visualization};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -179,11 +179,14 @@ fn is_command(text: &str) -> bool {
     text.trim_start().starts_with('.')
 }
 
-/// A Kusto query or command's primary table.
-async fn kusto_primary(state: &ServerState, request: &KustoRequest) -> Result<EncodedTable, ApiError> {
+/// A Kusto query or command's primary table, and the query's `render`.
+async fn kusto_primary(
+    state: &ServerState,
+    request: &KustoRequest,
+) -> Result<(EncodedTable, Option<Visualization>), ApiError> {
     let database = database_of(state, request)?;
     if is_command(&request.csl) {
-        return commands::run(&request.csl, &state.databases, database, Dialect::Kusto).await;
+        return Ok((commands::run(&request.csl, &state.databases, database, Dialect::Kusto).await?, None));
     }
     let text = parameters::apply(&request.csl, &request.parameters)?;
     let result = run_query(state, database, &text, budget(state, request)).await?;
@@ -192,14 +195,15 @@ async fn kusto_primary(state: &ServerState, request: &KustoRequest) -> Result<En
     } else {
         Some(request.options.truncation_max_records.unwrap_or(state.limits.default_max_records))
     };
-    Ok(EncodedTable::from_batches(
+    let table = EncodedTable::from_batches(
         "PrimaryResult",
         "PrimaryResult",
         &result.columns,
         &result.batches,
         limit,
         Dialect::Kusto,
-    ))
+    );
+    Ok((table, result.visualization))
 }
 
 fn truncation_error(table: &EncodedTable) -> ApiError {
@@ -220,18 +224,19 @@ async fn v2_query(
 ) -> Response {
     let answer = async {
         let request = KustoRequest::parse(&body_bytes(body)?)?;
-        let table = kusto_primary(&state, &request).await?;
-        Ok::<_, ApiError>((request, table))
+        let (table, visualization) = kusto_primary(&state, &request).await?;
+        Ok::<_, ApiError>((request, table, visualization))
     }
     .await;
     match answer {
-        Ok((request, table)) => {
+        Ok((request, table, visualization)) => {
             let id = request_id(&headers);
             let truncation = (table.truncated > 0).then(|| truncation_error(&table));
             let extras = V2Extras {
                 client_request_id: id.as_deref(),
                 progressive: request.options.progressive,
                 error: truncation.as_ref(),
+                visualization: visualization.as_ref(),
             };
             json_response(encode::v2_body(std::slice::from_ref(&table), &extras))
         }
@@ -242,13 +247,13 @@ async fn v2_query(
 async fn v1_query(State(state): State<Arc<ServerState>>, body: Result<Bytes, BytesRejection>) -> Response {
     let answer = async {
         let request = KustoRequest::parse(&body_bytes(body)?)?;
-        let mut table = kusto_primary(&state, &request).await?;
+        let (mut table, visualization) = kusto_primary(&state, &request).await?;
         table.name = "Table_0".to_string();
-        Ok::<_, ApiError>(table)
+        Ok::<_, ApiError>(encode::v1_query_tables(table, visualization.as_ref()))
     }
     .await;
     match answer {
-        Ok(table) => json_response(encode::v1_body(&[table])),
+        Ok(tables) => json_response(encode::v1_body(&tables)),
         Err(error) => error_response(&error, false),
     }
 }

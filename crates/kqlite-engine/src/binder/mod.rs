@@ -20,6 +20,7 @@ mod mv_apply;
 mod naming;
 mod parse;
 mod parse_kv;
+mod render;
 mod scalar;
 mod scalar_operators;
 mod tabular;
@@ -269,6 +270,8 @@ pub struct Binder<'r> {
     /// Things the user should know about the result (e.g. data kqlite
     /// cannot fetch offline).
     pub notices: Vec<String>,
+    /// The last `render`'s chart and properties.
+    pub visualization: Option<crate::visualization::Visualization>,
 }
 
 impl<'r> Binder<'r> {
@@ -282,6 +285,7 @@ impl<'r> Binder<'r> {
             function_depth: 0,
             counter: 0,
             notices: Vec::new(),
+            visualization: None,
         }
     }
 

@@ -378,7 +378,7 @@ impl<'r> Binder<'r> {
                 self.scopes.last_mut().expect("scope").insert(name.name.clone(), Binding::Tabular(input.clone()));
                 Ok(input)
             }
-            OperatorKind::Render { .. } => Ok(input),
+            OperatorKind::Render { chart, properties } => self.render(input, chart, properties),
             OperatorKind::GetSchema => self.getschema(&input),
             OperatorKind::Join { params, right, on } => {
                 let kind = param_name(params, "kind").unwrap_or_else(|| "innerunique".to_string());
