@@ -627,7 +627,6 @@ impl<'r> Binder<'r> {
              | lookup kind=leftouter __retained on __from, __to{d}\n\
              | lookup kind=leftouter __new on __from, __to{d}\n\
              | extend __retained = coalesce(__retained, 0), __new = coalesce(__new, 0)\n\
-             | order by __from asc, __to asc\n\
              | project {from} = __from, {to} = __to, dcount_new_values = __new, dcount_retained_values = __retained, \
                dcount_churn_values = __cohort - __retained, retention_rate = todouble(__retained) / __cohort, \
                churn_rate = todouble(__cohort - __retained) / __cohort{d}"
