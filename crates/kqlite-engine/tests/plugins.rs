@@ -322,3 +322,42 @@ fn supported_plugins_lists_what_evaluate_binds() {
     sorted.sort_unstable();
     assert_eq!(plugins, sorted);
 }
+
+/// Three ids' events: 1 goes A→B→C ten minutes apart, 2 goes B→C, 3 goes
+/// A and, two hours later, B.
+const FUNNEL_DATA: &str = r#"datatable(Id:long, T:datetime, S:string)[
+    1, datetime(2020-01-01 00:00), "A", 1, datetime(2020-01-01 00:10), "B", 1, datetime(2020-01-01 00:20), "C",
+    2, datetime(2020-01-01 00:00), "B", 2, datetime(2020-01-01 00:05), "C",
+    3, datetime(2020-01-01 01:00), "A", 3, datetime(2020-01-01 03:00), "B"]"#;
+
+#[tokio::test]
+async fn funnel_sequence_counts_ids_by_the_states_around_the_sequence() {
+    // funnel-sequence-plugin.md, table #1: prev and next are empty where no
+    // event comes before or after the sequence.
+    check_unordered(
+        &format!(
+            "{FUNNEL_DATA} | evaluate funnel_sequence(Id, T, datetime(2020-01-01), datetime(2020-01-02), 1h, 1d, S, dynamic(['B', 'C']))"
+        ),
+        "T,prev,next,dcount,samples\n2020-01-01T00:00:00Z,A,,1,[1]\n2020-01-01T00:00:00Z,,,1,[2]\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn funnel_sequence_completion_counts_each_step_per_period() {
+    // funnel-sequence-completion-plugin.md: the longer the period allowed
+    // between steps, the more ids reach a step (id 3's B is 2 hours after A).
+    check(
+        &format!(
+            "{FUNNEL_DATA} | evaluate funnel_sequence_completion(Id, T, datetime(2020-01-01), datetime(2020-01-02), 1d, S, dynamic(['A', 'B', 'C']), dynamic([1h, 4h]))"
+        ),
+        "T,S,Period,dcount\n\
+         2020-01-01T00:00:00Z,A,01:00:00,2\n\
+         2020-01-01T00:00:00Z,B,01:00:00,1\n\
+         2020-01-01T00:00:00Z,C,01:00:00,1\n\
+         2020-01-01T00:00:00Z,A,04:00:00,2\n\
+         2020-01-01T00:00:00Z,B,04:00:00,2\n\
+         2020-01-01T00:00:00Z,C,04:00:00,1\n",
+    )
+    .await;
+}

@@ -188,6 +188,8 @@ impl<'r> Binder<'r> {
             "dcount_intersect" => self.dcount_intersect(input, args, span),
             "narrow" => self.narrow(input, args, span),
             "preview" => self.preview(input, args, span),
+            "funnel_sequence" => self.funnel_sequence(input, args, span),
+            "funnel_sequence_completion" => self.funnel_sequence_completion(input, args, span),
             other => {
                 if let Some((_, why)) = OFFLINE_PLUGINS.iter().find(|(name, _)| *name == other) {
                     return Err(BindError::new(

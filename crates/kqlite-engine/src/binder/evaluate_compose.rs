@@ -20,7 +20,7 @@ use super::AtSpan;
 const INPUT: &str = "__plugin_input";
 
 /// `name` as a KQL identifier that may hold any character: `["name"]`.
-fn quoted(name: &str) -> String {
+pub(super) fn quoted(name: &str) -> String {
     let mut text = String::with_capacity(name.len() + 4);
     text.push('[');
     crate::dynamic::write_json_string(&mut text, name);
@@ -51,7 +51,7 @@ fn constant_number_text(value: &Bound) -> Option<String> {
 
 /// The positional arguments of a plugin call; named ones are an error
 /// (these plugins take none).
-fn positional<'a>(args: &'a [ast::Arg], plugin: &str) -> BindResult<Vec<&'a ast::Arg>> {
+pub(super) fn positional<'a>(args: &'a [ast::Arg], plugin: &str) -> BindResult<Vec<&'a ast::Arg>> {
     args.iter()
         .map(|a| match &a.name {
             Some(n) => Err(BindError::new(n.span, format!("{plugin}() has no parameter '{}'", n.name))),
@@ -61,7 +61,14 @@ fn positional<'a>(args: &'a [ast::Arg], plugin: &str) -> BindResult<Vec<&'a ast:
 }
 
 /// Checks the count of positional arguments.
-fn arity(args: &[&ast::Arg], min: usize, max: usize, plugin: &str, usage: &str, span: Span) -> BindResult<()> {
+pub(super) fn arity(
+    args: &[&ast::Arg],
+    min: usize,
+    max: usize,
+    plugin: &str,
+    usage: &str,
+    span: Span,
+) -> BindResult<()> {
     if args.len() < min || args.len() > max {
         return Err(BindError::new(span, format!("{plugin}() takes {usage}")));
     }
@@ -71,7 +78,7 @@ fn arity(args: &[&ast::Arg], min: usize, max: usize, plugin: &str, usage: &str, 
 impl<'r> Binder<'r> {
     /// Binds a plugin's KQL `template` with `bindings` (and the input as
     /// `__plugin_input`) in scope; its errors are reported at the plugin.
-    fn bind_plugin_template(
+    pub(super) fn bind_plugin_template(
         &mut self,
         plugin: &str,
         template: &str,
@@ -109,7 +116,7 @@ impl<'r> Binder<'r> {
     /// for: a column of the input by name, else the expression's value as a
     /// new column of the returned input (named after the expression, or a
     /// hidden name when `hidden`).
-    fn plugin_columns(
+    pub(super) fn plugin_columns(
         &mut self,
         mut input: Relation,
         args: &[&ast::Arg],
@@ -148,7 +155,7 @@ impl<'r> Binder<'r> {
     }
 
     /// Scalar arguments as `__plugin_<name>` lets.
-    fn plugin_scalars(&mut self, named: &[(&str, &ast::Arg)]) -> BindResult<Vec<(String, Binding)>> {
+    pub(super) fn plugin_scalars(&mut self, named: &[(&str, &ast::Arg)]) -> BindResult<Vec<(String, Binding)>> {
         named
             .iter()
             .map(|(name, arg)| Ok((format!("__plugin_{name}"), Binding::Scalar(self.constant(&arg.value)?))))

@@ -10,6 +10,7 @@ mod call;
 pub use evaluate::supported_plugins;
 mod evaluate;
 mod evaluate_compose;
+mod evaluate_funnel;
 mod evaluate_sequence_detect;
 mod expand;
 mod find;
