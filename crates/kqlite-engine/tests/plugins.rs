@@ -361,3 +361,26 @@ async fn funnel_sequence_completion_counts_each_step_per_period() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn diffpatterns_finds_what_tells_two_sets_apart() {
+    // diffpatterns-plugin.md: rows split by Damage; Hail is 80% of the
+    // undamaged rows and 20% of the damaged ones, Flood the reverse. State
+    // is the same everywhere, so it is in both (closed) patterns.
+    let data = r#"range i from 1 to 20 step 1
+        | extend Damage = iff(i <= 10, 0, 1), EventType = iff(i <= 8 or i > 18, "Hail", "Flood"), State = "TX"
+        | project State, EventType, Damage"#;
+    check(
+        &format!("{data} | evaluate diffpatterns(Damage, '0', '1')"),
+        "SegmentId,CountA,CountB,PercentA,PercentB,PercentDiffAB,State,EventType\n\
+         0,8,2,80,20,60,TX,Hail\n\
+         1,2,8,20,80,60,TX,Flood\n",
+    )
+    .await;
+    // A threshold above the difference leaves nothing; "~" keeps a default.
+    check(
+        &format!("{data} | evaluate diffpatterns(Damage, '0', '1', '~', 0.7)"),
+        "SegmentId,CountA,CountB,PercentA,PercentB,PercentDiffAB,State,EventType\n",
+    )
+    .await;
+}

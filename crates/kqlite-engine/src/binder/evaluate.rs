@@ -188,6 +188,7 @@ impl<'r> Binder<'r> {
             "dcount_intersect" => self.dcount_intersect(input, args, span),
             "narrow" => self.narrow(input, args, span),
             "preview" => self.preview(input, args, span),
+            "diffpatterns" => self.diffpatterns(input, args, span),
             "funnel_sequence" => self.funnel_sequence(input, args, span),
             "funnel_sequence_completion" => self.funnel_sequence_completion(input, args, span),
             other => {
@@ -623,6 +624,20 @@ impl<'r> Binder<'r> {
     }
 }
 
+/// The leading columns of `basket` and `autocluster` rows.
+const BASKET_COLUMNS: &[(&str, KqlType)] =
+    &[("SegmentId", KqlType::Long), ("Count", KqlType::Long), ("Percent", KqlType::Real)];
+
+/// The leading columns of `diffpatterns` rows.
+const DIFFPATTERNS_COLUMNS: &[(&str, KqlType)] = &[
+    ("SegmentId", KqlType::Long),
+    ("CountA", KqlType::Long),
+    ("CountB", KqlType::Long),
+    ("PercentA", KqlType::Real),
+    ("PercentB", KqlType::Real),
+    ("PercentDiffAB", KqlType::Real),
+];
+
 /// The address family of an `ipv4_lookup` / `ipv6_lookup`.
 #[derive(Clone, Copy)]
 enum IpFamily {
@@ -698,7 +713,7 @@ impl<'r> Binder<'r> {
         if max_dims < 1 {
             return Err(BindError::new(span, "basket(): the maximum dimension count must be at least 1"));
         }
-        self.pattern_rows(input, weight, wildcards, span, |rows| {
+        self.pattern_rows(input, weight, wildcards, span, BASKET_COLUMNS, None, |rows| {
             crate::udf::call(
                 "kql_basket",
                 datafusion::arrow::datatypes::DataType::Binary,
@@ -748,7 +763,7 @@ impl<'r> Binder<'r> {
                 format!("autocluster(): the size weight must be between 0 and 1, got {size_weight}"),
             ));
         }
-        self.pattern_rows(input, weight, wildcards, span, |rows| {
+        self.pattern_rows(input, weight, wildcards, span, BASKET_COLUMNS, None, |rows| {
             crate::udf::call(
                 "kql_autocluster",
                 datafusion::arrow::datatypes::DataType::Binary,
@@ -758,14 +773,103 @@ impl<'r> Binder<'r> {
         })
     }
 
+    /// `diffpatterns(SplitColumn, SplitValueA, SplitValueB [, WeightColumn, Threshold, MaxDimensions, CustomWildcard…])`:
+    /// the patterns of column values whose shares of the rows with split
+    /// value A and with split value B differ by at least `Threshold`
+    /// (functions::basket::diff_patterns), with `SegmentId`, `CountA`,
+    /// `CountB`, `PercentA`, `PercentB`, `PercentDiffAB` and the input's
+    /// other columns (wildcards where a pattern leaves a column open). `"~"`
+    /// stands for an optional argument's default.
+    fn diffpatterns(&mut self, input: Relation, args: &[ast::Arg], span: Span) -> BindResult<Relation> {
+        use datafusion::common::ScalarValue;
+        let [split, value_a, value_b, rest @ ..] = args else {
+            return Err(BindError::new(span, "diffpatterns() needs the split column and the two split values"));
+        };
+        let (split, _) = column_argument(split, &input, "diffpatterns")?;
+        let split = split.to_string();
+        let mut split_value = |arg: &ast::Arg| -> BindResult<String> {
+            let value = self.constant(&arg.value)?;
+            // The value as text, as the split column's values are compared.
+            match crate::convert::evaluate_constant(&value.expr) {
+                Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
+                    Ok(s)
+                }
+                Some(ScalarValue::Int64(Some(v))) => Ok(v.to_string()),
+                Some(ScalarValue::Int32(Some(v))) => Ok(v.to_string()),
+                Some(ScalarValue::Float64(Some(v))) => Ok(v.to_string()),
+                Some(ScalarValue::Boolean(Some(v))) => Ok(v.to_string()),
+                _ => Err(BindError::new(arg.value.span, "diffpatterns(): the split values must be constants")),
+            }
+        };
+        let (value_a, value_b) = (split_value(value_a)?, split_value(value_b)?);
+        let is_default = |arg: &ast::Arg| matches!(&arg.value.kind, ExprKind::Literal(ast::Literal::String { value, .. }) if value == "~");
+        let mut weight: Option<String> = None;
+        let mut threshold = 0.05;
+        let mut max_dims: Option<i64> = None;
+        let mut wildcards: Vec<Bound> = Vec::new();
+        for (i, arg) in rest.iter().enumerate() {
+            if is_default(arg) {
+                continue;
+            }
+            if i == 0 {
+                weight = Some(column_argument(arg, &input, "diffpatterns")?.0.to_string());
+                continue;
+            }
+            let value = self.constant(&arg.value)?;
+            match (i, crate::convert::evaluate_constant(&value.expr)) {
+                (1, Some(ScalarValue::Float64(Some(t)))) => threshold = t,
+                (2, Some(ScalarValue::Int64(Some(d)))) if d >= 1 => max_dims = Some(d),
+                (2, Some(ScalarValue::Int32(Some(d)))) if d >= 1 => max_dims = Some(d as i64),
+                (i, _) if i >= 3 => wildcards.push(value),
+                _ => {
+                    return Err(BindError::new(
+                        arg.value.span,
+                        "diffpatterns(): expected a weight column, a threshold between 0 and 1 and a positive dimension count (or \"~\")",
+                    ))
+                }
+            }
+        }
+        if !(threshold > 0.0 && threshold < 1.0) {
+            return Err(BindError::new(
+                span,
+                format!("diffpatterns(): the threshold must be between 0 and 1, got {threshold}"),
+            ));
+        }
+        let split_index = input
+            .columns
+            .iter()
+            .filter(|c| Some(&c.name) != weight.as_ref())
+            .position(|c| c.name == split)
+            .expect("the split column is an input column");
+        let hidden = split.clone();
+        self.pattern_rows(input, weight, wildcards, span, DIFFPATTERNS_COLUMNS, Some(&hidden), |rows| {
+            crate::udf::call(
+                "kql_diffpatterns",
+                datafusion::arrow::datatypes::DataType::Binary,
+                functions::basket::diffpatterns_kernel,
+                vec![
+                    rows,
+                    lit(split_index as i64),
+                    lit(value_a),
+                    lit(value_b),
+                    lit(threshold),
+                    lit(ScalarValue::Int64(max_dims)),
+                ],
+            )
+        })
+    }
+
     /// The rows of `basket` and `autocluster`: `mine` turns the column of
     /// the input's distinct rows (`[v1, …, vn, weight]` each) into patterns.
+    #[allow(clippy::too_many_arguments)]
     fn pattern_rows(
         &mut self,
         input: Relation,
         weight: Option<String>,
         wildcards: Vec<Bound>,
         span: Span,
+        prefix: &[(&str, KqlType)],
+        hidden: Option<&str>,
         mine: impl FnOnce(Expr) -> Expr,
     ) -> BindResult<Relation> {
         use datafusion::common::ScalarValue;
@@ -816,13 +920,10 @@ impl<'r> Binder<'r> {
             functions::dynamic::get_index(base.clone(), Bound::new(lit(i as i64), KqlType::Long))
         };
         let typed = |b: Bound, ty: KqlType| crate::convert::implicit(b, ty).expect("dynamic converts to every type");
-        let mut outputs: Vec<(String, Bound)> = vec![
-            ("SegmentId".to_string(), typed(at(&pattern, 0), KqlType::Long)),
-            ("Count".to_string(), typed(at(&pattern, 1), KqlType::Long)),
-            ("Percent".to_string(), typed(at(&pattern, 2), KqlType::Real)),
-        ];
-        let flags = at(&pattern, 3);
-        for c in &input.columns {
+        let mut outputs: Vec<(String, Bound)> =
+            prefix.iter().enumerate().map(|(i, (name, ty))| (name.to_string(), typed(at(&pattern, i), *ty))).collect();
+        let flags = at(&pattern, prefix.len());
+        for c in input.columns.iter().filter(|c| Some(c.name.as_str()) != hidden) {
             let wildcard = match wildcards.iter().find(|w| w.ty == c.ty) {
                 Some(w) => w.expr.clone(),
                 None if c.ty == KqlType::String => lit(""),
@@ -831,7 +932,7 @@ impl<'r> Binder<'r> {
             let value = match dims.iter().position(|d| d.name == c.name) {
                 Some(i) => {
                     let is_set = typed(at(&flags, i), KqlType::Bool).expr;
-                    let value = typed(at(&pattern, 4 + i), c.ty).expr;
+                    let value = typed(at(&pattern, prefix.len() + 1 + i), c.ty).expr;
                     datafusion::logical_expr::when(is_set, value).otherwise(wildcard).at(span)?
                 }
                 None => wildcard,
