@@ -75,6 +75,11 @@ const OFFLINE_PLUGINS: &[(&str, &str)] = &[
     ("identity_v3", "it is an internal plugin of the Kusto service"),
 ];
 
+/// The error of an `evaluate` of a plugin kqlite does not know.
+fn unknown_plugin_message(name: &str) -> String {
+    format!("the evaluate plugin '{name}' is not supported")
+}
+
 /// Every plugin of the KQL reference (as Microsoft's front end lists them),
 /// for [`supported_plugins`] to ask the binder about.
 const REFERENCE_PLUGINS: &[&str] = &[
@@ -106,7 +111,7 @@ const REFERENCE_PLUGINS: &[&str] = &[
 
 /// The `evaluate` plugins kqlite binds, sorted: each plugin of the
 /// reference that the binder's dispatch knows (asked by binding a call of
-/// it with no arguments and telling "unknown plugin" apart from an
+/// it with no arguments and telling the unknown-plugin error apart from an
 /// argument error), for `kqlite functions --plugins`.
 pub fn supported_plugins() -> Vec<&'static str> {
     struct NoTables;
@@ -149,7 +154,12 @@ pub fn supported_plugins() -> Vec<&'static str> {
                 ExprKind::Call { func: ast::Ident::new(*name, Span::default()), args: Vec::new() },
                 Span::default(),
             );
-            !matches!(binder.evaluate(input, &call, None, Span::default()), Err(e) if e.unresolved.is_some())
+            // A plugin whose binding panics on missing arguments is still
+            // one the dispatch knows.
+            let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                binder.evaluate(input, &call, None, Span::default())
+            }));
+            !matches!(probe, Ok(Err(e)) if e.message == unknown_plugin_message(name))
         })
         .collect();
     names.sort_unstable();
@@ -198,11 +208,7 @@ impl<'r> Binder<'r> {
                         format!("the evaluate plugin '{other}' cannot run in kqlite: {why}, and kqlite runs offline"),
                     ));
                 }
-                return Err(BindError::unresolved(
-                    func.span,
-                    other,
-                    format!("the evaluate plugin '{other}' is not supported"),
-                ));
+                return Err(BindError::new(func.span, unknown_plugin_message(other)));
             }
         }?;
         match output {
