@@ -55,11 +55,14 @@ enum Command {
     Tables(tables::TablesArgs),
     Sigma(sigma::SigmaArgs),
     Serve(serve::ServeArgs),
-    /// List the KQL functions and tabular operators kqlite implements.
+    /// List the KQL functions, tabular operators and evaluate plugins kqlite implements.
     Functions {
         /// List tabular operators instead of functions.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "plugins")]
         operators: bool,
+        /// List the plugins `evaluate` runs instead of functions.
+        #[arg(long)]
+        plugins: bool,
     },
 }
 
@@ -128,9 +131,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tables(args) => tables::run(args),
         Command::Sigma(args) => sigma::run(args),
         Command::Serve(args) => serve::run(args),
-        Command::Functions { operators } => {
+        Command::Functions { operators, plugins } => {
             let names: Vec<&str> = if operators {
                 kqlite_engine::binder::SUPPORTED_OPERATORS.to_vec()
+            } else if plugins {
+                kqlite_engine::binder::supported_plugins()
             } else {
                 kqlite_engine::functions::all_function_names()
             };

@@ -7,7 +7,10 @@
 //! offending syntax and, where it helps, a did-you-mean suggestion.
 
 mod call;
+pub use evaluate::supported_plugins;
 mod evaluate;
+mod evaluate_compose;
+mod evaluate_funnel;
 mod evaluate_sequence_detect;
 mod expand;
 mod find;

@@ -417,7 +417,7 @@ impl<'r> Binder<'r> {
                 _ => err(span, "invoke needs a function call"),
             },
             OperatorKind::Input => Ok(input),
-            OperatorKind::Evaluate { call, .. } => self.evaluate(input, call, span),
+            OperatorKind::Evaluate { call, output, .. } => self.evaluate(input, call, output.as_ref(), span),
             OperatorKind::ParseKv { source, columns, options } => self.parse_kv(input, source, columns, options, span),
             OperatorKind::MvApply { params, items, limit, on } => {
                 self.mv_apply(input, params, items, limit.as_ref(), on, span)

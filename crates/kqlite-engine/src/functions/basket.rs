@@ -274,6 +274,154 @@ pub fn autocluster_kernel(args: &[ColumnarValue], rows: usize) -> Result<Columna
     })
 }
 
+/// A pattern that tells two data sets apart: its items (columns of the
+/// rows without the split column) and the weight it covers in each set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiffPattern {
+    pub items: Vec<(usize, u32)>,
+    pub count_a: f64,
+    pub count_b: f64,
+    pub percent_a: f64,
+    pub percent_b: f64,
+}
+
+impl DiffPattern {
+    /// The difference of the two shares, in percentage points.
+    pub fn percent_diff(&self) -> f64 {
+        (self.percent_a - self.percent_b).abs()
+    }
+}
+
+/// The patterns of `diffpatterns`: the closed frequent item sets of either
+/// set (at least `threshold` of its weight, at most `max_dims` items) whose
+/// shares of set A and set B differ by at least `threshold`, largest
+/// difference first; a pattern is left out when one of its subsets already
+/// shows at least as large a difference (it adds nothing).
+pub fn diff_patterns(
+    a: &[(Vec<u32>, f64)],
+    b: &[(Vec<u32>, f64)],
+    threshold: f64,
+    max_dims: usize,
+) -> Vec<DiffPattern> {
+    let total_a: f64 = a.iter().map(|r| r.1).sum();
+    let total_b: f64 = b.iter().map(|r| r.1).sum();
+    if total_a <= 0.0 || total_b <= 0.0 {
+        return Vec::new();
+    }
+    let support = |rows: &[(Vec<u32>, f64)], items: &[(usize, u32)]| -> f64 {
+        rows.iter().filter(|(values, _)| items.iter().all(|(c, v)| values[*c] == *v)).map(|r| r.1).sum()
+    };
+    let mut candidates: Vec<Vec<(usize, u32)>> = Vec::new();
+    for p in frequent_patterns(a, threshold, max_dims).into_iter().chain(frequent_patterns(b, threshold, max_dims)) {
+        if !candidates.contains(&p.items) {
+            candidates.push(p.items);
+        }
+    }
+    let mut scored: Vec<DiffPattern> = candidates
+        .into_iter()
+        .map(|items| {
+            let (count_a, count_b) = (support(a, &items), support(b, &items));
+            DiffPattern {
+                count_a,
+                count_b,
+                percent_a: 100.0 * count_a / total_a,
+                percent_b: 100.0 * count_b / total_b,
+                items,
+            }
+        })
+        .filter(|p| p.percent_diff() >= 100.0 * threshold)
+        .collect();
+    scored.sort_by(|x, y| {
+        y.percent_diff()
+            .total_cmp(&x.percent_diff())
+            .then(x.items.len().cmp(&y.items.len()))
+            .then(x.items.cmp(&y.items))
+    });
+    let mut kept: Vec<DiffPattern> = Vec::new();
+    for p in scored {
+        let explained = kept.iter().any(|q| {
+            q.items.len() < p.items.len()
+                && q.items.iter().all(|i| p.items.contains(i))
+                && q.percent_diff() >= p.percent_diff()
+        });
+        if !explained {
+            kept.push(p);
+        }
+    }
+    kept
+}
+
+/// `kql_diffpatterns(rows, split_index, value_a, value_b, threshold, max_dims)`:
+/// `rows` as for [`basket_kernel`]; the column at `split_index` tells the
+/// sets apart (its value as text equal to `value_a` or `value_b`; other
+/// rows are in neither). The result is a dynamic array of
+/// `[segment_id, count_a, count_b, percent_a, percent_b, percent_diff,
+/// [is_set…], v1, …, vn]` (the split column never set).
+pub fn diffpatterns_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    use datafusion::common::cast::as_string_array;
+    let n = rows_to_compute(args, rows);
+    let arrays: Vec<_> = args.iter().map(|a| a.to_array(n)).collect::<Result<_>>()?;
+    let list = as_binary_array(&arrays[0])?;
+    let split = as_int64_array(&arrays[1])?;
+    let (value_a, value_b) = (as_string_array(&arrays[2])?, as_string_array(&arrays[3])?);
+    let thresholds = as_float64_array(&arrays[4])?;
+    let dims = as_int64_array(&arrays[5])?;
+    let round2 = |x: f64| (x * 100.0).round() / 100.0;
+    let mut out = BinaryBuilder::with_capacity(n, 256);
+    for i in 0..n {
+        let d = DynRef::new(if list.is_null(i) { ENCODED_NULL } else { list.value(i) });
+        let (table, values) = read_table(d, "kql_diffpatterns")?;
+        let columns = values.len();
+        let split_at = split.value(i) as usize;
+        if split_at >= columns {
+            out.append_value(DynValue::Array(Vec::new()).encode());
+            continue;
+        }
+        let sides: Vec<String> = values[split_at].iter().map(|v| DynRef::new(&v.encode()).to_kql_string()).collect();
+        let side = |id: u32| sides[id as usize].as_str();
+        let without_split = |row: &Vec<u32>| -> Vec<u32> {
+            row.iter().enumerate().filter(|(c, _)| *c != split_at).map(|(_, v)| *v).collect()
+        };
+        let pick = |wanted: &str| -> Vec<(Vec<u32>, f64)> {
+            table
+                .iter()
+                .filter(|(row, _)| side(row[split_at]) == wanted)
+                .map(|(row, w)| (without_split(row), *w))
+                .collect()
+        };
+        let (a, b) = (pick(value_a.value(i)), pick(value_b.value(i)));
+        let threshold = if thresholds.is_null(i) { 0.05 } else { thresholds.value(i) };
+        let max_dims = if dims.is_null(i) { columns.max(1) } else { dims.value(i).max(1) as usize };
+        // Item columns skip the split column: map them back.
+        let original = |c: usize| if c >= split_at { c + 1 } else { c };
+        let encoded = diff_patterns(&a, &b, threshold, max_dims)
+            .into_iter()
+            .enumerate()
+            .map(|(segment, p)| {
+                let mut set = vec![DynValue::Bool(false); columns];
+                let mut cells = vec![DynValue::Null; columns];
+                for (c, v) in &p.items {
+                    set[original(*c)] = DynValue::Bool(true);
+                    cells[original(*c)] = values[original(*c)][*v as usize].clone();
+                }
+                let mut pattern = vec![
+                    DynValue::Long(segment as i64),
+                    DynValue::Long(p.count_a.round() as i64),
+                    DynValue::Long(p.count_b.round() as i64),
+                    DynValue::Real(round2(p.percent_a)),
+                    DynValue::Real(round2(p.percent_b)),
+                    DynValue::Real(round2(p.percent_diff())),
+                    DynValue::Array(set),
+                ];
+                pattern.extend(cells);
+                DynValue::Array(pattern)
+            })
+            .collect();
+        out.append_value(DynValue::Array(encoded).encode());
+    }
+    maybe_scalar(args, Arc::new(out.finish()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +487,18 @@ mod tests {
         let three = frequent_patterns(&table, 0.5, 3);
         assert_eq!(three.len(), 2);
         assert!(frequent_patterns(&table, 0.6, 3).is_empty());
+    }
+
+    #[test]
+    fn diff_patterns_find_what_tells_the_sets_apart() {
+        // Set A: 8 rows of event 0, 2 of event 1; set B: 2 of event 0, 8 of
+        // event 1. State (column 0) is 0 everywhere and tells nothing.
+        let a: Vec<(Vec<u32>, f64)> = [(vec![0, 0], 8.0), (vec![0, 1], 2.0)].into();
+        let b: Vec<(Vec<u32>, f64)> = [(vec![0, 0], 2.0), (vec![0, 1], 8.0)].into();
+        let got = diff_patterns(&a, &b, 0.05, 5);
+        let summary: Vec<(Vec<(usize, u32)>, f64, f64)> =
+            got.iter().map(|p| (p.items.clone(), p.percent_a, p.percent_b)).collect();
+        // Closed sets: every row has state 0, so it is in each pattern.
+        assert_eq!(summary, vec![(vec![(0, 0), (1, 0)], 80.0, 20.0), (vec![(0, 0), (1, 1)], 20.0, 80.0)]);
     }
 }
