@@ -249,7 +249,7 @@ impl<'r> Binder<'r> {
         relation.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect()
     }
 
-    fn operator(&mut self, input: Relation, op: &ast::Operator) -> BindResult<Relation> {
+    pub(super) fn operator(&mut self, input: Relation, op: &ast::Operator) -> BindResult<Relation> {
         let span = op.span;
         match &op.kind {
             OperatorKind::Where { predicate } => {
@@ -344,7 +344,9 @@ impl<'r> Binder<'r> {
                     .at(span)?;
                 Ok(Relation { plan, columns: input.columns })
             }
-            OperatorKind::Take { count, .. } | OperatorKind::Sample { count } => {
+            OperatorKind::Sample { count } => self.sample(input, count, span),
+            OperatorKind::SampleDistinct { count, of } => self.sample_distinct(input, count, of, span),
+            OperatorKind::Take { count, .. } => {
                 let n = self.count_value(count)?;
                 let plan = LogicalPlanBuilder::from(input.plan).limit(0, Some(n)).and_then(|b| b.build()).at(span)?;
                 Ok(Relation { plan, columns: input.columns })
@@ -424,6 +426,10 @@ impl<'r> Binder<'r> {
             }
             OperatorKind::TopNested { clauses } => self.top_nested(input, clauses, span),
             OperatorKind::MakeSeries(series) => self.make_series(input, series, span),
+            OperatorKind::Scan { params, declare, steps } => self.scan(input, params, declare, steps, span),
+            OperatorKind::Partition { by, body, .. } => self.partition(input, by, body, span),
+            OperatorKind::ProjectByNames { columns } => self.project_by_names(input, columns, span),
+            OperatorKind::TopHitters { count, of, by } => self.top_hitters(input, count, of, by.as_ref(), span),
             other => err(span, format!("the {} operator is not supported yet", other.name())),
         }
     }
