@@ -41,7 +41,8 @@ impl Binder<'_> {
                 format!("partition would make {} partitions, more than {MAX_PARTITIONS}", keys.len()),
             ));
         }
-        let filters: Vec<Expr> = if keys.is_empty() {
+        let no_keys = keys.is_empty();
+        let filters: Vec<Expr> = if no_keys {
             // No rows: the subquery still gives the result its columns.
             vec![lit(false)]
         } else {
@@ -58,6 +59,12 @@ impl Binder<'_> {
             let plan = LogicalPlanBuilder::from(input.plan.clone()).filter(filter).and_then(|b| b.build()).at(span)?;
             let part = Relation { plan, columns: input.columns.clone() };
             parts.push((None, self.sub_pipeline_on(part, body)?));
+        }
+        if no_keys {
+            // No partitions, no rows; the subquery only gives the columns.
+            let empty = parts.pop().expect("one part").1;
+            let plan = LogicalPlanBuilder::from(empty.plan).limit(0, Some(0)).and_then(|b| b.build()).at(span)?;
+            return Ok(Relation { plan, columns: empty.columns });
         }
         if parts.len() == 1 {
             return Ok(parts.pop().expect("one part").1);

@@ -40,7 +40,10 @@ impl Binder<'_> {
         let plan = LogicalPlanBuilder::from(input.plan)
             .project(vec![bound.expr.alias(&column.name)])
             .and_then(|b| b.distinct())
-            .and_then(|b| b.sort_with_limit(vec![random_order()], Some(n)))
+            // The value as a second key keeps the column read below the
+            // sort: DataFusion 55 fails on a random() sort over no columns
+            // (`sample-distinct … | count`).
+            .and_then(|b| b.sort_with_limit(vec![random_order(), col_ref(&column.name).sort(true, false)], Some(n)))
             .and_then(|b| b.project(vec![col_ref(&column.name)]))
             .and_then(|b| b.build())
             .at(span)?;

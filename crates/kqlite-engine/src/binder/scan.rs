@@ -12,7 +12,7 @@ use super::tabular::param_name;
 use super::{BindError, BindResult, Binder, Relation};
 use crate::convert::{evaluate_constant, implicit, Bound};
 use crate::types::{ColumnDef, KqlType};
-use datafusion::arrow::array::{new_null_array, ArrayRef};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DFSchema, ScalarValue};
@@ -390,12 +390,13 @@ impl ScanMachine<'_> {
         for value in current {
             arrays.push(value.to_array().map_err(|e| e.to_string())?);
         }
-        for (step, record) in records.iter().enumerate() {
+        for record in records {
             for i in 0..self.record_len {
-                let field = self.schema.field(self.record_len * (step + 1) + i);
                 match record {
                     Some(values) => arrays.push(values[i].to_array().map_err(|e| e.to_string())?),
-                    None => arrays.push(new_null_array(field.data_type(), 1)),
+                    // An empty state reads as the declared defaults (the
+                    // reference's running sum starts from `declare (s: long = 0)`).
+                    None => arrays.push(self.defaults[i].to_array().map_err(|e| e.to_string())?),
                 }
             }
         }
