@@ -48,7 +48,9 @@ impl<'r> Binder<'r> {
                 ParsePart::Star => regex.push_str(if last || kind == "regex" { ".*" } else { ".*?" }),
                 ParsePart::Text(Literal::String { value, .. }) => {
                     if kind == "regex" {
-                        regex.push_str(value)
+                        // The pattern's own groups must not take the
+                        // numbers of the columns' groups.
+                        regex.push_str(&non_capturing(value))
                     } else {
                         regex.push_str(&regex::escape(value))
                     }
@@ -94,5 +96,44 @@ impl<'r> Binder<'r> {
             set_output(&mut outputs, name, value);
         }
         project_outputs(plan, outputs, span)
+    }
+}
+
+/// `pattern` with its capturing groups made non-capturing (`(x)` →
+/// `(?:x)`), leaving escapes, character classes and `(?…)` groups alone:
+/// in `parse kind=regex` only the columns capture (the reference's
+/// `"(.*?)totalSlices="` text between columns).
+fn non_capturing(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class && chars.peek() != Some(&'?') => out.push_str("?:"),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::non_capturing;
+
+    #[test]
+    fn only_plain_groups_become_non_capturing() {
+        assert_eq!(non_capturing("(.*?)a"), "(?:.*?)a");
+        assert_eq!(non_capturing(r"\(x\)"), r"\(x\)");
+        assert_eq!(non_capturing(r"\\(x)"), r"\\(?:x)");
+        assert_eq!(non_capturing("[(]"), "[(]");
+        assert_eq!(non_capturing("(?i)(a)"), "(?i)(?:a)");
     }
 }
