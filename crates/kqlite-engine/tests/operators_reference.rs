@@ -142,3 +142,29 @@ async fn range_backward_and_real() {
     check("range x from 5 to 1 step -2", "x\n5\n3\n1\n").await;
     check("range x from 1.0 to 2.0 step 0.5", "x\n1\n1.5\n2\n").await;
 }
+
+/// count-operator.md: `count as N` names the column (Microsoft's binder:
+/// `N: long`).
+#[tokio::test]
+async fn count_as_names_the_column() {
+    check("range x from 1 to 3 step 1 | count as N", "N\n3\n").await;
+    check("range x from 1 to 0 step 1 | count as Rows", "Rows\n0\n").await;
+}
+
+/// as-operator.md: `as hint.materialized=true T` names the input for later
+/// legs of the query.
+#[tokio::test]
+async fn as_with_materialized_hint() {
+    check("range x from 1 to 3 step 1 | as hint.materialized=true T | union T | count", "Count\n6\n").await;
+}
+
+/// parse-operator.md, kind=regex with `(.*?)` in the pattern's text: only
+/// the columns capture.
+#[tokio::test]
+async fn parse_regex_text_groups_do_not_capture() {
+    check(
+        r#"print s = "a=1 (x) b=2" | parse kind=regex s with "a=" a: long "(.*?)b=" b: long | project a, b"#,
+        "a,b\n1,2\n",
+    )
+    .await;
+}
