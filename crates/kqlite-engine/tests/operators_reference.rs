@@ -168,3 +168,32 @@ async fn parse_regex_text_groups_do_not_capture() {
     )
     .await;
 }
+
+/// reduce-operator.md: Pattern, Count, Representative; values that share
+/// their terms but one are reduced to a pattern with `*`; kind=source
+/// appends the pattern to each row.
+#[tokio::test]
+async fn reduce_groups_similar_strings() {
+    check(
+        "datatable(s: string) ['San Jose', 'San Bernard', 'San Diego', 'Paris'] | reduce by s with threshold=0.5",
+        "Pattern,Count,Representative\nSan *,3,San Jose\nParis,1,Paris\n",
+    )
+    .await;
+    check(
+        r#"range x from 1 to 4 step 1 | project MyText = strcat("MachineLearningX", tostring(x % 2)) | reduce by MyText with threshold=0.001, characters="X""#,
+        "Pattern,Count,Representative\nMachineLearningX*,4,MachineLearningX1\n",
+    )
+    .await;
+    check("datatable(s: string) ['a-1', 'a-2'] | reduce kind=source by s", "s,Pattern\na-1,a-*\na-2,a-*\n").await;
+}
+
+/// getschema-operator.md: ColumnOrdinal is a long in Microsoft's binder
+/// (`oracle --bind -q 'print x=1 | getschema'`).
+#[tokio::test]
+async fn getschema_ordinal_is_long() {
+    check(
+        "print x = 1, s = 'a' | getschema | getschema | project ColumnName, ColumnType",
+        "ColumnName,ColumnType\nColumnName,string\nColumnOrdinal,long\nDataType,string\nColumnType,string\n",
+    )
+    .await;
+}

@@ -22,6 +22,7 @@ mod parse;
 mod parse_kv;
 mod partition;
 mod project_by_names;
+mod reduce;
 mod sample;
 mod scalar;
 mod scalar_operators;

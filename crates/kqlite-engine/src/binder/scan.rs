@@ -421,24 +421,30 @@ fn cast_value(value: ScalarValue, ty: &DataType) -> Result<ScalarValue, String> 
 /// The output rows as one batch of `columns` (with the match id last when
 /// `with_match_id` is set).
 fn rows_to_batch(columns: &[ColumnDef], rows: Vec<OutputRow>, with_match_id: bool) -> Result<RecordBatch, String> {
+    let rows = rows
+        .into_iter()
+        .map(|(mut record, id)| {
+            if with_match_id {
+                record.push(ScalarValue::Int64(Some(id)));
+            }
+            record
+        })
+        .collect();
+    rows_batch(columns, rows)
+}
+
+/// Rows of values as one batch of `columns`, each value cast to its
+/// column's type.
+pub(super) fn rows_batch(columns: &[ColumnDef], rows: Vec<Vec<ScalarValue>>) -> Result<RecordBatch, String> {
     let schema = crate::types::arrow_schema(columns);
     if rows.is_empty() {
         return Ok(RecordBatch::new_empty(schema));
     }
-    let record_len = columns.len() - usize::from(with_match_id);
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-    for i in 0..record_len {
-        let values = rows.iter().map(|(r, _)| r[i].clone());
-        arrays.push(ScalarValue::iter_to_array(values).map_err(|e| e.to_string())?);
+    for (i, field) in schema.fields().iter().enumerate() {
+        let values = rows.iter().map(|r| r[i].clone());
+        let array = ScalarValue::iter_to_array(values).map_err(|e| e.to_string())?;
+        arrays.push(datafusion::arrow::compute::cast(&array, field.data_type()).map_err(|e| e.to_string())?);
     }
-    if with_match_id {
-        let ids: datafusion::arrow::array::Int64Array = rows.iter().map(|(_, id)| Some(*id)).collect();
-        arrays.push(Arc::new(ids));
-    }
-    let arrays = arrays
-        .into_iter()
-        .zip(schema.fields())
-        .map(|(a, f)| datafusion::arrow::compute::cast(&a, f.data_type()).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())
 }

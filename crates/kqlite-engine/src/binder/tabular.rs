@@ -429,6 +429,7 @@ impl<'r> Binder<'r> {
             OperatorKind::Scan { params, declare, steps } => self.scan(input, params, declare, steps, span),
             OperatorKind::Partition { by, body, .. } => self.partition(input, by, body, span),
             OperatorKind::ProjectByNames { columns } => self.project_by_names(input, columns, span),
+            OperatorKind::Reduce { params, by, with } => self.reduce(input, params, by, with, span),
             OperatorKind::TopHitters { count, of, by } => self.top_hitters(input, count, of, by.as_ref(), span),
             other => err(span, format!("the {} operator is not supported yet", other.name())),
         }
@@ -697,7 +698,7 @@ impl<'r> Binder<'r> {
             .map(|(i, c)| {
                 vec![
                     lit(c.name.clone()),
-                    lit(i as i32),
+                    lit(i as i64),
                     lit(format!("System.{}", dotnet_type(c.ty))),
                     lit(c.ty.name().to_string()),
                 ]
@@ -705,7 +706,7 @@ impl<'r> Binder<'r> {
             .collect();
         let columns = vec![
             ColumnDef::new("ColumnName", KqlType::String),
-            ColumnDef::new("ColumnOrdinal", KqlType::Int),
+            ColumnDef::new("ColumnOrdinal", KqlType::Long),
             ColumnDef::new("DataType", KqlType::String),
             ColumnDef::new("ColumnType", KqlType::String),
         ];
