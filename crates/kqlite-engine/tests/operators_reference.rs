@@ -197,3 +197,21 @@ async fn getschema_ordinal_is_long() {
     )
     .await;
 }
+
+/// sample-operator.md: a materialized sample is one set of rows, whichever
+/// leg reads it.
+#[tokio::test]
+async fn materialized_sample_is_read_once() {
+    for _ in 0..5 {
+        check(
+            "let _sample = materialize(range x from 1 to 100 step 1 | sample 1); union (_sample), (_sample) | summarize dcount(x)",
+            "dcount_x\n1\n",
+        )
+        .await;
+        check(
+            "range x from 1 to 100 step 1 | sample 1 | as hint.materialized=true S | union S | summarize dcount(x), count()",
+            "dcount_x,count_\n1,2\n",
+        )
+        .await;
+    }
+}

@@ -15,6 +15,7 @@ mod in_subquery;
 mod join;
 mod literal;
 mod make_series;
+mod materialize;
 mod multi_output;
 mod mv_apply;
 mod naming;

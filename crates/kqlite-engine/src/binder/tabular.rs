@@ -83,7 +83,10 @@ impl<'r> Binder<'r> {
             return self.tabular_function_body(&def, values, span);
         }
         match (functions::special_form(&func.name), args) {
-            (Some(SpecialForm::Materialize), [arg]) => self.tabular(&arg.value),
+            (Some(SpecialForm::Materialize), [arg]) => {
+                let relation = self.tabular(&arg.value)?;
+                self.materialized(relation, span)
+            }
             (Some(SpecialForm::Table), [arg]) => {
                 // Kusto takes any constant string: a literal, a `let` name or
                 // a function's string parameter (`table(tableName)`).
@@ -376,7 +379,9 @@ impl<'r> Binder<'r> {
                 let ext = ast::Operator { kind: OperatorKind::Extend { columns: columns.clone() }, span };
                 self.operator(input, &ext)
             }
-            OperatorKind::As { name, .. } => {
+            OperatorKind::As { name, params } => {
+                let materialized = param_name(params, "hint.materialized").is_some_and(|v| v == "true");
+                let input = if materialized { self.materialized(input, span)? } else { input };
                 self.scopes.last_mut().expect("scope").insert(name.name.clone(), Binding::Tabular(input.clone()));
                 Ok(input)
             }
