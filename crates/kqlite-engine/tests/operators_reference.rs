@@ -237,3 +237,26 @@ async fn facet_tables() {
 async fn consume_returns_no_rows() {
     check("range x from 1 to 5 step 1 | consume", "x\n").await;
 }
+
+/// parse-operator.md: outside kind=relaxed, a typed column whose text does
+/// not convert fails the row's match (all columns empty); kind=relaxed
+/// leaves only that column null. parse-where drops such rows.
+#[tokio::test]
+async fn parse_typed_column_conversion_failures() {
+    let t = r#"datatable(s: string) ["a=1, t=2016-02-17 08:40:00, b=x", "a=2, t=never, b=y"]"#;
+    check(
+        &format!(r#"{t} | parse s with "a=" a: long ", t=" t: datetime ", b=" b | project a, t, b"#),
+        "a,t,b\n1,2016-02-17T08:40:00Z,x\n,,\n",
+    )
+    .await;
+    check(
+        &format!(r#"{t} | parse kind=relaxed s with "a=" a: long ", t=" t: datetime ", b=" b | project a, t, b"#),
+        "a,t,b\n1,2016-02-17T08:40:00Z,x\n2,,y\n",
+    )
+    .await;
+    check(
+        &format!(r#"{t} | parse-where s with "a=" a: long ", t=" t: datetime ", b=" b | project a, b"#),
+        "a,b\n1,x\n",
+    )
+    .await;
+}

@@ -63,9 +63,12 @@ impl<'r> Binder<'r> {
                         Some(t) => self.type_name(t)?,
                         None => KqlType::String,
                     };
+                    // kind=relaxed reads a typed column as text and leaves
+                    // it null when the text does not convert.
+                    let relaxed = kind == "relaxed";
                     let group = match (ty, last) {
-                        (KqlType::Int | KqlType::Long, _) => r"(-?\d+)",
-                        (KqlType::Real | KqlType::Decimal, _) => r"(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)",
+                        (KqlType::Int | KqlType::Long, _) if !relaxed => r"(-?\d+)",
+                        (KqlType::Real | KqlType::Decimal, _) if !relaxed => r"(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)",
                         (_, true) => "(.*)",
                         _ if kind == "regex" => "(.*)",
                         _ => "(.*?)",
@@ -83,17 +86,36 @@ impl<'r> Binder<'r> {
         let mut exprs: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
         exprs.push(extract.alias(&matched_name));
         let plan = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).at(span)?;
-        let mut plan = plan;
-        if is_where {
-            let matched = udf::struct_field(col_ref(&matched_name), "matched", DataType::Boolean);
-            plan = LogicalPlanBuilder::from(plan).filter(matched).and_then(|b| b.build()).at(span)?;
-        }
-        let mut outputs = Self::keep_all(&input);
+        let mut values = Vec::new();
         for (i, (name, ty)) in columns.into_iter().enumerate() {
             let group = udf::struct_field(col_ref(&matched_name), &format!("g{}", i + 1), DataType::Utf8);
             let value = Bound::new(datafusion::functions::expr_fn::coalesce(vec![group, lit("")]), KqlType::String);
-            let value = functions::conversion::from_string(value, ty);
-            set_output(&mut outputs, name, value);
+            values.push((name, functions::conversion::from_string(value, ty)));
+        }
+        // Outside kind=relaxed a typed column whose text does not convert
+        // fails the whole match (parse-where-operator.md: such rows are
+        // dropped; with parse they come out empty).
+        let mut matched = udf::struct_field(col_ref(&matched_name), "matched", DataType::Boolean);
+        if kind != "relaxed" {
+            for (_, value) in &values {
+                if !matches!(value.ty, KqlType::String | KqlType::Dynamic) {
+                    matched = matched.and(value.expr.clone().is_not_null());
+                }
+            }
+        }
+        let mut plan = plan;
+        if is_where {
+            plan = LogicalPlanBuilder::from(plan).filter(matched.clone()).and_then(|b| b.build()).at(span)?;
+        }
+        let mut outputs = Self::keep_all(&input);
+        for (name, value) in values {
+            let otherwise = if value.ty == KqlType::String {
+                lit("")
+            } else {
+                datafusion::logical_expr::cast(lit(datafusion::common::ScalarValue::Null), value.ty.arrow())
+            };
+            let expr = datafusion::logical_expr::when(matched.clone(), value.expr).otherwise(otherwise).at(span)?;
+            set_output(&mut outputs, name, Bound::new(expr, value.ty));
         }
         project_outputs(plan, outputs, span)
     }
