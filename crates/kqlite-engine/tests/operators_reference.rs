@@ -260,3 +260,14 @@ async fn parse_typed_column_conversion_failures() {
     )
     .await;
 }
+
+/// parse-operator.md, kind=relaxed: a number followed by `*` is still read
+/// as the number; text that is not one gives null and the row matches.
+#[tokio::test]
+async fn parse_relaxed_numbers_before_a_star() {
+    check(
+        r#"datatable(s: string) ["n=23, x, m=5", "n=bad, x, m=6"] | parse kind=relaxed s with "n=" n: long * "m=" m: long | project n, m"#,
+        "n,m\n23,5\n,6\n",
+    )
+    .await;
+}

@@ -63,12 +63,15 @@ impl<'r> Binder<'r> {
                         Some(t) => self.type_name(t)?,
                         None => KqlType::String,
                     };
-                    // kind=relaxed reads a typed column as text and leaves
-                    // it null when the text does not convert.
+                    // kind=relaxed takes a number where there is one, and
+                    // otherwise the text up to what follows (null once
+                    // converted), so the rest of the row still matches.
                     let relaxed = kind == "relaxed";
                     let group = match (ty, last) {
-                        (KqlType::Int | KqlType::Long, _) if !relaxed => r"(-?\d+)",
-                        (KqlType::Real | KqlType::Decimal, _) if !relaxed => r"(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)",
+                        (KqlType::Int | KqlType::Long, _) if relaxed => r"(-?\d+|.*?)",
+                        (KqlType::Int | KqlType::Long, _) => r"(-?\d+)",
+                        (KqlType::Real | KqlType::Decimal, _) if relaxed => r"(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|.*?)",
+                        (KqlType::Real | KqlType::Decimal, _) => r"(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)",
                         (_, true) => "(.*)",
                         _ if kind == "regex" => "(.*)",
                         _ => "(.*?)",
