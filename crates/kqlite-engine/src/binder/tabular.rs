@@ -437,6 +437,9 @@ impl<'r> Binder<'r> {
             OperatorKind::Fork { branches } => self.fork(input, branches, span),
             OperatorKind::Facet { by, with } => self.facet(input, by, with.as_deref(), span),
             OperatorKind::Consume { .. } => self.consume(input, span),
+            // Microsoft's parser takes `project-smart` only as the last
+            // clause of `find`/`search` ("Query operator expected" after `|`).
+            OperatorKind::ProjectSmart => err(span, "project-smart is only a clause of find: find … project-smart"),
             OperatorKind::Reduce { params, by, with } => self.reduce(input, params, by, with, span),
             OperatorKind::TopHitters { count, of, by } => self.top_hitters(input, count, of, by.as_ref(), span),
             other => err(span, format!("the {} operator is not supported yet", other.name())),
