@@ -684,6 +684,21 @@ impl TableResolver for Resolver<'_> {
         Ok(keys.into_iter().collect())
     }
 
+    fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, KeyScanError> {
+        let ctx = self.session.ctx.clone();
+        // Binding is synchronous and may run inside an async runtime: run
+        // the plan on a thread of its own, as `bag_keys` does.
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || -> Result<Vec<RecordBatch>, KeyScanError> {
+                    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+                    runtime.block_on(async { Ok(ctx.execute_logical_plan(plan).await?.collect().await?) })
+                })
+                .join()
+                .map_err(|_| KeyScanError::Panicked)?
+        })
+    }
+
     fn stored_function(&self, name: &str) -> Option<Result<crate::library::StoredDefinition, BindError>> {
         self.session.library.definition(name)
     }

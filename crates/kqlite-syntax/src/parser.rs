@@ -1099,8 +1099,19 @@ impl<'a> Parser<'a> {
                 OperatorKind::Distinct { params, columns: self.named_exprs()? }
             }
             Some(W::Count) => {
-                self.bump();
-                OperatorKind::Count
+                let start = self.bump().span;
+                if self.eat_word("as") {
+                    // `count as N` names the count column: the same as
+                    // `summarize N = count()` (Microsoft's binder gives `N: long`).
+                    let name = self.ident()?;
+                    let func = Ident::new("count", start);
+                    let expr = Expr::new(ExprKind::Call { func, args: Vec::new() }, start);
+                    let span = self.span_from(start);
+                    let item = NamedExpr { names: vec![name], tuple: false, expr, span };
+                    OperatorKind::Summarize { params: Vec::new(), aggregates: vec![item], by: Vec::new() }
+                } else {
+                    OperatorKind::Count
+                }
             }
             Some(W::As) => {
                 self.bump();

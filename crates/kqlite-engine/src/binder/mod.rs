@@ -13,20 +13,29 @@ mod evaluate_compose;
 mod evaluate_funnel;
 mod evaluate_sequence_detect;
 mod expand;
+mod facet;
 mod find;
+mod fork;
 mod in_subquery;
 mod join;
 mod literal;
 mod make_series;
+mod materialize;
 mod multi_output;
 mod mv_apply;
 mod naming;
 mod parse;
 mod parse_kv;
+mod partition;
+mod project_by_names;
+mod reduce;
 mod render;
+mod sample;
 mod scalar;
 mod scalar_operators;
+mod scan;
 mod tabular;
+mod top_hitters;
 mod top_nested;
 
 use crate::convert::Bound;
@@ -216,6 +225,9 @@ pub trait TableResolver {
     /// The distinct keys of the property bags in `column` of `plan`, sorted
     /// (for `bag_unpack`, whose output columns depend on the data).
     fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, KeyScanError>;
+    /// Runs `plan` to its rows, for operators whose output depends on the
+    /// rows themselves (`scan`'s state machine, `partition`'s keys).
+    fn collect(&self, plan: LogicalPlan) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, KeyScanError>;
     /// A stored function (a Sentinel parser) named `name`, parsed, or why
     /// it does not parse; asked for names no `let` defines.
     fn stored_function(&self, _name: &str) -> Option<Result<crate::library::StoredDefinition, BindError>> {

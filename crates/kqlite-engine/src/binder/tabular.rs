@@ -83,7 +83,10 @@ impl<'r> Binder<'r> {
             return self.tabular_function_body(&def, values, span);
         }
         match (functions::special_form(&func.name), args) {
-            (Some(SpecialForm::Materialize), [arg]) => self.tabular(&arg.value),
+            (Some(SpecialForm::Materialize), [arg]) => {
+                let relation = self.tabular(&arg.value)?;
+                self.materialized(relation, span)
+            }
             (Some(SpecialForm::Table), [arg]) => {
                 // Kusto takes any constant string: a literal, a `let` name or
                 // a function's string parameter (`table(tableName)`).
@@ -249,7 +252,7 @@ impl<'r> Binder<'r> {
         relation.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect()
     }
 
-    fn operator(&mut self, input: Relation, op: &ast::Operator) -> BindResult<Relation> {
+    pub(super) fn operator(&mut self, input: Relation, op: &ast::Operator) -> BindResult<Relation> {
         let span = op.span;
         match &op.kind {
             OperatorKind::Where { predicate } => {
@@ -344,7 +347,9 @@ impl<'r> Binder<'r> {
                     .at(span)?;
                 Ok(Relation { plan, columns: input.columns })
             }
-            OperatorKind::Take { count, .. } | OperatorKind::Sample { count } => {
+            OperatorKind::Sample { count } => self.sample(input, count, span),
+            OperatorKind::SampleDistinct { count, of } => self.sample_distinct(input, count, of, span),
+            OperatorKind::Take { count, .. } => {
                 let n = self.count_value(count)?;
                 let plan = LogicalPlanBuilder::from(input.plan).limit(0, Some(n)).and_then(|b| b.build()).at(span)?;
                 Ok(Relation { plan, columns: input.columns })
@@ -374,7 +379,9 @@ impl<'r> Binder<'r> {
                 let ext = ast::Operator { kind: OperatorKind::Extend { columns: columns.clone() }, span };
                 self.operator(input, &ext)
             }
-            OperatorKind::As { name, .. } => {
+            OperatorKind::As { name, params } => {
+                let materialized = param_name(params, "hint.materialized").is_some_and(|v| v == "true");
+                let input = if materialized { self.materialized(input, span)? } else { input };
                 self.scopes.last_mut().expect("scope").insert(name.name.clone(), Binding::Tabular(input.clone()));
                 Ok(input)
             }
@@ -424,6 +431,17 @@ impl<'r> Binder<'r> {
             }
             OperatorKind::TopNested { clauses } => self.top_nested(input, clauses, span),
             OperatorKind::MakeSeries(series) => self.make_series(input, series, span),
+            OperatorKind::Scan { params, declare, steps } => self.scan(input, params, declare, steps, span),
+            OperatorKind::Partition { by, body, .. } => self.partition(input, by, body, span),
+            OperatorKind::ProjectByNames { columns } => self.project_by_names(input, columns, span),
+            OperatorKind::Fork { branches } => self.fork(input, branches, span),
+            OperatorKind::Facet { by, with } => self.facet(input, by, with.as_deref(), span),
+            OperatorKind::Consume { .. } => self.consume(input, span),
+            // Microsoft's parser takes `project-smart` only as the last
+            // clause of `find`/`search` ("Query operator expected" after `|`).
+            OperatorKind::ProjectSmart => err(span, "project-smart is only a clause of find: find … project-smart"),
+            OperatorKind::Reduce { params, by, with } => self.reduce(input, params, by, with, span),
+            OperatorKind::TopHitters { count, of, by } => self.top_hitters(input, count, of, by.as_ref(), span),
             other => err(span, format!("the {} operator is not supported yet", other.name())),
         }
     }
@@ -691,7 +709,7 @@ impl<'r> Binder<'r> {
             .map(|(i, c)| {
                 vec![
                     lit(c.name.clone()),
-                    lit(i as i32),
+                    lit(i as i64),
                     lit(format!("System.{}", dotnet_type(c.ty))),
                     lit(c.ty.name().to_string()),
                 ]
@@ -699,7 +717,7 @@ impl<'r> Binder<'r> {
             .collect();
         let columns = vec![
             ColumnDef::new("ColumnName", KqlType::String),
-            ColumnDef::new("ColumnOrdinal", KqlType::Int),
+            ColumnDef::new("ColumnOrdinal", KqlType::Long),
             ColumnDef::new("DataType", KqlType::String),
             ColumnDef::new("ColumnType", KqlType::String),
         ];
