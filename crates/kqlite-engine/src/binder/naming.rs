@@ -49,7 +49,7 @@ const KEEPS_ARGUMENT_NAME: &[&str] = &[
 
 /// Functions named `<prefix>_<argument>` (`strlen(a)` is `strlen_a`).
 const PREFIXES_ARGUMENT_NAME: &[(&str, &str)] =
-    &[("strlen", "strlen"), ("string_size", "string_size"), ("gettype", "type")];
+    &[("strlen", "strlen"), ("string_size", "string_size"), ("gettype", "type"), ("dcount_hll", "dcount_hll")];
 
 /// The name of an unnamed output column when Kusto derives one from the
 /// expression: a column keeps its name, `d.a.b` becomes `d_a_b`,
@@ -123,8 +123,12 @@ pub fn aggregate_name(prefix: &str, expr: &ast::Expr) -> String {
     match (func.name.as_str(), arg) {
         // `take_any(a)` keeps the column's name.
         ("take_any" | "take_anyif", Some(arg)) => arg,
-        // `percentile(x, 95)` is `percentile_x_95`.
-        ("percentile", Some(arg)) => match args.get(1).map(|a| &a.value.kind) {
+        // `percentile(x, 95)` is `percentile_x_95`, and `percentilew(x, w,
+        // 99.9)` is `percentile_x_99_9` (Microsoft's binder).
+        (name @ ("percentile" | "percentilew"), Some(arg)) => match args
+            .get(if name == "percentile" { 1 } else { 2 })
+            .map(|a| &a.value.kind)
+        {
             Some(ExprKind::Literal(ast::Literal::Long(p) | ast::Literal::Real(p))) => {
                 format!("{prefix}_{arg}_{}", p.replace('.', "_"))
             }

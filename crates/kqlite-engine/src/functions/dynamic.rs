@@ -360,7 +360,13 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
         exprs.push(datafusion::logical_expr::cast(a.expr, DataType::Int64));
     }
     if exprs.len() == 2 {
-        exprs.push(lit(1i64));
+        // The range page: the default step is 1 for numbers and 1h for
+        // timespans and datetimes.
+        let default_step = match kind {
+            KqlType::Datetime | KqlType::Timespan => 3_600_000_000_000i64,
+            _ => 1,
+        };
+        exprs.push(lit(default_step));
     }
     let code = match kind {
         KqlType::Datetime => 1i64,
@@ -371,7 +377,9 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
     Ok(Bound::new(udf::call("kql_range_long", DataType::Binary, range_long, exprs), KqlType::Dynamic))
 }
 
-const RANGE_LIMIT: usize = 1_000_000;
+/// The most elements `range()` returns; longer series are truncated (the
+/// range page: "a maximum of 1,048,576 (2^20) results").
+const RANGE_LIMIT: usize = 1 << 20;
 
 fn range_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
@@ -863,7 +871,10 @@ fn array_sort(name: &str, mut a: Vec<Bound>, descending: bool) -> CallResult<Bou
 }
 
 /// Kusto's order for mixed arrays: numbers, datetimes and timespans, then
-/// strings, then guids, then everything else (kept in place).
+/// strings, then guids, then everything else (kept in place). The order of
+/// these groups is the same for `array_sort_desc`, which reverses only the
+/// order inside each group (the array_sort_desc page lists the groups in
+/// this order).
 fn sort_rank(d: &DynRef<'_>) -> u8 {
     match d.kind() {
         DynKind::Long | DynKind::Real | DynKind::Datetime | DynKind::Timespan => 0,
@@ -873,12 +884,22 @@ fn sort_rank(d: &DynRef<'_>) -> u8 {
     }
 }
 
-fn compare_dyn(a: &DynRef<'_>, b: &DynRef<'_>) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
+fn compare_dyn(a: &DynRef<'_>, b: &DynRef<'_>, descending: bool) -> std::cmp::Ordering {
     let rank = sort_rank(a);
     if rank != sort_rank(b) {
         return rank.cmp(&sort_rank(b));
     }
+    let within = compare_within_rank(rank, a, b);
+    if descending {
+        within.reverse()
+    } else {
+        within
+    }
+}
+
+/// Two elements of the same `sort_rank`, ascending.
+fn compare_within_rank(rank: u8, a: &DynRef<'_>, b: &DynRef<'_>) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
     match rank {
         0 => match (a.kind(), b.kind()) {
             (DynKind::Real, _) | (_, DynKind::Real) => {
@@ -912,8 +933,7 @@ fn array_sort_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
                 (true, false) => Ordering::Less,
                 (false, true) if last => Ordering::Less,
                 (false, true) => Ordering::Greater,
-                _ if descending => compare_dyn(b, a),
-                _ => compare_dyn(a, b),
+                _ => compare_dyn(a, b, descending),
             }
         });
         let reorder = |d: &DynRef<'_>, out: &mut Vec<u8>| {
