@@ -226,7 +226,8 @@ async fn toscalar_of_an_empty_result_is_null() {
         "x,y,s\n,true,0\n",
     )
     .await;
-    check("let T = datatable(a:long, b:string)[]; print v = toscalar(T | project b), n = toscalar(T)", "v,n\n,\n").await;
+    check("let T = datatable(a:long, b:string)[]; print v = toscalar(T | project b), n = toscalar(T)", "v,n\n,\n")
+        .await;
     // A non-empty result still gives its first row's first column.
     check("print x = toscalar(datatable(a:long, b:long)[7, 8, 9, 10])", "x\n7\n").await;
 }
@@ -251,8 +252,11 @@ async fn range_function_default_step_and_limit() {
         "r,d\n\"[\"\"01:00:00\"\",\"\"02:00:00\"\",\"\"03:00:00\"\",\"\"04:00:00\"\",\"\"05:00:00\"\"]\",4\n",
     )
     .await;
-    check("print n = array_length(range(1, 1000000000)), m = array_length(range(1.0, 10000000.0))", "n,m\n1048576,1048576\n")
-        .await;
+    check(
+        "print n = array_length(range(1, 1000000000)), m = array_length(range(1.0, 10000000.0))",
+        "n,m\n1048576,1048576\n",
+    )
+    .await;
 }
 
 /// toguid page: "takes the first 32 characters of the input, ignoring

@@ -125,15 +125,14 @@ pub fn aggregate_name(prefix: &str, expr: &ast::Expr) -> String {
         ("take_any" | "take_anyif", Some(arg)) => arg,
         // `percentile(x, 95)` is `percentile_x_95`, and `percentilew(x, w,
         // 99.9)` is `percentile_x_99_9` (Microsoft's binder).
-        (name @ ("percentile" | "percentilew"), Some(arg)) => match args
-            .get(if name == "percentile" { 1 } else { 2 })
-            .map(|a| &a.value.kind)
-        {
-            Some(ExprKind::Literal(ast::Literal::Long(p) | ast::Literal::Real(p))) => {
-                format!("{prefix}_{arg}_{}", p.replace('.', "_"))
+        (name @ ("percentile" | "percentilew"), Some(arg)) => {
+            match args.get(if name == "percentile" { 1 } else { 2 }).map(|a| &a.value.kind) {
+                Some(ExprKind::Literal(ast::Literal::Long(p) | ast::Literal::Real(p))) => {
+                    format!("{prefix}_{arg}_{}", p.replace('.', "_"))
+                }
+                _ => format!("{prefix}_{arg}"),
             }
-            _ => format!("{prefix}_{arg}"),
-        },
+        }
         (_, Some(arg)) => format!("{prefix}_{arg}"),
         (_, None) => format!("{prefix}_"),
     }

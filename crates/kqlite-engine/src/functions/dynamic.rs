@@ -351,7 +351,7 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
         if exprs.len() == 2 {
             exprs.push(lit(1.0f64));
         }
-        return Ok(Bound::new(udf::call("kql_range_real", DataType::Binary, range_real, exprs), KqlType::Dynamic));
+        return Ok(Bound::new(range_call("kql_range_real", range_real, exprs), KqlType::Dynamic));
     }
     for (i, a) in args.into_iter().enumerate() {
         if !numeric_kind(a.ty) {
@@ -374,7 +374,15 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
         _ => 0,
     };
     exprs.push(lit(code));
-    Ok(Bound::new(udf::call("kql_range_long", DataType::Binary, range_long, exprs), KqlType::Dynamic))
+    Ok(Bound::new(range_call("kql_range_long", range_long, exprs), KqlType::Dynamic))
+}
+
+/// A `range()` call, kept from constant folding: folded, `range(1, 1e9)`
+/// became a literal of 2^20 elements that DataFusion prints into the
+/// expression's name at each optimizer pass (seconds of formatting per
+/// query). The kernel is deterministic; only the folding is avoided.
+fn range_call(name: &str, kernel: udf::Kernel, args: Vec<Expr>) -> Expr {
+    udf::call_with_volatility(name, DataType::Binary, kernel, args, datafusion::logical_expr::Volatility::Volatile)
 }
 
 /// The most elements `range()` returns; longer series are truncated (the
