@@ -304,3 +304,23 @@ async fn percentilesw_and_dcount_hll_column_names() {
     )
     .await;
 }
+
+/// Unnamed columns as Microsoft's binder names them (swept over every
+/// visible scalar function with `project f(c)`): math and conversion
+/// functions keep the argument's name, `startofmonth` does not,
+/// `array_sort_asc(h)` is `h_sorted`, `hll_merge` is `hll_merged_result`,
+/// and a derived name already taken in the same operator is numbered
+/// (`project n, tostring(n)` is `n`, `n1`; `project tostring(n), n1 = 2,
+/// toint(n)` is `n`, `n1`, `n2`), while a repeated plain column is an error.
+#[tokio::test]
+async fn derived_column_names_follow_microsofts_binder() {
+    check(
+        "datatable(n:long, d:datetime, h:dynamic)[] | project pow(n, 2), startofmonth(d), startofday(d), array_sort_asc(h), hll_merge(h, h), gettype(n), exp(n)",
+        "n,Column1,d,h_sorted,hll_merged_result,type_n,n1\n",
+    )
+    .await;
+    check("datatable(n:long)[] | project n, tostring(n)", "n,n1\n").await;
+    check("datatable(n:long)[] | project tostring(n), n1 = 2, toint(n)", "n,n1,n2\n").await;
+    check("datatable(n:long)[] | summarize count() by startofmonth(now()), tostring(n)", "Column1,n,count_\n").await;
+    check_error("datatable(n:long)[] | project n, n", "twice").await;
+}
