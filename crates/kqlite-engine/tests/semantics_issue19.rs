@@ -85,8 +85,8 @@ async fn row_cumsum_restart_argument() {
 }
 
 /// `row_number(StartingIndex, Restart)` numbers again from StartingIndex
-/// where Restart is true (row_number page, whose example restarts with
-/// `a != prev(a)`).
+/// where Restart is true (row_number page, whose last example restarts
+/// with `prev(Airport) != Airport`).
 #[tokio::test]
 async fn row_number_restart_argument() {
     check(
@@ -113,7 +113,7 @@ async fn parse_regex_greedy_and_flags_u() {
 }
 
 /// parse-kv with `escape`: an escaped quote stays inside the quoted value
-/// (parse-kv page, example "Extraction with escaping"). Also pinned by
+/// (parse-kv page, its example with `escape='\\'`). Also pinned by
 /// operators_kv_apply_nested.rs `parse_kv_quotes_and_escapes`.
 #[tokio::test]
 async fn parse_kv_escape_keeps_the_whole_value() {
@@ -145,9 +145,10 @@ async fn parse_command_line_windows_backslash_rules() {
     .await;
 }
 
-/// A recursive user function is a bind error, never a stack overflow
-/// (Microsoft's binder reports recursion; user-defined functions page:
-/// "recursion is not supported"). Also pinned by sentinel_regressions.rs
+/// A recursive user function is a bind error, never a stack overflow:
+/// Microsoft's binder rejects `let f = (n:long) { f(n - 1) }; print f(3)`
+/// (KS211, 'f' is not a known function inside its own body). Also pinned
+/// by sentinel_regressions.rs
 /// `recursive_functions_are_an_error_not_a_crash`.
 #[tokio::test]
 async fn recursive_function_is_an_error() {
@@ -181,8 +182,9 @@ async fn tostring_datetime_prints_seven_fraction_digits() {
 }
 
 /// `range` with real bounds makes a real column, and a step that goes away
-/// from the end makes no rows (range operator page; Microsoft's binder
-/// types `range x from 1 to 2 step 0.5` real).
+/// from the end makes no rows (range operator page: values up to and
+/// including stop; Microsoft's binder types `range x from 1 to 2 step 0.5`
+/// real and binds `range x from 5 to 1 step 1`).
 #[tokio::test]
 async fn range_with_real_bounds_or_a_backward_step() {
     check("range x from 1 to 2 step 0.5", "x\n1\n1.5\n2\n").await;
@@ -209,16 +211,19 @@ async fn array_index_of_with_four_arguments() {
     .await;
 }
 
-/// `toscalar(1.5)`: toscalar takes any expression (toscalar page: "the
-/// expression to be evaluated"); Microsoft's binder types it real.
+/// `toscalar(1.5)`: toscalar takes a scalar expression too (the toscalar
+/// page's example has `let Step = toscalar(2);`); Microsoft's binder types
+/// `toscalar(1.5)` real.
 #[tokio::test]
 async fn toscalar_of_a_scalar() {
     check("print x = toscalar(1.5) * 2", "x\n3\n").await;
 }
 
-/// `toscalar` over an empty result is null, not an error (toscalar page:
-/// "If the result is empty, a null value is returned"). A string result is
-/// "" as Kusto strings are never null.
+/// `toscalar` over an empty result is null, not an error. The toscalar page
+/// says a tabular result converts through its first column and first row;
+/// an empty result has no row, and Kusto gives null (issue 19's peer cases,
+/// where the peers agree with Kusto). A string result is "" as Kusto strings
+/// are never null.
 #[tokio::test]
 async fn toscalar_of_an_empty_result_is_null() {
     check(

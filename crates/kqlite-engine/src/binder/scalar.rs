@@ -459,7 +459,7 @@ pub(super) fn scalar_subquery(relation: Relation, span: Span) -> BindResult<Boun
     let ty = first.ty;
     // The first row's value, through an aggregate so the subquery always
     // yields one row whose column is nullable: `toscalar` of an empty
-    // result is null (the toscalar page), and DataFusion takes a scalar
+    // result is null (the first row of none), and DataFusion takes a scalar
     // subquery's nullability from its column (a literal's is not).
     let first_value = datafusion::functions_aggregate::expr_fn::first_value(col_ref(&first.name), vec![]);
     let plan = datafusion::logical_expr::LogicalPlanBuilder::from(relation.plan)
