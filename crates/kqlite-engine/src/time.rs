@@ -116,7 +116,21 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
             return Utc.from_utc_datetime(&naive).timestamp_nanos_opt();
         }
     }
-    None
+    year_month_day_list(trimmed)
+}
+
+/// A date written as three numbers, year first, between commas or spaced
+/// hyphens, as .NET's lenient parser reads it: `datetime(2025, 6, 14)` (the
+/// startofweek page) and `datetime(2017 - 08 - 01)` (the
+/// sliding_window_counts page) are 2025-06-14 and 2017-08-01.
+fn year_month_day_list(text: &str) -> Option<i64> {
+    let parts: Vec<&str> = text.split([',', '-']).map(str::trim).collect();
+    let [year, month, day] = parts.as_slice() else { return None };
+    if year.len() != 4 || ![year, month, day].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?)?;
+    Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)).timestamp_nanos_opt()
 }
 
 /// `2017-01-01T00:00:00Z`, with a fraction only when it is not zero.

@@ -457,15 +457,16 @@ fn total_or_true(e: Expr) -> Expr {
 pub(super) fn scalar_subquery(relation: Relation, span: Span) -> BindResult<Bound> {
     let Some(first) = relation.columns.first() else { return err(span, "toscalar() of a table with no columns") };
     let ty = first.ty;
-    let plan = if relation.columns.len() > 1 {
-        datafusion::logical_expr::LogicalPlanBuilder::from(relation.plan)
-            .project(vec![col_ref(&first.name)])
-            .and_then(|b| b.limit(0, Some(1)))
-            .and_then(|b| b.build())
-    } else {
-        datafusion::logical_expr::LogicalPlanBuilder::from(relation.plan).limit(0, Some(1)).and_then(|b| b.build())
-    }
-    .map_err(|e| BindError::new(span, e.to_string()))?;
+    // The first row's value, through an aggregate so the subquery always
+    // yields one row whose column is nullable: `toscalar` of an empty
+    // result is null (the first row of none), and DataFusion takes a scalar
+    // subquery's nullability from its column (a literal's is not).
+    let first_value = datafusion::functions_aggregate::expr_fn::first_value(col_ref(&first.name), vec![]);
+    let plan = datafusion::logical_expr::LogicalPlanBuilder::from(relation.plan)
+        .limit(0, Some(1))
+        .and_then(|b| b.aggregate(Vec::<Expr>::new(), vec![first_value.alias(first.name.as_str())]))
+        .and_then(|b| b.build())
+        .map_err(|e| BindError::new(span, e.to_string()))?;
     let subquery = Subquery { subquery: Arc::new(plan), outer_ref_columns: vec![], spans: Default::default() };
     let value = Expr::ScalarSubquery(subquery);
     // An empty result is null, and a Kusto string is never null: "".

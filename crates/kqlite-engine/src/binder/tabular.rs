@@ -163,6 +163,12 @@ impl<'r> Binder<'r> {
                 // `print` numbers unnamed columns by position: print_0, print_2.
                 [] if default_prefix == "print_" => format!("print_{position}"),
                 [] => match derived {
+                    // A name derived from a call or member (`tostring(n)`
+                    // beside `n`) is numbered like Kusto's: n1, n2, … (only
+                    // a repeated plain column is an error; Microsoft's binder).
+                    Some(n) if !matches!(item.expr.kind, ExprKind::Name(_)) => {
+                        naming::unique_name(&n, &out.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>())
+                    }
                     Some(n) => n,
                     None => loop {
                         let candidate = format!("{default_prefix}{}", counter + 1);

@@ -26,7 +26,46 @@ pub fn register(r: &mut Registry) {
     r.scalar("totimespan", 1, 1, |_, a| Ok(convert(first(a), KqlType::Timespan)));
     r.scalar("tobool", 1, 1, |_, a| Ok(convert(first(a), KqlType::Bool)));
     r.scalar("toboolean", 1, 1, |_, a| Ok(convert(first(a), KqlType::Bool)));
-    r.scalar("toguid", 1, 1, |_, a| Ok(convert(first(a), KqlType::Guid)));
+    r.scalar("toguid", 1, 1, |_, a| Ok(to_guid(first(a))));
+}
+
+/// `toguid(value)`: text is read as the toguid page says (its first 32 hex
+/// digits, hyphens ignored, the rest of the text ignored) and printed in
+/// the canonical `8-4-4-4-12` lowercase form; anything else is null.
+fn to_guid(value: Bound) -> Bound {
+    match value.ty {
+        KqlType::Guid => value,
+        KqlType::String | KqlType::Dynamic => {
+            let text = if value.ty == KqlType::String { value.expr } else { to_string(value).expr };
+            Bound::new(udf::call("kql_string_to_guid", DataType::Utf8, string_to_guid, vec![text]), KqlType::Guid)
+        }
+        _ => convert(value, KqlType::Guid),
+    }
+}
+
+fn string_to_guid(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    map_strings::<String, StringArray>(args, rows, canonical_guid)
+}
+
+/// The canonical text of the guid that starts `text`: 32 hex digits with
+/// any hyphens between them skipped; `None` when a different character
+/// comes before the 32nd digit.
+fn canonical_guid(text: &str) -> Option<String> {
+    let text = text.strip_prefix('{').unwrap_or(text);
+    let mut digits = String::with_capacity(32);
+    for c in text.chars() {
+        if digits.len() == 32 {
+            break;
+        }
+        match c {
+            '-' => {}
+            c if c.is_ascii_hexdigit() => digits.push(c.to_ascii_lowercase()),
+            _ => return None,
+        }
+    }
+    (digits.len() == 32).then(|| {
+        format!("{}-{}-{}-{}-{}", &digits[..8], &digits[8..12], &digits[12..16], &digits[16..20], &digits[20..])
+    })
 }
 
 fn first(mut a: Vec<Bound>) -> Bound {

@@ -351,7 +351,7 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
         if exprs.len() == 2 {
             exprs.push(lit(1.0f64));
         }
-        return Ok(Bound::new(udf::call("kql_range_real", DataType::Binary, range_real, exprs), KqlType::Dynamic));
+        return Ok(Bound::new(range_call("kql_range_real", range_real, exprs), KqlType::Dynamic));
     }
     for (i, a) in args.into_iter().enumerate() {
         if !numeric_kind(a.ty) {
@@ -360,7 +360,13 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
         exprs.push(datafusion::logical_expr::cast(a.expr, DataType::Int64));
     }
     if exprs.len() == 2 {
-        exprs.push(lit(1i64));
+        // The range page: the default step is 1 for numbers and 1h for
+        // timespans and datetimes.
+        let default_step = match kind {
+            KqlType::Datetime | KqlType::Timespan => 3_600_000_000_000i64,
+            _ => 1,
+        };
+        exprs.push(lit(default_step));
     }
     let code = match kind {
         KqlType::Datetime => 1i64,
@@ -368,10 +374,20 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
         _ => 0,
     };
     exprs.push(lit(code));
-    Ok(Bound::new(udf::call("kql_range_long", DataType::Binary, range_long, exprs), KqlType::Dynamic))
+    Ok(Bound::new(range_call("kql_range_long", range_long, exprs), KqlType::Dynamic))
 }
 
-const RANGE_LIMIT: usize = 1_000_000;
+/// A `range()` call, kept from constant folding: folded, `range(1, 1e9)`
+/// became a literal of 2^20 elements that DataFusion prints into the
+/// expression's name at each optimizer pass (seconds of formatting per
+/// query). The kernel is deterministic; only the folding is avoided.
+fn range_call(name: &str, kernel: udf::Kernel, args: Vec<Expr>) -> Expr {
+    udf::call_with_volatility(name, DataType::Binary, kernel, args, datafusion::logical_expr::Volatility::Volatile)
+}
+
+/// The most elements `range()` returns; longer series are truncated (the
+/// range page: "a maximum of 1,048,576 (2^20) results").
+const RANGE_LIMIT: usize = 1 << 20;
 
 fn range_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
@@ -863,7 +879,10 @@ fn array_sort(name: &str, mut a: Vec<Bound>, descending: bool) -> CallResult<Bou
 }
 
 /// Kusto's order for mixed arrays: numbers, datetimes and timespans, then
-/// strings, then guids, then everything else (kept in place).
+/// strings, then guids, then everything else (kept in place). The order of
+/// these groups is the same for `array_sort_desc`, which reverses only the
+/// order inside each group (the array_sort_desc page lists the groups in
+/// this order).
 fn sort_rank(d: &DynRef<'_>) -> u8 {
     match d.kind() {
         DynKind::Long | DynKind::Real | DynKind::Datetime | DynKind::Timespan => 0,
@@ -873,12 +892,22 @@ fn sort_rank(d: &DynRef<'_>) -> u8 {
     }
 }
 
-fn compare_dyn(a: &DynRef<'_>, b: &DynRef<'_>) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
+fn compare_dyn(a: &DynRef<'_>, b: &DynRef<'_>, descending: bool) -> std::cmp::Ordering {
     let rank = sort_rank(a);
     if rank != sort_rank(b) {
         return rank.cmp(&sort_rank(b));
     }
+    let within = compare_within_rank(rank, a, b);
+    if descending {
+        within.reverse()
+    } else {
+        within
+    }
+}
+
+/// Two elements of the same `sort_rank`, ascending.
+fn compare_within_rank(rank: u8, a: &DynRef<'_>, b: &DynRef<'_>) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
     match rank {
         0 => match (a.kind(), b.kind()) {
             (DynKind::Real, _) | (_, DynKind::Real) => {
@@ -912,8 +941,7 @@ fn array_sort_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
                 (true, false) => Ordering::Less,
                 (false, true) if last => Ordering::Less,
                 (false, true) => Ordering::Greater,
-                _ if descending => compare_dyn(b, a),
-                _ => compare_dyn(a, b),
+                _ => compare_dyn(a, b, descending),
             }
         });
         let reorder = |d: &DynRef<'_>, out: &mut Vec<u8>| {
