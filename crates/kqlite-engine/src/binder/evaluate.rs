@@ -138,6 +138,12 @@ pub fn supported_plugins() -> Vec<&'static str> {
         ) -> Result<Vec<String>, super::KeyScanError> {
             Ok(Vec::new())
         }
+        fn collect(
+            &self,
+            _: datafusion::logical_expr::LogicalPlan,
+        ) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, super::KeyScanError> {
+            Ok(Vec::new())
+        }
     }
     let resolver = NoTables;
     let mut names: Vec<&'static str> = REFERENCE_PLUGINS
