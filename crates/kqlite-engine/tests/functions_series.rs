@@ -160,6 +160,7 @@ async fn filters() {
     // The difference of successive points, with a negative coefficient (not normalized).
     assert_eq!(one("print series_fir(dynamic([1, 4, 9]), dynamic([1,-1]))").await, json!([1, 3, 5]));
     assert_eq!(one("print isnull(series_fir(dynamic([1, 4, 9]), dynamic([1,-1]), true))").await, json!(true));
+    assert_eq!(one("print isnull(series_fir(dynamic([1, 4, 9]), dynamic([])))").await, json!(true));
     // series-iir-function: the cumulative sum is numerators [1], denominators [1, -1].
     assert_eq!(
         one("print series_iir(dynamic([1, 2, 3, 4]), dynamic([1]), dynamic([1, -1]))").await,

@@ -299,8 +299,12 @@ fn fir_call(args: Vec<Bound>) -> CallResult<Bound> {
 /// A finite impulse response filter: `y[i] = Σ filter[j] · x[i + shift − j]`
 /// with `shift = (len − 1) / 2` when `center`, else 0; elements outside the
 /// series are 0. `normalize` divides by the coefficients' sum; `None` when
-/// that is asked of a filter with negative coefficients, as the reference says.
+/// that is asked of a filter with negative coefficients, as the reference
+/// says, and for an empty filter.
 pub fn fir(x: &[f64], filter: &[f64], normalize: Option<bool>, center: bool) -> Option<Vec<f64>> {
+    if filter.is_empty() {
+        return None;
+    }
     let has_negative = filter.iter().any(|c| *c < 0.0);
     let normalize = match normalize {
         Some(true) if has_negative => return None,
@@ -323,6 +327,8 @@ pub fn fir(x: &[f64], filter: &[f64], normalize: Option<bool>, center: bool) -> 
                     })
                     .sum::<f64>()
                     * scale
+                    // Adding 0 turns a negative zero into 0.
+                    + 0.0
             })
             .collect(),
     )
