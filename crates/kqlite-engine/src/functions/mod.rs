@@ -17,6 +17,9 @@ pub mod misc;
 pub mod row_window;
 pub mod sequence_detect;
 pub mod series;
+pub mod series_elementwise;
+pub mod series_fit;
+pub mod series_signal;
 pub mod string;
 pub mod string_ops;
 pub mod xml;
@@ -74,6 +77,9 @@ impl Registry {
         xml::register(&mut r);
         misc::register(&mut r);
         series::register(&mut r);
+        series_elementwise::register(&mut r);
+        series_fit::register(&mut r);
+        series_signal::register(&mut r);
         r.deprecated_aliases();
         r
     }

@@ -89,7 +89,71 @@ pub const MULTI_OUTPUT: &[MultiOutput] = &[
         bag: decompose_forecast_call,
         fields: DECOMPOSITION,
     },
+    MultiOutput {
+        name: "series_fit_poly",
+        min_args: 1,
+        max_args: 3,
+        bag: super::series_fit::fit_poly_call,
+        fields: &[
+            ("rsquare", KqlType::Real),
+            ("coefficients", KqlType::Dynamic),
+            ("variance", KqlType::Real),
+            ("rvariance", KqlType::Real),
+            ("poly_fit", KqlType::Dynamic),
+        ],
+    },
+    MultiOutput {
+        name: "series_fit_2lines",
+        min_args: 1,
+        max_args: 1,
+        bag: super::series_fit::fit_2lines_call,
+        fields: &[
+            ("rsquare", KqlType::Real),
+            ("split_idx", KqlType::Long),
+            ("variance", KqlType::Real),
+            ("rvariance", KqlType::Real),
+            ("line_fit", KqlType::Dynamic),
+            ("right_rsquare", KqlType::Real),
+            ("right_slope", KqlType::Real),
+            ("right_interception", KqlType::Real),
+            ("right_variance", KqlType::Real),
+            ("right_rvariance", KqlType::Real),
+            ("left_rsquare", KqlType::Real),
+            ("left_slope", KqlType::Real),
+            ("left_interception", KqlType::Real),
+            ("left_variance", KqlType::Real),
+            ("left_rvariance", KqlType::Real),
+        ],
+    },
+    MultiOutput { name: "series_fft", min_args: 1, max_args: 2, bag: super::series_signal::fft_call, fields: FOURIER },
+    MultiOutput {
+        name: "series_ifft",
+        min_args: 1,
+        max_args: 2,
+        bag: super::series_signal::ifft_call,
+        fields: FOURIER,
+    },
+    MultiOutput {
+        name: "series_periods_detect",
+        min_args: 4,
+        max_args: 4,
+        bag: super::series_signal::periods_detect_call,
+        fields: PERIODS,
+    },
+    MultiOutput {
+        name: "series_periods_validate",
+        min_args: 2,
+        max_args: 17,
+        bag: super::series_signal::periods_validate_call,
+        fields: PERIODS,
+    },
 ];
+
+/// The columns of `series_fft` and `series_ifft`.
+const FOURIER: &[(&str, KqlType)] = &[("real", KqlType::Dynamic), ("imag", KqlType::Dynamic)];
+
+/// The columns of `series_periods_detect` and `series_periods_validate`.
+const PERIODS: &[(&str, KqlType)] = &[("periods", KqlType::Dynamic), ("scores", KqlType::Dynamic)];
 
 /// The columns of `series_decompose` and `series_decompose_forecast`.
 const DECOMPOSITION: &[(&str, KqlType)] = &[
