@@ -59,6 +59,8 @@ impl<'r> Binder<'r> {
             "basket" => self.basket(input, args, span),
             "autocluster" => self.autocluster(input, args, span),
             "sequence_detect" => self.sequence_detect(input, args, span),
+            "geo_polygon_lookup" => self.geo_lookup(input, args, span, super::evaluate_geo_lookup::GeoLookup::Polygon),
+            "geo_line_lookup" => self.geo_lookup(input, args, span, super::evaluate_geo_lookup::GeoLookup::Line),
             other => Err(BindError::new(func.span, format!("the evaluate plugin '{other}' is not supported"))),
         }
     }

@@ -8,6 +8,7 @@
 
 mod call;
 mod evaluate;
+mod evaluate_geo_lookup;
 mod evaluate_sequence_detect;
 mod expand;
 mod find;
