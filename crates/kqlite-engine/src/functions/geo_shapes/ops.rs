@@ -353,49 +353,113 @@ fn planar_distance(p: LngLat, a: LngLat, b: LngLat) -> f64 {
     (p[0] - a[0] - t * dx).hypot(p[1] - a[1] - t * dy)
 }
 
-/// Moves a vertex the planar algorithm created where two input edges
-/// cross onto the crossing of their great circles; input vertices stay.
+/// How far (in degrees) a vertex out of `geo`'s boolean operations may lie
+/// from the input vertex or edges it came from: `i_overlay` rounds
+/// coordinates to a fixed grid.
+const SNAP_DEGREES: f64 = 1e-7;
+
+/// Puts back a vertex that a planar boolean operation produced: an input
+/// vertex it rounded comes back exactly, and a vertex where two input
+/// edges cross moves onto the crossing of their great circles (Kusto's
+/// edges are geodesics).
 fn to_great_circle_crossing(p: LngLat, edges: &[(LngLat, LngLat)]) -> LngLat {
-    const NEAR: f64 = 1e-9;
-    if edges.iter().any(|(a, b)| *a == p || *b == p) {
-        return p;
+    let planar = |q: LngLat| (q[0] - p[0]).hypot(q[1] - p[1]);
+    if let Some(v) = edges.iter().flat_map(|e| [e.0, e.1]).filter(|v| planar(*v) < SNAP_DEGREES).min_by(|a, b| planar(*a).total_cmp(&planar(*b))) {
+        return v;
     }
-    let on: Vec<&(LngLat, LngLat)> = edges.iter().filter(|(a, b)| planar_distance(p, *a, *b) < NEAR).collect();
+    let on: Vec<&(LngLat, LngLat)> = edges.iter().filter(|(a, b)| planar_distance(p, *a, *b) < SNAP_DEGREES).collect();
+    let mut best: Option<(LngLat, f64)> = None;
     for (i, e) in on.iter().enumerate() {
         for f in &on[i + 1..] {
             let (a, b, c, d) = (sphere::to_v3(e.0), sphere::to_v3(e.1), sphere::to_v3(f.0), sphere::to_v3(f.1));
             if sphere::norm(sphere::cross(sphere::cross(a, b), sphere::cross(c, d))) < 1e-12 {
                 continue;
             }
-            if let Some(x) = sphere::arcs_crossing(a, b, c, d) {
-                return sphere::to_lnglat(x);
+            if let Some(x) = sphere::arcs_crossing(a, b, c, d).map(sphere::to_lnglat) {
+                let distance = planar(x);
+                if best.is_none_or(|(_, d)| distance < d) {
+                    best = Some((x, distance));
+                }
             }
         }
     }
-    p
+    // A crossing farther than the bulge of a geodesic edge is another one.
+    best.filter(|(_, d)| *d < 0.1).map_or(p, |(x, _)| x)
 }
 
-fn refine_polygons(polygons: Vec<Polygon>, edges: &[(LngLat, LngLat)]) -> Vec<Polygon> {
+/// Where `p` lies along a ring's boundary: edge index plus the fraction
+/// along it, or None when it is on no edge.
+fn position_on_ring(p: LngLat, ring: &Ring) -> Option<f64> {
+    (0..ring.len()).find_map(|i| {
+        let (a, b) = (ring[i], ring[(i + 1) % ring.len()]);
+        if planar_distance(p, a, b) >= SNAP_DEGREES {
+            return None;
+        }
+        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+        let len2 = dx * dx + dy * dy;
+        let t = if len2 > 0.0 { ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2 } else { 0.0 };
+        Some(i as f64 + t.clamp(0.0, 1.0))
+    })
+}
+
+/// Twice the planar signed area of a ring: positive when counterclockwise.
+fn planar_signed_area(ring: &Ring) -> f64 {
+    (0..ring.len())
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % ring.len()]);
+            a[0] * b[1] - b[0] * a[1]
+        })
+        .sum()
+}
+
+/// A result ring as Kusto writes it: shells counterclockwise, holes
+/// clockwise, starting where the ring first meets the first input shell.
+fn arrange_ring(mut ring: Ring, shell: bool, first_shell: &Ring) -> Ring {
+    if (planar_signed_area(&ring) > 0.0) != shell {
+        ring.reverse();
+    }
+    let start = ring
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| position_on_ring(*p, first_shell).map(|pos| (i, pos)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |(i, _)| i);
+    ring.rotate_left(start);
+    ring
+}
+
+fn refine_polygons(polygons: Vec<Polygon>, edges: &[(LngLat, LngLat)], first_shell: &Ring) -> Vec<Polygon> {
     polygons
         .into_iter()
-        .map(|p| p.into_iter().map(|r| r.into_iter().map(|v| to_great_circle_crossing(v, edges)).collect()).collect())
+        .map(|p| {
+            p.into_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let ring = r.into_iter().map(|v| to_great_circle_crossing(v, edges)).collect();
+                    arrange_ring(ring, i == 0, first_shell)
+                })
+                .collect()
+        })
         .collect()
 }
 
 /// The union of polygons.
 pub fn union_polygons(polygons: &[Polygon]) -> Vec<Polygon> {
+    if polygons.is_empty() {
+        return Vec::new();
+    }
     let mut union = geo::MultiPolygon::<f64>(Vec::new());
     for p in polygons {
         union = union.union(&super::shape::to_geo_polygon(p));
     }
-    refine_polygons(super::shape::from_geo_multipolygon(&union), &polygon_edges(polygons))
+    refine_polygons(super::shape::from_geo_multipolygon(&union), &polygon_edges(polygons), &polygons[0][0])
 }
 
 /// The intersection of two sets of polygons.
 pub fn intersect_polygons(a: &[Polygon], b: &[Polygon]) -> Vec<Polygon> {
     let (ga, gb) = (super::shape::to_geo_multipolygon(a), super::shape::to_geo_multipolygon(b));
     let edges: Vec<_> = polygon_edges(a).into_iter().chain(polygon_edges(b)).collect();
-    refine_polygons(super::shape::from_geo_multipolygon(&ga.intersection(&gb)), &edges)
+    refine_polygons(super::shape::from_geo_multipolygon(&ga.intersection(&gb)), &edges, &a[0][0])
 }
 
 /// The parts of lines inside polygons.

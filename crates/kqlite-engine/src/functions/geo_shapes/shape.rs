@@ -86,7 +86,21 @@ fn ring(value: &Value) -> Option<Ring> {
     (points.len() >= 3 && edges_valid(&points, true)).then_some(points)
 }
 
+/// How deeply arrays nest at the start of `value` (a ring of points is 2).
+fn depth(value: &Value) -> usize {
+    match value.as_array().and_then(|a| a.first()) {
+        Some(first) => 1 + depth(first),
+        None => usize::from(value.is_array()),
+    }
+}
+
 fn polygon(value: &Value) -> Option<Polygon> {
+    let mut value = value;
+    // Kusto takes a polygon wrapped in extra single-item arrays (as
+    // `pack_array(polygon.coordinates)` makes them) as the polygon itself.
+    while depth(value) > 3 && value.as_array()?.len() == 1 {
+        value = &value.as_array()?[0];
+    }
     let rings: Option<Vec<Ring>> = value.as_array()?.iter().map(ring).collect();
     rings.filter(|r| !r.is_empty())
 }
