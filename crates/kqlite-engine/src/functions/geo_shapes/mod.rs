@@ -327,8 +327,10 @@ fn intersection_2lines(args: &[ColumnarValue], rows: usize) -> Result<ColumnarVa
 
 fn intersection_2polygons(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     shape_rows(args, rows, |r| {
-        let polygons = ops::intersect_polygons(&r.polygons(0)?, &r.polygons(1)?);
-        Some(shape::result_shape(Vec::new(), Vec::new(), polygons))
+        let (a, b) = (r.polygons(0)?, r.polygons(1)?);
+        let polygons = ops::intersect_polygons(&a, &b);
+        let points = ops::touching_points(&a, &b, &polygons);
+        Some(shape::result_shape(points, Vec::new(), polygons))
     })
 }
 

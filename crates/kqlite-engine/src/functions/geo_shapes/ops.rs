@@ -387,19 +387,41 @@ fn to_great_circle_crossing(p: LngLat, edges: &[(LngLat, LngLat)]) -> LngLat {
     best.filter(|(_, d)| *d < 0.1).map_or(p, |(x, _)| x)
 }
 
-/// Where `p` lies along a ring's boundary: edge index plus the fraction
-/// along it, or None when it is on no edge.
+/// Where `p` lies along a ring's boundary (edges as great-circle arcs):
+/// edge index plus the fraction along it, or None when it is on no edge.
 fn position_on_ring(p: LngLat, ring: &Ring) -> Option<f64> {
+    const ON_EDGE_RADIANS: f64 = 1e-10;
+    let pv = sphere::to_v3(p);
     (0..ring.len()).find_map(|i| {
-        let (a, b) = (ring[i], ring[(i + 1) % ring.len()]);
-        if planar_distance(p, a, b) >= SNAP_DEGREES {
+        let (a, b) = (sphere::to_v3(ring[i]), sphere::to_v3(ring[(i + 1) % ring.len()]));
+        let q = sphere::closest_on_arc(pv, a, b);
+        if sphere::angle(pv, q) >= ON_EDGE_RADIANS {
             return None;
         }
-        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-        let len2 = dx * dx + dy * dy;
-        let t = if len2 > 0.0 { ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2 } else { 0.0 };
-        Some(i as f64 + t.clamp(0.0, 1.0))
+        let len = sphere::angle(a, b);
+        Some(i as f64 + if len > 0.0 { sphere::angle(a, q) / len } else { 0.0 })
     })
+}
+
+/// Whether `p` lies on an edge of the polygons (within a millimeter or so).
+fn on_boundary(polygons: &[Polygon], p: LngLat) -> bool {
+    polygons.iter().flatten().any(|r| position_on_ring(p, r).is_some())
+}
+
+/// The vertices of `a` touching `b`'s boundary (and the other way round)
+/// that are not part of the area the polygons share: the points where
+/// they only touch.
+pub fn touching_points(a: &[Polygon], b: &[Polygon], shared: &[Polygon]) -> Vec<LngLat> {
+    let mut points: Vec<LngLat> = Vec::new();
+    let vertices = |x: &[Polygon]| x.iter().flatten().flatten().copied().collect::<Vec<_>>();
+    for (from, other) in [(a, b), (b, a)] {
+        for v in vertices(from) {
+            if on_boundary(other, v) && !on_boundary(shared, v) && !polygons_contain(shared, v) && !points.contains(&v) {
+                points.push(v);
+            }
+        }
+    }
+    points
 }
 
 /// Twice the planar signed area of a ring: positive when counterclockwise.
