@@ -104,7 +104,10 @@ impl<'r> Binder<'r> {
         let (lng, lng_ty) = named_column(longitude, &input, plugin)?;
         let (lat, lat_ty) = named_column(latitude, &input, plugin)?;
         if key_ty != KqlType::Dynamic {
-            return Err(BindError::new(span, format!("{plugin}(): the key column '{key}' must be dynamic, it is {key_ty}")));
+            return Err(BindError::new(
+                span,
+                format!("{plugin}(): the key column '{key}' must be dynamic, it is {key_ty}"),
+            ));
         }
         let tag = self.fresh("geo");
         let right_name = |name: &str| format!("{tag}_{name}");
@@ -118,7 +121,9 @@ impl<'r> Binder<'r> {
                 Bound::new(col_ref(lat), lat_ty),
                 Bound::new(col_ref(&right_name(key)), KqlType::Dynamic),
             ];
-            (spec.bind)(&binder.call, args).map(|b| b.expr).map_err(|e| BindError::new(span, format!("{plugin}(): {e}")))
+            (spec.bind)(&binder.call, args)
+                .map(|b| b.expr)
+                .map_err(|e| BindError::new(span, format!("{plugin}(): {e}")))
         };
         let matches = match (kind, radius) {
             (GeoLookup::Polygon, None) => call("geo_point_in_polygon", self)?,

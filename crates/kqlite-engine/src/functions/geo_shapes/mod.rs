@@ -49,7 +49,9 @@ enum Ret {
 
 pub fn register(r: &mut Registry) {
     r.scalar("geo_from_wkt", 1, 1, |_, a| bind("geo_from_wkt", a, &[S], &[], Ret::Dyn, from_wkt));
-    r.scalar("geo_point_in_polygon", 3, 3, |_, a| bind("geo_point_in_polygon", a, &[R, R, D], &[], Ret::Bool, point_in_polygon));
+    r.scalar("geo_point_in_polygon", 3, 3, |_, a| {
+        bind("geo_point_in_polygon", a, &[R, R, D], &[], Ret::Bool, point_in_polygon)
+    });
     r.scalar("geo_distance_point_to_line", 3, 3, |_, a| {
         bind("geo_distance_point_to_line", a, &[R, R, D], &[], Ret::Real, distance_point_to_line)
     });
@@ -62,7 +64,9 @@ pub fn register(r: &mut Registry) {
     r.scalar("geo_closest_point_on_polygon", 3, 3, |_, a| {
         bind("geo_closest_point_on_polygon", a, &[R, R, D], &[], Ret::Dyn, closest_point_on_polygon)
     });
-    r.scalar("geo_intersects_2lines", 2, 2, |_, a| bind("geo_intersects_2lines", a, &[D, D], &[], Ret::Bool, intersects_2lines));
+    r.scalar("geo_intersects_2lines", 2, 2, |_, a| {
+        bind("geo_intersects_2lines", a, &[D, D], &[], Ret::Bool, intersects_2lines)
+    });
     r.scalar("geo_intersects_2polygons", 2, 2, |_, a| {
         bind("geo_intersects_2polygons", a, &[D, D], &[], Ret::Bool, intersects_2polygons)
     });
@@ -89,12 +93,22 @@ pub fn register(r: &mut Registry) {
     r.scalar("geo_line_locate_point", 3, 4, |_, a| {
         bind("geo_line_locate_point", a, &[D, R, R, B], &[lit(false)], Ret::Real, line_locate_point)
     });
-    r.scalar("geo_line_simplify", 1, 2, |_, a| bind("geo_line_simplify", a, &[D, R], &[lit(10.0)], Ret::Dyn, line_simplify));
-    r.scalar("geo_line_buffer", 2, 3, |_, a| bind("geo_line_buffer", a, &[D, R, R], &[lit(0.1)], Ret::Dyn, line_buffer));
-    r.scalar("geo_point_buffer", 3, 4, |_, a| bind("geo_point_buffer", a, &[R, R, R, R], &[lit(0.1)], Ret::Dyn, point_buffer));
+    r.scalar("geo_line_simplify", 1, 2, |_, a| {
+        bind("geo_line_simplify", a, &[D, R], &[lit(10.0)], Ret::Dyn, line_simplify)
+    });
+    r.scalar("geo_line_buffer", 2, 3, |_, a| {
+        bind("geo_line_buffer", a, &[D, R, R], &[lit(0.1)], Ret::Dyn, line_buffer)
+    });
+    r.scalar("geo_point_buffer", 3, 4, |_, a| {
+        bind("geo_point_buffer", a, &[R, R, R, R], &[lit(0.1)], Ret::Dyn, point_buffer)
+    });
     r.scalar("geo_polygon_area", 1, 1, |_, a| bind("geo_polygon_area", a, &[D], &[], Ret::Real, polygon_area));
-    r.scalar("geo_polygon_perimeter", 1, 1, |_, a| bind("geo_polygon_perimeter", a, &[D], &[], Ret::Real, polygon_perimeter));
-    r.scalar("geo_polygon_centroid", 1, 1, |_, a| bind("geo_polygon_centroid", a, &[D], &[], Ret::Dyn, polygon_centroid));
+    r.scalar("geo_polygon_perimeter", 1, 1, |_, a| {
+        bind("geo_polygon_perimeter", a, &[D], &[], Ret::Real, polygon_perimeter)
+    });
+    r.scalar("geo_polygon_centroid", 1, 1, |_, a| {
+        bind("geo_polygon_centroid", a, &[D], &[], Ret::Dyn, polygon_centroid)
+    });
     r.scalar("geo_polygon_densify", 1, 3, |_, a| {
         bind("geo_polygon_densify", a, &[D, R, B], &[lit(10.0), lit(false)], Ret::Dyn, polygon_densify)
     });
@@ -107,7 +121,9 @@ pub fn register(r: &mut Registry) {
     r.scalar("geo_simplify_polygons_array", 1, 2, |_, a| {
         bind("geo_simplify_polygons_array", a, &[D, R], &[lit(10.0)], Ret::Dyn, simplify_polygons_array)
     });
-    r.scalar("geo_union_lines_array", 1, 1, |_, a| bind("geo_union_lines_array", a, &[D], &[], Ret::Dyn, union_lines_array));
+    r.scalar("geo_union_lines_array", 1, 1, |_, a| {
+        bind("geo_union_lines_array", a, &[D], &[], Ret::Dyn, union_lines_array)
+    });
     r.scalar("geo_union_polygons_array", 1, 1, |_, a| {
         bind("geo_union_polygons_array", a, &[D], &[], Ret::Dyn, union_polygons_array)
     });
@@ -115,7 +131,14 @@ pub fn register(r: &mut Registry) {
 
 /// Checks and converts the arguments as `kinds` says, appends the defaults
 /// of the optional arguments left out, and calls the kernel.
-fn bind(name: &str, args: Vec<Bound>, kinds: &[Arg], defaults: &[Expr], ret: Ret, kernel: udf::Kernel) -> CallResult<Bound> {
+fn bind(
+    name: &str,
+    args: Vec<Bound>,
+    kinds: &[Arg],
+    defaults: &[Expr],
+    ret: Ret,
+    kernel: udf::Kernel,
+) -> CallResult<Bound> {
     let given = args.len();
     let mut exprs: Vec<Expr> = Vec::with_capacity(kinds.len());
     for (i, b) in args.into_iter().enumerate() {
@@ -216,7 +239,9 @@ fn columns(args: &[ColumnarValue], n: usize) -> Result<Vec<Column>> {
         .map(|a| {
             let array = a.to_array(n)?;
             Ok(match array.data_type() {
-                DataType::Float64 => Column::Real(array.as_primitive::<datafusion::arrow::datatypes::Float64Type>().clone()),
+                DataType::Float64 => {
+                    Column::Real(array.as_primitive::<datafusion::arrow::datatypes::Float64Type>().clone())
+                }
                 DataType::Boolean => Column::Bool(array.as_boolean().clone()),
                 DataType::Binary => Column::Dyn(array.as_binary::<i32>().clone()),
                 DataType::Utf8 => Column::Text(array.as_string::<i32>().clone()),

@@ -4,7 +4,7 @@
 //! crossing vertex moved onto the great circles it lies on).
 
 use super::shape::{LngLat, Polygon, Ring};
-use super::sphere::{self, V3, EARTH_RADIUS};
+use super::sphere::{self, EARTH_RADIUS, V3};
 use geo::{BooleanOps, Buffer};
 
 fn v3s(points: &[LngLat]) -> Vec<V3> {
@@ -267,9 +267,7 @@ fn circle_vertices(radius: f64, tolerance: f64) -> usize {
 /// A circle of `radius` meters around `center`, as a counterclockwise ring.
 pub fn circle(center: LngLat, radius: f64, tolerance: f64) -> Ring {
     let n = circle_vertices(radius, tolerance);
-    (0..n)
-        .map(|i| sphere::destination(center, -2.0 * std::f64::consts::PI * i as f64 / n as f64, radius))
-        .collect()
+    (0..n).map(|i| sphere::destination(center, -2.0 * std::f64::consts::PI * i as f64 / n as f64, radius)).collect()
 }
 
 /// A local planar frame in meters around a reference point, for buffering.
@@ -282,7 +280,11 @@ struct LocalFrame {
 impl LocalFrame {
     fn around(origin: LngLat) -> LocalFrame {
         let m = EARTH_RADIUS * std::f64::consts::PI / 180.0;
-        LocalFrame { origin, meters_per_degree_lng: m * origin[1].to_radians().cos().max(1e-6), meters_per_degree_lat: m }
+        LocalFrame {
+            origin,
+            meters_per_degree_lng: m * origin[1].to_radians().cos().max(1e-6),
+            meters_per_degree_lat: m,
+        }
     }
 
     fn to_plane(&self, p: LngLat) -> (f64, f64) {
@@ -331,8 +333,9 @@ pub fn buffer_polygons(polygons: &[Polygon], radius: f64) -> Option<Vec<Polygon>
         points.push(points[0]);
         geo::LineString::from(points)
     };
-    let planar =
-        geo::MultiPolygon(polygons.iter().map(|p| geo::Polygon::new(ring(&p[0]), p[1..].iter().map(ring).collect())).collect());
+    let planar = geo::MultiPolygon(
+        polygons.iter().map(|p| geo::Polygon::new(ring(&p[0]), p[1..].iter().map(ring).collect())).collect(),
+    );
     frame.polygons_back(&planar.buffer(radius))
 }
 
@@ -364,7 +367,12 @@ const SNAP_DEGREES: f64 = 1e-7;
 /// edges are geodesics).
 fn to_great_circle_crossing(p: LngLat, edges: &[(LngLat, LngLat)]) -> LngLat {
     let planar = |q: LngLat| (q[0] - p[0]).hypot(q[1] - p[1]);
-    if let Some(v) = edges.iter().flat_map(|e| [e.0, e.1]).filter(|v| planar(*v) < SNAP_DEGREES).min_by(|a, b| planar(*a).total_cmp(&planar(*b))) {
+    if let Some(v) = edges
+        .iter()
+        .flat_map(|e| [e.0, e.1])
+        .filter(|v| planar(*v) < SNAP_DEGREES)
+        .min_by(|a, b| planar(*a).total_cmp(&planar(*b)))
+    {
         return v;
     }
     let on: Vec<&(LngLat, LngLat)> = edges.iter().filter(|(a, b)| planar_distance(p, *a, *b) < SNAP_DEGREES).collect();
@@ -416,7 +424,8 @@ pub fn touching_points(a: &[Polygon], b: &[Polygon], shared: &[Polygon]) -> Vec<
     let vertices = |x: &[Polygon]| x.iter().flatten().flatten().copied().collect::<Vec<_>>();
     for (from, other) in [(a, b), (b, a)] {
         for v in vertices(from) {
-            if on_boundary(other, v) && !on_boundary(shared, v) && !polygons_contain(shared, v) && !points.contains(&v) {
+            if on_boundary(other, v) && !on_boundary(shared, v) && !polygons_contain(shared, v) && !points.contains(&v)
+            {
                 points.push(v);
             }
         }
@@ -516,7 +525,8 @@ pub fn intersect_lines(a: &[Vec<LngLat>], b: &[Vec<LngLat>]) -> (Vec<LngLat>, Ve
                 Some(LineIntersection::Collinear { intersection: l }) if l.start != l.end => {
                     let s = ([l.start.x, l.start.y], [l.end.x, l.end.y]);
                     // Keep the direction of the first set of lines.
-                    let forward = (s.1[0] - s.0[0]) * (ea.1[0] - ea.0[0]) + (s.1[1] - s.0[1]) * (ea.1[1] - ea.0[1]) >= 0.0;
+                    let forward =
+                        (s.1[0] - s.0[0]) * (ea.1[0] - ea.0[0]) + (s.1[1] - s.0[1]) * (ea.1[1] - ea.0[1]) >= 0.0;
                     segments.push(if forward { s } else { (s.1, s.0) });
                 }
                 _ => {}

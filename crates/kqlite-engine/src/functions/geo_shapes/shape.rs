@@ -21,9 +21,15 @@ pub enum Shape {
     Point(LngLat),
     MultiPoint(Vec<LngLat>),
     /// A LineString (one line) or MultiLineString.
-    Lines { lines: Vec<Vec<LngLat>>, multi: bool },
+    Lines {
+        lines: Vec<Vec<LngLat>>,
+        multi: bool,
+    },
     /// A Polygon (one polygon) or MultiPolygon.
-    Polygons { polygons: Vec<Polygon>, multi: bool },
+    Polygons {
+        polygons: Vec<Polygon>,
+        multi: bool,
+    },
     Collection(Vec<Shape>),
 }
 
