@@ -136,6 +136,8 @@ async fn simplify_drops_close_vertices() {
         r#"{"type":"LineString","coordinates":[[0,0],[0.5,0.00001],[1,0]]}"#
     );
     assert_eq!(one(&format!("print isnull(geo_line_simplify({line}, -1))")).await, "true");
+    // geo-line-simplify-function.md: tolerances reach ~7,800,000 m.
+    assert_eq!(one(&format!("print isnull(geo_line_simplify({line}, 8000000))")).await, "true");
     // A line within the tolerance of one point collapses.
     assert_eq!(one(&format!("print isnull(geo_line_simplify({line}, 1000000))")).await, "true");
     assert_eq!(one(&format!("print isnull(geo_polygon_simplify({CENTRAL_PARK}, 1000000))")).await, "true");
@@ -211,7 +213,7 @@ async fn buffers() {
     // A circle: every vertex is the radius away from the centre.
     // A circle: its perimeter is 2·pi·r, within the chord tolerance.
     close(
-        &one("print geo_polygon_perimeter(geo_point_buffer(10, 20, 1000))").await,
+        &one("print geo_polygon_perimeter(geo_point_buffer(10, 20, 1000, 0.1))").await,
         2.0 * std::f64::consts::PI * 1000.0,
         1e-3,
     );
@@ -220,6 +222,8 @@ async fn buffers() {
     assert_eq!((inside.as_str(), outside.as_str()), ("true", "false"));
     assert_eq!(one("print isnull(geo_point_buffer(10, 10, -1))").await, "true");
     assert_eq!(one("print isnull(geo_point_buffer(200, 1, 0.1))").await, "true");
+    // geo-polygon-buffer-function.md: the tolerance is at least 0.0001% of the radius.
+    assert_eq!(one("print isnull(geo_point_buffer(10, 10, 1000000, 0.5))").await, "true");
     let line = r#"dynamic({"type":"LineString","coordinates":[[0,0],[0.01,0]]})"#;
     assert_eq!(one(&format!("print geo_point_in_polygon(0.005, 0.0005, geo_line_buffer({line}, 100))")).await, "true");
     assert_eq!(one(&format!("print geo_point_in_polygon(0.005, 0.002, geo_line_buffer({line}, 100))")).await, "false");

@@ -97,10 +97,10 @@ pub fn register(r: &mut Registry) {
         bind("geo_line_simplify", a, &[D, R], &[lit(10.0)], Ret::Dyn, line_simplify)
     });
     r.scalar("geo_line_buffer", 2, 3, |_, a| {
-        bind("geo_line_buffer", a, &[D, R, R], &[lit(0.1)], Ret::Dyn, line_buffer)
+        bind("geo_line_buffer", a, &[D, R, R], &[lit(10.0)], Ret::Dyn, line_buffer)
     });
     r.scalar("geo_point_buffer", 3, 4, |_, a| {
-        bind("geo_point_buffer", a, &[R, R, R, R], &[lit(0.1)], Ret::Dyn, point_buffer)
+        bind("geo_point_buffer", a, &[R, R, R, R], &[lit(10.0)], Ret::Dyn, point_buffer)
     });
     r.scalar("geo_polygon_area", 1, 1, |_, a| bind("geo_polygon_area", a, &[D], &[], Ret::Real, polygon_area));
     r.scalar("geo_polygon_perimeter", 1, 1, |_, a| {
@@ -116,7 +116,7 @@ pub fn register(r: &mut Registry) {
         bind("geo_polygon_simplify", a, &[D, R], &[lit(10.0)], Ret::Dyn, polygon_simplify)
     });
     r.scalar("geo_polygon_buffer", 2, 3, |_, a| {
-        bind("geo_polygon_buffer", a, &[D, R, R], &[lit(0.1)], Ret::Dyn, polygon_buffer)
+        bind("geo_polygon_buffer", a, &[D, R, R], &[lit(10.0)], Ret::Dyn, polygon_buffer)
     });
     r.scalar("geo_simplify_polygons_array", 1, 2, |_, a| {
         bind("geo_simplify_polygons_array", a, &[D, R], &[lit(10.0)], Ret::Dyn, simplify_polygons_array)
@@ -393,21 +393,29 @@ fn line_locate_point(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
 
 fn line_simplify(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     shape_rows(args, rows, |r| {
-        let tolerance = r.real(1).filter(|t| *t >= 0.0)?;
+        let tolerance = simplify_tolerance(r, 1)?;
         let lines: Option<Vec<_>> = r.lines(0)?.iter().map(|l| ops::simplify_line(l, tolerance)).collect();
         Some(lines_shape(lines?))
     })
 }
 
-/// A buffer tolerance: Kusto accepts [0.00001, 1] meters.
-fn buffer_tolerance(r: &Row, k: usize) -> Option<f64> {
-    tolerance_in(r, k, 0.00001, 1.0)
+/// A simplify tolerance in meters: Kusto takes [0, ~7,800,000)
+/// (geo-line-simplify-function.md).
+fn simplify_tolerance(r: &Row, k: usize) -> Option<f64> {
+    r.real(k).filter(|t| (0.0..7_800_000.0).contains(t))
+}
+
+/// A buffer tolerance in meters: at least 0.0001% of the radius, and one
+/// above the radius is lowered below it (geo-polygon-buffer-function.md).
+fn buffer_tolerance(r: &Row, k: usize, radius: f64) -> Option<f64> {
+    let tolerance = r.real(k).filter(|t| *t >= radius.abs() * 1e-6)?;
+    Some(tolerance.min(radius.abs() * 0.99))
 }
 
 fn line_buffer(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     shape_rows(args, rows, |r| {
         let radius = r.real(1).filter(|x| *x > 0.0)?;
-        buffer_tolerance(r, 2)?;
+        buffer_tolerance(r, 2, radius)?;
         ops::buffer_lines(&r.lines(0)?, radius).map(polygons_shape)
     })
 }
@@ -416,15 +424,15 @@ fn point_buffer(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     shape_rows(args, rows, |r| {
         let center = r.point(0)?;
         let radius = r.real(2).filter(|x| *x > 0.0)?;
-        let tolerance = buffer_tolerance(r, 3)?;
+        let tolerance = buffer_tolerance(r, 3, radius)?;
         Some(polygons_shape(vec![vec![ops::circle(center, radius, tolerance)]]))
     })
 }
 
 fn polygon_buffer(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     shape_rows(args, rows, |r| {
-        let radius = r.real(1).filter(|x| *x != 0.0)?;
-        buffer_tolerance(r, 2)?;
+        let radius = r.real(1).filter(|x| *x > 0.0)?;
+        buffer_tolerance(r, 2, radius)?;
         ops::buffer_polygons(&r.polygons(0)?, radius).map(polygons_shape)
     })
 }
@@ -456,14 +464,14 @@ fn polygon_densify(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>
 
 fn polygon_simplify(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     shape_rows(args, rows, |r| {
-        let tolerance = r.real(1).filter(|t| *t >= 0.0)?;
+        let tolerance = simplify_tolerance(r, 1)?;
         ops::simplify_polygons(&r.polygons(0)?, tolerance).map(polygons_shape)
     })
 }
 
 fn simplify_polygons_array(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     shape_rows(args, rows, |r| {
-        let tolerance = r.real(1).filter(|t| *t >= 0.0)?;
+        let tolerance = simplify_tolerance(r, 1)?;
         let polygons: Vec<Polygon> = r.shapes(0, shape::parse_polygons)?.into_iter().flatten().collect();
         ops::simplify_polygons(&ops::union_polygons(&polygons), tolerance).map(polygons_shape)
     })

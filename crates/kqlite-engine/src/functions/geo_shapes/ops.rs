@@ -325,7 +325,7 @@ pub fn buffer_lines(lines: &[Vec<LngLat>], radius: f64) -> Option<Vec<Polygon>> 
     frame.polygons_back(&planar.buffer(radius))
 }
 
-/// Polygons grown (or, for a negative radius, shrunk) by `radius` meters.
+/// Polygons grown by `radius` meters (planar buffer in a local frame).
 pub fn buffer_polygons(polygons: &[Polygon], radius: f64) -> Option<Vec<Polygon>> {
     let frame = LocalFrame::around(polygons[0][0][0]);
     let ring = |r: &Ring| {
