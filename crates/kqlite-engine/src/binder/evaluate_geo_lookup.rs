@@ -139,7 +139,12 @@ impl<'r> Binder<'r> {
             input.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
         for c in lookup.columns.iter().filter(|c| return_lookup_key || c.name != key) {
             let taken: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
-            outputs.push((naming::unique_name(&c.name, &taken), Bound::new(col_ref(&right_name(&c.name)), c.ty)));
+            let mut value = col_ref(&right_name(&c.name));
+            // Unmatched rows get nulls, but a Kusto string is never null.
+            if c.ty == KqlType::String && return_unmatched {
+                value = datafusion::functions::expr_fn::coalesce(vec![value, lit("")]);
+            }
+            outputs.push((naming::unique_name(&c.name, &taken), Bound::new(value, c.ty)));
         }
         project_outputs(plan, outputs, span)
     }
