@@ -201,6 +201,24 @@ async fn boolean_operations() {
 }
 
 #[tokio::test]
+async fn clipping_crosses_at_great_circles() {
+    // geo-intersection-line-with-polygon-function.md, the multiline example:
+    // the crossings are where the geodesic edges meet, far from where the
+    // planar edges would.
+    let q = r#"let lineString = dynamic({"type":"LineString","coordinates":[[-110.522, 39.198],[-91.428, 40.880]]});
+let polygon = dynamic({"type":"Polygon","coordinates":[[[-90.263,36.738],[-102.041,45.274],[-109.335,36.527],[-90.263,36.738]],[[-100.393,41.705],[-103.139,38.925],[-97.558,39.113],[-100.393,41.705]]]});
+print r = geo_intersection_line_with_polygon(lineString, polygon)
+| project t = tostring(r.type), a = todouble(r.coordinates[0][0][0]), b = todouble(r.coordinates[0][0][1]), c = todouble(r.coordinates[1][1][0]), d = todouble(r.coordinates[1][1][1])"#;
+    let out = run(q).await;
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').map(str::trim).collect();
+    assert_eq!(row[0], "MultiLineString");
+    close(row[1], -106.89353655881905, 1e-12);
+    close(row[2], 39.769226209776306, 1e-12);
+    close(row[3], -95.284527737311791, 1e-12);
+    close(row[4], 40.799060242246348, 1e-12);
+}
+
+#[tokio::test]
 async fn union_of_lines_joins_shared_stretches() {
     let q = r#"print tostring(geo_union_lines_array(dynamic([{"type":"LineString","coordinates":[[0,0],[1,0],[2,0]]},{"type":"LineString","coordinates":[[1,0],[2,0],[3,0]]}])))"#;
     assert_eq!(one(q).await, r#"{"type":"LineString","coordinates":[[0,0],[1,0],[2,0],[3,0]]}"#);

@@ -383,16 +383,21 @@ fn to_great_circle_crossing(p: LngLat, edges: &[(LngLat, LngLat)]) -> LngLat {
             if sphere::norm(sphere::cross(sphere::cross(a, b), sphere::cross(c, d))) < 1e-12 {
                 continue;
             }
-            if let Some(x) = sphere::arcs_crossing(a, b, c, d).map(sphere::to_lnglat) {
-                let distance = planar(x);
-                if best.is_none_or(|(_, d)| distance < d) {
-                    best = Some((x, distance));
-                }
+            let Some(x) = sphere::arcs_crossing(a, b, c, d) else { continue };
+            // The great circles may cross outside the arcs, where the
+            // planar edges did not.
+            let on_arc = |x: V3, a: V3, b: V3| sphere::angle(a, x) + sphere::angle(x, b) - sphere::angle(a, b) < 1e-12;
+            if !on_arc(x, a, b) || !on_arc(x, c, d) {
+                continue;
+            }
+            let x = sphere::to_lnglat(x);
+            let distance = planar(x);
+            if best.is_none_or(|(_, d)| distance < d) {
+                best = Some((x, distance));
             }
         }
     }
-    // A crossing farther than the bulge of a geodesic edge is another one.
-    best.filter(|(_, d)| *d < 0.1).map_or(p, |(x, _)| x)
+    best.map_or(p, |(x, _)| x)
 }
 
 /// Where `p` lies along a ring's boundary (edges as great-circle arcs):
