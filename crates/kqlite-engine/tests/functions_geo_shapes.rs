@@ -257,6 +257,13 @@ async fn buffers() {
 async fn bind_checks() {
     common::check_error("print geo_line_length('x')", "geo_line_length").await;
     common::check_error("print geo_point_in_polygon(1, 2)", "geo_point_in_polygon").await;
+    common::check_error("print geo_point_in_polygon(1, 2, 'x')", "geo_point_in_polygon").await;
+    // Microsoft's binder takes a number for the preserve_crossing flag.
+    assert_eq!(
+        one(r#"print isnull(geo_line_densify(dynamic({"type":"LineString","coordinates":[[0,0],[1,1]]}), 10, 1))"#)
+            .await,
+        "false"
+    );
 }
 
 const ROADS: &str = r#"let roads = datatable(road_name:string, road:dynamic)

@@ -149,8 +149,12 @@ fn bind(
                 expect_one_of(name, i, &b, &[KqlType::Dynamic])?;
                 b.expr
             }
+            // Microsoft's binder also takes a number for a flag.
+            B if matches!(b.ty, KqlType::Int | KqlType::Long) => {
+                datafusion::logical_expr::cast(b.expr, DataType::Boolean)
+            }
             B => {
-                expect_one_of(name, i, &b, &[KqlType::Bool])?;
+                expect_one_of(name, i, &b, &[KqlType::Bool, KqlType::Int, KqlType::Long])?;
                 b.expr
             }
         });
