@@ -220,6 +220,9 @@ impl<'r> Binder<'r> {
         match output {
             Some(schema) => apply_output_schema(result, schema, span),
             None => Ok(result),
+            "geo_polygon_lookup" => self.geo_lookup(input, args, span, super::evaluate_geo_lookup::GeoLookup::Polygon),
+            "geo_line_lookup" => self.geo_lookup(input, args, span, super::evaluate_geo_lookup::GeoLookup::Line),
+            other => Err(BindError::new(func.span, format!("the evaluate plugin '{other}' is not supported"))),
         }
     }
 

@@ -11,6 +11,7 @@ pub use evaluate::supported_plugins;
 mod evaluate;
 mod evaluate_compose;
 mod evaluate_funnel;
+mod evaluate_geo_lookup;
 mod evaluate_sequence_detect;
 mod expand;
 mod facet;

@@ -11,6 +11,7 @@ pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
 mod error;
+pub mod geo_shapes;
 pub mod ip;
 pub mod math;
 pub mod misc;
@@ -80,6 +81,7 @@ impl Registry {
         series_elementwise::register(&mut r);
         series_fit::register(&mut r);
         series_signal::register(&mut r);
+        geo_shapes::register(&mut r);
         r.deprecated_aliases();
         r
     }
