@@ -207,6 +207,8 @@ impl<'r> Binder<'r> {
             "diffpatterns" => self.diffpatterns(input, args, span),
             "funnel_sequence" => self.funnel_sequence(input, args, span),
             "funnel_sequence_completion" => self.funnel_sequence_completion(input, args, span),
+            "geo_polygon_lookup" => self.geo_lookup(input, args, span, super::evaluate_geo_lookup::GeoLookup::Polygon),
+            "geo_line_lookup" => self.geo_lookup(input, args, span, super::evaluate_geo_lookup::GeoLookup::Line),
             other => {
                 if let Some((_, why)) = OFFLINE_PLUGINS.iter().find(|(name, _)| *name == other) {
                     return Err(BindError::new(
@@ -220,9 +222,6 @@ impl<'r> Binder<'r> {
         match output {
             Some(schema) => apply_output_schema(result, schema, span),
             None => Ok(result),
-            "geo_polygon_lookup" => self.geo_lookup(input, args, span, super::evaluate_geo_lookup::GeoLookup::Polygon),
-            "geo_line_lookup" => self.geo_lookup(input, args, span, super::evaluate_geo_lookup::GeoLookup::Line),
-            other => Err(BindError::new(func.span, format!("the evaluate plugin '{other}' is not supported"))),
         }
     }
 
