@@ -26,6 +26,7 @@ pub mod session;
 pub mod time;
 pub mod types;
 pub mod udf;
+mod unnest_uniqueness;
 pub mod visualization;
 
 /// Rows in a record batch, for every batch kqlite builds: readers, the store

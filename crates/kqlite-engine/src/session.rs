@@ -196,6 +196,13 @@ impl Session {
                     rule.clone()
                 }
             })
+            .flat_map(|rule| {
+                // Unnest keeps unique keys it no longer has: cleared before each rule trusting them.
+                let reads = crate::unnest_uniqueness::RULES_READING_DEPENDENCIES.contains(&rule.name());
+                let clear: Arc<dyn OptimizerRule + Send + Sync> =
+                    Arc::new(crate::unnest_uniqueness::ClearUnnestUniqueness);
+                reads.then_some(clear).into_iter().chain(std::iter::once(rule))
+            })
             .collect();
         // A DataFusion upgrade that renames the rule must not silently bring
         // back plans that grow exponentially.
