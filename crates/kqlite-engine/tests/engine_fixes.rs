@@ -71,3 +71,19 @@ async fn datetime_literal_with_blanks_around_separators() {
     .await;
     check_error("print datetime(2017 - 13 - 01)", "invalid datetime").await;
 }
+
+/// A constant scalar expression folds wherever a constant is required:
+/// `table(strcat("Security", "Event"))` and `render … with (title=strcat(…))`
+/// are accepted by Microsoft's binder (`oracle --bind`).
+#[tokio::test]
+async fn constant_scalar_expressions_fold_where_a_constant_is_required() {
+    check("let SecurityEvent = datatable(a:long)[7]; table(strcat(\"Security\", \"Event\"))", "a\n7\n").await;
+    check("let T = datatable(a:long)[8]; table(iff(tolower(\"T\") == \"t\", \"T\", \"U\"))", "a\n8\n").await;
+    let result = kqlite_engine::Session::with_partitions(1)
+        .query("print x = 1, y = 2 | render columnchart with (title=strcat(\"a\", \"b\", tostring(1 + 2)), xtitle=toupper(\"x\"))")
+        .await
+        .unwrap();
+    let visualization = result.visualization.expect("render keeps its visualization");
+    assert_eq!(visualization.title.as_deref(), Some("ab3"));
+    assert_eq!(visualization.xtitle.as_deref(), Some("X"));
+}
