@@ -19,6 +19,7 @@ pub mod convert;
 pub mod dynamic;
 pub mod functions;
 pub mod library;
+mod materialized;
 mod outer_join_elimination;
 pub mod output;
 pub mod scan_needs;

@@ -402,9 +402,8 @@ impl Session {
         let relation = self.bind(text, crate::time::now_nanos())?.relation;
         let mut tables = std::collections::BTreeSet::new();
         // Subqueries (`in (T | …)`, toscalar) read tables too.
-        relation
-            .plan
-            .apply_with_subqueries(|node| {
+        for plan in crate::materialized::plans_within(&relation.plan) {
+            plan.apply_with_subqueries(|node| {
                 if let LogicalPlan::TableScan(scan) = node {
                     let name = scan.table_name.table();
                     // Registered tables and the catalog's (empty) ones;
@@ -418,6 +417,7 @@ impl Session {
                 Ok(TreeNodeRecursion::Continue)
             })
             .map_err(QueryError::Execution)?;
+        }
         Ok(tables)
     }
 

@@ -75,7 +75,44 @@ pub(super) fn arity(
     Ok(())
 }
 
+/// Whether `plan` computes something that differs from one run to the next
+/// (`rand()`, `new_guid()`): a volatile function other than the marker that
+/// keeps computed columns out of filters ([`crate::udf::computed_here`]).
+fn is_nondeterministic(plan: &datafusion::logical_expr::LogicalPlan) -> bool {
+    use datafusion::common::tree_node::TreeNode;
+    plan.exists(|node| {
+        Ok(node.expressions().iter().any(|e| {
+            e.exists(|e| {
+                Ok(matches!(e, Expr::ScalarFunction(f)
+                    if f.func.signature().volatility == datafusion::logical_expr::Volatility::Volatile
+                        && f.func.name() != "kql_computed_here"))
+            })
+            .unwrap_or(true)
+        }))
+    })
+    .unwrap_or(true)
+}
+
 impl<'r> Binder<'r> {
+    /// `relation` computed once per query however many times it is read
+    /// (`materialize()`, nondeterministic plugin inputs); see
+    /// [`crate::materialized`].
+    pub(super) fn computed_once(&mut self, relation: Relation, span: Span) -> BindResult<Relation> {
+        let name = self.fresh("materialized");
+        let scan = crate::materialized::materialize(relation.plan, &name)
+            .map_err(|e| BindError::new(span, format!("materialize(): {e}")))?;
+        // Unqualified columns, as every other relation of the binder has.
+        let columns = scan.schema().columns().into_iter().map(|c| {
+            let name = c.name.clone();
+            datafusion::logical_expr::col(c).alias(name)
+        });
+        let plan = LogicalPlanBuilder::from(scan)
+            .project(columns)
+            .and_then(|b| b.build())
+            .map_err(|e| BindError::new(span, format!("materialize(): {e}")))?;
+        Ok(Relation { plan, columns: relation.columns })
+    }
+
     /// Binds a plugin's KQL `template` with `bindings` (and the input as
     /// `__plugin_input`) in scope; its errors are reported at the plugin.
     pub(super) fn bind_plugin_template(
@@ -90,6 +127,9 @@ impl<'r> Binder<'r> {
         if let Some(d) = parsed.diagnostics.first() {
             return Err(BindError::new(span, format!("{plugin}(): cannot build its plan: {}", d.message)));
         }
+        // Templates read their input several times: a nondeterministic one
+        // (built with `rand()`) must give each read the same rows.
+        let input = if is_nondeterministic(&input.plan) { self.computed_once(input, span)? } else { input };
         let mut scope: std::collections::HashMap<String, Binding> = bindings.into_iter().collect();
         scope.insert(INPUT.to_string(), Binding::Tabular(input));
         self.scopes.push(scope);

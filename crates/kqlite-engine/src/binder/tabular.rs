@@ -83,7 +83,10 @@ impl<'r> Binder<'r> {
             return self.tabular_function_body(&def, values, span);
         }
         match (functions::special_form(&func.name), args) {
-            (Some(SpecialForm::Materialize), [arg]) => self.tabular(&arg.value),
+            (Some(SpecialForm::Materialize), [arg]) => {
+                let relation = self.tabular(&arg.value)?;
+                self.computed_once(relation, span)
+            }
             (Some(SpecialForm::Table), [arg]) => {
                 // Kusto takes any constant string: a literal, a `let` name or
                 // a function's string parameter (`table(tableName)`).
