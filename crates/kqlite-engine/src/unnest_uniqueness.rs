@@ -42,10 +42,14 @@ pub fn clear_unnest_uniqueness(plan: LogicalPlan) -> Result<Transformed<LogicalP
         // A node whose schema declares dependencies may have copied them
         // from an `Unnest` below: derive them again from its (cleared) input.
         other if !other.schema().functional_dependencies().is_empty() && !other.inputs().is_empty() => {
-            let before = other.schema().functional_dependencies().clone();
-            let node = other.recompute_schema()?;
-            let changed = node.schema().functional_dependencies() != &before;
-            Ok(Transformed::new_transformed(node, changed))
+            // A node that cannot derive its schema again is left as it was
+            // (its dependencies possibly too broad) rather than failing the query.
+            match other.clone().recompute_schema() {
+                Ok(node) if node.schema().functional_dependencies() != other.schema().functional_dependencies() => {
+                    Ok(Transformed::yes(node))
+                }
+                _ => Ok(Transformed::no(other)),
+            }
         }
         other => Ok(Transformed::no(other)),
     })

@@ -160,3 +160,28 @@ async fn plugins_read_a_random_input_once() {
         assert!(fixed.lines().count() > 5, "{fixed}");
     }
 }
+
+/// What a query reads from its tables includes what its materialized
+/// expressions read: readers skip what no query reads, so the tables and
+/// columns inside `materialize()` must be seen.
+#[tokio::test]
+async fn tables_read_and_scan_needs_see_inside_materialize() {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use kqlite_engine::{ColumnDef, KqlType, Session};
+    let mut s = Session::with_partitions(1);
+    let columns = vec![ColumnDef::new("a", KqlType::Long), ColumnDef::new("b", KqlType::String)];
+    let batch = RecordBatch::try_new(
+        kqlite_engine::arrow_schema(&columns),
+        vec![std::sync::Arc::new(Int64Array::from(vec![1, 2])), std::sync::Arc::new(StringArray::from(vec!["x", "y"]))],
+    )
+    .unwrap();
+    s.register_batches("T", columns, vec![batch]).unwrap();
+    let q = "let m = materialize(T | project b, r = rand()); m | join kind=inner m on b | count";
+    assert!(s.tables_read(q).unwrap().contains("T"));
+    let needs = s.scan_needs(q).unwrap();
+    let t = needs.tables.get("T").expect("T is read");
+    assert!(t.columns.as_ref().is_none_or(|c| c.contains("b")), "{t:?}");
+    let result = s.query(q).await.unwrap();
+    assert_eq!(result.row_count(), 1);
+}
