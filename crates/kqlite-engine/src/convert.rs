@@ -217,20 +217,32 @@ pub fn unify_values(values: Vec<Bound>) -> Option<(Vec<Expr>, KqlType)> {
 }
 
 /// Evaluates an expression without columns, if it is constant.
+///
+/// The expression is first simplified as DataFusion's optimizer would
+/// (constant folding included): some built-ins, such as the `coalesce` that
+/// `strcat` binds to, only run once simplified into other expressions.
 pub fn evaluate_constant(expr: &Expr) -> Option<ScalarValue> {
     use datafusion::arrow::datatypes::Schema;
     use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
     use datafusion::common::DFSchema;
     use datafusion::logical_expr::execution_props::ExecutionProps;
+    use datafusion::logical_expr::simplify::SimplifyContext;
+    use datafusion::optimizer::simplify_expressions::ExprSimplifier;
     if let Expr::Literal(v, _) = expr {
         return Some(v.clone());
     }
     if !expr.column_refs().is_empty() || contains_subquery(expr) {
         return None;
     }
-    let schema = DFSchema::empty();
+    let schema = std::sync::Arc::new(DFSchema::empty());
+    let simplifier = ExprSimplifier::new(SimplifyContext::builder().with_schema(schema.clone()).build());
+    let expr = simplifier.simplify(expr.clone()).ok()?;
+    if let Expr::Literal(v, _) = &expr {
+        return Some(v.clone());
+    }
+    // Volatile functions (`rand()`) are not folded by the simplifier: run them.
     let props = ExecutionProps::new();
-    let physical = datafusion::physical_expr::create_physical_expr(expr, &schema, &props, &Default::default()).ok()?;
+    let physical = datafusion::physical_expr::create_physical_expr(&expr, &schema, &props, &Default::default()).ok()?;
     let batch = RecordBatch::try_new_with_options(
         std::sync::Arc::new(Schema::empty()),
         vec![],

@@ -19,6 +19,7 @@ pub mod convert;
 pub mod dynamic;
 pub mod functions;
 pub mod library;
+mod materialized;
 mod outer_join_elimination;
 pub mod output;
 pub mod scan_needs;
@@ -26,6 +27,7 @@ pub mod session;
 pub mod time;
 pub mod types;
 pub mod udf;
+mod unnest_uniqueness;
 pub mod visualization;
 
 /// Rows in a record batch, for every batch kqlite builds: readers, the store

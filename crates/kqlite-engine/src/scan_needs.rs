@@ -97,21 +97,25 @@ pub fn plan_needs(plan: &LogicalPlan) -> ScanNeeds {
     // Scans already taken with the filter right above them (pre-order: the
     // filter is seen before its scan).
     let mut filtered: Vec<*const TableScan> = Vec::new();
-    let _ = plan.apply_with_subqueries(|node| {
-        match node {
-            LogicalPlan::Filter(filter) => {
-                if let LogicalPlan::TableScan(scan) = filter.input.as_ref() {
-                    filtered.push(scan as *const TableScan);
-                    add_scan(&mut needs, scan, Some(&filter.predicate));
+    // Materialized expressions' plans are read where the table's rows are computed.
+    let plans = crate::materialized::plans_within(plan);
+    for plan in &plans {
+        let _ = plan.apply_with_subqueries(|node| {
+            match node {
+                LogicalPlan::Filter(filter) => {
+                    if let LogicalPlan::TableScan(scan) = filter.input.as_ref() {
+                        filtered.push(scan as *const TableScan);
+                        add_scan(&mut needs, scan, Some(&filter.predicate));
+                    }
                 }
+                LogicalPlan::TableScan(scan) if !filtered.contains(&(scan as *const TableScan)) => {
+                    add_scan(&mut needs, scan, None);
+                }
+                _ => {}
             }
-            LogicalPlan::TableScan(scan) if !filtered.contains(&(scan as *const TableScan)) => {
-                add_scan(&mut needs, scan, None);
-            }
-            _ => {}
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
     needs
 }
 

@@ -196,6 +196,13 @@ impl Session {
                     rule.clone()
                 }
             })
+            .flat_map(|rule| {
+                // Unnest keeps unique keys it no longer has: cleared before each rule trusting them.
+                let reads = crate::unnest_uniqueness::RULES_READING_DEPENDENCIES.contains(&rule.name());
+                let clear: Arc<dyn OptimizerRule + Send + Sync> =
+                    Arc::new(crate::unnest_uniqueness::ClearUnnestUniqueness);
+                reads.then_some(clear).into_iter().chain(std::iter::once(rule))
+            })
             .collect();
         // A DataFusion upgrade that renames the rule must not silently bring
         // back plans that grow exponentially.
@@ -395,9 +402,8 @@ impl Session {
         let relation = self.bind(text, crate::time::now_nanos())?.relation;
         let mut tables = std::collections::BTreeSet::new();
         // Subqueries (`in (T | …)`, toscalar) read tables too.
-        relation
-            .plan
-            .apply_with_subqueries(|node| {
+        for plan in crate::materialized::plans_within(&relation.plan) {
+            plan.apply_with_subqueries(|node| {
                 if let LogicalPlan::TableScan(scan) = node {
                     let name = scan.table_name.table();
                     // Registered tables and the catalog's (empty) ones;
@@ -411,6 +417,7 @@ impl Session {
                 Ok(TreeNodeRecursion::Continue)
             })
             .map_err(QueryError::Execution)?;
+        }
         Ok(tables)
     }
 

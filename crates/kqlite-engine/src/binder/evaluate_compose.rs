@@ -90,6 +90,9 @@ impl<'r> Binder<'r> {
         if let Some(d) = parsed.diagnostics.first() {
             return Err(BindError::new(span, format!("{plugin}(): cannot build its plan: {}", d.message)));
         }
+        // Templates read their input several times: a nondeterministic one
+        // (built with `rand()`) must give each read the same rows.
+        let input = if super::materialize::is_volatile(&input.plan) { self.computed_once(input, span)? } else { input };
         let mut scope: std::collections::HashMap<String, Binding> = bindings.into_iter().collect();
         scope.insert(INPUT.to_string(), Binding::Tabular(input));
         self.scopes.push(scope);

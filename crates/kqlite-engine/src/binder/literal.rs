@@ -44,6 +44,7 @@ pub(super) fn literal(l: &Literal, span: Span) -> BindResult<Bound> {
             } else {
                 Some(
                     crate::time::parse_datetime(text)
+                        .or_else(|| crate::time::parse_datetime(&datetime_without_spaced_separators(text)))
                         .ok_or_else(|| BindError::new(span, format!("invalid datetime '{text}'")))?,
                 )
             };
@@ -153,4 +154,26 @@ pub(super) fn dynamic_element_literal(d: DynRef<'_>, ty: KqlType) -> Option<Boun
         t => t,
     };
     Some(Bound::new(lit(scalar), item_ty))
+}
+
+/// A datetime literal's text with the blanks around its date and time
+/// separators removed: Kusto reads `datetime(2017 - 08 - 01)` (the
+/// sliding_window_counts reference example) and `datetime(2017-08-01 10 : 00)`
+/// as `2017-08-01` and `2017-08-01 10:00`. The blank between the date and the
+/// time stays.
+fn datetime_without_spaced_separators(text: &str) -> String {
+    let is_separator = |c: char| matches!(c, '-' | '/' | ':' | '.');
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_whitespace() {
+            let next = chars[i..].iter().find(|c| !c.is_whitespace());
+            let previous = out.chars().last();
+            if next.is_some_and(|&n| is_separator(n)) || previous.is_some_and(is_separator) {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
 }

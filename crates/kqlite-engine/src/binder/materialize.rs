@@ -1,34 +1,39 @@
 //! `materialize(T)` and `as hint.materialized=true`: a result computed once
-//! and read by every use.
-//!
-//! A deterministic plan gives the same rows each time it runs, so it is
-//! left as a plan (DataFusion may run it per use). A plan with volatile
-//! expressions (`rand()`, `sample`) would give each use different rows, as
-//! the reference's `sample` example shows must not happen: it is run once
-//! while binding and its rows become an in-memory table.
+//! per query and read by every use (the reference's materialize page
+//! guarantees a single evaluation), through a table provider that runs the
+//! plan on its first scan ([`crate::materialized`]). Plugins whose plans
+//! read their input several times do the same for a volatile input
+//! (`rand()`, `sample`), which would otherwise give each read other rows.
 
-use super::{AtSpan, BindResult, Binder, Relation};
+use super::{BindError, BindResult, Binder, Relation};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use kqlite_syntax::Span;
 
 impl Binder<'_> {
-    /// `relation`, computed once when reading it twice could differ.
-    pub(super) fn materialized(&mut self, relation: Relation, span: Span) -> BindResult<Relation> {
-        if !is_volatile(&relation.plan) {
-            return Ok(relation);
-        }
-        let columns = relation.columns.clone();
-        let rows = self.collect_rows(relation, span)?;
-        let batch = super::scan::rows_batch(&columns, rows).map_err(|e| super::BindError::new(span, e))?;
-        let (plan, _) = self.resolver.temporary(batch).at(span)?;
-        Ok(Relation { plan, columns })
+    /// `relation` computed once per query however many times it is read
+    /// (`materialize()`, nondeterministic plugin inputs); see
+    /// [`crate::materialized`].
+    pub(super) fn computed_once(&mut self, relation: Relation, span: Span) -> BindResult<Relation> {
+        let name = self.fresh("materialized");
+        let scan = crate::materialized::materialize(relation.plan, &name)
+            .map_err(|e| BindError::new(span, format!("materialize(): {e}")))?;
+        // Unqualified columns, as every other relation of the binder has.
+        let columns = scan.schema().columns().into_iter().map(|c| {
+            let name = c.name.clone();
+            datafusion::logical_expr::col(c).alias(name)
+        });
+        let plan = LogicalPlanBuilder::from(scan)
+            .project(columns)
+            .and_then(|b| b.build())
+            .map_err(|e| BindError::new(span, format!("materialize(): {e}")))?;
+        Ok(Relation { plan, columns: relation.columns })
     }
 }
 
 /// Whether some expression of `plan` is volatile (gives another value each
 /// time it runs).
-fn is_volatile(plan: &LogicalPlan) -> bool {
+pub(super) fn is_volatile(plan: &LogicalPlan) -> bool {
     let mut volatile = false;
     let _ = plan.apply(|node| {
         if node.expressions().iter().any(has_volatile_call) {

@@ -85,7 +85,7 @@ impl<'r> Binder<'r> {
         match (functions::special_form(&func.name), args) {
             (Some(SpecialForm::Materialize), [arg]) => {
                 let relation = self.tabular(&arg.value)?;
-                self.materialized(relation, span)
+                self.computed_once(relation, span)
             }
             (Some(SpecialForm::Table), [arg]) => {
                 // Kusto takes any constant string: a literal, a `let` name or
@@ -387,7 +387,7 @@ impl<'r> Binder<'r> {
             }
             OperatorKind::As { name, params } => {
                 let materialized = param_name(params, "hint.materialized").is_some_and(|v| v == "true");
-                let input = if materialized { self.materialized(input, span)? } else { input };
+                let input = if materialized { self.computed_once(input, span)? } else { input };
                 self.scopes.last_mut().expect("scope").insert(name.name.clone(), Binding::Tabular(input.clone()));
                 Ok(input)
             }
