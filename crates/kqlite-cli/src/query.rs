@@ -185,6 +185,12 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
                 let mut out = std::io::BufWriter::new(stdout.lock());
                 if args.format == QueryFormat::Html {
                     let page = kqlite_chart::html_page(&result, &text);
+                    if result.has_several_tables() {
+                        eprintln!(
+                            "kqlite: note: the query made {} tables; the page shows the first (use --format table, csv, json or jsonl for all)",
+                            result.tables().len()
+                        );
+                    }
                     if let Some(error) = &page.chart_error {
                         eprintln!("kqlite: note: the page has no chart: {error}");
                     }
