@@ -79,7 +79,7 @@ impl Binder<'_> {
         if several.tables.len() > 1 {
             let names: Vec<&str> = several.tables.iter().skip(1).map(|(n, _)| n.as_str()).collect();
             self.notices.push(format!(
-                "{} makes {} tables; the operators after it read the first, and {} are left out",
+                "{} makes {} tables and is not the query's last operator: what follows reads its first table, and {} are left out",
                 several.operator,
                 several.tables.len(),
                 names.join(", ")
