@@ -42,6 +42,11 @@ use std::process::ExitCode;
 /// numeric column), and each distinct value of the `series` columns (default:
 /// the first string column) is a series of its own.
 ///
+/// Several tables: a query ending in `fork` or `facet` makes one table per
+/// branch or facet, as Kusto does; each is printed under its name (table
+/// and csv: a `# Name` line before each; json: {"tables":[{"name",
+/// "columns","rows"},…]}; jsonl: {"table":"Name","row":{…}} per row).
+///
 /// Exit status: 0 on success, 1 when the query is rejected or fails (or, with
 /// --strict, when input records were rejected), 2 on bad usage or unreadable
 /// input.
@@ -185,6 +190,12 @@ pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
                 let mut out = std::io::BufWriter::new(stdout.lock());
                 if args.format == QueryFormat::Html {
                     let page = kqlite_chart::html_page(&result, &text);
+                    if result.has_several_tables() {
+                        eprintln!(
+                            "kqlite: note: the query made {} tables; the page shows the first (use --format table, csv, json or jsonl for all)",
+                            result.tables().len()
+                        );
+                    }
                     if let Some(error) = &page.chart_error {
                         eprintln!("kqlite: note: the page has no chart: {error}");
                     }

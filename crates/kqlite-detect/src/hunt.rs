@@ -701,12 +701,10 @@ mod tests {
 
     #[test]
     fn templates_fill_columns_once_and_leave_other_braces() {
-        let result = QueryResult {
-            columns: vec![ColumnDef::new("Account", KqlType::String), ColumnDef::new("Hosts", KqlType::Long)],
-            batches: Vec::new(),
-            notices: Vec::new(),
-            visualization: None,
-        };
+        let result = QueryResult::single(
+            vec![ColumnDef::new("Account", KqlType::String), ColumnDef::new("Hosts", KqlType::Long)],
+            Vec::new(),
+        );
         let template = Template::new("{{Account}} reached {Hosts} hosts {Unknown} {", &result);
         let row = [Value::String("CORP\\{Hosts}".into()), Value::from(3)];
         // A value holding a placeholder is not filled again.

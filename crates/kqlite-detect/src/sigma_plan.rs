@@ -368,5 +368,5 @@ fn member_view(group: &Group, member: &Member, predicate: &str, result: &QueryRe
         let renamed = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).ok()?;
         batches.push(filter_record_batch(&renamed, mask).ok()?);
     }
-    Some((!batches.is_empty()).then(|| QueryResult { columns, batches, notices: Vec::new(), visualization: None }))
+    Some((!batches.is_empty()).then(|| QueryResult::single(columns, batches)))
 }

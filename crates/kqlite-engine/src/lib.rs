@@ -36,6 +36,8 @@ pub const BATCH_ROWS: usize = 8192;
 
 pub use library::{Origin, StoredFunction, StoredParam};
 pub use scan_needs::{ScanNeeds, TableNeeds};
-pub use session::{Clock, QueryError, QueryResult, RegisterError, Session, TableCatalog};
+pub use session::{
+    Clock, QueryError, QueryResult, RegisterError, ResultTable, ResultTableRef, Session, TableCatalog, PRIMARY_RESULT,
+};
 pub use types::{arrow_schema, ColumnDef, KqlType};
 pub use visualization::Visualization;

@@ -75,12 +75,65 @@ fn rows(batches: &[RecordBatch]) -> impl Iterator<Item = (&RecordBatch, usize)> 
     batches.iter().flat_map(|b| (0..b.num_rows()).map(move |r| (b, r)))
 }
 
+/// Writes a query's result.
+///
+/// An ordinary query's one unnamed table is written alone. The tables of a
+/// query that names its results (`fork`, `facet`, even with one table) are
+/// each written under their name:
+/// - table and CSV: a line `# Name` before each table, a blank line between
+///   tables;
+/// - JSON: one object `{"tables":[{"name":…,"columns":[…],"rows":[…]},…]}`;
+/// - JSON lines: each row as `{"table":"Name","row":{…}}`.
 pub fn write(result: &QueryResult, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    if result.name.is_none() {
+        return write_table_as(&result.columns, &result.batches, format, out);
+    }
+    let tables = result.tables();
     match format {
-        Format::Table => write_table(&result.columns, &result.batches, out),
-        Format::Csv => write_csv(&result.columns, &result.batches, out),
-        Format::Json => write_json(&result.columns, &result.batches, out),
-        Format::Jsonl => write_jsonl(&result.columns, &result.batches, out),
+        Format::Table | Format::Csv => {
+            for (n, table) in tables.iter().enumerate() {
+                if n > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "# {}", table.name)?;
+                write_table_as(table.columns, table.batches, format, out)?;
+            }
+            Ok(())
+        }
+        Format::Json => {
+            out.write_all(b"{\"tables\":[")?;
+            for (n, table) in tables.iter().enumerate() {
+                if n > 0 {
+                    out.write_all(b",")?;
+                }
+                write_json_object(Some(table.name), table.columns, table.batches, out)?;
+            }
+            out.write_all(b"]}\n")
+        }
+        Format::Jsonl => {
+            for table in &tables {
+                let mut prefix = String::from("{\"table\":");
+                write_json_string(&mut prefix, table.name);
+                prefix.push_str(",\"row\":");
+                write_jsonl_rows(table.columns, table.batches, &prefix, "}", out)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes one table in `format`.
+fn write_table_as(
+    columns: &[ColumnDef],
+    batches: &[RecordBatch],
+    format: Format,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Table => write_table(columns, batches, out),
+        Format::Csv => write_csv(columns, batches, out),
+        Format::Json => write_json(columns, batches, out),
+        Format::Jsonl => write_jsonl_rows(columns, batches, "", "", out),
     }
 }
 
@@ -92,7 +145,7 @@ fn write_table(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Wri
     let widths: Vec<usize> =
         (0..columns.len()).map(|i| cells.iter().map(|row| row[i].chars().count()).max().unwrap_or(0)).collect();
     for (n, row) in cells.iter().enumerate() {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| padded(c, *w)).collect();
         writeln!(out, "{}", line.join("  ").trim_end())?;
         if n == 0 {
             let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
@@ -100,6 +153,17 @@ fn write_table(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Wri
         }
     }
     Ok(())
+}
+
+/// `text` padded with spaces to `width` characters. Not `{:<w$}`: the
+/// formatter's width must fit in 16 bits, and a multi-megabyte cell's does
+/// not.
+fn padded(text: &str, width: usize) -> String {
+    let missing = width.saturating_sub(text.chars().count());
+    let mut cell = String::with_capacity(text.len() + missing);
+    cell.push_str(text);
+    cell.extend(std::iter::repeat_n(' ', missing));
+    cell
 }
 
 /// CSV with a header line, quoting only fields that need it.
@@ -129,7 +193,24 @@ fn write_csv_record(
 }
 
 fn write_json(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
-    let mut s = String::from("{\"columns\":[");
+    write_json_object(None, columns, batches, out)?;
+    out.write_all(b"\n")
+}
+
+/// One table as `{["name":…,]"columns":[…],"rows":[…]}`.
+fn write_json_object(
+    name: Option<&str>,
+    columns: &[ColumnDef],
+    batches: &[RecordBatch],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut s = String::from("{");
+    if let Some(name) = name {
+        s.push_str("\"name\":");
+        write_json_string(&mut s, name);
+        s.push(',');
+    }
+    s.push_str("\"columns\":[");
     for (i, c) in columns.iter().enumerate() {
         if i > 0 {
             s.push(',');
@@ -156,14 +237,23 @@ fn write_json(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Writ
             s.clear();
         }
     }
-    s.push_str("]}\n");
+    s.push_str("]}");
     out.write_all(s.as_bytes())
 }
 
-fn write_jsonl(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
+/// Each row as a JSON object of its columns, one a line, between `prefix`
+/// and `suffix`.
+fn write_jsonl_rows(
+    columns: &[ColumnDef],
+    batches: &[RecordBatch],
+    prefix: &str,
+    suffix: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut s = String::new();
     for (batch, r) in rows(batches) {
         s.clear();
+        s.push_str(prefix);
         s.push('{');
         for (i, c) in columns.iter().enumerate() {
             if i > 0 {
@@ -173,7 +263,9 @@ fn write_jsonl(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Wri
             s.push(':');
             write_cell_json(&mut s, batch.column(i).as_ref(), r, c.ty);
         }
-        s.push_str("}\n");
+        s.push('}');
+        s.push_str(suffix);
+        s.push('\n');
         out.write_all(s.as_bytes())?;
     }
     Ok(())
@@ -200,6 +292,27 @@ mod tests {
         let text =
             csv_of(&["a", "b,c"], &[&["", "plain"], &["say \"hi\"", "two\nlines"], &["cr\r", " spaced "], &["", ""]]);
         assert_eq!(text, "a,\"b,c\"\n,plain\n\"say \"\"hi\"\"\",\"two\nlines\"\n\"cr\r\", spaced \n,\n");
+    }
+
+    #[test]
+    fn table_pads_a_multi_megabyte_cell_without_panicking() {
+        let big = "x".repeat(3 << 20);
+        let columns =
+            vec![ColumnDef::new("a".to_string(), KqlType::String), ColumnDef::new("b".to_string(), KqlType::String)];
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values([big.as_str(), "short"])),
+            Arc::new(StringArray::from_iter_values(["1", "2"])),
+        ];
+        let batch = RecordBatch::try_new(crate::types::arrow_schema(&columns), arrays).unwrap();
+        let mut out = Vec::new();
+        write_table(&columns, &[batch], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        // Every line's second column starts after the widest first cell.
+        assert_eq!(lines[0].len(), big.len() + 2 + 1);
+        assert_eq!(lines[2], format!("{big}  1"));
+        assert_eq!(lines[3], format!("short{}  2", " ".repeat(big.len() - 5)));
     }
 
     #[test]

@@ -118,6 +118,12 @@ pub enum RegisterError {
 }
 
 /// A query's result: KQL-typed columns and Arrow batches.
+///
+/// Most queries make one table: `columns` and `batches`. A query ending in
+/// `fork` or `facet` makes several, as Kusto does: the first is still
+/// `columns`/`batches` (so a caller that reads one table reads the first),
+/// `name` is its name, and `further` holds the others in order.
+/// [`QueryResult::tables`] lists them all.
 pub struct QueryResult {
     pub columns: Vec<ColumnDef>,
     pub batches: Vec<RecordBatch>,
@@ -125,6 +131,32 @@ pub struct QueryResult {
     pub notices: Vec<String>,
     /// How the query asks for the result to be drawn (its last `render`).
     pub visualization: Option<Visualization>,
+    /// The first table's name when the query names its results (`fork`,
+    /// `facet`); `None` for the one unnamed result of an ordinary query
+    /// (Kusto calls it [`PRIMARY_RESULT`]).
+    pub name: Option<String>,
+    /// The results after the first, in the query's order; empty unless the
+    /// query makes several.
+    pub further: Vec<ResultTable>,
+}
+
+/// The name Kusto gives a query's one unnamed result.
+pub const PRIMARY_RESULT: &str = "PrimaryResult";
+
+/// One named result table of a query that makes several.
+pub struct ResultTable {
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// A view of one of a query's result tables.
+#[derive(Clone, Copy)]
+pub struct ResultTableRef<'a> {
+    /// The table's name: [`PRIMARY_RESULT`] for an unnamed result.
+    pub name: &'a str,
+    pub columns: &'a [ColumnDef],
+    pub batches: &'a [RecordBatch],
 }
 
 /// A bound query and what binding learned besides the plan.
@@ -132,11 +164,52 @@ struct BoundQuery {
     relation: Relation,
     notices: Vec<String>,
     visualization: Option<Visualization>,
+    /// Every result's name and relation when the query makes several (the
+    /// first is `relation`); empty otherwise.
+    named_results: Vec<(String, Relation)>,
+}
+
+impl BoundQuery {
+    fn of(relation: Relation, binder: Binder<'_>) -> BoundQuery {
+        BoundQuery {
+            relation,
+            notices: binder.notices,
+            visualization: binder.visualization,
+            named_results: binder.named_results,
+        }
+    }
 }
 
 impl QueryResult {
+    /// A result of one unnamed table.
+    pub fn single(columns: Vec<ColumnDef>, batches: Vec<RecordBatch>) -> QueryResult {
+        QueryResult { columns, batches, notices: Vec::new(), visualization: None, name: None, further: Vec::new() }
+    }
+
+    /// The first table's row count.
     pub fn row_count(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// Whether the query made more than one table.
+    pub fn has_several_tables(&self) -> bool {
+        !self.further.is_empty()
+    }
+
+    /// Every result table in order, the first being `columns`/`batches`.
+    pub fn tables(&self) -> Vec<ResultTableRef<'_>> {
+        let first = ResultTableRef {
+            name: self.name.as_deref().unwrap_or(PRIMARY_RESULT),
+            columns: &self.columns,
+            batches: &self.batches,
+        };
+        std::iter::once(first)
+            .chain(self.further.iter().map(|t| ResultTableRef {
+                name: &t.name,
+                columns: &t.columns,
+                batches: &t.batches,
+            }))
+            .collect()
     }
 }
 
@@ -456,7 +529,7 @@ impl Session {
         let mut binder = Binder::new(&resolver, now);
         if self.definitions.is_empty() {
             let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
-            return Ok(BoundQuery { relation, notices: binder.notices, visualization: binder.visualization });
+            return Ok(BoundQuery::of(relation, binder));
         }
         let offset = self.definitions.len();
         let combined = kqlite_syntax::parse(&format!("{}{text}", self.definitions));
@@ -465,7 +538,7 @@ impl Session {
             // bind the definitions first, then the query.
             binder.bind_definitions(&kqlite_syntax::parse(&self.definitions).query).map_err(QueryError::Bind)?;
             let relation = binder.bind_query(&parsed.query).map_err(QueryError::Bind)?;
-            return Ok(BoundQuery { relation, notices: binder.notices, visualization: binder.visualization });
+            return Ok(BoundQuery::of(relation, binder));
         }
         let relation = binder.bind_query(&combined.query).map_err(|e| {
             let start = e.span.start as usize;
@@ -488,7 +561,7 @@ impl Session {
                 )
             })
         })?;
-        Ok(BoundQuery { relation, notices: binder.notices, visualization: binder.visualization })
+        Ok(BoundQuery::of(relation, binder))
     }
 
     /// The instant `now()` stands for in the next query.
@@ -546,14 +619,27 @@ impl Session {
     }
 
     async fn run_bound(&self, bound: BoundQuery) -> Result<QueryResult, QueryError> {
-        let BoundQuery { relation, notices, visualization } = bound;
-        let frame = self.ctx.execute_logical_plan(relation.plan).await.map_err(QueryError::Execution)?;
+        let BoundQuery { relation, notices, visualization, named_results } = bound;
+        let batches = self.collect(relation.plan).await?;
+        let mut named = named_results.into_iter();
+        let name = named.next().map(|(name, _)| name);
+        let mut further = Vec::new();
+        for (name, relation) in named {
+            let batches = self.collect(relation.plan).await?;
+            further.push(ResultTable { name, columns: relation.columns, batches });
+        }
+        Ok(QueryResult { columns: relation.columns, batches, notices, visualization, name, further })
+    }
+
+    /// Runs a plan and collects its batches.
+    async fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {
+        let frame = self.ctx.execute_logical_plan(plan).await.map_err(QueryError::Execution)?;
         let mut stream = frame.execute_stream().await.map_err(QueryError::Execution)?;
         let mut batches = Vec::new();
         while let Some(batch) = stream.next().await {
             batches.push(batch.map_err(QueryError::Execution)?);
         }
-        Ok(QueryResult { columns: relation.columns, batches, notices, visualization })
+        Ok(batches)
     }
 }
 

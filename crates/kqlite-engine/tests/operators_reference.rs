@@ -216,20 +216,28 @@ async fn materialized_sample_is_read_once() {
     }
 }
 
-/// fork-operator.md: each branch reads the input; kqlite returns the first
-/// branch's table (one table per query) and names the others in a notice.
+/// fork-operator.md: each branch reads the input and makes a table of its
+/// own (more in fork_facet.rs).
 #[tokio::test]
-async fn fork_returns_the_first_branch() {
-    check("range x from 1 to 5 step 1 | fork (where x > 3 | count) (take 1)", "Count\n2\n").await;
+async fn fork_returns_every_branch() {
+    check(
+        "range x from 1 to 5 step 1 | fork (where x > 3 | count) (take 1)",
+        "# GenericResult\nCount\n2\n\n# GenericResult1\nx\n1\n",
+    )
+    .await;
     check_error("range x from 1 to 5 step 1 | fork (count) (where nosuch > 1)", "nosuch").await;
 }
 
-/// facet-operator.md: the `with` table comes first; without it, the first
-/// column's facet (`Col`, `count_Col`).
+/// facet-operator.md: the `with` table comes first, then each column's
+/// facet (`Col`, `count_Col`); operators after it read the first.
 #[tokio::test]
 async fn facet_tables() {
     check("range x from 1 to 5 step 1 | extend y = x % 2 | facet by y | order by y asc", "y,count_y\n0,2\n1,3\n").await;
-    check("range x from 1 to 5 step 1 | extend y = x % 2 | facet by y with (where x > 4)", "x,y\n5,1\n").await;
+    check(
+        "range x from 1 to 5 step 2 | extend y = x % 2 | facet by y with (where x > 4)",
+        "# GenericResult\nx,y\n5,1\n\n# y\ny,count_y\n1,3\n",
+    )
+    .await;
 }
 
 /// consume-operator.md: the input is read and no rows come out.

@@ -186,6 +186,21 @@ impl EncodedTable {
     }
 
     /// Rows given as JSON values (control commands' own tables).
+    /// Every result table of a query (one unless it ends in `fork` or
+    /// `facet`), each a primary result named as the query names it, each
+    /// cut at `limit` rows.
+    pub fn primary_results(
+        result: &kqlite_engine::QueryResult,
+        limit: Option<u64>,
+        dialect: Dialect,
+    ) -> Vec<EncodedTable> {
+        result
+            .tables()
+            .iter()
+            .map(|t| EncodedTable::from_batches(t.name, "PrimaryResult", t.columns, t.batches, limit, dialect))
+            .collect()
+    }
+
     pub fn from_values(
         name: &str,
         kind: &'static str,
@@ -249,25 +264,42 @@ fn visualization_json(visualization: Option<&kqlite_engine::Visualization>) -> V
     visualization.map_or_else(kqlite_engine::Visualization::kusto_json_none, |v| v.to_kusto_json())
 }
 
-/// The tables of a v1 query response: the primary result alone or, for a
-/// query with a `render`, as ADX sends it: the primary result, the
-/// `@ExtendedProperties` table (one `Value` cell holding the
-/// `Visualization` JSON text) and the table of contents naming both.
+/// The tables of a v1 query response: the primary results as `Table_0`,
+/// `Table_1`, …; when the query has a `render` or makes several results,
+/// then a `QueryProperties` table (the `Visualization` JSON text) and a
+/// table of contents naming every table (each primary result by its own
+/// name: `PrimaryResult`, or a `fork`/`facet` result's name), which clients
+/// read as the last table.
 pub fn v1_query_tables(
-    primary: EncodedTable,
+    primaries: Vec<EncodedTable>,
     visualization: Option<&kqlite_engine::Visualization>,
 ) -> Vec<EncodedTable> {
-    let Some(visualization) = visualization else {
-        return vec![primary];
-    };
+    let count = primaries.len();
+    let mut contents_rows = Vec::new();
+    let mut tables = Vec::new();
+    for (ordinal, mut table) in primaries.into_iter().enumerate() {
+        contents_rows.push(vec![json!(ordinal), json!("QueryResult"), json!(table.name), json!(NIL_GUID), json!("")]);
+        table.name = format!("Table_{ordinal}");
+        tables.push(table);
+    }
+    if visualization.is_none() && count == 1 {
+        return tables;
+    }
     let properties = EncodedTable::from_values(
-        "Table_1",
+        &format!("Table_{count}"),
         "QueryProperties",
         &[("Value", KqlType::String)],
-        &[vec![json!(visualization.to_kusto_json().to_string())]],
+        &[vec![json!(visualization_json(visualization).to_string())]],
     );
+    contents_rows.push(vec![
+        json!(count),
+        json!("QueryProperties"),
+        json!("@ExtendedProperties"),
+        json!(NIL_GUID),
+        json!(""),
+    ]);
     let contents = EncodedTable::from_values(
-        "Table_2",
+        &format!("Table_{}", count + 1),
         "TableOfContents",
         &[
             ("Ordinal", KqlType::Long),
@@ -276,12 +308,11 @@ pub fn v1_query_tables(
             ("Id", KqlType::String),
             ("PrettyName", KqlType::String),
         ],
-        &[
-            vec![json!(0), json!("QueryResult"), json!("PrimaryResult"), json!(NIL_GUID), json!("")],
-            vec![json!(1), json!("QueryProperties"), json!("@ExtendedProperties"), json!(NIL_GUID), json!("")],
-        ],
+        &contents_rows,
     );
-    vec![primary, properties, contents]
+    tables.push(properties);
+    tables.push(contents);
+    tables
 }
 
 /// What a v2 response reports besides the primary results.

@@ -179,14 +179,15 @@ fn is_command(text: &str) -> bool {
     text.trim_start().starts_with('.')
 }
 
-/// A Kusto query or command's primary table, and the query's `render`.
+/// A Kusto query or command's primary tables (a command's one, a query's
+/// one per result), and the query's `render`.
 async fn kusto_primary(
     state: &ServerState,
     request: &KustoRequest,
-) -> Result<(EncodedTable, Option<Visualization>), ApiError> {
+) -> Result<(Vec<EncodedTable>, Option<Visualization>), ApiError> {
     let database = database_of(state, request)?;
     if is_command(&request.csl) {
-        return Ok((commands::run(&request.csl, &state.databases, database, Dialect::Kusto).await?, None));
+        return Ok((vec![commands::run(&request.csl, &state.databases, database, Dialect::Kusto).await?], None));
     }
     let text = parameters::apply(&request.csl, &request.parameters)?;
     let result = run_query(state, database, &text, budget(state, request)).await?;
@@ -195,15 +196,7 @@ async fn kusto_primary(
     } else {
         Some(request.options.truncation_max_records.unwrap_or(state.limits.default_max_records))
     };
-    let table = EncodedTable::from_batches(
-        "PrimaryResult",
-        "PrimaryResult",
-        &result.columns,
-        &result.batches,
-        limit,
-        Dialect::Kusto,
-    );
-    Ok((table, result.visualization))
+    Ok((EncodedTable::primary_results(&result, limit, Dialect::Kusto), result.visualization))
 }
 
 fn truncation_error(table: &EncodedTable) -> ApiError {
@@ -224,21 +217,21 @@ async fn v2_query(
 ) -> Response {
     let answer = async {
         let request = KustoRequest::parse(&body_bytes(body)?)?;
-        let (table, visualization) = kusto_primary(&state, &request).await?;
-        Ok::<_, ApiError>((request, table, visualization))
+        let (tables, visualization) = kusto_primary(&state, &request).await?;
+        Ok::<_, ApiError>((request, tables, visualization))
     }
     .await;
     match answer {
-        Ok((request, table, visualization)) => {
+        Ok((request, tables, visualization)) => {
             let id = request_id(&headers);
-            let truncation = (table.truncated > 0).then(|| truncation_error(&table));
+            let truncation = tables.iter().find(|t| t.truncated > 0).map(truncation_error);
             let extras = V2Extras {
                 client_request_id: id.as_deref(),
                 progressive: request.options.progressive,
                 error: truncation.as_ref(),
                 visualization: visualization.as_ref(),
             };
-            json_response(encode::v2_body(std::slice::from_ref(&table), &extras))
+            json_response(encode::v2_body(&tables, &extras))
         }
         Err(error) => error_response(&error, false),
     }
@@ -247,9 +240,8 @@ async fn v2_query(
 async fn v1_query(State(state): State<Arc<ServerState>>, body: Result<Bytes, BytesRejection>) -> Response {
     let answer = async {
         let request = KustoRequest::parse(&body_bytes(body)?)?;
-        let (mut table, visualization) = kusto_primary(&state, &request).await?;
-        table.name = "Table_0".to_string();
-        Ok::<_, ApiError>(encode::v1_query_tables(table, visualization.as_ref()))
+        let (tables, visualization) = kusto_primary(&state, &request).await?;
+        Ok::<_, ApiError>(encode::v1_query_tables(tables, visualization.as_ref()))
     }
     .await;
     match answer {
@@ -289,7 +281,11 @@ fn workspace_database<'a>(state: &'a ServerState, workspace: &str) -> Result<&'a
         .ok_or_else(|| commands::unknown_database(workspace))
 }
 
-async fn logs_answer(state: &ServerState, workspace: &str, request: LogsRequest) -> Result<EncodedTable, ApiError> {
+async fn logs_answer(
+    state: &ServerState,
+    workspace: &str,
+    request: LogsRequest,
+) -> Result<Vec<EncodedTable>, ApiError> {
     let database = workspace_database(state, workspace)?;
     if is_command(&request.query) {
         return Err(ApiError::new(ErrorKind::BadRequest, "the Log Analytics API runs queries, not control commands"));
@@ -316,14 +312,7 @@ async fn logs_answer(state: &ServerState, workspace: &str, request: LogsRequest)
         Err(error) => return Err(error),
     };
     let limit = Some(state.limits.default_max_records);
-    Ok(EncodedTable::from_batches(
-        "PrimaryResult",
-        "PrimaryResult",
-        &result.columns,
-        &result.batches,
-        limit,
-        Dialect::LogAnalytics,
-    ))
+    Ok(EncodedTable::primary_results(&result, limit, Dialect::LogAnalytics))
 }
 
 async fn logs_post(
@@ -350,9 +339,9 @@ async fn logs_get(
     logs_response(answer)
 }
 
-fn logs_response(answer: Result<EncodedTable, ApiError>) -> Response {
+fn logs_response(answer: Result<Vec<EncodedTable>, ApiError>) -> Response {
     match answer {
-        Ok(table) => json_response(encode::log_analytics_body(&[table])),
+        Ok(tables) => json_response(encode::log_analytics_body(&tables)),
         Err(error) => error_response(&error, true),
     }
 }

@@ -1,8 +1,9 @@
 //! `facet by Col, … [with (subquery)]`: the `with` table, then for each
 //! column a table of its values and their counts (`Col`, `count_Col`).
 //!
-//! A kqlite query returns one table: the first of these is the result (the
-//! `with` table when there is one) and a notice names the others.
+//! Each is a result of the query (see `fork.rs`): the `with` table is named
+//! like an unnamed fork branch (`GenericResult`), each column's table by the
+//! column.
 
 use super::scalar::RowScope;
 use super::{col_ref, AtSpan, BindError, BindResult, Binder, Relation};
@@ -21,7 +22,7 @@ impl Binder<'_> {
     ) -> BindResult<Relation> {
         let mut tables: Vec<(String, Relation)> = Vec::new();
         if let Some(with) = with {
-            tables.push(("the with clause".to_string(), self.sub_pipeline_on(input.clone(), with)?));
+            tables.push((super::fork::generic_result_name(0), self.sub_pipeline_on(input.clone(), with)?));
         }
         for column in by {
             let key = ast::Expr::new(ast::ExprKind::Name(column.clone()), column.span);
@@ -35,21 +36,12 @@ impl Binder<'_> {
                 .at(span)?;
             let columns =
                 vec![ColumnDef::new(column.name.clone(), bound.ty), ColumnDef::new(count_name, KqlType::Long)];
-            tables.push((format!("the {} facet", column.name), Relation { plan, columns }));
+            tables.push((column.name.clone(), Relation { plan, columns }));
         }
-        let mut tables = tables.into_iter();
-        let Some((_, first)) = tables.next() else {
+        if tables.is_empty() {
             return Err(BindError::new(span, "facet needs at least one column"));
-        };
-        let rest: Vec<String> = tables.map(|(name, _)| name).collect();
-        if !rest.is_empty() {
-            self.notices.push(format!(
-                "facet makes {} tables and a kqlite query returns one: this is the first; {} left out (run `summarize count() by Col` for each)",
-                rest.len() + 1,
-                rest.join(", ")
-            ));
         }
-        Ok(first)
+        self.keep_several_results("facet", tables, span)
     }
 
     /// `consume`: reads its input and returns no rows.

@@ -288,6 +288,13 @@ pub struct Binder<'r> {
     pub notices: Vec<String>,
     /// The last `render`'s chart and properties.
     pub visualization: Option<crate::visualization::Visualization>,
+    /// The tables of the last `fork`/`facet` bound, until the query's end
+    /// decides whether they are its results.
+    several_results: Option<fork::SeveralResults>,
+    /// The query's named results when it makes several (it ends in `fork`
+    /// or `facet`), the first being the relation [`Binder::bind_query`]
+    /// returns; empty for a query of one unnamed result.
+    pub named_results: Vec<(String, Relation)>,
 }
 
 impl<'r> Binder<'r> {
@@ -302,6 +309,8 @@ impl<'r> Binder<'r> {
             counter: 0,
             notices: Vec::new(),
             visualization: None,
+            several_results: None,
+            named_results: Vec::new(),
         }
     }
 
@@ -326,8 +335,17 @@ impl<'r> Binder<'r> {
             Statement::Expr(e) => Some(e.span),
             _ => None,
         });
+        let mut named_results = self.results_of_query(&relation);
         check_plan_size(&relation.plan, last.unwrap_or(query.span))?;
         relation.plan = in_subquery::lower_in_subqueries(relation.plan).at(query.span)?;
+        for (_, result) in named_results.iter_mut().skip(1) {
+            check_plan_size(&result.plan, last.unwrap_or(query.span))?;
+            result.plan = in_subquery::lower_in_subqueries(result.plan.clone()).at(query.span)?;
+        }
+        if let Some((_, first)) = named_results.first_mut() {
+            *first = relation.clone();
+        }
+        self.named_results = named_results;
         Ok(relation)
     }
 
