@@ -11,6 +11,7 @@ pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
 mod error;
+pub mod geo_cells;
 pub mod ip;
 pub mod math;
 pub mod misc;
@@ -74,6 +75,7 @@ impl Registry {
         xml::register(&mut r);
         misc::register(&mut r);
         series::register(&mut r);
+        geo_cells::register(&mut r);
         r.deprecated_aliases();
         r
     }
