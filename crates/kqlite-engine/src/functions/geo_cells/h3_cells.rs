@@ -115,9 +115,14 @@ fn h3cell_level(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     int_out(args, rows, |a: &Rows, r| Some(i32::from(u8::from(parse_cell(a.text(0, r)?)?.resolution()))))
 }
 
-/// The cells at grid distance exactly `k` from `cell`, in H3's ring order.
+/// The cells at grid distance exactly `k` from `cell`, in the order of H3's
+/// gridDisk (the order Kusto's documented neighbors and rings follow).
 fn ring(cell: CellIndex, k: u32) -> Vec<String> {
-    cell.grid_ring::<Vec<CellIndex>>(k).into_iter().map(|c| c.to_string()).collect()
+    cell.grid_disk_distances::<Vec<(CellIndex, u32)>>(k)
+        .into_iter()
+        .filter(|&(_, d)| d == k)
+        .map(|(c, _)| c.to_string())
+        .collect()
 }
 
 fn h3cell_neighbors(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
