@@ -12,6 +12,7 @@ pub mod datetime;
 pub mod dynamic;
 mod error;
 pub mod geo_shapes;
+pub mod geo_cells;
 pub mod ip;
 pub mod math;
 pub mod misc;
@@ -82,6 +83,7 @@ impl Registry {
         series_fit::register(&mut r);
         series_signal::register(&mut r);
         geo_shapes::register(&mut r);
+        geo_cells::register(&mut r);
         r.deprecated_aliases();
         r
     }
