@@ -10,15 +10,21 @@ pub mod basket;
 pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
+pub mod encodings;
 mod error;
 pub mod ip;
 pub mod math;
+pub mod metadata;
 pub mod misc;
 pub mod row_window;
 pub mod sequence_detect;
 pub mod series;
+pub mod statistics;
 pub mod string;
 pub mod string_ops;
+pub mod summaries;
+pub mod tdigest;
+pub mod values;
 pub mod xml;
 
 pub use error::{CallError, CallResult};
@@ -32,6 +38,10 @@ use std::sync::OnceLock;
 pub struct CallContext {
     /// `now()` for this query, fixed once per query (nanoseconds).
     pub now: i64,
+    /// The query's `set query_bin_auto_size=…` and `set query_bin_auto_at=…`
+    /// values, which `bin_auto` rounds by.
+    pub bin_auto_size: Option<Bound>,
+    pub bin_auto_at: Option<Bound>,
 }
 
 pub type BindFn = fn(&CallContext, Vec<Bound>) -> CallResult<Bound>;
@@ -74,6 +84,12 @@ impl Registry {
         xml::register(&mut r);
         misc::register(&mut r);
         series::register(&mut r);
+        tdigest::register(&mut r);
+        summaries::register(&mut r);
+        encodings::register(&mut r);
+        statistics::register(&mut r);
+        values::register(&mut r);
+        metadata::register(&mut r);
         r.deprecated_aliases();
         r
     }
@@ -155,6 +171,8 @@ pub enum SpecialForm {
     PackAll,
     /// A function returning several columns ([`series::MULTI_OUTPUT`]).
     MultiOutput,
+    /// `column_names_of(T)`: the column names of a tabular expression.
+    ColumnNamesOf,
 }
 
 /// The functions over the serialized rows ([`SpecialForm::Window`]).
@@ -197,6 +215,7 @@ pub const SPECIAL_FORMS: &[(&str, SpecialForm)] = &[
     ("table", SpecialForm::Table),
     ("ingestion_time", SpecialForm::IngestionTime),
     ("pack_all", SpecialForm::PackAll),
+    ("column_names_of", SpecialForm::ColumnNamesOf),
 ];
 
 /// The special form `name` calls, if it is one.
