@@ -2,7 +2,7 @@
 //! `current_database`, `estimate_data_size`, `datetime_list_timezones`,
 //! `bag_pack_columns`, `assert`, and the value `column_names_of` gives.
 
-use super::{coerce, CallError, CallResult, Registry};
+use super::{coerce, CallError, Registry};
 use crate::convert::{evaluate_constant, Bound};
 use crate::dynamic::DynValue;
 use crate::types::KqlType;

@@ -22,7 +22,7 @@ use datafusion::common::cast::{as_binary_array, as_float64_array, as_int64_array
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    cast, lit, Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, Signature, Volatility,
+    cast, Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, Signature, Volatility,
 };
 use std::cmp::Ordering;
 use std::sync::Arc;
