@@ -109,6 +109,11 @@ impl<'r> Binder<'r> {
                     scope.columns.iter().map(|c| (c.name.clone(), Bound::new(col_ref(&c.name), c.ty))).collect();
                 return Ok(functions::dynamic::pack_all(columns, ignore_null_empty));
             }
+            Some(SpecialForm::ColumnNamesOf) => {
+                let [table] = args else { return err(span, "column_names_of() takes one tabular argument") };
+                let relation = self.tabular(&table.value)?;
+                return Ok(functions::metadata::column_names(relation.columns.into_iter().map(|c| c.name)));
+            }
             Some(SpecialForm::IngestionTime) if args.is_empty() => {
                 // Records loaded by kqlite have no ingestion-time policy; Kusto
                 // returns null for such tables.
@@ -279,7 +284,8 @@ impl<'r> Binder<'r> {
         span: Span,
         scope: &mut RowScope<'_>,
     ) -> BindResult<Option<Bound>> {
-        let typed = matches!((name, args.len()), ("extract", 4) | ("extractjson" | "extract_json", 3));
+        let typed =
+            matches!((name, args.len()), ("extract", 4) | ("extractjson" | "extract_json" | "percentile_tdigest", 3));
         let Some(ExprKind::TypeOf(type_arg)) = args.last().filter(|_| typed).map(|a| &a.value.kind) else {
             return Ok(None);
         };

@@ -301,7 +301,7 @@ impl<'r> Binder<'r> {
     pub fn new(resolver: &'r dyn TableResolver, now: i64) -> Binder<'r> {
         Binder {
             resolver,
-            call: CallContext { now },
+            call: CallContext { now, bin_auto_size: None, bin_auto_at: None },
             parameters: HashMap::new(),
             scopes: vec![HashMap::new()],
             active_stored: Vec::new(),
@@ -406,7 +406,16 @@ impl<'r> Binder<'r> {
                 }
                 Ok(None)
             }
-            Statement::Set(_) | Statement::Alias(_) => Ok(None),
+            Statement::Set(set) => {
+                // The options a function reads (`bin_auto`); others change nothing here.
+                match (set.name.as_str(), &set.value) {
+                    ("query_bin_auto_size", Some(value)) => self.call.bin_auto_size = Some(self.constant(value)?),
+                    ("query_bin_auto_at", Some(value)) => self.call.bin_auto_at = Some(self.constant(value)?),
+                    _ => {}
+                }
+                Ok(None)
+            }
+            Statement::Alias(_) => Ok(None),
             Statement::Expr(e) => match self.tabular_or_scalar(e)? {
                 Either::Tabular(r) => Ok(Some(r)),
                 Either::Scalar(b) => Ok(Some(self.print_relation(vec![("print_0".to_string(), b)])?)),

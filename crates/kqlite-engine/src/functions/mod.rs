@@ -10,11 +10,13 @@ pub mod basket;
 pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
+pub mod encodings;
 mod error;
 pub mod geo_shapes;
 pub mod geo_cells;
 pub mod ip;
 pub mod math;
+pub mod metadata;
 pub mod misc;
 pub mod row_window;
 pub mod sequence_detect;
@@ -22,8 +24,12 @@ pub mod series;
 pub mod series_elementwise;
 pub mod series_fit;
 pub mod series_signal;
+pub mod statistics;
 pub mod string;
 pub mod string_ops;
+pub mod summaries;
+pub mod tdigest;
+pub mod values;
 pub mod xml;
 
 pub use error::{CallError, CallResult};
@@ -37,6 +43,10 @@ use std::sync::OnceLock;
 pub struct CallContext {
     /// `now()` for this query, fixed once per query (nanoseconds).
     pub now: i64,
+    /// The query's `set query_bin_auto_size=…` and `set query_bin_auto_at=…`
+    /// values, which `bin_auto` rounds by.
+    pub bin_auto_size: Option<Bound>,
+    pub bin_auto_at: Option<Bound>,
 }
 
 pub type BindFn = fn(&CallContext, Vec<Bound>) -> CallResult<Bound>;
@@ -84,6 +94,12 @@ impl Registry {
         series_signal::register(&mut r);
         geo_shapes::register(&mut r);
         geo_cells::register(&mut r);
+        tdigest::register(&mut r);
+        summaries::register(&mut r);
+        encodings::register(&mut r);
+        statistics::register(&mut r);
+        values::register(&mut r);
+        metadata::register(&mut r);
         r.deprecated_aliases();
         r
     }
@@ -165,6 +181,8 @@ pub enum SpecialForm {
     PackAll,
     /// A function returning several columns ([`series::MULTI_OUTPUT`]).
     MultiOutput,
+    /// `column_names_of(T)`: the column names of a tabular expression.
+    ColumnNamesOf,
 }
 
 /// The functions over the serialized rows ([`SpecialForm::Window`]).
@@ -207,6 +225,7 @@ pub const SPECIAL_FORMS: &[(&str, SpecialForm)] = &[
     ("table", SpecialForm::Table),
     ("ingestion_time", SpecialForm::IngestionTime),
     ("pack_all", SpecialForm::PackAll),
+    ("column_names_of", SpecialForm::ColumnNamesOf),
 ];
 
 /// The special form `name` calls, if it is one.
