@@ -19,6 +19,7 @@ pub mod convert;
 pub mod dynamic;
 pub mod functions;
 pub mod library;
+pub mod memory;
 mod outer_join_elimination;
 pub mod output;
 pub mod scan_needs;

@@ -351,7 +351,7 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
         if exprs.len() == 2 {
             exprs.push(lit(1.0f64));
         }
-        return Ok(Bound::new(udf::call("kql_range_real", DataType::Binary, range_real, exprs), KqlType::Dynamic));
+        return Ok(Bound::new(range_call("kql_range_real", range_real, exprs), KqlType::Dynamic));
     }
     for (i, a) in args.into_iter().enumerate() {
         if !numeric_kind(a.ty) {
@@ -368,10 +368,22 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
         _ => 0,
     };
     exprs.push(lit(code));
-    Ok(Bound::new(udf::call("kql_range_long", DataType::Binary, range_long, exprs), KqlType::Dynamic))
+    Ok(Bound::new(range_call("kql_range_long", range_long, exprs), KqlType::Dynamic))
+}
+
+/// A `range()` call, volatile: a constant range is built when the query
+/// runs, where its copies to every row are checked against the memory
+/// budget (`udf::check_broadcast`), not folded into a literal at planning
+/// that a projection would copy unchecked.
+fn range_call(name: &str, kernel: udf::Kernel, args: Vec<Expr>) -> Expr {
+    udf::call_with_volatility(name, DataType::Binary, kernel, args, datafusion::logical_expr::Volatility::Volatile)
 }
 
 const RANGE_LIMIT: usize = 1_000_000;
+
+/// What one element of `range()`'s array costs, encoded: a tag and 8 bytes
+/// (counted against the query's memory budget while the array is built).
+const RANGE_ITEM_BYTES: usize = 9;
 
 fn range_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
@@ -384,6 +396,7 @@ fn range_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     );
     let mut out = BinaryBuilder::with_capacity(n, 64);
     let mut buf = Vec::new();
+    let mut meter = crate::memory::OutputMeter::new("range()");
     for i in 0..n {
         if start.is_null(i) || stop.is_null(i) || step.is_null(i) || step.value(i) == 0 {
             out.append_value(ENCODED_NULL);
@@ -402,6 +415,7 @@ fn range_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
             };
             item.encode_into(enc.begin_item());
             enc.end_item();
+            meter.grow(RANGE_ITEM_BYTES)?;
             count += 1;
             if count >= RANGE_LIMIT {
                 break;
@@ -431,12 +445,14 @@ fn range_real(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
         let (a, b, s) = (start.value(i), stop.value(i), step.value(i));
         let mut items = Vec::new();
         let mut k = 0usize;
+        let mut meter = crate::memory::OutputMeter::new("range()");
         loop {
             let v = a + s * k as f64;
             if (s > 0.0 && v > b + 1e-12) || (s < 0.0 && v < b - 1e-12) || items.len() >= RANGE_LIMIT {
                 break;
             }
             items.push(DynValue::Real(v));
+            meter.grow(RANGE_ITEM_BYTES + std::mem::size_of::<DynValue>())?;
             k += 1;
         }
         out.append_value(DynValue::Array(items).encode());
@@ -541,11 +557,14 @@ pub fn to_list(value: Bound, limit: Option<Bound>) -> Expr {
 pub fn expand_items(value: Bound, limit: Option<Bound>) -> Expr {
     let limit = limit.map(|l| l.expr).unwrap_or_else(|| lit(ScalarValue::Int64(None)));
     let item = Arc::new(Field::new_list_field(DataType::Binary, true));
-    udf::call(
+    // Volatile: a constant array is not folded into a literal at planning,
+    // which the projection would copy to every row outside any budget check.
+    udf::call_with_volatility(
         "kql_mv_expand_items_null_row",
         DataType::List(item),
         expand_items_kernel,
         vec![to_string_if_needed(value), limit],
+        datafusion::logical_expr::Volatility::Volatile,
     )
 }
 
@@ -574,7 +593,9 @@ fn list_items(args: &[ColumnarValue], rows: usize, null_row: bool) -> Result<Col
     };
     let mut builder = ListBuilder::new(BinaryBuilder::new());
     let mut buf = Vec::new();
+    let mut meter = crate::memory::OutputMeter::new("mv-expand");
     for i in 0..n {
+        meter.grow(if input.is_null(i) { 16 } else { input.value(i).len() + 16 })?;
         let take = limit.unwrap_or(usize::MAX);
         if null_row && (input.is_null(i) || DynRef::new(input.value(i)).kind() == DynKind::Null) {
             if take > 0 {
