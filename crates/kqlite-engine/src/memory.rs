@@ -252,6 +252,19 @@ pub fn check_fits(operator: &str, bytes: usize) -> Result<()> {
     meter.flush()
 }
 
+/// An error message when a table built while binding (`range`) of
+/// `bytes` does not fit in `budget`.
+pub fn check_table_fits(operator: &str, bytes: usize, budget: usize) -> std::result::Result<(), String> {
+    if bytes <= budget {
+        return Ok(());
+    }
+    Err(format!(
+        "{operator} would build {}, more than the query's memory budget of {} (raise it with --memory SIZE)",
+        format_size(bytes),
+        format_size(budget)
+    ))
+}
+
 /// `error` with the budget named when it is DataFusion's refusal to
 /// allocate (a sort, aggregation or join that could not spill enough).
 pub fn name_budget(error: DataFusionError, budget: usize) -> DataFusionError {

@@ -638,6 +638,10 @@ impl Resolver<'_> {
 }
 
 impl TableResolver for Resolver<'_> {
+    fn memory_budget(&self) -> usize {
+        self.session.memory_budget
+    }
+
     fn table(&self, name: &str) -> Option<(LogicalPlan, Vec<ColumnDef>)> {
         let Some(entry) = self.session.tables.get(name) else { return self.empty_table(name) };
         let source = provider_as_source(entry.provider.clone());

@@ -218,6 +218,11 @@ pub enum KeyScanError {
 
 /// Where the binder finds tables.
 pub trait TableResolver {
+    /// The memory a query may use (bytes): tables built while binding
+    /// (`range`) must fit in it.
+    fn memory_budget(&self) -> usize {
+        usize::MAX
+    }
     /// A scan of the table, producing the engine's Arrow types, and its KQL schema.
     fn table(&self, name: &str) -> Option<(LogicalPlan, Vec<ColumnDef>)>;
     /// Every table name a query can name (with data or not), for

@@ -761,6 +761,8 @@ impl<'r> Binder<'r> {
                     if count > 100_000_000 {
                         return err(span, format!("range would produce {count} rows"));
                     }
+                    crate::memory::check_table_fits("range", count * 8, self.resolver.memory_budget())
+                        .map_err(|e| BindError::new(span, e))?;
                     let values: Float64Array = (0..count).map(|i| Some(a + i as f64 * s)).collect();
                     (Arc::new(values), KqlType::Real)
                 } else {
@@ -775,6 +777,8 @@ impl<'r> Binder<'r> {
                     if count > 100_000_000 {
                         return err(span, format!("range would produce {count} rows"));
                     }
+                    crate::memory::check_table_fits("range", count * 8, self.resolver.memory_budget())
+                        .map_err(|e| BindError::new(span, e))?;
                     let values: Int64Array = (0..count as i64).map(|i| Some(a + i * s)).collect();
                     (Arc::new(values), if ty == KqlType::Int { KqlType::Long } else { ty })
                 };
