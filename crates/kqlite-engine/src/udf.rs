@@ -83,7 +83,9 @@ fn check_broadcast(name: &str, result: &ColumnarValue, rows: usize) -> Result<()
     if let ColumnarValue::Scalar(value) = result {
         let bytes = value.size().saturating_mul(rows);
         if rows > 1 && bytes > SMALL {
-            return crate::memory::check_fits(&format!("{name} (one value copied to {rows} rows)"), bytes);
+            // Kernels are named kql_<function>[_<variant>]: the function is what the query wrote.
+            let function = name.strip_prefix("kql_").unwrap_or(name);
+            return crate::memory::check_fits(&format!("{function} (one value copied to {rows} rows)"), bytes);
         }
     }
     Ok(())
