@@ -15,6 +15,9 @@ use std::process::ExitCode;
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct TestArgs {
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
+
     /// Directory of test cases (e.g. rules/tests).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
@@ -25,6 +28,7 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
+    args.memory.apply();
     let (rules, functions) = kqlite_detect::pack::load(args.rules_dir.as_deref())?;
     let runtime = crate::query_runtime()?;
     let reports = runtime.block_on(run_all(&args.dir, &rules, &functions, &crate::ingest::options_from_env()))?;

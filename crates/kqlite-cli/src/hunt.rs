@@ -73,6 +73,9 @@ use std::sync::Arc;
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct HuntArgs {
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
+
     /// Evidence files or directories.
     #[arg(required_unless_present = "store", value_name = "PATHS")]
     paths: Vec<PathBuf>,
@@ -234,6 +237,7 @@ fn print_evidence_report(report: &EvidenceReport) {
 }
 
 pub fn run(args: HuntArgs) -> Result<ExitCode> {
+    args.memory.apply();
     let runtime = crate::query_runtime()?;
     runtime.block_on(async {
         let mut prepared = prepare(&args.paths, &args.setup, true).await?;

@@ -8,6 +8,7 @@ mod detection_test;
 mod format;
 mod hunt;
 mod ingest;
+mod memory_args;
 mod pivot;
 mod query;
 mod rules;

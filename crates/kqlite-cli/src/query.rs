@@ -53,6 +53,9 @@ use std::process::ExitCode;
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct QueryArgs {
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
+
     /// The query text (or use -f FILE, or - for standard input).
     query: Option<String>,
 
@@ -126,6 +129,7 @@ impl QueryFormat {
 }
 
 pub fn run(mut args: QueryArgs) -> Result<ExitCode> {
+    args.memory.apply();
     // With -f, the first positional is a path, not the query.
     if args.file.is_some() {
         if let Some(first) = args.query.take() {

@@ -37,6 +37,9 @@ use std::time::Duration;
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
+
     /// Files or directories read at start into the database `evidence`.
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -102,6 +105,7 @@ impl FromStr for StoreArg {
 const EVIDENCE_DATABASE: &str = "evidence";
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    args.memory.apply();
     let tokens = match &args.token_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -20,6 +20,7 @@ pub mod dynamic;
 pub mod functions;
 pub mod library;
 mod materialized;
+pub mod memory;
 mod outer_join_elimination;
 pub mod output;
 pub mod scan_needs;

@@ -228,6 +228,8 @@ pub struct Session {
     catalog: Option<Arc<dyn TableCatalog>>,
     /// Stored functions (Sentinel parsers), parsed when a query names them.
     library: Library,
+    /// Bytes each query may hold in DataFusion's memory pool (see `memory`).
+    memory_budget: usize,
 }
 
 impl Default for Session {
@@ -292,6 +294,7 @@ impl Session {
             definition_starts: Vec::new(),
             catalog: None,
             library: Library::default(),
+            memory_budget: crate::memory::default_budget(),
         }
     }
 
@@ -300,6 +303,18 @@ impl Session {
     /// schema ([`TableCatalog`]).
     pub fn set_catalog(&mut self, catalog: Arc<dyn TableCatalog>) {
         self.catalog = Some(catalog);
+    }
+
+    /// Sets the memory each query may use (bytes): sorts, aggregations and
+    /// joins spill to temporary files beyond it; other operators fail with
+    /// an error naming it. New sessions start with [`crate::memory::default_budget`].
+    pub fn set_memory_budget(&mut self, bytes: usize) {
+        self.memory_budget = bytes.max(1);
+    }
+
+    /// The memory each query may use, in bytes.
+    pub fn memory_budget(&self) -> usize {
+        self.memory_budget
     }
 
     pub fn set_clock(&mut self, clock: Clock) {
@@ -618,6 +633,34 @@ impl Session {
         Ok(self.bind(text, now)?.relation.plan)
     }
 
+    /// The session's state with a memory pool of the budget's size for one
+    /// query, so concurrent queries (the server's) each have the whole
+    /// budget; the pool also rides in the configuration for UDF kernels.
+    /// Spill files go to the session's disk manager (the OS temp directory).
+    fn query_state(&self) -> datafusion::execution::SessionState {
+        use datafusion::execution::runtime_env::RuntimeEnv;
+        let pool = crate::memory::query_pool(self.memory_budget);
+        let shared = self.ctx.runtime_env();
+        let runtime = RuntimeEnv {
+            memory_pool: pool.clone(),
+            disk_manager: shared.disk_manager.clone(),
+            cache_manager: shared.cache_manager.clone(),
+            object_store_registry: shared.object_store_registry.clone(),
+        };
+        let mut config = self.ctx.copied_config();
+        config
+            .options_mut()
+            .extensions
+            .insert(crate::memory::QueryMemory { pool: Some(pool), budget: self.memory_budget });
+        let mut state = SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_config(config)
+            .with_runtime_env(Arc::new(runtime))
+            .build();
+        // The planner hands kernels the options captured here.
+        state.mark_start_execution();
+        state
+    }
+
     async fn run_bound(&self, bound: BoundQuery) -> Result<QueryResult, QueryError> {
         let BoundQuery { relation, notices, visualization, named_results } = bound;
         let batches = self.collect(relation.plan).await?;
@@ -631,13 +674,15 @@ impl Session {
         Ok(QueryResult { columns: relation.columns, batches, notices, visualization, name, further })
     }
 
-    /// Runs a plan and collects its batches.
+    /// Runs a plan under the query's memory budget and collects its batches.
     async fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {
-        let frame = self.ctx.execute_logical_plan(plan).await.map_err(QueryError::Execution)?;
-        let mut stream = frame.execute_stream().await.map_err(QueryError::Execution)?;
+        let budget = self.memory_budget;
+        let exhausted = |e| QueryError::Execution(crate::memory::name_budget(e, budget));
+        let frame = datafusion::dataframe::DataFrame::new(self.query_state(), plan);
+        let mut stream = frame.execute_stream().await.map_err(exhausted)?;
         let mut batches = Vec::new();
         while let Some(batch) = stream.next().await {
-            batches.push(batch.map_err(QueryError::Execution)?);
+            batches.push(batch.map_err(exhausted)?);
         }
         Ok(batches)
     }
@@ -686,6 +731,10 @@ impl Resolver<'_> {
 }
 
 impl TableResolver for Resolver<'_> {
+    fn memory_budget(&self) -> usize {
+        self.session.memory_budget
+    }
+
     fn table(&self, name: &str) -> Option<(LogicalPlan, Vec<ColumnDef>)> {
         let Some(entry) = self.session.tables.get(name) else { return self.empty_table(name) };
         let source = provider_as_source(entry.provider.clone());

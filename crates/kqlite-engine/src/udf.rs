@@ -65,8 +65,30 @@ impl ScalarUDFImpl for KqlUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        (self.kernel)(&args.args, args.number_rows)
+        // The kernel reserves what it builds from the query's pool.
+        let _memory = crate::memory::enter(args.config_options.extensions.get::<crate::memory::QueryMemory>());
+        let result = (self.kernel)(&args.args, args.number_rows)?;
+        check_broadcast(&self.name, &result, args.number_rows)?;
+        Ok(result)
     }
+}
+
+/// A constant result is copied to every row of the batch by the operator
+/// that reads it, outside any kernel: a large constant over many rows (a
+/// `range()` array beside each of 100,000 expanded rows) must fit the
+/// query's budget before that copy is made.
+fn check_broadcast(name: &str, result: &ColumnarValue, rows: usize) -> Result<()> {
+    /// Below this, a copy is not worth a pool call.
+    const SMALL: usize = 1 << 20;
+    if let ColumnarValue::Scalar(value) = result {
+        let bytes = value.size().saturating_mul(rows);
+        if rows > 1 && bytes > SMALL {
+            // Kernels are named kql_<function>[_<variant>]: the function is what the query wrote.
+            let function = name.strip_prefix("kql_").unwrap_or(name);
+            return crate::memory::check_fits(&format!("{function} (one value copied to {rows} rows)"), bytes);
+        }
+    }
+    Ok(())
 }
 
 /// Builds the call expression `name(args)` for a kernel.

@@ -377,10 +377,12 @@ fn range(args: Vec<Bound>) -> CallResult<Bound> {
     Ok(Bound::new(range_call("kql_range_long", range_long, exprs), KqlType::Dynamic))
 }
 
-/// A `range()` call, kept from constant folding: folded, `range(1, 1e9)`
-/// became a literal of 2^20 elements that DataFusion prints into the
-/// expression's name at each optimizer pass (seconds of formatting per
-/// query). The kernel is deterministic; only the folding is avoided.
+/// A `range()` call, volatile so that it is not constant-folded: folded,
+/// `range(1, 1e9)` became a literal of 2^20 elements that DataFusion prints
+/// into the expression's name at each optimizer pass (seconds per query),
+/// and a projection would copy that literal to every row unchecked; built
+/// when the query runs, its copies are checked against the memory budget
+/// (`udf::check_broadcast`). The kernel itself is deterministic.
 fn range_call(name: &str, kernel: udf::Kernel, args: Vec<Expr>) -> Expr {
     udf::call_with_volatility(name, DataType::Binary, kernel, args, datafusion::logical_expr::Volatility::Volatile)
 }
@@ -388,6 +390,10 @@ fn range_call(name: &str, kernel: udf::Kernel, args: Vec<Expr>) -> Expr {
 /// The most elements `range()` returns; longer series are truncated (the
 /// range page: "a maximum of 1,048,576 (2^20) results").
 const RANGE_LIMIT: usize = 1 << 20;
+
+/// What one element of `range()`'s array costs, encoded: a tag and 8 bytes
+/// (counted against the query's memory budget while the array is built).
+const RANGE_ITEM_BYTES: usize = 9;
 
 fn range_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     let n = rows_to_compute(args, rows);
@@ -400,6 +406,7 @@ fn range_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
     );
     let mut out = BinaryBuilder::with_capacity(n, 64);
     let mut buf = Vec::new();
+    let mut meter = crate::memory::OutputMeter::new("range()");
     for i in 0..n {
         if start.is_null(i) || stop.is_null(i) || step.is_null(i) || step.value(i) == 0 {
             out.append_value(ENCODED_NULL);
@@ -418,6 +425,7 @@ fn range_long(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
             };
             item.encode_into(enc.begin_item());
             enc.end_item();
+            meter.grow(RANGE_ITEM_BYTES)?;
             count += 1;
             if count >= RANGE_LIMIT {
                 break;
@@ -447,12 +455,14 @@ fn range_real(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
         let (a, b, s) = (start.value(i), stop.value(i), step.value(i));
         let mut items = Vec::new();
         let mut k = 0usize;
+        let mut meter = crate::memory::OutputMeter::new("range()");
         loop {
             let v = a + s * k as f64;
             if (s > 0.0 && v > b + 1e-12) || (s < 0.0 && v < b - 1e-12) || items.len() >= RANGE_LIMIT {
                 break;
             }
             items.push(DynValue::Real(v));
+            meter.grow(RANGE_ITEM_BYTES + std::mem::size_of::<DynValue>())?;
             k += 1;
         }
         out.append_value(DynValue::Array(items).encode());
@@ -557,11 +567,14 @@ pub fn to_list(value: Bound, limit: Option<Bound>) -> Expr {
 pub fn expand_items(value: Bound, limit: Option<Bound>) -> Expr {
     let limit = limit.map(|l| l.expr).unwrap_or_else(|| lit(ScalarValue::Int64(None)));
     let item = Arc::new(Field::new_list_field(DataType::Binary, true));
-    udf::call(
+    // Volatile: a constant array is not folded into a literal at planning,
+    // which the projection would copy to every row outside any budget check.
+    udf::call_with_volatility(
         "kql_mv_expand_items_null_row",
         DataType::List(item),
         expand_items_kernel,
         vec![to_string_if_needed(value), limit],
+        datafusion::logical_expr::Volatility::Volatile,
     )
 }
 
@@ -590,7 +603,9 @@ fn list_items(args: &[ColumnarValue], rows: usize, null_row: bool) -> Result<Col
     };
     let mut builder = ListBuilder::new(BinaryBuilder::new());
     let mut buf = Vec::new();
+    let mut meter = crate::memory::OutputMeter::new("mv-expand");
     for i in 0..n {
+        meter.grow(if input.is_null(i) { 16 } else { input.value(i).len() + 16 })?;
         let take = limit.unwrap_or(usize::MAX);
         if null_row && (input.is_null(i) || DynRef::new(input.value(i)).kind() == DynKind::Null) {
             if take > 0 {

@@ -202,8 +202,10 @@ pub(super) fn strrep_kernel(args: &[ColumnarValue], rows: usize) -> Result<Colum
     let n = rows_to_compute(args, rows);
     let (values, times, delims) = (Strs::new(&args[0])?, Longs::new(&args[1])?, Strs::new(&args[2])?);
     let mut out = StringBuilder::with_capacity(n, n * 16);
+    let mut meter = crate::memory::OutputMeter::new("strrep()");
     for i in 0..n {
         let times = times.get(i).unwrap_or(0).clamp(0, 1024) as usize;
+        meter.grow(times * (values.get(i).unwrap_or("").len() + delims.get(i).unwrap_or("").len()))?;
         out.append_value(vec![values.get(i).unwrap_or(""); times].join(delims.get(i).unwrap_or("")));
     }
     maybe_scalar(args, Arc::new(out.finish()))
