@@ -535,7 +535,14 @@ impl Session {
         Ok(self.bind(text, 0)?.relation.columns)
     }
 
+    /// Parses and binds `text`; a panic while doing so is reported as an
+    /// internal fault ([`internal_fault`]) rather than unwinding into the caller.
     fn bind(&self, text: &str, now: i64) -> Result<BoundQuery, QueryError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.bind_unguarded(text, now)))
+            .unwrap_or_else(|payload| Err(internal_fault("binding", payload)))
+    }
+
+    fn bind_unguarded(&self, text: &str, now: i64) -> Result<BoundQuery, QueryError> {
         let parsed = kqlite_syntax::parse(text);
         if parsed.has_errors() {
             return Err(QueryError::Parse(parsed.diagnostics));
@@ -674,8 +681,16 @@ impl Session {
         Ok(QueryResult { columns: relation.columns, batches, notices, visualization, name, further })
     }
 
-    /// Runs a plan under the query's memory budget and collects its batches.
+    /// Runs a plan under the query's memory budget and collects its
+    /// batches; a panic while planning or running (DataFusion re-raises its
+    /// tasks' panics here) is reported as an internal fault ([`internal_fault`]).
     async fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(self.collect_unguarded(plan)))
+            .await
+            .unwrap_or_else(|payload| Err(internal_fault("running", payload)))
+    }
+
+    async fn collect_unguarded(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {
         let budget = self.memory_budget;
         let exhausted = |e| QueryError::Execution(crate::memory::name_budget(e, budget));
         let frame = datafusion::dataframe::DataFrame::new(self.query_state(), plan);
@@ -686,6 +701,20 @@ impl Session {
         }
         Ok(batches)
     }
+}
+
+/// A panic caught while `stage` ("binding", "running") a query, as an
+/// execution error that names it an internal fault and keeps the panic's
+/// message.
+fn internal_fault(stage: &str, payload: Box<dyn std::any::Any + Send>) -> QueryError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|m| m.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    QueryError::Execution(DataFusionError::Execution(format!(
+        "internal fault in kqlite while {stage} the query (a bug, please report it): {message}"
+    )))
 }
 
 fn batches_have_null_strings(columns: &[ColumnDef], batches: &[RecordBatch]) -> bool {

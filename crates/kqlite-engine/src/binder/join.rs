@@ -1,7 +1,7 @@
 //! `join`, `lookup` and `union`.
 
 use super::scalar::{JoinSides, RowScope};
-use super::scalar_operators::comparison;
+use super::scalar_operators::join_key_equality;
 use super::tabular::param_name;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
@@ -96,7 +96,7 @@ impl<'r> Binder<'r> {
                 _ => return err(term.span, "join keys are column names or $left.Column == $right.Column"),
             };
             left_keys.push(l.expr.clone());
-            conditions.push(comparison(BinaryOp::Eq, l, r, term.span)?.expr);
+            conditions.push(join_key_equality(l, r, term.span)?.expr);
         }
         let mut left_plan = left.plan.clone();
         if kind == "innerunique" {

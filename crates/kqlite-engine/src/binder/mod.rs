@@ -32,6 +32,7 @@ mod partition;
 mod project_by_names;
 mod reduce;
 mod render;
+mod row_bound;
 mod sample;
 mod scalar;
 mod scalar_operators;

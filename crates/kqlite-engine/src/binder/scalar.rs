@@ -3,7 +3,7 @@
 //! ([`super::call`]) are bound in their own modules.
 
 use super::literal::{dynamic_element_literal, literal};
-use super::scalar_operators::{arithmetic, boolean, coerce_pair, comparison, dynamic_operand};
+use super::scalar_operators::{arithmetic, boolean, coerce_pair, comparison, dynamic_operand, not_nan};
 use super::AtSpan;
 use super::{col_ref, BindError, BindResult, Binder, Binding, Either, Relation};
 use crate::convert::{evaluate_constant, implicit, Bound};
@@ -346,7 +346,10 @@ impl<'r> Binder<'r> {
                 list.push(if case_insensitive { fold_case(c) } else { c.expr });
             }
             let left = if case_insensitive { fold_case(left) } else { left.expr };
-            parts.push(Expr::InList(InList::new(Box::new(left), list, false)));
+            let member = Expr::InList(InList::new(Box::new(left.clone()), list, false));
+            // NaN equals nothing, itself included (IEEE 754, as `==`);
+            // the list's hash set matches it in Arrow's total order.
+            parts.push(if target_ty == KqlType::Real { member.and(not_nan(left)) } else { member });
         }
         for d in dynamic_lists {
             parts.push(string_ops::bind_in_dynamic(value.clone(), d, case_insensitive).expr);

@@ -192,8 +192,19 @@ pub(super) fn arithmetic(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
     Ok(Bound::new(binary_expr(le, df_op, re), ty))
 }
 
-/// `==`, `!=`, `<`, … with numeric promotion and dynamic unwrapping.
+/// `==`, `!=`, `<`, … with numeric promotion and dynamic unwrapping; reals
+/// compare as IEEE 754 doubles ([`ieee_nan_comparison`]).
 pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindResult<Bound> {
+    compare(op, l, r, span, true)
+}
+
+/// A join key's `==`: as [`comparison`], but NaN keys match each other, as
+/// equal keys of a hash table do (and as `summarize by` groups them).
+pub(super) fn join_key_equality(l: Bound, r: Bound, span: Span) -> BindResult<Bound> {
+    compare(BinaryOp::Eq, l, r, span, false)
+}
+
+fn compare(op: BinaryOp, l: Bound, r: Bound, span: Span, ieee_nan: bool) -> BindResult<Bound> {
     let df_op = match op {
         BinaryOp::Eq => Operator::Eq,
         BinaryOp::NotEq => Operator::NotEq,
@@ -222,13 +233,16 @@ pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
     // Text read as another type is null where it does not parse, and takes
     // the null guard below.
     let compares_text = l.ty == KqlType::String || r.ty == KqlType::String;
-    let Some((le, re, _)) = unify(l, r) else {
+    let Some((le, re, ty)) = unify(l, r) else {
         return err(span, format!("cannot compare {lt} with {rt}"));
     };
     if lt == KqlType::Dynamic && rt == KqlType::Dynamic && !matches!(op, BinaryOp::Eq | BinaryOp::NotEq) {
         return err(span, "cannot order dynamic values; convert them with tolong(), tostring(), …");
     }
-    let compared = binary_expr(le.clone(), df_op, re.clone());
+    let mut compared = binary_expr(le.clone(), df_op, re.clone());
+    if ieee_nan && ty == KqlType::Real {
+        compared = ieee_nan_comparison(op, compared, &le, &re);
+    }
     // Kusto: a null compared with a value is unequal (`null != 5` is true,
     // `5 == int(null)` false); two nulls compare as null. Strings are never
     // null, so they need no guard.
@@ -240,4 +254,32 @@ pub(super) fn comparison(op: BinaryOp, l: Bound, r: Bound, span: Span) -> BindRe
         return Ok(Bound::new(expr, KqlType::Bool));
     }
     Ok(Bound::new(compared, KqlType::Bool))
+}
+
+/// Kusto's reals are .NET doubles compared as IEEE 754 does: a comparison
+/// with NaN is false, except `!=`, which is true (so `real(nan) ==
+/// real(nan)` is false). DataFusion's kernels compare floats in Arrow's
+/// total order instead, where NaN equals itself and is above `+inf`.
+/// `compared` (the total-order comparison, which keeps predicate pushdown)
+/// is corrected by NaN guards on the operands that can be NaN; a side that
+/// is a number literal needs none.
+fn ieee_nan_comparison(op: BinaryOp, compared: Expr, l: &Expr, r: &Expr) -> Expr {
+    let guards = [l, r].into_iter().filter(|e| may_be_nan(e)).map(|e| not_nan(e.clone())).reduce(Expr::and);
+    match guards {
+        None => compared,
+        Some(neither_nan) if op == BinaryOp::NotEq => compared.or(datafusion::logical_expr::not(neither_nan)),
+        Some(neither_nan) => compared.and(neither_nan),
+    }
+}
+
+/// Whether a real expression can be NaN: anything but a number literal.
+fn may_be_nan(e: &Expr) -> bool {
+    !matches!(e, Expr::Literal(ScalarValue::Float64(Some(v)), _) if !v.is_nan())
+}
+
+/// `value` is not NaN (null for null). In Arrow's total order every NaN
+/// (either sign) lies outside [-inf, +inf], so two comparisons with
+/// constants test it with the vectorized kernels and no function call.
+pub(super) fn not_nan(value: Expr) -> Expr {
+    value.clone().gt_eq(lit(f64::NEG_INFINITY)).and(value.lt_eq(lit(f64::INFINITY)))
 }

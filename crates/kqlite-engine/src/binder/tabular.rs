@@ -336,8 +336,10 @@ impl<'r> Binder<'r> {
                 // rows. DataFusion 55's EnforceSorting pushes a sort without a
                 // fetch below a limit (turning it into a top-N over all rows,
                 // apache/datafusion#25378); a sort whose fetch is the input's
-                // bound is kept above the limit.
-                let fetch = input.plan.max_rows();
+                // bound is kept above the limit. The bound is computed
+                // without overflow (DataFusion's `max_rows` overflows on
+                // joins of a few thousand rows).
+                let fetch = super::row_bound::max_rows_checked(&input.plan);
                 let plan = LogicalPlanBuilder::from(input.plan)
                     .sort_with_limit(sort, fetch)
                     .and_then(|b| b.build())
@@ -559,7 +561,8 @@ impl<'r> Binder<'r> {
             Some(ast::NullsOrder::Last) => false,
             None => asc,
         };
-        Ok(SortExpr::new(b.expr, asc, nulls_first))
+        let expr = if b.ty == KqlType::Real { nan_beside_nulls(b.expr, asc, nulls_first) } else { b.expr };
+        Ok(SortExpr::new(expr, asc, nulls_first))
     }
 
     fn summarize(
@@ -1129,4 +1132,23 @@ pub(super) fn set_output(outputs: &mut Vec<(String, Bound)>, name: String, value
         Some(slot) => slot.1 = value,
         None => outputs.push((name, value)),
     }
+}
+
+/// A real sort key whose NaNs sort next to the nulls, as Kusto's sort
+/// does: ascending with nulls first `null, NaN, -inf, …, +inf`, with nulls
+/// last `-inf, …, +inf, NaN, null`; descending with nulls first `null, NaN,
+/// +inf, …`, with nulls last `+inf, …, -inf, NaN, null` (sort operator,
+/// "Using special floating-point values"). Arrow's total order puts a
+/// positive NaN above `+inf` and a negative one below `-inf`, so the key
+/// gives every NaN the sign that places it on the nulls' side.
+fn nan_beside_nulls(key: Expr, asc: bool, nulls_first: bool) -> Expr {
+    use datafusion::logical_expr::{lit, when};
+    // Where the nulls are, in the key's own (ascending) order.
+    let nulls_low = asc == nulls_first;
+    let (misplaced, nan) = if nulls_low {
+        (key.clone().gt(lit(f64::INFINITY)), lit(-f64::NAN))
+    } else {
+        (key.clone().lt(lit(f64::NEG_INFINITY)), lit(f64::NAN))
+    };
+    when(misplaced, nan).otherwise(key.clone()).unwrap_or(key)
 }
