@@ -126,10 +126,24 @@ def main():
                     timings.append(("rule" if is_rule else "small", elapsed, error))
                 return timings
 
+            # RSS sampled through the load: a plateau is the allocator keeping
+            # freed pages; a steady climb would be a leak.
+            samples, loading = [], threading.Event()
+            loading.set()
+
+            def sample_rss():
+                while loading.is_set():
+                    samples.append((time.perf_counter(), memory_kib(server.pid, "VmRSS")))
+                    time.sleep(0.5)
+
+            sampler = threading.Thread(target=sample_rss, daemon=True)
             started = time.perf_counter()
+            sampler.start()
             with ThreadPoolExecutor(args.clients) as pool:
                 results = [t for timings in pool.map(client, range(args.clients)) for t in timings]
             wall = time.perf_counter() - started
+            loading.clear()
+            sampler.join()
             rss_after = memory_kib(server.pid, "VmRSS")
             peak = memory_kib(server.pid, "VmHWM")
         finally:
@@ -152,6 +166,9 @@ def main():
                   f"max={max(times) * 1000:.0f} ms")
     print(f"server RSS: {rss_before // 1024} MiB before the load, {rss_after // 1024} MiB after, "
           f"peak {peak // 1024} MiB")
+    if samples:
+        quarters = [max((kib for t, kib in samples if t - started <= wall * q / 4), default=0) for q in (1, 2, 3, 4)]
+        print("server RSS, highest by each quarter of the load: " + ", ".join(f"{kib // 1024} MiB" for kib in quarters))
     return 1 if errors else 0
 
 

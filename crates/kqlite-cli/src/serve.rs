@@ -28,7 +28,10 @@ use std::time::Duration;
 /// Safe by default: binds 127.0.0.1; another address needs --token-file
 /// (Bearer tokens, one per line); queries read only the served databases
 /// (externaldata is refused), each within --timeout (or the request's
-/// servertimeout), at most --max-concurrent at once.
+/// servertimeout; Log Analytics' Prefer: wait=N), at most --max-concurrent
+/// at once. A query past its budget, or whose client disconnects, is
+/// cancelled and stops using the CPU; Ctrl-C lets requests in flight finish
+/// for --shutdown-grace, then cancels them.
 ///
 /// Examples:
 ///   kqlite serve ./evtx-logs
