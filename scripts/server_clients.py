@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import math
 import sys
+import time
 import traceback
 import uuid
 from decimal import Decimal
@@ -170,6 +171,30 @@ def server_timeout(client):
     assert rows[0][0] == 2
 
 
+# Minutes of work (10^10 rows of a range x mv-expand cross product), for the timeout checks.
+MINUTES_OF_WORK = (
+    "range x from 1 to 100000000 step 1 | extend a = range(1, 100, 1) | mv-expand a | summarize sum(tolong(a))"
+)
+
+
+@check("a query past its 1 s servertimeout raises the client's timeout error in about a second")
+def server_timeout_exceeded(client):
+    properties = ClientRequestProperties()
+    properties.set_option(ClientRequestProperties.request_timeout_option_name, dt.timedelta(seconds=1))
+    started = time.monotonic()
+    try:
+        client.execute_query(DB, MINUTES_OF_WORK, properties)
+    except KustoServiceError as error:
+        elapsed = time.monotonic() - started
+        response = error.get_raw_http_response()
+        assert response is not None and response.status_code == 408, error
+        assert response.json()["error"]["@type"] == "Kusto.Data.Exceptions.QueryTimeoutException", response.text
+        assert "time budget" in str(error), error
+        assert elapsed < 6, f"answered after {elapsed:.1f} s"
+        return
+    raise AssertionError("no exception")
+
+
 @check("unknown database raises KustoServiceError")
 def unknown_database(client):
     try:
@@ -264,18 +289,36 @@ def logs(url, token):
         raise AssertionError("no exception")
 
 
+@check("LogsQueryClient: server_timeout (Prefer: wait) past its budget is 504 GatewayTimeout")
+def logs_timeout(url, token):
+    client = LogsQueryClient(StaticCredential(token or "unused"), endpoint=url)
+    started = time.monotonic()
+    try:
+        # retry_total=0: azure-core retries a 504 by default, as it would against Azure.
+        client.query_workspace(DB, MINUTES_OF_WORK, timespan=None, server_timeout=1, enforce_https=False, retry_total=0)
+    except HttpResponseError as error:
+        elapsed = time.monotonic() - started
+        assert error.status_code == 504, error.status_code
+        assert error.error.code == "GatewayTimeout", error.error
+        assert elapsed < 6, f"answered after {elapsed:.1f} s"
+    else:
+        raise AssertionError("no exception")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True)
     parser.add_argument("--token")
     args = parser.parse_args()
     client = kusto_client(args.url, args.token)
-    for run in (types, table_rows, streaming, mgmt, semantic, unknown_table, parameters, server_timeout, unknown_database):
+    for run in (types, table_rows, streaming, mgmt, semantic, unknown_table, parameters, server_timeout, server_timeout_exceeded,
+                unknown_database):
         run(client)
     if args.token:
         refused(args.url)
     grafana(args.url, args.token)
     logs(args.url, args.token)
+    logs_timeout(args.url, args.token)
     failed = sum(1 for _, error in results if error is not None)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0

@@ -28,7 +28,10 @@ use std::time::Duration;
 /// Safe by default: binds 127.0.0.1; another address needs --token-file
 /// (Bearer tokens, one per line); queries read only the served databases
 /// (externaldata is refused), each within --timeout (or the request's
-/// servertimeout), at most --max-concurrent at once.
+/// servertimeout; Log Analytics' Prefer: wait=N), at most --max-concurrent
+/// at once. A query past its budget, or whose client disconnects, is
+/// cancelled and stops using the CPU; Ctrl-C lets requests in flight finish
+/// for --shutdown-grace, then cancels them.
 ///
 /// Examples:
 ///   kqlite serve ./evtx-logs
@@ -76,6 +79,11 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     max_body_bytes: usize,
+
+    /// On Ctrl-C, how long requests in flight may finish before the server
+    /// stops and cancels them (a second Ctrl-C stops at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    shutdown_grace: u64,
 
     #[command(flatten)]
     content: ContentArgs,
@@ -166,17 +174,39 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         };
         let authenticated = !tokens.is_empty();
         let state = ServerState::new(Databases::new(databases), tokens, limits);
-        let shutdown = async {
+        let grace = Duration::from_secs(args.shutdown_grace);
+        let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
             let _ = tokio::signal::ctrl_c().await;
-            eprintln!("kqlite serve: shutting down (requests in flight finish first)");
+            eprintln!(
+                "kqlite serve: shutting down (requests in flight have {} s to finish; Ctrl-C again stops now)",
+                grace.as_secs()
+            );
+            let _ = stopping.send(true);
         };
-        kqlite_server::serve(args.bind, state, shutdown, |addr| {
+        let serving = kqlite_server::serve(args.bind, state.clone(), shutdown, |addr| {
             eprintln!(
                 "kqlite serve: listening on http://{addr} ({})",
                 if authenticated { "Bearer tokens required" } else { "no authentication, loopback only" }
             );
-        })
-        .await?;
+        });
+        // Graceful, but bounded: a query may have minutes of budget left.
+        // Leaving block_on drops the runtime, and with it the connections'
+        // tasks and their queries' work.
+        let grace_over = async {
+            let _ = stop_requested.wait_for(|stopping| *stopping).await;
+            tokio::select! {
+                _ = tokio::time::sleep(grace) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        tokio::select! {
+            served = serving => served?,
+            _ = grace_over => eprintln!(
+                "kqlite serve: stopped; {} queries still running were cancelled",
+                state.running_queries()
+            ),
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

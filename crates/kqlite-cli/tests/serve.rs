@@ -112,6 +112,43 @@ fn the_real_clients_query_a_server_with_a_token_provider() {
     run_clients(&server, Some("secret-token-1"));
 }
 
+/// Ctrl-C lets requests in flight finish for --shutdown-grace, then stops
+/// and cancels them: a query with minutes of budget left does not hold the
+/// server open.
+#[test]
+fn ctrl_c_stops_the_server_after_the_grace_period_even_with_a_long_query_running() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = evidence(dir.path());
+    let mut server = start(&["--shutdown-grace", "1", "--timeout", "600", csv.to_str().unwrap()]);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let body = r#"{"csl": "range x from 1 to 100000000 step 1 | extend a = range(1, 100, 1) | mv-expand a | summarize sum(tolong(a))"}"#;
+    let mut client = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        client,
+        "POST /v2/rest/query HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let interrupted = Instant::now();
+    Command::new("kill").args(["-INT", &server.child.id().to_string()]).status().unwrap();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            interrupted.elapsed() < Duration::from_secs(8),
+            "still running {:?} after Ctrl-C",
+            interrupted.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(interrupted.elapsed() >= Duration::from_secs(1), "the grace period was kept: {:?}", interrupted.elapsed());
+    drop(client);
+}
+
 #[test]
 fn a_non_loopback_bind_without_a_token_file_is_refused_at_start() {
     let out = Command::new(env!("CARGO_BIN_EXE_kqlite")).args(["serve", "--bind", "0.0.0.0:0"]).output().unwrap();

@@ -82,6 +82,16 @@ impl ApiError {
         }
     }
 
+    /// The status the Log Analytics API answers with: as Kusto's, except a
+    /// timeout, which the API reports as 504 Gateway Timeout
+    /// (learn.microsoft.com/azure/azure-monitor/logs/api/timeouts).
+    pub fn log_analytics_status(&self) -> StatusCode {
+        match self.kind {
+            ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            _ => self.status(),
+        }
+    }
+
     /// Kusto's error code and the .NET exception type ADX names for it.
     fn kusto_codes(&self) -> (&'static str, &'static str) {
         match self.kind {

@@ -9,8 +9,15 @@
 //! query_parameters` values), `encode` (ADX's type names and value
 //! encodings, v1 and v2 responses), `commands` (`.show` control commands),
 //! `log_analytics` (the LA API and its timespan), `error` (each API's error
-//! shape), `auth` (Bearer tokens), `limits` (timeouts, concurrency, the bind
-//! check), `router` (the HTTP routes and the access log).
+//! shape), `auth` (Bearer tokens), `limits` (timeouts, concurrency, the count of
+//! running queries, the bind check), `router` (the HTTP routes and the
+//! access log).
+//!
+//! Cancellation: a query runs as part of its request's future, so when its
+//! time budget ends or its client disconnects (hyper drops the handler) the
+//! DataFusion streams are dropped and their spawned tasks aborted; the work
+//! stops at its next yield (DataFusion yields every tokio budget of
+//! batches). Nothing runs on `spawn_blocking` threads that would outlive it.
 
 pub mod auth;
 pub mod commands;

@@ -83,6 +83,38 @@ impl QueryGate {
     }
 }
 
+/// How many queries are executing now. A query counts from the moment it
+/// holds a slot until its work is dropped, so the count falls when a query
+/// ends, times out or loses its client, which tests and operators read as
+/// "the engine stopped working on it".
+#[derive(Default)]
+pub struct RunningQueries {
+    count: Arc<AtomicUsize>,
+}
+
+impl RunningQueries {
+    /// Counts one query until the returned guard is dropped.
+    pub fn enter(&self) -> RunningQuery {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        RunningQuery { count: self.count.clone() }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+/// One running query, counted until dropped (with the query's future).
+pub struct RunningQuery {
+    count: Arc<AtomicUsize>,
+}
+
+impl Drop for RunningQuery {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Runs `work` within `budget` (waiting for a slot counts too).
 pub async fn within<T>(
     budget: Duration,

@@ -8,7 +8,7 @@ use crate::commands;
 use crate::database::{Database, Databases};
 use crate::encode::{self, Dialect, EncodedTable, V2Extras};
 use crate::error::{ApiError, ErrorKind, ServeError};
-use crate::limits::{self, Limits, QueryGate};
+use crate::limits::{self, Limits, QueryGate, RunningQueries};
 use crate::log_analytics::{self, LogsRequest};
 use crate::parameters;
 use crate::request::KustoRequest;
@@ -32,12 +32,19 @@ pub struct ServerState {
     pub tokens: Tokens,
     pub limits: Limits,
     gate: QueryGate,
+    running: RunningQueries,
 }
 
 impl ServerState {
     pub fn new(databases: Databases, tokens: Tokens, limits: Limits) -> Arc<ServerState> {
         let gate = QueryGate::new(&limits);
-        Arc::new(ServerState { databases, tokens, limits, gate })
+        Arc::new(ServerState { databases, tokens, limits, gate, running: RunningQueries::default() })
+    }
+
+    /// Queries executing now: a query stops counting when its work is
+    /// dropped (it ended, ran past its budget, or its client went away).
+    pub fn running_queries(&self) -> usize {
+        self.running.count()
     }
 }
 
@@ -78,9 +85,13 @@ fn is_log_analytics(path: &str) -> bool {
 }
 
 fn error_response(error: &ApiError, log_analytics: bool) -> Response {
-    let body = if log_analytics { error.log_analytics_body() } else { error.kusto_body() };
+    let (status, body) = if log_analytics {
+        (error.log_analytics_status(), error.log_analytics_body())
+    } else {
+        (error.status(), error.kusto_body())
+    };
     let mut response =
-        (error.status(), [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
+        (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
     if error.kind == ErrorKind::Unauthorized {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
@@ -91,12 +102,53 @@ fn json_response(body: String) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
 }
 
+/// One access log line, written when the request is answered, or when it
+/// is dropped unanswered because its client closed the connection (hyper
+/// then drops the handler, and with it the query's work).
+struct AccessLine {
+    started: Instant,
+    method: axum::http::Method,
+    path: String,
+    remote: Option<String>,
+    request_id: Option<String>,
+    status: Option<StatusCode>,
+}
+
+impl AccessLine {
+    fn of(request: &Request) -> AccessLine {
+        AccessLine {
+            started: Instant::now(),
+            method: request.method().clone(),
+            path: request.uri().path().to_string(),
+            remote: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string()),
+            request_id: request.headers().get(CLIENT_REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_string),
+            status: None,
+        }
+    }
+}
+
+impl Drop for AccessLine {
+    fn drop(&mut self) {
+        // 499 is the conventional log code for "client closed the request".
+        let status = match self.status {
+            Some(status) => status.as_u16().to_string(),
+            None => "499 (client closed the connection; request cancelled)".to_string(),
+        };
+        eprintln!(
+            "kqlite serve: {} {} {} {status} {} ms{}",
+            self.remote.as_deref().unwrap_or("-"),
+            self.method,
+            self.path,
+            self.started.elapsed().as_millis(),
+            self.request_id.as_ref().map(|id| format!(" request-id={id}")).unwrap_or_default()
+        );
+    }
+}
+
 /// Tokens, the echoed request id and the access log, around every route.
 async fn guard(State(state): State<Arc<ServerState>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let remote = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string());
+    let mut line = AccessLine::of(&request);
+    let path = line.path.clone();
     let request_id = request.headers().get(CLIENT_REQUEST_ID).cloned();
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let mut response = if state.tokens.accepts(authorization) {
@@ -108,13 +160,7 @@ async fn guard(State(state): State<Arc<ServerState>>, request: Request, next: Ne
     if let Some(id) = &request_id {
         response.headers_mut().insert(CLIENT_REQUEST_ID, id.clone());
     }
-    eprintln!(
-        "kqlite serve: {} {method} {path} {} {} ms{}",
-        remote.as_deref().unwrap_or("-"),
-        response.status().as_u16(),
-        started.elapsed().as_millis(),
-        request_id.as_ref().and_then(|v| v.to_str().ok()).map(|id| format!(" request-id={id}")).unwrap_or_default()
-    );
+    line.status = Some(response.status());
     response
 }
 
@@ -150,6 +196,12 @@ fn refuse_file_access(text: &str) -> Result<(), ApiError> {
 }
 
 /// Runs `text` on `database` within the time budget and the concurrency gate.
+///
+/// Cancellation: the query's work is this future (DataFusion's streams, and
+/// the tasks they spawn, which abort when dropped), so dropping it, when the
+/// budget ends or hyper drops the handler of a closed connection, stops the
+/// work at its next batch. It runs on no `spawn_blocking` thread that would
+/// outlive it.
 async fn run_query(
     state: &ServerState,
     database: &Database,
@@ -159,6 +211,7 @@ async fn run_query(
     refuse_file_access(text)?;
     limits::within(budget, async {
         let _slot = state.gate.admit().await?;
+        let _running = state.running.enter();
         database.session.query(text).await.map_err(|e| ApiError::from_query(&e, text))
     })
     .await
@@ -281,10 +334,28 @@ fn workspace_database<'a>(state: &'a ServerState, workspace: &str) -> Result<&'a
         .ok_or_else(|| commands::unknown_database(workspace))
 }
 
+/// The time budget a Log Analytics request asks for with `Prefer: wait=N`
+/// (seconds, as azure-monitor-query's `server_timeout` sends it), within the
+/// server's maximum; else the server's default.
+fn logs_budget(state: &ServerState, headers: &HeaderMap) -> Duration {
+    let asked = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .filter_map(|preference| {
+            let (key, value) = preference.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("wait").then(|| value.trim().trim_matches('"').parse::<f64>().ok())?
+        })
+        .find(|seconds| seconds.is_finite() && *seconds > 0.0);
+    asked.map_or(state.limits.default_timeout, Duration::from_secs_f64).min(state.limits.max_timeout)
+}
+
 async fn logs_answer(
     state: &ServerState,
     workspace: &str,
     request: LogsRequest,
+    budget: Duration,
 ) -> Result<Vec<EncodedTable>, ApiError> {
     let database = workspace_database(state, workspace)?;
     if is_command(&request.query) {
@@ -300,7 +371,7 @@ async fn logs_answer(
     };
     refuse_file_access(&request.query)?;
     let text = format!("{prelude}{}", request.query);
-    let result = match run_query(state, database, &text, state.limits.default_timeout).await {
+    let result = match run_query(state, database, &text, budget).await {
         Ok(result) => result,
         // Positions in the query as the client wrote it, not after the prelude.
         Err(error) if error.kind == ErrorKind::Semantic && !prelude.is_empty() => {
@@ -318,22 +389,26 @@ async fn logs_answer(
 async fn logs_post(
     State(state): State<Arc<ServerState>>,
     Path(workspace): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let answer = async { logs_answer(&state, &workspace, LogsRequest::parse(&body_bytes(body)?)?).await }.await;
+    let budget = logs_budget(&state, &headers);
+    let answer = async { logs_answer(&state, &workspace, LogsRequest::parse(&body_bytes(body)?)?, budget).await }.await;
     logs_response(answer)
 }
 
 async fn logs_get(
     State(state): State<Arc<ServerState>>,
     Path(workspace): Path<String>,
+    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let budget = logs_budget(&state, &headers);
     let get = |key: &str| query.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
     let answer = async {
         let text =
             get("query").ok_or_else(|| ApiError::new(ErrorKind::BadRequest, "the request has no 'query' parameter"))?;
-        logs_answer(&state, &workspace, LogsRequest { query: text, timespan: get("timespan") }).await
+        logs_answer(&state, &workspace, LogsRequest { query: text, timespan: get("timespan") }, budget).await
     }
     .await;
     logs_response(answer)
