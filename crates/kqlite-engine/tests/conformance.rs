@@ -59,6 +59,9 @@ const TARGET_EXCLUDED_FAMILIES: &[&str] = &["Graph"];
 /// Issue 19: at least 95 % of the comparable cases pass, in every family
 /// but the graph operators.
 const TARGET_PASS_RATE: f64 = 0.95;
+/// The graph operators (issue 19's next round), wherever their examples are filed.
+const GRAPH_OPERATORS: &[&str] =
+    &["make-graph", "graph-match", "graph-shortest-paths", "graph-to-table", "graph-mark-components"];
 
 // ---------------------------------------------------------------------------
 // Cases
@@ -83,8 +86,11 @@ impl Case {
         NOT_COMPARABLE_FLAGS.iter().copied().filter(|f| self.has(f)).collect()
     }
 
+    /// Outside the graph families and not a graph operator's example filed
+    /// elsewhere (the graph tutorial's cases start with make-graph).
     fn in_target(&self) -> bool {
         !TARGET_EXCLUDED_FAMILIES.iter().any(|f| self.family.contains(f))
+            && !GRAPH_OPERATORS.contains(&self.first_op.as_str())
     }
 }
 
@@ -962,6 +968,8 @@ fn kql_docs_conformance() {
 
     // Per-family tallies.
     let mut families: BTreeMap<&str, Tally> = BTreeMap::new();
+    // The same, over the target's cases only.
+    let mut target_families: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut overall = Tally::default();
     let mut target = Tally::default();
     let mut not_comparable_errors = 0;
@@ -970,6 +978,7 @@ fn kql_docs_conformance() {
         count(&mut overall, verdict);
         if case.in_target() {
             count(&mut target, verdict);
+            count(target_families.entry(case.family.as_str()).or_default(), verdict);
         }
         if let Verdict::NotComparable(_, Some(_)) = verdict {
             not_comparable_errors += 1;
@@ -1014,7 +1023,7 @@ fn kql_docs_conformance() {
     );
     println!(
         "{:<52} {:>5} {:>5} {:>6} {:>6} {:>5.1}%",
-        "TARGET (excl. Graph)",
+        "TARGET (excl. graph operators)",
         target.total,
         target.not_comparable,
         target.passed,
@@ -1043,20 +1052,16 @@ fn kql_docs_conformance() {
     let met = target.rate() >= TARGET_PASS_RATE;
     println!("==================================================================");
     println!(
-        "ISSUE TARGET: pass rate outside the graph families = {:.1}% ({} of {}); target ≥ {:.0}%: {}",
+        "ISSUE TARGET: pass rate outside the graph operators = {:.1}% ({} of {}); target ≥ {:.0}%: {}",
         100.0 * target.rate(),
         target.passed,
         target.passed + target.failed,
         100.0 * TARGET_PASS_RATE,
         if met { "MET" } else { "NOT MET" }
     );
-    let below: Vec<String> = families
+    let below: Vec<String> = target_families
         .iter()
-        .filter(|(family, t)| {
-            !TARGET_EXCLUDED_FAMILIES.iter().any(|f| family.contains(f))
-                && t.passed + t.failed > 0
-                && t.rate() < TARGET_PASS_RATE
-        })
+        .filter(|(_, t)| t.passed + t.failed > 0 && t.rate() < TARGET_PASS_RATE)
         .map(|(family, t)| format!("{family} {:.0}% ({} of {})", 100.0 * t.rate(), t.passed, t.passed + t.failed))
         .collect();
     println!("families below the target: {}", if below.is_empty() { "none".to_string() } else { below.join("; ") });
@@ -1094,7 +1099,7 @@ fn kql_docs_conformance() {
     missing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     println!();
     println!(
-        "unknown functions in failing cases outside the graph families: {} distinct, {} cases; most cited:",
+        "unknown functions in failing cases outside the graph operators: {} distinct, {} cases; most cited:",
         missing.len(),
         missing.iter().map(|(_, n)| n).sum::<usize>()
     );
