@@ -485,3 +485,26 @@ async fn a_non_loopback_bind_without_tokens_is_refused_at_start() {
     assert!(kqlite_server::check_bind("[::1]:0".parse().unwrap(), &Tokens::default()).is_ok());
     assert!(kqlite_server::check_bind(addr, &Tokens::new(["t".to_string()])).is_ok());
 }
+
+/// Issue 18's bad input: a query over its memory budget. The database's
+/// session has a 64 MiB budget; the query builds a 100,000-element array per
+/// row of a 100,000-row table, so it must be refused with an error that
+/// names the budget, as a Kusto error response, and the server keeps
+/// answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_its_memory_budget_is_an_error_naming_the_budget() {
+    let mut session = Session::new();
+    session.set_memory_budget(64 << 20);
+    let state = ServerState::new(
+        Databases::new(vec![Database { name: "evidence".to_string(), session }]),
+        Tokens::default(),
+        Limits::default(),
+    );
+    let exhausting = "print a = range(1, 100000) | mv-expand a | extend b = range(1, 100000) | mv-expand b | count";
+    let answer = post_json(&state, "/v2/rest/query", json!({"db": "evidence", "csl": exhausting})).await;
+    assert_ne!(answer.status, StatusCode::OK, "{}", answer.body);
+    let text = answer.body.to_string();
+    assert!(text.contains("memory budget"), "the error names the budget: {text}");
+    let after = post_json(&state, "/v2/rest/query", json!({"db": "evidence", "csl": "print 1"})).await;
+    assert_eq!(after.status, StatusCode::OK, "the server still answers: {}", after.body);
+}
