@@ -133,17 +133,18 @@ async fn compression() {
     );
 }
 
-/// punycode_from_string, punycode_to_string and the domain forms.
+/// punycode_from_string, punycode_to_string and the domain forms (the domain
+/// pages: punycode_domain_to_string encodes, punycode_domain_from_string decodes).
 #[tokio::test]
 async fn punycode() {
     assert_eq!(one("print e = punycode_from_string('académie-française')").await, "acadmie-franaise-npb1a");
     assert_eq!(one("print e = punycode_to_string('acadmie-franaise-npb1a')").await, "académie-française");
     assert_eq!(one("print e = punycode_from_string('艺术')").await, "cqv902d");
     assert_eq!(
-        one("print d = punycode_domain_from_string('Riðill｡Skáldskaparmál｡org')").await,
+        one("print d = punycode_domain_to_string('Riðill｡Skáldskaparmál｡org')").await,
         "xn--Riill-jta.xn--Skldskaparml-dbbj.org"
     );
-    assert_eq!(one("print d = punycode_domain_to_string('xn--cqv902d.com')").await, "艺术.com");
+    assert_eq!(one("print d = punycode_domain_from_string('xn--cqv902d.com')").await, "艺术.com");
     assert_eq!(one("print d = punycode_to_string('xn--!!')").await, "");
     assert_eq!(one("print u = isutf8('Kusto ✓')").await, "true");
 }

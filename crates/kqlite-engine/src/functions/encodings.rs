@@ -154,12 +154,17 @@ pub fn domain_from_punycode(domain: &str) -> Option<String> {
     Some(labels.collect::<Option<Vec<_>>>()?.join("."))
 }
 
+/// Decodes: the punycode_domain_from_string page ("Decodes input string from
+/// encoded IDNA punycode form", `xn--Ge-mia.Bulg.edu` → `Gáe.Bulg.edu`). The
+/// domain pair runs opposite to punycode_from_string/punycode_to_string.
 fn punycode_domain_from_string(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_text(args, rows, domain_to_punycode)
+    map_text(args, rows, domain_from_punycode)
 }
 
+/// Encodes: the punycode_domain_to_string page ("Encodes IDNA string to
+/// Punycode form", `Riðill。Skáldskaparmál。org` → `xn--Riill-jta.xn--Skldskaparml-dbbj.org`).
 fn punycode_domain_to_string(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_text(args, rows, domain_from_punycode)
+    map_text(args, rows, domain_to_punycode)
 }
 
 fn isutf8_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
@@ -185,7 +190,8 @@ mod tests {
         assert_eq!(read_text(ZlibDecoder::new(base64_bytes(&z).unwrap().as_slice())).as_deref(), Some(text));
     }
 
-    /// The examples of Kusto's punycode_domain_from_string page.
+    /// The examples of Kusto's punycode_domain_to_string page (encoding) and
+    /// punycode_domain_from_string page (decoding).
     #[test]
     fn domains_punycode_only_their_non_ascii_labels() {
         assert_eq!(
