@@ -193,6 +193,8 @@ pub fn chart_data(result: &QueryResult, viz: &Visualization) -> Result<ChartData
     let mut series: Vec<Series> = Vec::new();
     let mut categories: Vec<String> = Vec::new();
     let rows = values[x].len();
+    // `row` indexes every column's values (`values[c][row]`), not one slice.
+    #[allow(clippy::needless_range_loop)]
     for row in 0..rows {
         let key: Vec<String> = series_columns.iter().map(|&c| values[c][row].label()).collect();
         let key = key.join(", ");

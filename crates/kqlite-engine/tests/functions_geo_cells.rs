@@ -66,11 +66,11 @@ async fn s2_cells() {
     close(&one("print x = geo_s2cell_to_central_point('1234567').coordinates[1]").await, 27.468392925827604);
     assert_eq!(one("print x = isnull(geo_s2cell_to_central_point('a'))").await, "true");
     let ring = "geo_s2cell_to_polygon('89c259').coordinates[0]";
-    close(&one(&format!("print x = {ring}[0][0]")).await, -74.030012249838478);
+    close(&one(&format!("print x = {ring}[0][0]")).await, -74.030_012_249_838_48);
     close(&one(&format!("print x = {ring}[0][1]")).await, 40.8012684339439);
     close(&one(&format!("print x = {ring}[1][1]")).await, 40.7222262918358);
-    close(&one(&format!("print x = {ring}[2][0]")).await, -73.935982114337421);
-    close(&one(&format!("print x = {ring}[3][1]")).await, 40.787917134506841);
+    close(&one(&format!("print x = {ring}[2][0]")).await, -73.935_982_114_337_42);
+    close(&one(&format!("print x = {ring}[3][1]")).await, 40.787_917_134_506_84);
     close(&one(&format!("print x = {ring}[4][1]")).await, 40.8012684339439);
     assert_eq!(one("print x = isnull(geo_s2cell_to_polygon('a'))").await, "true");
     // The documented neighbors, compared as a set: kqlite's order is the `s2`
@@ -116,13 +116,16 @@ async fn h3_cells() {
     );
     assert_eq!(one("print x = isnull(geo_h3cell_rings('861f8894fffffff', 150))").await, "true");
     assert_eq!(one("print x = isnull(geo_h3cell_rings('abc', 3))").await, "true");
-    close(&one("print x = geo_h3cell_to_central_point('862a1072fffffff').coordinates[0]").await, -74.016008479792447);
+    close(
+        &one("print x = geo_h3cell_to_central_point('862a1072fffffff').coordinates[0]").await,
+        -74.016_008_479_792_45,
+    );
     close(&one("print x = geo_h3cell_to_central_point('862a1072fffffff').coordinates[1]").await, 40.7041679083504);
     assert_eq!(one("print x = isnull(geo_h3cell_to_central_point('1'))").await, "true");
     let ring = "geo_h3cell_to_polygon('862a1072fffffff').coordinates[0]";
     close(&one(&format!("print x = {ring}[0][0]")).await, -74.0022744646159);
     close(&one(&format!("print x = {ring}[1][1]")).await, 40.727986222489115);
-    close(&one(&format!("print x = {ring}[6][1]")).await, 40.735376026215022);
+    close(&one(&format!("print x = {ring}[6][1]")).await, 40.735_376_026_215_02);
 }
 
 // geo-polygon-to-s2cells-function.md, geo-line-to-s2cells-function.md,

@@ -214,8 +214,8 @@ print r = geo_intersection_line_with_polygon(lineString, polygon)
     assert_eq!(row[0], "MultiLineString");
     close(row[1], -106.89353655881905, 1e-12);
     close(row[2], 39.769226209776306, 1e-12);
-    close(row[3], -95.284527737311791, 1e-12);
-    close(row[4], 40.799060242246348, 1e-12);
+    close(row[3], -95.284_527_737_311_79, 1e-12);
+    close(row[4], 40.799_060_242_246_35, 1e-12);
 }
 
 #[tokio::test]

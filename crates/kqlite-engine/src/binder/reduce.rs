@@ -99,7 +99,7 @@ impl Binder<'_> {
             }
             let mut out: Vec<(String, i64, String)> =
                 order.iter().map(|p| (p.clone(), groups[p.as_str()].0, groups[p.as_str()].1.to_string())).collect();
-            out.sort_by(|a, b| b.1.cmp(&a.1));
+            out.sort_by_key(|p| std::cmp::Reverse(p.1));
             let columns = vec![
                 ColumnDef::new("Pattern", KqlType::String),
                 ColumnDef::new("Count", KqlType::Long),

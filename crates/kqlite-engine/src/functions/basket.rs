@@ -496,8 +496,8 @@ mod tests {
         let a: Vec<(Vec<u32>, f64)> = [(vec![0, 0], 8.0), (vec![0, 1], 2.0)].into();
         let b: Vec<(Vec<u32>, f64)> = [(vec![0, 0], 2.0), (vec![0, 1], 8.0)].into();
         let got = diff_patterns(&a, &b, 0.05, 5);
-        let summary: Vec<(Vec<(usize, u32)>, f64, f64)> =
-            got.iter().map(|p| (p.items.clone(), p.percent_a, p.percent_b)).collect();
+        type Summary = (Vec<(usize, u32)>, f64, f64);
+        let summary: Vec<Summary> = got.iter().map(|p| (p.items.clone(), p.percent_a, p.percent_b)).collect();
         // Closed sets: every row has state 0, so it is in each pattern.
         assert_eq!(summary, vec![(vec![(0, 0), (1, 0)], 80.0, 20.0), (vec![(0, 0), (1, 1)], 20.0, 80.0)]);
     }

@@ -24,7 +24,7 @@ pub fn register(r: &mut Registry) {
         Ok(Bound::new(lit(ScalarValue::Binary(Some(timezone_names().encode()))), KqlType::Dynamic))
     });
     r.scalar("estimate_data_size", 1, usize::MAX, |_, a| {
-        let args = a.into_iter().map(|b| sized(b)).collect();
+        let args = a.into_iter().map(sized).collect();
         Ok(Bound::new(udf::call("kql_estimate_data_size", DataType::Int64, data_size_kernel, args), KqlType::Long))
     });
     r.scalar("bag_pack_columns", 1, usize::MAX, |_, a| {

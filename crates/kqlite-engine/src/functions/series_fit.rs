@@ -83,7 +83,7 @@ fn least_squares(mut a: Vec<Vec<f64>>, mut y: Vec<f64>) -> Option<Vec<f64>> {
         return None;
     }
     let norms: Vec<f64> = (0..cols).map(|j| a.iter().map(|r| r[j] * r[j]).sum::<f64>().sqrt()).collect();
-    if norms.iter().any(|n| *n == 0.0) {
+    if norms.contains(&0.0) {
         return None;
     }
     a.iter_mut().for_each(|r| r.iter_mut().zip(&norms).for_each(|(v, n)| *v /= n));
@@ -99,6 +99,8 @@ fn least_squares(mut a: Vec<Vec<f64>>, mut y: Vec<f64>) -> Option<Vec<f64>> {
         if vnorm2 == 0.0 {
             continue;
         }
+        // Column j of the row-major matrix: the index walks rows, not `a`.
+        #[allow(clippy::needless_range_loop)]
         for j in k..cols {
             let dot: f64 = (k..rows).map(|i| v[i - k] * a[i][j]).sum::<f64>() * 2.0 / vnorm2;
             (k..rows).for_each(|i| a[i][j] -= dot * v[i - k]);
@@ -167,11 +169,8 @@ fn fit_poly_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue>
         let x: Option<Vec<Option<f64>>> = match arrays.get(1) {
             Some(a) if !a.is_null(row) => {
                 let d = DynRef::new(as_binary_array(a)?.value(row));
-                match elements(d) {
-                    Some(items) => Some(items.into_iter().map(|v| v.map(Num::real)).collect()),
-                    // An x that is not an array (e.g. dynamic(null)) means the default.
-                    None => None,
-                }
+                // An x that is not an array (e.g. dynamic(null)) means the default.
+                elements(d).map(|items| items.into_iter().map(|v| v.map(Num::real)).collect())
             }
             _ => None,
         };

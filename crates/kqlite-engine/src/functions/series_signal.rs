@@ -550,7 +550,7 @@ fn periods_detect_kernel(args: &[ColumnarValue], rows: usize) -> Result<Columnar
         let Some(x) = arg_reals(arrays, 0, row)? else { return Ok(None) };
         let real = |i: usize| -> Result<Option<f64>> {
             let a = &arrays[i];
-            Ok((!a.is_null(row)).then(|| as_float64_array(a).map(|a| a.value(row))).transpose()?)
+            (!a.is_null(row)).then(|| as_float64_array(a).map(|a| a.value(row))).transpose()
         };
         let (Some(min), Some(max)) = (real(1)?, real(2)?) else { return Ok(None) };
         let count = arg_long(arrays, 3, row)?.unwrap_or(1).clamp(0, 1024) as usize;

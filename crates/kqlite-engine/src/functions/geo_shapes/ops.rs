@@ -287,11 +287,11 @@ impl LocalFrame {
         }
     }
 
-    fn to_plane(&self, p: LngLat) -> (f64, f64) {
+    fn project(&self, p: LngLat) -> (f64, f64) {
         ((p[0] - self.origin[0]) * self.meters_per_degree_lng, (p[1] - self.origin[1]) * self.meters_per_degree_lat)
     }
 
-    fn from_plane(&self, c: geo::Coord<f64>) -> LngLat {
+    fn unproject(&self, c: geo::Coord<f64>) -> LngLat {
         [self.origin[0] + c.x / self.meters_per_degree_lng, self.origin[1] + c.y / self.meters_per_degree_lat]
     }
 
@@ -303,7 +303,7 @@ impl LocalFrame {
                 .map(|p| {
                     let ring = |r: &geo::LineString<f64>| {
                         geo::LineString::from(
-                            r.coords().map(|c| self.from_plane(*c)).map(|p| (p[0], p[1])).collect::<Vec<_>>(),
+                            r.coords().map(|c| self.unproject(*c)).map(|p| (p[0], p[1])).collect::<Vec<_>>(),
                         )
                     };
                     geo::Polygon::new(ring(p.exterior()), p.interiors().iter().map(ring).collect())
@@ -320,7 +320,7 @@ impl LocalFrame {
 pub fn buffer_lines(lines: &[Vec<LngLat>], radius: f64) -> Option<Vec<Polygon>> {
     let frame = LocalFrame::around(lines[0][0]);
     let planar = geo::MultiLineString(
-        lines.iter().map(|l| geo::LineString::from(l.iter().map(|p| frame.to_plane(*p)).collect::<Vec<_>>())).collect(),
+        lines.iter().map(|l| geo::LineString::from(l.iter().map(|p| frame.project(*p)).collect::<Vec<_>>())).collect(),
     );
     frame.polygons_back(&planar.buffer(radius))
 }
@@ -329,7 +329,7 @@ pub fn buffer_lines(lines: &[Vec<LngLat>], radius: f64) -> Option<Vec<Polygon>> 
 pub fn buffer_polygons(polygons: &[Polygon], radius: f64) -> Option<Vec<Polygon>> {
     let frame = LocalFrame::around(polygons[0][0][0]);
     let ring = |r: &Ring| {
-        let mut points: Vec<(f64, f64)> = r.iter().map(|p| frame.to_plane(*p)).collect();
+        let mut points: Vec<(f64, f64)> = r.iter().map(|p| frame.project(*p)).collect();
         points.push(points[0]);
         geo::LineString::from(points)
     };
