@@ -75,3 +75,33 @@ async fn union_of_a_single_polygon_keeps_its_ring() {
     let v = first_vertex(prefix, "geo_union_polygons_array(pack_array(p))").await;
     near(v, (1.0, 1.0));
 }
+
+#[tokio::test]
+async fn s2_neighbors_in_kusto_order() {
+    // geo-s2cell-neighbors-function.md, first example.
+    assert_eq!(
+        one("print n = geo_s2cell_neighbors('89c259')").await,
+        r#"["89c25d","89c2f9","89c251","89c257","89c25f","89c25b","89c2f7","89c2f5"]"#
+    );
+}
+
+#[tokio::test]
+async fn geohash_neighbors_in_kusto_order() {
+    // geo-geohash-neighbors-function.md, first example.
+    assert_eq!(
+        one("print n = geo_geohash_neighbors('sunny')").await,
+        r#"["sunnt","sunpj","sunnx","sunpn","sunnv","sunpp","sunnz","sunnw"]"#
+    );
+}
+
+#[tokio::test]
+async fn union_of_s2_cells_starts_where_kusto_starts_it() {
+    // geo-s2cell-neighbors-function.md, union of '89c259' and its
+    // neighbors: the merge order follows the order of the neighbors.
+    let prefix = "print cells = array_concat(pack_array('89c259'), geo_s2cell_neighbors('89c259'))
+| mv-expand cells to typeof(string)
+| project polygons = geo_s2cell_to_polygon(cells)
+| summarize arr = make_list(polygons)";
+    let v = first_vertex(prefix, "geo_union_polygons_array(arr)").await;
+    near(v, (-73.841906340776248, 40.695446474556284));
+}
