@@ -126,8 +126,8 @@ fn geohash_to_polygon(args: &[ColumnarValue], rows: usize) -> Result<ColumnarVal
     })
 }
 
-/// The eight neighbors in Kusto's order (south-west, north-west, south-east,
-/// north, west, north-east, east, south: the order of the documented
+/// The eight neighbors, found row by row from the north-west and listed as
+/// Kusto's set of hashes lists them (which gives the documented
 /// `geo_geohash_neighbors('sunny')`). Longitude wraps around the
 /// antimeridian; neighbors beyond a pole do not exist and are left out.
 fn neighbors(hash: &str) -> Option<Vec<String>> {
@@ -135,7 +135,7 @@ fn neighbors(hash: &str) -> Option<Vec<String>> {
     let (lon, lat) = b.center();
     let (width, height) = (b.max_lon - b.min_lon, b.max_lat - b.min_lat);
     const STEPS: [(f64, f64); 8] =
-        [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (0.0, 1.0), (-1.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, -1.0)];
+        [(-1.0, 1.0), (0.0, 1.0), (1.0, 1.0), (-1.0, 0.0), (1.0, 0.0), (-1.0, -1.0), (0.0, -1.0), (1.0, -1.0)];
     let mut out: Vec<String> = Vec::with_capacity(8);
     for (dx, dy) in STEPS {
         let n_lat = lat + dy * height;
@@ -153,7 +153,7 @@ fn neighbors(hash: &str) -> Option<Vec<String>> {
             out.push(cell);
         }
     }
-    Some(out)
+    Some(super::kusto_set_order(out))
 }
 
 fn geohash_neighbors(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {

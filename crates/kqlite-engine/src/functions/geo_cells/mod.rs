@@ -209,3 +209,37 @@ fn polygon_json(vertices: &[(f64, f64)]) -> DynValue {
 fn string_array(items: impl IntoIterator<Item = String>) -> DynValue {
     DynValue::Array(items.into_iter().map(DynValue::String).collect())
 }
+
+/// Cell tokens in the order Kusto lists a cell's neighbors. Kusto collects
+/// them in a C++ `std::unordered_set<std::string>` (Microsoft's standard
+/// library: FNV-1a hash, 8 buckets for up to 8 elements, a key for an empty
+/// bucket appended to the list, a key for a used bucket put in front of
+/// that bucket's keys) and lists the set. This reproduces the documented
+/// orders of `geo_s2cell_neighbors('89c259')` and
+/// `geo_geohash_neighbors('sunny')` from their natural insertion orders.
+/// Duplicates are dropped; more than 8 tokens (never the case for
+/// neighbors) keep their insertion order.
+fn kusto_set_order(tokens: Vec<String>) -> Vec<String> {
+    const BUCKETS: u64 = 8;
+    fn fnv1a(s: &str) -> u64 {
+        s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        if !unique.contains(&t) {
+            unique.push(t);
+        }
+    }
+    if unique.len() > BUCKETS as usize {
+        return unique;
+    }
+    let mut list: Vec<(u64, String)> = Vec::with_capacity(unique.len());
+    for t in unique {
+        let bucket = fnv1a(&t) % BUCKETS;
+        match list.iter().position(|(b, _)| *b == bucket) {
+            Some(first) => list.insert(first, (bucket, t)),
+            None => list.push((bucket, t)),
+        }
+    }
+    list.into_iter().map(|(_, t)| t).collect()
+}

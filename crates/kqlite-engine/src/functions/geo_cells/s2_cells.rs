@@ -75,16 +75,12 @@ fn s2cell_to_polygon(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
     dynamic_out(args, rows, |a: &Rows, r| Some(polygon_json(&cell_vertices(parse_token(a.text(0, r)?)?))))
 }
 
-/// The cells of the same level that share an edge or a corner with `id`.
+/// The cells of the same level that share an edge or a corner with `id`,
+/// found in S2's `GetAllNeighbors` order and listed as Kusto's set of
+/// tokens lists them.
 fn neighbors(id: CellID) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(8);
-    for n in id.all_neighbors(id.level()) {
-        let token = n.to_token();
-        if n != id && !out.contains(&token) {
-            out.push(token);
-        }
-    }
-    out
+    let found = id.all_neighbors(id.level()).into_iter().filter(|n| *n != id).map(|n| n.to_token()).collect();
+    super::kusto_set_order(found)
 }
 
 fn s2cell_neighbors(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {

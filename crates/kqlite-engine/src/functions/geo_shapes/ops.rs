@@ -479,16 +479,159 @@ fn refine_polygons(polygons: Vec<Polygon>, edges: &[(LngLat, LngLat)], first_she
         .collect()
 }
 
-/// The union of polygons.
+/// The vertex count S2 ranks a polygon by in `DestructiveUnion`.
+fn vertex_count(polygons: &[Polygon]) -> usize {
+    polygons.iter().flatten().map(Vec::len).sum()
+}
+
+/// The union of polygons, merged the way Kusto's S2 library does it
+/// (`S2Polygon::DestructiveUnion`): repeatedly the two operands with the
+/// fewest vertices (ties in input order), the result ranked by the sum of
+/// their counts. The merge order decides where each result ring starts.
 pub fn union_polygons(polygons: &[Polygon]) -> Vec<Polygon> {
-    if polygons.is_empty() {
-        return Vec::new();
+    let mut queue: Vec<(usize, Vec<Polygon>)> =
+        polygons.iter().map(|p| (vertex_count(std::slice::from_ref(p)), vec![p.clone()])).collect();
+    queue.sort_by_key(|(count, _)| *count);
+    if queue.len() == 1 {
+        return union_pair(&queue[0].1, &[]);
     }
-    let mut union = geo::MultiPolygon::<f64>(Vec::new());
-    for p in polygons {
-        union = union.union(&super::shape::to_geo_polygon(p));
+    while queue.len() > 1 {
+        let (count_a, a) = queue.remove(0);
+        let (count_b, b) = queue.remove(0);
+        let count = count_a + count_b;
+        let union = union_pair(&a, &b);
+        let at = queue.iter().position(|(c, _)| *c > count).unwrap_or(queue.len());
+        queue.insert(at, (count, union));
     }
-    refine_polygons(super::shape::from_geo_multipolygon(&union), &polygon_edges(polygons), &polygons[0][0])
+    queue.pop().map(|(_, u)| u).unwrap_or_default()
+}
+
+/// One union step: the planar union with its crossing vertices moved onto
+/// the great circles, each ring oriented and started as S2's builder
+/// leaves it, and the polygons in the order of their first edges.
+fn union_pair(a: &[Polygon], b: &[Polygon]) -> Vec<Polygon> {
+    let union = super::shape::to_geo_multipolygon(a).union(&super::shape::to_geo_multipolygon(b));
+    let input: Vec<Polygon> = a.iter().chain(b).cloned().collect();
+    let edges = polygon_edges(&input);
+    let oriented = |r: Ring, shell: bool| {
+        let ring: Ring = r.into_iter().map(|v| to_great_circle_crossing(v, &edges)).collect();
+        let mut ring = with_input_vertices(ring, &edges);
+        if (planar_signed_area(&ring) > 0.0) != shell {
+            ring.reverse();
+        }
+        ring
+    };
+    let mut out: Vec<(usize, Polygon)> = Vec::new();
+    for polygon in super::shape::from_geo_multipolygon(&union) {
+        let mut rings = polygon.into_iter();
+        let Some(shell) = rings.next() else { continue };
+        let holes: Vec<Ring> = rings.map(|h| s2_loop_order(oriented(h, false), &edges)).collect();
+        // S2 builds simple loops: a shell that passes a vertex twice (two
+        // areas touching at a corner) is two loops.
+        for (i, part) in simple_loops(oriented(shell, true)).into_iter().enumerate() {
+            let part = s2_loop_order(part, &edges);
+            let first = input_edge_id(part[0], part[1 % part.len()], &edges);
+            let mut rings = vec![part];
+            if i == 0 {
+                rings.extend(holes.iter().cloned());
+            }
+            out.push((first, rings));
+        }
+    }
+    out.sort_by_key(|(first, _)| *first);
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// A ring with the input vertices that lie on its edges put back: `geo`
+/// drops vertices between collinear edges, S2 keeps every input vertex.
+fn with_input_vertices(ring: Ring, edges: &[(LngLat, LngLat)]) -> Ring {
+    const ON_SEGMENT_DEGREES: f64 = 1e-9;
+    let n = ring.len();
+    let mut out: Ring = Vec::with_capacity(n);
+    for i in 0..n {
+        let (p, q) = (ring[i], ring[(i + 1) % n]);
+        out.push(p);
+        let (dx, dy) = (q[0] - p[0], q[1] - p[1]);
+        let len2 = dx * dx + dy * dy;
+        if len2 == 0.0 {
+            continue;
+        }
+        let mut between: Vec<(f64, LngLat)> = edges
+            .iter()
+            .map(|e| e.0)
+            .filter(|v| *v != p && *v != q && planar_distance(*v, p, q) < ON_SEGMENT_DEGREES)
+            .map(|v| (((v[0] - p[0]) * dx + (v[1] - p[1]) * dy) / len2, v))
+            .filter(|(t, _)| *t > 0.0 && *t < 1.0)
+            .collect();
+        between.sort_by(|a, b| a.0.total_cmp(&b.0));
+        between.dedup_by(|a, b| a.1 == b.1);
+        out.extend(between.into_iter().map(|(_, v)| v));
+    }
+    out
+}
+
+/// A ring cut into simple loops at the vertices it passes more than once,
+/// as `S2Builder::Graph::GetDirectedLoops` peels them off.
+fn simple_loops(ring: Ring) -> Vec<Ring> {
+    let mut loops: Vec<Ring> = Vec::new();
+    let mut path: Ring = Vec::with_capacity(ring.len());
+    for v in ring {
+        if let Some(k) = path.iter().position(|p| *p == v) {
+            loops.push(path.split_off(k));
+        }
+        path.push(v);
+    }
+    if !path.is_empty() {
+        loops.push(path);
+    }
+    loops.retain(|l| l.len() >= 3);
+    loops
+}
+
+/// The lowest id of the input edges (numbered through every ring of the
+/// operands, in order) that the result edge `p`–`q` lies on: S2 tags each
+/// output edge with it. Edges on no input edge rank last.
+fn input_edge_id(p: LngLat, q: LngLat, edges: &[(LngLat, LngLat)]) -> usize {
+    const ON_EDGE_RADIANS: f64 = 1e-9;
+    let Some(mid) = sphere::normalize(sphere::add(sphere::to_v3(p), sphere::to_v3(q))) else { return usize::MAX };
+    edges
+        .iter()
+        .position(|(a, b)| {
+            let on = sphere::closest_on_arc(mid, sphere::to_v3(*a), sphere::to_v3(*b));
+            sphere::angle(mid, on) < ON_EDGE_RADIANS
+        })
+        .unwrap_or(usize::MAX)
+}
+
+/// The S2 leaf cell holding a vertex: S2's builder numbers vertices in
+/// this order, and assembles each loop from its lowest-numbered vertex.
+fn leaf_cell(p: LngLat) -> u64 {
+    s2::cellid::CellID::from(s2::latlng::LatLng::from_degrees(p[1], p[0])).0
+}
+
+/// Rotates a result ring the way `S2Builder::Graph::CanonicalizeLoopOrder`
+/// does: walking from the loop's lowest-numbered vertex, the edge with the
+/// highest input edge id (its first run, where the input edge was cut in
+/// pieces) becomes the last edge, so the input's cyclic order survives.
+fn s2_loop_order(mut ring: Ring, edges: &[(LngLat, LngLat)]) -> Ring {
+    let n = ring.len();
+    if n < 2 {
+        return ring;
+    }
+    let start = (0..n).min_by_key(|&i| leaf_cell(ring[i])).unwrap_or(0);
+    ring.rotate_left(start);
+    let ids: Vec<usize> = (0..n).map(|i| input_edge_id(ring[i], ring[(i + 1) % n], edges)).collect();
+    let (mut last, mut saw_gap) = (0, false);
+    for i in 1..n {
+        if ids[i] < ids[last] {
+            saw_gap = true;
+        } else if ids[i] > ids[last] || !saw_gap {
+            last = i;
+            saw_gap = false;
+        }
+    }
+    ring.rotate_left((last + 1) % n);
+    ring
 }
 
 /// The intersection of two sets of polygons.
