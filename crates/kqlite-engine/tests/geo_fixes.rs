@@ -41,7 +41,7 @@ async fn union_of_three_polygons_starts_where_s2_merges_them() {
     // with the last edge of the last triangle, so it starts at the crossing
     // of that edge with the quadrilateral.
     let v = first_vertex(THREE_POLYGONS, "geo_union_polygons_array(arr)").await;
-    near(v, (-73.972599326729608, 40.765330371902991));
+    near(v, (-73.972_599_326_729_61, 40.765_330_371_902_99));
 }
 
 #[tokio::test]
@@ -103,5 +103,5 @@ async fn union_of_s2_cells_starts_where_kusto_starts_it() {
 | project polygons = geo_s2cell_to_polygon(cells)
 | summarize arr = make_list(polygons)";
     let v = first_vertex(prefix, "geo_union_polygons_array(arr)").await;
-    near(v, (-73.841906340776248, 40.695446474556284));
+    near(v, (-73.841_906_340_776_25, 40.695446474556284));
 }
