@@ -434,13 +434,23 @@ fn is_documented_null(cell: &str, ty: KqlType) -> bool {
     t.is_empty() || (ty != KqlType::String && (t == "null" || t == "(null)"))
 }
 
-/// A markdown autolink `<https://bing.com>` renders as its address.
+/// A markdown autolink `<https://bing.com>`, or a link to itself
+/// `[https://bing.com](https://bing.com)`, renders as its address.
 fn unwrap_markdown_autolink(cell: &str) -> &str {
     let t = cell.trim();
-    match t.strip_prefix('<').and_then(|r| r.strip_suffix('>')) {
-        Some(inner) if inner.contains("://") && !inner.contains([' ', '<', '>']) => inner,
-        _ => cell,
+    if let Some(inner) = t.strip_prefix('<').and_then(|r| r.strip_suffix('>')) {
+        if inner.contains("://") && !inner.contains([' ', '<', '>']) {
+            return inner;
+        }
     }
+    // `[URL](URL)`: a URL the page renders as a link to itself.
+    if let Some((text, target)) = t.strip_prefix('[').and_then(|r| r.strip_suffix(')')).and_then(|r| r.split_once("]("))
+    {
+        if text == target && text.contains("://") && !text.contains([' ', '<', '>']) {
+            return text;
+        }
+    }
+    cell
 }
 
 /// Non-breaking spaces render as plain spaces on the page.
@@ -1171,6 +1181,16 @@ mod normalisation_tests {
         assert_eq!(parse_datetime("2015-12-05 09:10:04.627"), parse_datetime("2015-12-05T09:10:04.627Z"));
         assert_ne!(a, parse_datetime("2017-08-01T00:00:00.5Z"));
         assert_eq!(parse_datetime("1970-01-01T00:00:01Z"), Some(1_000_000_000));
+    }
+
+    #[test]
+    fn links_to_themselves_are_their_address() {
+        let url = "https://www.bing.com/maps?sp=point.1_2";
+        assert_eq!(unwrap_markdown_autolink(&format!("[{url}]({url})")), url);
+        assert_eq!(unwrap_markdown_autolink(&format!("<{url}>")), url);
+        // A link whose text differs from its target is left as written.
+        let other = format!("[here]({url})");
+        assert_eq!(unwrap_markdown_autolink(&other), other);
     }
 
     #[test]
