@@ -157,6 +157,21 @@ impl<'r> Binder<'r> {
         Ok((input, names))
     }
 
+    /// A plugin's key columns, the arguments at `keys`, then its dimensions,
+    /// every argument from `first_dimension` on, bound as columns of `input`
+    /// ([`Self::plugin_columns`]).
+    pub(super) fn key_and_dimension_columns(
+        &mut self,
+        input: Relation,
+        args: &[&ast::Arg],
+        keys: &[usize],
+        first_dimension: usize,
+    ) -> BindResult<(Relation, Vec<String>)> {
+        let mut columns: Vec<&ast::Arg> = keys.iter().map(|&k| args[k]).collect();
+        columns.extend(&args[first_dimension.min(args.len())..]);
+        self.plugin_columns(input, &columns, false)
+    }
+
     /// Scalar arguments as `__plugin_<name>` lets.
     pub(super) fn plugin_scalars(&mut self, named: &[(&str, &ast::Arg)]) -> BindResult<Vec<(String, Binding)>> {
         named
@@ -178,9 +193,7 @@ impl<'r> Binder<'r> {
         const P: &str = "activity_counts_metrics";
         let args = positional(args, P)?;
         arity(&args, 5, usize::MAX, P, "IdColumn, TimelineColumn, Start, End, Step and optional dimensions", span)?;
-        let mut columns = vec![args[0], args[1]];
-        columns.extend(&args[5..]);
-        let (input, names) = self.plugin_columns(input, &columns, false)?;
+        let (input, names) = self.key_and_dimension_columns(input, &args, &[0, 1], 5)?;
         let (id, t, dims) = (quoted(&names[0]), quoted(&names[1]), &names[2..]);
         let t_ty = type_name(input.column(&names[1]).expect("a column").ty);
         let bindings = self.plugin_scalars(&[("start", args[2]), ("end", args[3]), ("step", args[4])])?;
@@ -221,9 +234,7 @@ impl<'r> Binder<'r> {
             "IdColumn, TimelineColumn, Start, End, LookbackWindow, Bin and optional dimensions",
             span,
         )?;
-        let mut columns = vec![args[0], args[1]];
-        columns.extend(&args[6..]);
-        let (input, names) = self.plugin_columns(input, &columns, false)?;
+        let (input, names) = self.key_and_dimension_columns(input, &args, &[0, 1], 6)?;
         let (id, t, dims) = (quoted(&names[0]), quoted(&names[1]), &names[2..]);
         let t_ty = type_name(input.column(&names[1]).expect("a column").ty);
         let bindings =
@@ -262,9 +273,7 @@ impl<'r> Binder<'r> {
             "ValueColumn, Percentile, IndexColumn, BinSize, BinsPerWindow and optional dimensions",
             span,
         )?;
-        let mut columns = vec![args[0], args[2]];
-        columns.extend(&args[5..]);
-        let (input, names) = self.plugin_columns(input, &columns, false)?;
+        let (input, names) = self.key_and_dimension_columns(input, &args, &[0, 2], 5)?;
         let (value, index, dims) = (quoted(&names[0]), quoted(&names[1]), &names[2..]);
         let index_ty = type_name(input.column(&names[1]).expect("a column").ty);
         let bindings = self.plugin_scalars(&[("percentile", args[1]), ("binsize", args[3]), ("window", args[4])])?;
@@ -383,9 +392,7 @@ impl<'r> Binder<'r> {
             "IdColumn, TimelineColumn, Start, End, Bin, LookBackWindow and optional dimensions",
             span,
         )?;
-        let mut columns = vec![args[0], args[1]];
-        columns.extend(&args[6..]);
-        let (input, names) = self.plugin_columns(input, &columns, false)?;
+        let (input, names) = self.key_and_dimension_columns(input, &args, &[0, 1], 6)?;
         let (id, t, dims) = (quoted(&names[0]), quoted(&names[1]), &names[2..]);
         let t_ty = type_name(input.column(&names[1]).expect("a column").ty);
         let bindings =
@@ -423,9 +430,7 @@ impl<'r> Binder<'r> {
             "IdColumn, TimelineColumn, Start, End, LookbackWindow, Period, ActivePeriodsCount, Bin and optional dimensions",
             span,
         )?;
-        let mut columns = vec![args[0], args[1]];
-        columns.extend(&args[8..]);
-        let (input, names) = self.plugin_columns(input, &columns, false)?;
+        let (input, names) = self.key_and_dimension_columns(input, &args, &[0, 1], 8)?;
         let (id, t, dims) = (quoted(&names[0]), quoted(&names[1]), &names[2..]);
         let bindings = self.plugin_scalars(&[
             ("start", args[2]),
@@ -474,9 +479,7 @@ impl<'r> Binder<'r> {
         let third = self.constant(&args[2].value)?;
         let bounded = third.ty == KqlType::Datetime && args.len() >= 6;
         let first_dim = if bounded { 6 } else { 4 };
-        let mut columns = vec![args[0], args[1]];
-        columns.extend(&args[first_dim..]);
-        let (input, names) = self.plugin_columns(input, &columns, false)?;
+        let (input, names) = self.key_and_dimension_columns(input, &args, &[0, 1], first_dim)?;
         let (id, t, dims) = (quoted(&names[0]), quoted(&names[1]), &names[2..]);
         let t_ty = type_name(input.column(&names[1]).expect("a column").ty);
         let bindings = if bounded {
@@ -521,9 +524,7 @@ impl<'r> Binder<'r> {
         const P: &str = "activity_metrics";
         let args = positional(args, P)?;
         arity(&args, 5, usize::MAX, P, "IdColumn, TimelineColumn, Start, End, Window and optional dimensions", span)?;
-        let mut columns = vec![args[0], args[1]];
-        columns.extend(&args[5..]);
-        let (input, names) = self.plugin_columns(input, &columns, false)?;
+        let (input, names) = self.key_and_dimension_columns(input, &args, &[0, 1], 5)?;
         let (id, t, dims) = (quoted(&names[0]), quoted(&names[1]), &names[2..]);
         let bindings = self.plugin_scalars(&[("start", args[2]), ("end", args[3]), ("window", args[4])])?;
         let d = dims_tail(dims);
