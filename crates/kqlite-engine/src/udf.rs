@@ -266,6 +266,25 @@ where
     maybe_scalar(args, Arc::new(out))
 }
 
+/// A kernel that builds a dynamic value per row from all its arguments'
+/// arrays: `f` gets the arrays and the row, and `None` gives a dynamic null.
+pub fn map_rows_to_dynamic(
+    args: &[ColumnarValue],
+    rows: usize,
+    f: impl Fn(&[ArrayRef], usize) -> Result<Option<crate::dynamic::DynValue>>,
+) -> Result<ColumnarValue> {
+    let n = rows_to_compute(args, rows);
+    let arrays: Vec<ArrayRef> = args.iter().map(|a| a.to_array(n)).collect::<Result<_>>()?;
+    let mut out = datafusion::arrow::array::BinaryBuilder::with_capacity(n, n * 32);
+    for row in 0..n {
+        match f(&arrays, row)? {
+            Some(v) => out.append_value(v.encode()),
+            None => out.append_value(crate::dynamic::ENCODED_NULL),
+        }
+    }
+    maybe_scalar(args, Arc::new(out.finish()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

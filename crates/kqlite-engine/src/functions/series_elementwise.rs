@@ -10,10 +10,10 @@
 
 use super::{CallError, CallResult, Registry};
 use crate::convert::Bound;
-use crate::dynamic::{DynKind, DynRef, DynValue, ENCODED_NULL};
+use crate::dynamic::{DynKind, DynRef, DynValue};
 use crate::types::KqlType;
 use crate::udf::{self, maybe_scalar, rows_to_compute, Kernel};
-use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder, Float64Builder};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Builder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::{as_binary_array, as_float64_array, as_int64_array};
 use datafusion::common::Result;
@@ -205,26 +205,8 @@ pub fn unary(op: u8, x: f64) -> f64 {
     }
 }
 
-/// Maps each row's dynamic value (argument 0) to a dynamic value; null input rows give null.
-fn map_rows(
-    args: &[ColumnarValue],
-    rows: usize,
-    f: impl Fn(&[ArrayRef], usize) -> Result<Option<DynValue>>,
-) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let arrays: Vec<ArrayRef> = args.iter().map(|a| a.to_array(n)).collect::<Result<_>>()?;
-    let mut out = BinaryBuilder::with_capacity(n, n * 32);
-    for row in 0..n {
-        match f(&arrays, row)? {
-            Some(v) => out.append_value(v.encode()),
-            None => out.append_value(ENCODED_NULL),
-        }
-    }
-    maybe_scalar(args, Arc::new(out.finish()))
-}
-
 fn unary_kernel<const OP: u8>(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let Operand::Array(items) = Operand::read(&arrays[0], row)? else { return Ok(None) };
         Ok(Some(DynValue::Array(
             items.into_iter().map(|x| x.map_or(DynValue::Null, |x| DynValue::Real(unary(OP, x.real())))).collect(),
@@ -297,7 +279,7 @@ pub fn binary(op: u8, a: Num, b: Num) -> DynValue {
 }
 
 fn binary_kernel<const OP: u8>(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let (a, b) = (Operand::read(&arrays[0], row)?, Operand::read(&arrays[1], row)?);
         if matches!(a, Operand::Invalid) || matches!(b, Operand::Invalid) {
             return Ok(None);

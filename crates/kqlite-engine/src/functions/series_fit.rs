@@ -7,15 +7,14 @@ use super::series::fit_line;
 use super::series_elementwise::{elements, Num};
 use super::{coerce, CallResult, Registry};
 use crate::convert::Bound;
-use crate::dynamic::{DynRef, DynValue, ENCODED_NULL};
+use crate::dynamic::{DynRef, DynValue};
 use crate::types::KqlType;
-use crate::udf::{self, maybe_scalar, rows_to_compute};
-use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder};
+use crate::udf::{self};
+use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::{as_binary_array, as_int64_array};
 use datafusion::common::Result;
 use datafusion::logical_expr::{cast, ColumnarValue};
-use std::sync::Arc;
 
 pub fn register(r: &mut Registry) {
     r.scalar("series_fit_2lines_dynamic", 1, 1, |_, a| fit_2lines_bag("series_fit_2lines_dynamic", a, true));
@@ -39,22 +38,14 @@ fn per_row(
     rows: usize,
     f: impl Fn(&[ArrayRef], usize, Vec<Option<f64>>) -> Result<Option<DynValue>>,
 ) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let arrays: Vec<ArrayRef> = args.iter().map(|a| a.to_array(n)).collect::<Result<_>>()?;
-    let input = as_binary_array(&arrays[0])?;
-    let mut out = BinaryBuilder::with_capacity(n, n * 64);
-    for row in 0..n {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
+        let input = as_binary_array(&arrays[0])?;
         let values = if input.is_null(row) { None } else { elements(DynRef::new(input.value(row))) };
-        let value = match values {
-            Some(v) => f(&arrays, row, v.into_iter().map(|x| x.map(Num::real)).collect())?,
-            None => None,
-        };
-        match value {
-            Some(v) => out.append_value(v.encode()),
-            None => out.append_value(ENCODED_NULL),
+        match values {
+            Some(v) => f(arrays, row, v.into_iter().map(|x| x.map(Num::real)).collect()),
+            None => Ok(None),
         }
-    }
-    maybe_scalar(args, Arc::new(out.finish()))
+    })
 }
 
 // ---------------------------------------------------------------- polynomial

@@ -11,15 +11,14 @@ use super::series::{self, DecomposeOptions};
 use super::series_elementwise::{element, elements, Num};
 use super::{coerce, CallError, CallResult, Registry};
 use crate::convert::Bound;
-use crate::dynamic::{DynRef, DynValue, ENCODED_NULL};
+use crate::dynamic::{DynRef, DynValue};
 use crate::types::KqlType;
-use crate::udf::{self, maybe_scalar, rows_to_compute, Kernel};
-use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder};
+use crate::udf::{self, Kernel};
+use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::{as_binary_array, as_boolean_array, as_float64_array, as_int64_array};
 use datafusion::common::Result;
 use datafusion::logical_expr::{cast, ColumnarValue, Expr};
-use std::sync::Arc;
 
 pub fn register(r: &mut Registry) {
     r.scalar("series_fill_backward", 1, 2, |_, a| fill_call("series_fill_backward", a, fill_backward_kernel));
@@ -107,24 +106,6 @@ fn arg_reals(arrays: &[ArrayRef], index: usize, row: usize) -> Result<Option<Vec
     Ok(arg_series(arrays, index, row)?.map(|d| d.array_items().map(|v| element(v).map_or(0.0, Num::real)).collect()))
 }
 
-/// Maps each row to a dynamic value; `None` gives null.
-fn map_rows(
-    args: &[ColumnarValue],
-    rows: usize,
-    f: impl Fn(&[ArrayRef], usize) -> Result<Option<DynValue>>,
-) -> Result<ColumnarValue> {
-    let n = rows_to_compute(args, rows);
-    let arrays: Vec<ArrayRef> = args.iter().map(|a| a.to_array(n)).collect::<Result<_>>()?;
-    let mut out = BinaryBuilder::with_capacity(n, n * 64);
-    for row in 0..n {
-        match f(&arrays, row)? {
-            Some(v) => out.append_value(v.encode()),
-            None => out.append_value(ENCODED_NULL),
-        }
-    }
-    maybe_scalar(args, Arc::new(out.finish()))
-}
-
 fn reals(values: impl IntoIterator<Item = f64>) -> DynValue {
     DynValue::Array(values.into_iter().map(DynValue::Real).collect())
 }
@@ -186,7 +167,7 @@ pub fn fill_nearest(values: Vec<Option<DynValue>>, forward: bool) -> Vec<Option<
 }
 
 fn fill_direction_kernel(args: &[ColumnarValue], rows: usize, forward: bool) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let placeholder = arg_number(arrays, 1, row)?;
         let Some(slots) = slots(arrays, row, placeholder)? else { return Ok(None) };
         let originals: Vec<DynValue> = slots.iter().map(|s| s.value.clone()).collect();
@@ -208,7 +189,7 @@ fn fill_forward_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarVa
 
 /// `series_fill_const(series [, constant_value = 0 [, missing_value_placeholder]])`.
 fn fill_const_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         // An explicit null constant leaves the missing elements null.
         let constant = match arrays.get(1) {
             Some(_) => arg_number(arrays, 1, row)?.map_or(DynValue::Null, Num::to_dyn),
@@ -249,7 +230,7 @@ pub fn fill_linear(values: &[Option<f64>], fill_edges: bool, constant: Option<f6
 /// `series_fill_linear(series [, missing_value_placeholder [, fill_edges = true [, constant_value = 0]]])`:
 /// a series of longs only gets rounded longs back.
 fn fill_linear_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let placeholder = arg_number(arrays, 1, row)?;
         let fill_edges = arg_bool(arrays, 2, row)?.unwrap_or(true);
         let constant = match arrays.get(3) {
@@ -335,7 +316,7 @@ pub fn fir(x: &[f64], filter: &[f64], normalize: Option<bool>, center: bool) -> 
 }
 
 fn fir_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let (Some(x), Some(filter)) = (arg_reals(arrays, 0, row)?, arg_reals(arrays, 1, row)?) else {
             return Ok(None);
         };
@@ -360,7 +341,7 @@ pub fn iir(x: &[f64], numerators: &[f64], denominators: &[f64]) -> Option<Vec<f6
 }
 
 fn iir_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let (Some(x), Some(b), Some(a)) =
             (arg_reals(arrays, 0, row)?, arg_reals(arrays, 1, row)?, arg_reals(arrays, 2, row)?)
         else {
@@ -409,7 +390,7 @@ pub fn fourier(re: &[f64], im: &[f64], inverse: bool) -> (Vec<f64>, Vec<f64>) {
 }
 
 fn fourier_kernel(args: &[ColumnarValue], rows: usize, inverse: bool) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let Some(re) = arg_reals(arrays, 0, row)? else { return Ok(None) };
         let im = if arrays.len() > 1 {
             match arg_reals(arrays, 1, row)? {
@@ -438,7 +419,7 @@ fn ifft_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
 /// seasonal component of `series_decompose` (the median of each phase of
 /// the period; -1 detects the period, 0 means no seasonality).
 fn seasonal_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let Some(d) = arg_series(arrays, 0, row)? else { return Ok(None) };
         let values: Vec<Option<f64>> = d.array_items().map(|v| element(v).map(Num::real)).collect();
         let options = DecomposeOptions {
@@ -502,7 +483,7 @@ pub fn periods_validate_call(args: Vec<Bound>) -> CallResult<Bound> {
 }
 
 fn periods_validate_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let Some(x) = arg_reals(arrays, 0, row)? else { return Ok(None) };
         let mut periods = Vec::new();
         for a in &arrays[1..] {
@@ -546,7 +527,7 @@ pub fn detect_periods(x: &[f64], min: f64, max: f64, count: usize) -> (Vec<f64>,
 }
 
 fn periods_detect_kernel(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
-    map_rows(args, rows, |arrays, row| {
+    udf::map_rows_to_dynamic(args, rows, |arrays, row| {
         let Some(x) = arg_reals(arrays, 0, row)? else { return Ok(None) };
         let real = |i: usize| -> Result<Option<f64>> {
             let a = &arrays[i];
