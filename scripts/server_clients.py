@@ -289,6 +289,23 @@ def logs(url, token):
         raise AssertionError("no exception")
 
 
+@check("LogsQueryClient: include_visualization and include_statistics (Prefer: include-render, include-statistics)")
+def logs_render(url, token):
+    client = LogsQueryClient(StaticCredential(token or "unused"), endpoint=url)
+    query = "LocalEvents | summarize n = sum(Count) by Account | render barchart with (title='Counts')"
+    result = client.query_workspace(
+        DB, query, timespan=None, include_visualization=True, include_statistics=True, enforce_https=False,
+    )
+    assert result.status == LogsQueryStatus.SUCCESS, result
+    assert result.visualization["visualization"] == "barchart", result.visualization
+    assert result.visualization["title"] == "Counts", result.visualization
+    assert result.visualization["kind"] == "default", result.visualization
+    assert isinstance(result.statistics["query"]["executionTime"], float), result.statistics
+    # Not asked for: neither is sent.
+    plain = client.query_workspace(DB, query, timespan=None, enforce_https=False)
+    assert plain.visualization is None and plain.statistics is None, (plain.visualization, plain.statistics)
+
+
 @check("LogsQueryClient: server_timeout (Prefer: wait) past its budget is 504 GatewayTimeout")
 def logs_timeout(url, token):
     client = LogsQueryClient(StaticCredential(token or "unused"), endpoint=url)
@@ -318,6 +335,7 @@ def main():
         refused(args.url)
     grafana(args.url, args.token)
     logs(args.url, args.token)
+    logs_render(args.url, args.token)
     logs_timeout(args.url, args.token)
     failed = sum(1 for _, error in results if error is not None)
     print(f"{len(results) - failed} passed, {failed} failed")

@@ -90,14 +90,20 @@ pub(crate) fn query_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 const QUERY_THREAD_STACK_BYTES: usize = 64 << 20;
 
 fn main() -> ExitCode {
-    // kqlite runs for seconds to minutes and frees large builder and page
-    // buffers all the time: handing them back to the OS (after a second, by
-    // mimalloc's default) cost ingesting a GiB of EVTX 0.8 CPU-s of page
-    // faults and TLB shootdowns, and keeping them costs a few MiB of peak
-    // memory (measured). This overrides MIMALLOC_PURGE_DELAY.
-    // SAFETY: set before any other thread exists, as mimalloc requires.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = Cli::parse();
+    // A command runs for seconds to minutes and frees large builder and
+    // page buffers all the time: handing them back to the OS (after a
+    // second, by mimalloc's default) cost ingesting a GiB of EVTX 0.8 CPU-s
+    // of page faults and TLB shootdowns, and keeping them costs a few MiB of
+    // peak memory (measured). A server runs for days: it keeps mimalloc's
+    // default, or each query's freed memory would stay resident and its
+    // memory grow under load toward the sum of its queries' peaks. This
+    // overrides MIMALLOC_PURGE_DELAY.
+    if !matches!(cli.command, Command::Serve(_)) {
+        // SAFETY: set before any other thread exists, as mimalloc requires
+        // (parsing the arguments starts none).
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
     // Commands that bind or plan a query on this thread (check, the binder
     // of query and hunt) need the query threads' stack, not main's 8 MiB.
     let worker =

@@ -284,6 +284,44 @@ impl Visualization {
         })
     }
 
+    /// The `render` property of a Log Analytics response (sent when the
+    /// request says `Prefer: include-render=true`): the documented keys
+    /// (`visualization`, `title`, `accumulate`, `isQuerySorted`, `kind`,
+    /// `annotation`, `by`) always, Kusto's other properties, camel-cased,
+    /// only where the query set them.
+    pub fn to_log_analytics_json(&self) -> Value {
+        let mut value = json!({
+            "visualization": self.chart.name(),
+            "title": self.title.as_deref().unwrap_or_default(),
+            "accumulate": self.accumulate,
+            "isQuerySorted": false,
+            "kind": self.kind.unwrap_or(SeriesLayout::Default).name(),
+            "annotation": "",
+            "by": if self.series.is_empty() { Value::Null } else { json!(self.series) },
+        });
+        let object = value.as_object_mut().expect("a JSON object");
+        let mut set = |key: &str, property: Option<Value>| {
+            if let Some(property) = property {
+                object.insert(key.to_string(), property);
+            }
+        };
+        let list = |names: &[String]| (!names.is_empty()).then(|| json!(names));
+        set("xColumn", self.xcolumn.as_ref().map(|c| json!(c)));
+        set("yColumns", list(&self.ycolumns));
+        set("anomalyColumns", list(&self.anomaly_columns));
+        set("xTitle", self.xtitle.as_ref().map(|t| json!(t)));
+        set("yTitle", self.ytitle.as_ref().map(|t| json!(t)));
+        set("xAxis", self.xaxis.map(|a| json!(a.name())));
+        set("yAxis", self.yaxis.map(|a| json!(a.name())));
+        set("legend", self.legend.map(|l| json!(l.name())));
+        set("ySplit", self.ysplit.map(|s| json!(s.name())));
+        set("ymin", self.ymin.map(real_json));
+        set("ymax", self.ymax.map(real_json));
+        set("xmin", self.xmin.map(AxisBound::to_json));
+        set("xmax", self.xmax.map(AxisBound::to_json));
+        value
+    }
+
     /// The value Kusto sends when the query has no `render`: every
     /// property null.
     pub fn kusto_json_none() -> Value {

@@ -438,8 +438,9 @@ fn data_table(table_id: usize, table: &EncodedTable, inline_error: Option<&ApiEr
     )
 }
 
-/// The Log Analytics body: `{"tables": [{name, columns: [{name, type}], rows}]}`.
-pub fn log_analytics_body(tables: &[EncodedTable]) -> String {
+/// The Log Analytics body: `{"tables": [{name, columns: [{name, type}], rows}]}`, then `render` and
+/// `statistics` where the request's `Prefer` header asked for them.
+pub fn log_analytics_body(tables: &[EncodedTable], render: Option<&Value>, statistics: Option<&Value>) -> String {
     let mut out = String::from("{\"tables\":[");
     for (i, table) in tables.iter().enumerate() {
         if i > 0 {
@@ -453,6 +454,12 @@ pub fn log_analytics_body(tables: &[EncodedTable]) -> String {
         text.push('}');
         out.push_str(&text);
     }
-    out.push_str("]}");
+    out.push(']');
+    for (key, value) in [("render", render), ("statistics", statistics)] {
+        if let Some(value) = value {
+            out.push_str(&format!(",{}:{value}", json!(key)));
+        }
+    }
+    out.push('}');
     out
 }

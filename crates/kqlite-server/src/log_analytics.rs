@@ -45,6 +45,40 @@ impl LogsRequest {
     }
 }
 
+/// What a Log Analytics request asks for in its `Prefer` headers
+/// (`wait=N, include-render=true, include-statistics=true`; clients
+/// separate them with `,` or `;`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Preferences {
+    /// `wait`: the seconds the client will wait (azure-monitor-query's `server_timeout`).
+    pub wait_seconds: Option<f64>,
+    /// `include-render`: send the query's `render` as the response's `render`.
+    pub include_render: bool,
+    /// `include-statistics`: send the response's `statistics`.
+    pub include_statistics: bool,
+}
+
+impl Preferences {
+    /// The preferences in `Prefer` header values; unknown ones are ignored,
+    /// as the service does.
+    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Preferences {
+        let mut preferences = Preferences::default();
+        for preference in values.into_iter().flat_map(|v| v.split([',', ';'])) {
+            let Some((key, value)) = preference.split_once('=') else { continue };
+            let value = value.trim().trim_matches('"');
+            let key = key.trim();
+            if key.eq_ignore_ascii_case("wait") {
+                preferences.wait_seconds = value.parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0);
+            } else if key.eq_ignore_ascii_case("include-render") {
+                preferences.include_render = value.eq_ignore_ascii_case("true");
+            } else if key.eq_ignore_ascii_case("include-statistics") {
+                preferences.include_statistics = value.eq_ignore_ascii_case("true");
+            }
+        }
+        preferences
+    }
+}
+
 /// An ISO 8601 duration in nanoseconds: `P[nW][nD][T[nH][nM][n.nS]]`
 /// (years and months have no fixed length and are refused).
 pub fn parse_duration(text: &str) -> Option<i64> {

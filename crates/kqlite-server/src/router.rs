@@ -9,7 +9,7 @@ use crate::database::{Database, Databases};
 use crate::encode::{self, Dialect, EncodedTable, V2Extras};
 use crate::error::{ApiError, ErrorKind, ServeError};
 use crate::limits::{self, Limits, QueryGate, RunningQueries};
-use crate::log_analytics::{self, LogsRequest};
+use crate::log_analytics::{self, LogsRequest, Preferences};
 use crate::parameters;
 use crate::request::KustoRequest;
 use axum::body::Bytes;
@@ -337,26 +337,30 @@ fn workspace_database<'a>(state: &'a ServerState, workspace: &str) -> Result<&'a
 /// The time budget a Log Analytics request asks for with `Prefer: wait=N`
 /// (seconds, as azure-monitor-query's `server_timeout` sends it), within the
 /// server's maximum; else the server's default.
-fn logs_budget(state: &ServerState, headers: &HeaderMap) -> Duration {
-    let asked = headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split([',', ';']))
-        .filter_map(|preference| {
-            let (key, value) = preference.split_once('=')?;
-            key.trim().eq_ignore_ascii_case("wait").then(|| value.trim().trim_matches('"').parse::<f64>().ok())?
-        })
-        .find(|seconds| seconds.is_finite() && *seconds > 0.0);
-    asked.map_or(state.limits.default_timeout, Duration::from_secs_f64).min(state.limits.max_timeout)
+fn logs_budget(state: &ServerState, preferences: &Preferences) -> Duration {
+    preferences.wait_seconds.map_or(state.limits.default_timeout, Duration::from_secs_f64).min(state.limits.max_timeout)
+}
+
+fn preferences(headers: &HeaderMap) -> Preferences {
+    Preferences::parse(headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()))
+}
+
+/// A Log Analytics answer: its tables, and what the `Prefer` header asked
+/// to add (`render`, `statistics`).
+struct LogsAnswer {
+    tables: Vec<EncodedTable>,
+    render: Option<serde_json::Value>,
+    statistics: Option<serde_json::Value>,
 }
 
 async fn logs_answer(
     state: &ServerState,
     workspace: &str,
     request: LogsRequest,
-    budget: Duration,
-) -> Result<Vec<EncodedTable>, ApiError> {
+    preferences: &Preferences,
+) -> Result<LogsAnswer, ApiError> {
+    let started = Instant::now();
+    let budget = logs_budget(state, preferences);
     let database = workspace_database(state, workspace)?;
     if is_command(&request.query) {
         return Err(ApiError::new(ErrorKind::BadRequest, "the Log Analytics API runs queries, not control commands"));
@@ -383,7 +387,15 @@ async fn logs_answer(
         Err(error) => return Err(error),
     };
     let limit = Some(state.limits.default_max_records);
-    Ok(EncodedTable::primary_results(&result, limit, Dialect::LogAnalytics))
+    let tables = EncodedTable::primary_results(&result, limit, Dialect::LogAnalytics);
+    // A query without `render` has nothing to send (the client's
+    // `visualization` stays None).
+    let render =
+        result.visualization.as_ref().filter(|_| preferences.include_render).map(|v| v.to_log_analytics_json());
+    let statistics = preferences
+        .include_statistics
+        .then(|| serde_json::json!({"query": {"executionTime": started.elapsed().as_secs_f64()}}));
+    Ok(LogsAnswer { tables, render, statistics })
 }
 
 async fn logs_post(
@@ -392,8 +404,9 @@ async fn logs_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let budget = logs_budget(&state, &headers);
-    let answer = async { logs_answer(&state, &workspace, LogsRequest::parse(&body_bytes(body)?)?, budget).await }.await;
+    let preferences = preferences(&headers);
+    let answer =
+        async { logs_answer(&state, &workspace, LogsRequest::parse(&body_bytes(body)?)?, &preferences).await }.await;
     logs_response(answer)
 }
 
@@ -403,20 +416,24 @@ async fn logs_get(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let budget = logs_budget(&state, &headers);
+    let preferences = preferences(&headers);
     let get = |key: &str| query.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
     let answer = async {
         let text =
             get("query").ok_or_else(|| ApiError::new(ErrorKind::BadRequest, "the request has no 'query' parameter"))?;
-        logs_answer(&state, &workspace, LogsRequest { query: text, timespan: get("timespan") }, budget).await
+        logs_answer(&state, &workspace, LogsRequest { query: text, timespan: get("timespan") }, &preferences).await
     }
     .await;
     logs_response(answer)
 }
 
-fn logs_response(answer: Result<Vec<EncodedTable>, ApiError>) -> Response {
+fn logs_response(answer: Result<LogsAnswer, ApiError>) -> Response {
     match answer {
-        Ok(tables) => json_response(encode::log_analytics_body(&tables)),
+        Ok(answer) => json_response(encode::log_analytics_body(
+            &answer.tables,
+            answer.render.as_ref(),
+            answer.statistics.as_ref(),
+        )),
         Err(error) => error_response(&error, true),
     }
 }

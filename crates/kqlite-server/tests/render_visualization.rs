@@ -1,7 +1,8 @@
 //! A query's `render` in REST responses, as ADX sends it: the
 //! `Visualization` row of v2's `@ExtendedProperties` table, and in v1 the
 //! `@ExtendedProperties` table with its table of contents
-//! (`/work/shared/notes/kusto-rest-protocol.md`).
+//! (`/work/shared/notes/kusto-rest-protocol.md`); and in a Log Analytics
+//! response, the `render` property when `Prefer: include-render=true` asks.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -68,4 +69,40 @@ async fn v1_sends_extended_properties_and_a_table_of_contents() {
     assert_eq!(names, [&json!("PrimaryResult"), &json!("@ExtendedProperties")]);
     let body = post("/v1/rest/query", "print x = 1").await;
     assert_eq!(body["Tables"].as_array().unwrap().len(), 1);
+}
+
+async fn logs_post(prefer: Option<&str>, query: &str) -> Value {
+    let mut request = Request::post("/v1/workspaces/db/query").header("content-type", "application/json");
+    if let Some(prefer) = prefer {
+        request = request.header("prefer", prefer);
+    }
+    let request = request.body(Body::from(json!({"query": query}).to_string())).unwrap();
+    let response = kqlite_server::router(state()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Log Analytics sends `render` only when asked, with the documented
+/// camel-cased keys (`visualization`, `title`, `kind`, …); `;` separates
+/// preferences as the Java client writes them.
+#[tokio::test]
+async fn log_analytics_sends_render_when_the_prefer_header_asks() {
+    let body = logs_post(Some("wait=30;include-render=true"), RENDERED).await;
+    let render = &body["render"];
+    assert_eq!(render["visualization"], "columnchart");
+    assert_eq!(render["title"], "Storms");
+    assert_eq!(render["kind"], "stacked");
+    assert_eq!(render["yColumns"], json!(["n"]));
+    assert_eq!(render["accumulate"], false);
+    assert_eq!(render["isQuerySorted"], false);
+    assert!(render["by"].is_null());
+    assert!(body.get("statistics").is_none());
+    assert_eq!(body["tables"][0]["rows"], json!([["TEXAS", 3], ["IOWA", 1]]));
+    // Not asked, or asked of a query without render: no `render`.
+    assert!(logs_post(None, RENDERED).await.get("render").is_none());
+    assert!(logs_post(Some("include-render=true"), "print x = 1").await.get("render").is_none());
+    let body = logs_post(Some("include-render=false, include-statistics=true"), RENDERED).await;
+    assert!(body.get("render").is_none());
+    assert!(body["statistics"]["query"]["executionTime"].as_f64().is_some_and(|s| s >= 0.0));
 }
