@@ -20,6 +20,7 @@ pub mod finding;
 pub mod hunt;
 pub mod pack;
 pub mod pivot;
+pub mod predicate_set;
 pub mod query_edit;
 pub mod report;
 pub mod rule;
