@@ -8,7 +8,8 @@
 //! column (a string or bool column of the rows): `=~`, `==`, `contains`,
 //! `startswith`, `endswith` (with `_cs` and `!` forms) and `matches regex`
 //! against a string literal, `isempty`, `isnotempty`, `isnull`,
-//! `isnotnull`, and a bool column alone. Any other predicate is refused,
+//! `isnotnull`, a bool column alone, and an `int`/`long` column `==` an
+//! integer literal. Any other predicate is refused,
 //! and its caller evaluates it with the engine instead.
 //!
 //! The semantics are the engine's, value for value: case-insensitive tests
@@ -28,7 +29,7 @@
 //! alone) are evaluated on every row.
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -46,6 +47,8 @@ pub struct Refused(pub String);
 enum ColumnKind {
     String,
     Bool,
+    /// `int` or `long`, read as 64-bit.
+    Integer,
 }
 
 /// Where a literal must occur in a value for a test to hold.
@@ -100,6 +103,12 @@ enum Leaf {
     /// A bool column's value.
     Bool {
         column: usize,
+    },
+    /// `==` between an integer column and an integer literal (false on
+    /// null, as the engine compares a null with a value).
+    IntegerEquals {
+        column: usize,
+        value: i64,
     },
 }
 
@@ -248,7 +257,9 @@ impl<F: Fn(&str) -> Option<KqlType>> Draft<'_, F> {
                         let is_null = match kind {
                             // A string is never null in kqlite.
                             ColumnKind::String => Node::Const(false),
-                            ColumnKind::Bool => self.leaf(format!("null {column}"), || Leaf::IsNull { column }),
+                            ColumnKind::Bool | ColumnKind::Integer => {
+                                self.leaf(format!("null {column}"), || Leaf::IsNull { column })
+                            }
                         };
                         Ok(if func.name == "isnull" { is_null } else { Node::Not(Box::new(is_null)) })
                     }
@@ -260,6 +271,11 @@ impl<F: Fn(&str) -> Option<KqlType>> Draft<'_, F> {
     }
 
     fn comparison(&mut self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<Node, Refused> {
+        if let (BinaryOp::Eq, ExprKind::Literal(Literal::Long(digits))) = (op, &right.kind) {
+            let value: i64 = digits.parse().map_err(|_| Refused(format!("integer literal {digits}")))?;
+            let column = self.column(left, ColumnKind::Integer)?;
+            return Ok(self.leaf(format!("integer {column} {value}"), || Leaf::IntegerEquals { column, value }));
+        }
         let ExprKind::Literal(Literal::String { value, .. }) = &right.kind else {
             return Err(Refused(format!("compares with something other than a string literal: {}", short(right))));
         };
@@ -333,6 +349,7 @@ impl<F: Fn(&str) -> Option<KqlType>> Draft<'_, F> {
         let kind = match (self.column_type)(&ident.name) {
             Some(KqlType::String) => ColumnKind::String,
             Some(KqlType::Bool) => ColumnKind::Bool,
+            Some(KqlType::Int | KqlType::Long) => ColumnKind::Integer,
             Some(other) => return Err(Refused(format!("reads {} of type {other:?}", ident.name))),
             None => return Err(Refused(format!("reads {}, which the rows do not have", ident.name))),
         };
@@ -403,6 +420,17 @@ fn trigger(node: &Node, leaves: &[Leaf]) -> Option<Vec<u32>> {
 enum ColumnValues {
     String(StringArray),
     Bool(BooleanArray),
+    Integer(Int64Array),
+}
+
+impl ColumnValues {
+    fn is_null(&self, row: usize) -> bool {
+        match self {
+            ColumnValues::String(values) => values.is_null(row),
+            ColumnValues::Bool(values) => values.is_null(row),
+            ColumnValues::Integer(values) => values.is_null(row),
+        }
+    }
 }
 
 /// Per-row state, reused across rows: which literal leaves hold in the
@@ -491,6 +519,12 @@ impl PredicateSet {
                         let strings = utf8.as_any().downcast_ref::<StringArray>().expect("cast to Utf8").clone();
                         ColumnValues::String(strings)
                     }
+                    ColumnKind::Integer => {
+                        let long = cast(array, &DataType::Int64).map_err(|e| format!("column {name}: {e}"))?;
+                        ColumnValues::Integer(
+                            long.as_any().downcast_ref::<Int64Array>().expect("cast to Int64").clone(),
+                        )
+                    }
                     ColumnKind::Bool => {
                         let bools = array
                             .as_any()
@@ -537,7 +571,7 @@ impl PredicateSet {
     fn leaf_value(&self, leaf: u32, columns: &[ColumnValues], row: usize, state: &RowState) -> Option<bool> {
         let string = |column: usize| match &columns[column] {
             ColumnValues::String(values) => (!values.is_null(row)).then(|| values.value(row)),
-            ColumnValues::Bool(_) => None,
+            _ => None,
         };
         match &self.leaves[leaf as usize] {
             Leaf::Literal { column, null_is_null } => match string(*column) {
@@ -553,12 +587,17 @@ impl PredicateSet {
             Leaf::Regex { column, regex } => Some(string(*column).is_some_and(|v| regex.is_match(v))),
             Leaf::IsEmpty { column } => Some(string(*column).is_none_or(str::is_empty)),
             Leaf::IsNull { column } => match &columns[*column] {
-                ColumnValues::Bool(values) => Some(values.is_null(row)),
                 ColumnValues::String(_) => Some(false),
+                other => Some(other.is_null(row)),
             },
             Leaf::Bool { column } => match &columns[*column] {
                 ColumnValues::Bool(values) => (!values.is_null(row)).then(|| values.value(row)),
-                ColumnValues::String(_) => None,
+                _ => None,
+            },
+            Leaf::IntegerEquals { column, value } => match &columns[*column] {
+                // Kusto: a null compared with a value is unequal.
+                ColumnValues::Integer(values) => Some(!values.is_null(row) && values.value(row) == *value),
+                _ => None,
             },
         }
     }

@@ -1,23 +1,35 @@
-//! Running thousands of Sigma detection rules as a handful of queries: the
+//! Running thousands of Sigma detection rules as a handful of scans: the
 //! rules are grouped by logsource variant (the same table, the same fixed
-//! conditions such as channel and EventID, the same lookback), and each
-//! group runs as one query that filters the variant once, computes each
-//! field extraction its rules read once, evaluates every rule's predicate
-//! as a boolean column (identical predicates once), and keeps the rows
-//! where any rule matched. Each rule's findings are then made from its own
-//! matching rows, by [`crate::hunt::findings_from`], from the same columns
-//! under the same names as its own query projects: the findings are those
-//! of running the rule alone ([`crate::hunt::run_rule`], kept as the
-//! reference and for every rule this cannot run).
+//! conditions such as channel and EventID, the same lookback). Each group
+//! reads its variant's rows once, in one query that filters the variant,
+//! computes each field extraction its rules read once (a shared column per
+//! distinct expression, bare column names included), and projects those
+//! with the event columns and the rules' fields.
 //!
-//! A group whose query fails is split in halves until the failing rules
+//! The rules' predicates, rewritten over the shared columns, are then
+//! evaluated together over each batch of those rows by a
+//! [`crate::predicate_set::PredicateSet`] (one Aho-Corasick scan per column
+//! for all the rules' literals), and each rule keeps its matching rows.
+//! The few predicates outside the set's subset (numeric comparisons,
+//! fieldref, CIDR) run through the engine: a query per group evaluates
+//! each as a boolean column (identical predicates once) and keeps the rows
+//! where any held.
+//!
+//! Each rule's findings are made from its own matching rows, by
+//! [`crate::hunt::findings_from`], from the same columns under the same
+//! names as its own query projects: the findings are those of running the
+//! rule alone ([`crate::hunt::run_rule`], kept as the reference and for
+//! every rule this cannot run).
+//!
+//! A group query that fails is split in halves until the failing rules
 //! stand alone; those run on their own and report their own error.
 
 use crate::hunt::{findings_from, RuleOutcome, RuleStatus};
+use crate::predicate_set::PredicateSetBuilder;
 use crate::rule::Rule;
 use crate::tuning::Tuning;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
+use datafusion::arrow::compute::{filter_record_batch, take};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use kqlite_engine::{ColumnDef, QueryResult, Session};
@@ -85,11 +97,6 @@ fn column_for(expr: &str) -> String {
     format!("_sigma_c{:016x}", hasher.finish())
 }
 
-/// Whether an expression is a bare column name (nothing to compute once).
-fn is_plain_name(expr: &str) -> bool {
-    expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// `predicate` with each occurrence of an expression of `reads` that is
 /// whole tokens (never text inside a string literal) replaced by its
 /// column, and the columns used as (name, expression). `None` when an
@@ -102,7 +109,9 @@ fn with_columns(
     let tokens = lex(predicate).tokens;
     let starts: BTreeSet<usize> = tokens.iter().map(|t| t.span.start as usize).collect();
     let ends: BTreeSet<usize> = tokens.iter().map(|t| t.span.end as usize).collect();
-    let mut reads: Vec<&String> = reads.iter().filter(|r| !is_plain_name(r)).collect();
+    // Bare column names too: a predicate must read only the group's
+    // columns for the predicate set to evaluate it.
+    let mut reads: Vec<&String> = reads.iter().collect();
     // Longest first, so an expression inside another is not taken apart.
     reads.sort_by_key(|r| std::cmp::Reverse(r.len()));
     let mut replaced: Vec<(usize, usize, String)> = Vec::new();
@@ -212,6 +221,19 @@ fn group_query(group: &Group, members: &[Member]) -> (String, Vec<String>) {
         });
         member_columns.push(format!("_sigma_r{i}"));
     }
+    let mut query = rows_with_shared_columns(group, members);
+    let names: Vec<String> = (0..predicates.len()).map(|i| format!("_sigma_r{i}")).collect();
+    let tests: Vec<String> = predicates.iter().zip(&names).map(|(p, name)| format!("{name} = {p}")).collect();
+    query.push_str(&format!("\n| extend {}\n| where {}", tests.join(", "), any_of(&names)));
+    let mut projected = event_and_field_columns(group, members, &BTreeSet::new());
+    projected.extend(names);
+    query.push_str(&format!("\n| project {}", projected.join(", ")));
+    (query, member_columns)
+}
+
+/// The variant's rows in the lookback, with the shared columns `members`'
+/// predicates read.
+fn rows_with_shared_columns(group: &Group, members: &[Member]) -> String {
     let used: BTreeSet<&String> = members.iter().flat_map(|m| &m.columns).collect();
     let used: Vec<(&String, &String)> = used.into_iter().filter_map(|name| group.columns.get_key_value(name)).collect();
     let time = (group.event_columns.iter().find(|(name, _)| name == "TimeGenerated"))
@@ -224,32 +246,48 @@ fn group_query(group: &Group, members: &[Member]) -> (String, Vec<String>) {
         let extend: Vec<String> = used.iter().map(|(name, expr)| format!("{name} = {expr}")).collect();
         query.push_str(&format!("\n| extend {}", extend.join(", ")));
     }
-    let names: Vec<String> = (0..predicates.len()).map(|i| format!("_sigma_r{i}")).collect();
-    let tests: Vec<String> = predicates.iter().zip(&names).map(|(p, name)| format!("{name} = {p}")).collect();
-    query.push_str(&format!("\n| extend {}\n| where {}", tests.join(", "), any_of(&names)));
+    query
+}
+
+/// The projection of the event columns and of `members`' fields (each
+/// under its [`column_for`] name); a field whose column is in `shared` is
+/// projected by name, as computed there.
+fn event_and_field_columns(group: &Group, members: &[Member], shared: &BTreeSet<&String>) -> Vec<String> {
     let mut projected: Vec<String> =
         group.event_columns.iter().map(|(name, expr)| format!("{name} = {expr}")).collect();
     let mut fields_seen = BTreeSet::new();
     for (_, expr) in members.iter().flat_map(|m| &m.fields) {
         let name = column_for(expr);
+        if shared.contains(&name) {
+            continue;
+        }
         if fields_seen.insert(name.clone()) {
             projected.push(format!("{name} = {expr}"));
         }
     }
-    projected.extend(names);
-    query.push_str(&format!("\n| project {}", projected.join(", ")));
-    (query, member_columns)
+    projected
+}
+
+/// The query the predicate set reads a group through: every row of the
+/// variant in the lookback, with the event columns, the members' fields
+/// and the shared columns their predicates read.
+fn predicate_set_query(group: &Group, members: &[Member]) -> String {
+    let shared: BTreeSet<&String> = members.iter().flat_map(|m| &m.columns).collect();
+    let mut projected = event_and_field_columns(group, members, &shared);
+    let event_names: BTreeSet<&str> = group.event_columns.iter().map(|(name, _)| name.as_str()).collect();
+    projected.extend(shared.into_iter().filter(|name| !event_names.contains(name.as_str())).cloned());
+    format!("{}\n| project {}", rows_with_shared_columns(group, members), projected.join(", "))
 }
 
 /// The queries the grouped run makes (each with the indexes into `rules`
 /// of the rules it evaluates), for planning what the rules read.
+/// A group's one query reads every column its members' predicates and
+/// findings read (the predicates read only shared columns), so its needs
+/// are theirs, whether the predicate set or the engine evaluates them.
 pub(crate) fn grouped_queries(rules: &[&Rule], tuning: &Tuning) -> Vec<(String, Vec<usize>)> {
     let groups = group_rules(rules, tuning);
     (groups.iter())
-        .flat_map(|group| {
-            (group.members.chunks(RULES_PER_QUERY))
-                .map(|members| (group_query(group, members).0, members.iter().map(|m| m.rule).collect()))
-        })
+        .map(|group| (predicate_set_query(group, &group.members), group.members.iter().map(|m| m.rule).collect()))
         .collect()
 }
 
@@ -272,7 +310,8 @@ pub(crate) async fn run_grouped(
         if !tables_with_data.contains(&group.table) {
             continue;
         }
-        for chunk in group.members.chunks(RULES_PER_QUERY) {
+        let left = run_predicate_set(session, group, &mut matched).await;
+        for chunk in left.chunks(RULES_PER_QUERY) {
             run_members(session, group, chunk, &mut matched, &mut failed).await;
         }
     }
@@ -300,6 +339,95 @@ pub(crate) async fn run_grouped(
         outcomes.insert(index, RuleOutcome { rule_id: rule.id.clone(), stem: rule.stem.clone(), status, findings });
     }
     outcomes
+}
+
+/// Runs the group's members whose predicates the predicate set compiles in
+/// one pass over the group's rows, adding each one's matching rows to
+/// `matched`; returns the members left to the engine (all of them when the
+/// group's query fails: the engine then reports each one's error).
+async fn run_predicate_set(
+    session: &Session,
+    group: &Group,
+    matched: &mut HashMap<usize, Vec<QueryResult>>,
+) -> Vec<Member> {
+    let query = predicate_set_query(group, &group.members);
+    let Ok(columns) = session.check(&query) else { return group.members.clone() };
+    let column_type = |name: &str| columns.iter().find(|c| c.name == name).map(|c| c.ty);
+    let mut builder = PredicateSetBuilder::new();
+    let mut compiled = Vec::new();
+    let mut left = Vec::new();
+    for member in &group.members {
+        match builder.add(&member.predicate, column_type) {
+            Ok(index) => compiled.push((member, index)),
+            Err(_) => left.push(member.clone()),
+        }
+    }
+    if compiled.is_empty() {
+        return left;
+    }
+    let set = builder.build();
+    let mut rows: Vec<Vec<RecordBatch>> = vec![Vec::new(); compiled.len()];
+    let mut sources: Vec<Option<Vec<(String, usize)>>> = vec![None; compiled.len()];
+    let ran = session
+        .query_each_batch(&query, |batch| {
+            let matches = set.evaluate(batch)?;
+            for (k, (member, index)) in compiled.iter().enumerate() {
+                let matching = &matches[*index];
+                if matching.is_empty() {
+                    continue;
+                }
+                let sources = match &sources[k] {
+                    Some(s) => s,
+                    None => sources[k].insert(member_sources(group, member, batch)?),
+                };
+                rows[k].push(take_rows(batch, sources, matching)?);
+            }
+            Ok(())
+        })
+        .await;
+    if ran.is_err() {
+        return group.members.clone();
+    }
+    for (k, (member, _)) in compiled.iter().enumerate() {
+        let batches = std::mem::take(&mut rows[k]);
+        let Some(sources) = &sources[k] else { continue };
+        let types: Vec<ColumnDef> =
+            (sources.iter()).map(|(name, i)| ColumnDef::new(name, column_type_at(&columns, *i))).collect();
+        matched.entry(member.rule).or_default().push(QueryResult::single(types, batches));
+    }
+    left
+}
+
+fn column_type_at(columns: &[ColumnDef], index: usize) -> kqlite_engine::KqlType {
+    columns[index].ty
+}
+
+/// Where a member's event columns and fields are in the group's rows:
+/// (the name its own query gives the column, index in the batch).
+fn member_sources(group: &Group, member: &Member, batch: &RecordBatch) -> Result<Vec<(String, usize)>, String> {
+    let schema = batch.schema();
+    let position = |name: &str| schema.index_of(name).map_err(|_| format!("the group's rows have no column {name}"));
+    let mut sources = Vec::new();
+    for (name, _) in &group.event_columns {
+        sources.push((name.clone(), position(name)?));
+    }
+    for (name, expr) in &member.fields {
+        sources.push((name.clone(), position(&column_for(expr))?));
+    }
+    Ok(sources)
+}
+
+/// `rows` of `batch`, with the `sources` columns under their names.
+fn take_rows(batch: &RecordBatch, sources: &[(String, usize)], rows: &[u32]) -> Result<RecordBatch, String> {
+    let indices = UInt32Array::from(rows.to_vec());
+    let arrays: Vec<ArrayRef> = (sources.iter())
+        .map(|(_, i)| take(batch.column(*i), &indices, None))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let fields: Vec<Field> = (sources.iter().zip(&arrays))
+        .map(|((name, _), array)| Field::new(name, array.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())
 }
 
 /// Runs one query over `members`, adding each member's matching rows to

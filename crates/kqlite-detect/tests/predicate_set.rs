@@ -9,14 +9,14 @@ use kqlite_engine::{KqlType, Session};
 /// The rows: strings with the cases that tell implementations apart
 /// (Unicode case folding, a literal at both ends, repeats, empty values)
 /// and a bool column with a null.
-const ROWS: &str = r#"datatable(Image: string, Cmd: string, Flag: bool)[
-    @"C:\Windows\System32\cmd.exe", "cmd /c whoami", true,
-    @"c:\windows\system32\CMD.EXE", "", false,
-    @"C:\Tools\cmd.exe.bak", "powershell -enc AAAA -ENC", bool(null),
-    "", "İstanbul ß STRASSE Kelvin", true,
-    "cmd.exe", "aaa", false,
-    @"\cmd.exe", "-enc", bool(null),
-    "ÇMD.EXE", "whoami /all /all", true
+const ROWS: &str = r#"datatable(Image: string, Cmd: string, Flag: bool, Id: int)[
+    @"C:\Windows\System32\cmd.exe", "cmd /c whoami", true, 1,
+    @"c:\windows\system32\CMD.EXE", "", false, 4624,
+    @"C:\Tools\cmd.exe.bak", "powershell -enc AAAA -ENC", bool(null), int(null),
+    "", "İstanbul ß STRASSE Kelvin", true, 4624,
+    "cmd.exe", "aaa", false, 2,
+    @"\cmd.exe", "-enc", bool(null), 4688,
+    "ÇMD.EXE", "whoami /all /all", true, int(null)
 ]"#;
 
 const PREDICATES: &[&str] = &[
@@ -43,6 +43,9 @@ const PREDICATES: &[&str] = &[
     r#"isnull(Image) or isnotnull(Cmd) and Cmd !startswith "whoami""#,
     r#"(Cmd contains "/all" and Cmd endswith "/all") or false"#,
     r#"true and not(Image contains "system32" or Image contains "tools")"#,
+    r#"Id == 4624 or (isnull(Id) and Cmd contains "a")"#,
+    r#"not(Id == 4624) and isnotnull(Id)"#,
+    r#"not(Id == 2 or Id == 4688)"#,
 ];
 
 async fn engine_rows(session: &Session, predicate: &str) -> Vec<u32> {
@@ -85,10 +88,13 @@ fn what_the_set_cannot_evaluate_is_refused() {
     let column_type = |name: &str| match name {
         "Image" => Some(KqlType::String),
         "EventID" => Some(KqlType::Long),
+        "Score" => Some(KqlType::Real),
         _ => None,
     };
     for predicate in [
-        "EventID == 4624",
+        "EventID > 4624",
+        "Score == 1",
+        "EventID == '4624'",
         "Missing contains 'x'",
         "tolower(Image) == 'x'",
         "Image has 'cmd'",

@@ -625,6 +625,34 @@ impl Session {
         self.run_bound(relation).await
     }
 
+    /// Runs a query and hands each batch of its result to `each` as it is
+    /// made, instead of collecting them: for a caller that keeps a small
+    /// part of a large result (a hunt's matching rows). Returns the
+    /// result's columns. An error from `each` stops the query and is
+    /// returned as an execution error.
+    pub async fn query_each_batch(
+        &self,
+        text: &str,
+        mut each: impl FnMut(&RecordBatch) -> Result<(), String>,
+    ) -> Result<Vec<ColumnDef>, QueryError> {
+        let now = self.now().await?;
+        let BoundQuery { relation, .. } = self.bind(text, now)?;
+        let budget = self.memory_budget;
+        let exhausted = |e| QueryError::Execution(crate::memory::name_budget(e, budget));
+        let run = async {
+            let frame = datafusion::dataframe::DataFrame::new(self.query_state(), relation.plan);
+            let mut stream = frame.execute_stream().await.map_err(exhausted)?;
+            while let Some(batch) = stream.next().await {
+                each(&batch.map_err(exhausted)?).map_err(|e| QueryError::Execution(DataFusionError::Execution(e)))?;
+            }
+            Ok(())
+        };
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .await
+            .unwrap_or_else(|payload| Err(internal_fault("running", payload)))?;
+        Ok(relation.columns)
+    }
+
     /// What a query reads from each table (columns, and rows by integer
     /// values such as `EventID`), from its optimized plan; see
     /// [`crate::scan_needs`]. Binds the query as [`Session::check`] does.
