@@ -305,41 +305,48 @@ fn sort_evidence(evidence: &mut [serde_json::Map<String, Value>]) {
 /// Sets each finding's `agreeing_rules` and raises its severity when at
 /// least two distinct rules (voices) agree on its entity.
 fn agree(outcomes: &mut [RuleOutcome], voices: &HashMap<&str, &str>) {
-    // Per account: each (voice, rule stem, source) with a finding, once.
-    let mut seen: HashMap<String, Vec<(String, String, Option<String>)>> = HashMap::new();
+    // Per account, per source (`None`: none usable), each (voice, rule
+    // stem) with a finding.
+    type Voices = BTreeSet<(String, String)>;
+    let mut seen: HashMap<String, HashMap<Option<String>, Voices>> = HashMap::new();
     for outcome in outcomes.iter() {
         let voice = voices.get(outcome.rule_id.as_str()).copied().unwrap_or(outcome.rule_id.as_str());
         for finding in outcome.findings.iter().filter(|f| !f.account.is_empty()) {
-            let entry = (voice.to_string(), outcome.stem.clone(), agreement_source(&finding.source));
-            let list = seen.entry(finding.account.clone()).or_default();
-            if !list.contains(&entry) {
-                list.push(entry);
-            }
+            let by_source = seen.entry(finding.account.clone()).or_default();
+            let pairs = by_source.entry(agreement_source(&finding.source)).or_default();
+            pairs.insert((voice.to_string(), outcome.stem.clone()));
         }
     }
+    // A hunt can have hundreds of thousands of findings on a few accounts,
+    // sources and rules: each (account, source, voice) is answered once.
+    let mut answers: HashMap<(String, Option<String>, String), (Vec<String>, usize)> = HashMap::new();
     for outcome in outcomes.iter_mut() {
         let own_voice = voices.get(outcome.rule_id.as_str()).copied().unwrap_or(outcome.rule_id.as_str());
         for finding in outcome.findings.iter_mut().filter(|f| !f.account.is_empty()) {
-            let source = agreement_source(&finding.source);
-            let mut agreeing: Vec<String> = Vec::new();
-            let mut other_voices: BTreeSet<&str> = BTreeSet::new();
-            for (voice, stem, their_source) in &seen[&finding.account] {
-                let same_source = match (&source, their_source) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => true,
-                };
-                if voice == own_voice || !same_source {
-                    continue;
-                }
-                other_voices.insert(voice);
-                if !agreeing.contains(stem) {
-                    agreeing.push(stem.clone());
-                }
-            }
-            agreeing.sort();
+            let key = (finding.account.clone(), agreement_source(&finding.source), own_voice.to_string());
+            let (agreeing, other_voices) = answers
+                .entry(key)
+                .or_insert_with_key(|(account, source, own_voice)| {
+                    let by_source = &seen[account];
+                    // Sources agree when they are the same, or either is unknown.
+                    let pairs: Vec<&Voices> = match source {
+                        None => by_source.values().collect(),
+                        Some(_) => [by_source.get(source), by_source.get(&None)].into_iter().flatten().collect(),
+                    };
+                    let mut agreeing = BTreeSet::new();
+                    let mut others = BTreeSet::new();
+                    for (voice, stem) in pairs.into_iter().flatten() {
+                        if voice != own_voice {
+                            others.insert(voice.as_str());
+                            agreeing.insert(stem.clone());
+                        }
+                    }
+                    (agreeing.into_iter().collect(), others.len())
+                })
+                .clone();
             finding.agreeing_rules = agreeing;
-            if !other_voices.is_empty() {
-                let rules = other_voices.len() + 1;
+            if other_voices > 0 {
+                let rules = other_voices + 1;
                 let raised = raise(finding.rule_severity);
                 finding.severity = raised.max(finding.severity);
                 finding.reasons.push(match raised > finding.rule_severity {

@@ -374,8 +374,24 @@ impl<'a> DynRef<'a> {
 
     /// `d.key` / `d["key"]`.
     pub fn get(&self, key: &str) -> Option<DynRef<'a>> {
-        let n = self.len()?;
-        (0..n).filter_map(|i| self.entry(i)).find(|(k, _)| *k == key).map(|(_, v)| v)
+        if self.kind() != DynKind::Object {
+            return None;
+        }
+        // As `entries().find(…)`, comparing bytes: a bag's keys are read
+        // for every field of every row, and bytes equal to a `&str`'s are
+        // valid UTF-8 without checking.
+        let wanted = key.as_bytes();
+        for i in 0..self.len()? {
+            let Some(slot) = self.slot(i) else { continue };
+            let Some(key_len) = read_u32(slot, 0) else { continue };
+            let key_len = key_len as usize;
+            if key_len == wanted.len() && slot.get(4..4 + key_len) == Some(wanted) {
+                if let Some(value) = slot.get(4 + key_len..) {
+                    return Some(DynRef::new(value));
+                }
+            }
+        }
+        None
     }
 
     pub fn array_items(&self) -> impl Iterator<Item = DynRef<'a>> + 'a {

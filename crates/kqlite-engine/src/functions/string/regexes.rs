@@ -103,19 +103,52 @@ pub(super) fn extract_kernel(args: &[ColumnarValue], rows: usize) -> Result<Colu
     let n = rows_to_compute(args, rows);
     let (patterns, groups, texts) = (Strs::new(&args[0])?, Longs::new(&args[1])?, Strs::new(&args[2])?);
     let mut regexes = Regexes::default();
+    let mut shortcut: Option<(String, Option<LiteralThenUntil>)> = None;
     let mut out = StringBuilder::with_capacity(n, n * 8);
     for i in 0..n {
         let (Some(p), Some(g), Some(t)) = (patterns.get(i), groups.get(i), texts.get(i)) else {
             out.append_value("");
             continue;
         };
-        let span = match usize::try_from(g) {
-            Ok(g) => regexes.first_group(p, t, g)?,
-            Err(_) => None,
+        if shortcut.as_ref().is_none_or(|(pattern, _)| pattern != p) {
+            shortcut = Some((p.to_string(), LiteralThenUntil::of(p)));
+        }
+        let span = match (usize::try_from(g), &shortcut) {
+            (Ok(1), Some((_, Some(literal_then_until)))) => literal_then_until.first_group(t),
+            (Ok(g), _) => regexes.first_group(p, t, g)?,
+            (Err(_), _) => None,
         };
         out.append_value(span.map_or("", |(a, b)| &t[a..b]));
     }
     maybe_scalar(args, Arc::new(out.finish()))
+}
+
+/// A pattern `L([^C]*)C`: a literal, then a capture of what follows it up
+/// to a stop character (`<Data Name="F">([^<]*)<`, how Sigma rules read a
+/// Security event's fields from its `EventData` XML). Its first group is
+/// found by a literal search instead of the regex engine: an order of
+/// magnitude faster on long texts without the literal.
+struct LiteralThenUntil {
+    literal: memchr::memmem::Finder<'static>,
+    stop: u8,
+}
+
+impl LiteralThenUntil {
+    fn of(pattern: &str) -> Option<LiteralThenUntil> {
+        let prefix = pattern.strip_suffix("([^<]*)<")?;
+        let hir = regex_syntax::ParserBuilder::new().build().parse(prefix).ok()?;
+        let regex_syntax::hir::HirKind::Literal(literal) = hir.kind() else { return None };
+        Some(LiteralThenUntil { literal: memchr::memmem::Finder::new(&literal.0).into_owned(), stop: b'<' })
+    }
+
+    /// Group 1 of the leftmost match, as the regex finds it. Only the first
+    /// occurrence of the literal can start one: when no stop character
+    /// follows it, none follows a later one either.
+    fn first_group(&self, text: &str) -> Option<(usize, usize)> {
+        let start = self.literal.find(text.as_bytes())? + self.literal.needle().len();
+        let length = memchr::memchr(self.stop, &text.as_bytes()[start..])?;
+        Some((start, start + length))
+    }
 }
 
 /// `extract_all(regex, [groups,] text)`: per match, the selected groups (a
@@ -296,4 +329,35 @@ pub(super) fn countof_kernel(args: &[ColumnarValue], rows: usize) -> Result<Colu
         out.append_value(count as i64);
     }
     maybe_scalar(args, Arc::new(out.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The literal search finds the same group as the regex, with and
+    /// without a stop character, a repeated literal, other text and
+    /// non-ASCII values; patterns of another shape are left to the regex.
+    #[test]
+    fn literal_then_until_finds_what_the_regex_finds() {
+        let pattern = r#"<Data Name="Image">([^<]*)<"#;
+        let shortcut = LiteralThenUntil::of(pattern).expect("a literal, then a capture up to '<'");
+        let regex = Regex::new(pattern).unwrap();
+        for text in [
+            r#"<Data Name="Image">C:\a.exe</Data>"#,
+            r#"<Data Name="User">x</Data><Data Name="Image">é ü</Data><Data Name="Image">second</Data>"#,
+            r#"<Data Name="Image"></Data>"#,
+            r#"<Data Name="Image">no stop"#,
+            r#"<Data Name="Image">no stop <Data Name="Image">"#,
+            r#"<Data Name="ImageX">x</Data>"#,
+            "",
+        ] {
+            let expected = regex.captures(text).and_then(|c| c.get(1)).map(|m| (m.start(), m.end()));
+            assert_eq!(shortcut.first_group(text), expected, "{text}");
+        }
+        for other in [r#"(?i)<Data Name="Image">([^<]*)<"#, r#"<Data Name="I.age">([^<]*)<"#, "a([^>]*)>"] {
+            assert!(LiteralThenUntil::of(other).is_none(), "{other}");
+        }
+        assert!(LiteralThenUntil::of(r#"<Data Name="A\.B">([^<]*)<"#).is_some());
+    }
 }
