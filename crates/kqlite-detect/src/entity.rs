@@ -319,7 +319,9 @@ fn agree(outcomes: &mut [RuleOutcome], voices: &HashMap<&str, &str>) {
     }
     // A hunt can have hundreds of thousands of findings on a few accounts,
     // sources and rules: each (account, source, voice) is answered once.
-    let mut answers: HashMap<(String, Option<String>, String), (Vec<String>, usize)> = HashMap::new();
+    // (account, source, voice) → (the agreeing rules' stems, how many other voices).
+    type Question = (String, Option<String>, String);
+    let mut answers: HashMap<Question, (Vec<String>, usize)> = HashMap::new();
     for outcome in outcomes.iter_mut() {
         let own_voice = voices.get(outcome.rule_id.as_str()).copied().unwrap_or(outcome.rule_id.as_str());
         for finding in outcome.findings.iter_mut().filter(|f| !f.account.is_empty()) {
