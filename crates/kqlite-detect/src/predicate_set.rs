@@ -366,8 +366,7 @@ impl<F: Fn(&str) -> Option<KqlType>> Draft<'_, F> {
 }
 
 fn short(expr: &Expr) -> String {
-    let text = format!("{expr:?}");
-    text.chars().take(80).collect()
+    expr.to_string().chars().take(80).collect()
 }
 
 /// `a and (b and c)` as one `and` of three (and so for `or`).
@@ -450,11 +449,6 @@ impl PredicateSet {
 
     pub fn is_empty(&self) -> bool {
         self.predicates.is_empty()
-    }
-
-    /// The columns the predicates read (a batch must have them).
-    pub fn column_names(&self) -> impl Iterator<Item = &str> {
-        self.columns.iter().map(|(name, _)| name.as_str())
     }
 
     /// For each predicate, the rows of `batch` where it holds (ascending).
@@ -543,29 +537,31 @@ impl PredicateSet {
             Node::Const(b) => Some(*b),
             Node::Leaf(l) => self.leaf_value(*l, columns, row, state),
             Node::Not(inner) => self.value(inner, columns, row, state).map(|b| !b),
-            Node::And(parts) => {
-                let mut result = Some(true);
-                for part in parts {
-                    match self.value(part, columns, row, state) {
-                        Some(false) => return Some(false),
-                        None => result = None,
-                        Some(true) => {}
-                    }
-                }
-                result
-            }
-            Node::Or(parts) => {
-                let mut result = Some(false);
-                for part in parts {
-                    match self.value(part, columns, row, state) {
-                        Some(true) => return Some(true),
-                        None => result = None,
-                        Some(false) => {}
-                    }
-                }
-                result
+            Node::And(parts) => self.connective(parts, false, columns, row, state),
+            Node::Or(parts) => self.connective(parts, true, columns, row, state),
+        }
+    }
+
+    /// `and` (`decisive` false) or `or` (`decisive` true) in three-valued
+    /// logic: the decisive value if any part has it, else null if any part
+    /// is null, else the other value.
+    fn connective(
+        &self,
+        parts: &[Node],
+        decisive: bool,
+        columns: &[ColumnValues],
+        row: usize,
+        state: &RowState,
+    ) -> Option<bool> {
+        let mut result = Some(!decisive);
+        for part in parts {
+            match self.value(part, columns, row, state) {
+                Some(b) if b == decisive => return Some(decisive),
+                None => result = None,
+                Some(_) => {}
             }
         }
+        result
     }
 
     fn leaf_value(&self, leaf: u32, columns: &[ColumnValues], row: usize, state: &RowState) -> Option<bool> {

@@ -391,15 +391,10 @@ async fn run_predicate_set(
     for (k, (member, _)) in compiled.iter().enumerate() {
         let batches = std::mem::take(&mut rows[k]);
         let Some(sources) = &sources[k] else { continue };
-        let types: Vec<ColumnDef> =
-            (sources.iter()).map(|(name, i)| ColumnDef::new(name, column_type_at(&columns, *i))).collect();
+        let types: Vec<ColumnDef> = (sources.iter()).map(|(name, i)| ColumnDef::new(name, columns[*i].ty)).collect();
         matched.entry(member.rule).or_default().push(QueryResult::single(types, batches));
     }
     left
-}
-
-fn column_type_at(columns: &[ColumnDef], index: usize) -> kqlite_engine::KqlType {
-    columns[index].ty
 }
 
 /// Where a member's event columns and fields are in the group's rows:

@@ -637,19 +637,10 @@ impl Session {
     ) -> Result<Vec<ColumnDef>, QueryError> {
         let now = self.now().await?;
         let BoundQuery { relation, .. } = self.bind(text, now)?;
-        let budget = self.memory_budget;
-        let exhausted = |e| QueryError::Execution(crate::memory::name_budget(e, budget));
-        let run = async {
-            let frame = datafusion::dataframe::DataFrame::new(self.query_state(), relation.plan);
-            let mut stream = frame.execute_stream().await.map_err(exhausted)?;
-            while let Some(batch) = stream.next().await {
-                each(&batch.map_err(exhausted)?).map_err(|e| QueryError::Execution(DataFusionError::Execution(e)))?;
-            }
-            Ok(())
-        };
-        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run))
-            .await
-            .unwrap_or_else(|payload| Err(internal_fault("running", payload)))?;
+        self.run_each_batch(relation.plan, |batch| {
+            each(&batch).map_err(|e| QueryError::Execution(DataFusionError::Execution(e)))
+        })
+        .await?;
         Ok(relation.columns)
     }
 
@@ -709,25 +700,39 @@ impl Session {
         Ok(QueryResult { columns: relation.columns, batches, notices, visualization, name, further })
     }
 
-    /// Runs a plan under the query's memory budget and collects its
-    /// batches; a panic while planning or running (DataFusion re-raises its
-    /// tasks' panics here) is reported as an internal fault ([`internal_fault`]).
+    /// Runs a plan under the query's memory budget and collects its batches.
     async fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {
-        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(self.collect_unguarded(plan)))
-            .await
-            .unwrap_or_else(|payload| Err(internal_fault("running", payload)))
+        let mut batches = Vec::new();
+        self.run_each_batch(plan, |batch| {
+            batches.push(batch);
+            Ok(())
+        })
+        .await?;
+        Ok(batches)
     }
 
-    async fn collect_unguarded(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {
+    /// Runs a plan under the query's memory budget, handing each batch to
+    /// `each` as it is made; a panic while planning or running (DataFusion
+    /// re-raises its tasks' panics here) is reported as an internal fault
+    /// ([`internal_fault`]).
+    async fn run_each_batch(
+        &self,
+        plan: LogicalPlan,
+        mut each: impl FnMut(RecordBatch) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
         let budget = self.memory_budget;
         let exhausted = |e| QueryError::Execution(crate::memory::name_budget(e, budget));
-        let frame = datafusion::dataframe::DataFrame::new(self.query_state(), plan);
-        let mut stream = frame.execute_stream().await.map_err(exhausted)?;
-        let mut batches = Vec::new();
-        while let Some(batch) = stream.next().await {
-            batches.push(batch.map_err(exhausted)?);
-        }
-        Ok(batches)
+        let run = async {
+            let frame = datafusion::dataframe::DataFrame::new(self.query_state(), plan);
+            let mut stream = frame.execute_stream().await.map_err(exhausted)?;
+            while let Some(batch) = stream.next().await {
+                each(batch.map_err(exhausted)?)?;
+            }
+            Ok(())
+        };
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .await
+            .unwrap_or_else(|payload| Err(internal_fault("running", payload)))
     }
 }
 

@@ -123,14 +123,13 @@ pub(super) fn extract_kernel(args: &[ColumnarValue], rows: usize) -> Result<Colu
     maybe_scalar(args, Arc::new(out.finish()))
 }
 
-/// A pattern `L([^C]*)C`: a literal, then a capture of what follows it up
-/// to a stop character (`<Data Name="F">([^<]*)<`, how Sigma rules read a
+/// A pattern `L([^<]*)<`: a literal, then a capture of what follows it up
+/// to the next `<` (`<Data Name="F">([^<]*)<`, how Sigma rules read a
 /// Security event's fields from its `EventData` XML). Its first group is
 /// found by a literal search instead of the regex engine: an order of
 /// magnitude faster on long texts without the literal.
 struct LiteralThenUntil {
     literal: memchr::memmem::Finder<'static>,
-    stop: u8,
 }
 
 impl LiteralThenUntil {
@@ -138,7 +137,7 @@ impl LiteralThenUntil {
         let prefix = pattern.strip_suffix("([^<]*)<")?;
         let hir = regex_syntax::ParserBuilder::new().build().parse(prefix).ok()?;
         let regex_syntax::hir::HirKind::Literal(literal) = hir.kind() else { return None };
-        Some(LiteralThenUntil { literal: memchr::memmem::Finder::new(&literal.0).into_owned(), stop: b'<' })
+        Some(LiteralThenUntil { literal: memchr::memmem::Finder::new(&literal.0).into_owned() })
     }
 
     /// Group 1 of the leftmost match, as the regex finds it. Only the first
@@ -146,7 +145,7 @@ impl LiteralThenUntil {
     /// follows it, none follows a later one either.
     fn first_group(&self, text: &str) -> Option<(usize, usize)> {
         let start = self.literal.find(text.as_bytes())? + self.literal.needle().len();
-        let length = memchr::memchr(self.stop, &text.as_bytes()[start..])?;
+        let length = memchr::memchr(b'<', &text.as_bytes()[start..])?;
         Some((start, start + length))
     }
 }
