@@ -29,6 +29,10 @@ const OBJECT: u8 = 7;
 const DATETIME: u8 = 8;
 const TIMESPAN: u8 = 9;
 const GUID: u8 = 10;
+/// The tags of the array and object encodings, for code that lays out
+/// their elements itself.
+pub(crate) const ARRAY_TAG: u8 = ARRAY;
+pub(crate) const OBJECT_TAG: u8 = OBJECT;
 
 /// An owned dynamic value, for building and for tests.
 #[derive(Clone, Debug, PartialEq)]

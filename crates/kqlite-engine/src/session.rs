@@ -347,6 +347,16 @@ impl Session {
         self.tables.insert(name.to_string(), TableEntry { provider, columns, may_have_null_strings: true });
     }
 
+    /// Parquet as the session reads it. A `ParquetFormat` made on its own
+    /// ignores the session's options, and by default reads strings as views,
+    /// which the engine's string kernels would cast to `Utf8` on every scan
+    /// (a tenth of the T1021 rule's time over Parquet).
+    fn parquet_format(&self) -> datafusion::datasource::file_format::parquet::ParquetFormat {
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        let options = self.ctx.state().table_options().parquet.clone();
+        ParquetFormat::default().with_options(options).with_force_view_types(false)
+    }
+
     /// Registers Parquet files (a file or a directory of `.parquet` files),
     /// read lazily with column pruning. Arrow types map to KQL types:
     /// strings, integers, floats, booleans, timestamps (datetime) and
@@ -358,13 +368,12 @@ impl Session {
         path: &str,
         known: Option<&[ColumnDef]>,
     ) -> Result<(), RegisterError> {
-        use datafusion::datasource::file_format::parquet::ParquetFormat;
         use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
         let absolute =
             std::fs::canonicalize(path).map_err(|source| RegisterError::Open { path: path.to_string(), source })?;
         let url = ListingTableUrl::parse(absolute.to_string_lossy())?;
         let extension = if absolute.is_dir() { ".parquet" } else { "" };
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(extension);
+        let options = ListingOptions::new(Arc::new(self.parquet_format())).with_file_extension(extension);
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .infer_schema(&self.ctx.state())
@@ -400,12 +409,11 @@ impl Session {
         dir: &str,
         columns: &[ColumnDef],
     ) -> Result<(), RegisterError> {
-        use datafusion::datasource::file_format::parquet::ParquetFormat;
         use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
         let absolute =
             std::fs::canonicalize(dir).map_err(|source| RegisterError::Open { path: dir.to_string(), source })?;
         let url = ListingTableUrl::parse(absolute.to_string_lossy())?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let options = ListingOptions::new(Arc::new(self.parquet_format())).with_file_extension(".parquet");
         let config =
             ListingTableConfig::new(url).with_listing_options(options).with_schema(crate::types::arrow_schema(columns));
         let table = ListingTable::try_new(config)?;

@@ -8,7 +8,8 @@
 
 use super::{coerce, expect_one_of, CallError, CallResult, Registry};
 use crate::convert::{to_dynamic, Bound};
-use crate::dynamic::{write_encoded_array, DynKind, DynRef, DynValue, ObjectEncoder, ENCODED_NULL};
+use super::collected_items::CollectedItems;
+use crate::dynamic::{DynKind, DynRef, DynValue, ENCODED_NULL};
 use crate::types::{KqlType, NANOS_PER_TICK};
 use crate::udf;
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, Int64Builder};
@@ -24,7 +25,6 @@ use datafusion::logical_expr::{
     cast, lit, when, Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, Expr, ExprFunctionExt, GroupsAccumulator,
     Signature, Volatility,
 };
-use std::collections::HashSet;
 use std::sync::Arc;
 
 pub fn register(r: &mut Registry) {
@@ -380,9 +380,8 @@ impl AggregateUDFImpl for CollectUdaf {
 #[derive(Debug)]
 struct CollectAccumulator {
     kind: Collect,
-    /// Encoded values (or single-entry bags) in first-seen order.
-    items: Vec<(Option<String>, Vec<u8>)>,
-    seen: HashSet<Vec<u8>>,
+    /// Encoded values (bag entries for `make_bag`) in first-seen order.
+    items: CollectedItems,
     limit: Option<usize>,
 }
 
@@ -395,7 +394,7 @@ impl CollectAccumulator {
         match self.kind {
             Collect::List | Collect::ListWithNulls => {
                 if (!value.is_null() || self.kind == Collect::ListWithNulls) && !self.full() {
-                    self.items.push((None, value.bytes().to_vec()));
+                    self.items.push(&[value.bytes()]);
                 }
             }
             Collect::Hll | Collect::Distinct => self.add_set_item(value),
@@ -414,35 +413,19 @@ impl CollectAccumulator {
                     if self.full() {
                         break;
                     }
-                    if self.seen.insert(key.as_bytes().to_vec()) {
-                        self.items.push((Some(key.to_string()), v.bytes().to_vec()));
-                    }
+                    let len = (key.len() as u32).to_le_bytes();
+                    self.items.insert_distinct(true, key.as_bytes(), &[&len, key.as_bytes(), v.bytes()]);
                 }
             }
         }
     }
 
     fn add_set_item(&mut self, item: DynRef<'_>) {
-        /// Sets up to this size are searched item by item: most sets are
-        /// small (a few hosts per account), and a hash set per group of a
-        /// summarize over many groups costs more than the search.
-        const SMALL: usize = 16;
         if item.is_null() || self.full() {
             return;
         }
         let bytes = item.bytes();
-        if self.items.len() < SMALL {
-            if !self.items.iter().any(|(_, v)| v == bytes) {
-                self.items.push((None, bytes.to_vec()));
-            }
-            return;
-        }
-        if self.seen.is_empty() {
-            self.seen.extend(self.items.iter().map(|(_, v)| v.clone()));
-        }
-        if self.seen.insert(bytes.to_vec()) {
-            self.items.push((None, bytes.to_vec()));
-        }
+        self.items.insert_distinct(false, bytes, &[bytes]);
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -453,16 +436,7 @@ impl CollectAccumulator {
 
     /// Appends the collection's encoding to `out`.
     fn encode_into(&self, out: &mut Vec<u8>) {
-        match self.kind {
-            Collect::Bag => {
-                let mut enc = ObjectEncoder::new(out);
-                for (k, v) in &self.items {
-                    enc.push_encoded(k.as_deref().unwrap_or(""), v);
-                }
-                enc.finish();
-            }
-            _ => write_encoded_array(out, self.items.iter().map(|(_, v)| v)),
-        }
+        self.items.encode_into(self.kind == Collect::Bag, out);
     }
 }
 
@@ -489,8 +463,7 @@ impl Accumulator for CollectAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.items.iter().map(|(k, v)| v.len() + k.as_ref().map_or(0, String::len) + 48).sum::<usize>() * 2
+        std::mem::size_of_val(self) + self.items.heap_size()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -530,7 +503,7 @@ impl CollectAccumulator {
     }
 
     fn new(kind: Collect) -> Self {
-        CollectAccumulator { kind, items: Vec::new(), seen: HashSet::new(), limit: None }
+        CollectAccumulator { kind, items: CollectedItems::default(), limit: None }
     }
 
     /// Folds in one partial state (an encoded array or bag and its limit).
@@ -550,7 +523,7 @@ impl CollectAccumulator {
             Collect::List | Collect::ListWithNulls => {
                 for item in partial.array_items() {
                     if !self.full() {
-                        self.items.push((None, item.bytes().to_vec()));
+                        self.items.push(&[item.bytes()]);
                     }
                 }
             }
@@ -687,7 +660,6 @@ impl GroupsAccumulator for CollectGroups {
         let mut encoded = Vec::new();
         for row in 0..rows {
             scratch.items.clear();
-            scratch.seen.clear();
             scratch.limit = None;
             if !filtered_out(opt_filter, row) {
                 scratch.limit = limit;

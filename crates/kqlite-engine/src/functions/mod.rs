@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod basket;
+mod collected_items;
 pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
