@@ -500,6 +500,16 @@ impl<'a> DynRef<'a> {
         }
     }
 
+    /// [`DynRef::to_kql_string`], appended to `out`.
+    pub fn write_kql_string(&self, out: &mut String) {
+        match self.kind() {
+            DynKind::Null => {}
+            DynKind::String | DynKind::Guid => out.push_str(self.as_str().unwrap_or("")),
+            DynKind::Datetime | DynKind::Timespan => out.push_str(&self.to_kql_string()),
+            _ => self.write_json(out),
+        }
+    }
+
     /// The text `tostring()` gives: strings unquoted, others as JSON.
     pub fn to_kql_string(&self) -> String {
         match self.kind() {

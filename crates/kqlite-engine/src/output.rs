@@ -7,7 +7,7 @@
 use crate::convert::format_real;
 use crate::dynamic::{write_json_string, DynRef};
 use crate::session::QueryResult;
-use crate::time::{format_datetime, format_timespan};
+use crate::time::{format_timespan, write_datetime};
 use crate::types::{ColumnDef, KqlType};
 use datafusion::arrow::array::*;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -24,27 +24,60 @@ pub enum Format {
 
 /// One cell as display text (table and CSV): null is empty.
 pub fn cell_text(array: &dyn Array, row: usize, ty: KqlType) -> String {
+    let mut out = String::new();
+    write_cell_text(&mut out, array, row, ty);
+    out
+}
+
+/// [`cell_text`], appended to `out` (CSV of many rows reuses one buffer).
+pub fn write_cell_text(out: &mut String, array: &dyn Array, row: usize, ty: KqlType) {
     if array.is_null(row) {
-        return String::new();
+        return;
     }
+    let any = array.as_any();
     match ty {
-        KqlType::Bool => array.as_any().downcast_ref::<BooleanArray>().map(|a| a.value(row).to_string()),
-        KqlType::Int => array.as_any().downcast_ref::<Int32Array>().map(|a| a.value(row).to_string()),
-        KqlType::Long => array.as_any().downcast_ref::<Int64Array>().map(|a| a.value(row).to_string()),
+        KqlType::Bool => {
+            if let Some(a) = any.downcast_ref::<BooleanArray>() {
+                out.push_str(if a.value(row) { "true" } else { "false" });
+            }
+        }
+        KqlType::Int => {
+            if let Some(a) = any.downcast_ref::<Int32Array>() {
+                out.push_str(itoa::Buffer::new().format(a.value(row)));
+            }
+        }
+        KqlType::Long => {
+            if let Some(a) = any.downcast_ref::<Int64Array>() {
+                out.push_str(itoa::Buffer::new().format(a.value(row)));
+            }
+        }
         KqlType::Real | KqlType::Decimal => {
-            array.as_any().downcast_ref::<Float64Array>().map(|a| format_real(a.value(row)))
+            if let Some(a) = any.downcast_ref::<Float64Array>() {
+                out.push_str(&format_real(a.value(row)));
+            }
         }
         KqlType::String | KqlType::Guid => {
-            array.as_any().downcast_ref::<StringArray>().map(|a| a.value(row).to_string())
+            if let Some(a) = any.downcast_ref::<StringArray>() {
+                out.push_str(a.value(row));
+            }
         }
-        KqlType::Datetime => array.as_any().downcast_ref::<Int64Array>().map(|a| format_datetime(a.value(row))),
-        KqlType::Timespan => array.as_any().downcast_ref::<Int64Array>().map(|a| format_timespan(a.value(row))),
+        KqlType::Datetime => {
+            if let Some(a) = any.downcast_ref::<Int64Array>() {
+                write_datetime(out, a.value(row));
+            }
+        }
+        KqlType::Timespan => {
+            if let Some(a) = any.downcast_ref::<Int64Array>() {
+                out.push_str(&format_timespan(a.value(row)));
+            }
+        }
         // Text shows a dynamic string as the string itself, other values as JSON.
         KqlType::Dynamic => {
-            array.as_any().downcast_ref::<BinaryArray>().map(|a| DynRef::new(a.value(row)).to_kql_string())
+            if let Some(a) = any.downcast_ref::<BinaryArray>() {
+                DynRef::new(a.value(row)).write_kql_string(out);
+            }
         }
     }
-    .unwrap_or_default()
 }
 
 /// One cell as a JSON value.
@@ -170,9 +203,22 @@ fn padded(text: &str, width: usize) -> String {
 fn write_csv(columns: &[ColumnDef], batches: &[RecordBatch], out: &mut dyn Write) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer = write_csv_record(writer, columns.iter().map(|c| c.name.clone()).collect())?;
+    if columns.len() == 1 {
+        // A line of one empty field is written specially (`write_csv_record`).
+        for (batch, r) in rows(batches) {
+            writer = write_csv_record(writer, vec![cell_text(batch.column(0).as_ref(), r, columns[0].ty)])?;
+        }
+        return writer.flush();
+    }
+    // Each field through one reused buffer, no strings per cell or row.
+    let mut cell = String::new();
     for (batch, r) in rows(batches) {
-        let fields = columns.iter().enumerate().map(|(i, c)| cell_text(batch.column(i).as_ref(), r, c.ty)).collect();
-        writer = write_csv_record(writer, fields)?;
+        for (i, c) in columns.iter().enumerate() {
+            cell.clear();
+            write_cell_text(&mut cell, batch.column(i).as_ref(), r, c.ty);
+            writer.write_field(&cell)?;
+        }
+        writer.write_record(None::<&[u8]>)?;
     }
     writer.flush()
 }

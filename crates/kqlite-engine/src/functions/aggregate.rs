@@ -6,13 +6,13 @@
 //! error bound above them, and an exact answer is within that bound too.
 //! `make_set`/`make_list` keep first-seen order.
 
+use super::collect::{add_value, merge_partial, Collect, CollectedItems, GroupedItems, Items as _};
 use super::{coerce, expect_one_of, CallError, CallResult, Registry};
 use crate::convert::{to_dynamic, Bound};
-use super::collected_items::CollectedItems;
-use crate::dynamic::{DynKind, DynRef, DynValue, ENCODED_NULL};
+use crate::dynamic::{DynKind, DynRef, DynValue};
 use crate::types::{KqlType, NANOS_PER_TICK};
 use crate::udf;
-use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, Int64Builder};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, Int64Array, Int64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_binary_array, as_float64_array, as_int64_array, as_string_array};
 use datafusion::common::{Result, ScalarValue};
@@ -290,20 +290,6 @@ fn extreme(a: Vec<Bound>, is_max: bool, predicate: Option<Bound>) -> CallResult<
 /// The value `dcount` compares: strings and numbers as they are, dynamic by
 /// its deterministic encoding.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Collect {
-    Set,
-    List,
-    ListWithNulls,
-    Bag,
-    /// `hll`: a set whose values are kept whole (arrays are not unioned).
-    Hll,
-    /// `dcount`: the size of such a set. Exact, and with a groups
-    /// accumulator: DataFusion's own distinct count falls back to a slow
-    /// per-group path when other aggregates sit beside it.
-    Distinct,
-}
-
 /// Kusto's default cap on `make_set`/`make_list` sizes.
 const DEFAULT_MAX_SIZE: i64 = 1_048_576;
 
@@ -366,7 +352,7 @@ impl AggregateUDFImpl for CollectUdaf {
     }
 
     fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(CollectGroups { kind: self.kind, groups: Vec::new(), items: 0 }))
+        Ok(Box::new(CollectGroups { kind: self.kind, groups: GroupedItems::default() }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -377,6 +363,7 @@ impl AggregateUDFImpl for CollectUdaf {
     }
 }
 
+/// One collection, for DataFusion's per-group path.
 #[derive(Debug)]
 struct CollectAccumulator {
     kind: Collect,
@@ -386,58 +373,37 @@ struct CollectAccumulator {
 }
 
 impl CollectAccumulator {
-    fn full(&self) -> bool {
-        self.limit.is_some_and(|l| self.items.len() >= l)
+    fn new(kind: Collect) -> Self {
+        CollectAccumulator { kind, items: CollectedItems::default(), limit: None }
     }
 
-    fn add(&mut self, value: DynRef<'_>) {
-        match self.kind {
-            Collect::List | Collect::ListWithNulls => {
-                if (!value.is_null() || self.kind == Collect::ListWithNulls) && !self.full() {
-                    self.items.push(&[value.bytes()]);
-                }
-            }
-            Collect::Hll | Collect::Distinct => self.add_set_item(value),
-            Collect::Set => {
-                // make_set of an array unions its elements.
-                if value.kind() == DynKind::Array {
-                    for item in value.array_items() {
-                        self.add_set_item(item);
-                    }
-                } else {
-                    self.add_set_item(value);
-                }
-            }
-            Collect::Bag => {
-                for (key, v) in value.entries() {
-                    if self.full() {
-                        break;
-                    }
-                    let len = (key.len() as u32).to_le_bytes();
-                    self.items.insert_distinct(true, key.as_bytes(), &[&len, key.as_bytes(), v.bytes()]);
-                }
-            }
-        }
+    /// Adds row `row` of an input batch (a null counts only in
+    /// `make_list_with_nulls`).
+    fn add_row(&mut self, input: &BinaryArray, row: usize) -> Result<()> {
+        let value = (!input.is_null(row)).then(|| DynRef::new(input.value(row)));
+        add_value(self.kind, &mut self.items, self.limit, value)
     }
 
-    fn add_set_item(&mut self, item: DynRef<'_>) {
-        if item.is_null() || self.full() {
-            return;
-        }
-        let bytes = item.bytes();
-        self.items.insert_distinct(false, bytes, &[bytes]);
+    /// Kusto's `hll()` of no values is null.
+    fn evaluates_to_null(&self) -> bool {
+        self.kind == Collect::Hll && self.items.is_empty()
     }
 
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        self.encode_into(&mut out);
+        self.items.encode_into(self.kind.entries(), &mut out);
         out
     }
+}
 
-    /// Appends the collection's encoding to `out`.
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        self.items.encode_into(self.kind == Collect::Bag, out);
-    }
+/// A limit as the state carries it.
+fn limit_state(limit: Option<usize>) -> Option<i64> {
+    limit.map(|l| l.min(i64::MAX as usize) as i64)
+}
+
+/// A limit read from a state.
+fn limit_of_state(limits: &Int64Array, row: usize) -> Option<usize> {
+    (!limits.is_null(row)).then(|| limits.value(row).max(0) as usize)
 }
 
 impl Accumulator for CollectAccumulator {
@@ -447,7 +413,7 @@ impl Accumulator for CollectAccumulator {
             self.limit = batch_limit(values)?;
         }
         for i in 0..input.len() {
-            self.add_row(input, i);
+            self.add_row(input, i)?;
         }
         Ok(())
     }
@@ -467,89 +433,30 @@ impl Accumulator for CollectAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.encode())), ScalarValue::Int64(self.limit_state())])
+        Ok(vec![ScalarValue::Binary(Some(self.encode())), ScalarValue::Int64(limit_state(self.limit))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let input = as_binary_array(&states[0])?;
         let limits = as_int64_array(&states[1])?;
         for i in 0..input.len() {
-            let limit = (!limits.is_null(i)).then(|| limits.value(i));
-            self.merge_state((!input.is_null(i)).then(|| input.value(i)), limit);
+            if self.limit.is_none() {
+                self.limit = limit_of_state(limits, i);
+            }
+            if !input.is_null(i) {
+                merge_partial(self.kind, &mut self.items, self.limit, DynRef::new(input.value(i)))?;
+            }
         }
         Ok(())
     }
 }
 
-impl CollectAccumulator {
-    /// Adds row `row` of an input batch (a null counts only in
-    /// `make_list_with_nulls`).
-    fn add_row(&mut self, input: &BinaryArray, row: usize) {
-        if !input.is_null(row) {
-            self.add(DynRef::new(input.value(row)));
-        } else if self.kind == Collect::ListWithNulls {
-            self.add(DynRef::new(ENCODED_NULL));
-        }
-    }
-
-    /// Kusto's `hll()` of no values is null.
-    fn evaluates_to_null(&self) -> bool {
-        self.kind == Collect::Hll && self.items.is_empty()
-    }
-
-    /// The limit as the state carries it.
-    fn limit_state(&self) -> Option<i64> {
-        self.limit.map(|l| l.min(i64::MAX as usize) as i64)
-    }
-
-    fn new(kind: Collect) -> Self {
-        CollectAccumulator { kind, items: CollectedItems::default(), limit: None }
-    }
-
-    /// Folds in one partial state (an encoded array or bag and its limit).
-    fn merge_state(&mut self, partial: Option<&[u8]>, limit: Option<i64>) {
-        if self.limit.is_none() {
-            self.limit = limit.map(|l| l.max(0) as usize);
-        }
-        let Some(partial) = partial else { return };
-        let partial = DynRef::new(partial);
-        match self.kind {
-            Collect::Bag => self.add(partial),
-            Collect::Set | Collect::Hll | Collect::Distinct => {
-                for item in partial.array_items() {
-                    self.add_set_item(item);
-                }
-            }
-            Collect::List | Collect::ListWithNulls => {
-                for item in partial.array_items() {
-                    if !self.full() {
-                        self.items.push(&[item.bytes()]);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The same collection for every group at once: DataFusion's per-group
-/// `Accumulator` path slices the input for each group of each batch, which
-/// is slow and memory-hungry with many groups.
+/// The same collection for every group at once ([`GroupedItems`]):
+/// DataFusion's per-group `Accumulator` path slices the input for each
+/// group of each batch, which is slow and memory-hungry with many groups.
 struct CollectGroups {
     kind: Collect,
-    groups: Vec<CollectAccumulator>,
-    /// Items held by all groups, kept up to date for [`GroupsAccumulator::size`],
-    /// which DataFusion calls after every batch (a walk over the groups
-    /// each time made aggregating many groups quadratic).
-    items: usize,
-}
-
-impl CollectGroups {
-    fn grow(&mut self, total_num_groups: usize) {
-        if self.groups.len() < total_num_groups {
-            let kind = self.kind;
-            self.groups.resize_with(total_num_groups, || CollectAccumulator::new(kind));
-        }
-    }
+    groups: GroupedItems,
 }
 
 /// The size limit of a batch's collect arguments (the second, a constant).
@@ -568,6 +475,24 @@ fn filtered_out(opt_filter: Option<&BooleanArray>, row: usize) -> bool {
     opt_filter.is_some_and(|f| !f.value(row) || f.is_null(row))
 }
 
+impl CollectGroups {
+    /// The groups `emit_to` asks for, in order; the others stay, renumbered
+    /// from 0 as DataFusion expects.
+    fn emit(&mut self, emit_to: EmitTo, mut each: impl FnMut(&GroupedItems, usize)) {
+        let n = match emit_to {
+            EmitTo::All => self.groups.num_groups(),
+            EmitTo::First(n) => n.min(self.groups.num_groups()),
+        };
+        for group in 0..n {
+            each(&self.groups, group);
+        }
+        match emit_to {
+            EmitTo::All => self.groups.clear(),
+            EmitTo::First(n) => self.groups.drop_first(n),
+        }
+    }
+}
+
 impl GroupsAccumulator for CollectGroups {
     fn update_batch(
         &mut self,
@@ -576,72 +501,67 @@ impl GroupsAccumulator for CollectGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.grow(total_num_groups);
+        self.groups.grow(total_num_groups);
         let input = as_binary_array(&values[0])?;
         let limit = batch_limit(values)?;
         for (row, &group) in group_indices.iter().enumerate() {
             if filtered_out(opt_filter, row) {
                 continue;
             }
-            let state = &mut self.groups[group];
-            if state.limit.is_none() {
-                state.limit = limit;
-            }
-            let before = state.items.len();
-            state.add_row(input, row);
-            self.items += state.items.len() - before;
+            self.groups.set_limit_once(group, limit);
+            let limit = self.groups.limit(group);
+            let value = (!input.is_null(row)).then(|| DynRef::new(input.value(row)));
+            add_value(self.kind, &mut self.groups.view(group), limit, value)?;
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = emit_to.take_needed(&mut self.groups);
-        self.items -= groups.iter().map(|g| g.items.len()).sum::<usize>();
-        if self.kind == Collect::Distinct {
-            let counts: datafusion::arrow::array::Int64Array =
-                groups.iter().map(|g| Some(g.items.len() as i64)).collect();
-            return Ok(Arc::new(counts));
+        let kind = self.kind;
+        if kind == Collect::Distinct {
+            let mut counts = Int64Builder::new();
+            self.emit(emit_to, |groups, g| counts.append_value(groups.len(g) as i64));
+            return Ok(Arc::new(counts.finish()));
         }
-        let mut out = BinaryBuilder::with_capacity(groups.len(), groups.len() * 16);
+        let mut out = BinaryBuilder::new();
         let mut scratch = Vec::new();
-        for g in groups {
-            // As `CollectAccumulator::evaluate`, through one buffer.
-            if g.evaluates_to_null() {
+        self.emit(emit_to, |groups, g| {
+            // Kusto's `hll()` of no values is null.
+            if kind == Collect::Hll && groups.len(g) == 0 {
                 out.append_null();
-                continue;
+                return;
             }
             scratch.clear();
-            g.encode_into(&mut scratch);
+            groups.encode_into(g, kind.entries(), &mut scratch);
             out.append_value(&scratch);
-        }
+        });
         Ok(Arc::new(out.finish()))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = emit_to.take_needed(&mut self.groups);
-        self.items -= groups.iter().map(|g| g.items.len()).sum::<usize>();
-        let mut items = BinaryBuilder::with_capacity(groups.len(), groups.len() * 16);
-        let mut limits = Int64Builder::with_capacity(groups.len());
+        let kind = self.kind;
+        let mut items = BinaryBuilder::new();
+        let mut limits = Int64Builder::new();
         let mut scratch = Vec::new();
-        for g in groups {
+        self.emit(emit_to, |groups, g| {
             scratch.clear();
-            g.encode_into(&mut scratch);
+            groups.encode_into(g, kind.entries(), &mut scratch);
             items.append_value(&scratch);
-            limits.append_option(g.limit_state());
-        }
+            limits.append_option(limit_state(groups.limit(g)));
+        });
         Ok(vec![Arc::new(items.finish()), Arc::new(limits.finish())])
     }
 
     fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
-        self.grow(total_num_groups);
+        self.groups.grow(total_num_groups);
         let input = as_binary_array(&values[0])?;
         let limits = as_int64_array(&values[1])?;
         for (row, &group) in group_indices.iter().enumerate() {
-            let limit = (!limits.is_null(row)).then(|| limits.value(row));
-            let state = &mut self.groups[group];
-            let before = state.items.len();
-            state.merge_state((!input.is_null(row)).then(|| input.value(row)), limit);
-            self.items = (self.items + state.items.len()).saturating_sub(before);
+            self.groups.set_limit_once(group, limit_of_state(limits, row));
+            if !input.is_null(row) {
+                let limit = self.groups.limit(group);
+                merge_partial(self.kind, &mut self.groups.view(group), limit, DynRef::new(input.value(row)))?;
+            }
         }
         Ok(())
     }
@@ -663,19 +583,18 @@ impl GroupsAccumulator for CollectGroups {
             scratch.limit = None;
             if !filtered_out(opt_filter, row) {
                 scratch.limit = limit;
-                scratch.add_row(input, row);
+                scratch.add_row(input, row)?;
             }
             encoded.clear();
-            scratch.encode_into(&mut encoded);
+            scratch.items.encode_into(self.kind.entries(), &mut encoded);
             items.append_value(&encoded);
-            limits.append_option(scratch.limit_state());
+            limits.append_option(limit_state(scratch.limit));
         }
         Ok(vec![Arc::new(items.finish()), Arc::new(limits.finish())])
     }
 
     fn size(&self) -> usize {
-        // An estimate: DataFusion asks often, so no walk over every item.
-        self.groups.capacity() * std::mem::size_of::<CollectAccumulator>() + self.items * 64
+        self.groups.heap_size()
     }
 }
 

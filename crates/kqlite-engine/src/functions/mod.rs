@@ -7,7 +7,7 @@
 
 pub mod aggregate;
 pub mod basket;
-mod collected_items;
+pub(crate) mod collect;
 pub mod conversion;
 pub mod datetime;
 pub mod dynamic;
