@@ -253,8 +253,16 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             prepared.rules = selected;
         }
         let with_data = hunt::tables_with_data(&prepared.evidence);
-        let mut outcomes =
-            hunt::hunt(&prepared.session, &prepared.rules, &prepared.tuning, &with_data, args.min_severity).await;
+        let mut outcomes = hunt::run_rules(&prepared.session, &prepared.rules, &prepared.tuning, &with_data).await;
+        // The evidence is read again only to explain a hunt without findings.
+        // Freeing it now lets the findings (hundreds of thousands from a
+        // GiB of EVTX and the SigmaHQ rules) reuse its memory.
+        let hint = match outcomes.iter().all(|o| o.findings.is_empty()) {
+            true => lookback_hint(&prepared.session, &with_data).await,
+            false => None,
+        };
+        drop(std::mem::take(&mut prepared.session));
+        hunt::finish(&mut outcomes, &prepared.rules, args.min_severity);
         let mut failed = false;
         let kinds: std::collections::HashMap<&str, &str> =
             prepared.rules.rules.iter().map(|r| (r.id.as_str(), r.kind.as_str())).collect();
@@ -304,8 +312,8 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             eprintln!("kqlite: wrote the lateral-movement graph to {}", path.display());
         }
         eprintln!("kqlite: {} findings", findings.len());
-        if findings.is_empty() {
-            lookback_hint(&prepared.session, &with_data).await;
+        if let (true, Some(hint)) = (findings.is_empty(), hint) {
+            eprintln!("{hint}");
         }
         let failed = failed || prepared.content_problems > 0;
         let code = match (!findings.is_empty(), failed) {
@@ -384,8 +392,9 @@ impl SigmaSummary {
 }
 
 /// Rules look back from now() (usually a day); evidence spanning longer is
-/// mostly outside that window, which explains a silent hunt.
-async fn lookback_hint(session: &Session, tables: &[String]) {
+/// mostly outside that window, which explains a silent hunt: the note saying
+/// so, when the evidence starts more than a day before now().
+async fn lookback_hint(session: &Session, tables: &[String]) -> Option<String> {
     let mut earliest: Option<i64> = None;
     for table in tables {
         let has_time = session
@@ -402,15 +411,15 @@ async fn lookback_hint(session: &Session, tables: &[String]) {
             }
         }
     }
-    let (Some(earliest), Ok(now)) = (earliest, session.now().await) else { return };
+    let (Some(earliest), Ok(now)) = (earliest, session.now().await) else { return None };
     const DAY: i64 = 86_400_000_000_000;
-    if now - earliest > DAY {
-        eprintln!(
+    (now - earliest > DAY).then(|| {
+        format!(
             "kqlite: note: the evidence starts at {}, {} days before now() ({}); rules see only their lookback \
              (usually 1 day) before now(): pick --now, or raise LookbackWindow in a tuning file",
             kqlite_engine::time::format_datetime(earliest),
             (now - earliest) / DAY,
             kqlite_engine::time::format_datetime(now)
-        );
-    }
+        )
+    })
 }

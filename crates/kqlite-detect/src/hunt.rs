@@ -629,6 +629,20 @@ pub async fn hunt(
     tables_with_data: &[String],
     min_severity: Severity,
 ) -> Vec<RuleOutcome> {
+    let mut outcomes = run_rules(session, rules, tuning, tables_with_data).await;
+    finish(&mut outcomes, rules, min_severity);
+    outcomes
+}
+
+/// The first half of [`hunt`]: every rule run, its findings as the rule
+/// made them. A caller that frees the evidence before [`finish`] (a hunt
+/// over a GiB of EVTX holds it in memory) keeps the two apart.
+pub async fn run_rules(
+    session: &Session,
+    rules: &RuleSet,
+    tuning: &Tuning,
+    tables_with_data: &[String],
+) -> Vec<RuleOutcome> {
     let all: Vec<&Rule> = rules.rules.iter().collect();
     let mut grouped = crate::sigma_plan::run_grouped(session, &all, tuning, tables_with_data).await;
     let mut outcomes = Vec::new();
@@ -639,7 +653,6 @@ pub async fn hunt(
         };
         outcomes.push(outcome);
     }
-    finish(&mut outcomes, rules, min_severity);
     outcomes
 }
 
@@ -647,7 +660,7 @@ pub async fn hunt(
 /// rules that agree and the severity they raise
 /// ([`crate::entity::consolidate`]), then `min_severity` on the raised
 /// severity.
-fn finish(outcomes: &mut [RuleOutcome], rules: &RuleSet, min_severity: Severity) {
+pub fn finish(outcomes: &mut [RuleOutcome], rules: &RuleSet, min_severity: Severity) {
     crate::entity::consolidate(outcomes, &rules.rules);
     for outcome in outcomes {
         outcome.findings.retain(|f| f.severity >= min_severity);

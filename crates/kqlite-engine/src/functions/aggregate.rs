@@ -910,7 +910,6 @@ impl Accumulator for PercentileAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::Int64Array;
 
     /// `convert_to_state` must equal a fresh group per row, updated and
     /// then asked for its state (what DataFusion assumes when it skips
@@ -934,7 +933,7 @@ mod tests {
                 [Collect::Set, Collect::List, Collect::ListWithNulls, Collect::Bag, Collect::Hll, Collect::Distinct]
             {
                 for filter in [None, Some(&filter)] {
-                    let groups = || CollectGroups { kind, groups: Vec::new(), items: 0 };
+                    let groups = || CollectGroups { kind, groups: GroupedItems::default() };
                     let args = [input.clone(), limits.clone()];
                     let converted = groups().convert_to_state(&args, filter).unwrap();
                     let rows: Vec<usize> = (0..values.len()).collect();
@@ -947,6 +946,50 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Groups emitted a few at a time (`EmitTo::First`) evaluate as when all
+    /// are emitted at once, and the states of one accumulator merged into
+    /// another give the same sets.
+    #[test]
+    fn groups_emitted_first_and_merged_states_match_one_pass() {
+        let values: Vec<Vec<u8>> = (0..200).map(|i| DynValue::Long(i % 37).encode()).collect();
+        let input: ArrayRef = Arc::new(BinaryArray::from_iter(values.iter().map(|v| Some(v.as_slice()))));
+        let limits: ArrayRef = Arc::new(Int64Array::from(vec![Some(1_048_576i64); values.len()]));
+        let args = [input, limits];
+        let group_of: Vec<usize> = (0..values.len()).map(|i| i % 5).collect();
+        let evaluate_all = |emits: &[EmitTo]| {
+            let mut groups = CollectGroups { kind: Collect::Set, groups: GroupedItems::default() };
+            groups.update_batch(&args, &group_of, None, 5).unwrap();
+            let mut out = Vec::new();
+            for emit in emits {
+                let array = groups.evaluate(*emit).unwrap();
+                let array = as_binary_array(&array).unwrap();
+                out.extend((0..array.len()).map(|i| array.value(i).to_vec()));
+            }
+            out
+        };
+        let at_once = evaluate_all(&[EmitTo::All]);
+        assert_eq!(at_once.len(), 5);
+        assert_eq!(evaluate_all(&[EmitTo::First(2), EmitTo::First(1), EmitTo::All]), at_once);
+        // Partial states of two halves, merged.
+        let mut merged = CollectGroups { kind: Collect::Set, groups: GroupedItems::default() };
+        for half in [0..100, 100..200] {
+            let mut partial = CollectGroups { kind: Collect::Set, groups: GroupedItems::default() };
+            let sliced: Vec<ArrayRef> = args.iter().map(|a| a.slice(half.start, half.len())).collect();
+            partial.update_batch(&sliced, &group_of[half.clone()], None, 5).unwrap();
+            let state = partial.state(EmitTo::All).unwrap();
+            merged.merge_batch(&state, &[0, 1, 2, 3, 4], 5).unwrap();
+        }
+        let array = merged.evaluate(EmitTo::All).unwrap();
+        let array = as_binary_array(&array).unwrap();
+        for (g, expected) in at_once.iter().enumerate() {
+            let mut got: Vec<i64> = DynRef::new(array.value(g)).array_items().filter_map(|d| d.as_long()).collect();
+            let mut want: Vec<i64> = DynRef::new(expected).array_items().filter_map(|d| d.as_long()).collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "group {g}");
         }
     }
 }
