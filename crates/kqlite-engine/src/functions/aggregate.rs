@@ -287,9 +287,6 @@ fn extreme(a: Vec<Bound>, is_max: bool, predicate: Option<Bound>) -> CallResult<
     Ok(Bound::new(if is_max { agg::max(e) } else { agg::min(e) }, value.ty))
 }
 
-/// The value `dcount` compares: strings and numbers as they are, dynamic by
-/// its deterministic encoding.
-
 /// Kusto's default cap on `make_set`/`make_list` sizes.
 const DEFAULT_MAX_SIZE: i64 = 1_048_576;
 
