@@ -917,18 +917,13 @@ impl TableResolver for Resolver<'_> {
 
     fn temporary(&self, batch: RecordBatch) -> datafusion::common::Result<(LogicalPlan, String)> {
         let schema = batch.schema();
-        self.temporary_provider(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
-    }
-
-    fn temporary_provider(
-        &self,
-        table: Arc<dyn datafusion::catalog::TableProvider>,
-    ) -> datafusion::common::Result<(LogicalPlan, String)> {
+        let table = MemTable::try_new(schema, vec![vec![batch]])?;
         let mut n = self.temporaries.borrow_mut();
         *n += 1;
         let name = format!("__temp{}", *n);
         let plan =
-            LogicalPlanBuilder::scan(TableReference::bare(name.clone()), provider_as_source(table), None)?.build()?;
+            LogicalPlanBuilder::scan(TableReference::bare(name.clone()), provider_as_source(Arc::new(table)), None)?
+                .build()?;
         Ok((plan, name))
     }
 }

@@ -131,12 +131,6 @@ pub fn supported_plugins() -> Vec<&'static str> {
         ) -> datafusion::common::Result<(datafusion::logical_expr::LogicalPlan, String)> {
             Err(datafusion::common::DataFusionError::Plan("no tables while listing plugins".into()))
         }
-        fn temporary_provider(
-            &self,
-            _: std::sync::Arc<dyn datafusion::catalog::TableProvider>,
-        ) -> datafusion::common::Result<(datafusion::logical_expr::LogicalPlan, String)> {
-            Err(datafusion::common::DataFusionError::Plan("no tables while listing plugins".into()))
-        }
         fn bag_keys(
             &self,
             _: datafusion::logical_expr::LogicalPlan,

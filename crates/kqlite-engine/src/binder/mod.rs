@@ -265,12 +265,6 @@ pub trait TableResolver {
         &self,
         batch: datafusion::arrow::record_batch::RecordBatch,
     ) -> datafusion::common::Result<(LogicalPlan, String)>;
-    /// A scan of `provider` under a name of its own, like [`TableResolver::temporary`],
-    /// for a table made while it is read (`range`).
-    fn temporary_provider(
-        &self,
-        provider: Arc<dyn datafusion::catalog::TableProvider>,
-    ) -> datafusion::common::Result<(LogicalPlan, String)>;
     /// The distinct keys of the property bags in `column` of `plan`, sorted
     /// (for `bag_unpack`, whose output columns depend on the data).
     fn bag_keys(&self, plan: LogicalPlan, column: &str) -> Result<Vec<String>, KeyScanError>;
