@@ -500,25 +500,23 @@ impl<'a> DynRef<'a> {
         }
     }
 
-    /// [`DynRef::to_kql_string`], appended to `out`.
+    /// The text `tostring()` gives, appended to `out`: strings unquoted,
+    /// others as JSON.
     pub fn write_kql_string(&self, out: &mut String) {
         match self.kind() {
             DynKind::Null => {}
             DynKind::String | DynKind::Guid => out.push_str(self.as_str().unwrap_or("")),
-            DynKind::Datetime | DynKind::Timespan => out.push_str(&self.to_kql_string()),
+            DynKind::Datetime => out.push_str(&crate::time::format_datetime_text(self.as_long().unwrap_or(0))),
+            DynKind::Timespan => out.push_str(&crate::time::format_timespan(self.as_long().unwrap_or(0))),
             _ => self.write_json(out),
         }
     }
 
-    /// The text `tostring()` gives: strings unquoted, others as JSON.
+    /// The text `tostring()` gives ([`DynRef::write_kql_string`]).
     pub fn to_kql_string(&self) -> String {
-        match self.kind() {
-            DynKind::Null => String::new(),
-            DynKind::String | DynKind::Guid => self.as_str().unwrap_or("").to_string(),
-            DynKind::Datetime => crate::time::format_datetime_text(self.as_long().unwrap_or(0)),
-            DynKind::Timespan => crate::time::format_timespan(self.as_long().unwrap_or(0)),
-            _ => self.to_json(),
-        }
+        let mut out = String::new();
+        self.write_kql_string(&mut out);
+        out
     }
 }
 

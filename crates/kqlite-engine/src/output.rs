@@ -87,7 +87,7 @@ pub fn write_cell_json(out: &mut String, array: &dyn Array, row: usize, ty: KqlT
         return;
     }
     match ty {
-        KqlType::Bool | KqlType::Int | KqlType::Long => out.push_str(&cell_text(array, row, ty)),
+        KqlType::Bool | KqlType::Int | KqlType::Long => write_cell_text(out, array, row, ty),
         KqlType::Real | KqlType::Decimal => {
             let v = array.as_any().downcast_ref::<Float64Array>().map(|a| a.value(row)).unwrap_or(f64::NAN);
             if v.is_finite() {

@@ -179,6 +179,15 @@ fn item_of<'a>(data: &'a [u8], ends: &[u32], i: usize) -> &'a [u8] {
     &data[start..ends[i] as usize]
 }
 
+/// Appends an item made of `parts` to a collection's `data` and `ends`.
+fn push_item(data: &mut Vec<u8>, ends: &mut Vec<u32>, parts: &[&[u8]]) -> Result<()> {
+    for part in parts {
+        data.extend_from_slice(part);
+    }
+    ends.push(u32::try_from(data.len()).map_err(|_| too_large())?);
+    Ok(())
+}
+
 impl CollectedItems {
     pub(crate) fn is_empty(&self) -> bool {
         self.ends.is_empty()
@@ -214,12 +223,7 @@ impl Items for CollectedItems {
     }
 
     fn push(&mut self, parts: &[&[u8]]) -> Result<()> {
-        for part in parts {
-            self.data.extend_from_slice(part);
-        }
-        let end = u32::try_from(self.data.len()).map_err(|_| too_large())?;
-        self.ends.push(end);
-        Ok(())
+        push_item(&mut self.data, &mut self.ends, parts)
     }
 
     fn insert_distinct(&mut self, entries: bool, key: &[u8], parts: &[&[u8]]) -> Result<()> {
@@ -244,10 +248,7 @@ impl Items for CollectedItems {
             return Ok(());
         }
         let slot = ends.len() as u32;
-        for part in parts {
-            data.extend_from_slice(part);
-        }
-        ends.push(u32::try_from(data.len()).map_err(|_| too_large())?);
+        push_item(data, ends, parts)?;
         let (data, ends) = (&*data, &*ends);
         table.insert_unique(key_hash, slot, |j| hash(identity(entries, item_of(data, ends, *j as usize))));
         Ok(())
@@ -271,6 +272,12 @@ struct Node {
     start: usize,
     len: u32,
     next: u32,
+}
+
+/// The bytes of item `node`, or (`entries`) its identity.
+fn node_item<'a>(data: &'a [u8], nodes: &[Node], node: u32, entries: bool) -> &'a [u8] {
+    let Node { start, len, .. } = nodes[node as usize];
+    identity(entries, &data[start..start + len as usize])
 }
 
 /// One group's list of items and its size limit (as the states carry it).
@@ -331,9 +338,9 @@ impl GroupedItems {
             if next == NONE {
                 return None;
             }
-            let node = self.nodes[next as usize];
-            next = node.next;
-            Some(&self.data[node.start..node.start + node.len as usize])
+            let item = node_item(&self.data, &self.nodes, next, false);
+            next = self.nodes[next as usize].next;
+            Some(item)
         })
     }
 
@@ -424,10 +431,7 @@ impl Items for GroupView<'_> {
             return self.push(parts);
         }
         let GroupedItems { data, nodes, indexes, groups } = &mut *self.all;
-        let item = |j: u32| {
-            let node = nodes[j as usize];
-            identity(entries, &data[node.start..node.start + node.len as usize])
-        };
+        let item = |j: u32| node_item(data, nodes, j, entries);
         let table = indexes.entry(group).or_insert_with(|| {
             let mut table = HashTable::with_capacity(SMALL * 2);
             let mut next = groups[group].first;
@@ -444,12 +448,8 @@ impl Items for GroupView<'_> {
         self.push(parts)?;
         let GroupedItems { data, nodes, indexes, .. } = &mut *self.all;
         let node = (nodes.len() - 1) as u32;
-        let item = |j: u32| {
-            let node = nodes[j as usize];
-            identity(entries, &data[node.start..node.start + node.len as usize])
-        };
         let table = indexes.get_mut(&group).expect("made above");
-        table.insert_unique(key_hash, node, |&j| hash(item(j)));
+        table.insert_unique(key_hash, node, |&j| hash(node_item(data, nodes, j, entries)));
         Ok(())
     }
 }
