@@ -42,8 +42,10 @@ use std::process::ExitCode;
       Fail (exit 1) if any record is rejected; such files are not stored.
   kqlite query --store ./store 'SecurityEvent | summarize count() by EventID'
 
-Store layout: DIR/<Table>/day=YYYY-MM-DD/part-<hash>-<n>.parquet, plus
-DIR/kqlite-store.json (table columns and the files ingested).
+Store layout: DIR/<Table>/day=YYYY-MM-DD/part-<run>-<worker>-<group>-<n>.parquet,
+plus DIR/kqlite-store.json (table columns, and the files ingested with
+their content hashes and parts). Files are committed in groups of about
+256 MiB: an interrupted run re-reads only the files of unfinished groups.
 
 Exit status: 0 when done (rejections are reported), 1 with --strict when
 anything was rejected or unreadable, 2 on bad usage or an unusable store."

@@ -52,7 +52,7 @@ pub(crate) struct Inputs {
 /// How [`gather`] names each file's content.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Identity {
-    /// The SHA-256 of every file ([`source::content_hash`]): a store's
+    /// The BLAKE3 of every file ([`source::content_hash`]): a store's
     /// manifest keeps it.
     EveryFile,
     /// Only what tells copies apart: files of a size no other file has are

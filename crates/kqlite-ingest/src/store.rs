@@ -1,14 +1,17 @@
 //! The Parquet store: `DIR/<Table>/day=YYYY-MM-DD/part-<hash>-<n>.parquet`
 //! plus a manifest, `DIR/kqlite-store.json`, of the tables' KQL columns and
-//! of the files ingested (by SHA-256 of their content).
+//! of the files ingested (by the BLAKE3 of their content; SHA-256 in stores
+//! written before layout 3, still recognised).
 //!
 //! Ingesting is incremental: a file whose content is already in the
-//! manifest is skipped. Each file's parts are written under hidden temporary
-//! names and renamed, then the file is added to the manifest, so an
-//! interrupted run leaves no half file behind and re-reads it next time.
-//! Batches stream from the readers to the Parquet writers; memory holds at
-//! most a row group (65,536 rows in 4,096-row pages, or 16 MiB encoded) for
-//! each of at most 8 open (table, day) parts per file being read.
+//! manifest is skipped. Each worker writes the files it reads into one
+//! group of parts (one per table and day) under hidden temporary names;
+//! every 256 MiB of input (every file with `--strict`) the group's parts
+//! are renamed and its files added to the manifest, so an interrupted run
+//! leaves no half file behind and re-reads the files of unfinished groups
+//! next time. Batches stream from the readers to the Parquet writers;
+//! memory holds at most a row group (65,536 rows in 4,096-row pages, or
+//! 16 MiB encoded) for each of at most 8 open (table, day) parts per worker.
 //! Rows are partitioned by the day of `TimeGenerated` (else `Timestamp`,
 //! else the first datetime column); rows without one go to `day=unknown`.
 //! A table's column types are fixed when it is first written; later data is
@@ -22,8 +25,7 @@ use crate::dispatch::Sink;
 use crate::error::{IngestError, PartError, StoreError, StrictFailure};
 use crate::evtx::EvtxOptions;
 use crate::inputs::{
-    evtx_options, gather, read_file, run_parallel, strict_failure, thread_count, unrecognized_notice, FileRead,
-    FileSummary, Identity,
+    evtx_options, gather, read_file, strict_failure, thread_count, unrecognized_notice, FileRead, FileSummary, Identity,
 };
 use crate::options::IngestOptions;
 use crate::progress::Progress;
@@ -38,20 +40,28 @@ use kqlite_engine::{ColumnDef, KqlType, Session};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 pub const MANIFEST: &str = "kqlite-store.json";
 /// The store layout this code writes: 2 since parts may leave out columns
-/// without values (1 had every column in every part; 2 reads it too).
-const STORE_VERSION: u64 = 2;
+/// without values (1 had every column in every part), 3 since files are
+/// known by BLAKE3 (before, by SHA-256). It reads 1 and 2 too, and files
+/// they list stay stored.
+const STORE_VERSION: u64 = 3;
 const ROW_GROUP_ROWS: usize = 65_536;
 const PAGE_ROWS: usize = 4096;
 /// A row group is written out once its encoded size passes this.
 const ROW_GROUP_BYTES: usize = 16 << 20;
-/// Parts one file keeps open at once (each buffers a row group); a file
-/// spanning more days closes the least recently written.
-const OPEN_PARTS: usize = 8;
+/// Parts a group keeps open at once; files spanning more days close the
+/// least recently written. Copies of a host's log revisit the same days,
+/// and 8 open parts closed one every few batches (thousands of tiny parts).
+const OPEN_PARTS: usize = 64;
+/// What the open parts of a group may buffer together (encoded row groups
+/// in progress): past it the largest writes its row group out.
+const OPEN_BYTES: usize = 64 << 20;
+/// A worker commits its group of files once it has read this much input.
+const GROUP_BYTES: u64 = 256 << 20;
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// What a store run did.
@@ -136,11 +146,16 @@ impl From<StoredColumn> for (String, String) {
     }
 }
 
-/// One file ingested: its content's SHA-256 (how a later run knows it is
+/// One file ingested: its content's hash (how a later run knows it is
 /// already stored), what it held and the parts it was written to.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct StoredFile {
-    sha256: String,
+    /// Layouts 1 and 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+    /// Layout 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blake3: Option<String>,
     path: String,
     formats: Vec<String>,
     records: usize,
@@ -159,7 +174,10 @@ struct StoredFile {
 struct Manifest {
     tables: BTreeMap<String, Vec<ColumnDef>>,
     files: Vec<StoredFile>,
+    /// The BLAKE3 of the files stored.
     hashes: HashSet<String>,
+    /// The SHA-256 of files an earlier layout stored.
+    sha256: HashSet<String>,
 }
 
 impl Manifest {
@@ -181,8 +199,9 @@ impl Manifest {
             .into_iter()
             .map(|(name, columns)| (name, columns.into_iter().map(|StoredColumn(c)| c).collect()))
             .collect();
-        let hashes = file.files.iter().map(|f| f.sha256.clone()).collect();
-        Ok(Manifest { tables, files: file.files, hashes })
+        let hashes = file.files.iter().filter_map(|f| f.blake3.clone()).collect();
+        let sha256 = file.files.iter().filter_map(|f| f.sha256.clone()).collect();
+        Ok(Manifest { tables, files: file.files, hashes, sha256 })
     }
 
     /// Writes the manifest (to a temporary file, then renamed over).
@@ -229,20 +248,48 @@ pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -
     let progress = Progress::start(inputs.files.len(), options.progress);
     let reading =
         Reading { strict: options.strict, spool_bytes: options.spool_limit(), evtx: &evtx, progress: &progress };
-    let results = run_parallel(inputs.files.len(), threads, |i| {
-        let (path, explicit) = &inputs.files[i];
-        let hash = hashes[i].as_deref();
-        let outcome = store_file(dir, path, hash, *explicit, &state, &reading);
-        progress.counters.files_done.fetch_add(1, Ordering::Relaxed);
-        outcome
+    let run_id = run_id();
+    let next = AtomicUsize::new(0);
+    let outcomes: Mutex<Vec<Option<FileOutcome>>> = Mutex::new((0..inputs.files.len()).map(|_| None).collect());
+    // Each worker takes the next file and writes it into its own group of
+    // parts, committed every GROUP_BYTES of input (after every file with
+    // --strict, so that a failing file is left out alone).
+    std::thread::scope(|scope| {
+        for worker in 0..threads {
+            let (inputs, hashes, state, reading, next, outcomes) =
+                (&inputs, &hashes, &state, &reading, &next, &outcomes);
+            let prefix = format!("{run_id}-{worker}");
+            scope.spawn(move || {
+                let mut group = Group::new(dir, prefix);
+                let done = |finished: Vec<(usize, FileOutcome)>| {
+                    let mut outcomes = outcomes.lock().unwrap_or_else(|e| e.into_inner());
+                    for (i, outcome) in finished {
+                        outcomes[i] = Some(outcome);
+                    }
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((path, explicit)) = inputs.files.get(i) else { break };
+                    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+                    let finished = group.store_file(i, path, size, hashes[i].as_deref(), *explicit, state, reading);
+                    reading.progress.counters.files_done.fetch_add(1, Ordering::Relaxed);
+                    done(finished);
+                    if reading.strict || group.bytes >= GROUP_BYTES {
+                        done(group.commit(state));
+                    }
+                }
+                done(group.commit(state));
+            });
+        }
     });
     progress.finish();
+    let results = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut total = FileRead { notices: inputs.notices, ..FileRead::default() };
     let mut already_stored = Vec::new();
     let mut not_stored = Vec::new();
     let mut rows_written = BTreeMap::new();
     for (path, outcome) in inputs.files.iter().map(|f| &f.0).zip(results) {
-        match outcome {
+        match outcome.expect("every file has an outcome once its group commits") {
             FileOutcome::AlreadyStored => already_stored.push(path.clone()),
             FileOutcome::Read { read, stored, rows, error } => {
                 total.absorb(read);
@@ -272,6 +319,13 @@ pub fn ingest_to_store(paths: &[PathBuf], dir: &Path, options: &IngestOptions) -
     })
 }
 
+/// What names this run's parts: the time it started, in hex nanoseconds,
+/// so parts of different runs never share a name.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{:016x}", nanos as u64)
+}
+
 enum FileOutcome {
     AlreadyStored,
     Read { read: FileRead, stored: bool, rows: BTreeMap<String, usize>, error: Option<Box<StoreError>> },
@@ -285,83 +339,191 @@ struct Reading<'r> {
     progress: &'r Progress,
 }
 
-fn store_file(
-    dir: &Path,
-    path: &Path,
-    hash: Option<&str>,
-    explicit: bool,
-    state: &Mutex<Manifest>,
-    reading: &Reading,
-) -> FileOutcome {
-    let Some(hash) = hash else {
-        let mut read = FileRead::default();
-        read.summaries.push(FileSummary {
-            path: path.to_path_buf(),
-            format: "unknown",
-            records: 0,
-            loaded: 0,
-            rejected: 0,
-            error: Some(format!("{}: cannot read", path.display())),
-        });
-        return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: None };
-    };
-    if state.lock().unwrap_or_else(|e| e.into_inner()).hashes.contains(hash) {
-        return FileOutcome::AlreadyStored;
+/// Files a worker stores together: their rows share the worker's open parts
+/// (one per table and day), which are renamed into place and the files
+/// added to the manifest at once when the group commits. Hundreds of small
+/// EVTX files otherwise made thousands of parts and manifest writes, which
+/// took longer than reading them; an interrupted run still leaves no file
+/// half stored (its group's files are read again next time).
+struct Group<'d> {
+    dir: &'d Path,
+    prefix: String,
+    parts: Option<Parts<'d>>,
+    /// Files read into the parts, waiting for the commit.
+    pending: Vec<PendingFile>,
+    /// Input bytes read since the last commit.
+    bytes: u64,
+    /// Groups committed (part names go on from one to the next).
+    next_part: usize,
+}
+
+struct PendingFile {
+    index: usize,
+    read: FileRead,
+    rows: BTreeMap<String, usize>,
+    entry: StoredFile,
+}
+
+impl<'d> Group<'d> {
+    fn new(dir: &'d Path, prefix: String) -> Group<'d> {
+        Group { dir, prefix, parts: None, pending: Vec::new(), bytes: 0, next_part: 0 }
     }
-    let mut parts = Parts::new(dir, &hash[..16]);
-    let read = {
-        let mut sink =
-            |table: &str, columns: &[ColumnDef], batch: RecordBatch| parts.write(table, columns, batch, state);
-        let sink: &mut Sink = &mut sink;
-        read_file(path, explicit, reading.spool_bytes, reading.evtx, &reading.progress.counters, sink)
-    };
-    let mut read = read;
-    if parts.conversion_failures > 0 {
-        read.notices.push(format!(
-            "{}: {} value(s) did not convert to the column types the store already has for their table (stored as \
-             null)",
-            path.display(),
-            parts.conversion_failures
-        ));
-    }
-    let failed = read.summaries.iter().any(|s| s.error.is_some()) || !read.rejected.is_empty();
-    let loaded: usize = read.summaries.iter().map(|s| s.loaded).sum();
-    if let Some(error) = parts.error.take() {
-        parts.discard();
-        return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(Box::new(error)) };
-    }
-    if reading.strict && failed {
-        parts.discard();
-        return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: None };
-    }
-    if read.summaries.is_empty() {
-        // No reader took anything in it: not recorded, so a later version
-        // that reads its format will.
-        return FileOutcome::Read { read, stored: true, rows: BTreeMap::new(), error: None };
-    }
-    let rows = parts.rows.clone();
-    let written = match parts.commit() {
-        Ok(written) => written,
-        Err(error) => {
-            return FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(Box::new(error)) }
+
+    /// Reads one file into the group's parts. Returns the outcomes known
+    /// now: the file's when it is not stored with the group, and every
+    /// pending file's when the group's parts failed.
+    #[allow(clippy::too_many_arguments)]
+    fn store_file(
+        &mut self,
+        index: usize,
+        path: &Path,
+        size: u64,
+        hash: Option<&str>,
+        explicit: bool,
+        state: &Mutex<Manifest>,
+        reading: &Reading,
+    ) -> Vec<(usize, FileOutcome)> {
+        let Some(hash) = hash else {
+            let mut read = FileRead::default();
+            read.summaries.push(FileSummary {
+                path: path.to_path_buf(),
+                format: "unknown",
+                records: 0,
+                loaded: 0,
+                rejected: 0,
+                error: Some(format!("{}: cannot read", path.display())),
+            });
+            return vec![(index, FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: None })];
+        };
+        if already_stored(state, hash, path) {
+            return vec![(index, FileOutcome::AlreadyStored)];
         }
+        let (dir, prefix, next_part) = (self.dir, &self.prefix, self.next_part);
+        let parts = self.parts.get_or_insert_with(|| Parts::new(dir, format!("{prefix}-{next_part}")));
+        let mut read = {
+            let mut sink =
+                |table: &str, columns: &[ColumnDef], batch: RecordBatch| parts.write(table, columns, batch, state);
+            let sink: &mut Sink = &mut sink;
+            read_file(path, explicit, reading.spool_bytes, reading.evtx, &reading.progress.counters, sink)
+        };
+        let conversion_failures = std::mem::take(&mut parts.conversion_failures);
+        let rows = std::mem::take(&mut parts.rows);
+        let file_parts = std::mem::take(&mut parts.file_parts);
+        if conversion_failures > 0 {
+            read.notices.push(format!(
+                "{}: {} value(s) did not convert to the column types the store already has for their table (stored \
+                 as null)",
+                path.display(),
+                conversion_failures
+            ));
+        }
+        if let Some(error) = parts.error.take() {
+            let mut outcomes = self.discard();
+            outcomes.push((
+                index,
+                FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: Some(Box::new(error)) },
+            ));
+            return outcomes;
+        }
+        let failed = read.summaries.iter().any(|s| s.error.is_some()) || !read.rejected.is_empty();
+        if reading.strict && failed {
+            // With --strict a group holds one file: this one.
+            let mut outcomes = self.discard();
+            outcomes.push((index, FileOutcome::Read { read, stored: false, rows: BTreeMap::new(), error: None }));
+            return outcomes;
+        }
+        if read.summaries.is_empty() {
+            // No reader took anything in it: not recorded, so a later version
+            // that reads its format will.
+            return vec![(index, FileOutcome::Read { read, stored: true, rows: BTreeMap::new(), error: None })];
+        }
+        let entry = StoredFile {
+            sha256: None,
+            blake3: Some(hash.to_string()),
+            path: path.display().to_string(),
+            formats: read.summaries.iter().map(|s| s.format.to_string()).collect(),
+            records: read.summaries.iter().map(|s| s.records).sum(),
+            loaded: read.summaries.iter().map(|s| s.loaded).sum(),
+            rejected: read.rejected.len(),
+            parts: file_parts.into_iter().collect(),
+            other: serde_json::Map::new(),
+        };
+        self.pending.push(PendingFile { index, read, rows, entry });
+        self.bytes += size;
+        Vec::new()
+    }
+
+    /// Gives the group's parts their final names and adds its files to the
+    /// manifest; returns their outcomes.
+    fn commit(&mut self, state: &Mutex<Manifest>) -> Vec<(usize, FileOutcome)> {
+        self.bytes = 0;
+        self.next_part += 1;
+        let Some(parts) = self.parts.take() else { return self.not_stored(None) };
+        if self.pending.is_empty() {
+            let mut parts = parts;
+            parts.discard();
+            return Vec::new();
+        }
+        if let Err(error) = parts.commit() {
+            return self.not_stored(Some(error));
+        }
+        let mut manifest = state.lock().unwrap_or_else(|e| e.into_inner());
+        for file in &self.pending {
+            manifest.hashes.extend(file.entry.blake3.clone());
+            manifest.files.push(file.entry.clone());
+        }
+        let error = manifest.save(self.dir).err();
+        drop(manifest);
+        let stored = error.is_none();
+        let mut error = error.map(Box::new);
+        self.pending
+            .drain(..)
+            .map(|file| {
+                let outcome = FileOutcome::Read { read: file.read, stored, rows: file.rows, error: error.take() };
+                (file.index, outcome)
+            })
+            .collect()
+    }
+
+    /// Removes what the group wrote; its files are not stored.
+    fn discard(&mut self) -> Vec<(usize, FileOutcome)> {
+        self.bytes = 0;
+        self.next_part += 1;
+        if let Some(mut parts) = self.parts.take() {
+            parts.discard();
+        }
+        self.not_stored(None)
+    }
+
+    /// The pending files' outcomes when they are not stored; the error, when
+    /// there is one, is reported with the first.
+    fn not_stored(&mut self, error: Option<StoreError>) -> Vec<(usize, FileOutcome)> {
+        let mut error = error.map(Box::new);
+        self.pending
+            .drain(..)
+            .map(|file| {
+                let outcome =
+                    FileOutcome::Read { read: file.read, stored: false, rows: BTreeMap::new(), error: error.take() };
+                (file.index, outcome)
+            })
+            .collect()
+    }
+}
+
+/// Whether the file at `path`, whose content hashes to `hash`, is stored;
+/// in a store of an earlier layout, also by the SHA-256 of its content
+/// (computed only then, outside the lock).
+fn already_stored(state: &Mutex<Manifest>, hash: &str, path: &Path) -> bool {
+    let legacy = {
+        let manifest = state.lock().unwrap_or_else(|e| e.into_inner());
+        if manifest.hashes.contains(hash) {
+            return true;
+        }
+        !manifest.sha256.is_empty()
     };
-    let entry = StoredFile {
-        sha256: hash.to_string(),
-        path: path.display().to_string(),
-        formats: read.summaries.iter().map(|s| s.format.to_string()).collect(),
-        records: read.summaries.iter().map(|s| s.records).sum(),
-        loaded,
-        rejected: read.rejected.len(),
-        parts: written,
-        other: serde_json::Map::new(),
-    };
-    let mut manifest = state.lock().unwrap_or_else(|e| e.into_inner());
-    manifest.hashes.insert(hash.to_string());
-    manifest.files.push(entry);
-    let error = manifest.save(dir).err();
-    drop(manifest);
-    FileOutcome::Read { read, stored: error.is_none(), rows, error: error.map(Box::new) }
+    legacy
+        && crate::source::content_sha256(path)
+            .is_ok_and(|sha256| state.lock().unwrap_or_else(|e| e.into_inner()).sha256.contains(&sha256))
 }
 
 /// Hidden temporary parts left by an interrupted run.
@@ -382,11 +544,17 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
-/// The Parquet parts one file writes, open per (table, day).
+/// The Parquet parts a group of files writes, open per (table, day).
 struct Parts<'d> {
     dir: &'d Path,
-    hash: &'d str,
+    /// What the parts' names start with (`part-<prefix>-<n>.parquet`).
+    prefix: String,
     open: HashMap<(String, String), OpenPart>,
+    /// Day folders known to exist.
+    folders: HashSet<PathBuf>,
+    /// The parts (relative to the store) written since this was last taken:
+    /// those of the file being read.
+    file_parts: std::collections::BTreeSet<String>,
     /// Closed parts: (temporary path, final path).
     closed: Vec<(PathBuf, PathBuf)>,
     next: usize,
@@ -407,16 +575,20 @@ struct OpenPart {
     indexes: Vec<usize>,
     temporary: PathBuf,
     target: PathBuf,
+    /// `target` relative to the store, `/`-separated.
+    name: String,
     /// When it was last written to (a count of writes).
     last_write: u64,
 }
 
 impl<'d> Parts<'d> {
-    fn new(dir: &'d Path, hash: &'d str) -> Parts<'d> {
+    fn new(dir: &'d Path, prefix: String) -> Parts<'d> {
         Parts {
             dir,
-            hash,
+            prefix,
             open: HashMap::new(),
+            folders: HashSet::new(),
+            file_parts: Default::default(),
             closed: Vec::new(),
             next: 0,
             writes: 0,
@@ -490,8 +662,11 @@ impl<'d> Parts<'d> {
         }
         if !self.open.contains_key(&key) {
             let folder = self.dir.join(table).join(format!("day={day}"));
-            std::fs::create_dir_all(&folder)?;
-            let name = format!("part-{}-{}.parquet", self.hash, self.next);
+            if !self.folders.contains(&folder) {
+                std::fs::create_dir_all(&folder)?;
+                self.folders.insert(folder.clone());
+            }
+            let name = format!("part-{}-{}.parquet", self.prefix, self.next);
             self.next += 1;
             let temporary = folder.join(format!(".{name}.tmp"));
             let file = std::fs::File::create(&temporary)?;
@@ -506,6 +681,7 @@ impl<'d> Parts<'d> {
                 holds,
                 indexes,
                 temporary,
+                name: format!("{table}/day={day}/{name}"),
                 target: folder.join(name),
                 last_write: 0,
             };
@@ -514,11 +690,42 @@ impl<'d> Parts<'d> {
         self.writes += 1;
         let part = self.open.get_mut(&key).expect("opened");
         part.last_write = self.writes;
+        if !self.file_parts.contains(&part.name) {
+            self.file_parts.insert(part.name.clone());
+        }
         let batch = batch.project(&part.indexes)?;
         part.writer.write(&batch)?;
         // Wide rows (raw event XML) would make a full row group large.
         if part.writer.in_progress_size() > ROW_GROUP_BYTES {
             part.writer.flush()?;
+        }
+        self.bound_buffers()
+    }
+
+    /// Writes out the largest row groups in progress while the open parts
+    /// buffer more than [`OPEN_BYTES`] together.
+    fn bound_buffers(&mut self) -> Result<(), PartError> {
+        if self.open.len() * ROW_GROUP_BYTES <= OPEN_BYTES {
+            return Ok(());
+        }
+        let mut sizes: Vec<(usize, &(String, String))> =
+            self.open.iter().map(|(key, part)| (part.writer.in_progress_size(), key)).collect();
+        let mut total: usize = sizes.iter().map(|(size, _)| size).sum();
+        if total <= OPEN_BYTES {
+            return Ok(());
+        }
+        sizes.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let largest: Vec<((String, String), usize)> = sizes
+            .into_iter()
+            .take_while(|(size, _)| {
+                let over = total > OPEN_BYTES;
+                total -= size;
+                over
+            })
+            .map(|(size, key)| (key.clone(), size))
+            .collect();
+        for (key, _) in largest {
+            self.open.get_mut(&key).expect("listed").writer.flush()?;
         }
         Ok(())
     }
@@ -737,7 +944,7 @@ mod tests {
             RecordBatch::try_new(schema_of(&columns), arrays).unwrap()
         };
         let state = Mutex::new(Manifest::default());
-        let mut parts = Parts::new(dir.path(), "0123456789abcdef");
+        let mut parts = Parts::new(dir.path(), "0123456789abcdef".to_string());
         parts.write("T", &columns, batch(["a1", ""], ["", ""], [None, None]), &state);
         parts.write("T", &columns, batch(["", "a2"], ["", ""], [None, None]), &state);
         parts.write("T", &columns, batch(["a3", ""], ["", "b4"], [None, None]), &state);
@@ -778,9 +985,9 @@ mod tests {
     #[test]
     fn a_store_of_a_newer_layout_is_refused_with_its_version() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(MANIFEST), r#"{"version": 3, "tables": {}, "files": []}"#).unwrap();
+        std::fs::write(dir.path().join(MANIFEST), r#"{"version": 4, "tables": {}, "files": []}"#).unwrap();
         let error = store_tables(dir.path()).unwrap_err().to_string();
-        assert!(error.contains("layout version 3, newer than this kqlite reads (2)"), "{error}");
+        assert!(error.contains("layout version 4, newer than this kqlite reads (3)"), "{error}");
         std::fs::write(dir.path().join(MANIFEST), r#"{"version": 1, "tables": {"T": [["A", "string"]]}, "files": []}"#)
             .unwrap();
         assert_eq!(store_tables(dir.path()).unwrap()["T"], [ColumnDef::new("A", KqlType::String)]);
@@ -789,7 +996,8 @@ mod tests {
     /// A manifest as the code before the typed manifest wrote it
     /// (`serde_json::json!`, pretty-printed): it reads, its files count as
     /// stored (by the SHA-256 of their content), and it is written back
-    /// byte for byte.
+    /// byte for byte but for its layout version (3: later files are known
+    /// by BLAKE3).
     #[test]
     fn a_manifest_written_before_reads_and_keeps_its_files_stored() {
         const OLD: &str = r#"{
@@ -838,7 +1046,10 @@ mod tests {
         assert_eq!(run.already_stored, [input]);
         assert!(run.files.is_empty());
         Manifest::load(&store).unwrap().save(&store).unwrap();
-        assert_eq!(std::fs::read_to_string(store.join(MANIFEST)).unwrap(), OLD);
+        assert_eq!(
+            std::fs::read_to_string(store.join(MANIFEST)).unwrap(),
+            OLD.replace("\"version\": 2", "\"version\": 3")
+        );
     }
 
     #[test]

@@ -222,6 +222,35 @@ async fn the_store_is_incremental_partitioned_and_queries_like_memory() {
     assert_eq!(count(&stored, "SecurityEvent | count").await, "10");
 }
 
+/// Files one worker reads share their table's part for each day (a part
+/// per file made thousands of tiny parts from a folder of small logs), and
+/// every file is recorded as stored.
+#[tokio::test]
+async fn files_read_together_share_their_days_parts() {
+    let root = scratch("shared-parts-in");
+    for i in 0..12 {
+        write(&root.join(format!("export-{i:02}.csv")), PORTAL_CSV.replace("dc1", &format!("dc{i}")).as_bytes());
+    }
+    let store = scratch("shared-parts-out");
+    let run = ingest_to_store(std::slice::from_ref(&root), &store, &IngestOptions { threads: 1, ..options() }).unwrap();
+    assert!(!run.has_failures(), "{:?} {:?}", run.rejected, run.not_stored);
+    assert_eq!(run.rows_written.get("SecurityEvent"), Some(&36));
+    let parts = |day: &str| {
+        std::fs::read_dir(store.join("SecurityEvent").join(day))
+            .unwrap()
+            .flatten()
+            .filter(|f| f.file_name().to_string_lossy().ends_with(".parquet"))
+            .count()
+    };
+    assert_eq!((parts("day=2024-05-01"), parts("day=2024-05-02")), (1, 1));
+    let again = ingest_to_store(std::slice::from_ref(&root), &store, &options()).unwrap();
+    assert_eq!(again.already_stored.len(), 12);
+    let mut stored = Session::with_partitions(1);
+    register_store(&mut stored, &store).await.unwrap();
+    assert_eq!(count(&stored, "SecurityEvent | summarize dcount(Computer)").await, "12");
+    assert_eq!(count(&stored, "SecurityEvent | count").await, "36");
+}
+
 #[test]
 fn strict_store_runs_keep_rejecting_files_out() {
     let root = scratch("strict-store-in");
