@@ -714,7 +714,7 @@ impl<'d> Parts<'d> {
         if total <= OPEN_BYTES {
             return Ok(());
         }
-        sizes.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        sizes.sort_unstable_by_key(|(size, _)| std::cmp::Reverse(*size));
         let largest: Vec<((String, String), usize)> = sizes
             .into_iter()
             .take_while(|(size, _)| {
