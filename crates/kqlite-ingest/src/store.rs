@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub const MANIFEST: &str = "kqlite-store.json";
 /// The store layout this code writes: 2 since parts may leave out columns
@@ -355,6 +355,8 @@ struct Group<'d> {
     bytes: u64,
     /// Groups committed (part names go on from one to the next).
     next_part: usize,
+    /// Day folders known to exist, kept from one group's parts to the next.
+    folders: HashSet<PathBuf>,
 }
 
 struct PendingFile {
@@ -366,7 +368,7 @@ struct PendingFile {
 
 impl<'d> Group<'d> {
     fn new(dir: &'d Path, prefix: String) -> Group<'d> {
-        Group { dir, prefix, parts: None, pending: Vec::new(), bytes: 0, next_part: 0 }
+        Group { dir, prefix, parts: None, pending: Vec::new(), bytes: 0, next_part: 0, folders: HashSet::new() }
     }
 
     /// Reads one file into the group's parts. Returns the outcomes known
@@ -398,8 +400,12 @@ impl<'d> Group<'d> {
         if already_stored(state, hash, path) {
             return vec![(index, FileOutcome::AlreadyStored)];
         }
-        let (dir, prefix, next_part) = (self.dir, &self.prefix, self.next_part);
-        let parts = self.parts.get_or_insert_with(|| Parts::new(dir, format!("{prefix}-{next_part}")));
+        let (dir, prefix, next_part, folders) = (self.dir, &self.prefix, self.next_part, &mut self.folders);
+        let parts = self.parts.get_or_insert_with(|| {
+            let mut parts = Parts::new(dir, format!("{prefix}-{next_part}"));
+            parts.folders = std::mem::take(folders);
+            parts
+        });
         let mut read = {
             let mut sink =
                 |table: &str, columns: &[ColumnDef], batch: RecordBatch| parts.write(table, columns, batch, state);
@@ -458,9 +464,9 @@ impl<'d> Group<'d> {
     fn commit(&mut self, state: &Mutex<Manifest>) -> Vec<(usize, FileOutcome)> {
         self.bytes = 0;
         self.next_part += 1;
-        let Some(parts) = self.parts.take() else { return self.not_stored(None) };
+        let Some(mut parts) = self.parts.take() else { return self.not_stored(None) };
+        self.folders = std::mem::take(&mut parts.folders);
         if self.pending.is_empty() {
-            let mut parts = parts;
             parts.discard();
             return Vec::new();
         }
@@ -490,6 +496,7 @@ impl<'d> Group<'d> {
         self.bytes = 0;
         self.next_part += 1;
         if let Some(mut parts) = self.parts.take() {
+            self.folders = std::mem::take(&mut parts.folders);
             parts.discard();
         }
         self.not_stored(None)
@@ -552,6 +559,9 @@ struct Parts<'d> {
     open: HashMap<(String, String), OpenPart>,
     /// Day folders known to exist.
     folders: HashSet<PathBuf>,
+    /// The stored columns of each table written, as last read from the
+    /// manifest.
+    targets: HashMap<String, Arc<Vec<ColumnDef>>>,
     /// The parts (relative to the store) written since this was last taken:
     /// those of the file being read.
     file_parts: std::collections::BTreeSet<String>,
@@ -588,6 +598,7 @@ impl<'d> Parts<'d> {
             prefix,
             open: HashMap::new(),
             folders: HashSet::new(),
+            targets: HashMap::new(),
             file_parts: Default::default(),
             closed: Vec::new(),
             next: 0,
@@ -602,16 +613,24 @@ impl<'d> Parts<'d> {
         if self.error.is_some() || batch.num_rows() == 0 {
             return;
         }
-        // The table's stored columns, extended by any new ones.
-        let target = {
-            let mut manifest = state.lock().unwrap_or_else(|e| e.into_inner());
-            let stored = manifest.tables.entry(table.to_string()).or_default();
-            for column in columns {
-                if !stored.iter().any(|c| c.name == column.name) {
-                    stored.push(column.clone());
+        // The table's stored columns, extended by any new ones. A reader
+        // sends the same columns batch after batch, and a table's first
+        // columns are those of its first writer: the columns known last time
+        // serve as long as they start with this batch's.
+        let target = match self.targets.get(table) {
+            Some(known) if known.get(..columns.len()) == Some(columns) => Arc::clone(known),
+            _ => {
+                let mut manifest = state.lock().unwrap_or_else(|e| e.into_inner());
+                let stored = manifest.tables.entry(table.to_string()).or_default();
+                for column in columns {
+                    if !stored.iter().any(|c| c.name == column.name) {
+                        stored.push(column.clone());
+                    }
                 }
+                let target = Arc::new(stored.clone());
+                self.targets.insert(table.to_string(), Arc::clone(&target));
+                target
             }
-            stored.clone()
         };
         let batch = if columns == target.as_slice() {
             batch
