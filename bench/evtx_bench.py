@@ -15,7 +15,7 @@ Then it times, in the same run and on the same files:
               many processes at a time as there are CPUs (`xargs -P`)
   ingest      `kqlite ingest DIR --store STORE -q` (a fresh store)
   read        `kqlite ingest DIR -q`: the same reading, no store written
-              (no Parquet, no SHA-256), to tell reading from writing
+              (no Parquet, no content hash), to tell reading from writing
   hunt        `kqlite hunt DIR --format json > /dev/null`, when `hunt` exists
 
 in rounds (`--runs`, 3 by default), each tool once a round, and prints each
@@ -63,27 +63,21 @@ def evtx_files(directory):
     return sorted(out)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", choices=["samples", "generated"], default="samples")
+def add_corpus_arguments(p):
+    """The options that choose and place the EVTX input."""
+    p.add_argument("--corpus", choices=["samples", "generated"], default="samples",
+                   help="real EVTX built from the shared samples, or generated EVTX")
     p.add_argument("--dir", help="where the EVTX files go (outside the repo; default /work/evtx-samples or "
                    "/work/evtx-bench)")
     p.add_argument("--mb", type=int, default=1100, help="MiB of EVTX to generate (--corpus generated)")
     p.add_argument("--files", type=int, default=64, help="files to generate (--corpus generated)")
-    p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "/work/target-release"))
-    p.add_argument("--evtx-dump", default=shutil.which("evtx_dump") or os.path.expanduser("~/.cargo/bin/evtx_dump"))
-    p.add_argument("--skip", action="append", default=[], help="evtx_dump, ingest, read or hunt")
-    p.add_argument("--runs", type=int, default=3, help="rounds of every tool, interleaved; medians are compared")
-    args = p.parse_args()
+
+
+def prepare_corpus(args, target):
+    """Builds the corpus args chose unless it is there; returns (files,
+    bytes, path of a NUL-separated list of the files)."""
     if args.dir is None:
         args.dir = "/work/evtx-samples" if args.corpus == "samples" else "/work/evtx-bench"
-
-    kqlite = os.path.join(args.target, "release", "kqlite")
-    gen = os.path.join(args.target, "release", "examples", "gen_evtx")
-    for tool in (kqlite, gen, args.evtx_dump):
-        if not os.path.isfile(tool):
-            sys.exit(f"missing {tool}: build it (see the docstring) or install evtx (cargo install evtx)")
-
     files = evtx_files(args.dir) if os.path.isdir(args.dir) else []
     size = sum(os.path.getsize(f) for f in files)
     if args.corpus == "samples" and size < 2**30:
@@ -92,38 +86,60 @@ def main():
         wall, _, rc, err, _ = run(build, stdout=None)
         if rc != 0:
             sys.exit(f"evtx_samples_corpus.py failed ({rc}): {err}")
-        files = evtx_files(args.dir)
-        size = sum(os.path.getsize(f) for f in files)
     elif args.corpus == "generated" and size < args.mb * 1024 * 1024 * 0.95:
+        gen = os.path.join(target, "release", "examples", "gen_evtx")
+        if not os.path.isfile(gen):
+            sys.exit(f"missing {gen}: cargo build --release --workspace --examples")
         shutil.rmtree(args.dir, ignore_errors=True)
         wall, rss, rc, err, _ = run([gen, args.dir, str(args.mb), str(args.files)], stdout=None)
         if rc != 0:
             sys.exit(f"gen_evtx failed ({rc}): {err}")
         print(f"generated in {wall:.1f} s")
-        files = evtx_files(args.dir)
-        size = sum(os.path.getsize(f) for f in files)
+    files = evtx_files(args.dir)
+    size = sum(os.path.getsize(f) for f in files)
     print(f"input: {len(files)} EVTX files, {size / 2**30:.2f} GiB in {args.dir}; {os.cpu_count()} CPUs")
-
     file_list = os.path.join(args.dir.rstrip("/") + "-files.txt")
     with open(file_list, "wb") as listing:
         listing.write(b"\0".join(os.fsencode(f) for f in files))
+    return files, size, file_list
+
+
+def run_evtx_dump(evtx_dump, file_list):
+    """`evtx_dump -t 1 -o jsonl FILE > /dev/null` for every file, one
+    single-threaded process a file, as many at a time as CPUs, started by
+    xargs (the leanest launcher): its fastest way through many files (its
+    own threads split one file's chunks, and most files here are small).
+    wait4 on xargs counts the CPU and the peak RSS of the processes it
+    waited for. Returns run()'s tuple; exits if it failed."""
+    with open(file_list, "rb") as listing:
+        result = run(["xargs", "-0", "-P", str(os.cpu_count()), "-n", "1", evtx_dump, "-t", "1", "-o", "jsonl"],
+                     stdin=listing)
+    if result[2] != 0:
+        sys.exit(f"evtx_dump failed ({result[2]}): {result[3]}")
+    return result
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_corpus_arguments(p)
+    p.add_argument("--target", default=os.environ.get("CARGO_TARGET_DIR", "/work/target-release"))
+    p.add_argument("--evtx-dump", default=shutil.which("evtx_dump") or os.path.expanduser("~/.cargo/bin/evtx_dump"))
+    p.add_argument("--skip", action="append", default=[], help="evtx_dump, ingest, read or hunt")
+    p.add_argument("--runs", type=int, default=3, help="rounds of every tool, interleaved; medians are compared")
+    args = p.parse_args()
+
+    kqlite = os.path.join(args.target, "release", "kqlite")
+    for tool in (kqlite, args.evtx_dump):
+        if not os.path.isfile(tool):
+            sys.exit(f"missing {tool}: build it (see the docstring) or install evtx (cargo install evtx)")
+    files, size, file_list = prepare_corpus(args, args.target)
     results = {}
     has_hunt = subprocess.run([kqlite, "hunt", "--help"], capture_output=True).returncode == 0
     # Rounds interleave the tools, so each round is a comparison in the same
     # conditions; a shared VM's speed drifts by tens of percent over minutes.
     for round_number in range(args.runs):
         if "evtx_dump" not in args.skip:
-            # One single-threaded process a file, as many at a time as CPUs,
-            # started by xargs (the leanest launcher): its fastest way
-            # through many files (its own threads split one file's chunks,
-            # and most files here are small). wait4 on xargs counts the CPU
-            # and the peak RSS of the processes it waited for.
-            with open(file_list, "rb") as listing:
-                total, peak, rc, err, total_cpu = run(
-                    ["xargs", "-0", "-P", str(os.cpu_count()), "-n", "1", args.evtx_dump, "-t", "1", "-o", "jsonl"],
-                    stdin=listing)
-            if rc != 0:
-                sys.exit(f"evtx_dump failed ({rc}): {err}")
+            total, peak, _, _, total_cpu = run_evtx_dump(args.evtx_dump, file_list)
             results.setdefault("evtx_dump -o jsonl (per file)", []).append((total, peak, total_cpu))
 
         if "ingest" not in args.skip:
@@ -139,7 +155,7 @@ def main():
             results.setdefault("kqlite ingest --store", []).append((wall, rss, cpu))
 
         if "read" not in args.skip:
-            # The same reading without the store (no Parquet, no SHA-256):
+            # The same reading without the store (no Parquet, no content hash):
             # what writing the store costs is the difference.
             wall, rss, rc, err, cpu = run([kqlite, "ingest", args.dir, "-q"])
             if rc != 0:
@@ -155,9 +171,14 @@ def main():
                 print(f"hunt exit status {rc}: {err.strip()[-400:]}")
             results.setdefault("kqlite hunt --format json", []).append((wall, rss, cpu))
 
-    base_name = "evtx_dump -o jsonl (per file)"
+    print_results(results, "evtx_dump -o jsonl (per file)", size, args.runs)
+
+
+def print_results(results, base_name, size, rounds):
+    """Every round's wall times with the ratio to the baseline in the same
+    round, then the medians, peak RSS, ratios of medians and CPU."""
     base = results.get(base_name)
-    if args.runs > 1:
+    if rounds > 1:
         print(f"\nround by round (wall s, and the ratio to evtx_dump in the same round):")
         for name, runs in results.items():
             cells = [f"{w:.2f}" + (f" ({w / base[i][0]:.2f}x)" if base and name != base_name else "") for i, (w, _, _) in enumerate(runs)]
@@ -171,6 +192,7 @@ def main():
         if base:
             ratio = f"{wall / statistics.median(w for w, _, _ in base):.2f}x"
         print(f"{name:32} {wall:9.2f} {size / 2**20 / wall:8.1f} {rss / 2**20:13.0f} {ratio:>13} {cpu:6.2f}")
+
 
 if __name__ == "__main__":
     main()

@@ -645,15 +645,72 @@ pub async fn run_rules(
 ) -> Vec<RuleOutcome> {
     let all: Vec<&Rule> = rules.rules.iter().collect();
     let mut grouped = crate::sigma_plan::run_grouped(session, &all, tuning, tables_with_data).await;
-    let mut outcomes = Vec::new();
-    for (index, rule) in all.iter().enumerate() {
-        let outcome = match grouped.remove(&index) {
-            Some(outcome) => outcome,
-            None => run_rule(session, rule, tuning, tables_with_data).await,
-        };
-        outcomes.push(outcome);
+    let alone: Vec<usize> = (0..all.len()).filter(|i| !grouped.contains_key(i)).collect();
+    let mut ran =
+        on_all_cores(alone.len(), |i| run_rule(session, all[alone[i]], tuning, tables_with_data)).await.into_iter();
+    (0..all.len()).map(|i| grouped.remove(&i).unwrap_or_else(|| ran.next().expect("one outcome a rule"))).collect()
+}
+
+/// Stacks of the threads [`on_all_cores`] starts: as deep as the CLI's
+/// query runtime gives its workers (binding and planning recurse once per
+/// operator and expression).
+const RULE_THREAD_STACK_BYTES: usize = 64 << 20;
+
+/// The outputs of `make(0)` … `make(count - 1)`, in order, the futures run
+/// on as many threads as cores when the runtime has several workers.
+/// Binding and planning a rule are synchronous work of milliseconds
+/// (DataFusion's analyzer and optimizer over tables of 228 columns): rules
+/// run one after the other planned on one core while the other idled. On a
+/// current-thread runtime (tests) they run one after the other.
+async fn on_all_cores<T, F>(count: usize, make: impl Fn(usize) -> F + Sync) -> Vec<T>
+where
+    T: Send,
+    F: std::future::Future<Output = T>,
+{
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let handle = Handle::current();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(count);
+    if threads <= 1 || handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            out.push(make(i).await);
+        }
+        return out;
     }
-    outcomes
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<T>>> = std::sync::Mutex::new((0..count).map(|_| None).collect());
+    // This worker waits for the threads (block_in_place hands its other
+    // tasks to the rest); each thread drives its futures with the runtime's
+    // handle, so DataFusion's tasks spawn on the runtime as usual.
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let (handle, next, results, make) = (&handle, &next, &results, &make);
+                let spawned =
+                    std::thread::Builder::new().stack_size(RULE_THREAD_STACK_BYTES).spawn_scoped(scope, move || loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= count {
+                            break;
+                        }
+                        let value = handle.block_on(make(i));
+                        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(value);
+                    });
+                // Without a thread of its own, what is left runs on those started.
+                if spawned.is_err() {
+                    break;
+                }
+            }
+        });
+        // Should no thread have started, the rest run here.
+        let mut results = results.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, slot) in results.iter_mut().enumerate() {
+            if slot.is_none() {
+                *slot = Some(handle.block_on(make(i)));
+            }
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.into_iter().map(|r| r.expect("filled")).collect()
 }
 
 /// After all rules ran: one finding per rule, account and source, the

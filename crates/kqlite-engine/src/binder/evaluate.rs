@@ -7,7 +7,7 @@
 //! `sequence_detect` has a module of its own.
 
 use super::scalar::RowScope;
-use super::tabular::project_outputs;
+use super::tabular::{project_outputs, project_plan};
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::Bound;
@@ -327,7 +327,7 @@ impl<'r> Binder<'r> {
             }
         }
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(input.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(input.plan, exprs).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 }
@@ -551,7 +551,7 @@ impl<'r> Binder<'r> {
         }
         .at(span)?;
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(plan, exprs).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 
@@ -605,8 +605,7 @@ impl<'r> Binder<'r> {
         let tag = self.fresh("ip");
         let right_name = |name: &str| format!("{tag}_{name}");
         let renamed: Vec<Expr> = lookup.columns.iter().map(|c| col_ref(&c.name).alias(right_name(&c.name))).collect();
-        let right_plan =
-            LogicalPlanBuilder::from(lookup.plan.clone()).project(renamed).and_then(|b| b.build()).at(span)?;
+        let right_plan = project_plan(lookup.plan.clone(), renamed).at(span)?;
         let in_range =
             functions::registry().lookup_scalar(family.in_range()).expect("the in-range function is registered");
         let matches = (in_range.bind)(
@@ -955,7 +954,7 @@ impl<'r> Binder<'r> {
             outputs.push((naming::unique_name(&c.name, &taken), Bound::new(value, c.ty)));
         }
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(plan, exprs).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 }

@@ -6,11 +6,12 @@
 //! columns and their names, and the documented examples' results.
 
 use super::scalar::RowScope;
+use super::tabular::project_plan;
 use super::{naming, BindError, BindResult, Binder, Binding, Relation};
 use crate::convert::{evaluate_constant, Bound};
 use crate::types::{ColumnDef, KqlType};
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+use datafusion::logical_expr::Expr;
 use kqlite_syntax::ast::{self, ExprKind};
 use kqlite_syntax::Span;
 
@@ -151,7 +152,7 @@ impl<'r> Binder<'r> {
             let mut exprs: Vec<Expr> = input.columns.iter().map(|c| super::col_ref(&c.name)).collect();
             exprs.extend(added.iter().map(|(n, b)| b.expr.clone().alias(n)));
             let span = args.first().map(|a| a.value.span).unwrap_or_default();
-            input.plan = LogicalPlanBuilder::from(input.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+            input.plan = project_plan(input.plan, exprs).at(span)?;
             input.columns.extend(added.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)));
         }
         Ok((input, names))

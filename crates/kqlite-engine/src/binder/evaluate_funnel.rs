@@ -4,6 +4,7 @@
 //! The events are gathered with KQL operators; the matching, which needs
 //! the events in order, is a kernel over each id's list.
 
+use super::tabular::project_plan;
 use super::{BindError, BindResult, Binder, Binding, Relation};
 use crate::convert::{implicit, Bound};
 use crate::dynamic::{DynKind, DynRef, DynValue, ENCODED_NULL};
@@ -11,7 +12,7 @@ use crate::types::{ColumnDef, KqlType};
 use datafusion::arrow::array::{Array, BinaryBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::as_binary_array;
-use datafusion::logical_expr::{ColumnarValue, Expr, LogicalPlanBuilder};
+use datafusion::logical_expr::{ColumnarValue, Expr};
 use kqlite_syntax::ast;
 use kqlite_syntax::Span;
 
@@ -188,7 +189,7 @@ impl<'r> Binder<'r> {
             vec![super::col_ref("__events"), dynamic(sequence), dynamic(third)],
         );
         let exprs: Vec<Expr> = vec![super::col_ref("__id"), super::col_ref("__bin"), found.alias("__found")];
-        let plan = LogicalPlanBuilder::from(gathered.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(gathered.plan, exprs).at(span)?;
         let mut columns: Vec<ColumnDef> =
             gathered.columns.iter().filter(|c| c.name == "__id" || c.name == "__bin").cloned().collect();
         columns.push(ColumnDef::new("__found", KqlType::Dynamic));

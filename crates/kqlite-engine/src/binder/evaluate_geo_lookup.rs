@@ -10,7 +10,7 @@
 //! `return_unmatched = true` rows without a match are kept, with nulls.
 //! `lookup_area_radius` is a performance hint and changes no result.
 
-use super::tabular::project_outputs;
+use super::tabular::{project_outputs, project_plan};
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::{evaluate_constant, Bound};
@@ -112,8 +112,7 @@ impl<'r> Binder<'r> {
         let tag = self.fresh("geo");
         let right_name = |name: &str| format!("{tag}_{name}");
         let renamed: Vec<Expr> = lookup.columns.iter().map(|c| col_ref(&c.name).alias(right_name(&c.name))).collect();
-        let right_plan =
-            LogicalPlanBuilder::from(lookup.plan.clone()).project(renamed).and_then(|b| b.build()).at(span)?;
+        let right_plan = project_plan(lookup.plan.clone(), renamed).at(span)?;
         let call = |name: &str, binder: &Self| -> BindResult<Expr> {
             let spec = functions::registry().lookup_scalar(name).expect("geo functions are registered");
             let args = vec![

@@ -8,6 +8,7 @@
 //! array and matched by `functions::sequence_detect`.
 
 use super::scalar::RowScope;
+use super::tabular::project_plan;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::{evaluate_constant, implicit, Bound};
@@ -78,7 +79,7 @@ impl<'r> Binder<'r> {
         let row = functions::dynamic::pack_array(cells);
         let mut exprs: Vec<Expr> = dims.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
         exprs.push(row.expr.alias("__sequence_row"));
-        let plan = LogicalPlanBuilder::from(input.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(input.plan, exprs).at(span)?;
         // 2. Each dimension group's rows as one array.
         let list = (functions::registry().lookup_aggregate("make_list").expect("make_list").bind)(
             &self.call,
@@ -122,7 +123,7 @@ impl<'r> Binder<'r> {
         let duration = time_at(steps.len() - 1) - time_at(0);
         outputs.push(("Duration".to_string(), Bound::new(duration, KqlType::Timespan)));
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(plan, exprs).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 

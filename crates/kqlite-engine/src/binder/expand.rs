@@ -3,7 +3,7 @@
 
 use super::mv_apply::index_list_expr;
 use super::scalar::RowScope;
-use super::tabular::{param_name, project_outputs, set_output};
+use super::tabular::{param_name, project_outputs, project_plan, set_output};
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::{implicit, to_dynamic, Bound};
@@ -67,7 +67,7 @@ impl<'r> Binder<'r> {
         }
         let mut lists: Vec<datafusion::common::Column> =
             expanded.iter().map(|(_, l, _)| datafusion::common::Column::from_name(l)).collect();
-        let mut builder = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).at(span)?;
+        let mut plan = project_plan(input.plan.clone(), exprs).at(span)?;
         // `with_itemindex=Name`: each element's 0-based position, a list of
         // positions expanded beside the elements (as long as the longest).
         let index = param_name(params, "with_itemindex").map(|name| (name, self.fresh("mvidx")));
@@ -76,10 +76,10 @@ impl<'r> Binder<'r> {
             with_index.extend(expanded.iter().map(|(_, l, _)| col_ref(l)));
             let positions = index_list_expr(expanded.iter().map(|(_, l, _)| col_ref(l)).collect());
             with_index.push(positions.alias(index_list));
-            builder = builder.project(with_index).at(span)?;
+            plan = project_plan(plan, with_index).at(span)?;
             lists.push(datafusion::common::Column::from_name(index_list));
         }
-        let plan = builder
+        let plan = LogicalPlanBuilder::from(plan)
             .unnest_columns_with_options(lists, UnnestOptions::new().with_preserve_nulls(false))
             .and_then(|b| b.build())
             .at(span)?;

@@ -12,7 +12,7 @@
 //! remaining columns.
 
 use super::scalar::RowScope;
-use super::tabular::param_name;
+use super::tabular::{param_name, project_plan};
 use super::AtSpan;
 use super::{col_ref, BindError, BindResult, Binder, Relation};
 use crate::convert::{implicit, Bound};
@@ -175,6 +175,6 @@ fn pad_columns(relation: Relation, all: &[ColumnDef], span: Span) -> BindResult<
         exprs.push(null.alias(&c.name));
         columns.push((*c).clone());
     }
-    let plan = LogicalPlanBuilder::from(relation.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+    let plan = project_plan(relation.plan, exprs).at(span)?;
     Ok((Relation { plan, columns }, missing.into_iter().map(|c| c.name.clone()).collect()))
 }

@@ -2,7 +2,7 @@
 
 use super::scalar::{JoinSides, RowScope};
 use super::scalar_operators::join_key_equality;
-use super::tabular::param_name;
+use super::tabular::{param_name, project_plan};
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::Bound;
@@ -60,8 +60,7 @@ impl<'r> Binder<'r> {
         let tag = self.fresh("r");
         let right_name = |name: &str| format!("{tag}_{name}");
         let renamed: Vec<Expr> = right.columns.iter().map(|c| col_ref(&c.name).alias(right_name(&c.name))).collect();
-        let right_plan =
-            LogicalPlanBuilder::from(right.plan.clone()).project(renamed).and_then(|b| b.build()).at(span)?;
+        let right_plan = project_plan(right.plan.clone(), renamed).at(span)?;
 
         // Join conditions.
         let mut conditions = Vec::new();
@@ -141,7 +140,7 @@ impl<'r> Binder<'r> {
             }
         }
         let exprs: Vec<Expr> = outputs.iter().map(|(n, e, _)| e.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(joined).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(joined, exprs).at(span)?;
         Ok(Relation { plan, columns: outputs.into_iter().map(|(n, _, t)| ColumnDef::new(n, t)).collect() })
     }
 
@@ -212,7 +211,7 @@ impl<'r> Binder<'r> {
                     exprs.push(expr.alias(out_name));
                 }
             }
-            let plan = LogicalPlanBuilder::from(r.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+            let plan = project_plan(r.plan, exprs).at(span)?;
             plans.push(plan);
         }
         let mut iter = plans.into_iter();

@@ -9,7 +9,7 @@
 //! series of different groups line up element by element.
 
 use super::scalar::RowScope;
-use super::tabular::param_name;
+use super::tabular::{param_name, project_plan};
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::evaluate_constant;
@@ -221,7 +221,7 @@ impl<'r> Binder<'r> {
         for ((_, b, _), v) in values.iter().zip(&value_cols) {
             exprs.push(to_dynamic(b.clone()).expr.alias(v));
         }
-        let binned = LogicalPlanBuilder::from(binned).project(exprs).and_then(|b| b.build()).at(span)?;
+        let binned = project_plan(binned, exprs).at(span)?;
 
         // Lay the bins out in arrays, per keys.
         let mut group: Vec<Expr> = keys.iter().map(|(n, _)| col_ref(n)).collect();
@@ -240,7 +240,7 @@ impl<'r> Binder<'r> {
         let mut exprs: Vec<Expr> = keys.iter().map(|(n, _)| col_ref(n)).collect();
         exprs.extend(values.iter().zip(&value_cols).map(|((n, _, _), v)| col_ref(v).alias(n)));
         exprs.push(axis_array(axis_ty, col_ref(&start_col), step_expr.clone(), col_ref(&count_col)).alias(&axis_name));
-        let mut result = LogicalPlanBuilder::from(laid).project(exprs).and_then(|b| b.build()).at(span)?;
+        let mut result = project_plan(laid, exprs).at(span)?;
 
         let mut out_columns: Vec<ColumnDef> = keys.iter().map(|(n, b)| ColumnDef::new(n.clone(), b.ty)).collect();
         out_columns.extend(values.iter().map(|(n, _, _)| ColumnDef::new(n.clone(), KqlType::Dynamic)));

@@ -8,7 +8,7 @@
 //! it first). The input's columns ride along as hidden copies, so columns
 //! the subquery drops (by `summarize` or `project`) come back at the end.
 
-use super::tabular::param_name;
+use super::tabular::{param_name, project_plan};
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Binding, Relation};
 use crate::convert::{implicit, Bound};
@@ -117,11 +117,13 @@ impl<'r> Binder<'r> {
         let mut unnest: Vec<datafusion::common::Column> =
             lists.iter().map(|(_, l, _)| datafusion::common::Column::from_name(l)).collect();
         unnest.push(datafusion::common::Column::from_name(&index_list));
-        let expanded = LogicalPlanBuilder::from(numbered)
-            .project(exprs)
-            .and_then(|b| b.project(with_index))
-            .and_then(|b| b.unnest_columns_with_options(unnest, UnnestOptions::new().with_preserve_nulls(false)))
-            .and_then(|b| b.build())
+        let expanded = project_plan(numbered, exprs)
+            .and_then(|plan| project_plan(plan, with_index))
+            .and_then(|plan| {
+                LogicalPlanBuilder::from(plan)
+                    .unnest_columns_with_options(unnest, UnnestOptions::new().with_preserve_nulls(false))?
+                    .build()
+            })
             .at(span)?;
         // The subquery's input: the input's columns, the elements, the index, the hidden columns.
         let mut outputs: Vec<(String, Bound)> =
@@ -148,7 +150,7 @@ impl<'r> Binder<'r> {
             }
         }
         let exprs: Vec<Expr> = outputs.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(expanded).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(expanded, exprs).at(span)?;
         let mut relation =
             Relation { plan, columns: outputs.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() };
 
@@ -198,7 +200,7 @@ impl<'r> Binder<'r> {
             }
         }
         let exprs: Vec<Expr> = result.iter().map(|(n, b)| b.expr.clone().alias(n)).collect();
-        let plan = LogicalPlanBuilder::from(relation.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(relation.plan, exprs).at(span)?;
         Ok(Relation { plan, columns: result.into_iter().map(|(n, b)| ColumnDef::new(n, b.ty)).collect() })
     }
 

@@ -5,7 +5,7 @@
 
 use super::scalar::RowScope;
 use super::tabular::param_name;
-use super::tabular::{project_outputs, set_output};
+use super::tabular::{project_outputs, project_plan, set_output};
 use super::AtSpan;
 use super::{col_ref, BindError, BindResult, Binder, Relation};
 use crate::convert::{to_string, Bound};
@@ -88,7 +88,7 @@ impl<'r> Binder<'r> {
         let extract = functions::string::regex_groups(text, &regex, columns.len());
         let mut exprs: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
         exprs.push(extract.alias(&matched_name));
-        let plan = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(input.plan.clone(), exprs).at(span)?;
         let mut values = Vec::new();
         for (i, (name, ty)) in columns.into_iter().enumerate() {
             let group = udf::struct_field(col_ref(&matched_name), &format!("g{}", i + 1), DataType::Utf8);

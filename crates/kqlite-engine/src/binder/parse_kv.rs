@@ -9,7 +9,7 @@
 //! delimiters; escape characters protect quotes inside quoted values.
 
 use super::scalar::RowScope;
-use super::tabular::{project_outputs, set_output};
+use super::tabular::{project_outputs, project_plan, set_output};
 use super::AtSpan;
 use super::{col_ref, BindError, BindResult, Binder, Relation};
 use crate::convert::{to_string, Bound};
@@ -20,7 +20,7 @@ use datafusion::arrow::array::{Array, ArrayRef, StringBuilder, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::cast::as_string_array;
 use datafusion::common::{exec_err, Result, ScalarValue};
-use datafusion::logical_expr::{lit, ColumnarValue, Expr, LogicalPlanBuilder};
+use datafusion::logical_expr::{lit, ColumnarValue, Expr};
 use kqlite_syntax::ast::{self, ExprKind, Literal};
 use kqlite_syntax::Span;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ impl<'r> Binder<'r> {
         let struct_name = self.fresh("kv");
         let mut exprs: Vec<Expr> = input.columns.iter().map(|c| col_ref(&c.name)).collect();
         exprs.push(extract.alias(&struct_name));
-        let plan = LogicalPlanBuilder::from(input.plan.clone()).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(input.plan.clone(), exprs).at(span)?;
         let mut outputs = Self::keep_all(&input);
         for (i, (name, ty)) in keys.into_iter().enumerate() {
             let raw =

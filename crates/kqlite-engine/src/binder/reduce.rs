@@ -13,12 +13,11 @@
 
 use super::scalar::RowScope;
 use super::scan::rows_batch;
-use super::tabular::param_name;
+use super::tabular::{param_name, project_plan};
 use super::{AtSpan, BindError, BindResult, Binder, Relation};
 use crate::convert::{evaluate_constant, to_string};
 use crate::types::{ColumnDef, KqlType};
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::LogicalPlanBuilder;
 use kqlite_syntax::ast;
 use kqlite_syntax::Span;
 use std::collections::HashMap;
@@ -61,7 +60,7 @@ impl Binder<'_> {
         let value_name = "__reduce_value";
         let mut exprs: Vec<_> = input.columns.iter().map(|c| super::col_ref(&c.name)).collect();
         exprs.push(text.expr.alias(value_name));
-        let plan = LogicalPlanBuilder::from(input.plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(input.plan, exprs).at(span)?;
         let mut collected_columns = input.columns.clone();
         collected_columns.push(ColumnDef::new(value_name, KqlType::String));
         let rows = self.collect_rows(Relation { plan, columns: collected_columns }, span)?;

@@ -235,7 +235,7 @@ impl<'r> Binder<'r> {
                     }
                 }));
                 exprs.extend(copies.into_iter().map(|(alias, first)| col_ref(&raw(&first)).alias(alias)));
-                plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+                plan = project_plan(plan, exprs).at(span)?;
             }
             pending = later;
         }
@@ -748,7 +748,7 @@ impl<'r> Binder<'r> {
             .zip(&columns)
             .map(|(c, def)| Expr::Column(c).alias(&def.name))
             .collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).at(span)?;
+        let plan = project_plan(plan, exprs).at(span)?;
         Ok(Relation { plan, columns })
     }
 

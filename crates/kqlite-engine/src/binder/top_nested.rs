@@ -9,6 +9,7 @@
 
 use super::join::missing_value;
 use super::scalar::RowScope;
+use super::tabular::project_plan;
 use super::AtSpan;
 use super::{col_ref, naming, BindError, BindResult, Binder, Relation};
 use crate::convert::evaluate_constant;
@@ -116,8 +117,7 @@ impl<'r> Binder<'r> {
         if levels.is_empty() {
             return Err(BindError::new(span, "top-nested needs at least one clause"));
         }
-        let mut rows =
-            LogicalPlanBuilder::from(input.plan.clone()).project(key_exprs).and_then(|b| b.build()).at(span)?;
+        let mut rows = project_plan(input.plan.clone(), key_exprs).at(span)?;
         let mut selected: Option<LogicalPlan> = None;
         let mut others_plans: Vec<LogicalPlan> = Vec::new();
         for k in 0..levels.len() {
@@ -163,8 +163,7 @@ impl<'r> Binder<'r> {
                     .map(|l| col_ref(&l.key_col).alias(format!("{tag}{}", l.key_col)))
                     .chain(std::iter::once(col_ref(&levels[k].agg_col).alias(format!("{tag}{}", levels[k].agg_col))))
                     .collect();
-                let survivors =
-                    LogicalPlanBuilder::from(groups.clone()).project(renamed).and_then(|b| b.build()).at(span)?;
+                let survivors = project_plan(groups.clone(), renamed).at(span)?;
                 let left_keys: Vec<Column> = levels[..=k].iter().map(|l| Column::from_name(&l.key_col)).collect();
                 let right_keys: Vec<Column> =
                     levels[..=k].iter().map(|l| Column::from_name(format!("{tag}{}", l.key_col))).collect();
